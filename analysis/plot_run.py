@@ -1,0 +1,441 @@
+#!/usr/bin/python3
+"""Turn a DMM results directory (DESIGN.md §2.2) into PNG plots.
+
+    /usr/bin/python3 analysis/plot_run.py RESULTS_DIR [--out DIR]
+
+Writes, into DIR (default RESULTS_DIR/plots):
+  goodput.png         goodput per stack over time, from sessions.csv
+  session_share.png   share of new sessions per stack per time bin
+  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput, loss, health)
+  completion_cdf.png  CDF of the completion time of completed sessions, per stack
+Scenario events and policy-version changes are drawn as vertical markers on the time plots.
+A plot without data is skipped with a one-line note on stderr. Prints the files written.
+Exit codes: 0 ok, 2 bad usage or missing/unreadable results directory, 3 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: must be set before pyplot is imported
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import ResultsError, RunResults, load_results  # noqa: E402
+
+DPI = 150
+MIN_BIN_S = 0.1
+GOODPUT_BINS = 200
+MAX_SHARE_BINS = 50
+MIN_SESSIONS_PER_SHARE_BIN = 5
+LOG_X_SPREAD = 100.0          # CDF x-axis goes logarithmic when max/min completion time exceeds this
+MAX_MARKER_LABEL = 32         # characters
+FIG_WIDTH_IN = 10
+AXES_WIDTH_IN = FIG_WIDTH_IN * 0.775  # matplotlib's default subplot width
+LABEL_ROW_IN = 0.17           # one row of marker labels above a time plot
+LABEL_CHAR_IN = 7 * 0.6 / 72  # a 7 pt character, roughly
+NO_STACK = "(no stack)"
+EVENT_STYLE = dict(color="0.25", linestyle="--", linewidth=1.0)
+POLICY_STYLE = dict(color="tab:purple", linestyle=":", linewidth=1.3)
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILURE = 0, 2, 3
+
+
+def note(message: str) -> None:
+    print(f"plot_run: {message}", file=sys.stderr)
+
+
+# --- time binning ------------------------------------------------------------------------------------------
+
+def goodput_bin_s(duration_s: float) -> float:
+    return max(duration_s / GOODPUT_BINS, MIN_BIN_S)
+
+
+def bin_edges(duration_s: float, width_s: float) -> np.ndarray:
+    count = max(1, int(np.ceil(duration_s / width_s - 1e-9)))
+    return np.arange(count + 1) * width_s
+
+
+def cumulative_bytes(starts: np.ndarray, ends: np.ndarray, sizes: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Bytes delivered by time `at` when each session spreads its bytes uniformly over [start, end].
+
+    Each session contributes rate*(max(0, t-start) - max(0, t-end)); sums of rate*max(0, t-x) over sorted x
+    are t*cumsum(rate) - cumsum(rate*x), so this is O((sessions + bins) log sessions). A zero-length session
+    delivers all its bytes at its start."""
+    total = np.zeros(len(at))
+    length = ends - starts
+    instant = length <= 1e-12
+    if instant.any():
+        order = np.argsort(starts[instant])
+        cum = np.concatenate([[0.0], np.cumsum(sizes[instant][order])])
+        total += cum[np.searchsorted(starts[instant][order], at, side="right")]
+    spread = ~instant
+    if spread.any():
+        rate = sizes[spread] / length[spread]
+        total += _ramp_sum(starts[spread], rate, at) - _ramp_sum(ends[spread], rate, at)
+    return total
+
+
+def _ramp_sum(x: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """sum_i rate_i * max(0, at - x_i) for every value of `at`."""
+    order = np.argsort(x)
+    xs, rs = x[order], rate[order]
+    cum_r = np.concatenate([[0.0], np.cumsum(rs)])
+    cum_rx = np.concatenate([[0.0], np.cumsum(rs * xs)])
+    k = np.searchsorted(xs, at, side="left")
+    return at * cum_r[k] - cum_rx[k]
+
+
+def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(bin edges, {stack: Mbit/s per bin}) with every session's bytes spread over its lifetime."""
+    edges = bin_edges(duration_s, goodput_bin_s(duration_s))
+    frame = sessions[sessions["stack"].notna() & sessions.start_s.notna()]
+    series = {}
+    for stack, group in frame.groupby("stack", sort=True):
+        sizes = (group.bytes_sent.fillna(0).clip(lower=0) + group.bytes_received.fillna(0).clip(lower=0))
+        starts = group.start_s.to_numpy(float)
+        ends = group.end_s.fillna(duration_s).to_numpy(float)
+        ends = np.maximum(ends, starts)  # end before start: treat as instantaneous
+        delivered = cumulative_bytes(starts, ends, sizes.to_numpy(float), edges)
+        series[str(stack)] = np.diff(delivered) * 8 / np.diff(edges) / 1e6
+    return edges, series
+
+
+def share_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """(bin edges, counts of new sessions per bin (rows) and stack (columns)). Bins are coarse enough that a
+    typical bin holds a few sessions, so a share is not one session's coin flip."""
+    frame = sessions[sessions.start_s.notna()]
+    bins = int(np.clip(len(frame) // MIN_SESSIONS_PER_SHARE_BIN, 1, MAX_SHARE_BINS))
+    edges = bin_edges(duration_s, max(duration_s / bins, MIN_BIN_S))
+    stacks = frame["stack"].fillna(NO_STACK).astype(str)
+    index = np.clip(np.searchsorted(edges, frame.start_s.to_numpy(float), side="right") - 1, 0, len(edges) - 2)
+    counts = pd.crosstab(index, stacks).reindex(range(len(edges) - 1), fill_value=0)
+    return edges, counts
+
+
+# --- markers and styling -----------------------------------------------------------------------------------
+
+def stack_colors(run: RunResults) -> dict[str, object]:
+    """One colour per stack, the same in every plot of the run."""
+    palette = plt.get_cmap("tab10").colors
+    colors = {name: palette[i % len(palette)] for i, name in enumerate(run.stacks())}
+    colors[NO_STACK] = "0.7"
+    return colors
+
+
+def event_markers(run: RunResults) -> list[tuple[float, str]]:
+    """(time, label) per scenario event; events at the same instant share one label."""
+    events = run.events[run.events.time_s.notna()]
+    labels: dict[float, list[str]] = {}
+    for row in events.itertuples():
+        target = row.target if isinstance(row.target, str) else ""
+        what = row.detail if isinstance(row.detail, str) else (row.event if isinstance(row.event, str) else "")
+        text = f"{target}: {what}" if target and what else (target or what or "event")
+        labels.setdefault(float(row.time_s), []).append(text)
+    return [(t, shorten("; ".join(texts))) for t, texts in sorted(labels.items())]
+
+
+def policy_markers(run: RunResults) -> list[tuple[float, str]]:
+    """(time, "vN") per policy change; the first version is the initial policy, not a change."""
+    policy = run.policy[run.policy.time_s.notna() & run.policy.version.notna()]
+    if len(policy) == 0:
+        return []
+    first = policy.version.min()
+    return [(float(r.time_s), f"v{int(r.version)}") for r in policy.itertuples() if r.version != first]
+
+
+def shorten(text: str) -> str:
+    return text if len(text) <= MAX_MARKER_LABEL else text[: MAX_MARKER_LABEL - 1] + "…"
+
+
+def draw_marker_lines(ax, events, policies) -> None:
+    for t, _ in events:
+        ax.axvline(t, **EVENT_STYLE, zorder=3)
+    for t, _ in policies:
+        ax.axvline(t, **POLICY_STYLE, zorder=3)
+
+
+def layout_marker_labels(markers, duration_s: float) -> list[tuple[float, str, str, int]]:
+    """Horizontal labels packed greedily into rows so none overlap: (time, text, "left"/"right", row).
+    Widths are estimated from the character count, which is close enough for a 7 pt sans-serif font."""
+    data_per_in = duration_s / AXES_WIDTH_IN
+    row_ends: list[float] = []
+    placed = []
+    for t, text, _ in sorted(markers, key=lambda m: m[0]):
+        width = (len(text) + 2) * LABEL_CHAR_IN * data_per_in
+        align = "left" if t + width <= duration_s else "right"
+        start, end = (t, t + width) if align == "left" else (t - width, t)
+        row = next((i for i, row_end in enumerate(row_ends) if row_end < start), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(end)
+        row_ends[row] = end
+        placed.append((t, text, align, row))
+    return placed
+
+
+def draw_marker_labels(strip, placed, markers) -> None:
+    """The label strip above the data: labels never hide a curve there."""
+    rows = 1 + max(row for *_, row in placed)
+    strip.set_ylim(0, rows)
+    strip.set_yticks([])
+    strip.tick_params(axis="x", bottom=False)
+    for side in ("left", "right", "bottom", "top"):
+        strip.spines[side].set_visible(False)
+    colors = {text: color for _, text, color in markers}
+    box = dict(facecolor="white", edgecolor="none", alpha=0.85, pad=0.3)
+    for t, text, align, row in placed:
+        strip.plot([t, t], [0, row + 0.5], color=colors[text], linewidth=0.8, linestyle="-", alpha=0.6)
+        strip.text(t, row + 0.5, (" " + text) if align == "left" else (text + " "), ha=align, va="center",
+                   fontsize=7, color=colors[text], bbox=box, zorder=4)
+
+
+def marker_legend_handles(events, policies) -> list[Line2D]:
+    handles = []
+    if events:
+        handles.append(Line2D([], [], **EVENT_STYLE, label="scenario event"))
+    if policies:
+        handles.append(Line2D([], [], **POLICY_STYLE, label="policy change (vN)"))
+    return handles
+
+
+def time_figure(run: RunResults, panel_heights_in: list[float], what: str):
+    """A figure of panels sharing the time axis [0, duration], with event and policy markers on every panel
+    and, when there are any, a label strip on top. Returns (fig, panels, events, policies)."""
+    events, policies = event_markers(run), policy_markers(run)
+    markers = [(t, text, EVENT_STYLE["color"]) for t, text in events]
+    markers += [(t, text, POLICY_STYLE["color"]) for t, text in policies]
+    placed = layout_marker_labels(markers, run.duration_s)
+    strip_in = (1 + max(row for *_, row in placed)) * LABEL_ROW_IN if placed else 0.0
+    heights = ([strip_in] if strip_in else []) + list(panel_heights_in)
+    fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, sum(heights) + 0.8), sharex=True,
+                             squeeze=False, gridspec_kw=dict(height_ratios=heights, hspace=0.12))
+    axes = list(axes[:, 0])
+    if strip_in:
+        draw_marker_labels(axes[0], placed, markers)
+    panels = axes[1:] if strip_in else axes
+    for ax in panels:
+        draw_marker_lines(ax, events, policies)
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title(run, what))
+    panels[-1].set_xlim(0, run.duration_s)
+    panels[-1].set_xlabel("time (s)")
+    return fig, panels, events, policies
+
+
+def outside_legend(ax, extra_handles=()) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    handles = list(handles) + list(extra_handles)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+
+
+def title(run: RunResults, what: str) -> str:
+    seed = run.summary.get("seed")
+    return f"{run.scenario}" + (f" (seed {seed})" if seed is not None else "") + f": {what}"
+
+
+def save(fig, out_dir: str, name: str) -> str:
+    path = os.path.join(out_dir, name)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+# --- the plots ---------------------------------------------------------------------------------------------
+
+def plot_goodput(run: RunResults, out_dir: str):
+    duration = run.duration_s
+    edges, series = goodput_series(run.sessions, duration)
+    if not series:
+        note("skipping goodput.png: no session ran on a stack")
+        return None
+    colors = stack_colors(run)
+    fig, (ax,), events, policies = time_figure(
+        run, [4.0], f"goodput per stack ({goodput_bin_s(duration):g} s bins, from sessions.csv)")
+    for stack, mbps in series.items():
+        ax.step(edges, np.append(mbps, mbps[-1]), where="post", color=colors.get(stack), linewidth=1.2,
+                label=stack)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("goodput (Mbit/s)")
+    outside_legend(ax, marker_legend_handles(events, policies))
+    return save(fig, out_dir, "goodput.png")
+
+
+def plot_session_share(run: RunResults, out_dir: str):
+    duration = run.duration_s
+    if run.sessions.start_s.notna().sum() == 0:
+        note("skipping session_share.png: no sessions")
+        return None
+    edges, counts = share_series(run.sessions, duration)
+    widths = np.diff(edges)
+    totals = counts.sum(axis=1).to_numpy(float)
+    shares = counts.div(np.where(totals > 0, totals, np.nan), axis=0).fillna(0)
+    colors = stack_colors(run)
+    # Sessions per second in a panel below: a share computed from two sessions means less than one from 200.
+    fig, (ax, rate_ax), events, policies = time_figure(
+        run, [3.6, 1.0], f"stack chosen for new sessions ({widths[0]:g} s bins)")
+    bottom = np.zeros(len(widths))
+    order = [c for c in counts.columns if c != NO_STACK] + ([NO_STACK] if NO_STACK in counts.columns else [])
+    for stack in order:
+        ax.bar(edges[:-1], shares[stack].to_numpy(float), width=widths, bottom=bottom, align="edge",
+               color=colors.get(stack), edgecolor="white", linewidth=0.3, label=stack)
+        bottom += shares[stack].to_numpy(float)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of new sessions")
+    outside_legend(ax, marker_legend_handles(events, policies))
+    rate_ax.bar(edges[:-1], totals / widths, width=widths, align="edge", color="0.55", edgecolor="white",
+                linewidth=0.3)
+    rate_ax.set_ylabel("new\nsessions/s")
+    rate_ax.set_ylim(bottom=0)
+    fig.align_ylabels([ax, rate_ax])
+    return save(fig, out_dir, "session_share.png")
+
+
+NRD_PANELS = [  # (column, axis label)
+    ("rtt_ms", "RTT (ms)"),
+    ("goodput_mbps", "goodput (Mbit/s)"),
+    ("loss", "loss (fraction)"),
+    ("healthy", "health"),
+]
+
+
+def plot_nrd_estimates(run: RunResults, out_dir: str):
+    metrics = run.metrics[run.metrics.time_s.notna() & run.metrics["stack"].notna()]
+    if len(metrics) == 0:
+        note("skipping nrd_estimates.png: no nRD metrics (nRD disabled?)")
+        return None
+    colors = stack_colors(run)
+    groups = [(str(stack), g.sort_values("time_s")) for stack, g in metrics.groupby("stack", sort=True)]
+    fig, axes, events, policies = time_figure(run, [2.0, 2.0, 1.6, 1.2], "nRD estimates per stack")
+    for ax, (column, label) in zip(axes, NRD_PANELS):
+        for k, (stack, group) in enumerate(groups):
+            if column == "healthy":
+                # Small per-stack offsets keep overlapping 0/1 lines apart.
+                offset = 0.04 * (k - (len(groups) - 1) / 2)
+                ax.step(group.time_s, group.healthy.astype(float) + offset, where="post",
+                        color=colors.get(stack), linewidth=1.4, label=stack)
+            else:
+                # Markers as well as lines: a value between two gaps (NaN) is otherwise invisible.
+                ax.plot(group.time_s, group[column], color=colors.get(stack), linewidth=1.2, marker=".",
+                        markersize=3, label=stack)
+        if column == "healthy":
+            ax.set_yticks([0, 1], ["unhealthy", "healthy"])
+            ax.set_ylim(-0.3, 1.3)
+        else:
+            if not np.isfinite(metrics[column]).any():
+                ax.text(0.5, 0.5, "no estimate", transform=ax.transAxes, ha="center", va="center",
+                        color="0.5")
+            ax.set_ylim(bottom=0)
+        ax.set_ylabel(label)
+    outside_legend(axes[0], marker_legend_handles(events, policies))
+    fig.align_ylabels(axes)
+    return save(fig, out_dir, "nrd_estimates.png")
+
+
+def plot_completion_cdf(run: RunResults, out_dir: str):
+    sessions = run.sessions
+    done = sessions[sessions.completed & sessions["stack"].notna() & sessions.start_s.notna()
+                    & sessions.end_s.notna()]
+    durations = (done.end_s - done.start_s)
+    done = done[np.isfinite(durations) & (durations >= 0)]
+    if len(done) == 0:
+        note("skipping completion_cdf.png: no completed sessions")
+        return None
+    durations = done.end_s - done.start_s
+    colors = stack_colors(run)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    positive = durations[durations > 0]
+    log_x = len(positive) > 0 and positive.max() / positive.min() > LOG_X_SPREAD
+    floor = positive.min() if len(positive) else 0.0
+    for stack, group in done.groupby("stack", sort=True):
+        values = np.sort((group.end_s - group.start_s).to_numpy(float))
+        if log_x:
+            values = np.maximum(values, floor)  # a zero-length session cannot sit on a log axis
+        fraction = np.arange(1, len(values) + 1) / len(values)
+        ax.step(np.concatenate([[values[0]], values]), np.concatenate([[0.0], fraction]), where="post",
+                color=colors.get(str(stack)), linewidth=1.4,
+                label=f"{stack} (n={len(values)}, median {format_seconds(np.median(values))})")
+    if log_x:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("session completion time (s)" + (", log scale" if log_x else ""))
+    ax.set_ylabel("fraction of completed sessions")
+    ax.set_title(title(run, "session completion time CDF"))
+    ax.grid(alpha=0.3, which="both" if log_x else "major")
+    ax.legend(loc="lower right", fontsize=8)
+    return save(fig, out_dir, "completion_cdf.png")
+
+
+def format_seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.3g} µs"
+    if value < 1:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value:.3g} s"
+
+
+PLOTS = [plot_goodput, plot_session_share, plot_nrd_estimates, plot_completion_cdf]
+
+
+# --- command line -------------------------------------------------------------------------------------------
+
+def plot_all(run: RunResults, out_dir: str) -> list[str]:
+    """Draw every plot that has data; returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for plot in PLOTS:
+        path = plot(run, out_dir)
+        if path:
+            written.append(path)
+    return written
+
+
+class _UsageParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 already; keep the "plot_run:" prefix on the message
+        self.print_usage(sys.stderr)
+        note(message)
+        sys.exit(EXIT_USAGE)
+
+
+def parse_args(argv):
+    parser = _UsageParser(prog="plot_run.py", description="Draw PNG plots of a DMM results directory.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="results directory written by dmm-sim")
+    parser.add_argument("--out", metavar="DIR", help="where to write the PNGs (default RESULTS_DIR/plots)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="plot_run: %(message)s", stream=sys.stderr)
+    try:
+        run = load_results(args.results_dir)
+    except ResultsError as err:
+        note(str(err))
+        return EXIT_USAGE
+    out_dir = args.out or os.path.join(args.results_dir, "plots")
+    try:
+        with np.errstate(all="ignore"):
+            written = plot_all(run, out_dir)
+    except Exception as err:  # noqa: BLE001 - the contract is exit 3 with a message, never a traceback
+        note(f"failed: {type(err).__name__}: {err}")
+        if os.environ.get("DMM_DEBUG"):
+            raise
+        return EXIT_FAILURE
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+#pragma once
+// nRD's active measurements: every `interval`, a tiny echo exchange on each stack instance toward a target, so
+// that nRD keeps estimates of paths no session uses right now (otherwise a path that was left once would never
+// be seen to recover). Uses only the Stack API: the same prober runs over ns-3 and real stacks.
+#include <memory>
+#include <vector>
+
+#include "dmm/executor.hpp"
+#include "dmm/path_sample.hpp"
+#include "dmm/stack.hpp"
+
+namespace dmm {
+
+struct ProbeTarget {
+  Stack* stack;
+  Endpoint echo;  // an echo service reachable through `stack`
+};
+
+struct ProberConfig {
+  Duration interval = std::chrono::seconds(1);
+  Duration timeout = std::chrono::seconds(1);  // no echo by then = a failure sample
+  std::size_t payload = 64;                    // bytes sent and expected back
+};
+
+class ActiveProber {
+public:
+  ActiveProber(Executor& executor, std::vector<ProbeTarget> targets, PathSampleSink& sink, ProberConfig config);
+  ~ActiveProber();
+  ActiveProber(const ActiveProber&) = delete;
+  ActiveProber& operator=(const ActiveProber&) = delete;
+
+  void start();
+  void stop();  // in-flight probes are abandoned without a sample
+  std::uint64_t probes_sent() const { return sent_; }
+
+private:
+  class Probe;
+  void round();
+  void finish(Probe* probe);
+
+  Executor& executor_;
+  std::vector<ProbeTarget> targets_;
+  PathSampleSink& sink_;
+  ProberConfig config_;
+  std::vector<std::unique_ptr<Probe>> in_flight_;
+  TimerId timer_ = 0;
+  bool running_ = false;
+  std::uint64_t sent_ = 0;
+};
+
+}  // namespace dmm

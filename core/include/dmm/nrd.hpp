@@ -1,0 +1,64 @@
+#pragma once
+// nRD: watches every stack (samples from sessions and probes), keeps per-stack estimates, runs a
+// PolicyAlgorithm every period and publishes a new policy version only when the decision changes.
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "dmm/executor.hpp"
+#include "dmm/path_sample.hpp"
+#include "dmm/policy.hpp"
+#include "dmm/policy_algorithm.hpp"
+#include "dmm/policy_channel.hpp"
+
+namespace dmm {
+
+struct NrdConfig {
+  Duration period = std::chrono::milliseconds(500);
+  double ewma_alpha = 0.25;           // weight of a new sample in the moving averages
+  std::uint32_t failure_threshold = 2;  // consecutive failures that make a stack unhealthy
+  // A stack whose last sample is older than this loses its "unhealthy" mark so it gets tried again.
+  Duration retry_after = std::chrono::seconds(5);
+};
+
+class Nrd final : public PathSampleSink {
+public:
+  Nrd(Executor& executor, std::vector<StackId> stacks, std::unique_ptr<PolicyAlgorithm> algorithm,
+      NrdConfig config, PolicyChannel& channel, const Policy& initial);
+  ~Nrd() override;
+
+  void start();  // begins periodic decisions (idempotent)
+  void stop();   // stops deciding and drops samples, as if the daemon were gone (idempotent)
+  bool running() const { return running_; }
+
+  void on_sample(const PathSample& sample) override;
+  const StackEstimates& estimates() const { return estimates_; }
+  const Policy& current() const { return *current_; }
+  std::uint64_t decisions() const { return decisions_; }
+
+  // Called after every period with the estimates (the recorder writes metrics.csv from it).
+  std::function<void(TimePoint, const StackEstimates&)> on_period;
+  // Called when a new policy version is published.
+  std::function<void(const Policy&)> on_publish;
+
+  // Runs one decision now (used by the periodic timer; public for tests and for nRD-side triggers).
+  void decide_now();
+
+private:
+  void schedule_next();
+  StackEstimate* find(const StackId& id);
+
+  Executor& executor_;
+  std::unique_ptr<PolicyAlgorithm> algorithm_;
+  NrdConfig config_;
+  PolicyChannel& channel_;
+  std::shared_ptr<const Policy> current_;
+  StackEstimates estimates_;
+  std::map<StackId, std::size_t> index_;
+  bool running_ = false;
+  TimerId timer_ = 0;
+  std::uint64_t decisions_ = 0;
+};
+
+}  // namespace dmm

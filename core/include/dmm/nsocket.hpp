@@ -1,0 +1,138 @@
+#pragma once
+// nSocket: the session layer. `open` asks the orchestrator which stack carries a session, drives that stack,
+// falls back to the next ranked stack when set-up fails (nothing was sent yet, so nothing is lost), records the
+// decision and reports path samples (set-up failures, live progress, finished sessions) to nRD.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "dmm/executor.hpp"
+#include "dmm/orchestrator.hpp"
+#include "dmm/path_sample.hpp"
+#include "dmm/stack.hpp"
+
+namespace dmm {
+
+using SessionId = std::uint64_t;
+
+struct NSocketConfig {
+  Duration connect_timeout = std::chrono::seconds(1);  // set-up slower than this counts as a failure
+  Duration sample_interval = std::chrono::milliseconds(250);  // live-session samples to nRD
+  ByteCount min_goodput_bytes = 16 * 1024;  // intervals moving less than this give no goodput (RTT-bound)
+  // Local circuit breaker, so that set-up failures steer new sessions away even while nRD is gone:
+  // after this many consecutive set-up failures a stack is marked unhealthy in the orchestrator ...
+  std::uint32_t local_failure_threshold = 2;
+  // ... and gets another chance after this long.
+  Duration local_retry_after = std::chrono::seconds(5);
+};
+
+// Why a session ended up where it is: goes into sessions.csv and the decision log.
+struct Decision {
+  StackId stack;
+  std::int32_t rule = -1;
+  PolicyVersion policy_version = 0;
+  std::uint32_t attempts = 0;  // stacks tried (1 = first choice worked)
+};
+
+class SessionEvents {
+public:
+  virtual ~SessionEvents() = default;
+  virtual void on_established(const Decision&) {}
+  virtual void on_failed(const Error&, const Decision&) {}  // every ranked stack failed, or it died later
+  virtual void on_readable() {}
+  virtual void on_writable() {}
+  virtual void on_peer_closed() {}
+};
+
+class NSocket;
+
+class Session final : private ConnectionEvents {
+public:
+  ~Session() override;
+  SessionId id() const { return id_; }
+  const SessionRequest& request() const { return request_; }
+  const Decision& decision() const { return decision_; }
+  bool established() const { return established_; }
+  TimePoint opened_at() const { return opened_at_; }
+
+  Result<std::size_t> send(std::span<const std::byte> data);
+  Result<std::size_t> receive(std::span<std::byte> buffer);
+  void shutdown_write();
+  // Ends the session: reports the final sample and removes it from the table. No events follow.
+  void close();
+  ConnectionMetrics metrics() const;
+
+private:
+  friend class NSocket;
+  Session(NSocket& owner, SessionId id, const SessionRequest& request, SessionEvents& events);
+  void try_next();
+  void fail_attempt(const Error& error);
+  void give_up(const Error& error);
+  void report_progress(bool final);
+
+  void on_connected() override;
+  void on_failed(const Error& error) override;
+  void on_readable() override;
+  void on_writable() override;
+  void on_peer_closed() override;
+
+  NSocket& owner_;
+  SessionId id_;
+  SessionRequest request_;
+  SessionEvents& events_;
+  Choice choice_;
+  std::uint8_t next_rank_ = 0;
+  Decision decision_;
+  StackIndex stack_ = 0;
+  std::unique_ptr<Connection> connection_;
+  TimerId connect_timer_ = 0;
+  TimerId failure_timer_ = 0;  // delivers on_failed asynchronously (never from inside open())
+  Error last_error_{ENETUNREACH, "no stack to try"};
+  bool established_ = false;
+  bool closed_ = false;
+  TimePoint opened_at_{0};
+  TimePoint attempt_started_{0};
+  TimePoint last_report_{0};
+  ConnectionMetrics reported_;  // what earlier samples already covered
+  ConnectionMetrics final_metrics_;  // the connection's last metrics, kept after close()
+};
+
+class NSocket {
+public:
+  // `stacks[i]` carries orchestrator stack index i (nullptr: that instance is not present here).
+  NSocket(Executor& executor, Orchestrator& orchestrator, std::vector<Stack*> stacks, PathSampleSink* samples,
+          NSocketConfig config = {});
+  ~NSocket();
+  NSocket(const NSocket&) = delete;
+  NSocket& operator=(const NSocket&) = delete;
+
+  // Starts a session. Fails at once only if no rule matches; otherwise the outcome comes as an event.
+  Result<std::unique_ptr<Session>> open(const SessionRequest& request, SessionEvents& events);
+  std::size_t live_sessions() const { return live_.size(); }
+  // Where samples go (nullptr: nowhere, e.g. nRD is down); may change at any time.
+  void set_sample_sink(PathSampleSink* sink) { samples_ = sink; }
+
+private:
+  friend class Session;
+  void report(const PathSample& sample);
+  void sample_live();
+  void note_setup_result(StackIndex stack, bool ok);
+  // A connection that failed inside its own callback is destroyed later, never under its own feet.
+  void retire(std::unique_ptr<Connection> connection);
+
+  Executor& executor_;
+  Orchestrator& orchestrator_;
+  std::vector<Stack*> stacks_;
+  PathSampleSink* samples_;
+  NSocketConfig config_;
+  SessionId next_id_ = 1;
+  std::map<SessionId, Session*> live_;  // the session table (established or connecting sessions)
+  TimerId sample_timer_ = 0;
+  bool sampling_ = false;
+  std::vector<std::uint32_t> setup_failures_;  // consecutive, per stack index
+  std::vector<TimerId> health_timers_;
+};
+
+}  // namespace dmm

@@ -1,0 +1,87 @@
+#pragma once
+// A stack instance: one way to carry a session (a kernel namespace, an lwIP/DPDK port, an ns-3 node+link).
+// The seam between the core and every backend; callbacks arrive on the backend's Executor.
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "dmm/address.hpp"
+#include "dmm/result.hpp"
+#include "dmm/session.hpp"
+#include "dmm/units.hpp"
+
+namespace dmm {
+
+using StackId = std::string;
+
+struct StackCapabilities {
+  bool tcp = true;
+  bool udp = true;
+  bool ipv6 = false;
+  bool multipath = false;
+};
+
+struct StackInfo {
+  StackId id;         // instance name, e.g. `kernel-a`
+  std::string kind;   // registry name, e.g. `kernel`, `lwip-dpdk`, `ns3`
+  StackCapabilities capabilities;
+};
+
+// What a connection has seen so far; cumulative since it was opened.
+struct ConnectionMetrics {
+  Duration rtt{0};            // latest smoothed/last RTT sample; zero = none yet
+  ByteCount bytes_sent = 0;   // handed to the stack by the application
+  ByteCount bytes_received = 0;
+  std::uint64_t segments_sent = 0;
+  std::uint64_t retransmits = 0;
+};
+
+// Events of one connection. Every method has a no-op default so that sinks implement only what they use.
+class ConnectionEvents {
+public:
+  virtual ~ConnectionEvents() = default;
+  virtual void on_connected() {}
+  virtual void on_failed(const Error&) {}  // set-up or later failure; the connection is dead afterwards
+  virtual void on_readable() {}
+  virtual void on_writable() {}           // send buffer has room again after a short send
+  virtual void on_peer_closed() {}        // end of stream from the peer
+};
+
+class Connection {
+public:
+  virtual ~Connection() = default;
+  virtual void set_events(ConnectionEvents& events) = 0;
+  // Accepts up to data.size() bytes; returns how many were taken (0 when the send buffer is full).
+  virtual Result<std::size_t> send(std::span<const std::byte> data) = 0;
+  // Returns bytes copied; 0 with `peer_closed()` true means end of stream; EAGAIN when nothing is there.
+  virtual Result<std::size_t> receive(std::span<std::byte> buffer) = 0;
+  virtual void shutdown_write() = 0;
+  virtual void close() = 0;  // no events are delivered after close()
+  virtual ConnectionMetrics metrics() const = 0;
+};
+
+class AcceptEvents {
+public:
+  virtual ~AcceptEvents() = default;
+  virtual void on_accept(std::unique_ptr<Connection> connection) = 0;
+};
+
+class Listener {
+public:
+  virtual ~Listener() = default;
+  virtual void close() = 0;
+};
+
+class Stack {
+public:
+  virtual ~Stack() = default;
+  virtual const StackInfo& info() const = 0;
+  // Asynchronous: returns at once; `events.on_connected` or `events.on_failed` follows on the executor.
+  // An immediate error (no route, stack down) is returned instead of being delivered as an event.
+  virtual Result<std::unique_ptr<Connection>> connect(const Endpoint& to, L4Proto proto,
+                                                      ConnectionEvents& events) = 0;
+  virtual Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) = 0;
+};
+
+}  // namespace dmm

@@ -1,0 +1,118 @@
+#include "dmm/nrd.hpp"
+
+#include <algorithm>
+
+namespace dmm {
+namespace {
+
+double ewma(double old_value, double sample, double alpha) { return old_value + alpha * (sample - old_value); }
+
+std::vector<StackId> unhealthy_stacks(const StackEstimates& estimates) {
+  std::vector<StackId> down;
+  for (const auto& e : estimates) {
+    if (!e.healthy) down.push_back(e.stack);
+  }
+  return down;
+}
+
+}  // namespace
+
+Nrd::Nrd(Executor& executor, std::vector<StackId> stacks, std::unique_ptr<PolicyAlgorithm> algorithm,
+         NrdConfig config, PolicyChannel& channel, const Policy& initial)
+    : executor_(executor),
+      algorithm_(std::move(algorithm)),
+      config_(config),
+      channel_(channel),
+      current_(std::make_shared<const Policy>(initial)) {
+  for (auto& id : stacks) {
+    index_.emplace(id, estimates_.size());
+    StackEstimate e;
+    e.stack = std::move(id);
+    estimates_.push_back(std::move(e));
+  }
+}
+
+Nrd::~Nrd() { stop(); }
+
+void Nrd::start() {
+  if (running_) return;
+  running_ = true;
+  schedule_next();
+}
+
+void Nrd::stop() {
+  if (!running_) return;
+  running_ = false;
+  executor_.cancel(timer_);
+}
+
+void Nrd::schedule_next() {
+  timer_ = executor_.schedule(config_.period, [this] {
+    decide_now();
+    if (running_) schedule_next();
+  });
+}
+
+StackEstimate* Nrd::find(const StackId& id) {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &estimates_[it->second];
+}
+
+void Nrd::on_sample(const PathSample& sample) {
+  if (!running_) return;  // a stopped daemon hears nothing
+  StackEstimate* e = find(sample.stack);
+  if (!e) return;
+  e->last_sample = sample.at;
+  if (sample.failure) {
+    ++e->failures;
+    if (e->failures >= config_.failure_threshold) e->healthy = false;
+    return;
+  }
+  // Any success proves the stack carries traffic again.
+  e->failures = 0;
+  e->healthy = true;
+  const double a = config_.ewma_alpha;
+  if (sample.rtt && sample.rtt->count() > 0) {
+    e->rtt = e->has_rtt ? Duration(static_cast<Duration::rep>(ewma(double(e->rtt.count()),
+                                                                   double(sample.rtt->count()), a)))
+                        : *sample.rtt;
+    e->has_rtt = true;
+  }
+  if (sample.delivered > 0 && sample.interval.count() > 0) {
+    const double bps = double(sample.delivered) * 8.0 / to_seconds(sample.interval);
+    e->goodput.value = e->has_goodput ? ewma(e->goodput.value, bps, a) : bps;
+    e->has_goodput = true;
+  }
+  if (sample.segments_sent > 0) {
+    const double loss = std::min(1.0, double(sample.retransmits) / double(sample.segments_sent));
+    e->loss = ewma(e->loss, loss, a);
+  }
+}
+
+void Nrd::decide_now() {
+  const TimePoint now = executor_.now();
+  // An unhealthy stack that nobody has heard of for a while gets another chance: otherwise a stack that was
+  // down once would never be tried again when no probes run.
+  for (auto& e : estimates_) {
+    if (!e.healthy && now - e.last_sample >= config_.retry_after) {
+      e.healthy = true;
+      e.failures = 0;
+    }
+  }
+  ++decisions_;
+  Policy next = algorithm_->decide(estimates_, *current_);
+  next.down = unhealthy_stacks(estimates_);  // health is nRD's finding, not the algorithm's choice
+  if (!same_decisions(next, *current_)) {
+    next.version = current_->version + 1;
+    next.time = now;
+    if (next.reason.empty() || next.reason == current_->reason) {
+      next.reason = next.down != current_->down ? "health changed" : "ranking changed";
+    }
+    current_ = std::make_shared<const Policy>(std::move(next));
+    channel_.publish(current_);
+    if (on_publish) on_publish(*current_);
+  }
+  if (on_period) on_period(now, estimates_);
+}
+
+}  // namespace dmm

@@ -1,0 +1,231 @@
+#include "dmm/nsocket.hpp"
+
+#include <cassert>
+
+namespace dmm {
+
+// ---------------------------------------------------------------- Session
+
+Session::Session(NSocket& owner, SessionId id, const SessionRequest& request, SessionEvents& events)
+    : owner_(owner), id_(id), request_(request), events_(events), opened_at_(owner.executor_.now()) {}
+
+Session::~Session() {
+  close();
+  owner_.executor_.cancel(failure_timer_);
+}
+
+void Session::try_next() {
+  Orchestrator& orch = owner_.orchestrator_;
+  while (next_rank_ < choice_.ranked_count) {
+    const StackIndex idx = choice_.ranked[next_rank_++];
+    stack_ = idx;
+    ++decision_.attempts;
+    decision_.stack = orch.stack_name(idx);
+    Stack* stack = idx < owner_.stacks_.size() ? owner_.stacks_[idx] : nullptr;
+    if (!stack) {
+      // Not a failure of the stack: this node simply has no such instance.
+      last_error_ = make_error(ENETUNREACH, "stack '" + decision_.stack + "' is not present here");
+      continue;
+    }
+    attempt_started_ = owner_.executor_.now();
+    auto connection = stack->connect(request_.dst, request_.proto, *this);
+    if (!connection) {
+      last_error_ = connection.error();
+      owner_.report({.stack = decision_.stack, .at = attempt_started_, .failure = true});
+      owner_.note_setup_result(idx, false);
+      continue;
+    }
+    connection_ = std::move(*connection);
+    connect_timer_ = owner_.executor_.schedule(owner_.config_.connect_timeout, [this] {
+      connect_timer_ = 0;
+      fail_attempt(make_error(ETIMEDOUT, "connect timed out on '" + decision_.stack + "'"));
+    });
+    return;
+  }
+  give_up(last_error_);
+}
+
+void Session::give_up(const Error& error) {
+  closed_ = true;
+  owner_.live_.erase(id_);
+  // Asynchronous even when every stack failed inside open(): the caller has not got the session yet.
+  failure_timer_ = owner_.executor_.schedule(Duration::zero(), [this, error] {
+    failure_timer_ = 0;
+    events_.on_failed(error, decision_);
+  });
+}
+
+void Session::fail_attempt(const Error& error) {
+  owner_.executor_.cancel(connect_timer_);
+  connect_timer_ = 0;
+  last_error_ = error;
+  owner_.report({.stack = decision_.stack, .at = owner_.executor_.now(), .failure = true});
+  owner_.note_setup_result(stack_, false);
+  if (connection_) {
+    connection_->close();
+    owner_.retire(std::move(connection_));
+  }
+  try_next();
+}
+
+void Session::on_connected() {
+  owner_.executor_.cancel(connect_timer_);
+  connect_timer_ = 0;
+  established_ = true;
+  const TimePoint now = owner_.executor_.now();
+  last_report_ = now;
+  // A TCP handshake is one round trip: a free RTT sample for nRD.
+  std::optional<Duration> rtt;
+  if (request_.proto == L4Proto::tcp) rtt = now - attempt_started_;
+  owner_.report({.stack = decision_.stack, .at = now, .rtt = rtt});
+  owner_.note_setup_result(stack_, true);
+  events_.on_established(decision_);
+}
+
+void Session::on_failed(const Error& error) {
+  if (closed_) return;
+  if (!established_) {
+    fail_attempt(error);
+    return;
+  }
+  // Died after data may have moved: no silent retry on another stack, the application must know.
+  report_progress(true);
+  owner_.report({.stack = decision_.stack, .at = owner_.executor_.now(), .failure = true});
+  final_metrics_ = connection_->metrics();
+  closed_ = true;
+  owner_.live_.erase(id_);
+  owner_.retire(std::move(connection_));
+  events_.on_failed(error, decision_);
+}
+
+void Session::on_readable() { events_.on_readable(); }
+void Session::on_writable() { events_.on_writable(); }
+void Session::on_peer_closed() { events_.on_peer_closed(); }
+
+Result<std::size_t> Session::send(std::span<const std::byte> data) {
+  if (!established_ || !connection_) return make_error(ENOTCONN, "session is not established");
+  return connection_->send(data);
+}
+
+Result<std::size_t> Session::receive(std::span<std::byte> buffer) {
+  if (!established_ || !connection_) return make_error(ENOTCONN, "session is not established");
+  return connection_->receive(buffer);
+}
+
+void Session::shutdown_write() {
+  if (established_ && connection_) connection_->shutdown_write();
+}
+
+ConnectionMetrics Session::metrics() const { return connection_ ? connection_->metrics() : final_metrics_; }
+
+void Session::close() {
+  owner_.executor_.cancel(connect_timer_);
+  connect_timer_ = 0;
+  if (closed_) return;
+  closed_ = true;
+  if (established_) report_progress(true);
+  if (connection_) {
+    final_metrics_ = connection_->metrics();
+    connection_->close();
+    owner_.retire(std::move(connection_));
+  }
+  owner_.live_.erase(id_);
+}
+
+void Session::report_progress(bool final) {
+  if (!connection_) return;
+  const ConnectionMetrics m = connection_->metrics();
+  const TimePoint now = owner_.executor_.now();
+  const ByteCount moved = (m.bytes_sent + m.bytes_received) - (reported_.bytes_sent + reported_.bytes_received);
+  PathSample s{.stack = decision_.stack, .at = now};
+  if (m.rtt.count() > 0) s.rtt = m.rtt;
+  // Small transfers are bound by RTT, not by the path's capacity: they say nothing about goodput.
+  if (moved >= owner_.config_.min_goodput_bytes) {
+    s.delivered = moved;
+    s.interval = now - last_report_;
+  }
+  s.segments_sent = m.segments_sent - reported_.segments_sent;
+  s.retransmits = m.retransmits - reported_.retransmits;
+  if (final || s.rtt || s.delivered) owner_.report(s);
+  reported_ = m;
+  last_report_ = now;
+}
+
+// ---------------------------------------------------------------- NSocket
+
+NSocket::NSocket(Executor& executor, Orchestrator& orchestrator, std::vector<Stack*> stacks,
+                 PathSampleSink* samples, NSocketConfig config)
+    : executor_(executor),
+      orchestrator_(orchestrator),
+      stacks_(std::move(stacks)),
+      samples_(samples),
+      config_(config),
+      setup_failures_(orchestrator.stacks().size(), 0),
+      health_timers_(orchestrator.stacks().size(), 0) {
+  stacks_.resize(orchestrator.stacks().size(), nullptr);
+}
+
+NSocket::~NSocket() {
+  assert(live_.empty() && "sessions must not outlive their NSocket");
+  executor_.cancel(sample_timer_);
+  for (TimerId t : health_timers_) executor_.cancel(t);
+}
+
+Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, SessionEvents& events) {
+  auto choice = orchestrator_.select(request);
+  if (!choice) return choice.error();
+  std::unique_ptr<Session> session(new Session(*this, next_id_++, request, events));
+  session->choice_ = *choice;
+  session->decision_.rule = choice->rule;
+  session->decision_.policy_version = choice->version;
+  live_.emplace(session->id(), session.get());
+  if (!sampling_) {
+    sampling_ = true;
+    sample_timer_ = executor_.schedule(config_.sample_interval, [this] { sample_live(); });
+  }
+  session->try_next();
+  return session;
+}
+
+void NSocket::report(const PathSample& sample) {
+  if (samples_) samples_->on_sample(sample);
+}
+
+void NSocket::sample_live() {
+  for (auto& [id, session] : live_) {
+    if (session->established()) session->report_progress(false);
+  }
+  if (live_.empty()) {
+    sampling_ = false;
+    return;
+  }
+  sample_timer_ = executor_.schedule(config_.sample_interval, [this] { sample_live(); });
+}
+
+void NSocket::note_setup_result(StackIndex stack, bool ok) {
+  if (ok) {
+    if (setup_failures_[stack] >= config_.local_failure_threshold) {
+      executor_.cancel(health_timers_[stack]);
+      health_timers_[stack] = 0;
+      orchestrator_.set_local_health(stack, true);
+    }
+    setup_failures_[stack] = 0;
+    return;
+  }
+  if (++setup_failures_[stack] < config_.local_failure_threshold) return;
+  orchestrator_.set_local_health(stack, false);
+  executor_.cancel(health_timers_[stack]);
+  health_timers_[stack] = executor_.schedule(config_.local_retry_after, [this, stack] {
+    health_timers_[stack] = 0;
+    setup_failures_[stack] = 0;
+    orchestrator_.set_local_health(stack, true);
+  });
+}
+
+void NSocket::retire(std::unique_ptr<Connection> connection) {
+  if (!connection) return;
+  std::shared_ptr<Connection> dead(std::move(connection));
+  executor_.schedule(Duration::zero(), [dead] {});
+}
+
+}  // namespace dmm

@@ -1,0 +1,154 @@
+// The Orchestrator: publishes compiled policies to lock-free readers.
+//
+// Memory reclamation (why readers never lock, and why the writer may free the old table):
+// seq_cst everywhere, so every operation below sits in one total order S.
+//   reader:  e = epoch; readers[e&1] += 1; if (epoch != e) { undo; retry }   <- validation
+//            p = current; ... use p ...; readers[e&1] -= 1
+//   writer:  old = current.exchange(new); epoch = e+1 (the flip F); wait until readers[e&1] == 0; delete old
+// A reader that validated epoch e at point v holds its count in readers[e&1] from before v. The first flip
+// after v (F, by some writer W) moves the epoch away from e, so W waits for that count and therefore for
+// this reader. The reader loaded `current` after v, so the only table it can hold that is ever freed while
+// it runs is the one W swapped out (the ones swapped out earlier were replaced before v); W waits for it.
+// Writers after W start after W returned (writer_ mutex), when this reader is already gone.
+// Without the validation a reader could read e, stall past a flip, and count itself in the slot the next
+// writer does not wait for. Retries only happen while a flip is in progress and are bounded by writers.
+#include "dmm/orchestrator.hpp"
+
+#include <limits>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+#include "compiled_policy.hpp"
+
+namespace dmm {
+
+namespace {
+
+std::vector<StackId> checked_stacks(std::vector<StackId> stacks) {
+  if (stacks.size() > std::numeric_limits<StackIndex>::max())
+    throw std::invalid_argument("too many stack instances: " + std::to_string(stacks.size()));
+  std::unordered_set<std::string_view> seen;
+  for (const StackId& id : stacks)
+    if (!seen.insert(id).second) throw std::invalid_argument("stack '" + id + "' is listed twice");
+  return stacks;
+}
+
+}  // namespace
+
+Orchestrator::Orchestrator(std::vector<StackId> stacks, const Policy& initial)
+    : stacks_(checked_stacks(std::move(stacks))), local_healthy_(new std::atomic<bool>[stacks_.size()]) {
+  for (std::size_t i = 0; i < stacks_.size(); ++i) local_healthy_[i].store(true);
+  // The loaders validate configs and report where the error is; reaching here with an invalid policy is a bug.
+  if (auto s = validate(initial, stacks_); !s) throw std::invalid_argument("initial policy: " + s.error().message);
+  policy_ = std::make_shared<const Policy>(initial);
+  current_.store(new CompiledPolicy(initial, stacks_));
+}
+
+Orchestrator::~Orchestrator() { delete current_.load(); }
+
+const CompiledPolicy* Orchestrator::acquire(unsigned& slot) const {
+  for (;;) {
+    const unsigned e = epoch_.load();
+    readers_[e & 1].fetch_add(1);
+    if (epoch_.load() == e) {
+      slot = e & 1;
+      return current_.load();
+    }
+    readers_[e & 1].fetch_sub(1);  // a flip raced us: count ourselves in the new epoch instead
+  }
+}
+
+void Orchestrator::release(unsigned slot) const { readers_[slot].fetch_sub(1); }
+
+Result<Choice> Orchestrator::select(const SessionRequest& request) const {
+  unsigned slot = 0;
+  const CompiledPolicy* table = acquire(slot);
+  const std::uint32_t rule = table->first_match(request);
+  if (rule == CompiledPolicy::kNoRule) {
+    release(slot);
+    // Short enough for std::string's inline buffer, so even this path does not allocate; the caller knows
+    // the destination and can say more.
+    return make_error(ENETUNREACH, "no rule matches");
+  }
+  Choice choice;
+  choice.rule = static_cast<std::int32_t>(rule);
+  choice.version = table->version();
+  // Healthy stacks first in rank order, then the unhealthy ones in rank order: nSocket's fallback order.
+  const auto ranked = table->stacks_of(rule);
+  std::uint8_t n = 0;
+  std::array<StackIndex, kMaxRankedStacks> unhealthy{};
+  std::uint8_t u = 0;
+  for (const StackIndex s : ranked) {
+    const bool healthy = !table->down(s) && local_healthy_[s].load(std::memory_order_relaxed);
+    if (healthy) {
+      choice.ranked[n++] = s;
+    } else {
+      unhealthy[u++] = s;
+    }
+  }
+  release(slot);
+  choice.all_unhealthy = (n == 0);
+  for (std::uint8_t i = 0; i < u; ++i) choice.ranked[n + i] = unhealthy[i];
+  choice.ranked_count = static_cast<std::uint8_t>(n + u);
+  // With none healthy, ranked[0] is the rule's first stack: the last resort. (`ranked` above points into the
+  // table, which may be freed once released: only the copy is read from here on.)
+  choice.stack = choice.ranked[0];
+  return choice;
+}
+
+Status Orchestrator::apply(const Policy& policy) {
+  std::lock_guard lock(writer_);
+  if (policy.version <= policy_->version) {
+    ++counters_.rejected_stale;
+    return make_error(ESTALE, "policy version " + std::to_string(policy.version) + " is not newer than " +
+                                  std::to_string(policy_->version));
+  }
+  if (auto s = validate(policy, stacks_); !s) {
+    ++counters_.rejected_invalid;
+    return make_error(EINVAL, "policy version " + std::to_string(policy.version) + ": " + s.error().message);
+  }
+  // Everything that can throw (allocation) happens before the switch, so a failure leaves the old policy whole.
+  auto copy = std::make_shared<const Policy>(policy);
+  auto table = std::make_unique<CompiledPolicy>(policy, stacks_);
+
+  const CompiledPolicy* old = current_.exchange(table.release());
+  const unsigned e = epoch_.load();
+  epoch_.store(e + 1);
+  while (readers_[e & 1].load() != 0) std::this_thread::yield();  // grace period; see the top of this file
+  delete old;
+
+  policy_ = std::move(copy);
+  ++counters_.applied;
+  return {};
+}
+
+void Orchestrator::set_local_health(StackIndex stack, bool healthy) {
+  if (stack >= stacks_.size()) return;  // not a stack of ours: nothing to mark
+  local_healthy_[stack].store(healthy, std::memory_order_relaxed);
+}
+
+PolicyVersion Orchestrator::version() const {
+  unsigned slot = 0;
+  const PolicyVersion v = acquire(slot)->version();
+  release(slot);
+  return v;
+}
+
+std::shared_ptr<const Policy> Orchestrator::policy() const {
+  std::lock_guard lock(writer_);
+  return policy_;
+}
+
+std::optional<StackIndex> Orchestrator::index_of(const StackId& id) const {
+  for (std::size_t i = 0; i < stacks_.size(); ++i)
+    if (stacks_[i] == id) return static_cast<StackIndex>(i);
+  return std::nullopt;
+}
+
+OrchestratorCounters Orchestrator::counters() const {
+  std::lock_guard lock(writer_);
+  return counters_;
+}
+
+}  // namespace dmm

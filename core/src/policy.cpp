@@ -1,0 +1,117 @@
+// Policy values: matching one session, checking well-formedness, and the two printed forms
+// (policy.jsonl lines for results, `describe` for logs and messages).
+#include "dmm/policy.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+namespace dmm {
+namespace {
+
+std::string port_text(const PortRange& p) {
+  if (p.exact()) return std::to_string(p.first);
+  return std::to_string(p.first) + "-" + std::to_string(p.last);
+}
+
+std::vector<StackId> sorted(std::vector<StackId> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+Error rule_error(std::size_t index, const std::string& what) {
+  return make_error(EINVAL, "rule " + std::to_string(index) + ": " + what);
+}
+
+Status validate_match(std::size_t index, const Match& m) {
+  if (m.dst && m.dst->length > m.dst->address.bit_width())
+    return rule_error(index, "prefix length " + std::to_string(m.dst->length) + " out of range 0.." +
+                                 std::to_string(m.dst->address.bit_width()));
+  if (m.dst && !(mask(m.dst->address, m.dst->length) == m.dst->address))
+    return rule_error(index, "prefix " + m.dst->to_string() + " has host bits set");
+  if (m.ports && m.ports->first > m.ports->last)
+    return rule_error(index, "port range " + std::to_string(m.ports->first) + "-" +
+                                 std::to_string(m.ports->last) + " is reversed");
+  // Enums only go out of range through casts of external data; a compiled table indexes by them.
+  if (m.proto && *m.proto != L4Proto::tcp && *m.proto != L4Proto::udp)
+    return rule_error(index, "unknown protocol value");
+  if (m.intent && static_cast<unsigned>(*m.intent) > static_cast<unsigned>(Intent::bulk))
+    return rule_error(index, "unknown intent value");
+  return {};
+}
+
+}  // namespace
+
+bool Match::matches(const SessionRequest& r) const {
+  if (dst && !dst->contains(r.dst.address)) return false;
+  if (ports && !ports->contains(r.dst.port)) return false;
+  if (proto && *proto != r.proto) return false;
+  if (intent && *intent != r.intent) return false;
+  return true;
+}
+
+bool same_decisions(const Policy& a, const Policy& b) {
+  // `down` is a set: its order carries no meaning, so a reordering must not trigger a publication.
+  return a.rules == b.rules && sorted(a.down) == sorted(b.down);
+}
+
+Status validate(const Policy& policy, const std::vector<StackId>& known) {
+  if (policy.version < 1) return make_error(EINVAL, "policy version must be at least 1");
+  const std::unordered_set<std::string_view> known_set(known.begin(), known.end());
+  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+    const Rule& rule = policy.rules[i];
+    if (auto s = validate_match(i, rule.match); !s) return s;
+    if (rule.use.empty()) return rule_error(i, "'use' names no stack");
+    if (rule.use.size() > kMaxRankedStacks)
+      return rule_error(i, "'use' names " + std::to_string(rule.use.size()) + " stacks, at most " +
+                               std::to_string(kMaxRankedStacks) + " are allowed");
+    for (std::size_t j = 0; j < rule.use.size(); ++j) {
+      const StackId& id = rule.use[j];
+      if (!known_set.contains(id)) return rule_error(i, "unknown stack '" + id + "'");
+      if (std::find(rule.use.begin(), rule.use.begin() + static_cast<std::ptrdiff_t>(j), id) !=
+          rule.use.begin() + static_cast<std::ptrdiff_t>(j))
+        return rule_error(i, "stack '" + id + "' is listed twice");
+    }
+  }
+  for (const StackId& id : policy.down)
+    if (!known_set.contains(id)) return make_error(EINVAL, "down: unknown stack '" + id + "'");
+  return {};
+}
+
+std::string to_json_line(const Policy& policy) {
+  // ordered_json keeps the documented key order, so lines read the same as the format in DESIGN.md.
+  using Json = nlohmann::ordered_json;
+  Json rules = Json::array();
+  for (const Rule& rule : policy.rules) {
+    Json match = Json::object();
+    const Match& m = rule.match;
+    if (m.dst) match["dst"] = m.dst->to_string();
+    if (m.ports) match["port"] = port_text(*m.ports);
+    if (m.proto) match["proto"] = std::string(to_string(*m.proto));
+    if (m.intent) match["intent"] = std::string(to_string(*m.intent));
+    rules.push_back(Json{{"match", std::move(match)}, {"use", rule.use}});
+  }
+  Json line = {{"version", policy.version},
+               {"time_s", to_seconds(policy.time)},
+               {"reason", policy.reason},
+               {"rules", std::move(rules)},
+               {"down", policy.down}};
+  // `replace`: a reason or a stack name with invalid UTF-8 must not throw while writing results.
+  return line.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string describe(const Match& m) {
+  std::string out;
+  auto add = [&out](std::string_view key, std::string_view value) {
+    if (!out.empty()) out += ' ';
+    out.append(key).append("=").append(value);
+  };
+  if (m.dst) add("dst", m.dst->to_string());
+  if (m.ports) add("port", port_text(*m.ports));
+  if (m.proto) add("proto", to_string(*m.proto));
+  if (m.intent) add("intent", to_string(*m.intent));
+  return out.empty() ? "*" : out;
+}
+
+}  // namespace dmm

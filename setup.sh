@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 (as root) to a built tree in build/.
+# Installs every Debian package the whole project needs, explicitly, then configures and builds (Release, -j2).
+# Idempotent: a second run skips packages already present and only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake g++ pkg-config git
+  # simulation: ns-3 3.37 and what its CMake targets name
+  libns3-dev ns3 libgsl-dev libxml2-dev libsqlite3-dev python3-dev
+  # user-space stack: DPDK 22.11 and lwIP 2.1
+  libdpdk-dev dpdk dpdk-dev liblwip-dev
+  # core libraries
+  libyaml-cpp-dev libboost-program-options-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  # Python bindings and analysis
+  pybind11-dev python3-pybind11 python3-matplotlib python3-numpy python3-pandas
+  # real hosts: namespaces, shaping, test peers
+  iproute2 curl iperf3 libpython3.11-testsuite
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# pybind11's CMake would otherwise pick a pyenv python3 from PATH (see shared/MACHINE-FACTS.md).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+  -DPYBIND11_FINDPYTHON=ON -DPython_EXECUTABLE=/usr/bin/python3 >/dev/null
+cmake --build build -j2

@@ -1,0 +1,103 @@
+#include <algorithm>
+#include <cstdio>
+
+#include "scenario/results.hpp"
+
+namespace dmm::scenario {
+namespace {
+
+std::string fmt(const char* format, double a, double b = 0, double c = 0) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, format, a, b, c);
+  return buf;
+}
+
+bool in_window(const ExpectSpec& e, TimePoint t) {
+  if (e.from && t < *e.from) return false;
+  if (e.to && t >= *e.to) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<ExpectationResult> evaluate(const Scenario& scenario, const std::vector<SessionRecord>& sessions,
+                                        const std::vector<PolicyRecord>& policies) {
+  std::vector<ExpectationResult> out;
+  for (const ExpectSpec& e : scenario.expect) {
+    // With a share assertion `stack` is the target; otherwise it narrows the scope.
+    const bool share = e.share_at_least || e.share_at_most;
+    std::vector<const SessionRecord*> scope;
+    for (const auto& s : sessions) {
+      if (e.workload && s.workload != *e.workload) continue;
+      if (!share && e.stack && s.stack != *e.stack) continue;
+      if (!in_window(e, s.start)) continue;
+      scope.push_back(&s);
+    }
+    ExpectationResult r{e.as_text, true, ""};
+    auto fail = [&](const std::string& why) {
+      r.passed = false;
+      if (!r.detail.empty()) r.detail += "; ";
+      r.detail += why;
+    };
+    auto note = [&](const std::string& what) {
+      if (!r.detail.empty()) r.detail += "; ";
+      r.detail += what;
+    };
+    const bool needs_sessions = share || e.completed || e.completed_at_least || e.median_completion_at_most;
+    if (needs_sessions && scope.empty()) fail("no sessions in scope");
+
+    if (share && !scope.empty()) {
+      const auto on = std::count_if(scope.begin(), scope.end(), [&](auto* s) { return e.stack && s->stack == *e.stack; });
+      const double value = double(on) / double(scope.size());
+      const std::string what = fmt("share %.3f (%.0f/%.0f)", value, double(on), double(scope.size()));
+      if (e.share_at_least && value < *e.share_at_least) fail(what + fmt(" < %.3f", *e.share_at_least));
+      else if (e.share_at_most && value > *e.share_at_most) fail(what + fmt(" > %.3f", *e.share_at_most));
+      else note(what);
+    }
+    const auto done = std::count_if(scope.begin(), scope.end(), [](auto* s) { return s->completed; });
+    if (e.completed && !scope.empty()) {
+      const std::string what = fmt("%.0f/%.0f completed", double(done), double(scope.size()));
+      const bool all = std::size_t(done) == scope.size();
+      if (all != *e.completed) fail(what);
+      else note(what);
+    }
+    if (e.completed_at_least && !scope.empty()) {
+      const double value = double(done) / double(scope.size());
+      const std::string what = fmt("completed %.3f", value);
+      if (value < *e.completed_at_least) fail(what + fmt(" < %.3f", *e.completed_at_least));
+      else note(what);
+    }
+    if (e.sessions_at_least) {
+      const std::string what = fmt("%.0f sessions", double(scope.size()));
+      if (scope.size() < *e.sessions_at_least) fail(what + fmt(" < %.0f", double(*e.sessions_at_least)));
+      else note(what);
+    }
+    if (e.median_completion_at_most && !scope.empty()) {
+      std::vector<double> times;
+      for (auto* s : scope) {
+        if (s->completed) times.push_back(to_seconds(s->end - s->start));
+      }
+      if (times.empty()) {
+        fail("no completed sessions");
+      } else {
+        std::sort(times.begin(), times.end());
+        const double median = times[times.size() / 2];
+        const std::string what = fmt("median completion %.4fs", median);
+        if (median > to_seconds(*e.median_completion_at_most)) fail(what);
+        else note(what);
+      }
+    }
+    if (e.policy_changes_at_most) {
+      // Version 1 is the scenario's own policy, not a change.
+      const auto changes = std::count_if(policies.begin(), policies.end(),
+                                         [&](const PolicyRecord& p) { return p.version > 1 && in_window(e, p.time); });
+      const std::string what = fmt("%.0f policy changes", double(changes));
+      if (std::uint64_t(changes) > *e.policy_changes_at_most) fail(what);
+      else note(what);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace dmm::scenario

@@ -1,0 +1,47 @@
+#pragma once
+// What a run produced, in memory: the rows of sessions.csv and policy.jsonl, and the expectation verdicts.
+// Shared by the simulator (which fills it), the expectation checker and the bindings.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dmm/policy.hpp"
+#include "dmm/units.hpp"
+#include "scenario/scenario.hpp"
+
+namespace dmm::scenario {
+
+struct SessionRecord {
+  std::uint64_t session = 0;
+  std::string workload;
+  std::string node;
+  std::string dst;   // destination node name
+  std::uint16_t port = 0;
+  Intent intent = Intent::default_;
+  std::string stack;  // empty if no stack ever carried it
+  std::int32_t rule = -1;
+  PolicyVersion policy_version = 0;
+  TimePoint start{0};
+  TimePoint end{0};
+  ByteCount bytes_sent = 0;
+  ByteCount bytes_received = 0;
+  bool completed = false;
+  std::string error;
+};
+
+struct PolicyRecord {
+  PolicyVersion version = 0;
+  TimePoint time{0};
+};
+
+struct ExpectationResult {
+  std::string text;
+  bool passed = false;
+  std::string detail;  // the measured value, e.g. "share 0.96 (48/50)"
+};
+
+// Checks every `expect:` entry against the run's sessions and policy versions.
+std::vector<ExpectationResult> evaluate(const Scenario& scenario, const std::vector<SessionRecord>& sessions,
+                                        const std::vector<PolicyRecord>& policies);
+
+}  // namespace dmm::scenario

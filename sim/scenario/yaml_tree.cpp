@@ -1,0 +1,343 @@
+#include "scenario/yaml_tree.hpp"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace dmm::scenario::yaml {
+
+void fail(const Where& where, std::string what) { throw Failure{where, std::move(what)}; }
+
+const Entry* Node::find(std::string_view key) const {
+  for (const auto& e : entries)
+    if (e.key == key) return &e;
+  return nullptr;
+}
+
+namespace {
+
+std::string clip(std::string_view text) {
+  constexpr std::size_t kMax = 40;
+  if (text.size() <= kMax) return std::string(text);
+  return std::string(text.substr(0, kMax)) + "...";
+}
+
+}  // namespace
+
+std::string describe(const Node& node) {
+  switch (node.kind) {
+    case Node::Kind::null: return "nothing (null)";
+    case Node::Kind::scalar: return "`" + clip(node.text) + "`";
+    case Node::Kind::sequence: return "a list";
+    case Node::Kind::map: return "a map";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---- Checks on the raw bytes, before yaml-cpp sees them -------------------------------------------------------
+// yaml-cpp guesses UTF-16/32 from NUL bytes and BOMs and reads control characters as text; rejecting those here
+// keeps it on its best-tested path (UTF-8) and gives a precise message instead of a confusing later one.
+
+struct Cursor {
+  int line = 1;
+  int column = 1;
+};
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one (overlong forms and surrogates included).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1Fu; }
+  else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0Fu; }
+  else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07u; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0u) != 0x80u) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3Fu);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+  return n;
+}
+
+void check_bytes(std::string_view text, int source) {
+  Cursor at;
+  bool line_start = true;  // still in the line's leading whitespace
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const Where here{source, at.line, at.column};
+    if (c == '\n') {
+      ++at.line;
+      at.column = 1;
+      line_start = true;
+      ++i;
+      continue;
+    }
+    if (c == '\t' && line_start) {
+      // Only a problem when the line has content; a comment line may be indented any way.
+      const auto rest = text.substr(i);
+      const auto content = rest.find_first_not_of(" \t\r");
+      if (content != std::string_view::npos && rest[content] != '\n' && rest[content] != '#')
+        fail(here, "tab character in indentation (YAML indents with spaces only)");
+    } else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(c));
+      fail(here, std::string("control character ") + hex + " is not allowed (is this a text file?)");
+    }
+    if (c != ' ' && c != '\t') line_start = false;
+    const std::size_t n = utf8_length(text, i);
+    if (n == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(c));
+      fail(here, std::string("invalid UTF-8 (byte ") + hex + "); a scenario is UTF-8 text");
+    }
+    i += n;
+    ++at.column;
+  }
+}
+
+// ---- Tree builder ---------------------------------------------------------------------------------------------
+
+class TreeBuilder final : public YAML::EventHandler {
+public:
+  TreeBuilder(int source, const Limits& limits) : source_(source), limits_(limits) {}
+
+  NodeRef root() const { return root_; }
+  bool saw_document() const { return documents_ > 0; }
+  Where last() const { return last_; }
+  Where where(const YAML::Mark& mark) {
+    if (!mark.is_null()) last_ = Where{source_, mark.line + 1, mark.column + 1};
+    return last_;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents_ > 1) fail(where(mark), "a second YAML document ('---'): a scenario file holds exactly one");
+  }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto node = leaf(mark);
+    node->kind = Node::Kind::null;
+    finish(std::move(node), anchor);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    auto node = leaf(mark);
+    // yaml-cpp tags a plain scalar "?" and a quoted one "!"; a plain `~` or `null` is YAML's null.
+    node->quoted = tag != "?";
+    if (!node->quoted && (value == "~" || value == "null" || value == "Null" || value == "NULL")) {
+      node->kind = Node::Kind::null;
+    } else {
+      node->kind = Node::Kind::scalar;
+      node->text = value;
+    }
+    finish(std::move(node), anchor);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const Where here = where(mark);
+    const auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) fail(here, "alias to a node that contains it (a recursive alias)");
+    const NodeRef& target = it->second;
+    // The alias costs what walking its expansion costs: this is what defuses alias bombs.
+    count(target->weight, here);
+    if (static_cast<int>(frames_.size()) + target->height > limits_.max_depth)
+      fail(here, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels (through an alias)");
+    add(target, here);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, Node::Kind::sequence, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, Node::Kind::map, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+private:
+  struct Frame {
+    std::shared_ptr<Node> node;
+    YAML::anchor_t anchor = 0;
+    bool have_key = false;  // maps: the key of the next value has been seen
+    std::string key;
+    Where key_where;
+  };
+
+  std::shared_ptr<Node> leaf(const YAML::Mark& mark) {
+    auto node = std::make_shared<Node>();
+    node->where = where(mark);
+    count(1, node->where);
+    return node;
+  }
+
+  void count(std::size_t weight, const Where& here) {
+    nodes_ += weight;
+    if (nodes_ > limits_.max_nodes)
+      fail(here, "the document expands to more than " + std::to_string(limits_.max_nodes) +
+                     " nodes (too large, or an alias bomb)");
+  }
+
+  void open(const YAML::Mark& mark, Node::Kind kind, YAML::anchor_t anchor) {
+    auto node = leaf(mark);
+    node->kind = kind;
+    if (static_cast<int>(frames_.size()) + 1 > limits_.max_depth)
+      fail(node->where, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
+    if (!frames_.empty() && frames_.back().node->is_map() && !frames_.back().have_key)
+      fail(node->where, "a map key must be text, not " + describe(*node));
+    frames_.push_back(Frame{std::move(node), anchor, false, {}, {}});
+  }
+
+  void close() {
+    Frame frame = std::move(frames_.back());
+    frames_.pop_back();
+    if (frame.have_key)  // yaml-cpp always pairs keys with values; guard anyway rather than assume
+      fail(frame.key_where, "key '" + frame.key + "' has no value");
+    finish(std::move(frame.node), frame.anchor);
+  }
+
+  void finish(std::shared_ptr<Node> node, YAML::anchor_t anchor) {
+    NodeRef done = std::move(node);
+    if (anchor != 0) anchors_[anchor] = done;
+    add(done, done->where);
+  }
+
+  // Attaches a finished node to the open collection (or makes it the root).
+  void add(const NodeRef& child, const Where& here) {
+    if (frames_.empty()) {
+      root_ = child;
+      return;
+    }
+    Frame& top = frames_.back();
+    Node& parent = *top.node;
+    parent.weight += child->weight;
+    parent.height = std::max(parent.height, child->height + 1);
+    if (parent.is_sequence()) {
+      parent.items.push_back(child);
+      return;
+    }
+    if (!top.have_key) {
+      if (!child->is_scalar()) fail(here, "a map key must be text, not " + describe(*child));
+      if (const Entry* first = parent.find(child->text))
+        fail(here, "duplicate key '" + clip(child->text) + "' (first at line " + std::to_string(first->key_where.line) + ")");
+      top.have_key = true;
+      top.key = child->text;
+      top.key_where = child->where;
+      return;
+    }
+    parent.entries.push_back(Entry{std::move(top.key), top.key_where, child});
+    top.have_key = false;
+    top.key.clear();
+  }
+
+  int source_;
+  Limits limits_;
+  int documents_ = 0;
+  std::size_t nodes_ = 0;
+  Where last_{source_, 1, 1};
+  std::vector<Frame> frames_;
+  std::map<YAML::anchor_t, NodeRef> anchors_;
+  NodeRef root_;
+};
+
+// yaml-cpp's messages are terse lower-case phrases ("end of map not found"); say that it is the syntax.
+std::string yaml_message(const std::string& msg) { return "invalid YAML: " + msg; }
+
+}  // namespace
+
+NodeRef parse(std::string_view text, int source, const Limits& limits) {
+  if (text.size() > limits.max_bytes)
+    fail(Where{source, 1, 1}, "larger than " + std::to_string(limits.max_bytes >> 20) + " MiB; not a scenario");
+  check_bytes(text, source);
+  std::istringstream in{std::string(text)};
+  TreeBuilder builder(source, limits);
+  try {
+    YAML::Parser parser(in);
+    if (!parser.HandleNextDocument(builder)) return nullptr;
+    // A second document is an error; the builder throws as soon as it starts.
+    parser.HandleNextDocument(builder);
+  } catch (const YAML::Exception& e) {
+    fail(e.mark.is_null() ? builder.last() : builder.where(e.mark), yaml_message(e.msg));
+  }
+  const NodeRef root = builder.root();
+  if (!root || root->is_null()) return nullptr;
+  return root;
+}
+
+namespace {
+
+bool needs_quotes(const Node& node) {
+  const std::string& t = node.text;
+  if (node.quoted || t.empty()) return true;
+  if (t.front() == ' ' || t.back() == ' ') return true;
+  return t.find_first_of(",[]{}:#\"'&*!|>%@`\n\r\t\\") != std::string::npos;
+}
+
+void flow(const Node& node, std::string& out) {
+  switch (node.kind) {
+    case Node::Kind::null: out += "~"; return;
+    case Node::Kind::scalar:
+      if (!needs_quotes(node)) {
+        out += node.text;
+        return;
+      }
+      out += '"';
+      for (const char c : node.text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else out += c;
+      }
+      out += '"';
+      return;
+    case Node::Kind::sequence:
+      out += '[';
+      for (std::size_t i = 0; i < node.items.size(); ++i) {
+        if (i) out += ", ";
+        flow(*node.items[i], out);
+      }
+      out += ']';
+      return;
+    case Node::Kind::map:
+      out += '{';
+      for (std::size_t i = 0; i < node.entries.size(); ++i) {
+        if (i) out += ", ";
+        Node key;
+        key.kind = Node::Kind::scalar;
+        key.text = node.entries[i].key;
+        flow(key, out);
+        out += ": ";
+        flow(*node.entries[i].value, out);
+      }
+      out += '}';
+      return;
+  }
+}
+
+}  // namespace
+
+std::string to_flow(const Node& node) {
+  std::string out;
+  flow(node, out);
+  return out;
+}
+
+}  // namespace dmm::scenario::yaml

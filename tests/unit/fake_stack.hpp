@@ -1,0 +1,74 @@
+#pragma once
+// A scripted Stack for unit tests of the session layer: each connect behaves as told (succeed after a delay,
+// fail at once, fail later, or never answer), on a deterministic EventQueueExecutor.
+#include <memory>
+#include <vector>
+
+#include "dmm/event_queue_executor.hpp"
+#include "dmm/stack.hpp"
+
+namespace dmm::test {
+
+enum class ConnectOutcome { succeed, refuse_now, fail_later, never_answer };
+
+class FakeConnection final : public Connection {
+public:
+  FakeConnection(EventQueueExecutor& ex, ConnectionEvents& events) : ex_(ex), events_(&events) {}
+  ~FakeConnection() override { ex_.cancel(timer_); }
+  void set_events(ConnectionEvents& events) override { events_ = &events; }
+  Result<std::size_t> send(std::span<const std::byte> data) override {
+    metrics_.bytes_sent += data.size();
+    metrics_.segments_sent += (data.size() + 1447) / 1448;
+    return data.size();
+  }
+  Result<std::size_t> receive(std::span<std::byte>) override { return make_error(EAGAIN, "nothing"); }
+  void shutdown_write() override {}
+  void close() override {
+    closed = true;
+    ex_.cancel(timer_);
+  }
+  ConnectionMetrics metrics() const override { return metrics_; }
+
+  void arm(Duration after, std::function<void(ConnectionEvents&)> fn) {
+    timer_ = ex_.schedule(after, [this, fn] {
+      if (!closed) fn(*events_);
+    });
+  }
+  ConnectionMetrics metrics_;
+  bool closed = false;
+
+private:
+  EventQueueExecutor& ex_;
+  ConnectionEvents* events_;
+  TimerId timer_ = 0;
+};
+
+class FakeStack final : public Stack {
+public:
+  FakeStack(EventQueueExecutor& ex, StackId id) : ex_(ex), info_{std::move(id), "fake", {}} {}
+  const StackInfo& info() const override { return info_; }
+  Result<std::unique_ptr<Connection>> connect(const Endpoint&, L4Proto, ConnectionEvents& events) override {
+    ++connects;
+    if (outcome == ConnectOutcome::refuse_now) return make_error(ENETUNREACH, "no route");
+    auto c = std::make_unique<FakeConnection>(ex_, events);
+    last = c.get();
+    if (outcome == ConnectOutcome::succeed) c->arm(handshake, [](ConnectionEvents& e) { e.on_connected(); });
+    if (outcome == ConnectOutcome::fail_later)
+      c->arm(handshake, [](ConnectionEvents& e) { e.on_failed(make_error(ECONNREFUSED, "refused")); });
+    return std::unique_ptr<Connection>(std::move(c));
+  }
+  Result<std::unique_ptr<Listener>> listen(const Endpoint&, L4Proto, AcceptEvents&) override {
+    return make_error(EOPNOTSUPP, "fake stacks do not listen");
+  }
+
+  ConnectOutcome outcome = ConnectOutcome::succeed;
+  Duration handshake = std::chrono::milliseconds(20);
+  int connects = 0;
+  FakeConnection* last = nullptr;
+
+private:
+  EventQueueExecutor& ex_;
+  StackInfo info_;
+};
+
+}  // namespace dmm::test
