@@ -42,6 +42,7 @@ MAX_MARKER_LABEL = 32         # characters
 FIG_WIDTH_IN = 10
 AXES_WIDTH_IN = FIG_WIDTH_IN * 0.775  # matplotlib's default subplot width
 LABEL_ROW_IN = 0.17           # one row of marker labels above a time plot
+MAX_LABEL_ROWS = 6            # beyond this, markers keep their line but lose their label
 LABEL_CHAR_IN = 7 * 0.6 / 72  # a 7 pt character, roughly
 NO_STACK = "(no stack)"
 EVENT_STYLE = dict(color="0.25", linestyle="--", linewidth=1.0)
@@ -57,7 +58,23 @@ def note(message: str) -> None:
 # --- time binning ------------------------------------------------------------------------------------------
 
 def goodput_bin_s(duration_s: float) -> float:
-    return max(duration_s / GOODPUT_BINS, MIN_BIN_S)
+    return nice_step(max(duration_s / GOODPUT_BINS, MIN_BIN_S))
+
+
+def nice_step(seconds: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= seconds: bin widths
+    people can read (0.6 s, not 0.5625 s)."""
+    exponent = np.floor(np.log10(seconds))
+    for mantissa in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        step = round(mantissa * 10.0 ** exponent, 12)
+        if step >= seconds * (1 - 1e-9):
+            return step
+    return seconds
+
+
+def bin_widths(edges: np.ndarray, duration_s: float) -> np.ndarray:
+    """Widths of the bins within the run: the last bin may stick out past the end, where nothing happens."""
+    return np.maximum(np.minimum(edges[1:], duration_s) - edges[:-1], 1e-12)
 
 
 def bin_edges(duration_s: float, width_s: float) -> np.ndarray:
@@ -77,7 +94,7 @@ def cumulative_bytes(starts: np.ndarray, ends: np.ndarray, sizes: np.ndarray, at
     if instant.any():
         order = np.argsort(starts[instant])
         cum = np.concatenate([[0.0], np.cumsum(sizes[instant][order])])
-        total += cum[np.searchsorted(starts[instant][order], at, side="right")]
+        total += cum[np.searchsorted(starts[instant][order], at, side="left")]  # counted once t > start
     spread = ~instant
     if spread.any():
         rate = sizes[spread] / length[spread]
@@ -106,7 +123,7 @@ def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarra
         ends = group.end_s.fillna(duration_s).to_numpy(float)
         ends = np.maximum(ends, starts)  # end before start: treat as instantaneous
         delivered = cumulative_bytes(starts, ends, sizes.to_numpy(float), edges)
-        series[str(stack)] = np.diff(delivered) * 8 / np.diff(edges) / 1e6
+        series[str(stack)] = np.diff(delivered) * 8 / bin_widths(edges, duration_s) / 1e6
     return edges, series
 
 
@@ -115,7 +132,7 @@ def share_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray,
     typical bin holds a few sessions, so a share is not one session's coin flip."""
     frame = sessions[sessions.start_s.notna()]
     bins = int(np.clip(len(frame) // MIN_SESSIONS_PER_SHARE_BIN, 1, MAX_SHARE_BINS))
-    edges = bin_edges(duration_s, max(duration_s / bins, MIN_BIN_S))
+    edges = bin_edges(duration_s, nice_step(max(duration_s / bins, MIN_BIN_S)))
     stacks = frame["stack"].fillna(NO_STACK).astype(str)
     index = np.clip(np.searchsorted(edges, frame.start_s.to_numpy(float), side="right") - 1, 0, len(edges) - 2)
     counts = pd.crosstab(index, stacks).reindex(range(len(edges) - 1), fill_value=0)
@@ -165,19 +182,25 @@ def draw_marker_lines(ax, events, policies) -> None:
 
 
 def layout_marker_labels(markers, duration_s: float) -> list[tuple[float, str, str, int]]:
-    """Horizontal labels packed greedily into rows so none overlap: (time, text, "left"/"right", row).
-    Widths are estimated from the character count, which is close enough for a 7 pt sans-serif font."""
+    """Horizontal labels packed into rows so none overlap: (time, text, "left"/"right", row), row 0 nearest
+    the data. Markers are placed in the order given (callers put policy changes first, so they keep their
+    label when space runs out); a label that would need more than MAX_LABEL_ROWS rows gets row -1 (left
+    out). Widths are estimated from the character count, close enough for a 7 pt sans-serif font."""
     data_per_in = duration_s / AXES_WIDTH_IN
-    row_ends: list[float] = []
+    rows: list[list[tuple[float, float]]] = []
     placed = []
-    for t, text, _ in sorted(markers, key=lambda m: m[0]):
+    for t, text, _ in markers:
         width = (len(text) + 2) * LABEL_CHAR_IN * data_per_in
         align = "left" if t + width <= duration_s else "right"
         start, end = (t, t + width) if align == "left" else (t - width, t)
-        row = next((i for i, row_end in enumerate(row_ends) if row_end < start), len(row_ends))
-        if row == len(row_ends):
-            row_ends.append(end)
-        row_ends[row] = end
+        row = next((i for i, spans in enumerate(rows) if all(end < s or start > e for s, e in spans)),
+                   len(rows))
+        if row == MAX_LABEL_ROWS:
+            placed.append((t, text, align, -1))
+            continue
+        if row == len(rows):
+            rows.append([])
+        rows[row].append((start, end))
         placed.append((t, text, align, row))
     return placed
 
@@ -187,15 +210,19 @@ def draw_marker_labels(strip, placed, markers) -> None:
     rows = 1 + max(row for *_, row in placed)
     strip.set_ylim(0, rows)
     strip.set_yticks([])
-    strip.tick_params(axis="x", bottom=False)
+    strip.tick_params(axis="x", bottom=False, labelbottom=False)
     for side in ("left", "right", "bottom", "top"):
         strip.spines[side].set_visible(False)
-    colors = {text: color for _, text, color in markers}
+    styles = {text: style for _, text, style in markers}
     box = dict(facecolor="white", edgecolor="none", alpha=0.85, pad=0.3)
-    for t, text, align, row in placed:
-        strip.plot([t, t], [0, row + 0.5], color=colors[text], linewidth=0.8, linestyle="-", alpha=0.6)
+    omitted = sum(1 for *_, row in placed if row < 0)
+    if omitted:
+        strip.text(1.01, 1.0, f"({omitted} more marker\nlabels omitted)", transform=strip.transAxes, ha="left",
+                   va="top", fontsize=7, color="0.4")
+    for t, text, align, row in (p for p in placed if p[3] >= 0):
+        strip.plot([t, t], [0, row + 0.5], **styles[text])
         strip.text(t, row + 0.5, (" " + text) if align == "left" else (text + " "), ha=align, va="center",
-                   fontsize=7, color=colors[text], bbox=box, zorder=4)
+                   fontsize=7, color=styles[text]["color"], bbox=box, zorder=4)
 
 
 def marker_legend_handles(events, policies) -> list[Line2D]:
@@ -211,22 +238,29 @@ def time_figure(run: RunResults, panel_heights_in: list[float], what: str):
     """A figure of panels sharing the time axis [0, duration], with event and policy markers on every panel
     and, when there are any, a label strip on top. Returns (fig, panels, events, policies)."""
     events, policies = event_markers(run), policy_markers(run)
-    markers = [(t, text, EVENT_STYLE["color"]) for t, text in events]
-    markers += [(t, text, POLICY_STYLE["color"]) for t, text in policies]
+    markers = [(t, text, POLICY_STYLE) for t, text in policies] + [(t, text, EVENT_STYLE) for t, text in events]
     placed = layout_marker_labels(markers, run.duration_s)
     strip_in = (1 + max(row for *_, row in placed)) * LABEL_ROW_IN if placed else 0.0
-    heights = ([strip_in] if strip_in else []) + list(panel_heights_in)
-    fig, axes = plt.subplots(len(heights), 1, figsize=(FIG_WIDTH_IN, sum(heights) + 0.8), sharex=True,
-                             squeeze=False, gridspec_kw=dict(height_ratios=heights, hspace=0.12))
-    axes = list(axes[:, 0])
+    # The strip touches the top panel (hspace 0) so each label's line runs straight into its marker.
+    fig = plt.figure(figsize=(FIG_WIDTH_IN, strip_in + sum(panel_heights_in) + 0.8))
+    outer = fig.add_gridspec(2, 1, height_ratios=[max(strip_in, 1e-3), sum(panel_heights_in)], hspace=0)
+    inner = outer[1].subgridspec(len(panel_heights_in), 1, height_ratios=panel_heights_in, hspace=0.12)
+    panels = [fig.add_subplot(inner[i]) for i in range(len(panel_heights_in))]
+    for ax in panels[1:]:
+        ax.sharex(panels[0])
+    for ax in panels[:-1]:
+        ax.tick_params(labelbottom=False)
+    top = panels[0]
     if strip_in:
-        draw_marker_labels(axes[0], placed, markers)
-    panels = axes[1:] if strip_in else axes
+        top = fig.add_subplot(outer[0], sharex=panels[0])
+        draw_marker_labels(top, placed, markers)
     for ax in panels:
         draw_marker_lines(ax, events, policies)
         ax.grid(alpha=0.3)
-    axes[0].set_title(title(run, what))
+    top.set_title(title(run, what))
     panels[-1].set_xlim(0, run.duration_s)
+    for ax in fig.axes:
+        ax.set_autoscalex_on(False)  # bars drawn later must not widen the shared time axis
     panels[-1].set_xlabel("time (s)")
     return fig, panels, events, policies
 
@@ -292,7 +326,7 @@ def plot_session_share(run: RunResults, out_dir: str):
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of new sessions")
     outside_legend(ax, marker_legend_handles(events, policies))
-    rate_ax.bar(edges[:-1], totals / widths, width=widths, align="edge", color="0.55", edgecolor="white",
+    rate_ax.bar(edges[:-1], totals / bin_widths(edges, duration), width=widths, align="edge", color="0.55", edgecolor="white",
                 linewidth=0.3)
     rate_ax.set_ylabel("new\nsessions/s")
     rate_ax.set_ylim(bottom=0)
@@ -378,6 +412,8 @@ def plot_completion_cdf(run: RunResults, out_dir: str):
 
 
 def format_seconds(value: float) -> str:
+    if value == 0:
+        return "0 s"
     if value < 1e-3:
         return f"{value * 1e6:.3g} µs"
     if value < 1:

@@ -146,10 +146,10 @@ def load_policy(path: str) -> pd.DataFrame:
         if not isinstance(obj, dict):
             log.warning("%s:%d: skipping policy line that is not a JSON object", file, number)
             continue
-        rows.append({
-            "version": obj.get("version"),
-            "time_s": obj.get("time_s"),
-            "reason": obj.get("reason"),
+        rows.append({  # scalars as text, like a CSV field, so they go through the same conversion
+            "version": _as_text(obj.get("version")),
+            "time_s": _as_text(obj.get("time_s")),
+            "reason": _as_text(obj.get("reason")),
             "rules": obj.get("rules") if isinstance(obj.get("rules"), list) else [],
             "down": obj.get("down") if isinstance(obj.get("down"), list) else [],
         })
@@ -193,8 +193,11 @@ def _load_csv(file: str, columns: dict[str, str], required: bool) -> pd.DataFram
             raise ResultsError(f"{file}: missing")
         return _apply_types(pd.DataFrame(columns=list(columns)), columns)
     try:
-        # Everything as text first: types come from the spec, and no value ("NA", "null") is special.
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True)
+        # Text columns stay text and only an empty field is missing ("NA" is a name); pandas' C parser reads
+        # the numeric columns, and _convert repairs any it could not.
+        text_columns = {name: str for name, kind in columns.items() if kind == "str"}
+        frame = pd.read_csv(file, dtype=text_columns, keep_default_na=False, na_values=[""],
+                            skipinitialspace=True)
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame(columns=list(columns))  # zero bytes: not even a header
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
@@ -204,7 +207,7 @@ def _load_csv(file: str, columns: dict[str, str], required: bool) -> pd.DataFram
     if missing:
         log.warning("%s: missing column(s) %s, treated as empty", file, ", ".join(missing))
         for name in missing:
-            frame[name] = ""
+            frame[name] = np.nan
     ordered = list(columns) + [c for c in frame.columns if c not in columns]
     return _apply_types(frame[ordered], columns)
 
@@ -217,23 +220,34 @@ def _apply_types(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
 
 def _convert(series: pd.Series, kind: str) -> pd.Series:
+    """A column as parsed -> the column's type. The fast path is a column pandas already parsed as numbers;
+    text goes through the slower per-value path (runs have 10^5+ sessions)."""
     if kind == "object":
         return series.astype(object)
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
     if kind == "str":
-        text = series.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
-        return text.map(lambda v: np.nan if v is None or v == "" or _is_nan(v) else str(v)).astype(object)
+        text = series.astype(object)  # read_csv already dropped leading spaces; names are not stripped further
+        return text.mask(text == "")
     if kind == "bool":
-        return series.map(lambda v: str(v).strip().lower() in _TRUE_WORDS).astype(bool)
-    numbers = pd.to_numeric(series.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
-    numbers = numbers.astype("float64")
+        if numeric:
+            return (series == 1).astype(bool)
+        text = series.astype(str).str.strip().str.lower()
+        return text.isin(_TRUE_WORDS).astype(bool)
+    if numeric:
+        numbers = series.astype("float64")
+    else:
+        numbers = pd.to_numeric(series.astype(str).str.strip(), errors="coerce").astype("float64")
     if kind == "int" and numbers.notna().all() and np.all(np.isfinite(numbers)) \
             and np.all(numbers == np.floor(numbers)):
         return numbers.astype("int64")
     return numbers
 
 
-def _is_nan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _as_text(value) -> str:
+    """A JSON scalar as the text a CSV field would hold ("" for null or a missing key)."""
+    if value is None or isinstance(value, bool):
+        return ""
+    return value if isinstance(value, str) else repr(value)
 
 
 def _as_float(value):

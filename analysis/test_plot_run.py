@@ -405,6 +405,18 @@ class PlotRunTest(unittest.TestCase, PngAssertions):
         self.assertEqual(code, 0, stderr)
         self.assertEqual(len(stdout.split()), 4, stderr)
 
+    def test_many_events_keep_the_label_strip_small(self):
+        results = make_failover_run(os.path.join(self.dir, "run"))
+        events = [[i * 0.5, "link", f"wan-{i % 3}", f"set delay={i}ms"] for i in range(60)]
+        write_csv(os.path.join(results, "events.csv"), EVENTS_HEADER, events)
+        placed = plot_run.layout_marker_labels([(t, f"{x}: {d}", None) for t, _, x, d in events], 30.0)
+        self.assertEqual(len(placed), 60)
+        self.assertLessEqual(max(row for *_, row in placed), plot_run.MAX_LABEL_ROWS - 1)
+        self.assertTrue(any(row < 0 for *_, row in placed))
+        code, _, stderr = run_main(results)
+        self.assertEqual(code, 0, stderr)
+        self.assertValidPng(os.path.join(results, "plots", "goodput.png"))
+
     def test_missing_directory_exits_2(self):
         missing = os.path.join(self.dir, "does-not-exist")
         proc = run_cli(missing)

@@ -94,9 +94,9 @@ void ActiveProber::round() {
 void ActiveProber::finish(Probe* probe) {
   auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](auto& p) { return p.get() == probe; });
   if (it == in_flight_.end()) return;
-  std::shared_ptr<Probe> dead(std::move(*it));
+  std::unique_ptr<Probe> dead = std::move(*it);
   in_flight_.erase(it);
-  executor_.schedule(Duration::zero(), [dead] {});
+  graveyard_.bury(std::move(dead));
 }
 
 }  // namespace dmm

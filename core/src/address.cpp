@@ -100,9 +100,16 @@ bool IpPrefix::contains(const IpAddress& a) const {
 std::string IpPrefix::to_string() const { return address.to_string() + "/" + std::to_string(length); }
 
 std::string Endpoint::to_string() const {
-  // Brackets keep the port apart from an IPv6 address's own colons (RFC 3986 spelling).
-  if (address.family == IpFamily::v6) return "[" + address.to_string() + "]:" + std::to_string(port);
-  return address.to_string() + ":" + std::to_string(port);
+  // Brackets keep the port apart from an IPv6 address's own colons (RFC 3986 spelling). Appending (rather
+  // than `"[" + s`) also sidesteps GCC 12's false -Wrestrict warning on operator+(const char*, string&&).
+  const bool v6 = address.family == IpFamily::v6;
+  std::string out;
+  if (v6) out += '[';
+  out += address.to_string();
+  if (v6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  return out;
 }
 
 }  // namespace dmm

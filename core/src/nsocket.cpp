@@ -223,9 +223,7 @@ void NSocket::note_setup_result(StackIndex stack, bool ok) {
 }
 
 void NSocket::retire(std::unique_ptr<Connection> connection) {
-  if (!connection) return;
-  std::shared_ptr<Connection> dead(std::move(connection));
-  executor_.schedule(Duration::zero(), [dead] {});
+  graveyard_.bury(std::move(connection));
 }
 
 }  // namespace dmm

@@ -118,6 +118,7 @@ struct NSocketSpec {
 struct Scenario {
   std::string file;       // path it was loaded from (for messages)
   std::string name;
+  std::string description;  // optional free text: the question the scenario asks
   std::uint64_t seed = 1;
   Duration duration{std::chrono::seconds(10)};
   std::vector<std::string> nodes;

@@ -34,7 +34,13 @@ std::string clip(std::string_view text) {
 std::string describe(const Node& node) {
   switch (node.kind) {
     case Node::Kind::null: return "nothing (null)";
-    case Node::Kind::scalar: return "`" + clip(node.text) + "`";
+    case Node::Kind::scalar: {
+      // Appended rather than `"`" + clip(...)`, which trips GCC 12's false -Wrestrict positive.
+      std::string out(1, '`');
+      out += clip(node.text);
+      out += '`';
+      return out;
+    }
     case Node::Kind::sequence: return "a list";
     case Node::Kind::map: return "a map";
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dmm/executor.hpp"
+#include "dmm/graveyard.hpp"
 #include "dmm/path_sample.hpp"
 #include "dmm/stack.hpp"
 
@@ -46,6 +47,7 @@ private:
   TimerId timer_ = 0;
   bool running_ = false;
   std::uint64_t sent_ = 0;
+  Graveyard<Probe> graveyard_{executor_};  // last member: finished probes go first
 };
 
 }  // namespace dmm

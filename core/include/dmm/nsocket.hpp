@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dmm/executor.hpp"
+#include "dmm/graveyard.hpp"
 #include "dmm/orchestrator.hpp"
 #include "dmm/path_sample.hpp"
 #include "dmm/stack.hpp"
@@ -133,6 +134,7 @@ private:
   bool sampling_ = false;
   std::vector<std::uint32_t> setup_failures_;  // consecutive, per stack index
   std::vector<TimerId> health_timers_;
+  Graveyard<Connection> graveyard_{executor_};  // last member: dead connections go first
 };
 
 }  // namespace dmm

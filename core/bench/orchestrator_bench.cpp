@@ -1,0 +1,165 @@
+// Orchestrator::select against a plain linear first-match scan, on the same rule sets and request stream,
+// and select while another thread keeps publishing versions. Ends with a table of indexed vs linear medians.
+//
+//   build/bin/dmm-core-bench                       # everything, 5 repetitions, medians
+//   build/bin/dmm-core-bench --benchmark_filter=Select/100000
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "dmm/orchestrator.hpp"
+#include "rule_sets.hpp"
+
+namespace dmm::bench {
+namespace {
+
+constexpr std::size_t kRuleCounts[] = {10, 1'000, 100'000};
+constexpr std::size_t kHotStream = 4096;       // requests cycled through: a working set of known services
+constexpr std::size_t kColdStream = 1u << 20;  // so many distinct requests that caches do not help
+constexpr int kRepetitions = 5;
+
+struct Fixture {
+  Policy policy;
+  std::vector<SessionRequest> hot;
+  std::vector<SessionRequest> cold;
+  std::unique_ptr<Orchestrator> orchestrator;
+};
+
+std::shared_ptr<Fixture> make_fixture(std::size_t rules, bool with_cold_stream) {
+  RuleSetBuilder builder(static_cast<std::uint32_t>(rules) * 7919u + 1);
+  auto f = std::make_shared<Fixture>();
+  f->policy = builder.build(rules);
+  f->hot = builder.requests(f->policy, kHotStream);
+  if (with_cold_stream) f->cold = builder.requests(f->policy, kColdStream);
+  f->orchestrator = std::make_unique<Orchestrator>(bench_stacks(), f->policy);
+  return f;
+}
+
+void select_loop(benchmark::State& state, const Orchestrator& o, const std::vector<SessionRequest>& stream) {
+  const std::size_t mask = stream.size() - 1;  // streams are powers of two
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto c = o.select(stream[i++ & mask]);
+    benchmark::DoNotOptimize(c);
+  }
+}
+
+void BM_Select(benchmark::State& state, const Fixture& f) { select_loop(state, *f.orchestrator, f.hot); }
+
+void BM_SelectColdStream(benchmark::State& state, const Fixture& f) { select_loop(state, *f.orchestrator, f.cold); }
+
+// The baseline: what select would cost without the compiled table.
+void BM_LinearScan(benchmark::State& state, const Fixture& f) {
+  const std::size_t mask = f.hot.size() - 1;
+  const std::vector<Rule>& rules = f.policy.rules;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const SessionRequest& r = f.hot[i++ & mask];
+    std::int32_t found = -1;
+    for (std::size_t k = 0; k < rules.size(); ++k) {
+      if (rules[k].match.matches(r)) {
+        found = static_cast<std::int32_t>(k);
+        break;
+      }
+    }
+    benchmark::DoNotOptimize(found);
+  }
+}
+
+// A writer publishing new versions back to back (as fast as apply() can validate and compile them) while
+// this thread selects: the readers' cost under a constantly moving epoch.
+void BM_SelectWithWriter(benchmark::State& state, Fixture& f) {
+  std::atomic<bool> stop{false};
+  std::uint64_t applied = 0;
+  std::thread writer([&] {
+    Policy p = f.policy;
+    p.version = f.orchestrator->version();
+    while (!stop.load(std::memory_order_relaxed)) {
+      ++p.version;
+      p.rules.back().use = {p.version % 2 == 0 ? "kernel-a" : "kernel-b"};  // every version is a real change
+      if (f.orchestrator->apply(p)) ++applied;
+    }
+  });
+  select_loop(state, *f.orchestrator, f.hot);
+  stop.store(true);
+  writer.join();
+  state.counters["versions_applied"] = static_cast<double>(applied);
+}
+
+// Keeps each benchmark's median real time per iteration (ns) for the ratio table.
+class MedianCapture : public benchmark::ConsoleReporter {
+public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      if (run.aggregate_name == "median" || (run.aggregate_name.empty() && !medians_.contains(run.run_name.str())))
+        medians_[run.run_name.str()] = run.GetAdjustedRealTime();
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  const std::map<std::string, double>& medians() const { return medians_; }
+
+private:
+  std::map<std::string, double> medians_;
+};
+
+// `BM_Select/1000`. (Appending also avoids GCC 12's false -Wrestrict on `"literal" + std::string&&`.)
+std::string bench_name(std::string_view base, std::size_t rules) {
+  return std::string(base).append("/").append(std::to_string(rules));
+}
+
+void print_ratios(const std::map<std::string, double>& medians) {
+  auto find = [&](const std::string& name) -> const double* {
+    const auto it = medians.find(name);
+    return it == medians.end() ? nullptr : &it->second;
+  };
+  std::printf("\nmedian real time per select (ns), indexed vs linear first-match scan:\n");
+  for (std::size_t n : kRuleCounts) {
+    const double* indexed = find(bench_name("BM_Select", n));
+    const double* linear = find(bench_name("BM_LinearScan", n));
+    if (indexed == nullptr || linear == nullptr) continue;
+    std::printf("select@%zu: %.1f ns, linear %.1f ns, speed-up %.0fx", n, *indexed, *linear, *linear / *indexed);
+    if (const double* w = find(bench_name("BM_SelectWithWriter", n))) std::printf(", with writer %.1f ns", *w);
+    if (const double* c = find(bench_name("BM_SelectColdStream", n))) std::printf(", cold stream %.1f ns", *c);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+}  // namespace dmm::bench
+
+int main(int argc, char** argv) {
+  using namespace dmm::bench;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+  std::vector<std::shared_ptr<Fixture>> keep;  // fixtures outlive the run; benchmarks borrow them
+  auto configure = [](benchmark::internal::Benchmark* b) {
+    b->Unit(benchmark::kNanosecond)->Repetitions(kRepetitions)->ReportAggregatesOnly(true);
+  };
+  for (std::size_t n : kRuleCounts) {
+    const bool largest = n == kRuleCounts[std::size(kRuleCounts) - 1];
+    auto f = make_fixture(n, largest);
+    auto w = make_fixture(n, false);  // its own orchestrator: the writer's versions must not leak into others
+    configure(benchmark::RegisterBenchmark(bench_name("BM_Select", n).c_str(), [f](benchmark::State& s) { BM_Select(s, *f); }));
+    configure(benchmark::RegisterBenchmark(bench_name("BM_LinearScan", n).c_str(), [f](benchmark::State& s) { BM_LinearScan(s, *f); }));
+    configure(benchmark::RegisterBenchmark(bench_name("BM_SelectWithWriter", n).c_str(),
+                                           [w](benchmark::State& s) { BM_SelectWithWriter(s, *w); }));
+    if (largest)
+      configure(benchmark::RegisterBenchmark(bench_name("BM_SelectColdStream", n).c_str(),
+                                             [f](benchmark::State& s) { BM_SelectColdStream(s, *f); }));
+    keep.push_back(f);
+    keep.push_back(w);
+  }
+
+  MedianCapture reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_ratios(reporter.medians());
+  benchmark::Shutdown();
+  return 0;
+}

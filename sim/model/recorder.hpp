@@ -1,0 +1,67 @@
+#pragma once
+// Collects what a run does and writes the results directory (DESIGN.md §2.2). No ns-3 here.
+// Output is a pure function of the recorded values: same seed, same scenario => byte-identical files.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "dmm/policy.hpp"
+#include "dmm/policy_algorithm.hpp"
+#include "scenario/results.hpp"
+#include "scenario/scenario.hpp"
+
+namespace dmm::sim {
+
+struct EventRecord {
+  TimePoint time{0};
+  std::string event;   // link | stack | nrd
+  std::string target;
+  std::string detail;
+};
+
+struct MetricsRecord {
+  TimePoint time{0};
+  StackEstimate estimate;
+};
+
+// Per-stack totals for the summary table and summary.json.
+struct StackTotals {
+  std::string stack;
+  std::uint64_t sessions = 0;
+  double share = 0;
+  double goodput_mbps = 0;  // bytes carried * 8 / run duration
+  ByteCount bytes = 0;
+};
+
+struct RunTiming {
+  std::uint64_t sim_events = 0;
+  double wall_s = 0;
+};
+
+class Recorder {
+public:
+  explicit Recorder(const scenario::Scenario& scenario) : scenario_(scenario) {}
+
+  void session(scenario::SessionRecord record) { sessions_.push_back(std::move(record)); }
+  void policy(const Policy& policy);
+  void metrics(TimePoint time, const StackEstimates& estimates);
+  void event(EventRecord record) { events_.push_back(std::move(record)); }
+
+  const std::vector<scenario::SessionRecord>& sessions() const { return sessions_; }
+  const std::vector<scenario::PolicyRecord>& policies() const { return policy_records_; }
+  std::vector<StackTotals> stack_totals() const;
+
+  // Writes sessions.csv, metrics.csv, policy.jsonl, events.csv and summary.json into `dir` (created).
+  Status write(const std::filesystem::path& dir, const std::vector<scenario::ExpectationResult>& expectations,
+               const RunTiming& timing) const;
+
+private:
+  const scenario::Scenario& scenario_;
+  std::vector<scenario::SessionRecord> sessions_;
+  std::vector<std::string> policy_lines_;
+  std::vector<scenario::PolicyRecord> policy_records_;
+  std::vector<MetricsRecord> metrics_;
+  std::vector<EventRecord> events_;
+};
+
+}  // namespace dmm::sim

@@ -1,0 +1,62 @@
+#pragma once
+// A scenario run in ns-3: the public face of libdmm_sim. No ns-3 types here, so tools, tests and the Python
+// bindings include it without paying for ns-3's headers.
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "dmm/result.hpp"
+#include "dmm/stack_registry.hpp"
+#include "model/recorder.hpp"
+#include "scenario/results.hpp"
+#include "scenario/scenario.hpp"
+
+namespace dmm::sim {
+
+struct RunOptions {
+  std::filesystem::path out_dir;  // results directory (created)
+  // Called every 1 % of simulated time with the simulated seconds so far (progress lines live in the tool).
+  std::function<void(double sim_seconds)> on_progress;
+  // Wall-clock seconds since the run started, measured by the caller: the core and the simulation never read
+  // the wall clock themselves. Null = timing not reported.
+  std::function<double()> wall_seconds;
+};
+
+struct RunReport {
+  std::vector<scenario::ExpectationResult> expectations;
+  std::vector<StackTotals> stacks;
+  std::uint64_t sessions = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t policy_versions = 0;
+  RunTiming timing;
+  bool all_passed() const;
+};
+
+// Registers the kinds a simulation models with ns-3 (`kernel`, `lwip-dpdk`, `ns3`) into `registry`.
+// Each accepts the parameters the simulation fills in itself (node, link, tcp, processing_delay).
+void register_sim_stack_kinds(StackRegistry& registry);
+
+// The stack parameters that the simulation supplies itself; a scenario must not set these keys.
+const std::vector<std::string>& sim_stack_params();
+
+class Simulation {
+public:
+  // Builds the ns-3 world for `scenario` (which must outlive the Simulation). Errors here are scenario errors
+  // that need the world to detect (e.g. a plug-in factory refusing its parameters): EINVAL.
+  // With `pcap_dir`, every link writes pcap traces there. Only one Simulation may exist at a time (ns-3's
+  // simulator is process-wide).
+  static Result<std::unique_ptr<Simulation>> create(const scenario::Scenario& scenario, StackRegistry& registry,
+                                                    std::optional<std::filesystem::path> pcap_dir = std::nullopt);
+  ~Simulation();
+  // Runs to the scenario's end, checks expectations and writes the results directory. Runs once.
+  Result<RunReport> run(const RunOptions& options);
+
+  class World;
+
+private:
+  explicit Simulation(std::unique_ptr<World> world);
+  std::unique_ptr<World> world_;
+};
+
+}  // namespace dmm::sim

@@ -1,0 +1,216 @@
+#include "model/workload_client.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace dmm::sim {
+namespace {
+
+constexpr std::array<std::byte, 64 * 1024> kZeros{};
+// On-off sessions send in ticks: fine enough to look like a constant rate, coarse enough to stay cheap.
+constexpr Duration kPacingTick = std::chrono::milliseconds(10);
+constexpr std::size_t kMaxDatagram = 1400;
+
+}  // namespace
+
+// One session of the workload, from open to its record.
+class WorkloadClient::Run final : public SessionEvents {
+public:
+  Run(WorkloadClient& owner, scenario::SessionRecord record) : owner_(owner), rec_(std::move(record)) {
+    const auto& spec = owner_.spec_;
+    switch (spec.kind) {
+      case scenario::WorkloadKind::bulk: to_send_ = spec.size; break;
+      case scenario::WorkloadKind::request_response:
+        to_send_ = spec.request;
+        to_receive_ = spec.response;
+        break;
+      case scenario::WorkloadKind::on_off: break;  // paced, see tick()
+    }
+  }
+  ~Run() override {
+    owner_.ctx_.executor.cancel(tick_timer_);
+  }
+
+  Status open(const SessionRequest& request) {
+    auto s = owner_.ctx_.nsocket.open(request, *this);
+    if (!s) return s.error();
+    session_ = std::move(*s);
+    return {};
+  }
+
+  void end(bool completed, const std::string& error) {
+    if (ended_) return;
+    ended_ = true;
+    owner_.ctx_.executor.cancel(tick_timer_);
+    rec_.end = owner_.ctx_.executor.now();
+    if (session_) {
+      session_->close();
+      const auto m = session_->metrics();
+      rec_.bytes_sent = m.bytes_sent;
+      rec_.bytes_received = m.bytes_received;
+    }
+    rec_.completed = completed;
+    rec_.error = error;
+    owner_.ctx_.record(rec_);
+    owner_.ended(this);
+  }
+
+  std::uint64_t id() const { return rec_.session; }
+
+private:
+  void on_established(const Decision& d) override {
+    rec_.stack = d.stack;
+    rec_.rule = d.rule;
+    rec_.policy_version = d.policy_version;
+    if (owner_.spec_.kind == scenario::WorkloadKind::on_off) {
+      on_until_ = owner_.ctx_.executor.now() + owner_.spec_.on;
+      tick();
+    } else {
+      pump();
+    }
+  }
+  void on_failed(const Error& e, const Decision& d) override {
+    rec_.rule = d.rule;
+    rec_.policy_version = d.policy_version;
+    // A session that never got a stack has none in the record; one that died on its stack keeps it.
+    end(false, e.message);
+  }
+  void on_writable() override { pump(); }
+  void on_readable() override {
+    std::array<std::byte, 64 * 1024> buf;
+    while (true) {
+      auto n = session_->receive(buf);
+      if (!n || *n == 0) break;
+      received_ += *n;
+    }
+    if (to_receive_ > 0 && received_ >= to_receive_) end(true, "");
+  }
+  void on_peer_closed() override {
+    on_readable();
+    if (ended_) return;
+    const bool all_sent = sent_ >= to_send_;
+    if (owner_.spec_.kind == scenario::WorkloadKind::bulk && all_sent) end(true, "");
+    else end(false, "peer closed early");
+  }
+
+  // Sends what is due, as far as the send buffer takes it; on_writable resumes after a short send.
+  void pump() {
+    while (!ended_ && sent_ < to_send_) {
+      const auto chunk = std::min<ByteCount>(kZeros.size(), to_send_ - sent_);
+      auto n = session_->send({kZeros.data(), static_cast<std::size_t>(chunk)});
+      if (!n) return end(false, n.error().message);
+      if (*n == 0) return;
+      sent_ += *n;
+    }
+    // Bulk: FIN after the last byte; the server closes once it has read everything, which completes us.
+    if (!ended_ && owner_.spec_.kind == scenario::WorkloadKind::bulk && !fin_sent_) {
+      fin_sent_ = true;
+      session_->shutdown_write();
+    }
+  }
+
+  void tick() {
+    const auto& spec = owner_.spec_;
+    if (owner_.ctx_.executor.now() >= on_until_) return end(true, "");
+    const double per_tick = spec.send_rate.value / 8.0 * to_seconds(kPacingTick);
+    credit_ += per_tick;
+    const std::size_t unit = spec.proto == L4Proto::udp ? kMaxDatagram : kZeros.size();
+    while (credit_ >= 1.0) {
+      const auto len = static_cast<std::size_t>(std::min<double>(credit_, double(unit)));
+      auto n = session_->send({kZeros.data(), len});
+      if (!n) return end(false, n.error().message);
+      if (*n == 0) break;  // TCP buffer full: the rate is above what the path carries
+      credit_ -= double(*n);
+    }
+    credit_ = std::min(credit_, per_tick * 10);  // never burst more than ten ticks' worth
+    tick_timer_ = owner_.ctx_.executor.schedule(kPacingTick, [this] { tick(); });
+  }
+
+  WorkloadClient& owner_;
+  scenario::SessionRecord rec_;
+  std::unique_ptr<Session> session_;
+  ByteCount to_send_ = 0, sent_ = 0, to_receive_ = 0, received_ = 0;
+  bool fin_sent_ = false;
+  bool ended_ = false;
+  TimePoint on_until_{0};
+  double credit_ = 0;
+  TimerId tick_timer_ = 0;
+};
+
+WorkloadClient::WorkloadClient(const scenario::WorkloadSpec& spec, WorkloadContext context)
+    : spec_(spec), ctx_(std::move(context)), rng_(ctx_.seed) {}
+
+WorkloadClient::~WorkloadClient() {
+  ctx_.executor.cancel(arrival_timer_);
+  live_.clear();
+}
+
+void WorkloadClient::start(TimePoint run_end) {
+  stop_ = spec_.stop ? *spec_.stop : run_end;
+  const Duration first = spec_.start - ctx_.executor.now();
+  arrival_timer_ = ctx_.executor.schedule(first, [this] {
+    arrival_timer_ = 0;
+    open_one();
+    if (spec_.rate) schedule_next_arrival();
+  });
+}
+
+void WorkloadClient::schedule_next_arrival() {
+  std::exponential_distribution<double> gap(*spec_.rate);
+  const TimePoint at = ctx_.executor.now() + from_seconds(gap(rng_));
+  if (at >= stop_) return;
+  arrival_timer_ = ctx_.executor.schedule(at - ctx_.executor.now(), [this] {
+    arrival_timer_ = 0;
+    open_one();
+    schedule_next_arrival();
+  });
+}
+
+void WorkloadClient::open_one() {
+  if (ctx_.executor.now() >= stop_) return;
+  ++started_in_sequence_;
+  ++opened_;
+  scenario::SessionRecord rec;
+  rec.session = ctx_.next_session_id++;
+  rec.workload = spec_.name;
+  rec.node = spec_.from;
+  rec.dst = spec_.to;
+  rec.port = spec_.port;
+  rec.intent = spec_.intent;
+  rec.start = ctx_.executor.now();
+  auto run = std::make_unique<Run>(*this, rec);
+  Run* r = run.get();
+  live_.emplace(rec.session, std::move(run));
+  const SessionRequest request{.dst = {ctx_.dst, spec_.port}, .proto = spec_.proto, .intent = spec_.intent};
+  if (auto st = r->open(request); !st) r->end(false, st.error().message);
+}
+
+void WorkloadClient::ended(Run* run) {
+  auto it = live_.find(run->id());
+  if (it == live_.end()) return;
+  std::unique_ptr<Run> dead = std::move(it->second);
+  live_.erase(it);
+  if (finishing_) return;  // not inside a session callback: `dead` may go now
+  // Usually called from inside the session's own callback: destroyed on the next executor turn.
+  graveyard_.bury(std::move(dead));
+  // Without a rate, sessions run back to back: `count` of them, or on-off cycles (`off` in between) until stop.
+  const bool more = spec_.kind == scenario::WorkloadKind::on_off || started_in_sequence_ < spec_.count;
+  if (!spec_.rate && more) {
+    const Duration pause = spec_.kind == scenario::WorkloadKind::on_off ? spec_.off : Duration::zero();
+    arrival_timer_ = ctx_.executor.schedule(pause, [this] {
+      arrival_timer_ = 0;
+      open_one();
+    });
+  }
+}
+
+void WorkloadClient::finish_run() {
+  finishing_ = true;
+  ctx_.executor.cancel(arrival_timer_);
+  arrival_timer_ = 0;
+  std::vector<Run*> open;
+  for (auto& [id, run] : live_) open.push_back(run.get());
+  for (Run* r : open) r->end(false, "unfinished at end of run");
+}
+
+}  // namespace dmm::sim

@@ -1,0 +1,100 @@
+// `policy:` — the initial policy (version 1): ordered rules, each a match and a ranked list of stacks.
+#include <algorithm>
+#include <charconv>
+
+#include "scenario/loader_sections.hpp"
+
+namespace dmm::scenario::detail {
+namespace {
+
+std::uint16_t parse_port(const Field& f, std::string_view text) {
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < 1 || value > 65535)
+    f.fail("invalid port '" + std::string(text) + "': expected 1 to 65535, or a range such as 8000-8100");
+  return static_cast<std::uint16_t>(value);
+}
+
+PortRange read_ports(const Field& f) {
+  const std::string text = read_text(f);
+  const auto dash = text.find('-');
+  if (dash == std::string::npos) {
+    const std::uint16_t port = parse_port(f, text);
+    return PortRange{port, port};
+  }
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+    return s;
+  };
+  const std::string_view all(text);
+  PortRange range{parse_port(f, trim(all.substr(0, dash))), parse_port(f, trim(all.substr(dash + 1)))};
+  if (range.first > range.last) f.fail("port range '" + text + "' runs backwards (write the lower port first)");
+  return range;
+}
+
+IpPrefix read_dst(const Field& f, const Scenario& s, std::string& text) {
+  text = read_text(f);
+  const int node = s.node_index(text);
+  if (node >= 0) return IpPrefix::host(node_address(node));
+  auto prefix = IpPrefix::parse(text);
+  if (!prefix)
+    f.fail("'" + text + "' is neither a node (" + join_names(s.nodes) + ") nor an IP prefix: " +
+           prefix.error().message);
+  return *prefix;
+}
+
+Match read_match(const Field& f, const Scenario& s, RuleSpec& spec) {
+  const MapReader m(f, "a match");
+  m.allow({"dst", "port", "proto", "intent"});
+  Match match;
+  if (auto d = m.get("dst")) {
+    std::string text;
+    match.dst = read_dst(*d, s, text);
+    spec.dst_text = std::move(text);
+  }
+  if (auto p = m.get("port")) match.ports = read_ports(*p);
+  if (auto p = m.get("proto")) {
+    match.proto = parse_l4proto(read_text(*p));
+    if (!match.proto) p->fail("unknown protocol '" + (*p)->text + "' (tcp, udp)");
+  }
+  if (auto i = m.get("intent")) {
+    match.intent = parse_intent(read_text(*i));
+    if (!match.intent) i->fail("unknown intent '" + (*i)->text + "' (default, latency, throughput, bulk)");
+  }
+  return match;
+}
+
+std::vector<StackId> read_use(const Field& f, const Scenario& s) {
+  if (!f->is_sequence()) f.fail("expected a list of stacks in order of preference, got " + yaml::describe(*f));
+  const auto items = f.items();
+  if (items.empty()) f.fail("a rule must name at least one stack");
+  if (items.size() > kMaxRankedStacks)
+    f.fail("a rule may rank at most " + std::to_string(kMaxRankedStacks) + " stacks");
+  std::vector<StackId> use;
+  for (const Field& item : items) {
+    std::string name = read_stack_ref(item, s);
+    if (std::find(use.begin(), use.end(), name) != use.end()) item.fail("stack '" + name + "' is listed twice");
+    use.push_back(std::move(name));
+  }
+  return use;
+}
+
+}  // namespace
+
+void load_policy(const MapReader& top, LoadContext& ctx) {
+  const Field policy = top.require("policy");
+  const auto items = policy.items();
+  if (items.empty()) policy.fail("the policy needs at least one rule, e.g. {match: {}, use: [STACK]}");
+  for (const Field& item : items) {
+    const MapReader m(item, "a policy rule ({match: {...}, use: [...]})");
+    m.allow({"match", "use"});
+    RuleSpec spec;
+    spec.mark = Mark{item->where.line, item->where.column};
+    spec.rule.match = read_match(m.require("match"), ctx.scenario, spec);
+    spec.rule.use = read_use(m.require("use"), ctx.scenario);
+    ctx.scenario.policy.push_back(std::move(spec));
+  }
+}
+
+}  // namespace dmm::scenario::detail
