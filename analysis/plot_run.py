@@ -115,12 +115,13 @@ def _ramp_sum(x: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
 def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(bin edges, {stack: Mbit/s per bin}) with every session's bytes spread over its lifetime."""
     edges = bin_edges(duration_s, goodput_bin_s(duration_s))
-    frame = sessions[sessions["stack"].notna() & sessions.start_s.notna()]
+    frame = sessions[sessions["stack"].notna() & np.isfinite(sessions.start_s)]
     series = {}
     for stack, group in frame.groupby("stack", sort=True):
         sizes = (group.bytes_sent.fillna(0).clip(lower=0) + group.bytes_received.fillna(0).clip(lower=0))
         starts = group.start_s.to_numpy(float)
-        ends = group.end_s.fillna(duration_s).to_numpy(float)
+        ends = group.end_s.to_numpy(float)
+        ends = np.where(np.isfinite(ends), ends, duration_s)  # still open at the end of the run
         ends = np.maximum(ends, starts)  # end before start: treat as instantaneous
         delivered = cumulative_bytes(starts, ends, sizes.to_numpy(float), edges)
         series[str(stack)] = np.diff(delivered) * 8 / bin_widths(edges, duration_s) / 1e6
@@ -130,7 +131,7 @@ def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarra
 def share_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, pd.DataFrame]:
     """(bin edges, counts of new sessions per bin (rows) and stack (columns)). Bins are coarse enough that a
     typical bin holds a few sessions, so a share is not one session's coin flip."""
-    frame = sessions[sessions.start_s.notna()]
+    frame = sessions[np.isfinite(sessions.start_s)]
     bins = int(np.clip(len(frame) // MIN_SESSIONS_PER_SHARE_BIN, 1, MAX_SHARE_BINS))
     edges = bin_edges(duration_s, nice_step(max(duration_s / bins, MIN_BIN_S)))
     stacks = frame["stack"].fillna(NO_STACK).astype(str)
@@ -306,7 +307,7 @@ def plot_goodput(run: RunResults, out_dir: str):
 
 def plot_session_share(run: RunResults, out_dir: str):
     duration = run.duration_s
-    if run.sessions.start_s.notna().sum() == 0:
+    if not np.isfinite(run.sessions.start_s).any():
         note("skipping session_share.png: no sessions")
         return None
     edges, counts = share_series(run.sessions, duration)

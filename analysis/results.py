@@ -85,7 +85,8 @@ class RunResults:
             return duration
         times = [self.sessions.start_s, self.sessions.end_s, self.metrics.time_s, self.events.time_s,
                  self.policy.time_s]
-        latest = max((float(np.nanmax(t)) for t in times if t.notna().any()), default=0.0)
+        finite = [t[np.isfinite(t)] for t in times]
+        latest = max((float(t.max()) for t in finite if len(t)), default=0.0)
         return latest if latest > 0 else 1.0
 
     def stacks(self) -> list[str]:

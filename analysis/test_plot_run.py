@@ -394,6 +394,8 @@ class PlotRunTest(unittest.TestCase, PngAssertions):
             [4, "rpc", "c", "s", 80, "latency", "b", 0, 1, 1.0, "nan", "", "", "", ""],   # NaN end, no bytes
             [5, "rpc", "c", "s", 80, "latency", "b", 0, 1, 2.0, 1000.0, 1e9, 0, 1, ""],   # long: log x-axis
             [6, "rpc", "c", "s", 80, "latency", "", -1, "", 3.0, "", 0, 0, 0, "no stack"],
+            [7, "rpc", "c", "s", 80, "latency", "a", 0, 1, "inf", "inf", 10, 10, 1, ""],     # infinities
+            [8, "rpc", "c", "s", 80, "latency", "a", 0, 1, 4.0, "inf", 10, 10, 0, ""],
         ]
         write_csv(os.path.join(results, "sessions.csv"), SESSIONS_HEADER, rows)
         write_csv(os.path.join(results, "metrics.csv"), METRICS_HEADER,

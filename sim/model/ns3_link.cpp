@@ -85,6 +85,8 @@ Ns3Link::Ns3Link(ns3::Ptr<ns3::Node> a, ns3::Ptr<ns3::Node> b, const Ns3LinkPara
   interface_b_ = add_interface(devices_.Get(1), address_b_);
 }
 
+Ns3Link::~Ns3Link() = default;
+
 void Ns3Link::set_rate(BitsPerSecond rate) {
   const ns3::DataRate r = to_data_rate(rate);
   for (std::uint32_t i = 0; i < 2; ++i) ns3::DynamicCast<ns3::PointToPointNetDevice>(devices_.Get(i))->SetDataRate(r);

@@ -37,6 +37,7 @@ public:
   // Both nodes must have an Internet stack. Throws std::invalid_argument for parameters out of range (the
   // scenario loader validates them first, so this is a bug).
   Ns3Link(ns3::Ptr<ns3::Node> a, ns3::Ptr<ns3::Node> b, const Ns3LinkParams& params);
+  ~Ns3Link();
   Ns3Link(const Ns3Link&) = delete;
   Ns3Link& operator=(const Ns3Link&) = delete;
 

@@ -106,7 +106,8 @@ bool read_bool(const Field& f) {
 }
 
 std::uint64_t read_uint(const Field& f, std::uint64_t min, std::uint64_t max) {
-  const std::string range = std::to_string(min) + " to " + std::to_string(max);
+  const std::string range = max == UINT64_MAX ? std::to_string(min) + " or more"
+                                              : std::to_string(min) + " to " + std::to_string(max);
   if (!f->is_scalar()) f.fail("expected a whole number from " + range + ", got " + yaml::describe(*f));
   const std::string& s = f->text;
   std::uint64_t value = 0;

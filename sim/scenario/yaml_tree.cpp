@@ -130,7 +130,10 @@ public:
   }
 
   void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++documents_ > 1) fail(where(mark), "a second YAML document ('---'): a scenario file holds exactly one");
+    // yaml-cpp also starts a new document for text left over after a complete one (a dedent too far).
+    if (++documents_ > 1)
+      fail(where(mark), "more YAML after the end of the document (check the indentation; a scenario file is one "
+                        "YAML document, without '---' separators)");
   }
   void OnDocumentEnd() override {}
 
@@ -167,14 +170,14 @@ public:
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    open(mark, Node::Kind::sequence, anchor);
+                       YAML::EmitterStyle::value style) override {
+    open(mark, Node::Kind::sequence, anchor, style);
   }
   void OnSequenceEnd() override { close(); }
 
   void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    open(mark, Node::Kind::map, anchor);
+                  YAML::EmitterStyle::value style) override {
+    open(mark, Node::Kind::map, anchor, style);
   }
   void OnMapEnd() override { close(); }
 
@@ -201,13 +204,15 @@ private:
                      " nodes (too large, or an alias bomb)");
   }
 
-  void open(const YAML::Mark& mark, Node::Kind kind, YAML::anchor_t anchor) {
+  void open(const YAML::Mark& mark, Node::Kind kind, YAML::anchor_t anchor, YAML::EmitterStyle::value style) {
     auto node = leaf(mark);
     node->kind = kind;
     if (static_cast<int>(frames_.size()) + 1 > limits_.max_depth)
       fail(node->where, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
     if (!frames_.empty() && frames_.back().node->is_map() && !frames_.back().have_key)
-      fail(node->where, "a map key must be text, not " + describe(*node));
+      // yaml-cpp reads an unclosed `[` or `{` at the end of the input as the key of a map.
+      fail(node->where, "a map key must be text, not " + describe(*node) +
+                            (style == YAML::EmitterStyle::Flow ? " (is a '[' or '{' left unclosed?)" : ""));
     frames_.push_back(Frame{std::move(node), anchor, false, {}, {}});
   }
 

@@ -379,7 +379,7 @@ TEST(ScenarioLoader, BadOverridesNameTheKey) {
   EXPECT_EQ(error_for("duration.x=1").rfind("--set duration.x: 'duration' is `30s`, not a map or a list", 0), 0u);
   EXPECT_EQ(error_for("duration").rfind("--set duration: expected KEY=VALUE", 0), 0u);
   EXPECT_EQ(error_for("a..b=1").rfind("--set a..b: empty component", 0), 0u);
-  EXPECT_EQ(error_for("duration=[1").rfind("--set duration: invalid YAML", 0), 0u);
+  EXPECT_EQ(error_for("duration=\"abc").rfind("--set duration: invalid YAML", 0), 0u);
   // The value is typed like the file: a bare number has no unit.
   EXPECT_EQ(error_for("duration=10").rfind("--set duration: duration: duration '10' needs a unit", 0), 0u);
   // A new key in an existing map is allowed by --set, then rejected by the schema.

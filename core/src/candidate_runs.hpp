@@ -1,0 +1,88 @@
+#pragma once
+// Candidate runs: the rule lists a compiled policy's indexes point into. A run is the rules that may match
+// once an index has matched the destination (and maybe the port), in ascending rule order, each with the
+// fields still to check, and ends with a sentinel whose rule index is kNoRule. Keeping the leftover fields
+// beside the index means a scan reads one contiguous array and never the Policy's rule objects.
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "dmm/policy.hpp"
+
+namespace dmm::compiled {
+
+inline constexpr std::uint32_t kNoRule = UINT32_MAX;
+inline constexpr std::uint8_t kAny = 0xFF;
+
+struct Candidate {
+  std::uint32_t rule = kNoRule;
+  std::uint16_t port_first = 0;
+  std::uint16_t port_last = 65535;
+  std::uint8_t proto = kAny;   // kAny or the L4Proto value
+  std::uint8_t intent = kAny;  // kAny or the Intent value
+
+  static Candidate of(std::uint32_t rule, const Match& m) {
+    Candidate c;
+    c.rule = rule;
+    if (m.ports) {
+      c.port_first = m.ports->first;
+      c.port_last = m.ports->last;
+    }
+    if (m.proto) c.proto = static_cast<std::uint8_t>(*m.proto);
+    if (m.intent) c.intent = static_cast<std::uint8_t>(*m.intent);
+    return c;
+  }
+};
+
+// The request fields a candidate still checks, prepared once per lookup.
+struct Probe {
+  std::uint16_t port;
+  std::uint8_t proto;
+  std::uint8_t intent;
+};
+
+class CandidateRuns {
+public:
+  // Offset 0 is the shared empty run, so an index can use 0 for "nothing here".
+  static constexpr std::uint32_t kEmpty = 0;
+
+  CandidateRuns() { pool_.push_back(Candidate{}); }
+
+  // Appends a run (rules ascending) and returns its offset. Identical runs are stored once: a prefix index
+  // repeats the same few lists across many entries.
+  std::uint32_t add(const std::vector<Candidate>& run) {
+    if (run.empty()) return kEmpty;
+    std::vector<std::uint32_t> rules;
+    rules.reserve(run.size());
+    for (const Candidate& c : run) rules.push_back(c.rule);
+    const auto [it, inserted] = interned_.try_emplace(std::move(rules), static_cast<std::uint32_t>(pool_.size()));
+    if (inserted) {
+      pool_.insert(pool_.end(), run.begin(), run.end());
+      pool_.push_back(Candidate{});
+    }
+    return it->second;
+  }
+
+  // The lowest rule of the run at `offset` below `best` whose leftover fields fit, else `best`.
+  std::uint32_t first_fit(std::uint32_t offset, const Probe& p, std::uint32_t best) const {
+    // The sentinel's kNoRule is never below `best`, so the run's end needs no separate check.
+    for (const Candidate* c = pool_.data() + offset; c->rule < best; ++c) {
+      if (p.port < c->port_first || p.port > c->port_last) continue;
+      if (c->proto != kAny && c->proto != p.proto) continue;
+      if (c->intent != kAny && c->intent != p.intent) continue;
+      return c->rule;
+    }
+    return best;
+  }
+
+  std::uint32_t min_rule(std::uint32_t offset) const { return pool_[offset].rule; }
+  std::size_t size() const { return pool_.size(); }
+  // Build-time interning is not needed once the policy is compiled.
+  void seal() { interned_.clear(); }
+
+private:
+  std::vector<Candidate> pool_;
+  std::map<std::vector<std::uint32_t>, std::uint32_t> interned_;
+};
+
+}  // namespace dmm::compiled
