@@ -64,7 +64,7 @@ private:
 
 ActiveProber::ActiveProber(Executor& executor, std::vector<ProbeTarget> targets, PathSampleSink& sink,
                            ProberConfig config)
-    : executor_(executor), targets_(std::move(targets)), sink_(sink), config_(config) {}
+    : executor_(executor), targets_(std::move(targets)), sink_(sink), config_(config), graveyard_(executor) {}
 
 ActiveProber::~ActiveProber() { stop(); }
 

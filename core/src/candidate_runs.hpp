@@ -41,6 +41,19 @@ struct Probe {
   std::uint8_t intent;
 };
 
+// (proto, intent) pairs as one bit each, bit proto * 4 + intent: a whole index can be skipped when none of
+// its rules accepts the request's pair.
+inline std::uint8_t combo_bit(unsigned proto, unsigned intent) {
+  return static_cast<std::uint8_t>(1u << (proto * 4 + intent));
+}
+inline std::uint8_t accepted_combos(const Candidate& c) {
+  std::uint8_t bits = 0;
+  for (unsigned p = 0; p < 2; ++p)
+    for (unsigned i = 0; i < 4; ++i)
+      if ((c.proto == kAny || c.proto == p) && (c.intent == kAny || c.intent == i)) bits |= combo_bit(p, i);
+  return bits;
+}
+
 class CandidateRuns {
 public:
   // Offset 0 is the shared empty run, so an index can use 0 for "nothing here".

@@ -1,30 +1,33 @@
 #pragma once
 // A Policy compiled for fast first-match lookup (private to the core; the Orchestrator publishes it).
 //
-// Tuple-space search: rules are grouped by the *shape* of their match — address family, prefix length, and
-// whether the port is one exact port — so that inside a group every rule's key is just (masked destination
-// [, port]) and one hash probe finds the rules that can match. Groups are visited in order of the lowest
-// rule index they hold and the search stops as soon as no remaining group can beat the best rule found, which
-// keeps first-match semantics exact: the answer is always the lowest matching rule index, as a linear scan
-// would give.
+// Two indexes over the destination find the rules that can match a session:
+//  - Ipv4PrefixIndex: every IPv4 rule except exact-port ones, in one leaf-pushed trie (<= 3 loads);
+//  - TupleSpace: the rest (IPv6, no destination, exact port), one hash table per rule shape.
+// Each index answer is a run of candidates in ascending rule order with the fields left to check.
+// First-match exactness: the search visits the indexes ("steps") in order of the lowest rule index each
+// holds, keeps the best (lowest) matching rule found so far, stops scanning a run at the first candidate
+// not below it, and stops altogether at the first step whose lowest rule cannot beat it. So the answer is
+// the lowest matching rule index, exactly what a linear first-match scan returns.
 //
-// Immutable after construction, so any number of threads may call `first_match` concurrently.
+// Immutable after construction: any number of threads may call first_match concurrently.
 #include <cstdint>
 #include <span>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "candidate_runs.hpp"
 #include "dmm/orchestrator.hpp"
 #include "dmm/policy.hpp"
+#include "ipv4_prefix_index.hpp"
+#include "tuple_space.hpp"
 
 namespace dmm {
 
 class CompiledPolicy {
 public:
-  static constexpr std::uint32_t kNoRule = UINT32_MAX;
+  static constexpr std::uint32_t kNoRule = compiled::kNoRule;
 
-  // `policy` must be valid for `stacks` (see validate()); `stacks` maps names to the orchestrator's indices.
+  // `policy` must be valid for `stacks` (see validate()); rule stacks become indices into `stacks`.
   CompiledPolicy(const Policy& policy, const std::vector<StackId>& stacks);
 
   PolicyVersion version() const { return version_; }
@@ -38,64 +41,26 @@ public:
   bool down(StackIndex s) const { return down_[s] != 0; }
 
 private:
-  // A destination reduced to two big-endian 64-bit words: IPv4 in the low 32 bits of `lo`, IPv6 in both.
-  struct Key {
-    std::uint64_t hi = 0;
-    std::uint64_t lo = 0;
-    std::uint16_t port = 0;  // 0 in groups whose rules do not match one exact port
-    friend bool operator==(const Key&, const Key&) = default;
+  struct Step {
+    std::uint32_t min_rule;    // the lowest rule this step can return
+    compiled::Family family;   // requests of another family skip the step
+    std::uint8_t combos;       // bit (proto * 4 + intent) set when some rule of the step accepts that pair
+    bool ipv4_index;           // the IPv4 prefix index, else tuple group `group`
+    std::uint32_t group;
   };
-
-  // What a candidate rule still has to check once its group's key matched. Kept next to the rule index so
-  // a candidate scan touches one array, not the rule list.
-  struct Candidate {
-    std::uint32_t rule;
-    std::uint16_t port_first;
-    std::uint16_t port_last;
-    std::uint8_t proto;   // kAny or the L4Proto value
-    std::uint8_t intent;  // kAny or the Intent value
-  };
-  static constexpr std::uint8_t kAny = 0xFF;
-
-  // Open addressing with linear probing at load <= 1/2: usually one cache line per probe, no per-node
-  // indirection, and the whole table of every group lives in one flat array.
-  struct Slot {
-    Key key;
-    std::uint32_t min_rule = kNoRule;  // == candidates[offset].rule; kNoRule marks an empty slot
-    std::uint32_t offset = 0;          // into candidates_
-    std::uint32_t count = 0;
-  };
-
-  enum class Family : std::uint8_t { v4, v6, any };
-
-  struct Group {
-    Family family;
-    std::uint8_t length;
-    bool exact_port;
-    std::uint8_t combos = 0;  // bit (proto * 4 + intent) set when some rule of the group accepts that pair
-    std::uint32_t min_rule = kNoRule;
-    std::uint64_t mask_hi = 0;
-    std::uint64_t mask_lo = 0;
-    std::uint64_t slot_mask = 0;  // slot count - 1 (a power of two)
-    std::uint32_t slot_offset = 0;  // into slots_
-  };
-
   struct RuleStacks {
     std::uint32_t offset;
     std::uint8_t count;
   };
 
-  static std::uint64_t hash(const Key& k);
-  const Slot* find(const Group& g, const Key& k) const;
-  void build_groups(const Policy& policy);
-
   PolicyVersion version_;
-  std::vector<Group> groups_;           // ordered by min_rule
-  std::vector<Slot> slots_;             // every group's hash table, back to back
-  std::vector<Candidate> candidates_;   // per key, rule indices ascending
+  compiled::CandidateRuns runs_;
+  compiled::Ipv4PrefixIndex ipv4_;
+  compiled::TupleSpace tuples_;
+  std::vector<Step> steps_;  // ordered by min_rule
   std::vector<RuleStacks> rule_stacks_;
   std::vector<StackIndex> stack_pool_;
-  std::vector<std::uint8_t> down_;      // per stack index: 1 if the policy lists it as down
+  std::vector<std::uint8_t> down_;  // per stack index: 1 if the policy lists it as down
 };
 
 }  // namespace dmm

@@ -29,6 +29,10 @@ std::vector<Candidate> merged(const std::vector<Candidate>& a, const std::vector
 
 Ipv4PrefixIndex::Ipv4PrefixIndex(std::vector<Entry> entries, CandidateRuns& runs) {
   if (entries.empty()) return;
+  for (const Entry& e : entries) {
+    min_rule_ = std::min(min_rule_, e.candidate.rule);
+    combos_ |= accepted_combos(e.candidate);
+  }
   // Distinct prefixes in (address, length) order: a prefix comes before every longer prefix inside it, so
   // one left-to-right sweep sees them nested, like brackets.
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -50,10 +54,10 @@ Ipv4PrefixIndex::Ipv4PrefixIndex(std::vector<Entry> entries, CandidateRuns& runs
 // Fills the 2^stride entries of the block covering [base, base + 2^(32 - base_length)) into
 // out[out_offset...]. prefixes[first, last) are the prefixes inside the block that are longer than
 // base_length; `inherited` are the rules of the prefixes that cover the whole block.
-std::uint32_t Ipv4PrefixIndex::build_block(const std::vector<Prefix>& prefixes, std::size_t first, std::size_t last,
-                                           std::uint32_t base, unsigned base_length, unsigned stride,
-                                           const std::vector<Candidate>& inherited, CandidateRuns& runs,
-                                           std::vector<std::uint32_t>& out, std::size_t out_offset) {
+void Ipv4PrefixIndex::build_block(const std::vector<Prefix>& prefixes, std::size_t first, std::size_t last,
+                                  std::uint32_t base, unsigned base_length, unsigned stride,
+                                  const std::vector<Candidate>& inherited, CandidateRuns& runs,
+                                  std::vector<std::uint32_t>& out, std::size_t out_offset) {
   const unsigned end_length = base_length + stride;  // prefixes up to this length end in this block
   const unsigned shift = 32 - end_length;             // address bits below one entry
   std::vector<std::size_t> open;                      // prefixes covering the current entry, outermost first
@@ -88,12 +92,11 @@ std::uint32_t Ipv4PrefixIndex::build_block(const std::vector<Prefix>& prefixes, 
       continue;
     }
     const auto block = static_cast<std::uint32_t>(blocks_.size() >> 8);
-    blocks_.resize(blocks_.size() + 256);
+    blocks_.resize(blocks_.size() + 256);  // `out` may be blocks_: it is written by index, never by pointer
     build_block(prefixes, i, inner_end, entry_base, end_length, 8, rules, runs, blocks_, std::size_t{block} << 8);
     out[out_offset + j] = kChild | block;
     i = inner_end;
   }
-  return 0;
 }
 
 }  // namespace dmm::compiled

@@ -25,6 +25,8 @@ public:
   Ipv4PrefixIndex(std::vector<Entry> entries, CandidateRuns& runs);
 
   bool empty() const { return root_.empty(); }
+  std::uint32_t min_rule() const { return min_rule_; }  // the lowest rule index indexed
+  std::uint8_t combos() const { return combos_; }       // every (proto, intent) pair an indexed rule accepts
 
   // The candidate run for `address` (host order). Must not be called when empty().
   std::uint32_t lookup(std::uint32_t address) const {
@@ -40,13 +42,15 @@ private:
   static constexpr std::uint32_t kChild = 0x80000000u;  // entry names a child block, not a run
 
   struct Prefix;  // a distinct prefix and its rules, during the build
-  std::uint32_t build_block(const std::vector<Prefix>& prefixes, std::size_t first, std::size_t last,
+  void build_block(const std::vector<Prefix>& prefixes, std::size_t first, std::size_t last,
                             std::uint32_t base, unsigned base_length, unsigned stride,
                             const std::vector<Candidate>& inherited, CandidateRuns& runs,
                             std::vector<std::uint32_t>& out, std::size_t out_offset);
 
   std::vector<std::uint32_t> root_;    // 65536 entries, or none when no rule has an IPv4 prefix
   std::vector<std::uint32_t> blocks_;  // child blocks of 256 entries, back to back
+  std::uint32_t min_rule_ = kNoRule;
+  std::uint8_t combos_ = 0;
 };
 
 }  // namespace dmm::compiled

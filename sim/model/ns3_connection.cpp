@@ -62,9 +62,14 @@ void Ns3Connection::attach() {
   socket_->SetCloseCallbacks(MakeCallback(&Ns3Connection::on_normal_close, this),
                              MakeCallback(&Ns3Connection::on_error_close, this));
   socket_->SetSendCallback(MakeCallback(&Ns3Connection::on_send, this));
-  const bool traced = socket_->TraceConnectWithoutContext("Tx", MakeCallback(&Ns3Connection::on_tx, this)) &&
-                      socket_->TraceConnectWithoutContext("RTT", MakeCallback(&Ns3Connection::on_rtt, this));
-  if (!traced) throw std::logic_error("ns-3 TCP socket lacks the Tx/RTT trace sources this code was written for");
+  bool traced = socket_->TraceConnectWithoutContext("Tx", MakeCallback(&Ns3Connection::on_tx, this)) &&
+                socket_->TraceConnectWithoutContext("RTT", MakeCallback(&Ns3Connection::on_rtt, this));
+  if (phase_ == Phase::connecting) {
+    traced = traced &&
+             socket_->TraceConnectWithoutContext("Rx", MakeCallback(&Ns3Connection::on_rx_while_connecting, this));
+    watching_rx_ = true;
+  }
+  if (!traced) throw std::logic_error("ns-3 TCP socket lacks the Tx/Rx/RTT trace sources this code was written for");
   attached_ = true;
 }
 
@@ -82,6 +87,12 @@ void Ns3Connection::detach() {
   socket_->SetSendCallback(MakeNullCallback<void, Ptr<Socket>, std::uint32_t>());
   socket_->TraceDisconnectWithoutContext("Tx", MakeCallback(&Ns3Connection::on_tx, this));
   socket_->TraceDisconnectWithoutContext("RTT", MakeCallback(&Ns3Connection::on_rtt, this));
+  stop_watching_rx();
+}
+
+void Ns3Connection::stop_watching_rx() {
+  if (!std::exchange(watching_rx_, false)) return;
+  socket_->TraceDisconnectWithoutContext("Rx", ns3::MakeCallback(&Ns3Connection::on_rx_while_connecting, this));
 }
 
 void Ns3Connection::leave_stack() {
@@ -258,11 +269,29 @@ void Ns3Connection::end_of_stream() {
 void Ns3Connection::on_connected(ns3::Ptr<ns3::Socket>) {
   if (closed_ || phase_ != Phase::connecting) return;
   phase_ = Phase::open;
+  stop_watching_rx();
   deliver(kConnected);
 }
 
+void Ns3Connection::on_rx_while_connecting(ns3::Ptr<const ns3::Packet>, const ns3::TcpHeader& header,
+                                           ns3::Ptr<const ns3::TcpSocketBase>) {
+  // ns-3 3.37 ignores the RST|ACK a closed port answers a SYN with (ProcessSynSent takes it for a stray ACK)
+  // and would retry the SYN for two minutes. Linux reports ECONNREFUSED at once; so do we. The socket is in
+  // the middle of processing this segment: act after it returns.
+  if ((header.GetFlags() & ns3::TcpHeader::RST) == 0) return;
+  after(Duration(0), [this] { refused(); });
+}
+
+void Ns3Connection::refused() {
+  if (closed_ || phase_ != Phase::connecting) return;
+  detach();
+  socket_->Close();  // in SYN_SENT: stops the SYN retries and releases the endpoint
+  socket_done_ = true;
+  fail(make_error(ECONNREFUSED, "connection refused (reset by peer)"));
+}
+
 void Ns3Connection::on_connect_failed(ns3::Ptr<ns3::Socket>) {
-  // ns-3 calls this only when the SYN retries ran out; a refusal (RST) arrives as a "normal close".
+  // ns-3 calls this only when the SYN retries ran out (a refusal is caught by on_rx_while_connecting).
   socket_done_ = true;
   fail(make_error(ETIMEDOUT, "connection timed out (no answer to SYN)"));
 }

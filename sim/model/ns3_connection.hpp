@@ -93,6 +93,10 @@ private:
   void on_recv(ns3::Ptr<ns3::Socket>);
   void on_send(ns3::Ptr<ns3::Socket>, std::uint32_t available);
   void on_tx(ns3::Ptr<const ns3::Packet> packet, const ns3::TcpHeader& header, ns3::Ptr<const ns3::TcpSocketBase>);
+  void on_rx_while_connecting(ns3::Ptr<const ns3::Packet>, const ns3::TcpHeader& header,
+                              ns3::Ptr<const ns3::TcpSocketBase>);
+  void stop_watching_rx();
+  void refused();
   void on_rtt(ns3::Time previous, ns3::Time latest);
 
   ns3::Ptr<ns3::Socket> socket_;
@@ -101,6 +105,7 @@ private:
   Ns3StackState::Token token_ = 0;  // 0 = not (or no longer) registered with the stack
   Phase phase_;
   bool attached_ = false;
+  bool watching_rx_ = false;   // the Rx trace is connected (only while connecting, to spot a refusal)
   bool closed_ = false;        // close() was called: no more events, no more calls into the socket
   bool socket_done_ = false;   // ns-3 tore the socket down itself (reset, timeout): never Close() it
   bool write_shut_ = false;

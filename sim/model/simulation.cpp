@@ -11,6 +11,7 @@
 #include "dmm/nsocket.hpp"
 #include "dmm/orchestrator.hpp"
 #include "dmm/policy_channel.hpp"
+#include "model/ns3_defaults.hpp"
 #include "model/ns3_executor.hpp"
 #include "model/ns3_link.hpp"
 #include "model/ns3_stack.hpp"
@@ -120,7 +121,7 @@ Status Simulation::World::build(const std::optional<std::filesystem::path>& pcap
     std::error_code ec;
     std::filesystem::create_directories(*pcap_dir, ec);
     if (ec) return make_error(EIO, "cannot create " + pcap_dir->string() + ": " + ec.message());
-    for (auto& l : links_) l->enable_pcap(*pcap_dir);
+    for (std::size_t i = 0; i < links_.size(); ++i) links_[i]->enable_pcap(pcap_dir->string(), sc_.links[i].name);
   }
   if (auto st = build_stacks(); !st) return st;
   if (auto st = build_control_plane(); !st) return st;
@@ -131,8 +132,13 @@ Status Simulation::World::build(const std::optional<std::filesystem::path>& pcap
 Status Simulation::World::build_links() {
   for (std::size_t i = 0; i < sc_.links.size(); ++i) {
     const auto& l = sc_.links[i];
-    links_.push_back(std::make_unique<Ns3Link>(ns3_nodes_.Get(sc_.node_index(l.a)), ns3_nodes_.Get(sc_.node_index(l.b)),
-                                               static_cast<std::uint32_t>(i), l.rate, l.delay, l.loss, l.name));
+    Ns3LinkParams params;
+    params.subnet_index = static_cast<std::uint32_t>(i);
+    params.rate = l.rate;
+    params.delay = l.delay;
+    params.loss = l.loss;
+    links_.push_back(std::make_unique<Ns3Link>(ns3_nodes_.Get(static_cast<std::uint32_t>(sc_.node_index(l.a))),
+                                               ns3_nodes_.Get(static_cast<std::uint32_t>(sc_.node_index(l.b))), params));
   }
   // Every node listens on any interface: workloads' servers and the echo service for probes.
   for (std::size_t n = 0; n < sc_.nodes.size(); ++n) {
@@ -140,7 +146,9 @@ Status Simulation::World::build_links() {
     p.info = {sc_.nodes[n] + "/server", "ns3", {}};
     p.node = ns3_nodes_.Get(static_cast<std::uint32_t>(n));
     p.resolve = [](const IpAddress&) { return std::optional<ns3::Ipv4Address>(); };  // listens only
-    server_stacks_.push_back(std::make_unique<Ns3Stack>(executor_, std::move(p)));
+    auto stack = Ns3Stack::create(std::move(p));
+    if (!stack) return stack.error();
+    server_stacks_.push_back(std::move(*stack));
   }
   return {};
 }
@@ -157,10 +165,10 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
   Ns3StackParams p;
   p.info = {config.name, config.kind, {}};
   p.node = ns3_nodes_.Get(static_cast<std::uint32_t>(node));
-  p.device = link.device(side);
-  p.local = link.address(side);
+  p.device = side == 0 ? link.device_a() : link.device_b();
+  p.local = side == 0 ? link.address_a() : link.address_b();
   const IpAddress peer_identity = scenario::node_address(peer);
-  const ns3::Ipv4Address peer_address = link.address(1 - side);
+  const ns3::Ipv4Address peer_address = side == 0 ? link.address_b() : link.address_a();
   // A stack reaches exactly the node at the other end of its link.
   p.resolve = [peer_identity, peer_address](const IpAddress& dst) -> std::optional<ns3::Ipv4Address> {
     if (dst == peer_identity) return peer_address;
@@ -169,9 +177,10 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
   p.tcp_variant = config.params.at("tcp");
   auto delay = parse_duration(config.params.at("processing_delay"));
   p.processing_delay = delay ? *delay : Duration::zero();
-  auto stack = std::make_unique<Ns3Stack>(executor_, std::move(p));
-  ns3_instances_.emplace(config.name, stack.get());
-  return std::unique_ptr<Stack>(std::move(stack));
+  auto stack = Ns3Stack::create(std::move(p));
+  if (!stack) return stack.error();
+  ns3_instances_.emplace(config.name, stack->get());
+  return std::unique_ptr<Stack>(std::move(*stack));
 }
 
 Status Simulation::World::build_stacks() {
@@ -359,6 +368,7 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
     report.failed += !s.error.empty();
   }
   report.policy_versions = recorder_.policies().size();
+  report.sessions_table = recorder_.sessions();
   report.timing.sim_events = ns3::Simulator::GetEventCount();
   report.timing.wall_s = options.wall_seconds ? options.wall_seconds() : 0;
   if (!options.out_dir.empty()) {

@@ -23,6 +23,7 @@ struct RunOptions {
 };
 
 struct RunReport {
+  std::vector<scenario::SessionRecord> sessions_table;  // every session, as in sessions.csv
   std::vector<scenario::ExpectationResult> expectations;
   std::vector<StackTotals> stacks;
   std::uint64_t sessions = 0;

@@ -138,7 +138,7 @@ private:
 };
 
 WorkloadClient::WorkloadClient(const scenario::WorkloadSpec& spec, WorkloadContext context)
-    : spec_(spec), ctx_(std::move(context)), rng_(ctx_.seed) {}
+    : spec_(spec), ctx_(std::move(context)), rng_(ctx_.seed), graveyard_(ctx_.executor) {}
 
 WorkloadClient::~WorkloadClient() {
   ctx_.executor.cancel(arrival_timer_);

@@ -49,7 +49,7 @@ private:
   std::uint64_t opened_ = 0;
   TimerId arrival_timer_ = 0;
   bool finishing_ = false;
-  Graveyard<Run> graveyard_{ctx_.executor};  // last member: ended runs go first
+  Graveyard<Run> graveyard_;  // last member: ended runs go first (initialised in the .cpp: Run is incomplete here)
 };
 
 }  // namespace dmm::sim

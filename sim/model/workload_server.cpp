@@ -70,7 +70,8 @@ private:
   bool done_ = false;
 };
 
-WorkloadServer::WorkloadServer(Executor& executor, ServeSpec spec) : executor_(executor), spec_(spec) {}
+WorkloadServer::WorkloadServer(Executor& executor, ServeSpec spec)
+    : executor_(executor), spec_(spec), graveyard_(executor) {}
 
 WorkloadServer::~WorkloadServer() {
   if (listener_) listener_->close();

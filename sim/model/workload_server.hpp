@@ -37,7 +37,7 @@ private:
   std::map<Served*, std::unique_ptr<Served>> served_;
   std::uint64_t accepted_ = 0;
   ByteCount bytes_received_ = 0;
-  Graveyard<Served> graveyard_{executor_};  // last member: finished connections go first
+  Graveyard<Served> graveyard_;  // last member: finished connections go first (initialised in the .cpp)
 };
 
 }  // namespace dmm::sim

@@ -108,12 +108,12 @@ bool read_bool(const Field& f) {
 std::uint64_t read_uint(const Field& f, std::uint64_t min, std::uint64_t max) {
   const std::string range = max == UINT64_MAX ? std::to_string(min) + " or more"
                                               : std::to_string(min) + " to " + std::to_string(max);
-  if (!f->is_scalar()) f.fail("expected a whole number from " + range + ", got " + yaml::describe(*f));
+  if (!f->is_scalar()) f.fail("expected a whole number (" + range + "), got " + yaml::describe(*f));
   const std::string& s = f->text;
   std::uint64_t value = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (s.empty() || ptr != s.data() + s.size() || ec == std::errc::invalid_argument)
-    f.fail("expected a whole number from " + range + ", got " + yaml::describe(*f));
+    f.fail("expected a whole number (" + range + "), got " + yaml::describe(*f));
   if (ec == std::errc::result_out_of_range || value < min || value > max)
     f.fail(s + " is out of range (" + range + ")");
   return value;

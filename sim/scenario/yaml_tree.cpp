@@ -111,7 +111,7 @@ void check_bytes(std::string_view text, int source) {
       fail(here, std::string("invalid UTF-8 (byte ") + hex + "); a scenario is UTF-8 text");
     }
     i += n;
-    ++at.column;
+    at.column += static_cast<int>(n);  // columns count bytes, as yaml-cpp's marks do
   }
 }
 

@@ -47,7 +47,7 @@ private:
   TimerId timer_ = 0;
   bool running_ = false;
   std::uint64_t sent_ = 0;
-  Graveyard<Probe> graveyard_{executor_};  // last member: finished probes go first
+  Graveyard<Probe> graveyard_;  // last member: finished probes go first (initialised in the .cpp: Probe is incomplete here)
 };
 
 }  // namespace dmm

@@ -1,0 +1,164 @@
+// dmm-sim-bench SCENARIO.yaml [--json FILE]
+// How much does DMM cost inside a simulation? Runs the scenario with DMM (nSocket decisions, nRD, probes,
+// workloads), then replays *the same traffic* — every session's bytes in both directions, at the same start
+// time, over the link of the stack that carried it — as plain ns-3 applications (BulkSend + PacketSink) in the
+// same process, and prints events/s, simulated seconds per wall second and the wall-time ratio.
+// The baseline has no request/response turn-around and no probes: it is the floor DMM's run is compared with.
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "model/ns3_defaults.hpp"
+#include "model/ns3_link.hpp"
+#include "model/simulation.hpp"
+#include "ns3/applications-module.h"
+#include "ns3/core-module.h"
+#include "ns3/internet-module.h"
+#include "ns3/network-module.h"
+
+namespace po = boost::program_options;
+using namespace dmm;
+
+namespace {
+
+struct Figures {
+  double wall_s = 0;
+  std::uint64_t events = 0;
+  double sim_s = 0;
+  double events_per_s() const { return wall_s > 0 ? double(events) / wall_s : 0; }
+  double speed() const { return wall_s > 0 ? sim_s / wall_s : 0; }
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The same topology and the recorded sessions' bytes as BulkSend/PacketSink pairs.
+Figures run_plain_ns3(const scenario::Scenario& sc, const std::vector<scenario::SessionRecord>& sessions) {
+  sim::configure_ns3_defaults();
+  ns3::RngSeedManager::SetSeed(1);
+  ns3::RngSeedManager::SetRun(sc.seed);
+  ns3::NodeContainer nodes;
+  nodes.Create(static_cast<std::uint32_t>(sc.nodes.size()));
+  ns3::InternetStackHelper internet;
+  internet.Install(nodes);
+  std::vector<std::unique_ptr<sim::Ns3Link>> links;
+  for (std::size_t i = 0; i < sc.links.size(); ++i) {
+    sim::Ns3LinkParams p;
+    p.subnet_index = static_cast<std::uint32_t>(i);
+    p.rate = sc.links[i].rate;
+    p.delay = sc.links[i].delay;
+    p.loss = sc.links[i].loss;
+    links.push_back(std::make_unique<sim::Ns3Link>(nodes.Get(static_cast<std::uint32_t>(sc.node_index(sc.links[i].a))),
+                                                   nodes.Get(static_cast<std::uint32_t>(sc.node_index(sc.links[i].b))), p));
+  }
+  constexpr std::uint16_t kSinkPort = 9;
+  ns3::PacketSinkHelper sink("ns3::TcpSocketFactory", ns3::InetSocketAddress(ns3::Ipv4Address::GetAny(), kSinkPort));
+  sink.Install(nodes);
+  for (const auto& s : sessions) {
+    if (s.stack.empty()) continue;
+    const scenario::StackSpec* stack = nullptr;
+    for (const auto& st : sc.stacks) {
+      if (st.name == s.stack && st.node == s.node) stack = &st;
+    }
+    if (!stack || stack->link.empty()) continue;
+    const auto* link_spec = sc.find_link(stack->link);
+    const auto& link = *links[static_cast<std::size_t>(link_spec - sc.links.data())];
+    const bool client_is_a = link_spec->a == s.node;
+    const auto client = nodes.Get(static_cast<std::uint32_t>(sc.node_index(s.node)));
+    const auto server = nodes.Get(static_cast<std::uint32_t>(sc.node_index(s.dst)));
+    const auto client_addr = client_is_a ? link.address_a() : link.address_b();
+    const auto server_addr = client_is_a ? link.address_b() : link.address_a();
+    auto add = [&](ns3::Ptr<ns3::Node> from, ns3::Ipv4Address to, ByteCount bytes) {
+      if (bytes == 0) return;
+      ns3::BulkSendHelper send("ns3::TcpSocketFactory", ns3::InetSocketAddress(to, kSinkPort));
+      send.SetAttribute("MaxBytes", ns3::UintegerValue(bytes));
+      auto apps = send.Install(from);
+      apps.Start(ns3::NanoSeconds(s.start.count()));
+    };
+    add(client, server_addr, s.bytes_sent);
+    add(server, client_addr, s.bytes_received);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  ns3::Simulator::Stop(ns3::NanoSeconds(sc.duration.count()));
+  ns3::Simulator::Run();
+  Figures f{seconds_since(t0), ns3::Simulator::GetEventCount(), to_seconds(sc.duration)};
+  links.clear();
+  ns3::Simulator::Destroy();
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description opts("Usage: dmm-sim-bench SCENARIO.yaml [--json FILE]\nOptions");
+  opts.add_options()("help,h", "show this help")("json", po::value<std::string>(), "also write the figures as JSON");
+  po::options_description all;
+  all.add(opts).add_options()("scenario", po::value<std::string>());
+  po::positional_options_description pos;
+  pos.add("scenario", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+  } catch (const std::exception& e) {
+    std::cerr << "dmm-sim-bench: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help") || !vm.count("scenario")) {
+    std::cout << opts << "\n";
+    return vm.count("help") ? 0 : 2;
+  }
+  StackRegistry registry;
+  sim::register_sim_stack_kinds(registry);
+  scenario::LoadOptions load;
+  load.registry = &registry;
+  auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
+  if (!sc) {
+    std::cerr << sc.error().message << "\n";
+    return 2;
+  }
+
+  Figures dmm_run;
+  std::vector<scenario::SessionRecord> sessions;
+  {
+    auto sim = sim::Simulation::create(*sc, registry);
+    if (!sim) {
+      std::cerr << sim.error().message << "\n";
+      return 2;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto report = (*sim)->run({});
+    if (!report) {
+      std::cerr << report.error().message << "\n";
+      return 3;
+    }
+    dmm_run = {seconds_since(t0), report->timing.sim_events, to_seconds(sc->duration)};
+    sessions = report->sessions_table;
+  }
+  const Figures plain = run_plain_ns3(*sc, sessions);
+  const double ratio = plain.wall_s > 0 ? dmm_run.wall_s / plain.wall_s : 0;
+
+  std::printf("dmm-sim-bench %s: %zu sessions, %.1f s simulated\n", sc->name.c_str(), sessions.size(),
+              to_seconds(sc->duration));
+  std::printf("  %-22s %10s %12s %14s %12s\n", "run", "wall s", "events", "events/s", "sim s/wall s");
+  for (auto [name, f] : {std::pair<const char*, Figures>{"dmm (nSocket+nRD)", dmm_run}, {"plain ns-3 apps", plain}}) {
+    std::printf("  %-22s %10.2f %12llu %14.0f %12.2f\n", name, f.wall_s, static_cast<unsigned long long>(f.events),
+                f.events_per_s(), f.speed());
+  }
+  std::printf("  overhead: %.3fx wall time of the plain ns-3 baseline (target <= 1.15x)\n", ratio);
+  if (vm.count("json")) {
+    nlohmann::ordered_json j;
+    j["scenario"] = sc->name;
+    j["sessions"] = sessions.size();
+    for (auto [name, f] : {std::pair<const char*, Figures>{"dmm", dmm_run}, {"plain_ns3", plain}}) {
+      j[name] = {{"wall_s", f.wall_s}, {"events", f.events}, {"events_per_s", f.events_per_s()},
+                 {"sim_s_per_wall_s", f.speed()}};
+    }
+    j["overhead_ratio"] = ratio;
+    std::ofstream(vm["json"].as<std::string>()) << j.dump(2) << "\n";
+  }
+  return 0;
+}
