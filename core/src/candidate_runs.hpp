@@ -3,6 +3,7 @@
 // once an index has matched the destination (and maybe the port), in ascending rule order, each with the
 // fields still to check, and ends with a sentinel whose rule index is kNoRule. Keeping the leftover fields
 // beside the index means a scan reads one contiguous array and never the Policy's rule objects.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -54,17 +55,29 @@ inline std::uint8_t accepted_combos(const Candidate& c) {
   return bits;
 }
 
+// What an index stores for a run: its offset in the pool, or - when the run's first (lowest) rule has nothing
+// left to check - that rule itself, flagged kDirect. Then the answer needs no further memory access, which
+// is the common case (most rules match on the destination alone). Rule indices stay below kDirect.
+using RunRef = std::uint32_t;
+
 class CandidateRuns {
 public:
   // Offset 0 is the shared empty run, so an index can use 0 for "nothing here".
-  static constexpr std::uint32_t kEmpty = 0;
+  static constexpr RunRef kEmpty = 0;
+  static constexpr RunRef kDirect = 0x40000000u;
+  static constexpr std::size_t kMaxRules = kDirect;
 
   CandidateRuns() { pool_.push_back(Candidate{}); }
 
-  // Appends a run (rules ascending) and returns its offset. Identical runs are stored once: a prefix index
-  // repeats the same few lists across many entries.
-  std::uint32_t add(const std::vector<Candidate>& run) {
+  // Stores a run (rules ascending) and returns its reference. `port_implied`: the index already matched the
+  // port exactly, so the candidates' port ranges need no check. Identical runs are stored once: a prefix
+  // index repeats the same few lists across many entries.
+  RunRef add(const std::vector<Candidate>& run, bool port_implied = false) {
     if (run.empty()) return kEmpty;
+    const Candidate& head = run.front();
+    if ((port_implied || (head.port_first == 0 && head.port_last == 65535)) && head.proto == kAny &&
+        head.intent == kAny)
+      return kDirect | head.rule;
     std::vector<std::uint32_t> rules;
     rules.reserve(run.size());
     for (const Candidate& c : run) rules.push_back(c.rule);
@@ -76,10 +89,11 @@ public:
     return it->second;
   }
 
-  // The lowest rule of the run at `offset` below `best` whose leftover fields fit, else `best`.
-  std::uint32_t first_fit(std::uint32_t offset, const Probe& p, std::uint32_t best) const {
+  // The lowest rule of run `ref` below `best` whose leftover fields fit, else `best`.
+  std::uint32_t first_fit(RunRef ref, const Probe& p, std::uint32_t best) const {
+    if (ref & kDirect) return std::min(best, ref & ~kDirect);
     // The sentinel's kNoRule is never below `best`, so the run's end needs no separate check.
-    for (const Candidate* c = pool_.data() + offset; c->rule < best; ++c) {
+    for (const Candidate* c = pool_.data() + ref; c->rule < best; ++c) {
       if (p.port < c->port_first || p.port > c->port_last) continue;
       if (c->proto != kAny && c->proto != p.proto) continue;
       if (c->intent != kAny && c->intent != p.intent) continue;
@@ -88,7 +102,6 @@ public:
     return best;
   }
 
-  std::uint32_t min_rule(std::uint32_t offset) const { return pool_[offset].rule; }
   std::size_t size() const { return pool_.size(); }
   // Build-time interning is not needed once the policy is compiled.
   void seal() { interned_.clear(); }

@@ -1,16 +1,19 @@
 #pragma once
 // A Policy compiled for fast first-match lookup (private to the core; the Orchestrator publishes it).
 //
-// Two indexes over the destination find the rules that can match a session:
-//  - Ipv4PrefixIndex: every IPv4 rule except exact-port ones, in one leaf-pushed trie (<= 3 loads);
-//  - TupleSpace: the rest (IPv6, no destination, exact port), one hash table per rule shape.
-// Each index answer is a run of candidates in ascending rule order with the fields left to check.
-// First-match exactness: the search visits the indexes ("steps") in order of the lowest rule index each
-// holds, keeps the best (lowest) matching rule found so far, stops scanning a run at the first candidate
-// not below it, and stops altogether at the first step whose lowest rule cannot beat it. So the answer is
-// the lowest matching rule index, exactly what a linear first-match scan returns.
+// Three kinds of "step" find the rules that can match a session:
+//  - the IPv4 prefix index: the IPv4 rules, in one leaf-pushed trie (<= 4 loads), except the exact-port
+//    rules of prefixes that have many of them;
+//  - tuple groups: IPv6 rules, those many-port IPv4 rules and port-only rules, a hash table per rule shape;
+//  - the rules with neither destination nor exact port, pre-sorted per (proto, intent): no lookup at all.
+// Each answer is a run of candidates in ascending rule order with the fields left to check.
+// First-match exactness: the steps are visited in order of the lowest rule index each holds, keeping the
+// best (lowest) matching rule found so far; a run's scan stops at the first candidate not below it, and the
+// search stops at the first step whose lowest rule cannot beat it. So the answer is the lowest matching rule
+// index, exactly what a linear first-match scan returns.
 //
 // Immutable after construction: any number of threads may call first_match concurrently.
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -40,12 +43,23 @@ public:
   }
   bool down(StackIndex s) const { return down_[s] != 0; }
 
+  // Where a rule is indexed (public only for the helpers in the .cpp).
+  enum class Home : std::uint8_t { ipv4_index, tuple_space, any_dst };
+
 private:
+  CompiledPolicy(const Policy& policy, const std::vector<StackId>& stacks, const std::vector<Home>& homes);
+  void build_any_dst(const Policy& policy, const std::vector<Home>& homes);
+  void build_steps();
+
+  enum class StepKind : std::uint8_t {
+    ipv4_index,   // look the destination up in ipv4_
+    tuple_group,  // probe tuple group `group`
+    any_dst,      // take any_dst_runs_[proto * 4 + intent]
+  };
   struct Step {
-    std::uint32_t min_rule;    // the lowest rule this step can return
-    compiled::Family family;   // requests of another family skip the step
-    std::uint8_t combos;       // bit (proto * 4 + intent) set when some rule of the step accepts that pair
-    bool ipv4_index;           // the IPv4 prefix index, else tuple group `group`
+    std::uint32_t min_rule;  // the lowest rule this step can return
+    std::uint8_t combos;     // bit (proto * 4 + intent) set when some rule of the step accepts that pair
+    StepKind kind;
     std::uint32_t group;
   };
   struct RuleStacks {
@@ -57,7 +71,13 @@ private:
   compiled::CandidateRuns runs_;
   compiled::Ipv4PrefixIndex ipv4_;
   compiled::TupleSpace tuples_;
-  std::vector<Step> steps_;  // ordered by min_rule
+  // Rules with no destination and no exact port, per (proto, intent).
+  std::array<compiled::RunRef, 8> any_dst_runs_{};
+  std::uint32_t any_dst_min_rule_ = kNoRule;
+  std::uint8_t any_dst_combos_ = 0;
+  // Steps ordered by min_rule, one list per request family, so a lookup never meets a step of the other one.
+  std::vector<Step> v4_steps_;
+  std::vector<Step> v6_steps_;
   std::vector<RuleStacks> rule_stacks_;
   std::vector<StackIndex> stack_pool_;
   std::vector<std::uint8_t> down_;  // per stack index: 1 if the policy lists it as down

@@ -47,26 +47,25 @@ Ipv4PrefixIndex::Ipv4PrefixIndex(std::vector<Entry> entries, CandidateRuns& runs
   for (Prefix& p : prefixes)
     std::sort(p.rules.begin(), p.rules.end(), [](const Candidate& x, const Candidate& y) { return x.rule < y.rule; });
 
-  root_.assign(std::size_t{1} << 16, CandidateRuns::kEmpty);
-  build_block(prefixes, 0, prefixes.size(), 0, 0, 16, {}, runs, root_, 0);
+  blocks_.resize(256);
+  build_block(prefixes, 0, prefixes.size(), 0, 0, {}, runs, 0);
 }
 
-// Fills the 2^stride entries of the block covering [base, base + 2^(32 - base_length)) into
-// out[out_offset...]. prefixes[first, last) are the prefixes inside the block that are longer than
-// base_length; `inherited` are the rules of the prefixes that cover the whole block.
+// Fills the 256 entries of block `block`, which covers [base, base + 2^(32 - base_length)).
+// prefixes[first, last) are the prefixes inside it that are longer than base_length (or all of them, /0
+// included, for the root); `inherited` are the rules of the prefixes covering the whole block.
 void Ipv4PrefixIndex::build_block(const std::vector<Prefix>& prefixes, std::size_t first, std::size_t last,
-                                  std::uint32_t base, unsigned base_length, unsigned stride,
-                                  const std::vector<Candidate>& inherited, CandidateRuns& runs,
-                                  std::vector<std::uint32_t>& out, std::size_t out_offset) {
-  const unsigned end_length = base_length + stride;  // prefixes up to this length end in this block
+                                  std::uint32_t base, unsigned base_length,
+                                  const std::vector<Candidate>& inherited, CandidateRuns& runs, std::uint32_t block) {
+  const unsigned end_length = base_length + 8;       // prefixes up to this length end in this block
   const unsigned shift = 32 - end_length;             // address bits below one entry
   std::vector<std::size_t> open;                      // prefixes covering the current entry, outermost first
   std::vector<Candidate> rules = inherited;           // the run of the current entry
-  std::uint32_t run = runs.add(rules);
+  RunRef run = runs.add(rules);
   bool changed = false;
   std::size_t i = first;
 
-  for (std::uint32_t j = 0; j < (1u << stride); ++j) {
+  for (std::uint32_t j = 0; j < 256; ++j) {
     const std::uint32_t entry_base = base + (j << shift);
     while (!open.empty() && prefixes[open.back()].last_address() < entry_base) {
       open.pop_back();
@@ -83,18 +82,19 @@ void Ipv4PrefixIndex::build_block(const std::vector<Prefix>& prefixes, std::size
       run = runs.add(rules);
       changed = false;
     }
-    // Longer prefixes inside this entry need a child block (only strides of 8 follow the root).
+    // Longer prefixes inside this entry need a child block.
     const std::uint64_t entry_last = std::uint64_t{entry_base} + (std::uint64_t{1} << shift) - 1;
     std::size_t inner_end = i;
     while (inner_end < last && prefixes[inner_end].address <= entry_last) ++inner_end;
+    const std::size_t slot = (std::size_t{block} << 8) | j;
     if (inner_end == i) {
-      out[out_offset + j] = run;
+      blocks_[slot] = run;
       continue;
     }
-    const auto block = static_cast<std::uint32_t>(blocks_.size() >> 8);
-    blocks_.resize(blocks_.size() + 256);  // `out` may be blocks_: it is written by index, never by pointer
-    build_block(prefixes, i, inner_end, entry_base, end_length, 8, rules, runs, blocks_, std::size_t{block} << 8);
-    out[out_offset + j] = kChild | block;
+    const auto child = static_cast<std::uint32_t>(blocks_.size() >> 8);
+    blocks_.resize(blocks_.size() + 256);  // entries are written by index: the resize may move them
+    build_block(prefixes, i, inner_end, entry_base, end_length, rules, runs, child);
+    blocks_[slot] = kChild | child;
     i = inner_end;
   }
 }

@@ -68,10 +68,17 @@ void Nrd::on_sample(const PathSample& sample) {
     if (e->failures >= config_.failure_threshold) e->healthy = false;
     return;
   }
-  // Any success proves the stack carries traffic again.
+  const double a = config_.ewma_alpha;
+  if (sample.segments_sent > 0) {
+    const double loss = std::min(1.0, double(sample.retransmits) / double(sample.segments_sent));
+    e->loss = ewma(e->loss, loss, a);
+  }
+  // Only evidence of traffic getting through (a round trip, bytes delivered) proves the stack healthy; a sample
+  // with neither (a stalled connection's report) says nothing about health.
+  const bool progress = (sample.rtt && sample.rtt->count() > 0) || sample.delivered > 0;
+  if (!progress) return;
   e->failures = 0;
   e->healthy = true;
-  const double a = config_.ewma_alpha;
   if (sample.rtt && sample.rtt->count() > 0) {
     e->rtt = e->has_rtt ? Duration(static_cast<Duration::rep>(ewma(double(e->rtt.count()),
                                                                    double(sample.rtt->count()), a)))
@@ -82,10 +89,6 @@ void Nrd::on_sample(const PathSample& sample) {
     const double bps = double(sample.delivered) * 8.0 / to_seconds(sample.interval);
     e->goodput.value = e->has_goodput ? ewma(e->goodput.value, bps, a) : bps;
     e->has_goodput = true;
-  }
-  if (sample.segments_sent > 0) {
-    const double loss = std::min(1.0, double(sample.retransmits) / double(sample.segments_sent));
-    e->loss = ewma(e->loss, loss, a);
   }
 }
 

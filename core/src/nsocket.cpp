@@ -138,7 +138,9 @@ void Session::report_progress(bool final) {
   const TimePoint now = owner_.executor_.now();
   const ByteCount moved = (m.bytes_sent + m.bytes_received) - (reported_.bytes_sent + reported_.bytes_received);
   PathSample s{.stack = decision_.stack, .at = now};
-  if (m.rtt.count() > 0) s.rtt = m.rtt;
+  // The RTT a connection reports is its last sample: only fresh when bytes moved. A stalled connection must
+  // not keep vouching for its path with an old RTT.
+  if (m.rtt.count() > 0 && moved > 0) s.rtt = m.rtt;
   // Small transfers are bound by RTT, not by the path's capacity: they say nothing about goodput.
   if (moved >= owner_.config_.min_goodput_bytes) {
     s.delivered = moved;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <map>
 #include <tuple>
 
@@ -9,9 +10,9 @@ namespace dmm::compiled {
 namespace {
 
 std::uint64_t load_be64(const std::uint8_t* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
 }
 
 std::uint64_t high_bits(unsigned n) { return n == 0 ? 0 : ~std::uint64_t{0} << (64 - n); }
@@ -21,10 +22,7 @@ constexpr std::size_t kBloomBitsPerKey = 8;  // about 12% false positives with o
 }  // namespace
 
 Destination Destination::of(const IpAddress& a) {
-  if (a.family == IpFamily::v4) {
-    return {0, (std::uint64_t{a.bytes[0]} << 24) | (std::uint64_t{a.bytes[1]} << 16) |
-                   (std::uint64_t{a.bytes[2]} << 8) | std::uint64_t{a.bytes[3]}};
-  }
+  if (a.family == IpFamily::v4) return {0, load_be64(a.bytes.data()) >> 32};
   return {load_be64(a.bytes.data()), load_be64(a.bytes.data() + 8)};
 }
 
@@ -66,7 +64,8 @@ TupleSpace::TupleSpace(std::vector<Entry> entries, CandidateRuns& runs) {
     const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(2, keyed.size() * 2));  // load <= 1/2
     const std::size_t bloom_bits = std::bit_ceil(std::max<std::size_t>(64, keyed.size() * kBloomBitsPerKey));
     g.slot_mask = capacity - 1;
-    g.bloom_mask = bloom_bits - 1;
+    g.slot_shift = static_cast<std::uint8_t>(64 - std::countr_zero(capacity));
+    g.bloom_shift = static_cast<std::uint8_t>(64 - std::countr_zero(bloom_bits));
     g.slot_offset = static_cast<std::uint32_t>(slots_.size());
     g.bloom_offset = static_cast<std::uint32_t>(bloom_.size());
     slots_.resize(slots_.size() + capacity);
@@ -75,12 +74,12 @@ TupleSpace::TupleSpace(std::vector<Entry> entries, CandidateRuns& runs) {
     for (auto& [key, run] : keyed) {
       std::sort(run.begin(), run.end(), [](const Candidate& a, const Candidate& b) { return a.rule < b.rule; });
       const std::uint64_t h = hash(key);
-      const std::uint64_t bit = (h >> 32) & g.bloom_mask;
+      const std::uint64_t bit = h >> g.bloom_shift;
       bloom_[g.bloom_offset + (bit >> 6)] |= std::uint64_t{1} << (bit & 63);
       Slot* table = slots_.data() + g.slot_offset;
-      std::uint64_t s = h & g.slot_mask;
+      std::uint64_t s = h >> g.slot_shift;
       while (table[s].run != CandidateRuns::kEmpty) s = (s + 1) & g.slot_mask;
-      table[s] = Slot{key.hi, key.lo, runs.add(run), key.port};
+      table[s] = Slot{key.hi, key.lo, runs.add(run, exact_port), key.port};
     }
     groups_.push_back(g);
     info_.push_back(GroupInfo{family, length, exact_port, min_rule, combos});

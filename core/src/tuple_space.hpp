@@ -42,16 +42,16 @@ public:
   const std::vector<GroupInfo>& groups() const { return info_; }
 
   // The run of group `g` for this destination and port, or CandidateRuns::kEmpty.
-  std::uint32_t find(std::size_t g, const Destination& d, std::uint16_t port) const {
+  RunRef find(std::size_t g, const Destination& d, std::uint16_t port) const {
     const Group& group = groups_[g];
     const Key key{d.hi & group.mask_hi, d.lo & group.mask_lo, group.exact_port ? port : std::uint16_t{0}};
     const std::uint64_t h = hash(key);
     // A Bloom bit per key, in a bitmap small enough to stay in cache, answers most probes for absent keys
     // without touching the (larger) slot array.
-    const std::uint64_t bit = (h >> 32) & group.bloom_mask;
+    const std::uint64_t bit = h >> group.bloom_shift;
     if ((bloom_[group.bloom_offset + (bit >> 6)] & (std::uint64_t{1} << (bit & 63))) == 0) return CandidateRuns::kEmpty;
     const Slot* table = slots_.data() + group.slot_offset;
-    for (std::uint64_t s = h & group.slot_mask;; s = (s + 1) & group.slot_mask) {
+    for (std::uint64_t s = h >> group.slot_shift;; s = (s + 1) & group.slot_mask) {
       const Slot& slot = table[s];
       if (slot.run == CandidateRuns::kEmpty) return CandidateRuns::kEmpty;  // load <= 1/2: an empty slot ends it
       if (slot.hi == key.hi && slot.lo == key.lo && slot.port == key.port) return slot.run;
@@ -68,29 +68,25 @@ private:
   struct Slot {
     std::uint64_t hi = 0;
     std::uint64_t lo = 0;
-    std::uint32_t run = CandidateRuns::kEmpty;  // kEmpty marks a free slot
+    RunRef run = CandidateRuns::kEmpty;  // kEmpty marks a free slot
     std::uint16_t port = 0;
   };
   struct Group {
     std::uint64_t mask_hi;
     std::uint64_t mask_lo;
-    std::uint64_t slot_mask;  // slot count - 1 (a power of two)
-    std::uint64_t bloom_mask;  // bloom bit count - 1 (a power of two)
+    std::uint64_t slot_mask;      // slot count - 1 (a power of two)
     std::uint32_t slot_offset;
-    std::uint32_t bloom_offset;  // in 64-bit words
+    std::uint32_t bloom_offset;   // in 64-bit words
+    std::uint8_t slot_shift;      // 64 - log2(slot count): the hash's top bits pick the slot...
+    std::uint8_t bloom_shift;     // ...and a few more of them the Bloom bit
     bool exact_port;
   };
 
   static std::uint64_t hash(const Key& k) {
-    // Murmur3's finalizer: masked addresses have long runs of zero low bits, which a plain multiplicative
-    // hash would map onto few slots.
-    std::uint64_t x = k.lo ^ (k.hi * 0x9E3779B97F4A7C15ull) ^ (std::uint64_t{k.port} << 48);
-    x ^= x >> 33;
-    x *= 0xFF51AFD7ED558CCDull;
-    x ^= x >> 33;
-    x *= 0xC4CEB9FE1A85EC53ull;
-    x ^= x >> 33;
-    return x;
+    // Fibonacci hashing: one multiply, whose top bits depend on every key bit (masked addresses have long
+    // runs of zero low bits, so the top bits are the ones to use). Keys come from configs, not attackers.
+    const std::uint64_t x = k.lo ^ (k.hi * 0xC2B2AE3D27D4EB4Full) ^ (std::uint64_t{k.port} << 48);
+    return x * 0x9E3779B97F4A7C15ull;
   }
 
   std::vector<Group> groups_;

@@ -2,6 +2,7 @@
 
 #include "ns3/boolean.h"
 #include "ns3/config.h"
+#include "ns3/double.h"
 #include "ns3/nstime.h"
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
@@ -28,6 +29,8 @@ void configure_ns3_defaults() {
   SetDefault("ns3::TcpSocket::ConnCount", ns3::UintegerValue(6));
   // Linux's TCP_RTO_MIN (ns-3's 1 s would make every loss look like a long outage).
   SetDefault("ns3::TcpSocketBase::MinRto", ns3::TimeValue(ns3::MilliSeconds(200)));
+  // TIME_WAIT of 2 x 30 s, Linux's TCP_TIMEWAIT_LEN (ns-3: 2 x 120 s); closed sockets are freed sooner.
+  SetDefault("ns3::TcpSocketBase::MaxSegLifetime", ns3::DoubleValue(30));
   SetDefault("ns3::TcpSocketBase::Sack", ns3::BooleanValue(true));
   SetDefault("ns3::TcpSocketBase::WindowScaling", ns3::BooleanValue(true));
   SetDefault("ns3::TcpSocketBase::Timestamp", ns3::BooleanValue(true));

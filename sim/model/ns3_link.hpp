@@ -56,6 +56,7 @@ public:
   Duration delay() const { return delay_; }
   double loss() const { return loss_; }
 
+  const ns3::NetDeviceContainer& devices() const { return devices_; }  // [0] on node a, [1] on node b
   ns3::Ptr<ns3::NetDevice> device_a() const { return devices_.Get(0); }
   ns3::Ptr<ns3::NetDevice> device_b() const { return devices_.Get(1); }
   ns3::Ipv4Address address_a() const { return address_a_; }

@@ -5,16 +5,20 @@
 #include "model/ns3_socket_util.hpp"
 #include "model/ns3_tcp_access.hpp"
 #include "ns3/callback.h"
+#include "ns3/simulator.h"
 #include "ns3/tcp-socket-base.h"
 
 namespace dmm::sim {
 namespace {
 
-// Half-open sockets forked before close() still call the accept callback they copied from the listener
-// (ns-3's Fork copies it), possibly after the listener is gone: such late arrivals are reset.
+// Resets a connection nobody will own. Half-open sockets forked before close() still call the accept callback
+// they copied from the listener (ns-3's Fork copies it), possibly after the listener is gone. Deferred: ns-3 is
+// in the middle of the socket's handshake code when it calls us, and goes on using the endpoint afterwards.
 void reset(const ns3::Ptr<ns3::Socket>& socket) {
-  if (auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(socket)) abort_with_reset(*tcp);
-  release_socket_later(socket);
+  ns3::Simulator::ScheduleNow([socket] {
+    if (auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(socket)) abort_with_reset(*tcp);
+    release_socket_later(socket);
+  });
 }
 
 }  // namespace

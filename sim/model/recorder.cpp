@@ -37,6 +37,10 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
+void Recorder::sort_sessions() {
+  std::sort(sessions_.begin(), sessions_.end(), [](auto& a, auto& b) { return a.session < b.session; });
+}
+
 void Recorder::policy(const Policy& policy) {
   policy_lines_.push_back(to_json_line(policy));
   policy_records_.push_back({policy.version, policy.time});
@@ -103,8 +107,12 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   summary["seed"] = scenario_.seed;
   summary["duration_s"] = to_seconds(scenario_.duration);
   const auto completed = std::count_if(sessions_.begin(), sessions_.end(), [](auto& s) { return s.completed; });
-  const auto failed = std::count_if(sessions_.begin(), sessions_.end(), [](auto& s) { return !s.error.empty(); });
-  summary["sessions"] = {{"total", sessions_.size()}, {"completed", completed}, {"failed", failed}};
+  const auto unfinished = std::count_if(sessions_.begin(), sessions_.end(),
+                                       [](auto& s) { return s.error == scenario::kUnfinished; });
+  const auto failed = std::count_if(sessions_.begin(), sessions_.end(), [](auto& s) { return !s.error.empty(); }) -
+                      unfinished;
+  summary["sessions"] = {
+      {"total", sessions_.size()}, {"completed", completed}, {"failed", failed}, {"unfinished", unfinished}};
   summary["stacks"] = nlohmann::ordered_json::array();
   for (const auto& t : stack_totals()) {
     summary["stacks"].push_back(

@@ -43,6 +43,8 @@ public:
   explicit Recorder(const scenario::Scenario& scenario) : scenario_(scenario) {}
 
   void session(scenario::SessionRecord record) { sessions_.push_back(std::move(record)); }
+  // Sessions are recorded when they end; the files list them by id (creation order).
+  void sort_sessions();
   void policy(const Policy& policy);
   void metrics(TimePoint time, const StackEstimates& estimates);
   void event(EventRecord record) { events_.push_back(std::move(record)); }

@@ -263,7 +263,6 @@ Status Simulation::World::build_control_plane() {
   if (nrd_ && sc_.nrd.probe_interval.count() > 0 && !probes.empty()) {
     ProberConfig pc;
     pc.interval = sc_.nrd.probe_interval;
-    pc.timeout = std::min<Duration>(sc_.nrd.probe_interval, std::chrono::seconds(1));
     prober_ = std::make_unique<ActiveProber>(executor_, std::move(probes), *nrd_, pc);
   }
   return {};
@@ -358,6 +357,7 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   ns3::Simulator::Stop(ns3::NanoSeconds(sc_.duration.count()));
   ns3::Simulator::Run();
   for (auto& c : clients_) c->finish_run();
+  recorder_.sort_sessions();
 
   RunReport report;
   report.expectations = scenario::evaluate(sc_, recorder_.sessions(), recorder_.policies());
@@ -365,7 +365,8 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   for (const auto& s : recorder_.sessions()) {
     ++report.sessions;
     report.completed += s.completed;
-    report.failed += !s.error.empty();
+    report.failed += !s.error.empty() && s.error != scenario::kUnfinished;
+    report.unfinished += s.error == scenario::kUnfinished;
   }
   report.policy_versions = recorder_.policies().size();
   report.sessions_table = recorder_.sessions();

@@ -29,6 +29,7 @@ struct RunReport {
   std::uint64_t sessions = 0;
   std::uint64_t completed = 0;
   std::uint64_t failed = 0;
+  std::uint64_t unfinished = 0;  // still open when the run ended
   std::uint64_t policy_versions = 0;
   RunTiming timing;
   bool all_passed() const;

@@ -210,7 +210,7 @@ void WorkloadClient::finish_run() {
   arrival_timer_ = 0;
   std::vector<Run*> open;
   for (auto& [id, run] : live_) open.push_back(run.get());
-  for (Run* r : open) r->end(false, "unfinished at end of run");
+  for (Run* r : open) r->end(false, scenario::kUnfinished);
 }
 
 }  // namespace dmm::sim

@@ -25,10 +25,10 @@ std::string_view one_of(const MapReader& m, std::initializer_list<std::string_vi
   return found;
 }
 
-void load_link_event(const MapReader& m, const Scenario& s, EventSpec& e) {
+void load_link_event(const MapReader& m, const LoadContext& ctx, EventSpec& e) {
   m.allow({"at", "link", "set", "down", "up"}, " for a link event");
   e.target = EventTarget::link;
-  e.name = read_link_ref(m.require("link"), s).name;
+  e.name = read_link_ref(m.require("link"), ctx).name;
   const std::string_view action = one_of(m, {"set", "down", "up"}, "link action");
   if (action == "down" || action == "up") {
     require_true(m.require(action), action == "down" ? "up" : "down");
@@ -49,10 +49,10 @@ void load_link_event(const MapReader& m, const Scenario& s, EventSpec& e) {
   }
 }
 
-void load_stack_event(const MapReader& m, const Scenario& s, EventSpec& e) {
+void load_stack_event(const MapReader& m, const LoadContext& ctx, EventSpec& e) {
   m.allow({"at", "stack", "fail", "recover"}, " for a stack event");
   e.target = EventTarget::stack;
-  e.name = read_stack_ref(m.require("stack"), s);
+  e.name = read_stack_ref(m.require("stack"), ctx);
   const std::string_view action = one_of(m, {"fail", "recover"}, "stack action");
   require_true(m.require(action), action == "fail" ? "recover" : "fail");
   e.fail = action == "fail";
@@ -70,7 +70,8 @@ void load_nrd_event(const MapReader& m, const Scenario& s, EventSpec& e) {
   e.as_text = action;
 }
 
-EventSpec load_event(const Field& f, const Scenario& s) {
+EventSpec load_event(const Field& f, const LoadContext& ctx) {
+  const Scenario& s = ctx.scenario;
   const MapReader m(f, "an event");
   EventSpec e;
   e.mark = Mark{f->where.line, f->where.column};
@@ -79,8 +80,8 @@ EventSpec load_event(const Field& f, const Scenario& s) {
   if (e.at > s.duration)
     at.fail("at " + format_duration(e.at) + " is after the end of the run (" + format_duration(s.duration) + ")");
   const std::string_view target = one_of(m, {"link", "stack", "nrd"}, "event target");
-  if (target == "link") load_link_event(m, s, e);
-  else if (target == "stack") load_stack_event(m, s, e);
+  if (target == "link") load_link_event(m, ctx, e);
+  else if (target == "stack") load_stack_event(m, ctx, e);
   else load_nrd_event(m, s, e);
   return e;
 }
@@ -90,7 +91,7 @@ EventSpec load_event(const Field& f, const Scenario& s) {
 void load_events(const MapReader& top, LoadContext& ctx) {
   const auto events = top.get("events");
   if (!events) return;
-  for (const Field& item : events->items()) ctx.scenario.events.push_back(load_event(item, ctx.scenario));
+  for (const Field& item : events->items()) ctx.scenario.events.push_back(load_event(item, ctx));
 }
 
 }  // namespace dmm::scenario::detail

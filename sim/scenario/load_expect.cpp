@@ -20,7 +20,8 @@ void read_between(const Field& f, const Scenario& s, ExpectSpec& e) {
     ends[1].fail(format_duration(*e.to) + " is after the end of the run (" + format_duration(s.duration) + ")");
 }
 
-ExpectSpec load_one(const Field& f, const Scenario& s) {
+ExpectSpec load_one(const Field& f, const LoadContext& ctx) {
+  const Scenario& s = ctx.scenario;
   const MapReader m(f, "an expectation");
   std::vector<std::string> allowed{"between", "workload", "stack"};
   allowed.insert(allowed.end(), kAssertions.begin(), kAssertions.end());
@@ -28,8 +29,8 @@ ExpectSpec load_one(const Field& f, const Scenario& s) {
   ExpectSpec e;
   e.mark = Mark{f->where.line, f->where.column};
   if (auto b = m.get("between")) read_between(*b, s, e);
-  if (auto w = m.get("workload")) e.workload = read_workload_ref(*w, s).name;
-  if (auto st = m.get("stack")) e.stack = read_stack_ref(*st, s);
+  if (auto w = m.get("workload")) e.workload = read_workload_ref(*w, ctx).name;
+  if (auto st = m.get("stack")) e.stack = read_stack_ref(*st, ctx);
   bool asserts = false;
   for (auto key : kAssertions) asserts = asserts || m.has(key);
   if (!asserts) {
@@ -57,7 +58,7 @@ ExpectSpec load_one(const Field& f, const Scenario& s) {
 void load_expect(const MapReader& top, LoadContext& ctx) {
   const auto expect = top.get("expect");
   if (!expect) return;
-  for (const Field& item : expect->items()) ctx.scenario.expect.push_back(load_one(item, ctx.scenario));
+  for (const Field& item : expect->items()) ctx.scenario.expect.push_back(load_one(item, ctx));
 }
 
 }  // namespace dmm::scenario::detail

@@ -33,24 +33,24 @@ PortRange read_ports(const Field& f) {
   return range;
 }
 
-IpPrefix read_dst(const Field& f, const Scenario& s, std::string& text) {
+IpPrefix read_dst(const Field& f, const LoadContext& ctx, std::string& text) {
   text = read_text(f);
-  const int node = s.node_index(text);
-  if (node >= 0) return IpPrefix::host(node_address(node));
+  const auto node = ctx.names.nodes.find(text);
+  if (node != ctx.names.nodes.end()) return IpPrefix::host(node_address(node->second));
   auto prefix = IpPrefix::parse(text);
   if (!prefix)
-    f.fail("'" + text + "' is neither a node (" + join_names(s.nodes) + ") nor an IP prefix: " +
+    f.fail("'" + text + "' is neither a node (" + join_names(ctx.scenario.nodes) + ") nor an IP prefix: " +
            prefix.error().message);
   return *prefix;
 }
 
-Match read_match(const Field& f, const Scenario& s, RuleSpec& spec) {
+Match read_match(const Field& f, const LoadContext& ctx, RuleSpec& spec) {
   const MapReader m(f, "a match");
   m.allow({"dst", "port", "proto", "intent"});
   Match match;
   if (auto d = m.get("dst")) {
     std::string text;
-    match.dst = read_dst(*d, s, text);
+    match.dst = read_dst(*d, ctx, text);
     spec.dst_text = std::move(text);
   }
   if (auto p = m.get("port")) match.ports = read_ports(*p);
@@ -65,7 +65,7 @@ Match read_match(const Field& f, const Scenario& s, RuleSpec& spec) {
   return match;
 }
 
-std::vector<StackId> read_use(const Field& f, const Scenario& s) {
+std::vector<StackId> read_use(const Field& f, const LoadContext& ctx) {
   if (!f->is_sequence()) f.fail("expected a list of stacks in order of preference, got " + yaml::describe(*f));
   const auto items = f.items();
   if (items.empty()) f.fail("a rule must name at least one stack");
@@ -73,7 +73,7 @@ std::vector<StackId> read_use(const Field& f, const Scenario& s) {
     f.fail("a rule may rank at most " + std::to_string(kMaxRankedStacks) + " stacks");
   std::vector<StackId> use;
   for (const Field& item : items) {
-    std::string name = read_stack_ref(item, s);
+    std::string name = read_stack_ref(item, ctx);
     if (std::find(use.begin(), use.end(), name) != use.end()) item.fail("stack '" + name + "' is listed twice");
     use.push_back(std::move(name));
   }
@@ -91,8 +91,8 @@ void load_policy(const MapReader& top, LoadContext& ctx) {
     m.allow({"match", "use"});
     RuleSpec spec;
     spec.mark = Mark{item->where.line, item->where.column};
-    spec.rule.match = read_match(m.require("match"), ctx.scenario, spec);
-    spec.rule.use = read_use(m.require("use"), ctx.scenario);
+    spec.rule.match = read_match(m.require("match"), ctx, spec);
+    spec.rule.use = read_use(m.require("use"), ctx);
     ctx.scenario.policy.push_back(std::move(spec));
   }
 }

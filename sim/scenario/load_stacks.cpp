@@ -3,6 +3,7 @@
 #include <array>
 #include <filesystem>
 #include <string_view>
+#include <unordered_set>
 
 #include "scenario/loader_sections.hpp"
 
@@ -35,18 +36,20 @@ std::vector<std::string> kind_params(const Field& f, const std::string& kind, co
          (registry ? "" : "; plug-in kinds need a registry"));
 }
 
-std::vector<std::string> read_nodes(const Field& f, const Scenario& s) {
+std::vector<std::string> read_nodes(const Field& f, const LoadContext& ctx) {
+  const Scenario& s = ctx.scenario;
   std::vector<std::string> out;
   if (!f->is_sequence()) {
-    out.push_back(s.nodes[static_cast<std::size_t>(read_node_ref(f, s))]);
+    out.push_back(s.nodes[static_cast<std::size_t>(read_node_ref(f, ctx))]);
     return out;
   }
   const auto items = f.items();
   if (items.empty()) f.fail("expected a node or a list of nodes, got an empty list");
+  std::unordered_set<int> seen;
   for (const Field& item : items) {
-    std::string node = s.nodes[static_cast<std::size_t>(read_node_ref(item, s))];
-    if (std::find(out.begin(), out.end(), node) != out.end()) item.fail("node '" + node + "' is listed twice");
-    out.push_back(std::move(node));
+    const int index = read_node_ref(item, ctx);
+    if (!seen.insert(index).second) item.fail("node '" + s.nodes[static_cast<std::size_t>(index)] + "' is listed twice");
+    out.push_back(s.nodes[static_cast<std::size_t>(index)]);
   }
   return out;
 }
@@ -76,15 +79,19 @@ void load_stack(const Field& f, LoadContext& ctx) {
 
   const Field node_field = m.require("node");
   const Field link_field = m.require("link");
-  const LinkSpec& link = read_link_ref(link_field, s);
+  const LinkSpec& link = read_link_ref(link_field, ctx);
   spec.link = link.name;
-  for (const std::string& node : read_nodes(node_field, s)) {
+  NameIndex& names = ctx.names;
+  for (const std::string& node : read_nodes(node_field, ctx)) {
     if (link.a != node && link.b != node)
       link_field.fail("link '" + link.name + "' joins " + link.a + " and " + link.b + ", not node '" + node + "'");
-    for (const StackSpec& other : s.stacks)
-      if (other.node == node && other.name == spec.name)
-        m.require("name").fail("node '" + node + "' already has a stack named '" + spec.name + "' (line " +
-                               std::to_string(other.mark.line) + ")");
+    // Names hold no '/', so `node/name` is unambiguous.
+    const auto [first, fresh] = names.stack_lines.emplace(node + "/" + spec.name, spec.mark.line);
+    if (!fresh)
+      m.require("name").fail("node '" + node + "' already has a stack named '" + spec.name + "' (line " +
+                             std::to_string(first->second) + ")");
+    if (names.stacks.insert(spec.name).second) names.stack_names.push_back(spec.name);
+    names.nodes_with_stacks.insert(node);
     StackSpec instance = spec;
     instance.node = node;
     s.stacks.push_back(std::move(instance));

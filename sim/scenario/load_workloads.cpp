@@ -76,7 +76,8 @@ void read_kind_fields(const MapReader& m, WorkloadSpec& w) {
   }
 }
 
-WorkloadSpec load_workload(const Field& f, const Scenario& s) {
+WorkloadSpec load_workload(const Field& f, const LoadContext& ctx) {
+  const Scenario& s = ctx.scenario;
   const MapReader m(f, "a workload");
   const KindInfo& kind = read_kind(m.require("kind"));
   std::vector<std::string> allowed = kCommonKeys;
@@ -88,16 +89,16 @@ WorkloadSpec load_workload(const Field& f, const Scenario& s) {
   w.kind = kind.kind;
   const Field name = m.require("name");
   w.name = read_name(name);
-  for (const auto& other : s.workloads)
-    if (other.name == w.name) name.fail("duplicate workload '" + w.name + "' (line " + std::to_string(other.mark.line) + ")");
+  if (const auto other = ctx.names.workloads.find(w.name); other != ctx.names.workloads.end())
+    name.fail("duplicate workload '" + w.name + "' (line " + std::to_string(s.workloads[other->second].mark.line) + ")");
 
   const Field from = m.require("from");
-  w.from = s.nodes[static_cast<std::size_t>(read_node_ref(from, s))];
+  w.from = s.nodes[static_cast<std::size_t>(read_node_ref(from, ctx))];
   const Field to = m.require("to");
-  w.to = s.nodes[static_cast<std::size_t>(read_node_ref(to, s))];
+  w.to = s.nodes[static_cast<std::size_t>(read_node_ref(to, ctx))];
   if (w.from == w.to) to.fail("a workload runs between two different nodes, not from '" + w.from + "' to itself");
   // Sessions are opened through the stacks of `from`; without one, nothing could carry them.
-  if (std::none_of(s.stacks.begin(), s.stacks.end(), [&](const StackSpec& st) { return st.node == w.from; }))
+  if (!ctx.names.nodes_with_stacks.count(w.from))
     from.fail("node '" + w.from + "' has no stacks, so it cannot open sessions");
   w.port = static_cast<std::uint16_t>(read_uint(m.require("port"), 1, 65535));
   if (auto i = m.get("intent")) {
@@ -123,7 +124,11 @@ void load_workloads(const MapReader& top, LoadContext& ctx) {
   const Field workloads = top.require("workloads");
   const auto items = workloads.items();
   if (items.empty()) workloads.fail("needs at least one workload");
-  for (const Field& item : items) ctx.scenario.workloads.push_back(load_workload(item, ctx.scenario));
+  for (const Field& item : items) {
+    WorkloadSpec w = load_workload(item, ctx);
+    ctx.names.workloads.emplace(w.name, ctx.scenario.workloads.size());
+    ctx.scenario.workloads.push_back(std::move(w));
+  }
 }
 
 }  // namespace dmm::scenario::detail

@@ -35,7 +35,7 @@ Scenario build(std::string_view text, const std::string& file_name, const LoadOp
   Scenario s;
   s.file = file_name;
   const auto dir = std::filesystem::path(file_name).parent_path();
-  detail::LoadContext ctx{options, s, dir.empty() ? std::string(".") : dir.string()};
+  detail::LoadContext ctx{options, s, dir.empty() ? std::string(".") : dir.string(), {}};
 
   const MapReader top(Field{root.get(), ""}, "the scenario");
   top.allow({"name", "description", "seed", "duration", "topology", "plugins", "stacks", "nrd", "policy",

@@ -3,16 +3,32 @@
 // (topology before stacks, stacks before policy, ...) so each can check its references against what is
 // already typed. Every function throws yaml::Failure (see field.hpp) on the first problem.
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "scenario/field.hpp"
 #include "scenario/scenario.hpp"
 
 namespace dmm::scenario::detail {
 
+// Names typed so far, hashed: a hostile file near the size limit may hold 10^5 names and as many references,
+// and a linear search per reference would turn that into a hang.
+struct NameIndex {
+  std::unordered_map<std::string, int> nodes;                 // -> index in Scenario::nodes
+  std::unordered_map<std::string, std::size_t> links;         // -> index in Scenario::links
+  std::unordered_map<std::string, int> stack_lines;           // `node/name` -> line of its first definition
+  std::unordered_set<std::string> stacks;                     // instance names
+  std::vector<std::string> stack_names;                       // the same, in file order, for messages
+  std::unordered_set<std::string> nodes_with_stacks;
+  std::unordered_map<std::string, std::size_t> workloads;     // -> index in Scenario::workloads
+};
+
 struct LoadContext {
   const LoadOptions& options;
   Scenario& scenario;
   std::string base_dir;  // the scenario file's directory: `plugins:` paths are relative to it
+  NameIndex names;
 };
 
 void load_topology(const MapReader& top, LoadContext& ctx);
@@ -26,9 +42,9 @@ void load_events(const MapReader& top, LoadContext& ctx);
 void load_expect(const MapReader& top, LoadContext& ctx);
 
 // References between sections. Each fails at `f` naming what exists when the name is unknown.
-int read_node_ref(const Field& f, const Scenario& s);                 // a node's index
-const LinkSpec& read_link_ref(const Field& f, const Scenario& s);
-std::string read_stack_ref(const Field& f, const Scenario& s);        // a stack instance name
-const WorkloadSpec& read_workload_ref(const Field& f, const Scenario& s);
+int read_node_ref(const Field& f, const LoadContext& ctx);            // a node's index
+const LinkSpec& read_link_ref(const Field& f, const LoadContext& ctx);
+std::string read_stack_ref(const Field& f, const LoadContext& ctx);   // a stack instance name
+const WorkloadSpec& read_workload_ref(const Field& f, const LoadContext& ctx);
 
 }  // namespace dmm::scenario::detail

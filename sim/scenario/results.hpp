@@ -29,6 +29,9 @@ struct SessionRecord {
   std::string error;
 };
 
+// The `error` of a session still open when the run ended: not a failure, just unfinished.
+inline constexpr const char* kUnfinished = "unfinished at end of run";
+
 struct PolicyRecord {
   PolicyVersion version = 0;
   TimePoint time{0};

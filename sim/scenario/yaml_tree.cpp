@@ -1,15 +1,16 @@
 #include "scenario/yaml_tree.hpp"
 
+#include "scenario/yaml_precheck.hpp"
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
 #include <algorithm>
-#include <cstdint>
-#include <cstdio>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 namespace dmm::scenario::yaml {
 
@@ -48,72 +49,6 @@ std::string describe(const Node& node) {
 }
 
 namespace {
-
-// ---- Checks on the raw bytes, before yaml-cpp sees them -------------------------------------------------------
-// yaml-cpp guesses UTF-16/32 from NUL bytes and BOMs and reads control characters as text; rejecting those here
-// keeps it on its best-tested path (UTF-8) and gives a precise message instead of a confusing later one.
-
-struct Cursor {
-  int line = 1;
-  int column = 1;
-};
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one (overlong forms and surrogates included).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  std::size_t n = 0;
-  std::uint32_t cp = 0;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) { n = 2; cp = c & 0x1Fu; }
-  else if (c >= 0xE0 && c <= 0xEF) { n = 3; cp = c & 0x0Fu; }
-  else if (c >= 0xF0 && c <= 0xF4) { n = 4; cp = c & 0x07u; }
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xC0u) != 0x80u) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3Fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return n;
-}
-
-void check_bytes(std::string_view text, int source) {
-  Cursor at;
-  bool line_start = true;  // still in the line's leading whitespace
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const Where here{source, at.line, at.column};
-    if (c == '\n') {
-      ++at.line;
-      at.column = 1;
-      line_start = true;
-      ++i;
-      continue;
-    }
-    if (c == '\t' && line_start) {
-      // Only a problem when the line has content; a comment line may be indented any way.
-      const auto rest = text.substr(i);
-      const auto content = rest.find_first_not_of(" \t\r");
-      if (content != std::string_view::npos && rest[content] != '\n' && rest[content] != '#')
-        fail(here, "tab character in indentation (YAML indents with spaces only)");
-    } else if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7F) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(c));
-      fail(here, std::string("control character ") + hex + " is not allowed (is this a text file?)");
-    }
-    if (c != ' ' && c != '\t') line_start = false;
-    const std::size_t n = utf8_length(text, i);
-    if (n == 0) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(c));
-      fail(here, std::string("invalid UTF-8 (byte ") + hex + "); a scenario is UTF-8 text");
-    }
-    i += n;
-    at.column += static_cast<int>(n);  // columns count bytes, as yaml-cpp's marks do
-  }
-}
 
 // ---- Tree builder ---------------------------------------------------------------------------------------------
 
@@ -188,6 +123,8 @@ private:
     bool have_key = false;  // maps: the key of the next value has been seen
     std::string key;
     Where key_where;
+    // Maps: line of each key so far. Hashed because a flat map of 10^6 keys must not cost 10^12 comparisons.
+    std::unordered_map<std::string, int> key_lines;
   };
 
   std::shared_ptr<Node> leaf(const YAML::Mark& mark) {
@@ -213,7 +150,7 @@ private:
       // yaml-cpp reads an unclosed `[` or `{` at the end of the input as the key of a map.
       fail(node->where, "a map key must be text, not " + describe(*node) +
                             (style == YAML::EmitterStyle::Flow ? " (is a '[' or '{' left unclosed?)" : ""));
-    frames_.push_back(Frame{std::move(node), anchor, false, {}, {}});
+    frames_.push_back(Frame{std::move(node), anchor, false, {}, {}, {}});
   }
 
   void close() {
@@ -246,8 +183,9 @@ private:
     }
     if (!top.have_key) {
       if (!child->is_scalar()) fail(here, "a map key must be text, not " + describe(*child));
-      if (const Entry* first = parent.find(child->text))
-        fail(here, "duplicate key '" + clip(child->text) + "' (first at line " + std::to_string(first->key_where.line) + ")");
+      const auto [first, fresh] = top.key_lines.emplace(child->text, child->where.line);
+      if (!fresh)
+        fail(here, "duplicate key '" + clip(child->text) + "' (first at line " + std::to_string(first->second) + ")");
       top.have_key = true;
       top.key = child->text;
       top.key_where = child->where;
@@ -276,7 +214,7 @@ std::string yaml_message(const std::string& msg) { return "invalid YAML: " + msg
 NodeRef parse(std::string_view text, int source, const Limits& limits) {
   if (text.size() > limits.max_bytes)
     fail(Where{source, 1, 1}, "larger than " + std::to_string(limits.max_bytes >> 20) + " MiB; not a scenario");
-  check_bytes(text, source);
+  precheck(text, source, PrecheckLimits{.max_flow_depth = limits.max_depth});
   std::istringstream in{std::string(text)};
   TreeBuilder builder(source, limits);
   try {

@@ -51,9 +51,10 @@ void print_report(const scenario::Scenario& sc, const sim::RunReport& r, const s
     std::printf("  %-16s %9llu %7.3f %16.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
                 s.goodput_mbps);
   }
-  std::printf("  sessions: %llu total, %llu completed, %llu failed; policy versions: %llu\n",
+  std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
               static_cast<unsigned long long>(r.sessions), static_cast<unsigned long long>(r.completed),
-              static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.policy_versions));
+              static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.unfinished),
+              static_cast<unsigned long long>(r.policy_versions));
   std::size_t passed = 0;
   for (const auto& e : r.expectations) passed += e.passed;
   std::printf("  expectations: %zu/%zu passed\n", passed, r.expectations.size());

@@ -31,4 +31,4 @@ done
 # -timeout: one input taking 5 s is a hang; -rss_limit_mb: the loader's own limits keep it far below this.
 exec "$build/bin/dmm_scenario_loader_fuzz" "$corpus" "${seeds[@]}" \
   -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=5 -max_len=65536 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1
+  -dict="$src/tests/fuzz/scenario.dict" -artifact_prefix="$artifacts/" -print_final_stats=1

@@ -490,7 +490,7 @@ TEST(ScenarioLoader, RejectsHugeInputWithoutParsingIt) {
 
 TEST(ScenarioLoader, RejectsDeepNestingWithoutRecursingIntoIt) {
   const std::string deep = "name: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
-  EXPECT_EQ(load_error(deep).rfind("test.yaml:1:70: nesting deeper than 64 levels", 0), 0u);
+  EXPECT_EQ(load_error(deep).rfind("test.yaml:1:71: nesting deeper than 64 levels", 0), 0u);
 }
 
 TEST(ScenarioLoader, LoadsFromFile) {
@@ -504,6 +504,107 @@ TEST(ScenarioLoader, LoadsFromFile) {
   EXPECT_EQ(r->file, path.string());
   EXPECT_EQ(r->name, "minimal");
   std::filesystem::remove(path);
+}
+
+TEST(ScenarioLoader, AcceptsUtf8BomQuotesCommentsAndBlockStyle) {
+  const std::string text = "\xEF\xBB\xBF# a comment\n\t# an indented comment may use tabs\n" + std::string(R"(name: "quoted"
+description: |
+  Café -- a block scalar
+  over two lines.
+duration: '10s'
+topology:
+  nodes:
+    - a
+    - b
+  links:
+    - name: l
+      between: [a, b]
+      loss: 0.5
+stacks:
+  - name: s
+    node: a
+    kind: kernel
+    link: l
+policy:
+  - match: {port: "80"}
+    use: [s]
+workloads: [{name: w, kind: bulk, from: a, to: b, port: "5001", size: 1MB}]
+)");
+  const Scenario s = load_ok(text);
+  EXPECT_EQ(s.name, "quoted");
+  EXPECT_EQ(s.description, "Caf\xC3\xA9 -- a block scalar\nover two lines.\n");
+  EXPECT_EQ(s.duration, 10s);
+  EXPECT_EQ(s.links[0].loss, 0.5);
+  EXPECT_EQ(s.links[0].mark.line, 13);
+  EXPECT_EQ(s.workloads[0].port, 5001);
+}
+
+TEST(ScenarioLoader, AnchorsAndAliasesAreExpanded) {
+  const std::string text = R"(name: alias
+duration: 10s
+topology:
+  nodes: &nodes [a, b]
+  links:
+    - {name: l1, between: *nodes}
+    - {name: l2, between: *nodes}
+stacks: [{name: s, node: *nodes, kind: kernel, link: l1}]
+policy: [&rule {match: {}, use: [s]}]
+workloads: [{name: w, kind: bulk, from: a, to: b, port: 5001, size: 1MB}]
+)";
+  const Scenario s = load_ok(text);
+  EXPECT_EQ(s.links[1].a, "a");
+  EXPECT_EQ(s.links[1].b, "b");
+  EXPECT_EQ(s.stacks.size(), 2u);
+}
+
+TEST(ScenarioLoader, ErrorsPointAtTheOffendingKeyOrValue) {
+  // An unknown key: at the key, listing the allowed ones.
+  EXPECT_EQ(load_error(std::string(kMinimal) + "nsocket: {timeout: 1s}\n"),
+            "test.yaml:9:11: nsocket: unknown key 'timeout' (allowed: connect_timeout, sample_interval)");
+  // A bad value: at the value.
+  EXPECT_EQ(load_error(std::string(kMinimal) + "nsocket: {connect_timeout: 0s}\n"),
+            "test.yaml:9:28: nsocket.connect_timeout: connect_timeout must be longer than 0s");
+  // A missing key: at the map that lacks it.
+  EXPECT_EQ(load_error(std::string(kMinimal) + "events: [{at: 1s, link: l, set: {}}]\n"),
+            "test.yaml:9:33: events.0.set: nothing to set (rate, delay or loss)");
+  // A duplicate key: at the second one.
+  EXPECT_EQ(load_error(std::string(kMinimal) + "seed: 1\nseed: 2\n"), "test.yaml:10:1: duplicate key 'seed' (first at line 9)");
+}
+
+TEST(ScenarioLoader, SetOverridesSelectListItemsByName) {
+  LoadOptions options;
+  options.overrides = {"stacks.fast.tcp=vegas", "stacks.slow.tcp=htcp"};
+  const Scenario s = load_ok(kFull, options);
+  EXPECT_EQ(s.stacks[0].tcp, "vegas");
+  EXPECT_EQ(s.stacks[1].tcp, "htcp");
+}
+
+// A hostile file near the limits must not turn a name lookup per reference into minutes: every lookup is
+// hashed, so 10^4 of everything (3 MB) loads in seconds, bounded by yaml-cpp itself.
+TEST(ScenarioLoader, LargeScenarioLoadsInLinearTime) {
+  constexpr int kCount = 10000;
+  std::ostringstream y;
+  y << "name: large\nduration: 100s\nnrd: {}\ntopology:\n  nodes: [hub";
+  for (int i = 0; i < kCount; ++i) y << ", n" << i;
+  y << "]\n  links:\n";
+  for (int i = 0; i < kCount; ++i) y << "    - {name: l" << i << ", between: [n" << i << ", hub]}\n";
+  y << "stacks:\n";
+  for (int i = 0; i < kCount; ++i) y << "  - {name: s" << i << ", node: n" << i << ", kind: kernel, link: l" << i << "}\n";
+  y << "policy:\n";
+  for (int i = 0; i < kCount; ++i) y << "  - {match: {dst: n" << i << "}, use: [s" << i << "]}\n";
+  y << "workloads:\n";
+  for (int i = 0; i < kCount; ++i)
+    y << "  - {name: w" << i << ", kind: bulk, from: n" << i << ", to: hub, port: 80, size: 1MB}\n";
+  y << "events:\n";
+  for (int i = 0; i < kCount; ++i) y << "  - {at: 1s, stack: s" << i << ", fail: true}\n";
+  y << "expect:\n";
+  for (int i = 0; i < kCount; ++i) y << "  - {workload: w" << i << ", stack: s" << i << ", share_at_least: 1}\n";
+  const auto started = std::chrono::steady_clock::now();
+  const Scenario s = load_ok(y.str());
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(s.workloads.size(), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(s.policy.back().rule.match.dst->to_string(), node_address(kCount).to_string() + "/32");
+  EXPECT_LT(took, 10s);  // ~1.5 s in Release, nearly all of it yaml-cpp's own parsing
 }
 
 // ---- The bad-scenario corpus --------------------------------------------------------------------------------

@@ -138,3 +138,19 @@ TEST_F(NrdFixture, StopCancelsDecisionsAndStartResumesVersions) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(NrdFixture, SamplesWithoutProgressNeitherHealNorResetFailures) {
+  make(make_static_algorithm({}));
+  nrd->start();
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .failure = true});
+  // A stalled connection's periodic report: retransmissions, nothing delivered, no fresh RTT.
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .segments_sent = 4, .retransmits = 4});
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .failure = true});
+  EXPECT_FALSE(nrd->estimates()[0].healthy);
+  EXPECT_EQ(nrd->estimates()[0].failures, 2u);
+  EXPECT_GT(nrd->estimates()[0].loss, 0.0);
+}
+
+}  // namespace

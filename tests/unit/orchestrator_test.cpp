@@ -310,6 +310,52 @@ TEST(Orchestrator, AgreesWithALinearFirstMatchScan) {
   EXPECT_LT(matched, checked);
 }
 
+TEST(Orchestrator, NestedPrefixesOfEveryLength) {
+  // Prefixes of one address at every IPv4 length and a few IPv6 ones, in a shuffled order, some limited to
+  // a port or an intent; probed with addresses that leave each prefix at one bit.
+  const std::vector<StackId> stacks{"s0", "s1"};
+  const IpAddress base = IpAddress::parse("10.129.66.195").value();
+  const IpAddress base6 = IpAddress::parse("2001:db8:8000::1").value();
+  std::mt19937 rng(7);
+  Policy p = policy_of(1, {});
+  for (std::uint8_t len = 0; len <= 32; ++len) {
+    Rule r = rule({"s0"});
+    r.match.dst = IpPrefix::of(base, len);
+    if (len % 3 == 1) r.match.ports = PortRange{80, 80};
+    if (len % 3 == 2) r.match.ports = PortRange{0, 1000};
+    if (len % 5 == 0) r.match.intent = Intent::latency;
+    p.rules.push_back(r);
+  }
+  for (std::uint8_t len : {0, 1, 17, 33, 64, 65, 127, 128}) {
+    Rule r = rule({"s1"});
+    r.match.dst = IpPrefix::of(base6, len);
+    if (len % 2 == 1) r.match.ports = PortRange{80, 80};
+    p.rules.push_back(r);
+  }
+  std::shuffle(p.rules.begin(), p.rules.end(), rng);
+  p.rules.push_back(rule({"s1"}, std::nullopt, std::nullopt, L4Proto::udp));
+  Orchestrator o(stacks, p);
+
+  for (const IpAddress& a : {base, base6}) {
+    for (int bit = -1; bit < a.bit_width(); ++bit) {
+      IpAddress probe = a;
+      if (bit >= 0) probe.bytes[bit / 8] = static_cast<std::uint8_t>(probe.bytes[bit / 8] ^ (0x80 >> (bit % 8)));
+      for (std::uint16_t port : {0, 80, 81, 1000, 1001, 65535}) {
+        for (Intent intent : {Intent::default_, Intent::latency}) {
+          for (L4Proto proto : {L4Proto::tcp, L4Proto::udp}) {
+            const SessionRequest r{Endpoint{probe, port}, proto, intent};
+            std::int32_t expected = -1;
+            for (std::size_t i = 0; i < p.rules.size() && expected < 0; ++i)
+              if (p.rules[i].match.matches(r)) expected = static_cast<std::int32_t>(i);
+            const auto c = o.select(r);
+            ASSERT_EQ(c ? c->rule : -1, expected) << r.dst.to_string() << " " << to_string(intent);
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Readers against a writer: every Choice must come from one whole, applied version.
 

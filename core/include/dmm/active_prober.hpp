@@ -19,7 +19,9 @@ struct ProbeTarget {
 
 struct ProberConfig {
   Duration interval = std::chrono::seconds(1);
-  Duration timeout = std::chrono::seconds(1);  // no echo by then = a failure sample
+  // No echo by then = a failure sample. Generous on purpose: a slow path (a 400 ms RTT) is slow, not broken;
+  // RTT estimates, not probe failures, should steer sessions away from it.
+  Duration timeout = std::chrono::seconds(2);
   std::size_t payload = 64;                    // bytes sent and expected back
 };
 

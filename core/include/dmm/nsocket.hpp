@@ -21,7 +21,9 @@ using SessionId = std::uint64_t;
 struct NSocketConfig {
   Duration connect_timeout = std::chrono::seconds(1);  // set-up slower than this counts as a failure
   Duration sample_interval = std::chrono::milliseconds(250);  // live-session samples to nRD
-  ByteCount min_goodput_bytes = 16 * 1024;  // intervals moving less than this give no goodput (RTT-bound)
+  // Intervals moving less than this give no goodput sample: short exchanges are bound by RTT and slow start,
+  // not by the path's capacity, and would drag the estimate down to a few Mbit/s on any path.
+  ByteCount min_goodput_bytes = 64 * 1024;
   // Local circuit breaker, so that set-up failures steer new sessions away even while nRD is gone:
   // after this many consecutive set-up failures a stack is marked unhealthy in the orchestrator ...
   std::uint32_t local_failure_threshold = 2;
