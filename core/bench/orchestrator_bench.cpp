@@ -97,8 +97,10 @@ public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.error_occurred) continue;
-      if (run.aggregate_name == "median" || (run.aggregate_name.empty() && !medians_.contains(run.run_name.str())))
-        medians_[run.run_name.str()] = run.GetAdjustedRealTime();
+      // function_name is the registered name (`BM_Select/1000`), without the `/repeats:5` decoration.
+      const std::string& name = run.run_name.function_name;
+      if (run.aggregate_name == "median" || (run.aggregate_name.empty() && !medians_.contains(name)))
+        medians_[name] = run.GetAdjustedRealTime();
     }
     ConsoleReporter::ReportRuns(runs);
   }

@@ -14,6 +14,7 @@
 // writer does not wait for. Retries only happen while a flip is in progress and are bounded by writers.
 #include "dmm/orchestrator.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <thread>
@@ -118,6 +119,12 @@ Status Orchestrator::apply(const Policy& policy) {
   while (readers_[e & 1].load() != 0) std::this_thread::yield();  // grace period; see the top of this file
   delete old;
 
+  // nRD saw a stack recover (down before, not any more): that newer evidence supersedes a local suspicion from
+  // earlier set-up failures, which would otherwise keep the stack out until its local retry timer fires.
+  for (const auto& id : policy_->down) {
+    if (std::find(policy.down.begin(), policy.down.end(), id) != policy.down.end()) continue;
+    if (auto i = index_of(id)) local_healthy_[*i].store(true, std::memory_order_relaxed);
+  }
   policy_ = std::move(copy);
   ++counters_.applied;
   return {};

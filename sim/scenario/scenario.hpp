@@ -91,7 +91,7 @@ struct EventSpec {
   std::optional<bool> down;             // link: down: true / up: true (=> down=false)
   std::optional<bool> fail;             // stack: fail: true / recover: true (=> fail=false)
   std::optional<bool> nrd_running;      // nrd: stop (false) / start (true)
-  std::string as_text;                  // `{delay: 200ms}`, `down`, ... for events.csv
+  std::string as_text;                  // `set delay=200ms`, `down`, `up`, `fail`, `recover`, `stop`, `start`
   Mark mark;
 };
 
@@ -106,7 +106,7 @@ struct ExpectSpec {
   std::optional<std::uint64_t> sessions_at_least;
   std::optional<std::uint64_t> policy_changes_at_most;  // policy versions published in the window
   std::optional<Duration> median_completion_at_most;
-  std::string as_text;                     // the expectation as written, for the summary
+  std::string as_text;                     // the entry as written, in flow style on one line, for the summary
   Mark mark;
 };
 
@@ -146,6 +146,7 @@ struct LoadOptions {
   // Stack kinds: the loader checks `kind:` and each extra key against the kind's declared `params`. When set,
   // `plugins:` libraries are loaded into it (paths relative to the scenario file). When null, only the
   // built-in kinds `kernel`, `lwip-dpdk` and `ns3` (no extra keys) are accepted and plug-ins are not loaded.
+  // With a registry, its kinds are accepted too; a built-in name it does not register keeps no extra keys.
   StackRegistry* registry = nullptr;
   // Algorithms and their parameters; null = the built-in algorithms.
   const AlgorithmRegistry* algorithms = nullptr;

@@ -7,7 +7,9 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "model/simulation.hpp"
@@ -71,7 +73,7 @@ int main(int argc, char** argv) {
   visible.add_options()
     ("help,h", "show this help")
     ("out,o", po::value<std::string>(), "results directory (default results/<scenario name>/)")
-    ("seed", po::value<std::uint64_t>(), "random seed (overrides the scenario's)")
+    ("seed", po::value<std::string>(), "random seed, a non-negative integer (overrides the scenario's)")
     ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
     ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
     ("pcap", "write pcap traces of every link into <out>/pcap/")
@@ -106,7 +108,17 @@ int main(int argc, char** argv) {
   scenario::LoadOptions load;
   load.registry = &registry;
   if (vm.count("set")) load.overrides = vm["set"].as<std::vector<std::string>>();
-  if (vm.count("seed")) load.seed = vm["seed"].as<std::uint64_t>();
+  if (vm.count("seed")) {
+    // Parsed here: Boost would wrap `-4` around to a huge unsigned value instead of rejecting it.
+    const std::string text = vm["seed"].as<std::string>();
+    errno = 0;
+    const unsigned long long seed = std::strtoull(text.c_str(), nullptr, 10);
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE) {
+      std::cerr << "dmm-sim: --seed '" << text << "': expected a non-negative integer\n";
+      return kBadInput;
+    }
+    load.seed = seed;
+  }
   auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
   if (!sc) {
     std::cerr << sc.error().message << "\n";

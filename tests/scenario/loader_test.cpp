@@ -493,6 +493,27 @@ TEST(ScenarioLoader, RejectsDeepNestingWithoutRecursingIntoIt) {
   EXPECT_EQ(load_error(deep).rfind("test.yaml:1:71: nesting deeper than 64 levels", 0), 0u);
 }
 
+// yaml-cpp queues every token of a line (or of a flow collection) that might still be a key, so these are
+// refused before it sees them: otherwise a 16 MiB line of `[` costs gigabytes.
+TEST(ScenarioLoader, BoundsLinesAndFlowCollectionsBeforeYamlCppSeesThem) {
+  const std::string long_line = "name: " + std::string(2u << 20, 'a') + "\n";
+  EXPECT_EQ(load_error(long_line).rfind("test.yaml:1:1048577: line longer than 1 MiB", 0), 0u);
+  std::string long_flow = "name: x\nseed: [\n";
+  while (long_flow.size() < (2u << 20)) long_flow += "  1, 2, 3, 4, 5, 6, 7, 8, 9, 10,\n";
+  EXPECT_EQ(load_error(long_flow).rfind("test.yaml:2:7: a flow collection ('[...]' or '{...}') longer than 1 MiB", 0),
+            0u);
+  const std::string storm(4u << 20, '[');
+  EXPECT_EQ(load_error(storm).rfind("test.yaml:1:65: nesting deeper than 64 levels", 0), 0u);
+  // Brackets in quoted text, comments and block scalars are text, not nesting.
+  const std::string text = std::string(kMinimal) + "description: |\n  " + std::string(100, '[') +
+                           "\n  " + std::string(100, '{') + " it's\n# " + std::string(100, '[') + "\n";
+  EXPECT_EQ(load_ok(text).description, std::string(100, '[') + "\n" + std::string(100, '{') + " it's\n");
+  const std::string quoted = std::string(kMinimal) + "description: '" + std::string(100, '[') + " it''s'\n";
+  EXPECT_EQ(load_ok(quoted).description, std::string(100, '[') + " it's");
+  const std::string dquoted = std::string(kMinimal) + "description: \"" + std::string(100, '{') + " \\\" x\"\n";
+  EXPECT_EQ(load_ok(dquoted).description, std::string(100, '{') + " \" x");
+}
+
 TEST(ScenarioLoader, LoadsFromFile) {
   const auto path = std::filesystem::temp_directory_path() / "dmm_loader_test_minimal.yaml";
   {

@@ -61,11 +61,15 @@ TEST(DmmSimCli, ResultsDirectoryFollowsTheContract) {
   auto run = run_sim({scenario_path("scenarios/quickstart.yaml"), "--out", out.string(), "--pcap"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("expectations: 4/4 passed"), std::string::npos) << run.output;
-  EXPECT_EQ(read_file(out / "sessions.csv").substr(0, 151),
+  auto first_line = [&](const char* file) {
+    const auto text = read_file(out / file);
+    return text.substr(0, text.find('\n'));
+  };
+  EXPECT_EQ(first_line("sessions.csv"),
             "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,"
-            "bytes_received,completed,error\n");
-  EXPECT_EQ(read_file(out / "metrics.csv").substr(0, 52), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy\n");
-  EXPECT_EQ(read_file(out / "events.csv").substr(0, 27), "time_s,event,target,detail\n");
+            "bytes_received,completed,error");
+  EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy");
+  EXPECT_EQ(first_line("events.csv"), "time_s,event,target,detail");
   auto first_policy = nlohmann::json::parse(read_file(out / "policy.jsonl").substr(0, read_file(out / "policy.jsonl").find('\n')));
   for (const char* key : {"version", "time_s", "reason", "rules"}) EXPECT_TRUE(first_policy.contains(key)) << key;
   auto summary = nlohmann::json::parse(read_file(out / "summary.json"));

@@ -356,6 +356,32 @@ TEST(Orchestrator, NestedPrefixesOfEveryLength) {
   }
 }
 
+TEST(Orchestrator, ManyExactPortRulesOnOnePrefix) {
+  // One rule per service port on a prefix (indexed by port), next to a prefix with only a few of them
+  // (scanned), interleaved with range and catch-all rules.
+  const std::vector<StackId> stacks{"s0", "s1", "s2"};
+  Policy p = policy_of(1, {});
+  for (std::uint16_t port = 100; port < 140; ++port) {
+    p.rules.push_back(rule({"s0"}, "10.0.0.0/8", PortRange{port, port}, port % 3 == 0 ? std::optional{L4Proto::udp} : std::nullopt));
+    if (port % 10 == 0) p.rules.push_back(rule({"s1"}, "10.1.0.0/16", PortRange{port, port}));
+    if (port % 13 == 0) p.rules.push_back(rule({"s2"}, "10.0.0.0/8", PortRange{port, static_cast<std::uint16_t>(port + 5)}));
+  }
+  p.rules.push_back(rule({"s1"}, "10.1.0.0/16", PortRange{0, 65535}));
+  p.rules.push_back(rule({"s2"}));
+  Orchestrator o(stacks, p);
+  for (const char* dst : {"10.0.0.1", "10.1.2.3", "11.0.0.1"}) {
+    for (std::uint16_t port = 90; port < 150; ++port) {
+      for (L4Proto proto : {L4Proto::tcp, L4Proto::udp}) {
+        const SessionRequest r = request(dst, port, proto);
+        std::int32_t expected = -1;
+        for (std::size_t i = 0; i < p.rules.size() && expected < 0; ++i)
+          if (p.rules[i].match.matches(r)) expected = static_cast<std::int32_t>(i);
+        ASSERT_EQ(o.select(r)->rule, expected) << dst << ":" << port << " " << to_string(proto);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Readers against a writer: every Choice must come from one whole, applied version.
 

@@ -46,3 +46,29 @@ TEST(InProcessPolicyChannel, StaleVersionsAreRejectedNotRolledBack) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Orchestrator, RecoveryReportedByNrdClearsALocalSuspicion) {
+  Policy p1;
+  p1.version = 1;
+  p1.rules.push_back(Rule{Match{}, {"a", "b"}});
+  Orchestrator o({"a", "b"}, p1);
+  Policy p2 = p1;
+  p2.version = 2;
+  p2.down = {"a"};
+  ASSERT_TRUE(o.apply(p2).ok());
+  o.set_local_health(0, false);  // nSocket also saw `a` fail
+  Policy p3 = p1;
+  p3.version = 3;  // nRD: `a` is back
+  ASSERT_TRUE(o.apply(p3).ok());
+  EXPECT_EQ(o.select({}).value().stack, 0);
+  // A local mark made while the policy says nothing about health stays.
+  o.set_local_health(0, false);
+  Policy p4 = p1;
+  p4.version = 4;
+  ASSERT_TRUE(o.apply(p4).ok());
+  EXPECT_EQ(o.select({}).value().stack, 1);
+}
+
+}  // namespace

@@ -49,7 +49,8 @@ public:
   // (ESTALE for an old version, EINVAL for an ill-formed one) and keeps serving the current policy.
   Status apply(const Policy& policy);
 
-  // Local health (e.g. nSocket saw set-up failures): combined with the policy's `down` list.
+  // Local health (e.g. nSocket saw set-up failures): combined with the policy's `down` list. A new policy that
+  // lists a stack as up again after listing it down clears its local mark.
   void set_local_health(StackIndex stack, bool healthy);
 
   PolicyVersion version() const;
