@@ -74,17 +74,25 @@ void load_stack(const Field& f, LoadContext& ctx) {
               join_names(std::vector<std::string>(kTcpVariants.begin(), kTcpVariants.end())) + ")");
   }
   if (auto d = m.get("processing_delay")) spec.processing_delay = read_duration(*d);
-  for (const auto& key : params)
+  for (const auto& key : params) {
+    // The common keys are typed above; only a kind's own parameters travel as text.
+    if (std::find(kCommonKeys.begin(), kCommonKeys.end(), key) != kCommonKeys.end()) continue;
     if (auto p = m.get(key)) spec.params[key] = read_text(*p);
+  }
 
+  // A kind the simulator models with ns-3 runs over a link, so it needs one; a plug-in kind (a relay over
+  // another stack, say) may have none.
+  const bool needs_link = std::find(kBuiltinKinds.begin(), kBuiltinKinds.end(), spec.kind) != kBuiltinKinds.end() ||
+                          std::find(params.begin(), params.end(), "link") != params.end();
   const Field node_field = m.require("node");
-  const Field link_field = m.require("link");
-  const LinkSpec& link = read_link_ref(link_field, ctx);
-  spec.link = link.name;
+  const std::optional<Field> link_field = needs_link ? std::optional<Field>(m.require("link")) : m.get("link");
+  const LinkSpec* link = link_field ? &read_link_ref(*link_field, ctx) : nullptr;
+  if (link) spec.link = link->name;
   NameIndex& names = ctx.names;
   for (const std::string& node : read_nodes(node_field, ctx)) {
-    if (link.a != node && link.b != node)
-      link_field.fail("link '" + link.name + "' joins " + link.a + " and " + link.b + ", not node '" + node + "'");
+    if (link && link->a != node && link->b != node)
+      link_field->fail("link '" + link->name + "' joins " + link->a + " and " + link->b + ", not node '" + node +
+                       "'");
     // Names hold no '/', so `node/name` is unambiguous.
     const auto [first, fresh] = names.stack_lines.emplace(node + "/" + spec.name, spec.mark.line);
     if (!fresh)
