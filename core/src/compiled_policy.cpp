@@ -103,8 +103,15 @@ CompiledPolicy::CompiledPolicy(const Policy& policy, const std::vector<StackId>&
   };
   rule_stacks_.reserve(policy.rules.size());
   for (const Rule& rule : policy.rules) {
-    rule_stacks_.push_back({static_cast<std::uint32_t>(stack_pool_.size()), static_cast<std::uint8_t>(rule.use.size())});
-    for (const StackId& id : rule.use) stack_pool_.push_back(index_of(id));
+    RuleStacks s;
+    s.count = static_cast<std::uint8_t>(rule.use.size());
+    if (s.count <= RuleStacks::kInline) {
+      for (std::size_t k = 0; k < rule.use.size(); ++k) s.inline_stacks[k] = index_of(rule.use[k]);
+    } else {
+      s.pool_offset = static_cast<std::uint32_t>(stack_pool_.size());
+      for (const StackId& id : rule.use) stack_pool_.push_back(index_of(id));
+    }
+    rule_stacks_.push_back(s);
   }
   for (const StackId& id : policy.down) down_[index_of(id)] = 1;
 }

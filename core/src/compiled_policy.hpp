@@ -39,7 +39,8 @@ public:
   // The ranked stacks of rule `rule`.
   std::span<const StackIndex> stacks_of(std::uint32_t rule) const {
     const RuleStacks& s = rule_stacks_[rule];
-    return {stack_pool_.data() + s.offset, s.count};
+    if (s.count <= RuleStacks::kInline) return {s.inline_stacks.data(), s.count};
+    return {stack_pool_.data() + s.pool_offset, s.count};
   }
   bool down(StackIndex s) const { return down_[s] != 0; }
 
@@ -62,10 +63,15 @@ private:
     StepKind kind;
     std::uint32_t group;
   };
+  // A rule's ranked stacks. Most rules rank a few, kept inline so that a decision costs one cache miss
+  // here, not two, in a large policy.
   struct RuleStacks {
-    std::uint32_t offset;
-    std::uint8_t count;
+    static constexpr std::size_t kInline = 5;
+    std::uint32_t pool_offset = 0;  // into stack_pool_ when count > kInline
+    std::uint8_t count = 0;
+    std::array<StackIndex, kInline> inline_stacks{};
   };
+  static_assert(sizeof(RuleStacks) == 16);
 
   PolicyVersion version_;
   compiled::CandidateRuns runs_;
@@ -79,7 +85,7 @@ private:
   std::vector<Step> v4_steps_;
   std::vector<Step> v6_steps_;
   std::vector<RuleStacks> rule_stacks_;
-  std::vector<StackIndex> stack_pool_;
+  std::vector<StackIndex> stack_pool_;  // stacks of the rules that rank more than RuleStacks::kInline
   std::vector<std::uint8_t> down_;  // per stack index: 1 if the policy lists it as down
 };
 

@@ -136,7 +136,7 @@ void Session::report_progress(bool final) {
   if (!connection_) return;
   const ConnectionMetrics m = connection_->metrics();
   const TimePoint now = owner_.executor_.now();
-  const ByteCount moved = (m.bytes_sent + m.bytes_received) - (reported_.bytes_sent + reported_.bytes_received);
+  const ByteCount moved = (m.bytes_acked + m.bytes_received) - (reported_.bytes_acked + reported_.bytes_received);
   PathSample s{.stack = decision_.stack, .at = now};
   // The RTT a connection reports is its last sample: only fresh when bytes moved. A stalled connection must
   // not keep vouching for its path with an old RTT.

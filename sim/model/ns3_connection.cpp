@@ -13,6 +13,7 @@
 #include "ns3/tcp-header.h"
 #include "ns3/tcp-rx-buffer.h"
 #include "ns3/tcp-socket-base.h"
+#include "ns3/tcp-tx-buffer.h"
 
 namespace dmm::sim {
 namespace {
@@ -105,6 +106,21 @@ void Ns3Connection::set_events(ConnectionEvents& events) {
   events_ = &events;
   // Delivered later, not from inside set_events (usually called from on_accept, which should finish first).
   if (owed_ != 0 && !closed_) after(Duration(0), [this] { deliver_owed(); });
+}
+
+ConnectionMetrics Ns3Connection::metrics() const {
+  ConnectionMetrics m = metrics_;
+  m.bytes_acked = m.bytes_sent;
+  if (is_tcp()) {
+    // Acknowledged = handed over minus what still waits: in the processing delay or in ns-3's send buffer
+    // (unsent or unacknowledged). Remembered, since a closed connection has no buffer left to ask.
+    if (auto tcp = socket_ ? ns3::DynamicCast<ns3::TcpSocketBase>(socket_) : nullptr) {
+      const ByteCount waiting = sends_in_delay_ + tcp->GetTxBuffer()->Size();
+      acked_ = m.bytes_sent > waiting ? m.bytes_sent - waiting : 0;
+    }
+    m.bytes_acked = acked_;
+  }
+  return m;
 }
 
 Result<std::size_t> Ns3Connection::send(std::span<const std::byte> data) {

@@ -59,7 +59,7 @@ public:
   void shutdown_write() override;  // TCP: FIN after the data already taken
   // TCP: FIN after the data already taken (RST if received data was left unread, as Linux does).
   void close() override;
-  ConnectionMetrics metrics() const override { return metrics_; }
+  ConnectionMetrics metrics() const override;
 
   // ns-3 details, for the world and for tests.
   ns3::Ptr<ns3::Socket> socket() const { return socket_; }  // null once closed or dead
@@ -117,6 +117,7 @@ private:
   ByteCount readable_upto_ = 0;
   ByteInbox datagrams_;                // UDP bytes taken from the socket, not yet read
   std::size_t sends_in_delay_ = 0;     // bytes taken by send() and still in the processing delay
+  mutable ByteCount acked_ = 0;        // last bytes_acked seen while the socket was there
   ConnectionMetrics metrics_;
   bool sent_data_ = false;
   ns3::SequenceNumber32 sent_end_;     // one past the highest data byte sent so far (retransmit detection)

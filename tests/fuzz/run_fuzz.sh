@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the scenario-loader fuzzer for a bounded time; fails (non-zero) on any crash, leak, timeout or OOM.
 #   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS
-# BUILD_DIR is configured with clang on first use. Seeds: scenarios/*.yaml and tests/bad-scenarios/*.yaml.
+# BUILD_DIR is configured with clang on first use. Seeds: scenarios/, tests/bad-scenarios/ and tests/fuzz/seeds/
+# (the latter start with `%set KEY=VALUE` lines, which the target turns into --set overrides).
 # New corpus entries stay in BUILD_DIR/fuzz-corpus (the seed directories are never written to); a crashing
 # input is written to BUILD_DIR/fuzz-artifacts/.
 set -euo pipefail
@@ -24,7 +25,7 @@ corpus="$build/fuzz-corpus"
 artifacts="$build/fuzz-artifacts"
 mkdir -p "$corpus" "$artifacts"
 seeds=()
-for dir in "$src/scenarios" "$src/tests/bad-scenarios"; do
+for dir in "$src/scenarios" "$src/tests/bad-scenarios" "$src/tests/fuzz/seeds"; do
   [ -d "$dir" ] && seeds+=("$dir")
 done
 

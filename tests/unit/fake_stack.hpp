@@ -18,6 +18,7 @@ public:
   void set_events(ConnectionEvents& events) override { events_ = &events; }
   Result<std::size_t> send(std::span<const std::byte> data) override {
     metrics_.bytes_sent += data.size();
+    metrics_.bytes_acked += data.size();
     metrics_.segments_sent += (data.size() + 1447) / 1448;
     return data.size();
   }

@@ -32,6 +32,9 @@ struct StackInfo {
 struct ConnectionMetrics {
   Duration rtt{0};            // latest smoothed/last RTT sample; zero = none yet
   ByteCount bytes_sent = 0;   // handed to the stack by the application
+  // Of those, what the peer has acknowledged (TCP); equal to bytes_sent where there are no acks (UDP). This,
+  // not bytes_sent, measures delivery: a large send buffer takes megabytes at once.
+  ByteCount bytes_acked = 0;
   ByteCount bytes_received = 0;
   std::uint64_t segments_sent = 0;
   std::uint64_t retransmits = 0;
