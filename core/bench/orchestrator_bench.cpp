@@ -1,5 +1,6 @@
-// Orchestrator::select against a plain linear first-match scan, on the same rule sets and request stream,
-// and select while another thread keeps publishing versions. Ends with a table of indexed vs linear medians.
+// Orchestrator::select against a plain linear first-match scan, on the same rule sets and request stream;
+// select while another thread keeps publishing versions; and the cost of apply(). Ends with a table of
+// indexed vs linear medians.
 //
 //   build/bin/dmm-core-bench                       # everything, 5 repetitions, medians
 //   build/bin/dmm-core-bench --benchmark_filter=Select/100000
@@ -91,7 +92,22 @@ void BM_SelectWithWriter(benchmark::State& state, Fixture& f) {
   state.counters["versions_applied"] = static_cast<double>(applied);
 }
 
-// Keeps each benchmark's median real time per iteration (ns) for the ratio table.
+// Installing a new version of the same size: validation, compilation and the grace period.
+void BM_Apply(benchmark::State& state, Fixture& f) {
+  Policy p = f.policy;
+  p.version = f.orchestrator->version();
+  for (auto _ : state) {
+    ++p.version;
+    if (!f.orchestrator->apply(p)) state.SkipWithError("apply failed");
+  }
+}
+
+struct Median {
+  double real_ns = 0;
+  double cpu_ns = 0;
+};
+
+// Keeps each benchmark's median times per iteration for the ratio table.
 class MedianCapture : public benchmark::ConsoleReporter {
 public:
   void ReportRuns(const std::vector<Run>& runs) override {
@@ -100,14 +116,14 @@ public:
       // function_name is the registered name (`BM_Select/1000`), without the `/repeats:5` decoration.
       const std::string& name = run.run_name.function_name;
       if (run.aggregate_name == "median" || (run.aggregate_name.empty() && !medians_.contains(name)))
-        medians_[name] = run.GetAdjustedRealTime();
+        medians_[name] = Median{run.GetAdjustedRealTime(), run.GetAdjustedCPUTime()};
     }
     ConsoleReporter::ReportRuns(runs);
   }
-  const std::map<std::string, double>& medians() const { return medians_; }
+  const std::map<std::string, Median>& medians() const { return medians_; }
 
 private:
-  std::map<std::string, double> medians_;
+  std::map<std::string, Median> medians_;
 };
 
 // `BM_Select/1000`. (Appending also avoids GCC 12's false -Wrestrict on `"literal" + std::string&&`.)
@@ -115,19 +131,25 @@ std::string bench_name(std::string_view base, std::size_t rules) {
   return std::string(base).append("/").append(std::to_string(rules));
 }
 
-void print_ratios(const std::map<std::string, double>& medians) {
-  auto find = [&](const std::string& name) -> const double* {
+void print_ratios(const std::map<std::string, Median>& medians) {
+  auto find = [&](const std::string& name) -> const Median* {
     const auto it = medians.find(name);
     return it == medians.end() ? nullptr : &it->second;
   };
-  std::printf("\nmedian real time per select (ns), indexed vs linear first-match scan:\n");
+  // Real time is what a caller waits; CPU time leaves out preemption by other processes on a busy machine.
+  std::printf("\nmedians per operation, indexed select vs linear first-match scan (real time / CPU time):\n");
   for (std::size_t n : kRuleCounts) {
-    const double* indexed = find(bench_name("BM_Select", n));
-    const double* linear = find(bench_name("BM_LinearScan", n));
+    const Median* indexed = find(bench_name("BM_Select", n));
+    const Median* linear = find(bench_name("BM_LinearScan", n));
     if (indexed == nullptr || linear == nullptr) continue;
-    std::printf("select@%zu: %.1f ns, linear %.1f ns, speed-up %.0fx", n, *indexed, *linear, *linear / *indexed);
-    if (const double* w = find(bench_name("BM_SelectWithWriter", n))) std::printf(", with writer %.1f ns", *w);
-    if (const double* c = find(bench_name("BM_SelectColdStream", n))) std::printf(", cold stream %.1f ns", *c);
+    std::printf("select@%zu: %.1f / %.1f ns, linear %.0f / %.0f ns, speed-up %.0fx / %.0fx", n, indexed->real_ns,
+                indexed->cpu_ns, linear->real_ns, linear->cpu_ns, linear->real_ns / indexed->real_ns,
+                linear->cpu_ns / indexed->cpu_ns);
+    if (const Median* w = find(bench_name("BM_SelectWithWriter", n)))
+      std::printf(", with writer %.1f / %.1f ns", w->real_ns, w->cpu_ns);
+    if (const Median* c = find(bench_name("BM_SelectColdStream", n)))
+      std::printf(", cold stream %.1f / %.1f ns", c->real_ns, c->cpu_ns);
+    if (const Median* a = find(bench_name("BM_Apply", n))) std::printf(", apply %.3f ms", a->real_ns / 1e6);
     std::printf("\n");
   }
 }
@@ -155,8 +177,9 @@ int main(int argc, char** argv) {
     if (largest)
       configure(benchmark::RegisterBenchmark(bench_name("BM_SelectColdStream", n).c_str(),
                                              [f](benchmark::State& s) { BM_SelectColdStream(s, *f); }));
-    keep.push_back(f);
-    keep.push_back(w);
+    auto a = make_fixture(n, false);
+    configure(benchmark::RegisterBenchmark(bench_name("BM_Apply", n).c_str(), [a](benchmark::State& s) { BM_Apply(s, *a); }));
+    keep.insert(keep.end(), {f, w, a});
   }
 
   MedianCapture reporter;

@@ -36,6 +36,9 @@ public:
   PolicyVersion version() const { return version_; }
   // The lowest index of a rule whose match fits `r`, or kNoRule. Lock-free and allocation-free.
   std::uint32_t first_match(const SessionRequest& r) const;
+  // Stack entries readable at stacks_of(rule).data(), even past its size(): lets a caller scan a fixed
+  // number of them without a data-dependent loop exit.
+  static constexpr std::size_t kReadableStacks = 5;
   // The ranked stacks of rule `rule`.
   std::span<const StackIndex> stacks_of(std::uint32_t rule) const {
     const RuleStacks& s = rule_stacks_[rule];
@@ -72,6 +75,7 @@ private:
     std::array<StackIndex, kInline> inline_stacks{};
   };
   static_assert(sizeof(RuleStacks) == 16);
+  static_assert(RuleStacks::kInline == kReadableStacks);  // pool-stored rules have more than that anyway
 
   PolicyVersion version_;
   compiled::CandidateRuns runs_;

@@ -15,12 +15,15 @@
 #include "dmm/orchestrator.hpp"
 
 #include <algorithm>
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
 #include "compiled_policy.hpp"
+
+static_assert(dmm::kMaxRankedStacks <= 32, "select() keeps per-stack health in a 32-bit mask");
 
 namespace dmm {
 
@@ -76,25 +79,36 @@ Result<Choice> Orchestrator::select(const SessionRequest& request) const {
   choice.rule = static_cast<std::int32_t>(rule);
   choice.version = table->version();
   // Healthy stacks first in rank order, then the unhealthy ones in rank order: nSocket's fallback order.
+  // Health is read once per stack (into `healthy`), so a concurrent set_local_health cannot make a stack
+  // appear twice or not at all.
   const auto ranked = table->stacks_of(rule);
-  std::uint8_t n = 0;
-  std::array<StackIndex, kMaxRankedStacks> unhealthy{};
-  std::uint8_t u = 0;
-  for (const StackIndex s : ranked) {
-    const bool healthy = !table->down(s) && local_healthy_[s].load(std::memory_order_relaxed);
-    if (healthy) {
-      choice.ranked[n++] = s;
-    } else {
-      unhealthy[u++] = s;
-    }
+  const std::size_t count = ranked.size();
+  // Rules rank a varying number of stacks; scanning a fixed number (then masking) keeps the common case
+  // free of loop exits the branch predictor cannot guess. (Unused inline entries are zero, so the tail of
+  // choice.ranked stays zero.)
+  constexpr std::size_t kFixed = CompiledPolicy::kReadableStacks;
+  auto healthy_bit = [&](std::size_t i) {
+    const StackIndex s = ranked.data()[i];
+    return static_cast<std::uint32_t>(!table->down(s) & local_healthy_[s].load(std::memory_order_relaxed)) << i;
+  };
+  std::uint32_t healthy = 0;  // bit i: ranked[i] is healthy (kMaxRankedStacks <= 32)
+  for (std::size_t i = 0; i < kFixed; ++i) healthy |= healthy_bit(i);
+  for (std::size_t i = kFixed; i < count; ++i) healthy |= healthy_bit(i);
+  const std::uint32_t all = (1u << count) - 1;
+  healthy &= all;
+  std::copy_n(ranked.data(), kFixed, choice.ranked.begin());
+  if (count > kFixed) std::copy(ranked.begin() + kFixed, ranked.end(), choice.ranked.begin() + kFixed);
+  if (healthy != all) {  // some stack is down: healthy ones first, each group in rank order
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < count; ++i)
+      if (healthy & (1u << i)) choice.ranked[n++] = ranked[i];
+    for (std::size_t i = 0; i < count; ++i)
+      if (!(healthy & (1u << i))) choice.ranked[n++] = ranked[i];
   }
-  release(slot);
-  choice.all_unhealthy = (n == 0);
-  for (std::uint8_t i = 0; i < u; ++i) choice.ranked[n + i] = unhealthy[i];
-  choice.ranked_count = static_cast<std::uint8_t>(n + u);
-  // With none healthy, ranked[0] is the rule's first stack: the last resort. (`ranked` above points into the
-  // table, which may be freed once released: only the copy is read from here on.)
-  choice.stack = choice.ranked[0];
+  release(slot);  // `ranked` points into the table: nothing of it is read past here
+  choice.ranked_count = static_cast<std::uint8_t>(count);
+  choice.all_unhealthy = healthy == 0;
+  choice.stack = choice.ranked[0];  // with none healthy: the rule's first stack, as a last resort
   return choice;
 }
 
