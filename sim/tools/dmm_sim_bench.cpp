@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_link.hpp"
@@ -39,6 +41,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // The same topology and the recorded sessions' bytes as BulkSend/PacketSink pairs.
 Figures run_plain_ns3(const scenario::Scenario& sc, const std::vector<scenario::SessionRecord>& sessions) {
   sim::configure_ns3_defaults();
+  // BulkSend's sockets take the node's default TCP type: make it the scenario's variant when all stacks agree,
+  // so both runs use the same congestion control (Cubic and NewReno cost ns-3 quite differently).
+  std::set<std::string> variants;
+  for (const auto& st : sc.stacks) variants.insert(st.tcp);
+  static const std::map<std::string, std::string> kTypes{
+      {"cubic", "ns3::TcpCubic"}, {"newreno", "ns3::TcpNewReno"}, {"bbr", "ns3::TcpBbr"}};
+  if (variants.size() == 1 && kTypes.count(*variants.begin())) {
+    ns3::Config::SetDefault("ns3::TcpL4Protocol::SocketType",
+                            ns3::TypeIdValue(ns3::TypeId::LookupByName(kTypes.at(*variants.begin()))));
+  } else {
+    std::fprintf(stderr, "dmm-sim-bench: stacks use several TCP variants; the baseline uses ns-3's default\n");
+  }
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(sc.seed);
   ns3::NodeContainer nodes;
@@ -76,6 +90,9 @@ Figures run_plain_ns3(const scenario::Scenario& sc, const std::vector<scenario::
       if (bytes == 0) return;
       ns3::BulkSendHelper send("ns3::TcpSocketFactory", ns3::InetSocketAddress(to, kSinkPort));
       send.SetAttribute("MaxBytes", ns3::UintegerValue(bytes));
+      // The same write size as DMM's workloads (64 KiB): BulkSend's default of 512 bytes costs ns-3 far more
+      // per byte in its send buffer, which would flatter DMM.
+      send.SetAttribute("SendSize", ns3::UintegerValue(64 * 1024));
       auto apps = send.Install(from);
       apps.Start(ns3::NanoSeconds(s.start.count()));
     };
