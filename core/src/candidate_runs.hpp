@@ -33,6 +33,7 @@ struct Candidate {
     if (m.intent) c.intent = static_cast<std::uint8_t>(*m.intent);
     return c;
   }
+  friend auto operator<=>(const Candidate&, const Candidate&) = default;
 };
 
 // The request fields a candidate still checks, prepared once per lookup.
@@ -78,10 +79,7 @@ public:
     if ((port_implied || (head.port_first == 0 && head.port_last == 65535)) && head.proto == kAny &&
         head.intent == kAny)
       return kDirect | head.rule;
-    std::vector<std::uint32_t> rules;
-    rules.reserve(run.size());
-    for (const Candidate& c : run) rules.push_back(c.rule);
-    const auto [it, inserted] = interned_.try_emplace(std::move(rules), static_cast<std::uint32_t>(pool_.size()));
+    const auto [it, inserted] = interned_.try_emplace(run, static_cast<std::uint32_t>(pool_.size()));
     if (inserted) {
       pool_.insert(pool_.end(), run.begin(), run.end());
       pool_.push_back(Candidate{});
@@ -102,13 +100,12 @@ public:
     return best;
   }
 
-  std::size_t size() const { return pool_.size(); }
   // Build-time interning is not needed once the policy is compiled.
   void seal() { interned_.clear(); }
 
 private:
   std::vector<Candidate> pool_;
-  std::map<std::vector<std::uint32_t>, std::uint32_t> interned_;
+  std::map<std::vector<Candidate>, std::uint32_t> interned_;
 };
 
 }  // namespace dmm::compiled

@@ -114,6 +114,8 @@ CompiledPolicy::CompiledPolicy(const Policy& policy, const std::vector<StackId>&
     rule_stacks_.push_back(s);
   }
   for (const StackId& id : policy.down) down_[index_of(id)] = 1;
+  for (std::size_t r = 0; r < rule_stacks_.size(); ++r)
+    for (StackIndex st : stacks_of(static_cast<std::uint32_t>(r))) rule_stacks_[r].any_down |= down_[st];
 }
 
 void CompiledPolicy::build_any_dst(const Policy& policy, const std::vector<Home>& homes) {

@@ -7,6 +7,8 @@
 //  - tuple groups: IPv6 rules, those many-port IPv4 rules and port-only rules, a hash table per rule shape;
 //  - the rules with neither destination nor exact port, pre-sorted per (proto, intent): no lookup at all.
 // Each answer is a run of candidates in ascending rule order with the fields left to check.
+// (Plain tuple-space search for every rule, tried first, costs a hash probe per rule shape present and was
+// about 3x slower at 100,000 rules; the trie answers all IPv4 prefix lengths with one walk.)
 // First-match exactness: the steps are visited in order of the lowest rule index each holds, keeping the
 // best (lowest) matching rule found so far; a run's scan stops at the first candidate not below it, and the
 // search stops at the first step whose lowest rule cannot beat it. So the answer is the lowest matching rule
@@ -46,6 +48,8 @@ public:
     return {stack_pool_.data() + s.pool_offset, s.count};
   }
   bool down(StackIndex s) const { return down_[s] != 0; }
+  // Whether the policy lists any stack of rule `rule` as down.
+  bool any_stack_down(std::uint32_t rule) const { return rule_stacks_[rule].any_down != 0; }
 
   // Where a rule is indexed (public only for the helpers in the .cpp).
   enum class Home : std::uint8_t { ipv4_index, tuple_space, any_dst };
@@ -72,6 +76,7 @@ private:
     static constexpr std::size_t kInline = 5;
     std::uint32_t pool_offset = 0;  // into stack_pool_ when count > kInline
     std::uint8_t count = 0;
+    std::uint8_t any_down = 0;      // some stack of the rule is in policy.down
     std::array<StackIndex, kInline> inline_stacks{};
   };
   static_assert(sizeof(RuleStacks) == 16);

@@ -35,8 +35,10 @@ Ipv4PrefixIndex::Ipv4PrefixIndex(std::vector<Entry> entries, CandidateRuns& runs
   }
   // Distinct prefixes in (address, length) order: a prefix comes before every longer prefix inside it, so
   // one left-to-right sweep sees them nested, like brackets.
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.address, a.length) < std::tie(b.address, b.length);
+  // Rule index as the tie-breaker keeps rule order within a prefix, as a stable sort would. (Not
+  // std::stable_sort: its temporary buffer trips a false alloc-dealloc-mismatch in GCC 12's ASan builds.)
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.address, a.length, a.candidate.rule) < std::tie(b.address, b.length, b.candidate.rule);
   });
   std::vector<Prefix> prefixes;
   for (const Entry& e : entries) {

@@ -3,7 +3,7 @@
 //
 // A leaf-pushed multibit trie with 8-bit strides (the layout of router FIBs): a block has 256 entries, one per
 // value of the next address byte; an entry holding longer prefixes points to a child block. Each leaf entry
-// is the offset of a candidate run that already merges the rules of all prefixes covering it, however long,
+// is the RunRef of a candidate run that already merges the rules of all prefixes covering it, however long,
 // so a lookup is at most four dependent loads (usually two or three into small, hot blocks) and one short
 // scan, whatever the number of rules or prefix lengths. (A hash table per prefix length would cost a probe
 // per length present.) 8-bit strides rather than a 64Ki-entry root keep small policies small: a policy is

@@ -15,7 +15,6 @@
 #include "dmm/orchestrator.hpp"
 
 #include <algorithm>
-#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <thread>
@@ -78,32 +77,30 @@ Result<Choice> Orchestrator::select(const SessionRequest& request) const {
   Choice choice;
   choice.rule = static_cast<std::int32_t>(rule);
   choice.version = table->version();
-  // Healthy stacks first in rank order, then the unhealthy ones in rank order: nSocket's fallback order.
-  // Health is read once per stack (into `healthy`), so a concurrent set_local_health cannot make a stack
-  // appear twice or not at all.
+  // The rule's stacks in rank order; with some of them down, healthy ones first, each group in rank order:
+  // nSocket's fallback order. A fixed-size copy first (unused inline entries are zero, so the tail of
+  // choice.ranked stays zero): rules rank varying numbers of stacks, and a loop exit that depends on the
+  // count is one the branch predictor cannot guess.
   const auto ranked = table->stacks_of(rule);
   const std::size_t count = ranked.size();
-  // Rules rank a varying number of stacks; scanning a fixed number (then masking) keeps the common case
-  // free of loop exits the branch predictor cannot guess. (Unused inline entries are zero, so the tail of
-  // choice.ranked stays zero.)
   constexpr std::size_t kFixed = CompiledPolicy::kReadableStacks;
-  auto healthy_bit = [&](std::size_t i) {
-    const StackIndex s = ranked.data()[i];
-    return static_cast<std::uint32_t>(!table->down(s) & local_healthy_[s].load(std::memory_order_relaxed)) << i;
-  };
-  std::uint32_t healthy = 0;  // bit i: ranked[i] is healthy (kMaxRankedStacks <= 32)
-  for (std::size_t i = 0; i < kFixed; ++i) healthy |= healthy_bit(i);
-  for (std::size_t i = kFixed; i < count; ++i) healthy |= healthy_bit(i);
-  const std::uint32_t all = (1u << count) - 1;
-  healthy &= all;
   std::copy_n(ranked.data(), kFixed, choice.ranked.begin());
   if (count > kFixed) std::copy(ranked.begin() + kFixed, ranked.end(), choice.ranked.begin() + kFixed);
-  if (healthy != all) {  // some stack is down: healthy ones first, each group in rank order
-    std::size_t n = 0;
+  const std::uint32_t all = (1u << count) - 1;
+  std::uint32_t healthy = all;  // bit i: ranked[i] is healthy (kMaxRankedStacks <= 32)
+  if (table->any_stack_down(rule) || local_down_.load(std::memory_order_relaxed) != 0) {
+    // Each stack's health is read once, so a concurrent set_local_health cannot make it appear twice or
+    // not at all.
+    healthy = 0;
     for (std::size_t i = 0; i < count; ++i)
-      if (healthy & (1u << i)) choice.ranked[n++] = ranked[i];
-    for (std::size_t i = 0; i < count; ++i)
-      if (!(healthy & (1u << i))) choice.ranked[n++] = ranked[i];
+      if (!table->down(ranked[i]) && local_healthy_[ranked[i]].load(std::memory_order_relaxed)) healthy |= 1u << i;
+    if (healthy != all) {
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < count; ++i)
+        if (healthy & (1u << i)) choice.ranked[n++] = ranked[i];
+      for (std::size_t i = 0; i < count; ++i)
+        if (!(healthy & (1u << i))) choice.ranked[n++] = ranked[i];
+    }
   }
   release(slot);  // `ranked` points into the table: nothing of it is read past here
   choice.ranked_count = static_cast<std::uint8_t>(count);
@@ -137,7 +134,7 @@ Status Orchestrator::apply(const Policy& policy) {
   // earlier set-up failures, which would otherwise keep the stack out until its local retry timer fires.
   for (const auto& id : policy_->down) {
     if (std::find(policy.down.begin(), policy.down.end(), id) != policy.down.end()) continue;
-    if (auto i = index_of(id)) local_healthy_[*i].store(true, std::memory_order_relaxed);
+    if (auto i = index_of(id)) mark_local_health(*i, true);
   }
   policy_ = std::move(copy);
   ++counters_.applied;
@@ -146,7 +143,15 @@ Status Orchestrator::apply(const Policy& policy) {
 
 void Orchestrator::set_local_health(StackIndex stack, bool healthy) {
   if (stack >= stacks_.size()) return;  // not a stack of ours: nothing to mark
-  local_healthy_[stack].store(healthy, std::memory_order_relaxed);
+  mark_local_health(stack, healthy);
+}
+
+// Relaxed is enough: health is advisory and guards no other data; a select() racing with a change may see
+// either value. The exchange counts each transition exactly once, however many threads report.
+void Orchestrator::mark_local_health(StackIndex stack, bool healthy) {
+  const bool was = local_healthy_[stack].exchange(healthy, std::memory_order_relaxed);
+  if (was && !healthy) local_down_.fetch_add(1, std::memory_order_relaxed);
+  if (!was && healthy) local_down_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 PolicyVersion Orchestrator::version() const {

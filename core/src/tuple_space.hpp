@@ -1,8 +1,9 @@
 #pragma once
-// Tuple-space search for the rules the IPv4 prefix index does not hold: IPv6 prefixes, rules without a
-// destination, and rules for one exact port (hashing the port keeps many such rules on one prefix from
-// becoming a long scan). Rules are grouped by shape — family, prefix length, exact port or not — so that
-// inside a group a rule's key is just (masked destination [, port]) and one hash probe finds its run.
+// Tuple-space search (Srinivasan et al.) for the rules the IPv4 prefix index does not hold: IPv6 prefixes,
+// port-only rules, and IPv4 prefixes with many exact-port rules (hashing the port keeps one rule per service
+// on a prefix from becoming a long scan). Rules are grouped by shape - family, prefix length, exact port or
+// not - so that inside a group a rule's key is just (masked destination [, port]) and one hash probe finds
+// its run.
 #include <cstdint>
 #include <vector>
 

@@ -13,7 +13,8 @@ enum class ConnectOutcome { succeed, refuse_now, fail_later, never_answer };
 
 class FakeConnection final : public Connection {
 public:
-  FakeConnection(EventQueueExecutor& ex, ConnectionEvents& events) : ex_(ex), events_(&events) {}
+  FakeConnection(EventQueueExecutor& ex, ConnectionEvents& events, int& closes)
+      : ex_(ex), events_(&events), closes_(closes) {}
   ~FakeConnection() override { ex_.cancel(timer_); }
   void set_events(ConnectionEvents& events) override { events_ = &events; }
   Result<std::size_t> send(std::span<const std::byte> data) override {
@@ -25,6 +26,7 @@ public:
   Result<std::size_t> receive(std::span<std::byte>) override { return make_error(EAGAIN, "nothing"); }
   void shutdown_write() override {}
   void close() override {
+    if (!closed) ++closes_;
     closed = true;
     ex_.cancel(timer_);
   }
@@ -41,6 +43,7 @@ public:
 private:
   EventQueueExecutor& ex_;
   ConnectionEvents* events_;
+  int& closes_;  // the stack's count: outlives the connection, which nSocket destroys when it likes
   TimerId timer_ = 0;
 };
 
@@ -51,8 +54,7 @@ public:
   Result<std::unique_ptr<Connection>> connect(const Endpoint&, L4Proto, ConnectionEvents& events) override {
     ++connects;
     if (outcome == ConnectOutcome::refuse_now) return make_error(ENETUNREACH, "no route");
-    auto c = std::make_unique<FakeConnection>(ex_, events);
-    last = c.get();
+    auto c = std::make_unique<FakeConnection>(ex_, events, closes);
     if (outcome == ConnectOutcome::succeed) c->arm(handshake, [](ConnectionEvents& e) { e.on_connected(); });
     if (outcome == ConnectOutcome::fail_later)
       c->arm(handshake, [](ConnectionEvents& e) { e.on_failed(make_error(ECONNREFUSED, "refused")); });
@@ -65,7 +67,7 @@ public:
   ConnectOutcome outcome = ConnectOutcome::succeed;
   Duration handshake = std::chrono::milliseconds(20);
   int connects = 0;
-  FakeConnection* last = nullptr;
+  int closes = 0;  // connections of this stack closed so far
 
 private:
   EventQueueExecutor& ex_;

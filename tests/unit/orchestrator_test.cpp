@@ -25,8 +25,13 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  ++t_allocations;
+  return std::malloc(n == 0 ? 1 : n);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 namespace dmm {
@@ -176,6 +181,41 @@ TEST(Orchestrator, HealthyStacksComeFirstInRankOrder) {
   EXPECT_EQ(c.stack, 1);
   EXPECT_THAT(ranked(c), ElementsAre(1, 2, 0));
   o.set_local_health(99, false);  // not a stack: ignored
+}
+
+TEST(Orchestrator, RepeatedHealthReportsAreIdempotent) {
+  Orchestrator o(kStacks, policy_of(1, {rule({"a", "b"})}));
+  o.set_local_health(0, false);
+  o.set_local_health(0, false);  // a second report of the same failure
+  EXPECT_THAT(ranked(o.select(request("1.2.3.4", 80)).value()), ElementsAre(1, 0));
+  o.set_local_health(0, true);  // one recovery undoes both
+  auto c = o.select(request("1.2.3.4", 80)).value();
+  EXPECT_THAT(ranked(c), ElementsAre(0, 1));
+  EXPECT_FALSE(c.all_unhealthy);
+  o.set_local_health(1, true);  // already healthy: no change
+  o.set_local_health(1, false);
+  EXPECT_THAT(ranked(o.select(request("1.2.3.4", 80)).value()), ElementsAre(0, 1));
+  o.set_local_health(0, false);
+  c = o.select(request("1.2.3.4", 80)).value();
+  EXPECT_TRUE(c.all_unhealthy);
+  EXPECT_THAT(ranked(c), ElementsAre(0, 1));
+}
+
+TEST(Orchestrator, RulesRankingManyStacks) {
+  std::vector<StackId> stacks;
+  for (int i = 0; i < 16; ++i) stacks.push_back(std::string("s").append(std::to_string(i)));
+  std::vector<StackId> reversed(stacks.rbegin(), stacks.rend());
+  Orchestrator o(stacks, policy_of(1, {rule(reversed, "10.0.0.0/8"), rule({"s3", "s1"})}, {"s14"}));
+  auto c = o.select(request("10.1.1.1", 80)).value();
+  ASSERT_EQ(c.ranked_count, 16);
+  EXPECT_EQ(c.stack, 15);
+  EXPECT_EQ(c.ranked[0], 15);
+  EXPECT_EQ(c.ranked[1], 13);  // s14 is down: last
+  EXPECT_EQ(c.ranked[15], 14);
+  c = o.select(request("11.1.1.1", 80)).value();
+  EXPECT_THAT(ranked(c), ElementsAre(3, 1));
+  EXPECT_EQ(c.ranked[2], 0);  // unused entries stay zero
+  EXPECT_EQ(c.ranked[15], 0);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -389,7 +429,7 @@ TEST(Orchestrator, ConcurrentSelectSeesOnlyWholeVersions) {
   constexpr std::size_t kStackCount = 5;
   constexpr PolicyVersion kVersions = 2000;
   std::vector<StackId> stacks;
-  for (std::size_t i = 0; i < kStackCount; ++i) stacks.push_back("s" + std::to_string(i));
+  for (std::size_t i = 0; i < kStackCount; ++i) stacks.push_back(std::string("s").append(std::to_string(i)));
   // Version v sends everything to stack v % N, behind a varying number of rules that never match the
   // readers' requests, so that tables of different shapes and sizes are built and freed.
   auto version = [&stacks](PolicyVersion v) {
@@ -412,8 +452,9 @@ TEST(Orchestrator, ConcurrentSelectSeesOnlyWholeVersions) {
     while (!done.load()) {
       auto c = o.select(r);
       ++n;
+      // One stack per rule: health flips (below) may mark it all_unhealthy but never change the stack.
       if (!c || c->stack != c->version % kStackCount || c->version < last || c->version > kVersions ||
-          c->rule != static_cast<std::int32_t>(c->version % 64))
+          c->rule != static_cast<std::int32_t>(c->version % 64) || c->ranked_count != 1 || c->ranked[0] != c->stack)
         failures.fetch_add(1);
       if (c) last = c->version;
     }
@@ -421,6 +462,9 @@ TEST(Orchestrator, ConcurrentSelectSeesOnlyWholeVersions) {
   };
   std::vector<std::thread> readers;
   for (std::uint32_t i = 0; i < 3; ++i) readers.emplace_back(reader, i);
+  std::thread health([&] {  // nSocket threads reporting set-up failures and recoveries meanwhile
+    for (std::uint32_t i = 0; !done.load(); ++i) o.set_local_health(static_cast<StackIndex>(i % kStackCount), i % 3 != 0);
+  });
   for (PolicyVersion v = 2; v <= kVersions; ++v) {
     ASSERT_TRUE(o.apply(version(v)));
     if (v % 100 == 0) {
@@ -429,6 +473,7 @@ TEST(Orchestrator, ConcurrentSelectSeesOnlyWholeVersions) {
   }
   done.store(true);
   for (auto& t : readers) t.join();
+  health.join();
   EXPECT_EQ(failures.load(), 0u);
   EXPECT_GT(selects.load(), 0u);
   EXPECT_EQ(o.version(), kVersions);

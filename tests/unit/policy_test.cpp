@@ -107,7 +107,7 @@ TEST(Validate, NamesTheRuleAndTheProblem) {
 
 TEST(Validate, SixteenStacksIsTheLimit) {
   std::vector<StackId> known;
-  for (int i = 0; i < 16; ++i) known.push_back("s" + std::to_string(i));
+  for (int i = 0; i < 16; ++i) known.push_back(std::string("s").append(std::to_string(i)));
   EXPECT_TRUE(validate(policy_of({Rule{Match{}, known}}), known));
 }
 

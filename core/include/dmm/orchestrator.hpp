@@ -72,6 +72,9 @@ private:
   mutable std::atomic<unsigned> epoch_{0};
   mutable std::array<std::atomic<std::uint64_t>, 2> readers_{};
   std::unique_ptr<std::atomic<bool>[]> local_healthy_;
+  // How many entries of local_healthy_ are false: while zero, select() need not read them one by one.
+  std::atomic<std::uint32_t> local_down_{0};
+  void mark_local_health(StackIndex stack, bool healthy);
 
   mutable std::mutex writer_;  // serializes apply(); never taken by select()
   std::shared_ptr<const Policy> policy_;
