@@ -85,6 +85,13 @@ private:
   Status build_workloads();
   Status schedule_events();
   void apply_event(const scenario::EventSpec& e);
+  // Calls `report` every `step` of simulated time until the run ends (the callback outlives the run).
+  void report_progress(const std::function<void(double)>& report, Duration step) {
+    executor_.schedule(step, [this, &report, step] {
+      report(to_seconds(executor_.now()));
+      report_progress(report, step);
+    });
+  }
   Policy initial_policy() const;
 
   const scenario::Scenario& sc_;
@@ -348,11 +355,7 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   for (auto& c : clients_) c->start(sc_.duration);
   if (options.on_progress) {
     const Duration step = std::max<Duration>(sc_.duration / 100, std::chrono::milliseconds(1));
-    std::function<void()> tick = [&, step] {
-      options.on_progress(to_seconds(executor_.now()));
-      executor_.schedule(step, tick);
-    };
-    executor_.schedule(step, tick);
+    report_progress(options.on_progress, step);
   }
   ns3::Simulator::Stop(ns3::NanoSeconds(sc_.duration.count()));
   ns3::Simulator::Run();

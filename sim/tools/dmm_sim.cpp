@@ -143,10 +143,13 @@ int main(int argc, char** argv) {
   options.wall_seconds = wall;
   const bool progress = !quiet && isatty(STDERR_FILENO);
   bool progress_shown = false;
+  // Runs shorter than this need no progress line; DMM_PROGRESS_AFTER (seconds) changes it, e.g. for tests.
+  double progress_after = 2.0;
+  if (const char* after = std::getenv("DMM_PROGRESS_AFTER")) progress_after = std::atof(after);
   if (progress) {
     options.on_progress = [&](double sim_s) {
       const double w = wall();
-      if (w < 2.0) return;  // short runs need no progress line
+      if (w < progress_after) return;
       progress_shown = true;
       std::fprintf(stderr, "\r  %6.1f / %.1f s simulated (%3.0f%%), %.1f s wall", sim_s, to_seconds(sc->duration),
                    100.0 * sim_s / to_seconds(sc->duration), w);

@@ -22,6 +22,24 @@ TEST(DmmSimCli, HelpUsageAndBadInputExitCodes) {
   EXPECT_EQ(bad_seed.exit_code, 2) << bad_seed.output;
 }
 
+TEST(DmmSimCli, ProgressLineOnATerminal) {
+  // `script` gives dmm-sim a pseudo-terminal; the progress line only appears on one.
+  const auto out = fresh_dir("progress");
+  const std::string cmd = "DMM_PROGRESS_AFTER=0 script -qec " +
+                          shell_quote(shell_quote(DMM_SIM_BIN) + " " + shell_quote(scenario_path("tests/scenarios/switch.yaml")) +
+                                      " --out " + shell_quote(out.string())) +
+                          " /dev/null 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  const int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+  EXPECT_NE(output.find("s simulated ("), std::string::npos) << output;
+  EXPECT_NE(output.find("expectations: 0/0 passed"), std::string::npos) << output;
+}
+
 TEST(DmmSimCli, FailedExpectationExitsOne) {
   const auto out = fresh_dir("expect-fail");
   // The stack-fail scenario, but demanding that `first` carried everything even while it was down.
