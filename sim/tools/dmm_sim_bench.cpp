@@ -4,6 +4,9 @@
 // time, over the link of the stack that carried it — as plain ns-3 applications (BulkSend + PacketSink) in the
 // same process, and prints events/s, simulated seconds per wall second and the wall-time ratio.
 // The baseline has no request/response turn-around and no probes: it is the floor DMM's run is compared with.
+// Use it on scenarios of few long sessions (scenarios/bench-bulk.yaml): PacketSink never closes the sockets it
+// accepts, so with thousands of short sessions the baseline's endpoint table grows without bound and the
+// baseline, not DMM, becomes the slow side (many-flows: DMM 0.17x the baseline's wall time).
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
