@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dmm/policy.hpp"
 #include "dmm/units.hpp"
 #include "scenario/yaml_tree.hpp"
 
@@ -64,5 +65,6 @@ BitsPerSecond read_rate(const Field& f);
 ByteCount read_size(const Field& f);     // unit required (a bare 0 is fine)
 double read_probability(const Field& f);
 double read_per_second(const Field& f);  // `50/s`
+PortRange read_ports(const Field& f);     // `80` or `8000-8100` (1..65535, lower first)
 
 }  // namespace dmm::scenario

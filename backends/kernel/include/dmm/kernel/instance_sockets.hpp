@@ -1,0 +1,36 @@
+#pragma once
+// The sockets of one kernel stack instance: made inside its namespace, with its protocol substitution (TCP
+// opened as MPTCP when the instance says `protocol: mptcp`). Needs no event loop, so the preload shim can use
+// it (through KernelStack::create_socket or directly) to make the real socket behind an application's fd.
+#include <optional>
+
+#include "dmm/kernel/kernel_stack_config.hpp"
+#include "dmm/kernel/netns_socket_factory.hpp"
+#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/result.hpp"
+
+namespace dmm::kernel {
+
+class InstanceSockets {
+public:
+  // Opens the namespace (ENOENT / EINVAL as NetnsSocketFactory::open) and, for MPTCP, makes one probe socket
+  // there so that a namespace without MPTCP (net.mptcp.enabled = 0) is refused now, not on the first session.
+  static Result<InstanceSockets> open(const KernelStackConfig& config);
+
+  // socket(2) in the instance's namespace. With MPTCP, a TCP stream socket (AF_INET/AF_INET6, SOCK_STREAM,
+  // protocol 0 or IPPROTO_TCP) becomes IPPROTO_MPTCP; anything else is made as asked. Thread-safe.
+  Result<UniqueFd> socket(int domain, int type, int protocol) const;
+  // The protocol socket() uses for these arguments.
+  int substitute_protocol(int domain, int type, int protocol) const;
+
+  bool mptcp() const { return protocol_ == KernelProtocol::mptcp; }
+
+private:
+  InstanceSockets(std::optional<NetnsSocketFactory> netns, KernelProtocol protocol)
+      : netns_(std::move(netns)), protocol_(protocol) {}
+
+  std::optional<NetnsSocketFactory> netns_;  // absent: the calling thread's namespace
+  KernelProtocol protocol_;
+};
+
+}  // namespace dmm::kernel

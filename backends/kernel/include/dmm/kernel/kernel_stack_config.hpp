@@ -1,0 +1,32 @@
+#pragma once
+// One kernel stack instance's settings (DESIGN.md §2.5): its name, the network namespace its sockets live in,
+// and whether its TCP sessions are opened as MPTCP.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dmm/result.hpp"
+#include "dmm/stack.hpp"
+#include "dmm/stack_registry.hpp"
+
+namespace dmm::kernel {
+
+enum class KernelProtocol : std::uint8_t { tcp, mptcp };
+
+struct KernelStackConfig {
+  StackId name;
+  std::optional<std::string> netns;  // a name under /run/netns; absent = the namespace of the creating thread
+  KernelProtocol protocol = KernelProtocol::tcp;
+};
+
+// The parameter keys of kind `kernel` in a StackConfig.
+std::vector<std::string> kernel_stack_params();
+
+// From the registry's text form (`netns: NAME`, `protocol: tcp|mptcp`); EINVAL naming the bad parameter.
+Result<KernelStackConfig> parse_kernel_stack_config(const StackConfig& config);
+
+std::string_view to_string(KernelProtocol protocol);
+
+}  // namespace dmm::kernel

@@ -1,0 +1,55 @@
+#pragma once
+// Creates sockets inside a named network namespace. A socket belongs to the namespace its creator was in when
+// it was made and keeps it for life, so creating it is the only step that needs the namespace: bind, connect,
+// listen, accept and the data path then work from any thread of any namespace.
+//
+// How: setns(CLONE_NEWNET) moves only the *calling thread*. socket() switches the calling thread into the target
+// namespace, makes the socket, and switches it back to the home namespace, so concurrent callers on different
+// threads never see each other's switch, and no lock or helper thread is needed (a hand-off to a dedicated
+// thread would cost a wake-up per socket; two setns calls cost a few microseconds).
+//
+// Preconditions: callers' threads are in the home namespace (the namespace of the thread that opened the
+// factory, normally the whole process's). Nothing else may run on the calling thread between the two switches,
+// so socket() must not be called from a signal handler that can interrupt another socket() on the same thread.
+// Needs CAP_SYS_ADMIN (EPERM otherwise).
+#include <string>
+
+#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/result.hpp"
+
+namespace dmm::kernel {
+
+class NetnsSocketFactory {
+public:
+  // Opens /run/netns/NAME (kept open, so the namespace lives as long as the factory even if it is deleted)
+  // and the calling thread's own namespace. ENOENT if there is no such namespace, EINVAL if the file is not a
+  // network namespace.
+  static Result<NetnsSocketFactory> open(const std::string& name);
+  // The same for any namespace file (/proc/PID/ns/net, a bind mount elsewhere); `label` names it in messages.
+  static Result<NetnsSocketFactory> open_path(const std::string& path, const std::string& label);
+
+  NetnsSocketFactory(NetnsSocketFactory&&) noexcept = default;
+  NetnsSocketFactory& operator=(NetnsSocketFactory&&) noexcept = default;
+
+  // socket(2) inside the namespace; the type may carry SOCK_NONBLOCK / SOCK_CLOEXEC. Thread-safe.
+  Result<UniqueFd> socket(int domain, int type, int protocol) const;
+
+  const std::string& name() const { return name_; }
+  int netns_fd() const { return target_.get(); }
+  // The target is the home namespace itself: socket() needs no switch.
+  bool is_home() const { return target_is_home_; }
+
+private:
+  NetnsSocketFactory(UniqueFd target, UniqueFd home, std::string name, bool target_is_home);
+
+  UniqueFd target_;
+  UniqueFd home_;
+  std::string name_;
+  bool target_is_home_ = false;
+};
+
+// socket(2) as a raw system call. Why not ::socket: the preload shim interposes `socket` in the same process,
+// and a call from inside the shim's own library would bind to the interposer and recurse.
+Result<UniqueFd> raw_socket(int domain, int type, int protocol);
+
+}  // namespace dmm::kernel

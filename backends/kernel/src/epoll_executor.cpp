@@ -1,0 +1,207 @@
+#include "dmm/kernel/epoll_executor.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "dmm/kernel/sys_error.hpp"
+
+namespace dmm::kernel {
+namespace {
+
+constexpr std::uint64_t kWakeToken = 0;
+constexpr std::uint64_t kTimerToken = 1;
+
+TimePoint monotonic_now() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+timespec to_timespec(TimePoint t) {
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(t);
+  return timespec{static_cast<time_t>(secs.count()), static_cast<long>((t - secs).count())};
+}
+
+Status add_to_epoll(int epoll, int fd, std::uint32_t events, std::uint64_t token) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = token;
+  if (::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &ev) != 0) return last_sys_error("epoll_ctl(ADD)");
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EpollExecutor>> EpollExecutor::create() {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) return last_sys_error("epoll_create1");
+  UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer) return last_sys_error("timerfd_create");
+  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake) return last_sys_error("eventfd");
+  if (Status s = add_to_epoll(epoll.get(), wake.get(), EPOLLIN, kWakeToken); !s) return s.error();
+  if (Status s = add_to_epoll(epoll.get(), timer.get(), EPOLLIN, kTimerToken); !s) return s.error();
+  return std::unique_ptr<EpollExecutor>(
+      new EpollExecutor(std::move(epoll), std::move(timer), std::move(wake), monotonic_now()));
+}
+
+EpollExecutor::EpollExecutor(UniqueFd epoll, UniqueFd timer, UniqueFd wake, TimePoint start)
+    : epoll_(std::move(epoll)), timer_(std::move(timer)), wake_(std::move(wake)), start_(start) {}
+
+TimePoint EpollExecutor::now() const { return monotonic_now() - start_; }
+
+TimerId EpollExecutor::schedule(Duration delay, std::function<void()> fn) {
+  if (delay < Duration::zero()) delay = Duration::zero();
+  const TimerId id = next_timer_++;
+  const TimePoint due = now() + delay;
+  timers_.emplace(std::make_pair(due, id), std::move(fn));
+  due_.emplace(id, due);
+  return id;
+}
+
+void EpollExecutor::cancel(TimerId id) {
+  const auto it = due_.find(id);
+  if (it == due_.end()) return;
+  // Absent from timers_ while its batch runs (see run_due_timers): erasing nothing is then fine.
+  timers_.erase({it->second, id});
+  due_.erase(it);
+}
+
+Status EpollExecutor::watch(int fd, std::uint32_t events, IoCallback callback) {
+  if (tokens_.contains(fd)) return make_error(EEXIST, "fd " + std::to_string(fd) + " is already watched");
+  const std::uint64_t token = next_token_++;
+  if (Status s = add_to_epoll(epoll_.get(), fd, events, token); !s) return s;
+  tokens_.emplace(fd, token);
+  watches_.emplace(token, std::make_shared<Watch>(Watch{fd, std::move(callback)}));
+  return {};
+}
+
+Status EpollExecutor::modify(int fd, std::uint32_t events) {
+  const auto it = tokens_.find(fd);
+  if (it == tokens_.end()) return make_error(ENOENT, "fd " + std::to_string(fd) + " is not watched");
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = it->second;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) return last_sys_error("epoll_ctl(MOD)");
+  return {};
+}
+
+void EpollExecutor::unwatch(int fd) {
+  const auto it = tokens_.find(fd);
+  if (it == tokens_.end()) return;
+  // Fails only if the fd was already closed, in which case epoll has dropped it (unless a dup lives on, which
+  // the stale-token check in dispatch() covers).
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  watches_.erase(it->second);
+  tokens_.erase(it);
+}
+
+void EpollExecutor::post(std::function<void()> fn) {
+  {
+    const std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  const std::uint64_t one = 1;
+  // Cannot fail short of an eventfd counter overflow (2^64 - 2 unread posts); a lost wake-up there is harmless
+  // because the counter is then non-zero anyway.
+  [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
+}
+
+void EpollExecutor::stop() {
+  stop_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
+}
+
+Status EpollExecutor::run() {
+  while (!stop_.exchange(false, std::memory_order_acq_rel))
+    if (Status s = turn(); !s) return s;
+  return {};
+}
+
+bool EpollExecutor::run_until(const std::function<bool()>& done, Duration timeout) {
+  bool timed_out = false;
+  const TimerId deadline = schedule(timeout, [&timed_out] { timed_out = true; });
+  while (!done() && !timed_out && !stop_.exchange(false, std::memory_order_acq_rel))
+    if (!turn()) break;
+  cancel(deadline);
+  return done();
+}
+
+Status EpollExecutor::turn() {
+  arm_timer();
+  // Block only when no timer is due: a zero-delay timer scheduled by a callback must not wait for I/O, but it
+  // must not keep the loop from looking at I/O either (the poll below still happens, without blocking).
+  const bool due_now = !timers_.empty() && timers_.begin()->first.first <= now();
+  std::array<epoll_event, 64> events;
+  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), due_now ? 0 : -1);
+  if (n < 0 && errno != EINTR) return last_sys_error("epoll_wait");
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t token = events[static_cast<std::size_t>(i)].data.u64;
+    if (token == kWakeToken) {
+      std::uint64_t count = 0;
+      [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
+      run_posted();
+    } else if (token == kTimerToken) {
+      std::uint64_t expirations = 0;
+      [[maybe_unused]] const ssize_t r = ::read(timer_.get(), &expirations, sizeof expirations);
+      armed_for_ = TimePoint{-1};  // an absolute timer that fired is disarmed
+    } else {
+      dispatch(token, events[static_cast<std::size_t>(i)].events);
+    }
+  }
+  // Last, so that run_until sees a timer's effect (its own deadline included) before it would block again.
+  run_due_timers();
+  return {};
+}
+
+void EpollExecutor::run_due_timers() {
+  // The batch is fixed before any callback runs, so that callbacks scheduling zero-delay timers (which are
+  // due at once) cannot keep this loop from ever reaching epoll_wait.
+  const TimePoint t = now();
+  std::vector<std::pair<TimerId, std::function<void()>>> batch;
+  while (!timers_.empty() && timers_.begin()->first.first <= t) {
+    auto node = timers_.extract(timers_.begin());
+    batch.emplace_back(node.key().second, std::move(node.mapped()));
+  }
+  for (auto& [id, fn] : batch) {
+    if (due_.erase(id) == 0) continue;  // cancelled by an earlier callback of this batch
+    fn();
+  }
+}
+
+void EpollExecutor::arm_timer() {
+  const TimePoint earliest = timers_.empty() ? TimePoint{-1} : timers_.begin()->first.first;
+  if (earliest == armed_for_) return;
+  itimerspec spec{};
+  // Absolute CLOCK_MONOTONIC time; a zero it_value disarms. A time already past fires at once.
+  if (earliest >= TimePoint::zero()) {
+    spec.it_value = to_timespec(start_ + earliest);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  }
+  if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) == 0) armed_for_ = earliest;
+}
+
+void EpollExecutor::run_posted() {
+  std::vector<std::function<void()>> batch;
+  {
+    const std::lock_guard lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+void EpollExecutor::dispatch(std::uint64_t token, std::uint32_t events) {
+  const auto it = watches_.find(token);
+  if (it == watches_.end()) return;  // unwatched earlier in this batch: a stale event
+  // Held across the call: the callback may unwatch its own fd, which would otherwise destroy it mid-call.
+  const std::shared_ptr<Watch> watch = it->second;
+  watch->callback(events);
+}
+
+}  // namespace dmm::kernel
