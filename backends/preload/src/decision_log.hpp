@@ -1,0 +1,48 @@
+#pragma once
+// One JSON line per session decision (issue 4 "decisions are visible"), appended to DMM_LOG or the config's
+// log.decisions. Each line is a single write() on an O_APPEND fd: the kernel appends it whole, so lines of
+// concurrent threads and processes (a forked server, several programs sharing a log) never interleave.
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dmm::preload {
+
+struct DecisionLine {
+  int fd = -1;
+  std::string_view event;     // connect | sendto | sendmsg | sendmmsg | listen | bind
+  std::string_view dst;       // `10.0.0.1:80`, `[fd00::1]:80`
+  std::string_view proto;     // tcp | udp
+  std::string_view intent;
+  std::string_view stack;     // empty = none (no rule matched: the program's own namespace, untouched)
+  int rule = -1;
+  std::uint64_t policy_version = 0;
+  std::string_view fallback_from;  // the stack that failed before this one, if any
+  std::string_view error;          // why this stack could not be used, if it could not
+  int options_refused = 0;         // recorded options the re-created socket refused (e.g. SO_BINDTODEVICE to a
+                                   // device that is not in the instance's namespace)
+  bool options_dropped = false;    // options that could not be recorded (too many, too large, pointers)
+};
+
+class DecisionLog {
+public:
+  // Opens (creating) `path` for appending. False (and the log stays off) if it cannot be opened.
+  bool open(const std::string& path);
+  bool enabled() const { return !path_.empty(); }
+  void write(const DecisionLine& line);
+  // The program closed or replaced `fd`: if it was ours, stop writing to it (it is reopened on the next line).
+  void forget_fd(int fd);
+
+private:
+  int current_fd(bool& temporary);
+
+  std::string path_;
+  std::atomic<int> fd_{-1};
+  dev_t dev_ = 0;  // identity of the file at open(); never changes afterwards
+  ino_t ino_ = 0;
+};
+
+}  // namespace dmm::preload

@@ -1,0 +1,93 @@
+#include "fd_bookkeeping.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "record_ops.hpp"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+namespace dmm::preload {
+namespace {
+
+constexpr int kTypeFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+// What DMM decides for: TCP (and MPTCP the program asked for itself) and UDP over IPv4/IPv6. Raw, SCTP,
+// UDP-Lite, AF_UNIX, netlink, ... are none of its business.
+bool decides_for(int domain, int type, int protocol) {
+  if (domain != AF_INET && domain != AF_INET6) return false;
+  if (type == SOCK_STREAM) return protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP;
+  if (type == SOCK_DGRAM) return protocol == 0 || protocol == IPPROTO_UDP;
+  return false;
+}
+
+}  // namespace
+
+void copy_record(FdSlot& to, FdState state, const FdRecord& record) {
+  if (state != FdState::untracked) to.record = record;
+  to.state.store(state, std::memory_order_release);
+}
+
+void mark_aliased(FdSlot& slot) { slot.record.aliased = true; }
+
+void forget_fd(int fd) {
+  FdSlot* slot = fd_table().find(fd);
+  if (!slot || slot->state.load(std::memory_order_acquire) == FdState::untracked) return;
+  if (in_foreign_child()) return;  // vfork child: the table is the parent's
+  SlotLock lock(*slot);
+  // Re-entered from a signal handler on the thread that is deciding for this very fd: leave the record; the
+  // identity check catches the stale record before any later decision uses it.
+  if (!lock.reentered()) slot->state.store(FdState::untracked, std::memory_order_release);
+}
+
+void note_new_socket(int fd, int domain, int type, int protocol) {
+  Shim* shim = active_shim();
+  const int base_type = type & ~kTypeFlags;
+  if (!shim || !decides_for(domain, base_type, protocol)) {
+    forget_fd(fd);
+    return;
+  }
+  FdSlot* slot = fd_table().find_or_create(fd);
+  if (!slot) return;  // beyond the table, or no memory: the socket stays where it is, as without DMM
+  SlotLock lock(*slot);
+  if (lock.reentered()) return;
+  FdRecord& rec = slot->record;
+  start_pending(rec, domain, base_type, protocol, static_cast<int>(shim->default_intent()));
+  slot->state.store(take_identity(fd, rec) ? FdState::pending : FdState::untracked, std::memory_order_release);
+}
+
+void note_bound(int fd) {
+  FdSlot* slot = fd_table().find(fd);
+  if (!slot || slot->state.load(std::memory_order_acquire) != FdState::pending) return;
+  SlotLock lock(*slot);
+  if (!lock.reentered() && slot->state.load(std::memory_order_relaxed) == FdState::pending) slot->record.bound = true;
+}
+
+void note_accepted(int listener, int accepted) {
+  FdSlot* from = fd_table().find(listener);
+  if (!from || from->state.load(std::memory_order_acquire) != FdState::placed) {
+    forget_fd(accepted);
+    return;
+  }
+  int stack = kNoStack;
+  int domain = AF_INET;
+  {
+    SlotLock lock(*from);
+    if (lock.reentered() || from->state.load(std::memory_order_relaxed) != FdState::placed) return forget_fd(accepted);
+    stack = from->record.stack;
+    domain = from->record.domain;
+  }
+  FdSlot* slot = fd_table().find_or_create(accepted);
+  if (!slot) return;
+  SlotLock lock(*slot);
+  if (lock.reentered()) return;
+  FdRecord& rec = slot->record;
+  start_pending(rec, domain, SOCK_STREAM, 0, 0);
+  rec.stack = stack;
+  rec.original = false;
+  slot->state.store(take_identity(accepted, rec) ? FdState::placed : FdState::untracked, std::memory_order_release);
+}
+
+}  // namespace dmm::preload

@@ -1,0 +1,30 @@
+#pragma once
+// Keeping the fd table in step with the program's fds. Allocation-free and lock-ordered: these run inside
+// socket(), accept(), close() and dup*(), all async-signal-safe in POSIX, and in children between fork and exec.
+namespace dmm::preload {
+
+// A socket the program just made: pending if DMM decides for it (IPv4/IPv6 TCP or UDP), else forgotten.
+void note_new_socket(int fd, int domain, int type, int protocol);
+
+// `fd` was closed or is about to be replaced: forget its record. Takes the slot lock, so a decision running for
+// `fd` on another thread finishes (its dup3 lands) before the number can be reused.
+void forget_fd(int fd);
+
+// bind() succeeded on `fd`: if it is pending, its address must follow it to a new socket.
+void note_bound(int fd);
+
+// `accepted` came from listener `listener`: it is carried by the listener's stack.
+void note_accepted(int listener, int accepted);
+
+// dup(), fcntl(F_DUPFD*): runs `dup_call` (which returns the new fd) with `from` locked, then gives the new fd
+// `from`'s record. A pending placeholder then has two fds; the decision moves both.
+template <typename DupCall>
+int dup_with_record(int from, DupCall&& dup_call);
+
+// dup2()/dup3(): `to` is replaced by `from`. Both slots locked (in fd order) around `dup_call`.
+template <typename DupCall>
+int dup_onto_with_record(int from, int to, DupCall&& dup_call);
+
+}  // namespace dmm::preload
+
+#include "fd_bookkeeping_impl.hpp"

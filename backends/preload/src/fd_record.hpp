@@ -1,0 +1,49 @@
+#pragma once
+// What the shim remembers about one application fd. Plain data, fixed size: records live in the fd table and are
+// written from paths (socket, setsockopt, close, dup) that must not allocate.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace dmm::preload {
+
+enum class FdState : std::uint8_t {
+  untracked,  // not a socket the shim manages (or closed): every call passes through
+  pending,    // a placeholder socket in the program's own namespace; the stack is not chosen yet
+  placed,     // the stack is chosen; the fd is that stack's kernel socket and the shim stays out of the way
+};
+
+inline constexpr int kNoStack = -1;
+inline constexpr std::size_t kMaxRecordedOptions = 16;
+inline constexpr std::size_t kMaxOptionBytes = 40;  // linger, timeval, ip_mreqn, ipv6_mreq, TCP_CONGESTION name
+
+struct RecordedOption {
+  int level = 0;
+  int name = 0;
+  socklen_t length = 0;
+  unsigned char value[kMaxOptionBytes];
+};
+
+struct FdRecord {
+  FdState state = FdState::untracked;
+  // Identity of the socket this record describes (st_dev, st_ino of the socket inode). Functions that close or
+  // replace fds behind the shim's back (glibc-internal closes, close_range, fds passed over SCM_RIGHTS) can make a
+  // record stale; a decision first checks that the fd still is this socket.
+  dev_t dev = 0;
+  ino_t ino = 0;
+  int domain = 0;
+  int type = 0;      // SOCK_STREAM or SOCK_DGRAM, without SOCK_NONBLOCK/SOCK_CLOEXEC
+  int protocol = 0;
+  std::uint8_t intent = 0;     // dmm::Intent
+  int stack = kNoStack;        // index into the orchestrator's stack table once placed
+  bool original = true;        // still the placeholder socket() made (so "host" can keep it as it is)
+  bool aliased = false;        // dup'ed while pending: other fds share this placeholder
+  bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
+  bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed
+  std::uint8_t option_count = 0;
+  RecordedOption options[kMaxRecordedOptions];
+};
+
+}  // namespace dmm::preload

@@ -1,0 +1,239 @@
+#include "placement.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "real_calls.hpp"
+#include "record_ops.hpp"
+
+namespace dmm::preload {
+namespace {
+
+L4Proto proto_of(const FdRecord& rec) { return rec.type == SOCK_STREAM ? L4Proto::tcp : L4Proto::udp; }
+
+void log_decision(Shim& shim, int fd, const Placement& p, std::string_view stack, int rule,
+                  std::string_view fallback_from, std::string_view error, int options_refused = 0,
+                  bool options_dropped = false) {
+  if (!shim.log().enabled()) return;
+  const std::string dst = p.request.dst.to_string();
+  DecisionLine line;
+  line.fd = fd;
+  line.event = to_string(p.trigger);
+  line.dst = dst;
+  line.proto = to_string(p.request.proto);
+  line.intent = to_string(p.request.intent);
+  line.stack = stack;
+  line.rule = rule;
+  line.policy_version = p.choice.version;
+  line.fallback_from = fallback_from;
+  line.error = error;
+  line.options_refused = options_refused;
+  line.options_dropped = options_dropped;
+  shim.log().write(line);
+}
+
+// Every pending fd that shares the placeholder (dup'ed before the decision) must follow it to the new socket,
+// each keeping its own FD_CLOEXEC. Try-locks only: this thread holds `fd`'s lock, and an alias being decided by
+// another thread at the same moment (the program racing itself) must not deadlock us; it is skipped instead.
+void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord& placed) {
+  fd_table().for_each([&](int alias, FdSlot& slot) {
+    if (alias == fd || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
+    SlotLock lock(slot, SlotLock::TryOnly{});
+    if (!lock.held() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
+    FdRecord& rec = slot.record;
+    if (rec.dev != old_identity.dev || rec.ino != old_identity.ino) return;
+    const int fd_flags = real().fcntl(alias, F_GETFD);
+    if (fd_flags < 0 || real().dup3(new_socket, alias, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) return;
+    rec.dev = placed.dev;
+    rec.ino = placed.ino;
+    rec.stack = placed.stack;
+    rec.original = false;
+    slot.state.store(FdState::placed, std::memory_order_release);
+  });
+}
+
+// Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `why` set. `refused`:
+// how many recorded options the new socket did not take.
+int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::string& why, int& refused) {
+  Shim& shim = *active_shim();
+  const ShimStack& stack = shim.stack(index);
+  FdRecord& rec = slot.record;
+  if (!stack.usable) {
+    why = stack.unusable_reason;
+    return EAFNOSUPPORT;
+  }
+  if (rec.original && stack.keeps_placeholder(rec.type)) {
+    rec.stack = index;
+    slot.state.store(FdState::placed, std::memory_order_release);
+    return 0;
+  }
+  // The program's flags live on the current socket (placeholder, or the stack we fall back from), set there by
+  // socket(SOCK_NONBLOCK|SOCK_CLOEXEC), fcntl or ioctl(FIONBIO): read them from the kernel rather than shadow
+  // every call that can change them.
+  const int status_flags = real().fcntl(fd, F_GETFL);
+  const int fd_flags = real().fcntl(fd, F_GETFD);
+  if (status_flags < 0 || fd_flags < 0) {
+    const int err = errno;
+    why = std::string("fcntl: ") + std::strerror(err);
+    return err;
+  }
+  // SOCK_CLOEXEC on the temporary: another thread may fork+exec before we dup3 it into place.
+  const int type = rec.type | SOCK_CLOEXEC | ((status_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
+  Result<int> made = [&] {
+    InsideShim guard;  // the stack makes its own socket calls: they must not come back into the shim
+    return stack.create_socket(rec.domain, type, rec.protocol);
+  }();
+  if (!made) {
+    why = made.error().message;
+    return made.error().code != 0 ? made.error().code : EIO;
+  }
+  const int fresh = *made;
+  refused = replay_options(rec, fresh);
+  // O_ASYNC, O_DIRECT and friends (rare); O_NONBLOCK came with SOCK_NONBLOCK above.
+  if ((status_flags & ~(O_ACCMODE | O_NONBLOCK)) != 0) real().fcntl(fresh, F_SETFL, status_flags);
+  struct stat st {};
+  if (fstat(fresh, &st) != 0) {
+    const int err = errno;
+    why = std::string("fstat: ") + std::strerror(err);
+    real().close(fresh);
+    return err;
+  }
+  const SocketId old_identity = identity_of(rec);
+  if (real().dup3(fresh, fd, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+    const int err = errno;
+    why = std::string("dup3: ") + std::strerror(err);
+    real().close(fresh);
+    return err;
+  }
+  rec.dev = st.st_dev;
+  rec.ino = st.st_ino;
+  rec.stack = index;
+  rec.original = false;
+  if (rec.aliased) move_aliases(fd, old_identity, fresh, rec);
+  real().close(fresh);
+  slot.state.store(FdState::placed, std::memory_order_release);
+  // Bind only now that the old socket is closed (dup3 dropped the last reference): it still held the port, and
+  // an instance in the same namespace (MPTCP substitution on the program's own namespace) would get EADDRINUSE.
+  // If the address does not exist in this instance's namespace, the ranked list moves on; the fd is then an
+  // unbound socket of this stack until the next one takes over.
+  if (bound.bound() && real().bind(fd, reinterpret_cast<const sockaddr*>(&bound.storage), bound.length) != 0) {
+    const int err = errno;
+    why = std::string("bind: ") + std::strerror(err);
+    return err;
+  }
+  return 0;
+}
+
+// Walks the ranked list from `from`; logs the outcome. True if the socket is on a stack.
+bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack, std::string failed_why,
+          int failed_errno) {
+  Shim& shim = *active_shim();
+  for (int r = from; r < p.choice.ranked_count; ++r) {
+    const int index = p.choice.ranked[static_cast<std::size_t>(r)];
+    std::string why;
+    int refused = 0;
+    const int err = put_on(fd, slot, index, p.bound, why, refused);
+    if (err == 0) {
+      p.rank = r;
+      p.can_fall_back = r + 1 < p.choice.ranked_count;
+      log_decision(shim, fd, p, shim.stack(index).name, p.choice.rule, failed_stack, failed_why, refused,
+                   slot.record.options_overflow && !slot.record.original);
+      return true;
+    }
+    failed_stack = shim.stack(index).name;
+    failed_why = why;
+    failed_errno = err;
+  }
+  p.failed_errno = failed_errno != 0 ? failed_errno : ENETUNREACH;
+  log_decision(shim, fd, p, {}, p.choice.rule, failed_stack,
+               failed_why.empty() ? std::string_view("no usable stack") : std::string_view(failed_why));
+  return false;
+}
+
+Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trigger trigger) {
+  Placement p;
+  Shim& shim = *active_shim();
+  SlotLock lock(slot);
+  if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return p;
+  FdRecord& rec = slot.record;
+  // UDP bound to a fixed port is a server socket: it must receive in its stack's namespace before it ever
+  // sends, so bind decides. Other binds (TCP, port 0) leave the decision to connect/sendto/listen.
+  if (trigger == Trigger::bind && (rec.type != SOCK_DGRAM || dst.port == 0)) return p;
+  if (!still_same_socket(fd, rec)) {
+    slot.state.store(FdState::untracked, std::memory_order_release);
+    return p;
+  }
+  p.managed = true;
+  p.trigger = trigger;
+  p.request = SessionRequest{dst, proto_of(rec), static_cast<Intent>(rec.intent)};
+  Result<Choice> choice = shim.orchestrator().select(p.request);
+  if (!choice) {
+    // No rule covers the session: it is not DMM's to move. It stays where the program opened it, as without
+    // DMM, and the log says so.
+    rec.stack = shim.own_stack();
+    slot.state.store(FdState::placed, std::memory_order_release);
+    log_decision(shim, fd, p, {}, -1, {}, "no policy rule matches");
+    return p;
+  }
+  p.choice = *choice;
+  // Only a socket the program bound has an address worth replaying (one getsockname saved per connect otherwise).
+  if (rec.bound) p.bound = bound_address_of(fd);
+  walk(fd, slot, p, 0, {}, {}, 0);
+  return p;
+}
+
+bool fall_back_or_throw(int fd, FdSlot& slot, Placement& p, int err) {
+  SlotLock lock(slot);
+  if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+  if (!still_same_socket(fd, slot.record)) return false;  // closed or replaced meanwhile: not ours to move
+  Shim& shim = *active_shim();
+  const std::string failed = shim.stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]).name;
+  const int saved_failed = p.failed_errno;
+  const bool moved = walk(fd, slot, p, p.rank + 1, failed, std::strerror(err), err);
+  if (!moved) p.failed_errno = saved_failed;  // the socket stays as it was; the caller reports `err`
+  return moved;
+}
+
+}  // namespace
+
+std::string_view to_string(Trigger trigger) {
+  switch (trigger) {
+    case Trigger::connect: return "connect";
+    case Trigger::sendto: return "sendto";
+    case Trigger::sendmsg: return "sendmsg";
+    case Trigger::sendmmsg: return "sendmmsg";
+    case Trigger::listen: return "listen";
+    case Trigger::bind: return "bind";
+  }
+  return "?";
+}
+
+FdSlot* slot_needing_decision(int fd) {
+  if (!active_shim() || inside_shim()) return nullptr;
+  FdSlot* slot = fd_table().find(fd);
+  if (!slot || slot->state.load(std::memory_order_acquire) != FdState::pending) return nullptr;
+  return slot;
+}
+
+Placement place_pending(int fd, FdSlot& slot, const Endpoint& dst, Trigger trigger) noexcept {
+  try {
+    return place_pending_or_throw(fd, slot, dst, trigger);
+  } catch (...) {
+    // Out of memory while deciding. Whatever socket the fd names now (placeholder or placed), the program's call
+    // runs on it: never let an exception cross into C.
+    return Placement{};
+  }
+}
+
+bool fall_back(int fd, FdSlot& slot, Placement& p, int err) noexcept {
+  try {
+    return fall_back_or_throw(fd, slot, p, err);
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace dmm::preload

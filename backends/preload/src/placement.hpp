@@ -1,0 +1,77 @@
+#pragma once
+// The decision: when a pending socket's destination becomes known, ask the orchestrator, put the socket on the
+// chosen stack (keep the placeholder, or re-create it in the instance's namespace and dup3 it onto the same fd
+// number), then let the real call run. If that call fails at once because the chosen stack has no path
+// (ENETUNREACH/EHOSTUNREACH) and the rule ranks more stacks, move to the next and try again: nothing was sent
+// yet, so nothing is lost (the nSocket rule of DESIGN.md §1).
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dmm/orchestrator.hpp"
+#include "dmm/session.hpp"
+#include "fd_table.hpp"
+#include "shim_state.hpp"
+#include "shim_guard.hpp"
+#include "sockaddr_view.hpp"
+
+namespace dmm::preload {
+
+enum class Trigger : std::uint8_t { connect, sendto, sendmsg, sendmmsg, listen, bind };
+std::string_view to_string(Trigger trigger);
+
+struct Placement {
+  bool managed = false;         // false: not the shim's to decide; the call passes through untouched
+  int failed_errno = 0;         // no stack could take the socket: fail the call with this errno
+  bool can_fall_back = false;   // another ranked stack remains to try after a path error
+  Choice choice;
+  int rank = 0;                 // position in choice.ranked now carrying the socket
+  SessionRequest request;
+  Trigger trigger = Trigger::connect;
+  BoundAddress bound;           // the placeholder's local address, replayed on every re-created socket
+};
+
+// The slot of `fd` if a decision is due (shim active, pending socket), else nullptr. Lock-free.
+FdSlot* slot_needing_decision(int fd);
+
+// Decides for pending `fd` (takes its slot lock). `dst` is the destination (for listen and bind: the local
+// address, which is what a rule's `dst` matches for sessions that arrive).
+Placement place_pending(int fd, FdSlot& slot, const Endpoint& dst, Trigger trigger) noexcept;
+
+// After the call failed with path error `err` on choice.ranked[rank]: re-create on the next workable stack.
+// True if the socket moved (retry the call); false leaves the socket and errno as they are.
+bool fall_back(int fd, FdSlot& slot, Placement& placement, int err) noexcept;
+
+inline bool is_path_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH; }
+
+// connect/sendto/sendmsg/listen/bind share this: decide if due, then call, then fall back on path errors.
+// `call` performs the real libc call and returns its result (-1/errno on failure).
+template <typename Call>
+auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger trigger, Call&& call)
+    -> decltype(call()) {
+  using R = decltype(call());
+  FdSlot* slot = slot_needing_decision(fd);
+  if (!slot) return call();
+  const std::optional<Endpoint> endpoint = endpoint_of(dst, dst_length);
+  if (!endpoint) return call();  // AF_UNSPEC (UDP disconnect), a short address: the kernel's business
+  Placement placement = place_pending(fd, *slot, *endpoint, trigger);
+  if (!placement.managed) return call();
+  if (placement.failed_errno != 0) {
+    errno = placement.failed_errno;
+    return static_cast<R>(-1);
+  }
+  for (;;) {
+    const R result = call();
+    if (result >= 0 || !placement.can_fall_back) return result;
+    const int err = errno;
+    if (!is_path_error(err) || !fall_back(fd, *slot, placement, err)) {
+      errno = err;
+      return result;
+    }
+  }
+}
+
+}  // namespace dmm::preload

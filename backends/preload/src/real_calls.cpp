@@ -1,0 +1,51 @@
+// dlsym(RTLD_NEXT) finds the definition after ours in the lookup order: libc's (or another preloaded wrapper's,
+// which then composes with ours as LD_PRELOAD users expect).
+#include "real_calls.hpp"
+
+#include <dlfcn.h>
+
+#include <atomic>
+
+namespace dmm::preload {
+namespace {
+
+RealCalls g_calls{};
+std::atomic<bool> g_resolved{false};
+
+template <typename Fn>
+void resolve(Fn& slot, const char* name) {
+  slot = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+}  // namespace
+
+const RealCalls& real() {
+  if (g_resolved.load(std::memory_order_acquire)) return g_calls;
+  // Two threads may get here at once; both write identical pointers, so the race is benign. The release store
+  // publishes the complete table.
+  RealCalls c{};
+  resolve(c.socket, "socket");
+  resolve(c.connect, "connect");
+  resolve(c.bind, "bind");
+  resolve(c.listen, "listen");
+  resolve(c.accept, "accept");
+  resolve(c.accept4, "accept4");
+  resolve(c.close, "close");
+  resolve(c.shutdown, "shutdown");
+  resolve(c.dup, "dup");
+  resolve(c.dup2, "dup2");
+  resolve(c.dup3, "dup3");
+  resolve(c.fcntl, "fcntl");
+  resolve(c.fcntl64, "fcntl64");
+  resolve(c.setsockopt, "setsockopt");
+  resolve(c.getsockopt, "getsockopt");
+  resolve(c.sendto, "sendto");
+  resolve(c.sendmsg, "sendmsg");
+  resolve(c.sendmmsg, "sendmmsg");
+  if (!c.fcntl64) c.fcntl64 = c.fcntl;
+  g_calls = c;
+  g_resolved.store(true, std::memory_order_release);
+  return g_calls;
+}
+
+}  // namespace dmm::preload

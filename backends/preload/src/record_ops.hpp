@@ -1,0 +1,33 @@
+#pragma once
+// Operations on one FdRecord (the caller holds its slot lock). No allocation: these run inside socket() and
+// setsockopt(), which POSIX lists as async-signal-safe.
+#include "fd_record.hpp"
+
+namespace dmm::preload {
+
+// A fresh pending record for a socket the program just created.
+void start_pending(FdRecord& rec, int domain, int type, int protocol, int intent);
+
+// The socket inode a record describes, for finding the other fds of the same placeholder.
+struct SocketId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+inline SocketId identity_of(const FdRecord& rec) { return {rec.dev, rec.ino}; }
+
+// Reads the socket identity of `fd` into rec. False if fstat fails.
+bool take_identity(int fd, FdRecord& rec);
+
+// fd still names the socket this record describes (not closed and reused behind the shim's back).
+bool still_same_socket(int fd, const FdRecord& rec);
+
+// Remembers a successful setsockopt for replay on a re-created socket. Setting the same option again replaces
+// its value (so a record fills only with distinct options).
+void record_option(FdRecord& rec, int level, int name, const void* value, socklen_t length);
+
+// Sets the recorded options on `fd` in the order the program set them (SO_REUSEADDR, IPV6_V6ONLY and friends
+// must precede bind). An option the new stack refuses is skipped: the program's call succeeded once already,
+// and failing a later connect over it would be a surprise of our making. Returns how many were refused.
+int replay_options(const FdRecord& rec, int fd);
+
+}  // namespace dmm::preload

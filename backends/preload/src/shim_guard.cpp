@@ -1,0 +1,7 @@
+#include "shim_guard.hpp"
+
+namespace dmm::preload {
+
+__thread int t_inside_shim __attribute__((tls_model("initial-exec"))) = 0;
+
+}  // namespace dmm::preload

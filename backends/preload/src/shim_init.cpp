@@ -1,0 +1,73 @@
+// Start-up. The shim is built from the environment on the first socket() call after the library constructor,
+// not in the constructor itself: the constructor of a shared object runs in link order among the dynamic
+// initializers of the static libraries linked into it (the config loader's tables of keys, ...), and may run
+// before them. By the first socket() call after it, all of this object's initializers have run. Calls made before
+// the constructor (constructors of libraries initialised earlier) pass through; so does everything when the
+// config cannot be used.
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <atomic>
+
+#include "fd_table.hpp"
+#include "real_calls.hpp"
+#include "shim_guard.hpp"
+#include "shim_state.hpp"
+
+namespace dmm::preload {
+
+namespace {
+
+enum Phase : int { kUnconstructed, kConstructed, kStarting, kStarted };
+std::atomic<int> g_phase{kUnconstructed};
+
+// The child of fork(): one thread, a copy of the parent's memory. Locks held by the parent's other threads would
+// never be released here (their threads are gone): the table forgets those records, and a start-up that another
+// thread had under way is started again by the child. Runs before fork() returns in the child.
+void after_fork_in_child() {
+  set_table_owner_pid();
+  fd_table().reset_after_fork();
+  int starting = kStarting;
+  g_phase.compare_exchange_strong(starting, kConstructed, std::memory_order_acq_rel);
+}
+
+__attribute__((constructor)) void construct_shim() {
+  real();  // resolve libc's entry points now, while dlsym is safe to call (not in a signal handler)
+  set_table_owner_pid();
+  // No prepare/parent handlers: fork never waits for the shim, so it cannot deadlock on it.
+  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  g_phase.store(kConstructed, std::memory_order_release);
+}
+
+long long monotonic_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<long long>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+Shim* start_shim_if_due() {
+  int phase = g_phase.load(std::memory_order_acquire);
+  if (phase == kStarted) return active_shim();
+  if (phase == kUnconstructed || inside_shim()) return nullptr;  // too early, or the starting thread itself
+  if (phase == kConstructed &&
+      g_phase.compare_exchange_strong(phase, kStarting, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    {
+      InsideShim guard;  // loading the config and opening namespaces make socket calls of their own
+      // Never destroyed (see shim_state.hpp); nullptr leaves the program in pass-through mode.
+      install_shim(Shim::create_from_environment());
+    }
+    g_phase.store(kStarted, std::memory_order_release);
+    return active_shim();
+  }
+  // Another thread is starting the shim (reading a small file, opening namespaces: milliseconds). Wait for it,
+  // but boundedly: a signal handler that interrupted a thread holding a lock the starter needs must not hang
+  // the program; its socket then simply stays where it is.
+  const long long deadline = monotonic_ms() + 2000;
+  while (g_phase.load(std::memory_order_acquire) == kStarting && monotonic_ms() < deadline) sched_yield();
+  return active_shim();
+}
+
+}  // namespace dmm::preload

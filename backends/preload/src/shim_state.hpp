@@ -1,0 +1,83 @@
+#pragma once
+// Everything the shim knows after start-up: the orchestrator (the same core as in simulation), how to make a
+// socket on each stack instance, the decision log and the default intent. Built once, on the first socket() call
+// after the library constructor, from DMM_CONFIG, and then only read; never destroyed (threads may still connect
+// while exit() runs destructors).
+#include <sys/socket.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "decision_log.hpp"
+#include "dmm/kernel/instance_sockets.hpp"
+#include "dmm/orchestrator.hpp"
+#include "dmm/result.hpp"
+#include "dmm/session.hpp"
+
+namespace dmm::preload {
+
+// One stack instance as the shim can use it.
+struct ShimStack {
+  std::string name;
+  // The shim places sessions on kernel instances only; other kinds (lwip-dpdk) join through their own issue and
+  // are skipped in the ranked list until then.
+  bool usable = false;
+  std::string unusable_reason;
+  bool own_namespace = false;  // a kernel instance in the namespace the program runs in
+  bool mptcp = false;          // TCP sessions become IPPROTO_MPTCP
+  // The kernel backend's socket maker for this instance (its namespace, its MPTCP substitution). The shim needs
+  // no KernelStack: that one drives connections on an event loop, and the shim only makes sockets.
+  std::optional<kernel::InstanceSockets> sockets;
+
+  // A socket made by this instance would be the placeholder's twin: keep the placeholder instead.
+  bool keeps_placeholder(int type) const { return own_namespace && !(mptcp && type == SOCK_STREAM); }
+  // A new socket of this instance (SOCK_CLOEXEC and SOCK_NONBLOCK may be or'ed into `type`).
+  Result<int> create_socket(int domain, int type, int protocol) const;
+};
+
+class Shim {
+public:
+  const Orchestrator& orchestrator() const { return *orchestrator_; }
+  const ShimStack& stack(int index) const { return stacks_[static_cast<std::size_t>(index)]; }
+  int stack_count() const { return static_cast<int>(stacks_.size()); }
+  // The kernel instance of the program's own namespace (plain TCP), or kNoStack: what carries sessions no
+  // policy rule matches.
+  int own_stack() const { return own_stack_; }
+  Intent default_intent() const { return default_intent_; }
+  DecisionLog& log() { return log_; }
+
+  // Builds the shim from the environment (DMM_CONFIG, DMM_INTENT, DMM_LOG). On any failure: nullptr, after
+  // exactly one warning on stderr; the program then runs without DMM.
+  static Shim* create_from_environment();
+
+private:
+  Shim() = default;
+  std::unique_ptr<Orchestrator> orchestrator_;
+  std::vector<ShimStack> stacks_;
+  int own_stack_ = -1;
+  Intent default_intent_ = Intent::default_;
+  DecisionLog log_;
+};
+
+// The shim once started; nullptr before that and in pass-through mode. One atomic load.
+Shim* active_shim();
+void install_shim(Shim* shim);
+// Starts the shim on the first call after the library constructor (shim_init.cpp says why not earlier); then
+// the same as active_shim(). Called by socket(): without a socket there is nothing for the shim to do.
+Shim* start_shim_if_due();
+
+// One line on stderr, in one write(), prefixed `dmm-preload: `.
+void warn(const std::string& what);
+
+// True in a child made by vfork(), clone() or _Fork(), none of which runs pthread_atfork handlers: such a child
+// may share the parent's memory (vfork), so it must not touch the fd table. One getpid() call, so it is asked
+// only where such children really act between fork and exec: close, dup2/dup3/dup/F_DUPFD on recorded fds.
+// (socket/connect/setsockopt in a vfork child are outside what POSIX allows there; the worst they could do is
+// leave the parent a record that no longer describes its socket: the identity check or pass-through follows.)
+bool in_foreign_child();
+// The process that owns the fd table: set at start-up and by the pthread_atfork child handler.
+void set_table_owner_pid();
+
+}  // namespace dmm::preload

@@ -1,0 +1,35 @@
+// An unmodified iperf3 client under dmm-run picks its instance by a port rule; the iperf3 server sees from which
+// instance's address the connection came.
+#include "preload_fixture.hpp"
+
+namespace dmm::test {
+namespace {
+
+TEST_F(PreloadTest, UnmodifiedIperf3ClientTakesTheInstanceOfItsPortRule) {
+  Child server = Child::spawn(topo_->in(topo_->srv(), {"iperf3", "-s", "-1", "-p", "5201", "--forceflush"}));
+  // "Server listening on 5201" is printed once the socket is listening.
+  std::optional<std::string> line;
+  while ((line = server.read_line(std::chrono::seconds(10))) && line->find("Server listening") == std::string::npos) {
+  }
+  ASSERT_TRUE(line.has_value()) << server.wait(std::chrono::seconds(1)).err;
+
+  // Port 5201 goes over red, everything else over blue: the address alone would have chosen blue.
+  const std::string config = write_config("  - {match: {port: 5201, proto: tcp}, use: [red]}\n"
+                                          "  - {match: {}, use: [blue]}\n");
+  const Outcome client = run_dmm(config, {"iperf3", "-c", kBlueServer, "-p", "5201", "-t", "1", "-J"});
+  ASSERT_TRUE(exited_with(client, 0));
+
+  const Outcome served = server.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(exited_with(served, 0));
+  EXPECT_NE(served.out.find(std::string("Accepted connection from ") + kRedClient), std::string::npos) << served.out;
+  // Every connection of the client (control and data) was decided by the port rule.
+  const std::string log = read_text(log_);
+  int decisions = 0;
+  for (auto at = log.find("\"stack\":\"red\""); at != std::string::npos; at = log.find("\"stack\":\"red\"", at + 1))
+    ++decisions;
+  EXPECT_GE(decisions, 2) << log;
+  EXPECT_EQ(log.find("\"stack\":\"blue\""), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace dmm::test

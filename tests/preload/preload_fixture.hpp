@@ -1,0 +1,63 @@
+#pragma once
+// What the preload tests share: the topology, a host config naming its namespaces, and running a command inside
+// the client namespace with or without dmm-run.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netns_topology.hpp"
+#include "subprocess.hpp"
+
+namespace dmm::test {
+
+// `key=value` lines of a probe's stdout.
+std::map<std::string, std::string> facts(const std::string& out);
+
+// A fresh directory under /tmp, removed with everything in it.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& text) const;  // returns the path
+
+private:
+  std::string path_;
+};
+
+std::string read_text(const std::string& path);
+std::string dmm_run_bin();
+std::string preload_library();
+std::string probe_bin();
+
+class PreloadTest : public ::testing::Test {
+protected:
+  void SetUp() override;
+
+  // Stacks host (the client's own namespace), blue, red, dead; `policy` is the YAML list of rules, written with
+  // the stack names as they are (the namespaces behind them are the topology's).
+  std::string write_config(const std::string& policy, const std::string& name = "dmm.yaml");
+  // The default policy: blue's and red's subnets (v4 and v6) by destination, everything else on host.
+  std::string default_config();
+
+  // `dmm-run --config CONFIG --log LOG -- command...` inside the client namespace.
+  Outcome run_dmm(const std::string& config, const std::vector<std::string>& command,
+                  const std::vector<std::string>& extra_options = {});
+  Outcome run_plain(const std::vector<std::string>& command);
+  std::vector<std::string> probe(const std::vector<std::string>& args) const;
+
+  std::unique_ptr<Topology> topo_;
+  std::unique_ptr<TempDir> dir_;
+  std::string log_;
+};
+
+// Assertion helper: the outcome finished with `code`, printing the command's output otherwise.
+::testing::AssertionResult exited_with(const Outcome& o, int code);
+
+}  // namespace dmm::test

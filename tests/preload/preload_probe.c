@@ -1,0 +1,494 @@
+/* A small, unmodified-style C client for the preload tests. It is run under dmm-run (or plainly, for the
+ * negative cases) inside the client namespace and exercises one behaviour per sub-command. It prints
+ * `key=value` facts on stdout, one per line, and exits 0 when every check of the sub-command held, 3 when a
+ * connect/send failed (printing `error=<op>:<ERRNO-NAME>`), 1 for any other failed check (reason on stderr).
+ *
+ *   tcp ADDR PORT [block|nonblock]       connect, echo, print stack and protocol (6 TCP, 262 MPTCP)
+ *   options ADDR PORT                    options set before connect are in force after it
+ *   epoll2 ADDR1 PORT1 ADDR2 PORT2       two non-blocking connects (two instances) driven by one epoll
+ *   dup ADDR1 PORT1 ADDR2 PORT2          dup of a pending socket follows it; dup2 onto a DMM socket
+ *   fork ADDR PORT                       fork after connect; both processes use the fd; child connects anew
+ *   udp ADDR1 PORT1 ADDR2 PORT2          unconnected UDP, sendto / sendmsg per destination
+ *   udp-server PORT                      bind 0.0.0.0:PORT (UDP); echo one datagram
+ *   intent ADDR PORT INTENT              SOL_DMM/DMM_INTENT before connect
+ *   mptcp ADDR PORT                      connect, echo, wait (<= 5 s) for an additional MPTCP subflow
+ *   listen PORT                          bind 0.0.0.0:PORT + listen; accept one connection, echo until EOF
+ *   loopback                             a client and a server over 127.0.0.1 in one process (bound before
+ *                                        listen and before connect)
+ *   threads ADDR PORT                    4 threads connecting in a loop while the main thread forks
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/mptcp.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dmm/dmm_socket.h"
+
+#define CHECK(cond, ...)                                \
+  do {                                                  \
+    if (!(cond)) {                                      \
+      fprintf(stderr, "check failed: %s: ", #cond);     \
+      fprintf(stderr, __VA_ARGS__);                     \
+      fprintf(stderr, "\n");                            \
+      exit(1);                                          \
+    }                                                   \
+  } while (0)
+
+static const char* errno_name(int e) {
+  switch (e) {
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENOTCONN: return "ENOTCONN";
+    case EINPROGRESS: return "EINPROGRESS";
+    case EISCONN: return "EISCONN";
+    default: return strerror(e);
+  }
+}
+
+static void fail_io(const char* op) {
+  printf("error=%s:%s\n", op, errno_name(errno));
+  fflush(stdout);
+  exit(3);
+}
+
+struct addr {
+  struct sockaddr_storage ss;
+  socklen_t len;
+};
+
+static struct addr make_addr(const char* ip, const char* port) {
+  struct addr a;
+  memset(&a, 0, sizeof a);
+  if (strchr(ip, ':')) {
+    struct sockaddr_in6* in6 = (struct sockaddr_in6*)&a.ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((unsigned short)atoi(port));
+    CHECK(inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1, "bad address %s", ip);
+    a.len = sizeof *in6;
+  } else {
+    struct sockaddr_in* in = (struct sockaddr_in*)&a.ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((unsigned short)atoi(port));
+    CHECK(inet_pton(AF_INET, ip, &in->sin_addr) == 1, "bad address %s", ip);
+    a.len = sizeof *in;
+  }
+  return a;
+}
+
+/* The stack name, or `-ERRNO` when the shim does not say (no shim, inet socket: -EOPNOTSUPP). */
+static const char* stack_of(int fd) {
+  static char buf[8][64];
+  static int next;
+  char* out = buf[next++ % 8];
+  if (dmm_socket_stack(fd, out, 64) != 0) snprintf(out, 64, "-%s", errno_name(errno));
+  return out;
+}
+
+static int protocol_of(int fd) {
+  int protocol = -1;
+  socklen_t len = sizeof protocol;
+  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len);
+  return protocol;
+}
+
+static void wait_fd(int fd, short events) {
+  struct pollfd p = {fd, events, 0};
+  CHECK(poll(&p, 1, 10000) == 1, "fd %d not ready within 10 s", fd);
+}
+
+/* Finishes a connect that returned EINPROGRESS (or fails the probe with its error). */
+static void finish_connect(int fd) {
+  wait_fd(fd, POLLOUT);
+  int err = 0;
+  socklen_t len = sizeof err;
+  CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0, "SO_ERROR");
+  if (err != 0) {
+    errno = err;
+    fail_io("connect");
+  }
+}
+
+static void connect_to(int fd, const struct addr* a) {
+  if (connect(fd, (const struct sockaddr*)&a->ss, a->len) == 0) return;
+  if (errno != EINPROGRESS) fail_io("connect");
+  finish_connect(fd);
+}
+
+/* Sends `msg` and expects it echoed back (blocking or not). */
+static void echo(int fd, const char* msg) {
+  const size_t n = strlen(msg);
+  wait_fd(fd, POLLOUT);
+  if (send(fd, msg, n, MSG_NOSIGNAL) != (ssize_t)n) fail_io("send");
+  char buf[256];
+  size_t got = 0;
+  while (got < n) {
+    wait_fd(fd, POLLIN);
+    const ssize_t r = recv(fd, buf + got, sizeof buf - got, 0);
+    if (r <= 0) fail_io("recv");
+    got += (size_t)r;
+  }
+  CHECK(got == n && memcmp(buf, msg, n) == 0, "echo mismatch");
+}
+
+static int tcp_socket(const struct addr* a, int flags) { return socket(a->ss.ss_family, SOCK_STREAM | flags, 0); }
+
+static int cmd_tcp(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const int nonblock = argv[2] && strcmp(argv[2], "nonblock") == 0;
+  int fd = tcp_socket(&a, nonblock ? SOCK_NONBLOCK : 0);
+  CHECK(fd >= 0, "socket");
+  connect_to(fd, &a);
+  echo(fd, "hello through dmm");
+  printf("stack=%s\n", stack_of(fd));
+  printf("protocol=%d\n", protocol_of(fd));
+  close(fd);
+  return 0;
+}
+
+static int cmd_mptcp(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int fd = tcp_socket(&a, 0); /* plain TCP, as far as this program knows */
+  connect_to(fd, &a);
+  echo(fd, "multipath");
+  printf("stack=%s\n", stack_of(fd));
+  printf("protocol=%d\n", protocol_of(fd));
+  /* Additional subflows join asynchronously after the handshake: poll MPTCP_INFO, boundedly. */
+  struct mptcp_info info;
+  for (int i = 0; i < 100; ++i) {
+    memset(&info, 0, sizeof info);
+    socklen_t len = sizeof info;
+    CHECK(getsockopt(fd, SOL_MPTCP, MPTCP_INFO, &info, &len) == 0, "MPTCP_INFO: %s", strerror(errno));
+    if (info.mptcpi_subflows >= 1) break;
+    poll(NULL, 0, 50);
+  }
+  printf("subflows=%d\n", info.mptcpi_subflows);
+  echo(fd, "over several paths");
+  return 0;
+}
+
+static int cmd_options(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int fd = tcp_socket(&a, SOCK_CLOEXEC);
+  CHECK(fd >= 0, "socket");
+  const int rcvbuf = 65536, one = 1;
+  CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0, "SO_RCVBUF");
+  CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0, "TCP_NODELAY");
+  CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == 0, "SO_KEEPALIVE");
+  CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0, "O_NONBLOCK");
+  connect_to(fd, &a);
+  int value = 0;
+  socklen_t len = sizeof value;
+  CHECK(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &len) == 0, "get SO_RCVBUF");
+  printf("rcvbuf=%d\n", value);  /* the kernel doubles what was asked: 131072 */
+  len = sizeof value;
+  CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) == 0, "get TCP_NODELAY");
+  printf("nodelay=%d\n", value);
+  len = sizeof value;
+  CHECK(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &value, &len) == 0, "get SO_KEEPALIVE");
+  printf("keepalive=%d\n", value);
+  printf("nonblock=%d\n", (fcntl(fd, F_GETFL) & O_NONBLOCK) ? 1 : 0);
+  printf("cloexec=%d\n", (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? 1 : 0);
+  /* Non-blocking for real: a read with nothing to read says EAGAIN instead of blocking. */
+  char c;
+  printf("eagain=%d\n", recv(fd, &c, 1, 0) < 0 && errno == EAGAIN ? 1 : 0);
+  echo(fd, "options");
+  printf("stack=%s\n", stack_of(fd));
+  close(fd);
+  return 0;
+}
+
+static int cmd_epoll2(char** argv) {
+  struct addr a[2] = {make_addr(argv[0], argv[1]), make_addr(argv[2], argv[3])};
+  int fd[2];
+  fd[0] = tcp_socket(&a[0], SOCK_NONBLOCK); /* non-blocking from socket() */
+  fd[1] = tcp_socket(&a[1], 0);
+  const int on = 1;
+  CHECK(ioctl(fd[1], FIONBIO, &on) == 0, "FIONBIO"); /* ... and from ioctl */
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  CHECK(ep >= 0, "epoll_create1");
+  for (int i = 0; i < 2; ++i) {
+    const int r = connect(fd[i], (const struct sockaddr*)&a[i].ss, a[i].len);
+    CHECK(r < 0 && errno == EINPROGRESS, "connect %d: expected EINPROGRESS, got %s", i, r == 0 ? "0" : strerror(errno));
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (unsigned)i};
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev) == 0, "epoll_ctl");
+  }
+  int connected = 0;
+  while (connected != 3) {
+    struct epoll_event evs[2];
+    const int n = epoll_wait(ep, evs, 2, 10000);
+    CHECK(n > 0, "epoll_wait timed out");
+    for (int k = 0; k < n; ++k) {
+      const int i = (int)evs[k].data.u32;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd[i], SOL_SOCKET, SO_ERROR, &err, &len);
+      CHECK(err == 0, "connect %d: %s", i, strerror(err));
+      connected |= 1 << i;
+      struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)i};
+      epoll_ctl(ep, EPOLL_CTL_MOD, fd[i], &ev);
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    echo(fd[i], i == 0 ? "first" : "second");
+    printf("stack%d=%s\n", i + 1, stack_of(fd[i]));
+  }
+  return 0;
+}
+
+static int cmd_dup(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]), b = make_addr(argv[2], argv[3]);
+  /* A dup of a pending socket: the decision moves both fds to the chosen stack's socket. */
+  int s = tcp_socket(&a, 0);
+  int copy = dup(s);
+  int copy2 = fcntl(s, F_DUPFD_CLOEXEC, 100);
+  CHECK(copy >= 0 && copy2 >= 100, "dup");
+  connect_to(s, &a);
+  printf("dup_stack=%s\n", stack_of(copy));
+  printf("dupfd_stack=%s\n", stack_of(copy2));
+  printf("dupfd_cloexec=%d\n", (fcntl(copy2, F_GETFD) & FD_CLOEXEC) ? 1 : 0);
+  close(s);
+  echo(copy, "via the dup");
+  echo(copy2, "via F_DUPFD_CLOEXEC");
+  close(copy2);
+  /* dup2 onto a DMM socket: `copy` (blue) is replaced by a socket to the second server. */
+  int other = tcp_socket(&b, 0);
+  connect_to(other, &b);
+  CHECK(dup2(other, copy) == copy, "dup2");
+  close(other);
+  echo(copy, "via dup2");
+  printf("dup2_stack=%s\n", stack_of(copy));
+  close(copy);
+  return 0;
+}
+
+static int cmd_fork(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int fd = tcp_socket(&a, 0);
+  connect_to(fd, &a);
+  const pid_t child = fork();
+  CHECK(child >= 0, "fork");
+  if (child == 0) {
+    echo(fd, "from the child");
+    /* A decision made in the child: the shim works after fork too. */
+    int fresh = tcp_socket(&a, 0);
+    connect_to(fresh, &a);
+    echo(fresh, "child's own");
+    printf("child_stack=%s\n", stack_of(fresh));
+    fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child, "waitpid");
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)", status);
+  echo(fd, "from the parent");
+  printf("parent_stack=%s\n", stack_of(fd));
+  return 0;
+}
+
+static void udp_echo(int fd, const char* msg, const struct addr* to, int use_sendmsg) {
+  const size_t n = strlen(msg);
+  ssize_t sent;
+  if (use_sendmsg) {
+    struct iovec iov = {(void*)msg, n};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_name = (void*)&to->ss;
+    mh.msg_namelen = to->len;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    sent = sendmsg(fd, &mh, 0);
+  } else {
+    sent = sendto(fd, msg, n, 0, (const struct sockaddr*)&to->ss, to->len);
+  }
+  if (sent != (ssize_t)n) fail_io(use_sendmsg ? "sendmsg" : "sendto");
+  char buf[256];
+  wait_fd(fd, POLLIN);
+  const ssize_t r = recv(fd, buf, sizeof buf, 0);
+  CHECK(r == (ssize_t)n && memcmp(buf, msg, n) == 0, "udp echo mismatch");
+}
+
+static int cmd_udp_server(char** argv) {
+  struct addr a = make_addr("0.0.0.0", argv[0]);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  CHECK(bind(fd, (const struct sockaddr*)&a.ss, a.len) == 0, "bind: %s", strerror(errno));
+  printf("bound stack=%s\n", stack_of(fd)); /* a UDP server port decides at bind */
+  fflush(stdout);
+  wait_fd(fd, POLLIN);
+  char buf[256];
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  const ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr*)&peer, &len);
+  CHECK(n > 0, "recvfrom");
+  CHECK(sendto(fd, buf, (size_t)n, 0, (struct sockaddr*)&peer, len) == n, "sendto");
+  printf("served=1\n");
+  return 0;
+}
+
+static int cmd_udp(char** argv, int n) {
+  if (n == 2) { /* one destination */
+    struct addr a = make_addr(argv[0], argv[1]);
+    int s = socket(a.ss.ss_family, SOCK_DGRAM, 0);
+    udp_echo(s, "one datagram", &a, 0);
+    printf("stack=%s\n", stack_of(s));
+    return 0;
+  }
+  struct addr a = make_addr(argv[0], argv[1]), b = make_addr(argv[2], argv[3]);
+  int s1 = socket(a.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int s2 = socket(b.ss.ss_family, SOCK_DGRAM, 0);
+  printf("before_send=%s\n", stack_of(s1)); /* not decided yet: -ENOTCONN */
+  udp_echo(s1, "datagram one", &a, 0);
+  udp_echo(s2, "datagram two", &b, 1);
+  udp_echo(s1, "again", &a, 0); /* already decided: plain kernel sendto */
+  printf("stack1=%s\n", stack_of(s1));
+  printf("stack2=%s\n", stack_of(s2));
+  return 0;
+}
+
+static int cmd_intent(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int fd = tcp_socket(&a, 0);
+  int intent = DMM_INTENT_DEFAULT;
+  if (strcmp(argv[2], "latency") == 0) intent = DMM_INTENT_LATENCY;
+  if (strcmp(argv[2], "throughput") == 0) intent = DMM_INTENT_THROUGHPUT;
+  if (strcmp(argv[2], "bulk") == 0) intent = DMM_INTENT_BULK;
+  CHECK(setsockopt(fd, SOL_DMM, DMM_INTENT, &intent, sizeof intent) == 0, "DMM_INTENT: %s", strerror(errno));
+  int back = -1;
+  socklen_t len = sizeof back;
+  CHECK(getsockopt(fd, SOL_DMM, DMM_INTENT, &back, &len) == 0 && back == intent, "DMM_INTENT read back");
+  connect_to(fd, &a);
+  echo(fd, "with intent");
+  printf("stack=%s\n", stack_of(fd));
+  /* After the decision, an intent could change nothing: the shim says so. */
+  const int late = setsockopt(fd, SOL_DMM, DMM_INTENT, &intent, sizeof intent);
+  printf("late_intent=%s\n", late == 0 ? "accepted" : errno_name(errno));
+  return 0;
+}
+
+static int cmd_listen(char** argv) {
+  struct addr a = make_addr("0.0.0.0", argv[0]);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  CHECK(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0, "SO_REUSEADDR");
+  CHECK(bind(fd, (const struct sockaddr*)&a.ss, a.len) == 0, "bind: %s", strerror(errno));
+  CHECK(listen(fd, 8) == 0, "listen: %s", strerror(errno));
+  printf("listening stack=%s\n", stack_of(fd));
+  fflush(stdout);
+  wait_fd(fd, POLLIN);
+  struct sockaddr_storage peer;
+  socklen_t len = sizeof peer;
+  int c = accept4(fd, (struct sockaddr*)&peer, &len, SOCK_CLOEXEC);
+  CHECK(c >= 0, "accept4: %s", strerror(errno));
+  printf("accepted_stack=%s\n", stack_of(c));
+  printf("accepted_protocol=%d\n", protocol_of(c));
+  char buf[256];
+  ssize_t n;
+  while ((n = recv(c, buf, sizeof buf, 0)) > 0) CHECK(send(c, buf, (size_t)n, 0) == n, "send");
+  close(c);
+  return 0;
+}
+
+static int cmd_loopback(void) {
+  int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct addr a = make_addr("127.0.0.1", "0");
+  CHECK(bind(server, (const struct sockaddr*)&a.ss, a.len) == 0, "bind");
+  CHECK(listen(server, 4) == 0, "listen");
+  a.len = sizeof a.ss;
+  CHECK(getsockname(server, (struct sockaddr*)&a.ss, &a.len) == 0, "getsockname");
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  struct addr local = make_addr("127.0.0.1", "0"); /* bound before connect: replayed if the socket moves */
+  CHECK(bind(client, (const struct sockaddr*)&local.ss, local.len) == 0, "bind client");
+  connect_to(client, &a);
+  int accepted = accept(server, NULL, NULL);
+  CHECK(accepted >= 0, "accept");
+  printf("listener_stack=%s\n", stack_of(server));
+  printf("listener_protocol=%d\n", protocol_of(server));
+  printf("protocol=%d\n", protocol_of(client));
+  CHECK(send(client, "ping", 4, 0) == 4, "send");
+  char buf[4];
+  CHECK(recv(accepted, buf, 4, MSG_WAITALL) == 4 && memcmp(buf, "ping", 4) == 0, "recv");
+  printf("loopback=ok\n");
+  printf("stack=%s\n", stack_of(client));
+  return 0;
+}
+
+static struct addr g_thread_target;
+
+static void* connect_loop(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 25; ++i) {
+    int fd = tcp_socket(&g_thread_target, 0);
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    connect_to(fd, &g_thread_target);
+    echo(fd, "thread");
+    int d = dup(fd);
+    close(fd);
+    close(d);
+  }
+  return NULL;
+}
+
+static int cmd_threads(char** argv) {
+  g_thread_target = make_addr(argv[0], argv[1]);
+  pthread_t threads[4];
+  for (int i = 0; i < 4; ++i) CHECK(pthread_create(&threads[i], NULL, connect_loop, NULL) == 0, "pthread_create");
+  /* Forks while the other threads are in the middle of decisions: the children must never hang. */
+  for (int i = 0; i < 10; ++i) {
+    const pid_t child = fork();
+    CHECK(child >= 0, "fork");
+    if (child == 0) {
+      int fd = tcp_socket(&g_thread_target, 0);
+      connect_to(fd, &g_thread_target);
+      echo(fd, "forked");
+      _exit(0);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "child %d failed (status %d)", i, status);
+  }
+  for (int i = 0; i < 4; ++i) pthread_join(threads[i], NULL);
+  printf("threads=ok\n");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) {
+    fprintf(stderr, "usage: dmm_preload_probe COMMAND ARGS...\n");
+    return 2;
+  }
+  const char* cmd = argv[1];
+  char** args = argv + 2;
+  const int n = argc - 2;
+  if (strcmp(cmd, "tcp") == 0 && n >= 2) return cmd_tcp(args);
+  if (strcmp(cmd, "options") == 0 && n == 2) return cmd_options(args);
+  if (strcmp(cmd, "epoll2") == 0 && n == 4) return cmd_epoll2(args);
+  if (strcmp(cmd, "dup") == 0 && n == 4) return cmd_dup(args);
+  if (strcmp(cmd, "fork") == 0 && n == 2) return cmd_fork(args);
+  if (strcmp(cmd, "udp") == 0 && (n == 2 || n == 4)) return cmd_udp(args, n);
+  if (strcmp(cmd, "udp-server") == 0 && n == 1) return cmd_udp_server(args);
+  if (strcmp(cmd, "intent") == 0 && n == 3) return cmd_intent(args);
+  if (strcmp(cmd, "listen") == 0 && n == 1) return cmd_listen(args);
+  if (strcmp(cmd, "mptcp") == 0 && n == 2) return cmd_mptcp(args);
+  if (strcmp(cmd, "loopback") == 0) return cmd_loopback();
+  if (strcmp(cmd, "threads") == 0 && n == 2) return cmd_threads(args);
+  fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
+  return 2;
+}

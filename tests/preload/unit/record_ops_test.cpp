@@ -1,0 +1,101 @@
+#include "record_ops.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace dmm::preload {
+namespace {
+
+FdRecord fresh_record() {
+  FdRecord rec;
+  start_pending(rec, AF_INET, SOCK_STREAM, 0, 0);
+  return rec;
+}
+
+TEST(RecordOps, SettingAnOptionAgainReplacesItsValueInPlace) {
+  FdRecord rec = fresh_record();
+  const int a = 1, b = 0, size = 65536;
+  record_option(rec, IPPROTO_TCP, TCP_NODELAY, &a, sizeof a);
+  record_option(rec, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  record_option(rec, IPPROTO_TCP, TCP_NODELAY, &b, sizeof b);
+  ASSERT_EQ(rec.option_count, 2);
+  EXPECT_EQ(rec.options[0].name, TCP_NODELAY);  // first-set order is kept (bind-related options precede bind)
+  int value = -1;
+  std::memcpy(&value, rec.options[0].value, sizeof value);
+  EXPECT_EQ(value, 0);
+  EXPECT_FALSE(rec.options_overflow);
+}
+
+TEST(RecordOps, TooManyTooLargeOrPointerOptionsAreDroppedAndFlagged) {
+  FdRecord rec = fresh_record();
+  const int one = 1;
+  for (int name = 1; name <= static_cast<int>(kMaxRecordedOptions); ++name) record_option(rec, 1000, name, &one, 4);
+  EXPECT_FALSE(rec.options_overflow);
+  record_option(rec, 1000, 999, &one, 4);
+  EXPECT_TRUE(rec.options_overflow);
+  EXPECT_EQ(rec.option_count, kMaxRecordedOptions);
+
+  FdRecord big = fresh_record();
+  unsigned char blob[kMaxOptionBytes + 1] = {};
+  record_option(big, SOL_SOCKET, SO_RCVBUF, blob, sizeof blob);
+  EXPECT_TRUE(big.options_overflow);
+  EXPECT_EQ(big.option_count, 0);
+
+  FdRecord filter = fresh_record();
+  record_option(filter, SOL_SOCKET, SO_ATTACH_FILTER, blob, 16);  // holds a pointer into the program's memory
+  EXPECT_TRUE(filter.options_overflow);
+  EXPECT_EQ(filter.option_count, 0);
+}
+
+TEST(RecordOps, ReplayPutsTheOptionsOnANewSocketAndCountsRefusals) {
+  FdRecord rec = fresh_record();
+  const int one = 1, size = 65536;
+  record_option(rec, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  record_option(rec, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  record_option(rec, SOL_SOCKET, 0x7fff, &one, sizeof one);  // no such option: refused
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(replay_options(rec, fd), 1);
+  int value = 0;
+  socklen_t len = sizeof value;
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len), 0);
+  EXPECT_EQ(value, 1);
+  ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &len), 0);
+  EXPECT_EQ(value, 2 * size);
+  close(fd);
+}
+
+TEST(RecordOps, IdentityTellsTheSameSocketFromAReusedNumber) {
+  FdRecord rec = fresh_record();
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_TRUE(take_identity(fd, rec));
+  EXPECT_TRUE(still_same_socket(fd, rec));
+  close(fd);
+  const int other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // very likely the same number
+  EXPECT_FALSE(still_same_socket(other, rec));
+  close(other);
+  EXPECT_FALSE(still_same_socket(other, rec));  // closed
+}
+
+TEST(RecordOps, StartPendingForgetsThePreviousSocket) {
+  FdRecord rec = fresh_record();
+  const int one = 1;
+  record_option(rec, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  rec.aliased = rec.bound = rec.options_overflow = true;
+  rec.stack = 3;
+  start_pending(rec, AF_INET6, SOCK_DGRAM, 0, 2);
+  EXPECT_EQ(rec.option_count, 0);
+  EXPECT_FALSE(rec.aliased || rec.bound || rec.options_overflow);
+  EXPECT_EQ(rec.stack, kNoStack);
+  EXPECT_TRUE(rec.original);
+  EXPECT_EQ(rec.domain, AF_INET6);
+  EXPECT_EQ(rec.intent, 2);
+}
+
+}  // namespace
+}  // namespace dmm::preload
