@@ -8,6 +8,15 @@
 
 namespace dmm::test {
 
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
 std::map<std::string, std::string> facts(const std::string& out) {
   std::map<std::string, std::string> f;
   std::istringstream in(out);

@@ -3,6 +3,8 @@
 // the client namespace with or without dmm-run.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +17,8 @@ namespace dmm::test {
 
 // `key=value` lines of a probe's stdout.
 std::map<std::string, std::string> facts(const std::string& out);
+// One JSON object per non-empty line (the decision log).
+std::vector<nlohmann::json> json_lines(const std::string& text);
 
 // A fresh directory under /tmp, removed with everything in it.
 class TempDir {

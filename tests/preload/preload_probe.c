@@ -16,6 +16,13 @@
  *   loopback                             a client and a server over 127.0.0.1 in one process (bound before
  *                                        listen and before connect)
  *   threads ADDR PORT                    4 threads connecting in a loop while the main thread forks
+ *   sequence ADDR PORT [ADDR PORT ...]   one connection after the other (options set before each connect,
+ *                                        checked after it): stackN, nodelayN, rcvbufN per connection
+ *   bind-local ADDR PORT LOCAL           connects once, then binds a second TCP socket to LOCAL:0 (an address
+ *                                        only the program's own namespace has): bind=0 or bind=ERRNO
+ *   signal-sockets ADDR PORT MS          connects once, then for MS ms makes and closes TCP sockets while a
+ *                                        50 us timer's handler makes sockets too: every socket the handler
+ *                                        made must be in the program's own namespace (wrong=N, handled=N)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -31,8 +38,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dmm/dmm_socket.h"
@@ -468,6 +480,111 @@ static int cmd_threads(char** argv) {
   return 0;
 }
 
+static int cmd_sequence(char** argv, int n) {
+  for (int i = 0; i + 1 < n; i += 2) {
+    struct addr a = make_addr(argv[i], argv[i + 1]);
+    int fd = tcp_socket(&a, 0);
+    CHECK(fd >= 0, "socket");
+    const int rcvbuf = 65536 + 4096 * i, one = 1;
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0, "SO_RCVBUF");
+    CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0, "TCP_NODELAY");
+    connect_to(fd, &a);
+    echo(fd, "in sequence");
+    int value = 0;
+    socklen_t len = sizeof value;
+    CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) == 0, "get TCP_NODELAY");
+    printf("nodelay%d=%d\n", i / 2 + 1, value);
+    len = sizeof value;
+    CHECK(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &len) == 0, "get SO_RCVBUF");
+    printf("rcvbuf%d=%d\n", i / 2 + 1, value == 2 * rcvbuf ? 1 : 0);  /* the kernel doubles it */
+    printf("stack%d=%s\n", i / 2 + 1, stack_of(fd));
+    close(fd);
+  }
+  return 0;
+}
+
+static int cmd_bind_local(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int first = tcp_socket(&a, 0);
+  CHECK(first >= 0, "socket");
+  connect_to(first, &a);
+  close(first);
+  int fd = tcp_socket(&a, 0);
+  struct addr local = make_addr(argv[2], "0");
+  if (bind(fd, (const struct sockaddr*)&local.ss, local.len) == 0) {
+    printf("bind=0\n");
+    struct sockaddr_in got;
+    socklen_t len = sizeof got;
+    CHECK(getsockname(fd, (struct sockaddr*)&got, &len) == 0, "getsockname");
+    char text[INET_ADDRSTRLEN];
+    printf("local=%s\n", inet_ntop(AF_INET, &got.sin_addr, text, sizeof text));
+  } else {
+    printf("bind=%s\n", errno_name(errno));
+  }
+  close(fd);
+  return 0;
+}
+
+/* The inode of the network namespace socket `fd` belongs to, or 0. */
+static ino_t socket_netns(int fd) {
+  const int ns = ioctl(fd, SIOCGSKNS);
+  if (ns < 0) return 0;
+  struct stat st;
+  const ino_t ino = fstat(ns, &st) == 0 ? st.st_ino : 0;
+  close(ns);
+  return ino;
+}
+
+static ino_t g_home_netns;
+static volatile sig_atomic_t g_handled, g_wrong;
+
+static void make_socket_in_handler(int sig) {
+  (void)sig;
+  const int saved = errno;
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0) {
+    if (socket_netns(fd) != g_home_netns) g_wrong = g_wrong + 1;
+    close(fd);
+    g_handled = g_handled + 1;
+  }
+  errno = saved;
+}
+
+static int cmd_signal_sockets(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  struct stat st;
+  CHECK(stat("/proc/self/ns/net", &st) == 0, "stat own netns");
+  g_home_netns = st.st_ino;
+  int first = tcp_socket(&a, 0);
+  CHECK(first >= 0, "socket");
+  connect_to(first, &a);  /* the next TCP sockets are predicted onto this one's stack */
+  printf("stack=%s\n", stack_of(first));
+  close(first);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = make_socket_in_handler;
+  sa.sa_flags = SA_RESTART;
+  CHECK(sigaction(SIGALRM, &sa, NULL) == 0, "sigaction");
+  struct itimerval every = {{0, 50}, {0, 50}};
+  CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0, "setitimer");
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  const long ms = atol(argv[2]);
+  long made = 0, elsewhere = 0;
+  do {
+    const int fd = tcp_socket(&a, 0);
+    CHECK(fd >= 0, "socket in the loop: %s", strerror(errno));
+    if (socket_netns(fd) != g_home_netns) ++elsewhere;
+    close(fd);
+    ++made;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  printf("made=%ld\nelsewhere=%ld\nhandled=%d\nwrong=%d\n", made, elsewhere, (int)g_handled, (int)g_wrong);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
@@ -489,6 +606,9 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "mptcp") == 0 && n == 2) return cmd_mptcp(args);
   if (strcmp(cmd, "loopback") == 0) return cmd_loopback();
   if (strcmp(cmd, "threads") == 0 && n == 2) return cmd_threads(args);
+  if (strcmp(cmd, "sequence") == 0 && n >= 2 && n % 2 == 0) return cmd_sequence(args, n);
+  if (strcmp(cmd, "bind-local") == 0 && n == 3) return cmd_bind_local(args);
+  if (strcmp(cmd, "signal-sockets") == 0 && n == 3) return cmd_signal_sockets(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

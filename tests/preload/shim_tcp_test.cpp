@@ -20,15 +20,6 @@ protected:
   std::unique_ptr<EchoServer> server_;
 };
 
-std::vector<nlohmann::json> json_lines(const std::string& text) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 TEST_F(ShimTcp, BlockingConnectReachesTheServerOnlyBlueCanReach) {
   const Outcome plain = run_plain(probe({"tcp", kBlueServer, kPort, "block"}));
   EXPECT_TRUE(exited_with(plain, 3));

@@ -125,6 +125,7 @@ void DecisionLog::write(const DecisionLine& l) {
   if (!l.error.empty()) put_string("error", l.error);
   if (l.options_refused > 0) put(",\"options_refused\":%d", l.options_refused);
   if (l.options_dropped) put(",\"options_dropped\":true");
+  if (l.predicted) put(",\"predicted\":true");
   if (out > end) out = const_cast<char*>(end);
   *out++ = '}';
   *out++ = '\n';

@@ -25,6 +25,7 @@ struct DecisionLine {
   int options_refused = 0;         // recorded options the re-created socket refused (e.g. SO_BINDTODEVICE to a
                                    // device that is not in the instance's namespace)
   bool options_dropped = false;    // options that could not be recorded (too many, too large, pointers)
+  bool predicted = false;          // socket() had already made the socket on this stack (Shim::predicted_stack)
 };
 
 class DecisionLog {

@@ -42,7 +42,7 @@ void forget_fd(int fd) {
   if (!lock.reentered()) slot->state.store(FdState::untracked, std::memory_order_release);
 }
 
-void note_new_socket(int fd, int domain, int type, int protocol) {
+void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack) {
   Shim* shim = active_shim();
   const int base_type = type & ~kTypeFlags;
   if (!shim || !decides_for(domain, base_type, protocol)) {
@@ -55,6 +55,7 @@ void note_new_socket(int fd, int domain, int type, int protocol) {
   if (lock.reentered()) return;
   FdRecord& rec = slot->record;
   start_pending(rec, domain, base_type, protocol, static_cast<int>(shim->default_intent()));
+  rec.placeholder_stack = placeholder_stack;
   slot->state.store(take_identity(fd, rec) ? FdState::pending : FdState::untracked, std::memory_order_release);
 }
 

@@ -1,10 +1,13 @@
 #pragma once
 // Keeping the fd table in step with the program's fds. Allocation-free and lock-ordered: these run inside
 // socket(), accept(), close() and dup*(), all async-signal-safe in POSIX, and in children between fork and exec.
+#include "fd_record.hpp"
+
 namespace dmm::preload {
 
 // A socket the program just made: pending if DMM decides for it (IPv4/IPv6 TCP or UDP), else forgotten.
-void note_new_socket(int fd, int domain, int type, int protocol);
+// `placeholder_stack`: the stack it was made on (kNoStack: the program's own namespace).
+void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack = kNoStack);
 
 // `fd` was closed or is about to be replaced: forget its record. Takes the slot lock, so a decision running for
 // `fd` on another thread finishes (its dup3 lands) before the number can be reused.

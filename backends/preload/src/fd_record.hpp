@@ -38,7 +38,10 @@ struct FdRecord {
   int protocol = 0;
   std::uint8_t intent = 0;     // dmm::Intent
   int stack = kNoStack;        // index into the orchestrator's stack table once placed
-  bool original = true;        // still the placeholder socket() made (so "host" can keep it as it is)
+  bool original = true;        // still the placeholder socket() made (so its stack can keep it as it is)
+  // Where that placeholder lives: kNoStack = the program's own namespace; otherwise the stack socket() predicted
+  // (Shim::predicted_stack) and made it on, so that a decision for that same stack has nothing left to do.
+  int placeholder_stack = kNoStack;
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
   bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed

@@ -55,8 +55,9 @@ DMM_INTERPOSE int listen(int fd, int backlog) __THROW {
 DMM_INTERPOSE int bind(int fd, const sockaddr* address, socklen_t length) __THROW {
   // Only a UDP socket bound to a fixed port decides here (placement.cpp says why); everything else binds the
   // placeholder, and the bound address is replayed if the socket later moves.
-  const int result =
+  int result =
       decide_then_call(fd, address, length, Trigger::bind, [&] { return real().bind(fd, address, length); });
+  if (result != 0 && move_predicted_placeholder_home(fd)) result = real().bind(fd, address, length);
   if (result == 0 && active_shim() && !inside_shim()) {
     const int saved_errno = errno;
     note_bound(fd);

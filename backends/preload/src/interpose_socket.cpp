@@ -1,5 +1,8 @@
 // socket, accept, accept4, close: keeping the fd table in step with the program's sockets.
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,13 +15,59 @@
 
 using namespace dmm::preload;
 
+namespace {
+
+// socket() from a signal handler that interrupted this thread while the shim had it in another network
+// namespace (making a socket on a stack there): the program's socket must still be made in its own namespace.
+// Only async-signal-safe calls; the thread ends in whatever namespace it was interrupted in.
+int socket_interrupting_switch(int home_fd, int domain, int type, int protocol) {
+  const int interrupted = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (interrupted < 0) return -1;
+  int fd = -1;
+  if (::setns(home_fd, CLONE_NEWNET) == 0) {
+    fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+    const int saved_errno = errno;
+    // Cannot fail short of ENOMEM for a namespace we hold open; if it did, the interrupted code's own switch
+    // back (it always restores its home) puts the thread right.
+    (void)::setns(interrupted, CLONE_NEWNET);
+    errno = saved_errno;
+  }
+  ::close(interrupted);
+  return fd;
+}
+
+// A plain TCP socket made directly on the stack the shim predicts (Shim::predicted_stack), or -1 (then the
+// caller makes it in the program's own namespace, as with no prediction).
+int socket_on_predicted_stack(Shim& shim, int domain, int type, int protocol, int& stack) {
+  stack = shim.predicted_stack(domain, type, protocol);
+  if (stack == kNoStack) return -1;
+  InsideShim guard;
+  dmm::Result<int> made = shim.stack(stack).create_socket(domain, type, protocol);
+  return made ? *made : -1;
+}
+
+}  // namespace
+
 DMM_INTERPOSE int socket(int domain, int type, int protocol) __THROW {
+  if (inside_shim()) {
+    if (t_switch_home_fd >= 0) return socket_interrupting_switch(t_switch_home_fd, domain, type, protocol);
+    return real().socket(domain, type, protocol);
+  }
+  Shim* shim = start_shim_if_due();
+  const int saved_errno = errno;
+  if (shim) {
+    int stack = kNoStack;
+    if (const int fd = socket_on_predicted_stack(*shim, domain, type, protocol, stack); fd >= 0) {
+      note_new_socket(fd, domain, type, protocol, stack);
+      errno = saved_errno;
+      return fd;
+    }
+  }
   // The placeholder is a real socket in the program's own namespace, so the program holds a real fd (select,
   // poll, fcntl, getsockopt all work) before any decision.
   const int fd = real().socket(domain, type, protocol);
-  if (fd < 0 || inside_shim()) return fd;
-  const int saved_errno = errno;
-  if (start_shim_if_due()) note_new_socket(fd, domain, type, protocol);
+  if (fd < 0) return fd;
+  if (shim) note_new_socket(fd, domain, type, protocol);
   errno = saved_errno;
   return fd;
 }

@@ -9,6 +9,7 @@
 #include "dmm/session.hpp"
 #include "export.hpp"
 #include "fd_table.hpp"
+#include "placement.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
 #include "shim_guard.hpp"
@@ -84,7 +85,8 @@ DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, soc
     if (name != DMM_INTENT) return fail(ENOPROTOOPT);
     return set_intent(*slot, value, length);
   }
-  const int result = real().setsockopt(fd, level, name, value, length);
+  int result = real().setsockopt(fd, level, name, value, length);
+  if (result != 0 && move_predicted_placeholder_home(fd)) result = real().setsockopt(fd, level, name, value, length);
   // Only options the placeholder accepted are remembered: those are the ones in force for the program.
   if (result != 0 || !active_shim() || inside_shim()) return result;
   FdSlot* slot = fd_table().find(fd);

@@ -16,7 +16,7 @@ L4Proto proto_of(const FdRecord& rec) { return rec.type == SOCK_STREAM ? L4Proto
 
 void log_decision(Shim& shim, int fd, const Placement& p, std::string_view stack, int rule,
                   std::string_view fallback_from, std::string_view error, int options_refused = 0,
-                  bool options_dropped = false) {
+                  bool options_dropped = false, bool predicted = false) {
   if (!shim.log().enabled()) return;
   const std::string dst = p.request.dst.to_string();
   DecisionLine line;
@@ -32,13 +32,15 @@ void log_decision(Shim& shim, int fd, const Placement& p, std::string_view stack
   line.error = error;
   line.options_refused = options_refused;
   line.options_dropped = options_dropped;
+  line.predicted = predicted;
   shim.log().write(line);
 }
 
 // Every pending fd that shares the placeholder (dup'ed before the decision) must follow it to the new socket,
-// each keeping its own FD_CLOEXEC. Try-locks only: this thread holds `fd`'s lock, and an alias being decided by
-// another thread at the same moment (the program racing itself) must not deadlock us; it is skipped instead.
-void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord& placed) {
+// each keeping its own FD_CLOEXEC, and ends in `state` with `placed`'s identity and stack. Try-locks only: this
+// thread holds `fd`'s lock, and an alias being decided by another thread at the same moment (the program racing
+// itself) must not deadlock us; it is skipped instead.
+void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord& placed, FdState state) {
   fd_table().for_each([&](int alias, FdSlot& slot) {
     if (alias == fd || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
     SlotLock lock(slot, SlotLock::TryOnly{});
@@ -50,26 +52,21 @@ void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord&
     rec.dev = placed.dev;
     rec.ino = placed.ino;
     rec.stack = placed.stack;
-    rec.original = false;
-    slot.state.store(FdState::placed, std::memory_order_release);
+    rec.original = placed.original;
+    rec.placeholder_stack = placed.placeholder_stack;
+    slot.state.store(state, std::memory_order_release);
   });
 }
 
-// Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `why` set. `refused`:
-// how many recorded options the new socket did not take.
-int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::string& why, int& refused) {
-  Shim& shim = *active_shim();
-  const ShimStack& stack = shim.stack(index);
+// Replaces the socket behind `fd` (its slot locked by us) by a new one from `make(type)` — `type` carries
+// SOCK_CLOEXEC and the program's O_NONBLOCK — with the recorded options replayed and the other status flags
+// copied, dup3'ed onto the same fd number (keeping its FD_CLOEXEC). `describe(rec)` then records what the new
+// socket is (stack, ...), and dup'ed aliases of the placeholder follow it into state `aliases_end_in`.
+// 0, or an errno with `why` set; `refused`: how many recorded options the new socket did not take.
+template <typename Make, typename Describe>
+int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdState aliases_end_in, std::string& why,
+                   int& refused) {
   FdRecord& rec = slot.record;
-  if (!stack.usable) {
-    why = stack.unusable_reason;
-    return EAFNOSUPPORT;
-  }
-  if (rec.original && stack.keeps_placeholder(rec.type)) {
-    rec.stack = index;
-    slot.state.store(FdState::placed, std::memory_order_release);
-    return 0;
-  }
   // The program's flags live on the current socket (placeholder, or the stack we fall back from), set there by
   // socket(SOCK_NONBLOCK|SOCK_CLOEXEC), fcntl or ioctl(FIONBIO): read them from the kernel rather than shadow
   // every call that can change them.
@@ -84,7 +81,7 @@ int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::stri
   const int type = rec.type | SOCK_CLOEXEC | ((status_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
   Result<int> made = [&] {
     InsideShim guard;  // the stack makes its own socket calls: they must not come back into the shim
-    return stack.create_socket(rec.domain, type, rec.protocol);
+    return make(type);
   }();
   if (!made) {
     why = made.error().message;
@@ -110,10 +107,45 @@ int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::stri
   }
   rec.dev = st.st_dev;
   rec.ino = st.st_ino;
-  rec.stack = index;
-  rec.original = false;
-  if (rec.aliased) move_aliases(fd, old_identity, fresh, rec);
+  describe(rec);
+  if (rec.aliased) move_aliases(fd, old_identity, fresh, rec, aliases_end_in);
   real().close(fresh);
+  return 0;
+}
+
+// The placeholder can stay as it is for stack `index`: it was made there (in the program's own namespace for an
+// instance of that namespace, or on the stack socket() predicted) and nothing has replaced it since.
+bool placeholder_fits(const FdRecord& rec, int index, const ShimStack& stack) {
+  if (!rec.original) return false;
+  if (rec.placeholder_stack != kNoStack) return rec.placeholder_stack == index;
+  return stack.keeps_placeholder(rec.type);
+}
+
+// Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `why` set. `refused`:
+// how many recorded options the new socket did not take; `predicted`: socket() had made it there already.
+int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::string& why, int& refused,
+           bool& predicted) {
+  Shim& shim = *active_shim();
+  const ShimStack& stack = shim.stack(index);
+  FdRecord& rec = slot.record;
+  if (!stack.usable) {
+    why = stack.unusable_reason;
+    return EAFNOSUPPORT;
+  }
+  if (placeholder_fits(rec, index, stack)) {
+    predicted = rec.placeholder_stack == index;
+    rec.stack = index;
+    slot.state.store(FdState::placed, std::memory_order_release);
+    return 0;
+  }
+  const int err = replace_socket(
+      fd, slot, [&](int type) { return stack.create_socket(rec.domain, type, rec.protocol); },
+      [&](FdRecord& r) {
+        r.stack = index;
+        r.original = false;
+      },
+      FdState::placed, why, refused);
+  if (err != 0) return err;
   slot.state.store(FdState::placed, std::memory_order_release);
   // Bind only now that the old socket is closed (dup3 dropped the last reference): it still held the port, and
   // an instance in the same namespace (MPTCP substitution on the program's own namespace) would get EADDRINUSE.
@@ -135,12 +167,15 @@ bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack
     const int index = p.choice.ranked[static_cast<std::size_t>(r)];
     std::string why;
     int refused = 0;
-    const int err = put_on(fd, slot, index, p.bound, why, refused);
+    bool predicted = false;
+    const int err = put_on(fd, slot, index, p.bound, why, refused, predicted);
     if (err == 0) {
       p.rank = r;
       p.can_fall_back = r + 1 < p.choice.ranked_count;
+      if (p.trigger == Trigger::connect && p.request.proto == L4Proto::tcp)
+        shim.remember_tcp_choice(slot.record.domain, slot.record.intent, index);
       log_decision(shim, fd, p, shim.stack(index).name, p.choice.rule, failed_stack, failed_why, refused,
-                   slot.record.options_overflow && !slot.record.original);
+                   slot.record.options_overflow && !slot.record.original, predicted);
       return true;
     }
     failed_stack = shim.stack(index).name;
@@ -197,7 +232,45 @@ bool fall_back_or_throw(int fd, FdSlot& slot, Placement& p, int err) {
   return moved;
 }
 
+bool move_home_or_throw(int fd, FdSlot& slot) {
+  SlotLock lock(slot);
+  if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return false;
+  FdRecord& rec = slot.record;
+  if (rec.placeholder_stack == kNoStack || !rec.original || !still_same_socket(fd, rec)) return false;
+  const BoundAddress bound = rec.bound ? bound_address_of(fd) : BoundAddress{};
+  std::string why;
+  int refused = 0;
+  const int err = replace_socket(
+      fd, slot,
+      [&](int type) -> Result<int> {
+        const int made = real().socket(rec.domain, type, rec.protocol);
+        if (made < 0) return make_error(errno, std::string("socket: ") + std::strerror(errno));
+        return made;
+      },
+      [](FdRecord& r) { r.placeholder_stack = kNoStack; },  // still `original`: an own-namespace stack keeps it
+      FdState::pending, why, refused);
+  if (err != 0) return false;
+  if (bound.bound() && real().bind(fd, reinterpret_cast<const sockaddr*>(&bound.storage), bound.length) != 0)
+    rec.bound = false;  // the port was taken meanwhile: the program sees an unbound socket rather than none
+  return true;
+}
+
 }  // namespace
+
+bool move_predicted_placeholder_home(int fd) noexcept {
+  if (!active_shim() || inside_shim()) return false;
+  FdSlot* slot = fd_table().find(fd);
+  if (!slot || slot->state.load(std::memory_order_acquire) != FdState::pending) return false;
+  const int saved_errno = errno;
+  bool moved = false;
+  try {
+    moved = move_home_or_throw(fd, *slot);
+  } catch (...) {
+    moved = false;
+  }
+  errno = saved_errno;
+  return moved;
+}
 
 std::string_view to_string(Trigger trigger) {
   switch (trigger) {

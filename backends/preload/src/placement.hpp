@@ -47,6 +47,13 @@ bool fall_back(int fd, FdSlot& slot, Placement& placement, int err) noexcept;
 
 inline bool is_path_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH; }
 
+// A call (bind, setsockopt) failed on a pending placeholder that socket() made on a predicted stack: in the
+// program's own namespace, where the program believes its socket is, it might have worked (an address or device
+// only that namespace has). Moves the placeholder there (options replayed, bound address re-bound) so that the
+// caller can retry; the decision later treats it like any placeholder. False if `fd` is not such a placeholder
+// or it could not be moved (errno is then unchanged).
+bool move_predicted_placeholder_home(int fd) noexcept;
+
 // connect/sendto/sendmsg/listen/bind share this: decide if due, then call, then fall back on path errors.
 // `call` performs the real libc call and returns its result (-1/errno on failure).
 template <typename Call>

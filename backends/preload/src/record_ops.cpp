@@ -30,6 +30,7 @@ void start_pending(FdRecord& rec, int domain, int type, int protocol, int intent
   rec.intent = static_cast<std::uint8_t>(intent);
   rec.stack = kNoStack;
   rec.original = true;
+  rec.placeholder_stack = kNoStack;
   rec.aliased = false;
   rec.bound = false;
   rec.options_overflow = false;

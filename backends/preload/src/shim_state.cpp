@@ -1,5 +1,6 @@
 #include "shim_state.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "dmm/host/host_config.hpp"
 #include "dmm/kernel/kernel_stack_config.hpp"
+#include "shim_guard.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -41,9 +43,34 @@ void warn(const std::string& what) {
 
 Result<int> ShimStack::create_socket(int domain, int type, int protocol) const {
   if (!sockets) return make_error(EAFNOSUPPORT, unusable_reason);
+  SwitchingNamespace switching(sockets->home_netns_fd());
   Result<kernel::UniqueFd> fd = sockets->socket(domain, type, protocol);
   if (!fd) return fd.error();
   return fd->release();
+}
+
+namespace {
+
+int family_slot(int domain) { return domain == AF_INET6 ? 1 : 0; }
+
+bool plain_tcp(int domain, int type, int protocol) {
+  return (domain == AF_INET || domain == AF_INET6) && (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+         (protocol == 0 || protocol == IPPROTO_TCP);
+}
+
+}  // namespace
+
+int Shim::predicted_stack(int domain, int type, int protocol) const {
+  if (!predict_ || !plain_tcp(domain, type, protocol)) return kNoStack;
+  const int stack = last_tcp_choice_[static_cast<std::size_t>(family_slot(domain))].load(std::memory_order_relaxed);
+  return stack != kNoStack && stacks_[static_cast<std::size_t>(stack)].predictable() ? stack : kNoStack;
+}
+
+void Shim::remember_tcp_choice(int domain, int intent, int stack) {
+  // Sockets are made with the default intent: only what such a socket got predicts the next one.
+  if (!predict_ || intent != static_cast<int>(default_intent_)) return;
+  std::atomic<int>& last = last_tcp_choice_[static_cast<std::size_t>(family_slot(domain))];
+  if (last.load(std::memory_order_relaxed) != stack) last.store(stack, std::memory_order_relaxed);
 }
 
 Shim* Shim::create_from_environment() {
@@ -93,6 +120,13 @@ Shim* Shim::create_from_environment() {
       else
         problems.push_back(std::string("DMM_INTENT '") + intent +
                            "' is not an intent (default, latency, throughput, bulk); using default");
+    }
+    if (const char* predict = std::getenv("DMM_PREDICT"); predict && *predict) {
+      const std::string value = predict;
+      if (value == "off" || value == "0")
+        shim->predict_ = false;
+      else if (value != "on" && value != "1")
+        problems.push_back("DMM_PREDICT '" + value + "' is not on/off; prediction stays on");
     }
     const char* log_env = std::getenv("DMM_LOG");
     const std::string log_path = log_env && *log_env ? std::string(log_env) : config->log.decisions.value_or("");

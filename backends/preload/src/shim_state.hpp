@@ -5,6 +5,8 @@
 // while exit() runs destructors).
 #include <sys/socket.h>
 
+#include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +17,7 @@
 #include "dmm/orchestrator.hpp"
 #include "dmm/result.hpp"
 #include "dmm/session.hpp"
+#include "fd_record.hpp"
 
 namespace dmm::preload {
 
@@ -35,6 +38,9 @@ struct ShimStack {
   bool keeps_placeholder(int type) const { return own_namespace && !(mptcp && type == SOCK_STREAM); }
   // A new socket of this instance (SOCK_CLOEXEC and SOCK_NONBLOCK may be or'ed into `type`).
   Result<int> create_socket(int domain, int type, int protocol) const;
+  // socket() may make a TCP socket here before its destination is known (Shim::predicted_stack): a plain kernel
+  // instance in another namespace, where the socket differs from one made at home only by its namespace.
+  bool predictable() const { return usable && sockets && !own_namespace && !mptcp; }
 };
 
 class Shim {
@@ -48,6 +54,16 @@ public:
   Intent default_intent() const { return default_intent_; }
   DecisionLog& log() { return log_; }
 
+  // Placement prediction. Why: a session placed on an instance in another namespace costs a placeholder socket,
+  // a second socket and a dup3 — about a quarter of a whole connect+close over a veth. So socket() makes a plain
+  // TCP socket directly on the stack that the last connect decision for a TCP socket of its family chose (with
+  // the default intent), when that stack is predictable(); a decision that picks the same stack then keeps it
+  // as it is. A wrong guess is corrected like any placeholder (re-created on the chosen stack): it costs one
+  // namespace switch more than no guess. kNoStack: make the socket in the program's own namespace.
+  int predicted_stack(int domain, int type, int protocol) const;
+  // A connect decision put a TCP socket of `domain` with intent `intent` on `stack`.
+  void remember_tcp_choice(int domain, int intent, int stack);
+
   // Builds the shim from the environment (DMM_CONFIG, DMM_INTENT, DMM_LOG). On any failure: nullptr, after
   // exactly one warning on stderr; the program then runs without DMM.
   static Shim* create_from_environment();
@@ -59,6 +75,8 @@ private:
   int own_stack_ = -1;
   Intent default_intent_ = Intent::default_;
   DecisionLog log_;
+  bool predict_ = true;  // DMM_PREDICT=off turns prediction off (to measure it, or to rule it out)
+  std::array<std::atomic<int>, 2> last_tcp_choice_{kNoStack, kNoStack};  // AF_INET, AF_INET6
 };
 
 // The shim once started; nullptr before that and in pass-through mode. One atomic load.

@@ -24,6 +24,10 @@ public:
   int substitute_protocol(int domain, int type, int protocol) const;
 
   bool mptcp() const { return protocol_ == KernelProtocol::mptcp; }
+  // The namespace socket() switches the calling thread into and the one it returns it to; -1 when the instance
+  // is the caller's own namespace (no switch).
+  int netns_fd() const { return netns_ ? netns_->netns_fd() : -1; }
+  int home_netns_fd() const { return netns_ ? netns_->home_fd() : -1; }
 
 private:
   InstanceSockets(std::optional<NetnsSocketFactory> netns, KernelProtocol protocol)

@@ -36,6 +36,8 @@ public:
 
   const std::string& name() const { return name_; }
   int netns_fd() const { return target_.get(); }
+  // The namespace the factory was opened from, which socket() returns the calling thread to.
+  int home_fd() const { return home_.get(); }
   // The target is the home namespace itself: socket() needs no switch.
   bool is_home() const { return target_is_home_; }
 

@@ -1,0 +1,65 @@
+#include "bench_runner.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "bench_process.hpp"
+#include "bench_lab.hpp"
+
+namespace dmm::bench {
+
+Result<std::filesystem::path> write_config(const BenchOptions& options, const std::string& name,
+                                           const std::string& text) {
+  const auto path = options.work_dir / name;
+  std::ofstream out(path);
+  out << text;
+  if (!out.flush()) return make_error(EIO, "cannot write " + path.string());
+  return path;
+}
+
+Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVariant& variant,
+                                  const ClientWorkload& workload) {
+  std::vector<std::string> argv;
+  if (variant.config) argv = {options.dmm_run.string(), "--config", variant.config->string(), "--"};
+  argv.push_back(options.self.string());
+  argv.push_back("client");
+  argv.insert(argv.end(), workload.args.begin(), workload.args.end());
+  auto outcome = run_process(argv, variant.env, BenchLab::path_of(variant.netns), std::chrono::seconds(120),
+                             options.cancel_fd);
+  if (!outcome) return outcome.error();
+  const std::string where = "client " + workload.name + " (" + variant.name + ")";
+  if (outcome->exit_code != 0)
+    return make_error(EIO, where + " failed with exit status " + std::to_string(outcome->exit_code) + ": " +
+                               join_command(argv));
+  try {
+    return nlohmann::json::parse(outcome->out);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(EPROTO, where + " printed no JSON (" + e.what() + "): " + outcome->out);
+  }
+}
+
+Status run_rounds(const BenchOptions& options, const std::vector<ClientVariant>& variants,
+                  const std::vector<ClientWorkload>& workloads, BenchReport& report) {
+  for (const auto& v : variants) report.add_variant(v.name, v.description);
+  const std::size_t n = variants.size();
+  for (int round = 0; round < options.rounds; ++round) {
+    for (const auto& workload : workloads) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const ClientVariant& variant = variants[(i + static_cast<std::size_t>(round)) % n];
+        auto figures = run_client(options, variant, workload);
+        if (!figures) return figures.error();
+        for (const auto& key : workload.figures) {
+          if (!figures->contains(key) || !(*figures)[key].is_number())
+            return make_error(EPROTO, "client " + workload.name + " did not report '" + key + "'");
+          report.record(variant.name, key, (*figures)[key].get<double>());
+        }
+        if (options.verbose)
+          std::cerr << "round " << round + 1 << " " << workload.name << " " << variant.name << ": "
+                    << figures->dump() << "\n";
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace dmm::bench
