@@ -2,6 +2,7 @@
 // concurrent callers on several threads never see each other's switch.
 #include "dmm/kernel/netns_socket_factory.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -73,6 +74,22 @@ TEST(NetnsSocketFactory, TheOwnNamespaceNeedsNoSwitch) {
   auto fd = factory->socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ASSERT_TRUE(fd.ok()) << fd.error().message;
   EXPECT_EQ(*socket_netns_inode(fd->get()), own_netns_inode());
+}
+
+TEST(NetnsSocketFactory, KeepsItsNamespaceFilesAtHighFdNumbers) {
+  NetnsLab lab;
+  auto ns = lab.add_namespace();
+  ASSERT_TRUE(ns.ok()) << ns.error().message;
+  auto factory = NetnsSocketFactory::open(*ns);
+  ASSERT_TRUE(factory.ok()) << factory.error().message;
+  // Programs take small numbers for granted (dup2 onto 3..9): the factory's files must not be there.
+  EXPECT_GE(factory->netns_fd(), 900);
+  EXPECT_GE(factory->home_fd(), 900);
+  EXPECT_TRUE(::fcntl(factory->netns_fd(), F_GETFD) & FD_CLOEXEC);
+  // ... and the small numbers it passed through on the way are free again.
+  const int next = ::dup(0);
+  EXPECT_LT(next, 100);
+  ::close(next);
 }
 
 TEST(NetnsSocketFactory, ErrorsOfSocketAreReportedAndTheThreadStillReturns) {

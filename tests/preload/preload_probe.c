@@ -20,6 +20,8 @@
  *                                        checked after it): stackN, nodelayN, rcvbufN per connection
  *   bind-local ADDR PORT LOCAL           connects once, then binds a second TCP socket to LOCAL:0 (an address
  *                                        only the program's own namespace has): bind=0 or bind=ERRNO
+ *   clobber-low ADDR PORT                connects, then dup2s /dev/null over fds 3..63 (as launchers do), then
+ *                                        connects again: stack1, stack2
  *   signal-sockets ADDR PORT MS          connects once, then for MS ms makes and closes TCP sockets while a
  *                                        50 us timer's handler makes sockets too: every socket the handler
  *                                        made must be in the program's own namespace (wrong=N, handled=N)
@@ -525,6 +527,25 @@ static int cmd_bind_local(char** argv) {
   return 0;
 }
 
+static int cmd_clobber_low(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int fd = tcp_socket(&a, 0);
+  CHECK(fd >= 0, "socket");
+  connect_to(fd, &a);
+  printf("stack1=%s\n", stack_of(fd));
+  close(fd);
+  const int null = open("/dev/null", O_RDWR);
+  for (int n = 3; n < 64; ++n)
+    if (n != null) dup2(null, n);
+  for (int n = 3; n < 64; ++n) close(n);
+  fd = tcp_socket(&a, 0);
+  CHECK(fd >= 0, "socket");
+  connect_to(fd, &a);
+  echo(fd, "after the clobbering");
+  printf("stack2=%s\n", stack_of(fd));
+  return 0;
+}
+
 /* The inode of the network namespace socket `fd` belongs to, or 0. */
 static ino_t socket_netns(int fd) {
   const int ns = ioctl(fd, SIOCGSKNS);
@@ -608,6 +629,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "threads") == 0 && n == 2) return cmd_threads(args);
   if (strcmp(cmd, "sequence") == 0 && n >= 2 && n % 2 == 0) return cmd_sequence(args, n);
   if (strcmp(cmd, "bind-local") == 0 && n == 3) return cmd_bind_local(args);
+  if (strcmp(cmd, "clobber-low") == 0 && n == 2) return cmd_clobber_low(args);
   if (strcmp(cmd, "signal-sockets") == 0 && n == 3) return cmd_signal_sockets(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;

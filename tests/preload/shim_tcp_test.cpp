@@ -139,6 +139,17 @@ TEST_F(ShimTcp, ListenerPlacedByPortRuleAcceptsInItsNamespace) {
   EXPECT_EQ(facts(listener.out)["accepted_stack"], "blue");
 }
 
+TEST_F(ShimTcp, AProgramThatTakesOverSmallFdNumbersDoesNotBreakLaterDecisions) {
+  // The shim's namespace files sit at high numbers: dup2 over 3..63 leaves them alone.
+  for (const char* predict : {"on", "off"}) {
+    const Outcome o = run_dmm(default_config(), {"env", std::string("DMM_PREDICT=") + predict, probe_bin(),
+                                                 "clobber-low", kBlueServer, kPort});
+    ASSERT_TRUE(exited_with(o, 0)) << predict;
+    EXPECT_EQ(facts(o.out)["stack1"], "blue");
+    EXPECT_EQ(facts(o.out)["stack2"], "blue");
+  }
+}
+
 TEST_F(ShimTcp, ThreadsAndForksAtOnceNeverDeadlock) {
 #ifdef DMM_PRELOAD_SANITIZED
   // GCC 12's ASan allocator is not fork-safe: a child forked while another thread holds its allocator lock hangs

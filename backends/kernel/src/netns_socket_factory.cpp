@@ -4,6 +4,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,6 +17,23 @@
 namespace dmm::kernel {
 namespace {
 
+// The lowest fd number a factory keeps its namespace files at. Why high: they live as long as the stack, inside
+// programs that did not open them (the preload shim), and small numbers are the ones programs take for granted
+// (`dup2(pipe, 3)` in a launcher, `exec 3<file` in a shell). Just under 1024 (or under a lower fd limit): below
+// FD_SETSIZE, and far above what programs commonly use.
+int high_fd_floor() {
+  rlimit limit{};
+  rlim_t ceiling = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < ceiling) ceiling = limit.rlim_cur;
+  return ceiling > 64 + 3 ? static_cast<int>(ceiling - 64) : 3;
+}
+
+// `fd` moved to a number >= high_fd_floor(), or kept where it is if there is no room up there.
+UniqueFd moved_high(UniqueFd fd) {
+  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, high_fd_floor());
+  return high >= 0 ? UniqueFd(high) : std::move(fd);
+}
+
 Result<UniqueFd> open_netns_file(const std::string& path, const std::string& label) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
@@ -26,7 +44,7 @@ Result<UniqueFd> open_netns_file(const std::string& path, const std::string& lab
   // much later, on the first socket.
   const int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) return make_error(EINVAL, path + " is not a network namespace");
-  return fd;
+  return moved_high(std::move(fd));
 }
 
 bool same_file(int a, int b) {

@@ -22,7 +22,8 @@ namespace dmm::kernel {
 class NetnsSocketFactory {
 public:
   // Opens /run/netns/NAME (kept open, so the namespace lives as long as the factory even if it is deleted)
-  // and the calling thread's own namespace. ENOENT if there is no such namespace, EINVAL if the file is not a
+  // and the calling thread's own namespace, both kept at high fd numbers (just under 1024 or the fd limit), out
+  // of the way of programs that use small numbers they did not open themselves. ENOENT if there is no such namespace, EINVAL if the file is not a
   // network namespace.
   static Result<NetnsSocketFactory> open(const std::string& name);
   // The same for any namespace file (/proc/PID/ns/net, a bind mount elsewhere); `label` names it in messages.
