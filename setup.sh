@@ -19,7 +19,7 @@ PACKAGES=(
   # Python bindings and analysis
   pybind11-dev python3-pybind11 python3-matplotlib python3-numpy python3-pandas
   # real hosts: namespaces, shaping, test peers
-  iproute2 curl iperf3 libpython3.11-testsuite
+  iproute2 ethtool curl iperf3 libpython3.11-testsuite
 )
 
 missing=()

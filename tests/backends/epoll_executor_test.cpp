@@ -218,3 +218,55 @@ TEST(EpollExecutor, CallbackMayUnwatchItsOwnFd) {
 
 }  // namespace
 }  // namespace dmm::kernel
+
+namespace dmm::kernel {
+namespace {
+
+TEST(EpollExecutorPollers, ABusyPollerKeepsTheLoopTurningWithoutAnyEvent) {
+  auto ex = EpollExecutor::create();
+  ASSERT_TRUE(ex.ok());
+  int calls = 0;
+  (*ex)->add_poller([&] {
+    ++calls;
+    return true;  // always finds work: the loop must never block
+  });
+  EXPECT_TRUE((*ex)->run_until([&] { return calls >= 1000; }, std::chrono::seconds(20)));
+}
+
+TEST(EpollExecutorPollers, AnIdlePollerIsStillCalledEveryIdleWakeup) {
+  auto ex = EpollExecutor::create();
+  ASSERT_TRUE(ex.ok());
+  (*ex)->set_poll_policy({.busy_for = std::chrono::milliseconds(0), .idle_wakeup = std::chrono::milliseconds(1)});
+  int calls = 0;
+  (*ex)->add_poller([&] {
+    ++calls;
+    return false;  // nothing to do: the loop blocks, but only for idle_wakeup at a time
+  });
+  // Without the idle wake-up the loop would sleep until the 20 s deadline and see 2 calls.
+  EXPECT_TRUE((*ex)->run_until([&] { return calls >= 20; }, std::chrono::seconds(20)));
+}
+
+TEST(EpollExecutorPollers, APollerCanRemoveItselfAndOthers) {
+  auto ex = EpollExecutor::create();
+  ASSERT_TRUE(ex.ok());
+  int a = 0, b = 0;
+  EpollExecutor::PollerId id_b = 0;
+  EpollExecutor::PollerId id_a = (*ex)->add_poller([&] {
+    ++a;
+    (*ex)->remove_poller(id_a);
+    (*ex)->remove_poller(id_b);  // b, later in the same turn, is not called any more
+    return true;
+  });
+  id_b = (*ex)->add_poller([&] {
+    ++b;
+    return true;
+  });
+  bool ticked = false;
+  (*ex)->schedule(std::chrono::milliseconds(5), [&] { ticked = true; });
+  EXPECT_TRUE((*ex)->run_until([&] { return ticked; }, std::chrono::seconds(20)));
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 0);
+}
+
+}  // namespace
+}  // namespace dmm::kernel

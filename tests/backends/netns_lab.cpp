@@ -52,11 +52,15 @@ Result<std::pair<std::string, std::string>> NetnsLab::link(const std::string& a,
   // Created inside `a` with its peer moved straight into `b`: the pair never appears in the machine's namespace.
   const auto family = [](const std::string& address) { return address.find(':') != std::string::npos ? " -6" : ""; };
   const auto extra = [](const std::string& address) { return address.find(':') != std::string::npos ? " nodad" : ""; };
-  for (const std::string& command :
-       {"ip -n " + a + " link add " + ia + " type veth peer name " + ib + " netns " + b,
-        "ip -n " + a + family(a_address) + " addr add " + a_address + " dev " + ia + extra(a_address),
-        "ip -n " + b + family(b_address) + " addr add " + b_address + " dev " + ib + extra(b_address),
-        "ip -n " + a + " link set " + ia + " up", "ip -n " + b + " link set " + ib + " up"}) {
+  std::vector<std::string> commands{"ip -n " + a + " link add " + ia + " type veth peer name " + ib + " netns " + b};
+  // An end without an address is left to a user-space stack (the kernel then ignores IP traffic on it).
+  if (!a_address.empty())
+    commands.push_back("ip -n " + a + family(a_address) + " addr add " + a_address + " dev " + ia + extra(a_address));
+  if (!b_address.empty())
+    commands.push_back("ip -n " + b + family(b_address) + " addr add " + b_address + " dev " + ib + extra(b_address));
+  commands.push_back("ip -n " + a + " link set " + ia + " up");
+  commands.push_back("ip -n " + b + " link set " + ib + " up");
+  for (const std::string& command : commands) {
     if (Status s = run_command(command); !s) return s.error();
   }
   return std::make_pair(ia, ib);

@@ -23,7 +23,8 @@ public:
   // A new namespace with only `lo`, up.
   Result<std::string> add_namespace();
   // A veth pair between namespaces `a` and `b` (never in the machine's own), each end up with its address
-  // (`10.231.1.1/24`; IPv6 addresses are added without duplicate address detection, so usable at once).
+  // (`10.231.1.1/24`; IPv6 addresses are added without duplicate address detection, so usable at once; an empty
+  // address leaves that end without one, for a user-space stack to drive).
   // Returns the two interface names.
   Result<std::pair<std::string, std::string>> link(const std::string& a, const std::string& a_address,
                                                    const std::string& b, const std::string& b_address);

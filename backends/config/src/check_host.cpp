@@ -50,8 +50,10 @@ Status check_netns(const HostConfig& config, const StackSpec& stack, const std::
 
 Status check_host(const HostConfig& config) {
   for (const StackSpec& stack : config.stacks) {
-    if (!stack.kernel || !stack.kernel->netns) continue;
-    if (Status s = check_netns(config, stack, *stack.kernel->netns); !s) return s;
+    const std::optional<std::string>& netns = stack.kernel ? stack.kernel->netns
+                                              : stack.lwip_dpdk ? stack.lwip_dpdk->netns : std::nullopt;
+    if (!netns) continue;
+    if (Status s = check_netns(config, stack, *netns); !s) return s;
   }
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
     const std::string& path = config.plugins[i];

@@ -15,7 +15,7 @@ using scenario::read_text;
 
 // The kinds this loader types itself, with their keys (DESIGN.md §2.5).
 const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol"};
-const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway"};
+const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
   std::vector<std::string> names{"kernel", "lwip-dpdk"};
@@ -90,6 +90,13 @@ LwipDpdkStackSpec read_lwip_dpdk(const MapReader& m) {
       f->fail("gateway " + gateway->to_string() + " is not on the stack's subnet " + subnet.to_string());
     if (*gateway == spec.address.address) f->fail("the gateway cannot be the stack's own address");
     spec.gateway = *gateway;
+  }
+  if (auto f = m.get("netns")) spec.netns = read_netns(*f);
+  if (auto f = m.get("user_timeout")) {
+    auto timeout = parse_duration(read_text(*f));
+    if (!timeout) f->fail(timeout.error().message);
+    if (*timeout <= Duration::zero()) f->fail("user_timeout must be positive");
+    spec.user_timeout = *timeout;
   }
   return spec;
 }

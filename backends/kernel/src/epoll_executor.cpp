@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 
@@ -137,9 +138,8 @@ Status EpollExecutor::turn() {
   arm_timer();
   // Block only when no timer is due: a zero-delay timer scheduled by a callback must not wait for I/O, but it
   // must not keep the loop from looking at I/O either (the poll below still happens, without blocking).
-  const bool due_now = !timers_.empty() && timers_.begin()->first.first <= now();
   std::array<epoll_event, 64> events;
-  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), due_now ? 0 : -1);
+  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), wait_timeout_ms());
   if (n < 0 && errno != EINTR) return last_sys_error("epoll_wait");
   for (int i = 0; i < n; ++i) {
     const std::uint64_t token = events[static_cast<std::size_t>(i)].data.u64;
@@ -155,9 +155,44 @@ Status EpollExecutor::turn() {
       dispatch(token, events[static_cast<std::size_t>(i)].events);
     }
   }
+  run_pollers();
   // Last, so that run_until sees a timer's effect (its own deadline included) before it would block again.
   run_due_timers();
   return {};
+}
+
+int EpollExecutor::wait_timeout_ms() const {
+  const bool due_now = !timers_.empty() && timers_.begin()->first.first <= now();
+  if (due_now) return 0;
+  if (pollers_.empty()) return -1;
+  if (last_poll_work_ >= TimePoint::zero() && now() - last_poll_work_ < poll_policy_.busy_for) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(poll_policy_.idle_wakeup).count();
+  return static_cast<int>(std::max<std::int64_t>(ms, 0));
+}
+
+EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller) {
+  const PollerId id = next_poller_++;
+  pollers_.emplace_back(id, std::make_shared<Poller>(std::move(poller)));
+  return id;
+}
+
+void EpollExecutor::remove_poller(PollerId id) {
+  std::erase_if(pollers_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void EpollExecutor::run_pollers() {
+  if (pollers_.empty()) return;
+  bool worked = false;
+  // A copy of the handles (into a reused vector: this runs on every turn of a busy loop): a poller may add or
+  // remove pollers, its own included, while it runs.
+  poll_batch_.assign(pollers_.begin(), pollers_.end());
+  for (const auto& [id, poller] : poll_batch_) {
+    const bool still_there =
+        std::any_of(pollers_.begin(), pollers_.end(), [id = id](const auto& entry) { return entry.first == id; });
+    if (still_there && (*poller)()) worked = true;
+  }
+  poll_batch_.clear();
+  if (worked) last_poll_work_ = now();
 }
 
 void EpollExecutor::run_due_timers() {

@@ -30,6 +30,14 @@ public:
   virtual Executor& executor() = 0;
   // Another instance of the same world, for kinds that wrap or relay through a stack (nullptr when unknown).
   virtual Stack* find_stack(const StackId& id) = 0;
+  // Poll-mode kinds (DPDK queues raise no event) need `poll` called on every turn of the world's loop; it returns
+  // whether it found work. A world without such a loop (simulation) refuses with ENOTSUP.
+  using PollerId = std::uint64_t;
+  virtual Result<PollerId> add_poller(std::function<bool()> poll) {
+    (void)poll;
+    return make_error(ENOTSUP, "this world has no polling loop");
+  }
+  virtual void remove_poller(PollerId id) { (void)id; }
 };
 
 using StackFactory = std::function<Result<std::unique_ptr<Stack>>(const StackConfig&, StackWorld&)>;

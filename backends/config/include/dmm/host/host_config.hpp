@@ -43,6 +43,8 @@ struct LwipDpdkStackSpec {
   std::string vdev;                 // a DPDK --vdev argument, e.g. `net_af_packet0,iface=dmmu0`
   InterfaceAddress address;
   std::optional<IpAddress> gateway;  // on `address`'s subnet; absent = only the subnet is reachable
+  std::optional<std::string> netns;  // the namespace the vdev's interface is in (af_packet, pcap)
+  std::optional<Duration> user_timeout;  // sent data unacknowledged this long fails the connection
 };
 
 struct StackSpec {

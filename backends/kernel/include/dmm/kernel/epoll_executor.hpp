@@ -28,6 +28,18 @@ class EpollExecutor final : public Executor {
 public:
   // Called with the ready events (EPOLLIN, EPOLLOUT, EPOLLERR, ...) of a watched fd.
   using IoCallback = std::function<void(std::uint32_t events)>;
+  // Called once per turn of the loop; returns whether it found work (poll-mode devices: DPDK queues).
+  using Poller = std::function<bool()>;
+  using PollerId = std::uint64_t;
+
+  // How the loop treats pollers. Poll-mode devices raise no event, so the loop keeps turning without blocking
+  // (busy polling) while pollers find work and for `busy_for` after the last work; after that it blocks as it
+  // would without pollers, but at most `idle_wakeup` at a time, so an idle device is still looked at. The cost
+  // is a spinning core while busy and up to `idle_wakeup` of added latency for the first packet after a pause.
+  struct PollPolicy {
+    Duration busy_for = std::chrono::milliseconds(2);
+    Duration idle_wakeup = std::chrono::milliseconds(1);
+  };
 
   // Fails only when the kernel refuses an epoll, timerfd or eventfd (fd limit, memory).
   static Result<std::unique_ptr<EpollExecutor>> create();
@@ -65,6 +77,12 @@ public:
 
   std::size_t pending_timers() const { return due_.size(); }
 
+  // Loop thread: adds a poller (called on every turn from the next one on) / removes it (no call after this
+  // returns, also when removed from inside a poller).
+  PollerId add_poller(Poller poller);
+  void remove_poller(PollerId id);
+  void set_poll_policy(PollPolicy policy) { poll_policy_ = policy; }
+
 private:
   struct Watch {
     int fd;
@@ -78,6 +96,9 @@ private:
   void arm_timer();
   void run_posted();
   void dispatch(std::uint64_t token, std::uint32_t events);
+  // epoll_wait's timeout in ms for this turn: 0 when a timer is due or pollers are busy, else -1 or idle_wakeup.
+  int wait_timeout_ms() const;
+  void run_pollers();
 
   UniqueFd epoll_;
   UniqueFd timer_;  // CLOCK_MONOTONIC, absolute, armed for the earliest timer
@@ -95,6 +116,12 @@ private:
   std::unordered_map<int, std::uint64_t> tokens_;                      // fd -> token
   std::unordered_map<std::uint64_t, std::shared_ptr<Watch>> watches_;  // token -> watch
   std::uint64_t next_token_ = 2;                                       // 0: wake_, 1: timer_
+
+  std::vector<std::pair<PollerId, std::shared_ptr<Poller>>> pollers_;
+  std::vector<std::pair<PollerId, std::shared_ptr<Poller>>> poll_batch_;  // run_pollers' scratch
+  PollerId next_poller_ = 1;
+  PollPolicy poll_policy_;
+  TimePoint last_poll_work_{-1};
 
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_

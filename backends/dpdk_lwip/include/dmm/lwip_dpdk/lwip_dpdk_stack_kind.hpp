@@ -1,0 +1,36 @@
+#pragma once
+// The `lwip-dpdk` stack kind: a user-space TCP/IP stack instance, Debian's lwIP 2.1 driven by DPDK 22.11 ethdev
+// bursts on a virtual device (`net_af_packet` or `net_pcap` on a veth for real peers, `net_null` for TX
+// benchmarks). Parameters (DESIGN.md §2.5): `vdev` (a DPDK --vdev argument), `address` (IPv4 ADDRESS/LENGTH),
+// `gateway` (optional), `netns` (optional: the namespace the vdev's interface is in; default the program's),
+// `user_timeout` (optional duration, default 30s: sent data unacknowledged this long fails the connection).
+//
+// Instances need a world with a polling loop (StackWorld::add_poller; the kernel backend's EpollExecutor), and
+// all instances of a process share one loop: lwIP is one stack per process. No DPDK or lwIP header here.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dmm/address.hpp"
+#include "dmm/stack_registry.hpp"
+#include "dmm/units.hpp"
+
+namespace dmm::lwip_dpdk {
+
+struct LwipDpdkConfig {
+  StackId name;
+  std::string vdev;
+  IpAddress address;
+  std::uint8_t prefix_length = 24;
+  std::optional<IpAddress> gateway;
+  std::optional<std::string> netns;
+  Duration user_timeout = std::chrono::seconds(30);
+};
+
+std::vector<std::string> lwip_dpdk_stack_params();
+// Checks and types the parameters; errors name the stack and the parameter.
+Result<LwipDpdkConfig> parse_lwip_dpdk_config(const StackConfig& config);
+
+Status register_lwip_dpdk_stack_kind(StackRegistry& registry);
+
+}  // namespace dmm::lwip_dpdk

@@ -1,0 +1,23 @@
+#pragma once
+// DPDK's Environment Abstraction Layer, once per process. EAL is process-wide state that DPDK itself refuses to
+// initialise twice, so this is the one singleton of the backend: the first stack that needs DPDK initialises it,
+// every later one shares it. Set up for this kind of host: no hugepages, no PCI scan, private runtime files
+// (--no-shconf and a file prefix unique to the process, so concurrent programs never meet), and the calling
+// thread's CPU affinity restored afterwards (EAL would pin it to one core).
+#include <cstddef>
+
+#include "dmm/result.hpp"
+
+namespace dmm::lwip_dpdk {
+
+class DpdkEnvironment {
+public:
+  // Initialises EAL on the first call (EINVAL-style error naming what EAL refused), or returns the same
+  // environment. `memory_mb` (-m) is used by the first call only.
+  static Result<DpdkEnvironment*> get(std::size_t memory_mb = 256);
+
+private:
+  DpdkEnvironment() = default;
+};
+
+}  // namespace dmm::lwip_dpdk

@@ -1,0 +1,70 @@
+#include "lwip_dpdk_stack.hpp"
+
+#include "dpdk_environment.hpp"
+#include "dpdk_port.hpp"
+#include "lwip_tcp_listener.hpp"
+#include "lwip_udp.hpp"
+
+namespace dmm::lwip_dpdk {
+
+Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfig& config, StackWorld& world) {
+  auto named = [&](const Error& e) { return make_error(e.code, "stack '" + config.name + "': " + e.message); };
+  auto environment = DpdkEnvironment::get();
+  if (!environment) return named(environment.error());
+  auto core = LwipCore::attach(world.executor());
+  if (!core) return named(core.error());
+  StackInfo info{config.name, "lwip-dpdk", StackCapabilities{.tcp = true, .udp = true, .ipv6 = false}};
+  // From here the stack owns its share of lwIP: its destructor detaches, also on the error paths below.
+  std::unique_ptr<LwipDpdkStack> self(new LwipDpdkStack(std::move(info), **core, world));
+  self->tcp_options_.user_timeout = config.user_timeout;
+  const std::string netns_path = config.netns ? "/run/netns/" + *config.netns : "";
+  auto port = DpdkPort::open(config.vdev, netns_path);
+  if (!port) return named(port.error());
+  auto interface = LwipInterface::create(std::move(*port), config.address, config.prefix_length, config.gateway);
+  if (!interface) return named(interface.error());
+  self->interface_ = std::move(*interface);
+  auto poller = world.add_poller([stack = self.get()] { return stack->interface_->poll(); });
+  if (!poller) return named(poller.error());
+  self->poller_ = *poller;
+  return self;
+}
+
+LwipDpdkStack::LwipDpdkStack(StackInfo info, LwipCore& core, StackWorld& world)
+    : info_(std::move(info)), core_(core), world_(world) {}
+
+LwipDpdkStack::~LwipDpdkStack() {
+  if (poller_) world_.remove_poller(*poller_);
+  interface_.reset();
+  core_.detach();
+}
+
+Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L4Proto proto,
+                                                           ConnectionEvents& events) {
+  if (to.address.family != IpFamily::v4)
+    return make_error(EAFNOSUPPORT, "stack '" + info_.id + "': lwip-dpdk instances speak IPv4 only");
+  std::unique_ptr<Connection> connection;
+  if (proto == L4Proto::tcp) {
+    auto made = LwipTcpConnection::connect(*interface_, core_.executor(), to, tcp_options_);
+    if (!made) return made.error();
+    connection = std::move(*made);
+  } else {
+    auto made = LwipUdpConnection::connect(*interface_, core_.executor(), to);
+    if (!made) return made.error();
+    connection = std::move(*made);
+  }
+  connection->set_events(events);
+  return connection;
+}
+
+Result<std::unique_ptr<Listener>> LwipDpdkStack::listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) {
+  if (proto == L4Proto::tcp) {
+    auto made = LwipTcpListener::create(*interface_, core_.executor(), on, events, tcp_options_);
+    if (!made) return made.error();
+    return std::unique_ptr<Listener>(std::move(*made));
+  }
+  auto made = LwipUdpListener::create(*interface_, core_.executor(), on, events);
+  if (!made) return made.error();
+  return std::unique_ptr<Listener>(std::move(*made));
+}
+
+}  // namespace dmm::lwip_dpdk

@@ -1,0 +1,86 @@
+#include "lwip_interface.hpp"
+
+#include <lwip/etharp.h>
+#include <lwip/pbuf.h>
+#include <netif/ethernet.h>
+
+#include <cstring>
+
+#include "lwip_address.hpp"
+
+namespace dmm::lwip_dpdk {
+
+Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
+                                                             std::uint8_t prefix_length,
+                                                             const std::optional<IpAddress>& gateway) {
+  if (address.family != IpFamily::v4 || (gateway && gateway->family != IpFamily::v4))
+    return make_error(EAFNOSUPPORT, "lwip-dpdk instances take IPv4 addresses only (got " + address.to_string() + ")");
+  std::unique_ptr<LwipInterface> self(new LwipInterface(std::move(port), address, prefix_length, gateway));
+  const ip_addr_t ip = to_lwip(address);
+  const ip_addr_t netmask = to_lwip(mask(IpAddress::v4(0xffffffffu), prefix_length));
+  const ip_addr_t gw = gateway ? to_lwip(*gateway) : to_lwip(IpAddress::v4(0));
+  if (!netif_add(&self->netif_, ip_2_ip4(&ip), ip_2_ip4(&netmask), ip_2_ip4(&gw), self.get(), &LwipInterface::init,
+                 ethernet_input))
+    return make_error(EIO, "lwIP refused a new interface for " + self->port_->name());
+  self->added_ = true;
+  netif_set_up(&self->netif_);
+  netif_set_link_up(&self->netif_);
+  return self;
+}
+
+LwipInterface::LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
+                             const std::optional<IpAddress>& gateway)
+    : port_(std::move(port)), address_(address), prefix_length_(prefix_length), gateway_(gateway) {}
+
+LwipInterface::~LwipInterface() {
+  if (added_) netif_remove(&netif_);
+}
+
+bool LwipInterface::can_reach(const IpAddress& to) const {
+  return to.family == IpFamily::v4 && (gateway_ || IpPrefix::of(address_, prefix_length_).contains(to));
+}
+
+err_t LwipInterface::init(netif* n) {
+  auto* self = static_cast<LwipInterface*>(n->state);
+  n->name[0] = 'd';
+  n->name[1] = 'p';
+  n->hwaddr_len = ETH_HWADDR_LEN;
+  std::memcpy(n->hwaddr, self->port_->mac().data(), ETH_HWADDR_LEN);
+  n->mtu = self->port_->mtu();
+  n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+  n->output = etharp_output;
+  n->linkoutput = &LwipInterface::link_output;
+  return ERR_OK;
+}
+
+err_t LwipInterface::link_output(netif* n, pbuf* p) {
+  auto* self = static_cast<LwipInterface*>(n->state);
+  std::uint8_t* frame = self->port_->begin_frame(p->tot_len);
+  if (!frame) return ERR_OK;  // dropped (counted by the port), as a full NIC queue would: TCP resends
+  pbuf_copy_partial(p, frame, p->tot_len, 0);
+  return ERR_OK;
+}
+
+bool LwipInterface::poll() {
+  rte_mbuf* frames[DpdkPort::kBurst];
+  const std::uint16_t n = port_->receive(frames, DpdkPort::kBurst);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    const std::size_t length = DpdkPort::frame_length(frames[i]);
+    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
+    if (!p) {
+      ++counters_.rx_dropped;
+    } else {
+      pbuf_take(p, DpdkPort::frame_data(frames[i]), static_cast<u16_t>(length));
+      if (netif_.input(p, &netif_) != ERR_OK) {
+        pbuf_free(p);
+        ++counters_.rx_dropped;
+      }
+    }
+    DpdkPort::free_frame(frames[i]);
+  }
+  const bool had_output = port_->has_queued();
+  port_->flush();
+  return n > 0 || had_output;
+}
+
+}  // namespace dmm::lwip_dpdk

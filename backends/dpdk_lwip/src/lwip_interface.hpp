@@ -1,0 +1,59 @@
+#pragma once
+// One lwip-dpdk instance's network interface: an lwIP netif (Ethernet, ARP, IPv4) whose frames travel through a
+// DpdkPort. poll() moves one RX burst into lwIP and flushes the frames lwIP sent meanwhile as one TX burst.
+// Received frames are copied into PBUF_RAM buffers: Debian's lwIP builds PBUF_POOL buffers too small for full
+// frames (MACHINE-FACTS.md).
+#include <lwip/netif.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "dmm/address.hpp"
+#include "dpdk_port.hpp"
+
+namespace dmm::lwip_dpdk {
+
+struct InterfaceCounters {
+  std::uint64_t rx_dropped = 0;  // no memory for a pbuf, or lwIP refused the frame
+};
+
+class LwipInterface {
+public:
+  // lwIP must be attached (LwipCore). `address`/`prefix_length` and `gateway` are IPv4.
+  static Result<std::unique_ptr<LwipInterface>> create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
+                                                       std::uint8_t prefix_length,
+                                                       const std::optional<IpAddress>& gateway);
+  ~LwipInterface();  // removes the netif (connections on it must be closed first)
+  LwipInterface(const LwipInterface&) = delete;
+  LwipInterface& operator=(const LwipInterface&) = delete;
+
+  netif* raw() { return &netif_; }
+  const DpdkPort& port() const { return *port_; }
+  const IpAddress& address() const { return address_; }
+  // `to` is on this interface's subnet, or there is a gateway.
+  bool can_reach(const IpAddress& to) const;
+
+  // One RX burst into lwIP, then the TX burst. True if any frame moved.
+  bool poll();
+  // Sends what lwIP queued (connections call it after writing, so that a reply does not wait for the next poll).
+  void flush() { port_->flush(); }
+
+  const InterfaceCounters& counters() const { return counters_; }
+
+private:
+  LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
+                const std::optional<IpAddress>& gateway);
+  static err_t init(netif* n);
+  static err_t link_output(netif* n, pbuf* p);
+
+  std::unique_ptr<DpdkPort> port_;
+  IpAddress address_;
+  std::uint8_t prefix_length_;
+  std::optional<IpAddress> gateway_;
+  netif netif_{};
+  bool added_ = false;
+  InterfaceCounters counters_;
+};
+
+}  // namespace dmm::lwip_dpdk

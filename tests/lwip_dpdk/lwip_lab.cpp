@@ -1,0 +1,55 @@
+#include "lwip_lab.hpp"
+
+#include <stdexcept>
+
+#include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
+
+namespace dmm::test {
+
+Endpoint endpoint(const std::string& address, std::uint16_t port) {
+  auto a = IpAddress::parse(address);
+  if (!a) throw std::runtime_error(a.error().message);
+  return Endpoint{*a, port};
+}
+
+LwipLab::LwipLab() {
+  auto lw = lab_.add_namespace();
+  auto srv = lab_.add_namespace();
+  if (!lw || !srv) throw std::runtime_error("cannot make the test namespaces");
+  lw_ = *lw;
+  srv_ = *srv;
+  auto ex = kernel::EpollExecutor::create();
+  if (!ex) throw std::runtime_error(ex.error().message);
+  executor_ = std::move(*ex);
+  world_ = std::make_unique<kernel::HostWorld>(*executor_);
+  if (Status s = lwip_dpdk::register_lwip_dpdk_stack_kind(registry_); !s) throw std::runtime_error(s.error().message);
+}
+
+std::string LwipLab::add_path(int n) {
+  auto linked = lab_.link(lw_, "", srv_, "10.77." + std::to_string(n) + ".1/24");
+  if (!linked) throw std::runtime_error(linked.error().message);
+  // A veth hands frames over with their checksums still to be filled in (TX checksum offload); a user-space
+  // stack reading the other end through af_packet sees them unfilled and drops them. Real NICs fill them in.
+  if (Status s = run_command("ip netns exec " + srv_ + " ethtool -K " + linked->second + " tx off >/dev/null"); !s)
+    throw std::runtime_error(s.error().message);
+  return linked->first;
+}
+
+Result<std::unique_ptr<Stack>> LwipLab::lwip_stack(int n, const std::string& device,
+                                                  const std::map<std::string, std::string>& extra) {
+  StackConfig config{"user" + std::to_string(n), "lwip-dpdk",
+                     {{"vdev", "net_af_packet" + std::to_string(n) + ",iface=" + device},
+                      {"address", "10.77." + std::to_string(n) + ".2/24"},
+                      {"netns", lw_}}};
+  for (const auto& [k, v] : extra) config.params[k] = v;
+  return registry_.create(config, *world_);
+}
+
+std::unique_ptr<kernel::KernelStack> LwipLab::server_stack() {
+  auto stack = kernel::KernelStack::create(kernel::KernelStackConfig{"srv", srv_, kernel::KernelProtocol::tcp},
+                                           *executor_);
+  if (!stack) throw std::runtime_error(stack.error().message);
+  return std::move(*stack);
+}
+
+}  // namespace dmm::test
