@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "subprocess.hpp"
@@ -41,6 +42,25 @@ TEST(DmmBench, KernelSuiteMeasuresEveryFigureForEveryVariant) {
   // Nothing left behind: the lab's namespaces are gone.
   for (const auto& entry : std::filesystem::directory_iterator("/run/netns"))
     EXPECT_NE(entry.path().filename().string().rfind("dmmb-" + std::to_string(getpid()), 0), 0u);
+}
+
+// The user-space suites: every figure measured for both variants (tiny counts; no speed asserted).
+TEST(DmmBench, LwipAndUdpTxSuitesRunEndToEnd) {
+  const std::string out = std::filesystem::temp_directory_path() / ("dmm-bench-lwip-" + std::to_string(getpid()));
+  const Outcome o = run({kBench, "lwip", "udp-tx", "--quick", "--out", out}, std::chrono::seconds(90));
+  ASSERT_TRUE(o.finished && o.exit_code == 0) << o.out << o.err;
+  for (const auto& [suite, variants] : std::map<std::string, std::vector<std::string>>{
+           {"lwip", {"kernel", "lwip"}}, {"udp-tx", {"kernel-veth", "lwip-null"}}}) {
+    std::ifstream in(out + "/" + suite + ".json");
+    ASSERT_TRUE(in) << suite;
+    const nlohmann::json j = nlohmann::json::parse(in);
+    for (const auto& figure : j["figures"])
+      for (const auto& variant : variants) {
+        ASSERT_TRUE(figure["by_variant"].contains(variant)) << suite << " " << figure.dump();
+        EXPECT_GT(figure["by_variant"][variant]["median"].get<double>(), 0) << suite << " " << figure["key"];
+      }
+  }
+  std::filesystem::remove_all(out);
 }
 
 TEST(DmmBench, BadUsageExitsTwoWithTheReason) {

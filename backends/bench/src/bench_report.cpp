@@ -47,13 +47,21 @@ std::optional<double> BenchReport::slowdown(const std::string& variant, const st
   return f->better == Better::lower ? mine.median / base.median : base.median / mine.median;
 }
 
+bool BenchReport::meets_floor(const std::string& variant, const FigureSpec& f) const {
+  const auto by_variant = samples_.find(variant);
+  if (by_variant == samples_.end() || !by_variant->second.count(f.key)) return true;  // not measured here
+  return summarize(by_variant->second.at(f.key)).median >= *f.at_least;
+}
+
 bool BenchReport::all_targets_met() const {
   for (const auto& [variant, description] : variants_) {
     if (variant == baseline_) continue;
     for (const auto& f : figures_) {
-      if (!f.target) continue;
-      const auto s = slowdown(variant, f.key);
-      if (!s || *s > *f.target) return false;
+      if (f.target) {
+        const auto s = slowdown(variant, f.key);
+        if (!s || *s > *f.target) return false;
+      }
+      if (f.at_least && !meets_floor(variant, f)) return false;
     }
   }
   return true;
@@ -83,6 +91,11 @@ void BenchReport::print(std::ostream& out) const {
           verdict = *slow <= *f.target ? "met" : "MISSED";
         }
       }
+      if (variant != baseline_ && f.at_least) {
+        std::snprintf(line, sizeof line, ">=%.3g", *f.at_least);
+        target_text = line;
+        verdict = meets_floor(variant, f) ? "met" : "MISSED";
+      }
       std::snprintf(line, sizeof line, "%-22s %-16s %12.3f %12.3f %12.3f %9s %8s  %s\n",
                     (f.label + " " + f.unit).c_str(), variant.c_str(), s.median, s.min, s.max, slow_text.c_str(),
                     target_text.c_str(), verdict.c_str());
@@ -100,6 +113,7 @@ nlohmann::json BenchReport::to_json() const {
     nlohmann::json fj{{"key", f.key}, {"label", f.label}, {"unit", f.unit},
                       {"better", f.better == Better::lower ? "lower" : "higher"}};
     if (f.target) fj["target_slowdown"] = *f.target;
+    if (f.at_least) fj["target_at_least"] = *f.at_least;
     for (const auto& [variant, description] : variants_) {
       const auto by_variant = samples_.find(variant);
       if (by_variant == samples_.end() || !by_variant->second.count(f.key)) continue;
@@ -111,6 +125,7 @@ nlohmann::json BenchReport::to_json() const {
           vj["slowdown"] = *slow;
           if (f.target) vj["target_met"] = *slow <= *f.target;
         }
+        if (f.at_least) vj["target_met"] = meets_floor(variant, f) && vj.value("target_met", true);
       }
       fj["by_variant"][variant] = vj;
     }

@@ -21,6 +21,7 @@ struct FigureSpec {
   std::string unit;                // "us", "Gbit/s", "/s"
   Better better = Better::lower;
   std::optional<double> target;    // the highest acceptable slowdown against the baseline
+  std::optional<double> at_least;  // an absolute floor for the median of every variant but the baseline
 };
 
 struct Summary {
@@ -47,6 +48,7 @@ public:
 
 private:
   const FigureSpec* figure(const std::string& key) const;
+  bool meets_floor(const std::string& variant, const FigureSpec& f) const;
 
   std::string suite_;
   std::string baseline_;

@@ -23,7 +23,11 @@ Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVaria
   if (variant.config) argv = {options.dmm_run.string(), "--config", variant.config->string(), "--"};
   argv.push_back(options.self.string());
   argv.push_back("client");
-  argv.insert(argv.end(), workload.args.begin(), workload.args.end());
+  for (std::string arg : workload.args) {
+    if (const auto at = arg.find("{host}"); at != std::string::npos) arg.replace(at, 6, variant.host);
+    argv.push_back(std::move(arg));
+  }
+  argv.insert(argv.end(), variant.client_args.begin(), variant.client_args.end());
   auto outcome = run_process(argv, variant.env, BenchLab::path_of(variant.netns), std::chrono::seconds(120),
                              options.cancel_fd);
   if (!outcome) return outcome.error();

@@ -32,6 +32,8 @@ struct ClientVariant {
   std::string netns;                            // namespace the client process runs in
   std::optional<std::filesystem::path> config;  // under dmm-run with this host config; absent: plain
   std::vector<std::string> env;                 // extra environment ("NAME=value")
+  std::vector<std::string> client_args;         // appended to every workload's arguments (--api core ...)
+  std::string host;                             // replaces "{host}" in workload arguments
 };
 
 struct ClientWorkload {

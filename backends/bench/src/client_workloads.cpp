@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu_time.hpp"
 #include "dmm/kernel/sys_error.hpp"
 #include "dmm/kernel/unique_fd.hpp"
 
@@ -88,16 +88,6 @@ Status read_exactly(int fd, char* data, std::size_t length) {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// CPU time (user + system) this process has used so far, in microseconds. On a shared 2-core machine wall-clock
-// figures swing with whatever else runs; the CPU a client spends per operation barely does, and it is where the
-// shim's cost lands (softirq work of the client's own sends is charged to it too).
-double cpu_us() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
-  return us(usage.ru_utime) + us(usage.ru_stime);
-}
-
 }  // namespace
 
 Result<nlohmann::json> run_pingpong(const ClientTarget& to, int count, int warmup, std::size_t size) {
@@ -112,13 +102,13 @@ Result<nlohmann::json> run_pingpong(const ClientTarget& to, int count, int warmu
   rtt_us.reserve(static_cast<std::size_t>(count));
   double cpu_start = 0;
   for (int i = 0; i < warmup + count; ++i) {
-    if (i == warmup) cpu_start = cpu_us();
+    if (i == warmup) cpu_start = process_cpu_us();
     const auto start = Clock::now();
     if (Status s = write_all(fd->get(), message.data(), size); !s) return s.error();
     if (Status s = read_exactly(fd->get(), reply.data(), size); !s) return s.error();
     if (i >= warmup) rtt_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
-  const double cpu_per_round_trip = (cpu_us() - cpu_start) / count;
+  const double cpu_per_round_trip = (process_cpu_us() - cpu_start) / count;
   std::sort(rtt_us.begin(), rtt_us.end());
   auto percentile = [&](double q) {
     const auto index = static_cast<std::size_t>(q * static_cast<double>(rtt_us.size() - 1) + 0.5);
@@ -141,7 +131,7 @@ Result<nlohmann::json> run_bulk(const ClientTarget& to, std::chrono::millisecond
   if (!fd) return fd.error();
   std::vector<char> block(write_size, 'b');
   std::uint64_t sent = 0;
-  const double cpu_start = cpu_us();
+  const double cpu_start = process_cpu_us();
   const auto start = Clock::now();
   const auto stop = start + duration;
   while (Clock::now() < stop) {
@@ -154,7 +144,7 @@ Result<nlohmann::json> run_bulk(const ClientTarget& to, std::chrono::millisecond
   const double seconds = seconds_since(start);
   if (received != sent)
     return make_error(EIO, "the server received " + std::to_string(received) + " bytes of " + std::to_string(sent));
-  const double cpu_s_per_gb = (cpu_us() - cpu_start) / 1e6 / (static_cast<double>(sent) / 1e9);
+  const double cpu_s_per_gb = (process_cpu_us() - cpu_start) / 1e6 / (static_cast<double>(sent) / 1e9);
   return nlohmann::json{{"gbps", static_cast<double>(sent) * 8 / seconds / 1e9},
                         {"cpu_s_per_gb", cpu_s_per_gb},
                         {"bytes", sent},
@@ -166,7 +156,7 @@ Result<nlohmann::json> run_connect_close(const ClientTarget& to, std::chrono::mi
   auto address = address_of(to);
   if (!address) return address.error();
   std::uint64_t count = 0;
-  const double cpu_start = cpu_us();
+  const double cpu_start = process_cpu_us();
   const auto start = Clock::now();
   const auto stop = start + duration;
   char byte;
@@ -183,7 +173,7 @@ Result<nlohmann::json> run_connect_close(const ClientTarget& to, std::chrono::mi
     ++count;
   }
   const double seconds = seconds_since(start);
-  const double cpu_per_connection = (cpu_us() - cpu_start) / static_cast<double>(count ? count : 1);
+  const double cpu_per_connection = (process_cpu_us() - cpu_start) / static_cast<double>(count ? count : 1);
   return nlohmann::json{{"per_s", static_cast<double>(count) / seconds},
                         {"cpu_us_per_connection", cpu_per_connection},
                         {"count", count},

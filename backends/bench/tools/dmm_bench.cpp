@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "client_workloads.hpp"
+#include "core_client.hpp"
 #include "dmm/units.hpp"
 #include "kernel_suite.hpp"
+#include "lwip_suite.hpp"
 
 namespace po = boost::program_options;
 using namespace dmm;
@@ -36,6 +38,10 @@ const std::map<std::string, std::pair<Suite, std::string>>& suites() {
   static const std::map<std::string, std::pair<Suite, std::string>> all{
       {"kernel", {run_kernel_suite, "the preload shim on the kernel stack vs plain kernel: TCP ping-pong p50/p99, "
                                     "bulk throughput, connect+close rate (veth between two namespaces)"}},
+      {"lwip", {run_lwip_suite, "lwip-dpdk (net_af_packet) vs a kernel instance, same client (core API), same kind "
+                                "of veth: TCP ping-pong p50/p99, bulk throughput"}},
+      {"udp-tx", {run_udp_tx_suite, "UDP transmit rate: lwip-dpdk on net_null vs a kernel socket into a veth "
+                                    "whose peer drops (64-byte frames)"}},
   };
   return all;
 }
@@ -47,13 +53,17 @@ int usage_error(const std::string& what) {
 
 // `dmm-bench client ...`: one measurement, printed as one JSON object on stdout.
 int client_main(int argc, char** argv) {
-  std::string workload, to, duration_text = "2s";
+  std::string workload, to, duration_text = "2s", api = "posix", stack_kind = "kernel";
+  std::vector<std::string> params;
   int count = 10000, warmup = 1000;
   std::size_t size = 64, write_size = 128 * 1024;
   po::options_description desc("Usage: dmm-bench client --workload KIND --to ADDR:PORT [options]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")(
-      "workload", po::value(&workload)->required(), "pingpong, bulk or connect")(
+      "workload", po::value(&workload)->required(), "posix: pingpong, bulk, connect; core: pingpong, bulk, udp-flood")(
       "to", po::value(&to)->required(), "server as ADDR:PORT (IPv6 as [ADDR]:PORT)")(
+      "api", po::value(&api), "posix (blocking sockets: what the shim sees) or core (Stack/Connection API)")(
+      "stack", po::value(&stack_kind), "core: the stack kind to build (kernel, lwip-dpdk)")(
+      "param", po::value(&params)->composing(), "core: a stack parameter KEY=VALUE (repeatable)")(
       "count", po::value(&count), "ping-pong: timed round trips")("warmup", po::value(&warmup),
                                                                   "ping-pong: untimed round trips first")(
       "size", po::value(&size), "ping-pong: message size in bytes")("write-size", po::value(&write_size),
@@ -87,7 +97,20 @@ int client_main(int argc, char** argv) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
 
   Result<nlohmann::json> figures = make_error(EINVAL, "");
-  if (workload == "pingpong")
+  if (api == "core") {
+    CoreClientOptions core{stack_kind, {}, workload, {}, count, warmup, size, write_size, ms};
+    auto ip = IpAddress::parse(address);
+    if (!ip) return usage_error("client: --to: " + ip.error().message);
+    core.to = Endpoint{*ip, target.port};
+    for (const auto& p : params) {
+      const auto eq = p.find('=');
+      if (eq == std::string::npos || eq == 0) return usage_error("client: --param must be KEY=VALUE, got '" + p + "'");
+      core.params[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    figures = run_core_client(core);
+  } else if (api != "posix") {
+    return usage_error("client: --api must be posix or core, got '" + api + "'");
+  } else if (workload == "pingpong")
     figures = run_pingpong(target, count, warmup, size);
   else if (workload == "bulk")
     figures = run_bulk(target, ms, write_size);

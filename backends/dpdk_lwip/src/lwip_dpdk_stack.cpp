@@ -20,7 +20,8 @@ Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfi
   const std::string netns_path = config.netns ? "/run/netns/" + *config.netns : "";
   auto port = DpdkPort::open(config.vdev, netns_path);
   if (!port) return named(port.error());
-  auto interface = LwipInterface::create(std::move(*port), config.address, config.prefix_length, config.gateway);
+  auto interface =
+      LwipInterface::create(std::move(*port), config.address, config.prefix_length, config.gateway, world.executor());
   if (!interface) return named(interface.error());
   self->interface_ = std::move(*interface);
   auto poller = world.add_poller([stack = self.get()] { return stack->interface_->poll(); });

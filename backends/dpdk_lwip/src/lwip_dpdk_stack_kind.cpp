@@ -1,5 +1,7 @@
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
 
+#include <algorithm>
+
 #include "lwip_dpdk_stack.hpp"
 
 namespace dmm::lwip_dpdk {
@@ -54,6 +56,12 @@ Result<LwipDpdkConfig> parse_lwip_dpdk_config(const StackConfig& config) {
     out.user_timeout = *d;
   }
   return out;
+}
+
+std::optional<std::uint64_t> lwip_dpdk_frames_sent(const Stack& stack) {
+  const auto* lwip = dynamic_cast<const LwipDpdkStack*>(&stack);
+  if (!lwip) return std::nullopt;
+  return lwip->interface().port().counters().tx_frames;
 }
 
 Status register_lwip_dpdk_stack_kind(StackRegistry& registry) {

@@ -12,10 +12,11 @@ namespace dmm::lwip_dpdk {
 
 Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
                                                              std::uint8_t prefix_length,
-                                                             const std::optional<IpAddress>& gateway) {
+                                                             const std::optional<IpAddress>& gateway,
+                                                             Executor& executor) {
   if (address.family != IpFamily::v4 || (gateway && gateway->family != IpFamily::v4))
     return make_error(EAFNOSUPPORT, "lwip-dpdk instances take IPv4 addresses only (got " + address.to_string() + ")");
-  std::unique_ptr<LwipInterface> self(new LwipInterface(std::move(port), address, prefix_length, gateway));
+  std::unique_ptr<LwipInterface> self(new LwipInterface(std::move(port), address, prefix_length, gateway, executor));
   const ip_addr_t ip = to_lwip(address);
   const ip_addr_t netmask = to_lwip(mask(IpAddress::v4(0xffffffffu), prefix_length));
   const ip_addr_t gw = gateway ? to_lwip(*gateway) : to_lwip(IpAddress::v4(0));
@@ -29,11 +30,23 @@ Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<Dpd
 }
 
 LwipInterface::LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
-                             const std::optional<IpAddress>& gateway)
-    : port_(std::move(port)), address_(address), prefix_length_(prefix_length), gateway_(gateway) {}
+                             const std::optional<IpAddress>& gateway, Executor& executor)
+    : port_(std::move(port)), address_(address), prefix_length_(prefix_length), gateway_(gateway),
+      executor_(executor) {}
 
 LwipInterface::~LwipInterface() {
+  *alive_ = false;
   if (added_) netif_remove(&netif_);
+}
+
+void LwipInterface::request_flush() {
+  if (flush_requested_) return;
+  flush_requested_ = true;
+  executor_.schedule(Duration::zero(), [this, alive = alive_] {
+    if (!*alive) return;
+    flush_requested_ = false;
+    port_->flush();
+  });
 }
 
 bool LwipInterface::can_reach(const IpAddress& to) const {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dmm/address.hpp"
+#include "dmm/executor.hpp"
 #include "dpdk_port.hpp"
 
 namespace dmm::lwip_dpdk {
@@ -23,7 +24,7 @@ public:
   // lwIP must be attached (LwipCore). `address`/`prefix_length` and `gateway` are IPv4.
   static Result<std::unique_ptr<LwipInterface>> create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
                                                        std::uint8_t prefix_length,
-                                                       const std::optional<IpAddress>& gateway);
+                                                       const std::optional<IpAddress>& gateway, Executor& executor);
   ~LwipInterface();  // removes the netif (connections on it must be closed first)
   LwipInterface(const LwipInterface&) = delete;
   LwipInterface& operator=(const LwipInterface&) = delete;
@@ -36,14 +37,17 @@ public:
 
   // One RX burst into lwIP, then the TX burst. True if any frame moved.
   bool poll();
-  // Sends what lwIP queued (connections call it after writing, so that a reply does not wait for the next poll).
+  // Sends what lwIP queued now (a connection after writing: latency first).
   void flush() { port_->flush(); }
+  // Sends it once the current executor callback is done, together with whatever else it queues (a stream of
+  // datagrams, window updates of many reads): bursts first, and never later than the loop's next turn.
+  void request_flush();
 
   const InterfaceCounters& counters() const { return counters_; }
 
 private:
   LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
-                const std::optional<IpAddress>& gateway);
+                const std::optional<IpAddress>& gateway, Executor& executor);
   static err_t init(netif* n);
   static err_t link_output(netif* n, pbuf* p);
 
@@ -51,8 +55,11 @@ private:
   IpAddress address_;
   std::uint8_t prefix_length_;
   std::optional<IpAddress> gateway_;
+  Executor& executor_;
   netif netif_{};
   bool added_ = false;
+  bool flush_requested_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for a requested flush that outlives us
   InterfaceCounters counters_;
 };
 

@@ -238,7 +238,7 @@ Result<std::size_t> LwipTcpConnection::receive(std::span<std::byte> buffer) {
   received_ = pbuf_free_header(received_, static_cast<u16_t>(n));
   if (pcb_) {
     tcp_recved(pcb_, static_cast<u16_t>(n));  // opens the window by what the application took
-    interface_.flush();
+    interface_.request_flush();
   }
   return n;
 }

@@ -48,7 +48,7 @@ Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoi
     err = udp_send(pcb, p);
   }
   pbuf_free(p);
-  interface.flush();
+  interface.request_flush();
   if (err != ERR_OK) return lwip_error(err, "send");
   return {};
 }

@@ -33,4 +33,8 @@ Result<LwipDpdkConfig> parse_lwip_dpdk_config(const StackConfig& config);
 
 Status register_lwip_dpdk_stack_kind(StackRegistry& registry);
 
+// Frames the instance's DPDK port has handed to its driver so far; nullopt if `stack` is not an lwip-dpdk
+// instance. For benchmarks: what really left, not what the application was told was sent.
+std::optional<std::uint64_t> lwip_dpdk_frames_sent(const Stack& stack);
+
 }  // namespace dmm::lwip_dpdk

@@ -1,0 +1,112 @@
+#include "lwip_suite.hpp"
+
+#include "bench_lab.hpp"
+#include "bench_process.hpp"
+#include "bench_servers.hpp"
+
+namespace dmm::bench {
+namespace {
+
+constexpr std::uint16_t kEchoPort = 5201, kSinkPort = 5202, kFloodPort = 5203;
+
+// A veth end that a user-space stack reads through af_packet needs its peer to fill in checksums itself (a veth
+// otherwise hands frames over with them still to be computed, and lwIP drops them).
+Status checksums_in_software(const std::string& ns, const std::string& dev) {
+  auto outcome = run_process({"ethtool", "-K", dev, "tx", "off"}, {}, BenchLab::path_of(ns), std::chrono::seconds(10));
+  if (!outcome) return outcome.error();
+  if (outcome->exit_code != 0) return make_error(EIO, "ethtool -K " + dev + " tx off failed in " + ns);
+  return {};
+}
+
+std::vector<std::string> core_args(const std::string& kind, const std::vector<std::string>& params) {
+  std::vector<std::string> args{"--api", "core", "--stack", kind};
+  for (const auto& p : params) {
+    args.push_back("--param");
+    args.push_back(p);
+  }
+  return args;
+}
+
+}  // namespace
+
+Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
+  BenchLab lab;
+  auto cli = lab.add_namespace("cli");
+  if (!cli) return cli.error();
+  auto srv = lab.add_namespace("srv");
+  if (!srv) return srv.error();
+  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
+  if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
+  if (Status s = checksums_in_software(*srv, "u0"); !s) return s.error();
+
+  std::vector<std::unique_ptr<BenchServer>> servers;
+  for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort}}) {
+    auto server = BenchServer::start(kind, BenchLab::path_of(*srv), "0.0.0.0", port);
+    if (!server) return server.error();
+    servers.push_back(std::move(*server));
+  }
+  const std::string count = options.quick ? "200" : "20000";
+  const std::string warmup = options.quick ? "20" : "1000";
+  const std::string duration = options.quick ? "300ms" : "3s";
+  const std::vector<ClientWorkload> workloads{
+      {"pingpong",
+       {"--workload", "pingpong", "--to", "{host}:" + std::to_string(kEchoPort), "--count", count, "--warmup", warmup,
+        "--size", "64"},
+       {"p50_us", "p99_us", "cpu_us_per_rt"}},
+      {"bulk", {"--workload", "bulk", "--to", "{host}:" + std::to_string(kSinkPort), "--duration", duration},
+       {"gbps", "cpu_s_per_gb"}},
+  };
+  const std::vector<ClientVariant> variants{
+      {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
+       core_args("kernel", {}), "10.79.1.1"},
+      {"lwip", "core API over lwip-dpdk on net_af_packet, veth u0", *cli, std::nullopt, {},
+       core_args("lwip-dpdk", {"vdev=net_af_packet0,iface=u0", "address=10.79.2.2/24"}), "10.79.2.1"},
+  };
+  BenchReport report("lwip", "kernel");
+  report.add_figure({"p50_us", "ping-pong p50", "us", Better::lower, std::nullopt});
+  report.add_figure({"p99_us", "ping-pong p99", "us", Better::lower, std::nullopt});
+  report.add_figure({"gbps", "bulk", "Gbit/s", Better::higher, 1.25});
+  report.add_figure({"cpu_us_per_rt", "ping-pong CPU", "us/rt", Better::lower, std::nullopt});
+  report.add_figure({"cpu_s_per_gb", "bulk CPU", "s/GB", Better::lower, std::nullopt});
+  if (Status s = run_rounds(options, variants, workloads, report); !s) return s.error();
+  return report;
+}
+
+Result<BenchReport> run_udp_tx_suite(const BenchOptions& options) {
+  BenchLab lab;
+  auto cli = lab.add_namespace("cli");
+  if (!cli) return cli.error();
+  // The kernel's "send and drop": a veth whose peer discards every frame at once (addressed to a MAC it does not
+  // have, through a permanent neighbour entry). This kernel has no dummy device.
+  auto drop = lab.add_namespace("drop");
+  if (!drop) return drop.error();
+  if (Status s = lab.link(*cli, "d0", "10.79.3.2/24", *drop, "d0", ""); !s) return s.error();
+  if (Status s = ip({"-n", *cli, "neigh", "add", "10.79.3.1", "lladdr", "02:00:00:00:00:01", "dev", "d0", "nud",
+                     "permanent"});
+      !s)
+    return s.error();
+  const std::string duration = options.quick ? "300ms" : "2s";
+  const std::vector<ClientWorkload> workloads{
+      {"udp-flood",
+       {"--workload", "udp-flood", "--to", "{host}:" + std::to_string(kFloodPort), "--duration", duration, "--size",
+        "18"},
+       {"pps", "cpu_ns_per_packet"}},
+  };
+  const std::vector<ClientVariant> variants{
+      {"kernel-veth", "core API over a kernel UDP socket into a veth whose peer drops (baseline)", *cli, std::nullopt,
+       {},
+       core_args("kernel", {}), "10.79.3.1"},
+      // The subnet's broadcast address: net_null answers no ARP, and lwIP (Debian's build) has no static entries.
+      {"lwip-null", "core API over lwip-dpdk on net_null", *cli, std::nullopt, {},
+       core_args("lwip-dpdk", {"vdev=net_null0", "address=10.79.4.2/24"}), "10.79.4.255"},
+  };
+  BenchReport report("udp-tx", "kernel-veth");
+  FigureSpec pps{"pps", "UDP TX 64-byte frames", "pkt/s", Better::higher, std::nullopt};
+  pps.at_least = 1e6;
+  report.add_figure(pps);
+  report.add_figure({"cpu_ns_per_packet", "UDP TX CPU", "ns/pkt", Better::lower, std::nullopt});
+  if (Status s = run_rounds(options, variants, workloads, report); !s) return s.error();
+  return report;
+}
+
+}  // namespace dmm::bench
