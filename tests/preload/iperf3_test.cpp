@@ -6,12 +6,7 @@ namespace dmm::test {
 namespace {
 
 TEST_F(PreloadTest, UnmodifiedIperf3ClientTakesTheInstanceOfItsPortRule) {
-  Child server = Child::spawn(topo_->in(topo_->srv(), {"iperf3", "-s", "-1", "-p", "5201", "--forceflush"}));
-  // "Server listening on 5201" is printed once the socket is listening.
-  std::optional<std::string> line;
-  while ((line = server.read_line(std::chrono::seconds(10))) && line->find("Server listening") == std::string::npos) {
-  }
-  ASSERT_TRUE(line.has_value()) << server.wait(std::chrono::seconds(1)).err;
+  Child server = start_iperf3_server(*topo_, topo_->srv(), "5201");
 
   // Port 5201 goes over red, everything else over blue: the address alone would have chosen blue.
   const std::string config = write_config("  - {match: {port: 5201, proto: tcp}, use: [red]}\n"

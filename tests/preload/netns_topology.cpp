@@ -108,6 +108,16 @@ Topology::~Topology() {
   for (const auto& ns : made_) run({"ip", "netns", "del", ns});
 }
 
+void Topology::add_user_path(int n) {
+  const std::string dev = "u" + std::to_string(n);
+  ip({"-n", cli_, "link", "add", dev, "type", "veth", "peer", "name", dev, "netns", srv_});
+  ip({"-n", cli_, "link", "set", dev, "up"});
+  ip({"-n", srv_, "link", "set", dev, "up"});
+  ip({"-n", srv_, "addr", "add", "10.232." + std::to_string(3 + n) + ".1/24", "dev", dev});
+  const Outcome o = run({"ip", "netns", "exec", srv_, "ethtool", "-K", dev, "tx", "off"}, std::chrono::seconds(10));
+  if (!o.finished || o.exit_code != 0) throw std::runtime_error("ethtool -K " + dev + " tx off failed: " + o.err);
+}
+
 std::vector<std::string> Topology::in(const std::string& ns, const std::vector<std::string>& command) const {
   std::vector<std::string> argv{"ip", "netns", "exec", ns};
   argv.insert(argv.end(), command.begin(), command.end());

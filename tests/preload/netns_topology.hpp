@@ -19,6 +19,12 @@ inline constexpr const char* kBlueServer6 = "fd00:232:1::1";
 inline constexpr const char* kBlueClient = "10.232.1.2";
 inline constexpr const char* kRedServer = "10.232.2.1";
 inline constexpr const char* kRedClient = "10.232.2.2";
+// User-space paths (add_user_path): veth u<n> in cli, driven by DPDK, without a kernel address; srv at
+// 10.232.<3+n>.1, the lwIP instance at 10.232.<3+n>.2.
+inline constexpr const char* kUserServer0 = "10.232.3.1";
+inline constexpr const char* kUserClient0 = "10.232.3.2";
+inline constexpr const char* kUserServer1 = "10.232.4.1";
+inline constexpr const char* kUserClient1 = "10.232.4.2";
 
 class Topology {
 public:
@@ -32,6 +38,10 @@ public:
   const std::string& red() const { return red_; }
   const std::string& dead() const { return dead_; }
   const std::string& srv() const { return srv_; }
+
+  // A veth u<n> in cli (no address: a user-space stack drives it) to srv, which gets 10.232.<3+n>.1/24 and fills
+  // in its own checksums (a veth would leave them to offload, and af_packet readers would see them unfilled).
+  void add_user_path(int n);
 
   // argv that runs `command` inside the client namespace.
   std::vector<std::string> in_cli(const std::vector<std::string>& command) const;

@@ -3,10 +3,45 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <random>
+#include <stdexcept>
 #include <fstream>
 #include <sstream>
 
 namespace dmm::test {
+
+std::string sha256_of(const std::string& path) {
+  const Outcome o = run({"sha256sum", path}, std::chrono::seconds(10));
+  return o.out.substr(0, o.out.find(' '));
+}
+
+std::string write_random_file(const TempDir& dir, const std::string& name, std::size_t size) {
+  std::string body(size, '\0');
+  std::mt19937 rng(42);
+  for (auto& c : body) c = static_cast<char>(rng());
+  return dir.write(name, body);
+}
+
+Child start_http_server(const Topology& topo, const std::string& ns, const std::string& address,
+                        const std::string& directory, const std::string& port) {
+  Child http = Child::spawn(topo.in(ns, {"/usr/bin/python3", "-u", "-m", "http.server", "--bind", address,
+                                         "--directory", directory, port}));
+  // It prints "Serving HTTP on ..." once it is listening: wait for that line, not for a guessed time.
+  const auto banner = http.read_line(std::chrono::seconds(15));
+  if (!banner || banner->find("Serving HTTP") == std::string::npos)
+    throw std::runtime_error("http.server did not start: " + http.wait(std::chrono::seconds(1)).err);
+  return http;
+}
+
+Child start_iperf3_server(const Topology& topo, const std::string& ns, const std::string& port) {
+  Child server = Child::spawn(topo.in(ns, {"iperf3", "-s", "-1", "-p", port, "--forceflush"}));
+  // "Server listening on PORT" is printed once the socket is listening.
+  std::optional<std::string> line;
+  while ((line = server.read_line(std::chrono::seconds(10))) && line->find("Server listening") == std::string::npos) {
+  }
+  if (!line) throw std::runtime_error("iperf3 -s did not start: " + server.wait(std::chrono::seconds(1)).err);
+  return server;
+}
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> lines;
@@ -73,6 +108,19 @@ std::string PreloadTest::write_config(const std::string& policy, const std::stri
                            "  - {name: red, kind: kernel, netns: " + topo_->red() + "}\n"
                            "  - {name: dead, kind: kernel, netns: " + topo_->dead() + "}\n"
                            "policy:\n" + policy);
+}
+
+std::string PreloadTest::write_user_config(const std::string& policy) {
+  topo_->add_user_path(0);
+  topo_->add_user_path(1);
+  return dir_->write("dmm.yaml", "stacks:\n"
+                                 "  - {name: host, kind: kernel}\n"
+                                 "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
+                                 "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
+                                 "address: 10.232.3.2/24, netns: " + topo_->cli() + "}\n"
+                                 "  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
+                                 "address: 10.232.4.2/24, netns: " + topo_->cli() + "}\n"
+                                 "policy:\n" + policy);
 }
 
 std::string PreloadTest::default_config() {

@@ -36,6 +36,14 @@ private:
 };
 
 std::string read_text(const std::string& path);
+std::string sha256_of(const std::string& path);
+// Writes `size` pseudo-random bytes (fixed seed) as `name` under `dir`; returns the path.
+std::string write_random_file(const TempDir& dir, const std::string& name, std::size_t size);
+// `python3 -m http.server` serving `directory` at address:port inside `ns`, once it listens.
+Child start_http_server(const Topology& topo, const std::string& ns, const std::string& address,
+                        const std::string& directory, const std::string& port);
+// `iperf3 -s -1` on `port` inside `ns`, once it listens.
+Child start_iperf3_server(const Topology& topo, const std::string& ns, const std::string& port);
 std::string dmm_run_bin();
 std::string preload_library();
 std::string probe_bin();
@@ -49,6 +57,9 @@ protected:
   std::string write_config(const std::string& policy, const std::string& name = "dmm.yaml");
   // The default policy: blue's and red's subnets (v4 and v6) by destination, everything else on host.
   std::string default_config();
+  // The same stacks plus lwip-dpdk instances user0 and user1 on the user paths (Topology::add_user_path, made
+  // here), and `policy`.
+  std::string write_user_config(const std::string& policy);
 
   // `dmm-run --config CONFIG --log LOG -- command...` inside the client namespace.
   Outcome run_dmm(const std::string& config, const std::vector<std::string>& command,

@@ -22,6 +22,9 @@
  *                                        only the program's own namespace has): bind=0 or bind=ERRNO
  *   clobber-low ADDR PORT                connects, then dup2s /dev/null over fds 3..63 (as launchers do), then
  *                                        connects again: stack1, stack2
+ *   epoll3 A1 P1 A2 P2 A3 P3             epoll2 with three connections (two user-space instances and a kernel one)
+ *   big ADDR PORT BYTES                  sends BYTES of a pattern with write(), reads the echo back with read()
+ *                                        (blocking), checks every byte: sent=, received=, stack=
  *   signal-sockets ADDR PORT MS          connects once, then for MS ms makes and closes TCP sockets while a
  *                                        50 us timer's handler makes sockets too: every socket the handler
  *                                        made must be in the program's own namespace (wrong=N, handled=N)
@@ -228,25 +231,29 @@ static int cmd_options(char** argv) {
   return 0;
 }
 
-static int cmd_epoll2(char** argv) {
-  struct addr a[2] = {make_addr(argv[0], argv[1]), make_addr(argv[2], argv[3])};
-  int fd[2];
+/* Non-blocking connects to N destinations under one epoll set, then an echo on each. */
+static int connect_all_by_epoll(char** argv, int count) {
+  struct addr a[3];
+  int fd[3];
+  for (int i = 0; i < count; ++i) a[i] = make_addr(argv[2 * i], argv[2 * i + 1]);
   fd[0] = tcp_socket(&a[0], SOCK_NONBLOCK); /* non-blocking from socket() */
-  fd[1] = tcp_socket(&a[1], 0);
-  const int on = 1;
-  CHECK(ioctl(fd[1], FIONBIO, &on) == 0, "FIONBIO"); /* ... and from ioctl */
+  for (int i = 1; i < count; ++i) {
+    fd[i] = tcp_socket(&a[i], 0);
+    const int on = 1;
+    CHECK(ioctl(fd[i], FIONBIO, &on) == 0, "FIONBIO"); /* ... and from ioctl */
+  }
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   CHECK(ep >= 0, "epoll_create1");
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < count; ++i) {
     const int r = connect(fd[i], (const struct sockaddr*)&a[i].ss, a[i].len);
     CHECK(r < 0 && errno == EINPROGRESS, "connect %d: expected EINPROGRESS, got %s", i, r == 0 ? "0" : strerror(errno));
     struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (unsigned)i};
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev) == 0, "epoll_ctl");
   }
   int connected = 0;
-  while (connected != 3) {
-    struct epoll_event evs[2];
-    const int n = epoll_wait(ep, evs, 2, 10000);
+  while (connected != (1 << count) - 1) {
+    struct epoll_event evs[3];
+    const int n = epoll_wait(ep, evs, 3, 10000);
     CHECK(n > 0, "epoll_wait timed out");
     for (int k = 0; k < n; ++k) {
       const int i = (int)evs[k].data.u32;
@@ -259,10 +266,61 @@ static int cmd_epoll2(char** argv) {
       epoll_ctl(ep, EPOLL_CTL_MOD, fd[i], &ev);
     }
   }
-  for (int i = 0; i < 2; ++i) {
-    echo(fd[i], i == 0 ? "first" : "second");
+  static const char* words[] = {"first", "second", "third"};
+  for (int i = 0; i < count; ++i) {
+    echo(fd[i], words[i]);
     printf("stack%d=%s\n", i + 1, stack_of(fd[i]));
   }
+  return 0;
+}
+
+static int cmd_epoll2(char** argv) { return connect_all_by_epoll(argv, 2); }
+static int cmd_epoll3(char** argv) { return connect_all_by_epoll(argv, 3); }
+
+/* A bulk echo with plain blocking write()/read() in two threads (the echo server sends everything back). */
+struct big_job {
+  int fd;
+  long bytes;
+  long done;
+};
+
+static unsigned char pattern_at(long i) { return (unsigned char)((i * 7 + i / 251) & 0xff); }
+
+static void* big_writer(void* arg) {
+  struct big_job* job = arg;
+  unsigned char buf[65536];
+  while (job->done < job->bytes) {
+    long n = job->bytes - job->done < (long)sizeof buf ? job->bytes - job->done : (long)sizeof buf;
+    for (long i = 0; i < n; ++i) buf[i] = pattern_at(job->done + i);
+    const ssize_t w = write(job->fd, buf, (size_t)n);
+    if (w <= 0) break;
+    job->done += w;
+  }
+  shutdown(job->fd, SHUT_WR);
+  return NULL;
+}
+
+static int cmd_big(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const long bytes = atol(argv[2]);
+  int fd = tcp_socket(&a, 0);
+  CHECK(fd >= 0, "socket");
+  connect_to(fd, &a);
+  struct big_job job = {fd, bytes, 0};
+  pthread_t writer;
+  CHECK(pthread_create(&writer, NULL, big_writer, &job) == 0, "pthread_create");
+  unsigned char buf[65536];
+  long received = 0, wrong = 0;
+  for (;;) {
+    const ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0) fail_io("read");
+    if (r == 0) break;
+    for (ssize_t i = 0; i < r; ++i) wrong += buf[i] != pattern_at(received + i);
+    received += r;
+  }
+  pthread_join(writer, NULL);
+  printf("sent=%ld\nreceived=%ld\nwrong=%ld\nstack=%s\n", job.done, received, wrong, stack_of(fd));
+  close(fd);
   return 0;
 }
 
@@ -618,6 +676,8 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "tcp") == 0 && n >= 2) return cmd_tcp(args);
   if (strcmp(cmd, "options") == 0 && n == 2) return cmd_options(args);
   if (strcmp(cmd, "epoll2") == 0 && n == 4) return cmd_epoll2(args);
+  if (strcmp(cmd, "epoll3") == 0 && n == 6) return cmd_epoll3(args);
+  if (strcmp(cmd, "big") == 0 && n == 3) return cmd_big(args);
   if (strcmp(cmd, "dup") == 0 && n == 4) return cmd_dup(args);
   if (strcmp(cmd, "fork") == 0 && n == 2) return cmd_fork(args);
   if (strcmp(cmd, "udp") == 0 && (n == 2 || n == 4)) return cmd_udp(args, n);

@@ -1,5 +1,7 @@
 #include "lwip_dpdk_stack.hpp"
 
+#include <lwip/priv/tcp_priv.h>
+
 #include "dpdk_environment.hpp"
 #include "dpdk_port.hpp"
 #include "lwip_tcp_listener.hpp"
@@ -55,6 +57,16 @@ Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L
   }
   connection->set_events(events);
   return connection;
+}
+
+bool LwipDpdkStack::delivering() const {
+  const u8_t index = netif_get_index(interface_->raw());
+  for (const tcp_pcb* pcb = tcp_active_pcbs; pcb; pcb = pcb->next) {
+    if (pcb->netif_idx != index) continue;
+    if (pcb->unsent || pcb->unacked || pcb->state == FIN_WAIT_1 || pcb->state == CLOSING || pcb->state == LAST_ACK)
+      return true;
+  }
+  return false;
 }
 
 Result<std::unique_ptr<Listener>> LwipDpdkStack::listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) {

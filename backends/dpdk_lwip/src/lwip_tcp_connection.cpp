@@ -274,15 +274,13 @@ ConnectionMetrics LwipTcpConnection::metrics() const {
   return m;
 }
 
-void LwipTcpConnection::set_nodelay(bool on) {
-  if (!pcb_) return;
+bool LwipTcpConnection::set_nodelay(bool on) {
+  if (!pcb_) return false;
   if (on)
     tcp_nagle_disable(pcb_);
   else
     tcp_nagle_enable(pcb_);
+  return true;
 }
-
-Endpoint LwipTcpConnection::local() const { return local_; }
-Endpoint LwipTcpConnection::remote() const { return remote_; }
 
 }  // namespace dmm::lwip_dpdk

@@ -44,10 +44,9 @@ public:
   void close() override;
   ConnectionMetrics metrics() const override;
 
-  // Nagle's algorithm (TCP_NODELAY turns it off).
-  void set_nodelay(bool on);
-  Endpoint local() const;
-  Endpoint remote() const;
+  bool set_nodelay(bool on) override;
+  std::optional<Endpoint> local_endpoint() const override { return local_; }
+  Endpoint remote() const { return remote_; }
 
 private:
   LwipTcpConnection(tcp_pcb* pcb, LwipInterface& interface, Executor& executor, TcpOptions options, bool connected);

@@ -111,8 +111,9 @@ void LwipUdpConnection::close() {
   pcb_ = nullptr;
 }
 
-Endpoint LwipUdpConnection::local() const {
-  return pcb_ ? Endpoint{from_lwip(pcb_->local_ip), pcb_->local_port} : Endpoint{};
+std::optional<Endpoint> LwipUdpConnection::local_endpoint() const {
+  if (!pcb_) return std::nullopt;
+  return Endpoint{from_lwip(pcb_->local_ip), pcb_->local_port};
 }
 
 // ---- server --------------------------------------------------------------------------------------------------

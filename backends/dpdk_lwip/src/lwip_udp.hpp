@@ -50,7 +50,7 @@ public:
   void shutdown_write() override { write_shut_ = true; }
   void close() override;
   ConnectionMetrics metrics() const override { return metrics_; }
-  Endpoint local() const;
+  std::optional<Endpoint> local_endpoint() const override;
 
 private:
   LwipUdpConnection(udp_pcb* pcb, LwipInterface& interface, Executor& executor);

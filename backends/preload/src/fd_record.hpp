@@ -13,6 +13,7 @@ enum class FdState : std::uint8_t {
   untracked,  // not a socket the shim manages (or closed): every call passes through
   pending,    // a placeholder socket in the program's own namespace; the stack is not chosen yet
   placed,     // the stack is chosen; the fd is that stack's kernel socket and the shim stays out of the way
+  user,       // carried by a user-space stack: the fd is a UserSession's application end; data calls are the shim's
 };
 
 inline constexpr int kNoStack = -1;
@@ -42,6 +43,7 @@ struct FdRecord {
   // Where that placeholder lives: kNoStack = the program's own namespace; otherwise the stack socket() predicted
   // (Shim::predicted_stack) and made it on, so that a decision for that same stack has nothing left to do.
   int placeholder_stack = kNoStack;
+  std::uint64_t session = 0;   // FdState::user: the UserSessions id
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
   bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed

@@ -12,6 +12,8 @@
 #include "placement.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "user_fd.hpp"
+#include "user_sockopt.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
 
@@ -79,6 +81,12 @@ int get_dmm_option(int fd, FdSlot& slot, int name, void* value, socklen_t* lengt
 }  // namespace
 
 DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, socklen_t length) __THROW {
+  if (level != SOL_DMM) {
+    if (UserFd u = user_fd(fd)) {
+      if (u.foreign) return fail(foreign_user_fd_error());
+      return user_setsockopt(*u.session, level, name, value, length);
+    }
+  }
   if (level == SOL_DMM) {
     FdSlot* slot = managed_slot(fd);
     if (!slot) return real().setsockopt(fd, level, name, value, length);
@@ -98,7 +106,13 @@ DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, soc
 }
 
 DMM_INTERPOSE int getsockopt(int fd, int level, int name, void* value, socklen_t* length) __THROW {
-  if (level != SOL_DMM) return real().getsockopt(fd, level, name, value, length);
+  if (level != SOL_DMM) {
+    if (UserFd u = user_fd(fd)) {
+      if (u.foreign) return fail(foreign_user_fd_error());
+      return user_getsockopt(*u.session, level, name, value, length);
+    }
+    return real().getsockopt(fd, level, name, value, length);
+  }
   FdSlot* slot = managed_slot(fd);
   if (!slot) return real().getsockopt(fd, level, name, value, length);
   return get_dmm_option(fd, *slot, name, value, length);

@@ -1,6 +1,8 @@
 #include "placement.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +56,7 @@ void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord&
     rec.stack = placed.stack;
     rec.original = placed.original;
     rec.placeholder_stack = placed.placeholder_stack;
+    rec.session = placed.session;
     slot.state.store(state, std::memory_order_release);
   });
 }
@@ -113,6 +116,79 @@ int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdSta
   return 0;
 }
 
+// Puts `fd` (its slot locked by us) on user-space stack `index`: a UserSession whose application end replaces the
+// placeholder under the same fd number. Only sessions that start by connecting (connect, or the first
+// sendto/sendmsg of UDP) go there; a listener on a user-space stack is refused (EOPNOTSUPP) so that the ranked
+// list moves on. 0, or an errno with `why`.
+int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, std::string& why) {
+  Shim& shim = *active_shim();
+  const ShimStack& stack = shim.stack(index);
+  UserStacks* stacks = shim.user_stacks();
+  Stack* user_stack = stacks ? stacks->stack(stack.name) : nullptr;
+  if (!user_stack) {
+    why = stack.unusable_reason.empty() ? "user-space stack '" + stack.name + "' is not running" : stack.unusable_reason;
+    return EAFNOSUPPORT;
+  }
+  if (!stacks->in_owner_process()) {
+    why = "user-space stacks run in the process that started them, not in a forked child";
+    return EAFNOSUPPORT;
+  }
+  if (p.trigger == Trigger::listen || p.trigger == Trigger::bind) {
+    why = "listening on a user-space stack through the preload shim is not supported";
+    return EOPNOTSUPP;
+  }
+  FdRecord& rec = slot.record;
+  const int status_flags = real().fcntl(fd, F_GETFL);
+  const int fd_flags = real().fcntl(fd, F_GETFD);
+  if (status_flags < 0 || fd_flags < 0) {
+    why = std::string("fcntl: ") + std::strerror(errno);
+    return errno;
+  }
+  auto mirror = [&] {
+    InsideShim guard;
+    return ReadinessMirror::create(status_flags & O_NONBLOCK);
+  }();
+  if (!mirror) {
+    why = mirror.error().message;
+    return mirror.error().code;
+  }
+  auto session = std::make_shared<UserSession>(*stacks, p.request.proto, std::move(*mirror), p.request.dst);
+  if (Status s = session->start_connect(*user_stack); !s) {
+    why = s.error().message;
+    return s.error().code != 0 ? s.error().code : EIO;
+  }
+  // The options the program set that mean something to a user-space stack.
+  for (std::uint8_t i = 0; i < rec.option_count; ++i) {
+    const RecordedOption& o = rec.options[i];
+    int value = 0;
+    if (o.level == IPPROTO_TCP && o.name == TCP_NODELAY && o.length >= sizeof value) {
+      std::memcpy(&value, o.value, sizeof value);
+      session->set_nodelay(value != 0);
+    }
+  }
+  const int app = session->mirror().release_app_end();
+  struct stat st {};
+  if (fstat(app, &st) != 0 || real().dup3(app, fd, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+    const int err = errno;
+    why = std::string("dup3: ") + std::strerror(err);
+    real().close(app);  // the session sees its application end gone and cleans up
+    return err;
+  }
+  session->set_app_identity(st.st_dev, st.st_ino);
+  const SocketId old_identity = identity_of(rec);
+  rec.dev = st.st_dev;
+  rec.ino = st.st_ino;
+  rec.stack = index;
+  rec.original = false;
+  rec.placeholder_stack = kNoStack;
+  rec.session = stacks->sessions().add(session);
+  if (rec.aliased) move_aliases(fd, old_identity, app, rec, FdState::user);
+  real().close(app);
+  slot.state.store(FdState::user, std::memory_order_release);
+  p.user_session = std::move(session);
+  return 0;
+}
+
 // The placeholder can stay as it is for stack `index`: it was made there (in the program's own namespace for an
 // instance of that namespace, or on the stack socket() predicted) and nothing has replaced it since.
 bool placeholder_fits(const FdRecord& rec, int index, const ShimStack& stack) {
@@ -123,15 +199,16 @@ bool placeholder_fits(const FdRecord& rec, int index, const ShimStack& stack) {
 
 // Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `why` set. `refused`:
 // how many recorded options the new socket did not take; `predicted`: socket() had made it there already.
-int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::string& why, int& refused,
-           bool& predicted) {
+int put_on(int fd, FdSlot& slot, int index, Placement& p, std::string& why, int& refused, bool& predicted) {
   Shim& shim = *active_shim();
   const ShimStack& stack = shim.stack(index);
   FdRecord& rec = slot.record;
+  const BoundAddress& bound = p.bound;
   if (!stack.usable) {
     why = stack.unusable_reason;
     return EAFNOSUPPORT;
   }
+  if (stack.user_space) return put_on_user_stack(fd, slot, index, p, why);
   if (placeholder_fits(rec, index, stack)) {
     predicted = rec.placeholder_stack == index;
     rec.stack = index;
@@ -146,6 +223,7 @@ int put_on(int fd, FdSlot& slot, int index, const BoundAddress& bound, std::stri
       },
       FdState::placed, why, refused);
   if (err != 0) return err;
+  rec.session = 0;
   slot.state.store(FdState::placed, std::memory_order_release);
   // Bind only now that the old socket is closed (dup3 dropped the last reference): it still held the port, and
   // an instance in the same namespace (MPTCP substitution on the program's own namespace) would get EADDRINUSE.
@@ -168,7 +246,7 @@ bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack
     std::string why;
     int refused = 0;
     bool predicted = false;
-    const int err = put_on(fd, slot, index, p.bound, why, refused, predicted);
+    const int err = put_on(fd, slot, index, p, why, refused, predicted);
     if (err == 0) {
       p.rank = r;
       p.can_fall_back = r + 1 < p.choice.ranked_count;

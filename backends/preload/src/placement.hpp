@@ -17,6 +17,7 @@
 #include "shim_state.hpp"
 #include "shim_guard.hpp"
 #include "sockaddr_view.hpp"
+#include "user_session.hpp"
 
 namespace dmm::preload {
 
@@ -32,6 +33,8 @@ struct Placement {
   SessionRequest request;
   Trigger trigger = Trigger::connect;
   BoundAddress bound;           // the placeholder's local address, replayed on every re-created socket
+  // Set when a user-space stack took the session: the call is the session's, not the kernel's.
+  std::shared_ptr<UserSession> user_session;
 };
 
 // The slot of `fd` if a decision is due (shim active, pending socket), else nullptr. Lock-free.
@@ -55,10 +58,11 @@ inline bool is_path_error(int err) { return err == ENETUNREACH || err == EHOSTUN
 bool move_predicted_placeholder_home(int fd) noexcept;
 
 // connect/sendto/sendmsg/listen/bind share this: decide if due, then call, then fall back on path errors.
-// `call` performs the real libc call and returns its result (-1/errno on failure).
-template <typename Call>
-auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger trigger, Call&& call)
-    -> decltype(call()) {
+// `call` performs the real libc call and returns its result (-1/errno on failure); `user_call(session)` is the
+// same call on a user-space session, when a user-space stack took the socket.
+template <typename Call, typename UserCall>
+auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger trigger, Call&& call,
+                      UserCall&& user_call) -> decltype(call()) {
   using R = decltype(call());
   FdSlot* slot = slot_needing_decision(fd);
   if (!slot) return call();
@@ -70,7 +74,9 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     errno = placement.failed_errno;
     return static_cast<R>(-1);
   }
+  if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
   for (;;) {
+    if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
     const R result = call();
     if (result >= 0 || !placement.can_fall_back) return result;
     const int err = errno;

@@ -3,6 +3,8 @@
 // these. Never call the plain names from inside the shim for fds it manages: they resolve to the wrappers.
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
 
 namespace dmm::preload {
 
@@ -25,6 +27,23 @@ struct RealCalls {
   ssize_t (*sendto)(int, const void*, size_t, int, const sockaddr*, socklen_t);
   ssize_t (*sendmsg)(int, const msghdr*, int);
   int (*sendmmsg)(int, mmsghdr*, unsigned int, int);
+  // The data path: interposed only to reach user-space sessions; everything else goes straight here.
+  ssize_t (*read)(int, void*, size_t);
+  ssize_t (*write)(int, const void*, size_t);
+  ssize_t (*readv)(int, const iovec*, int);
+  ssize_t (*writev)(int, const iovec*, int);
+  ssize_t (*recv)(int, void*, size_t, int);
+  ssize_t (*recvfrom)(int, void*, size_t, int, sockaddr*, socklen_t*);
+  ssize_t (*recvmsg)(int, msghdr*, int);
+  int (*recvmmsg)(int, mmsghdr*, unsigned int, int, timespec*);
+  ssize_t (*send)(int, const void*, size_t, int);
+  ssize_t (*sendfile)(int, int, off_t*, size_t);
+  int (*getsockname)(int, sockaddr*, socklen_t*);
+  int (*getpeername)(int, sockaddr*, socklen_t*);
+  int (*ioctl)(int, unsigned long, ...);
+  ssize_t (*read_chk)(int, void*, size_t, size_t);
+  ssize_t (*recv_chk)(int, void*, size_t, size_t, int);
+  ssize_t (*recvfrom_chk)(int, void*, size_t, size_t, int, sockaddr*, socklen_t*);
 };
 
 // Resolved on first use and eagerly by the shim's constructor, so that wrappers running later (also in signal

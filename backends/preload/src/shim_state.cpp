@@ -53,6 +53,35 @@ namespace {
 
 int family_slot(int domain) { return domain == AF_INET6 ? 1 : 0; }
 
+}  // namespace
+
+// exit() of the program: what its user-space sessions still have to send goes out first (the kernel would send it
+// after the process is gone; a stack inside the process cannot). Bounded, so that a dead peer cannot hold exit.
+void drain_user_stacks_at_exit() {
+  if (Shim* shim = active_shim(); shim && shim->user_stacks()) shim->user_stacks()->drain(std::chrono::seconds(2));
+}
+
+void Shim::start_user_stacks_impl(const std::vector<StackConfig>& configs, std::vector<std::string>& problems) {
+  std::map<std::string, std::string> failed;
+  std::string why;
+  user_stacks_ = UserStacks::start(configs, failed, why);
+  if (user_stacks_) std::atexit(drain_user_stacks_at_exit);
+  for (ShimStack& stack : stacks_) {
+    if (!stack.user_space) continue;
+    if (!user_stacks_) {
+      stack.unusable_reason = "user-space stacks unavailable: " + why;
+    } else if (const auto it = failed.find(stack.name); it != failed.end()) {
+      stack.unusable_reason = it->second;
+    } else {
+      stack.usable = true;
+      continue;
+    }
+    problems.push_back(stack.unusable_reason);
+  }
+}
+
+namespace {
+
 bool plain_tcp(int domain, int type, int protocol) {
   return (domain == AF_INET || domain == AF_INET6) && (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
          (protocol == 0 || protocol == IPPROTO_TCP);
@@ -89,11 +118,15 @@ Shim* Shim::create_from_environment() {
     std::unique_ptr<Shim> shim(new Shim());
     shim->orchestrator_ = std::make_unique<Orchestrator>(config->stack_names(), config->policy);
     std::vector<std::string> problems;
+    std::vector<StackConfig> user_space;  // lwip-dpdk instances, made on the user-space stack thread below
     for (const StackId& name : shim->orchestrator_->stacks()) {
       const host::StackSpec* spec = config->find_stack(name);
       ShimStack stack;
       stack.name = name;
-      if (!spec || !spec->kernel) {
+      if (spec && spec->lwip_dpdk) {
+        stack.user_space = true;
+        user_space.push_back(StackConfig{spec->name, spec->kind, spec->params});
+      } else if (!spec || !spec->kernel) {
         stack.unusable_reason = "stack '" + name + "' is of kind '" + (spec ? spec->kind : "?") +
                                 "', which the preload shim cannot place sessions on yet";
       } else {
@@ -114,6 +147,7 @@ Shim* Shim::create_from_environment() {
         shim->own_stack_ = static_cast<int>(shim->stacks_.size());
       shim->stacks_.push_back(std::move(stack));
     }
+    if (!user_space.empty()) shim->start_user_stacks_impl(user_space, problems);
     if (const char* intent = std::getenv("DMM_INTENT"); intent && *intent) {
       if (std::optional<Intent> parsed = parse_intent(intent))
         shim->default_intent_ = *parsed;

@@ -18,18 +18,19 @@
 #include "dmm/result.hpp"
 #include "dmm/session.hpp"
 #include "fd_record.hpp"
+#include "user_stacks.hpp"
 
 namespace dmm::preload {
 
 // One stack instance as the shim can use it.
 struct ShimStack {
   std::string name;
-  // The shim places sessions on kernel instances only; other kinds (lwip-dpdk) join through their own issue and
-  // are skipped in the ranked list until then.
+  // A stack the shim could not set up (a namespace gone, a vdev DPDK refused) is skipped in the ranked list.
   bool usable = false;
   std::string unusable_reason;
   bool own_namespace = false;  // a kernel instance in the namespace the program runs in
   bool mptcp = false;          // TCP sessions become IPPROTO_MPTCP
+  bool user_space = false;     // an lwip-dpdk instance: sessions are UserSessions on the user-space stack thread
   // The kernel backend's socket maker for this instance (its namespace, its MPTCP substitution). The shim needs
   // no KernelStack: that one drives connections on an event loop, and the shim only makes sockets.
   std::optional<kernel::InstanceSockets> sockets;
@@ -40,7 +41,7 @@ struct ShimStack {
   Result<int> create_socket(int domain, int type, int protocol) const;
   // socket() may make a TCP socket here before its destination is known (Shim::predicted_stack): a plain kernel
   // instance in another namespace, where the socket differs from one made at home only by its namespace.
-  bool predictable() const { return usable && sockets && !own_namespace && !mptcp; }
+  bool predictable() const { return usable && sockets && !own_namespace && !mptcp && !user_space; }
 };
 
 class Shim {
@@ -53,6 +54,8 @@ public:
   int own_stack() const { return own_stack_; }
   Intent default_intent() const { return default_intent_; }
   DecisionLog& log() { return log_; }
+  // The user-space stacks' runtime; nullptr when the config names none (or they could not start).
+  UserStacks* user_stacks() { return user_stacks_.get(); }
 
   // Placement prediction. Why: a session placed on an instance in another namespace costs a placeholder socket,
   // a second socket and a dup3 — about a quarter of a whole connect+close over a veth. So socket() makes a plain
@@ -70,11 +73,14 @@ public:
 
 private:
   Shim() = default;
+  // Starts the lwip-dpdk instances on their thread and marks which ShimStacks are usable.
+  void start_user_stacks_impl(const std::vector<StackConfig>& configs, std::vector<std::string>& problems);
   std::unique_ptr<Orchestrator> orchestrator_;
   std::vector<ShimStack> stacks_;
   int own_stack_ = -1;
   Intent default_intent_ = Intent::default_;
   DecisionLog log_;
+  std::unique_ptr<UserStacks> user_stacks_;
   bool predict_ = true;  // DMM_PREDICT=off turns prediction off (to measure it, or to rule it out)
   std::array<std::atomic<int>, 2> last_tcp_choice_{kNoStack, kNoStack};  // AF_INET, AF_INET6
 };

@@ -3,6 +3,7 @@
 // The seam between the core and every backend; callbacks arrive on the backend's Executor.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -62,6 +63,13 @@ public:
   virtual void shutdown_write() = 0;
   virtual void close() = 0;  // no events are delivered after close()
   virtual ConnectionMetrics metrics() const = 0;
+  // The local address and port, once the stack has chosen them (nullopt where a backend cannot tell).
+  virtual std::optional<Endpoint> local_endpoint() const { return std::nullopt; }
+  // Nagle's algorithm off (TCP_NODELAY) or on; false if the backend has no such switch.
+  virtual bool set_nodelay(bool on) {
+    (void)on;
+    return false;
+  }
 };
 
 class AcceptEvents {
@@ -85,6 +93,9 @@ public:
   virtual Result<std::unique_ptr<Connection>> connect(const Endpoint& to, L4Proto proto,
                                                       ConnectionEvents& events) = 0;
   virtual Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) = 0;
+  // True while connections already closed by the application still have data or a FIN to deliver. A kernel
+  // does this after the process is gone; a stack living inside the process must be waited for before it exits.
+  virtual bool delivering() const { return false; }
 };
 
 }  // namespace dmm

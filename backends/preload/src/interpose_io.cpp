@@ -1,0 +1,234 @@
+// The data path. Kernel sockets (and every other fd) pass straight to libc after one fd-table load; only the
+// application ends of user-space sessions (FdState::user) are served here, by their UserSession.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <vector>
+
+#include "export.hpp"
+#include "real_calls.hpp"
+#include "sockaddr_view.hpp"
+#include "user_fd.hpp"
+
+using namespace dmm::preload;
+
+namespace {
+
+ssize_t fail(int err) {
+  errno = err;
+  return -1;
+}
+
+// Fills a sockaddr of the program's with `e`, truncating as the kernel does; *length gets the full size.
+void put_address(const dmm::Endpoint& e, sockaddr* address, socklen_t* length) {
+  if (!address || !length) return;
+  sockaddr_storage storage{};
+  socklen_t full = 0;
+  if (e.address.family == dmm::IpFamily::v4) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(e.port);
+    std::memcpy(&v4->sin_addr, e.address.bytes.data(), 4);
+    full = sizeof(sockaddr_in);
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(e.port);
+    std::memcpy(&v6->sin6_addr, e.address.bytes.data(), 16);
+    full = sizeof(sockaddr_in6);
+  }
+  std::memcpy(address, &storage, std::min(*length, full));
+  *length = full;
+}
+
+ssize_t user_receive(const UserFd& u, int fd, const iovec* iov, int iovcnt, int flags, sockaddr* from,
+                     socklen_t* from_length) {
+  if (u.foreign) return fail(foreign_user_fd_error());
+  const ssize_t n = u.session->receive(fd, iov, iovcnt, flags);
+  if (n >= 0) put_address(u.session->peer(), from, from_length);
+  return n;
+}
+
+ssize_t user_send(const UserFd& u, int fd, const iovec* iov, int iovcnt, int flags) {
+  if (u.foreign) return fail(foreign_user_fd_error());
+  return u.session->send(fd, iov, iovcnt, flags);
+}
+
+}  // namespace
+
+DMM_INTERPOSE ssize_t read(int fd, void* buffer, size_t size) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, size};
+    return user_receive(u, fd, &iov, 1, 0, nullptr, nullptr);
+  }
+  return real().read(fd, buffer, size);
+}
+
+DMM_INTERPOSE ssize_t __read_chk(int fd, void* buffer, size_t size, size_t buffer_size) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, std::min(size, buffer_size)};
+    return user_receive(u, fd, &iov, 1, 0, nullptr, nullptr);
+  }
+  return real().read_chk(fd, buffer, size, buffer_size);
+}
+
+DMM_INTERPOSE ssize_t readv(int fd, const iovec* iov, int iovcnt) {
+  if (UserFd u = user_fd(fd)) return user_receive(u, fd, iov, iovcnt, 0, nullptr, nullptr);
+  return real().readv(fd, iov, iovcnt);
+}
+
+DMM_INTERPOSE ssize_t recv(int fd, void* buffer, size_t size, int flags) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, size};
+    return user_receive(u, fd, &iov, 1, flags, nullptr, nullptr);
+  }
+  return real().recv(fd, buffer, size, flags);
+}
+
+DMM_INTERPOSE ssize_t __recv_chk(int fd, void* buffer, size_t size, size_t buffer_size, int flags) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, std::min(size, buffer_size)};
+    return user_receive(u, fd, &iov, 1, flags, nullptr, nullptr);
+  }
+  return real().recv_chk(fd, buffer, size, buffer_size, flags);
+}
+
+DMM_INTERPOSE ssize_t recvfrom(int fd, void* buffer, size_t size, int flags, sockaddr* from, socklen_t* length) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, size};
+    return user_receive(u, fd, &iov, 1, flags, from, length);
+  }
+  return real().recvfrom(fd, buffer, size, flags, from, length);
+}
+
+DMM_INTERPOSE ssize_t __recvfrom_chk(int fd, void* buffer, size_t size, size_t buffer_size, int flags, sockaddr* from,
+                                     socklen_t* length) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{buffer, std::min(size, buffer_size)};
+    return user_receive(u, fd, &iov, 1, flags, from, length);
+  }
+  return real().recvfrom_chk(fd, buffer, size, buffer_size, flags, from, length);
+}
+
+DMM_INTERPOSE ssize_t recvmsg(int fd, msghdr* message, int flags) {
+  if (UserFd u = user_fd(fd)) {
+    if (!message) return fail(EFAULT);
+    socklen_t length = message->msg_namelen;
+    const ssize_t n = user_receive(u, fd, message->msg_iov, static_cast<int>(message->msg_iovlen), flags,
+                                   static_cast<sockaddr*>(message->msg_name), message->msg_name ? &length : nullptr);
+    if (n >= 0) {
+      if (message->msg_name) message->msg_namelen = length;
+      message->msg_controllen = 0;  // no ancillary data from a user-space stack
+      message->msg_flags = 0;
+    }
+    return n;
+  }
+  return real().recvmsg(fd, message, flags);
+}
+
+DMM_INTERPOSE int recvmmsg(int fd, mmsghdr* messages, unsigned int count, int flags, timespec* timeout) {
+  if (UserFd u = user_fd(fd)) {
+    // One message per call is what a byte stream gives; for UDP, later datagrams wait for the next call.
+    if (!messages || count == 0) return static_cast<int>(fail(EINVAL));
+    const ssize_t n = recvmsg(fd, &messages[0].msg_hdr, flags & ~MSG_WAITFORONE);
+    if (n < 0) return -1;
+    messages[0].msg_len = static_cast<unsigned int>(n);
+    return 1;
+  }
+  return real().recvmmsg(fd, messages, count, flags, timeout);
+}
+
+DMM_INTERPOSE ssize_t write(int fd, const void* buffer, size_t size) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{const_cast<void*>(buffer), size};
+    return user_send(u, fd, &iov, 1, 0);
+  }
+  return real().write(fd, buffer, size);
+}
+
+DMM_INTERPOSE ssize_t writev(int fd, const iovec* iov, int iovcnt) {
+  if (UserFd u = user_fd(fd)) return user_send(u, fd, iov, iovcnt, 0);
+  return real().writev(fd, iov, iovcnt);
+}
+
+DMM_INTERPOSE ssize_t send(int fd, const void* buffer, size_t size, int flags) {
+  if (UserFd u = user_fd(fd)) {
+    const iovec iov{const_cast<void*>(buffer), size};
+    return user_send(u, fd, &iov, 1, flags);
+  }
+  return real().send(fd, buffer, size, flags);
+}
+
+DMM_INTERPOSE ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
+  UserFd u = user_fd(out_fd);
+  if (!u) return real().sendfile(out_fd, in_fd, offset, count);
+  // Read from the file, send through the session: what sendfile does, one copy later.
+  std::vector<char> buffer(std::min<size_t>(count, 256 * 1024));
+  const ssize_t got = offset ? ::pread(in_fd, buffer.data(), buffer.size(), *offset)
+                             : real().read(in_fd, buffer.data(), buffer.size());
+  if (got <= 0) return got;
+  const iovec iov{buffer.data(), static_cast<size_t>(got)};
+  const ssize_t sent = user_send(u, out_fd, &iov, 1, 0);
+  if (sent > 0) {
+    if (offset)
+      *offset += sent;
+    else if (sent < got)
+      ::lseek(in_fd, sent - got, SEEK_CUR);  // give back what was read but not sent
+  }
+  return sent;
+}
+
+DMM_INTERPOSE int shutdown(int fd, int how) __THROW {
+  if (UserFd u = user_fd(fd)) {
+    if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return static_cast<int>(fail(EINVAL));
+    return u.session->shutdown(how);
+  }
+  return real().shutdown(fd, how);
+}
+
+DMM_INTERPOSE int getsockname(int fd, sockaddr* address, socklen_t* length) __THROW {
+  if (UserFd u = user_fd(fd)) {
+    if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
+    if (!address || !length) return static_cast<int>(fail(EFAULT));
+    put_address(u.session->local(), address, length);
+    return 0;
+  }
+  return real().getsockname(fd, address, length);
+}
+
+DMM_INTERPOSE int getpeername(int fd, sockaddr* address, socklen_t* length) __THROW {
+  if (UserFd u = user_fd(fd)) {
+    if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
+    if (!address || !length) return static_cast<int>(fail(EFAULT));
+    if (!u.session->connected()) return static_cast<int>(fail(ENOTCONN));
+    put_address(u.session->peer(), address, length);
+    return 0;
+  }
+  return real().getpeername(fd, address, length);
+}
+
+DMM_INTERPOSE int ioctl(int fd, unsigned long request, ...) __THROW {
+  va_list ap;
+  va_start(ap, request);
+  void* argument = va_arg(ap, void*);
+  va_end(ap);
+  if (request == FIONREAD) {
+    if (UserFd u = user_fd(fd)) {
+      if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
+      if (!argument) return static_cast<int>(fail(EFAULT));
+      *static_cast<int*>(argument) = static_cast<int>(u.session->readable_bytes());
+      return 0;
+    }
+  }
+  // FIONBIO and the rest act on the application end itself (its O_NONBLOCK is the session's), or are the
+  // kernel's.
+  return real().ioctl(fd, request, argument);
+}

@@ -1,0 +1,542 @@
+#include "user_session.hpp"
+
+#include "real_calls.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace dmm::preload {
+
+// ---- ByteRing --------------------------------------------------------------------------------------------------
+
+std::size_t ByteRing::put(const std::byte* from, std::size_t n) {
+  n = std::min(n, room());
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t at = (head_ + size_) % data_.size();
+    const std::size_t run = std::min(n - done, data_.size() - at);
+    std::memcpy(data_.data() + at, from + done, run);
+    size_ += run;
+    done += run;
+  }
+  return n;
+}
+
+std::size_t ByteRing::take(std::byte* to, std::size_t n, bool peek) {
+  n = std::min(n, size_);
+  std::size_t head = head_;
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t run = std::min(n - done, data_.size() - head);
+    std::memcpy(to + done, data_.data() + head, run);
+    head = (head + run) % data_.size();
+    done += run;
+  }
+  if (!peek) {
+    head_ = head;
+    size_ -= n;
+  }
+  return n;
+}
+
+std::span<const std::byte> ByteRing::front() const {
+  return {data_.data() + head_, std::min(size_, data_.size() - head_)};
+}
+
+void ByteRing::drop(std::size_t n) {
+  n = std::min(n, size_);
+  head_ = (head_ + n) % data_.size();
+  size_ -= n;
+}
+
+std::span<std::byte> ByteRing::back() {
+  const std::size_t tail = (head_ + size_) % data_.size();
+  const std::size_t run = tail >= head_ && size_ < data_.size() ? data_.size() - tail : head_ - tail;
+  return {data_.data() + tail, size_ == data_.size() ? 0 : run};
+}
+
+void ByteRing::commit(std::size_t n) { size_ += std::min(n, room()); }
+
+// ---- UserSessions ----------------------------------------------------------------------------------------------
+
+std::uint64_t UserSessions::add(std::shared_ptr<UserSession> session) {
+  const std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_++;
+  sessions_.emplace(id, std::move(session));
+  return id;
+}
+
+std::shared_ptr<UserSession> UserSessions::find(std::uint64_t id) {
+  const std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<UserSession>> UserSessions::all() {
+  const std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<UserSession>> out;
+  for (const auto& [id, session] : sessions_) out.push_back(session);
+  return out;
+}
+
+void UserSessions::remove(const UserSession* session) {
+  std::shared_ptr<UserSession> last;  // destroyed after the lock is released
+  const std::lock_guard lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
+    if (it->second.get() == session) {
+      last = std::move(it->second);
+      sessions_.erase(it);
+      return;
+    }
+}
+
+// ---- UserSession -----------------------------------------------------------------------------------------------
+
+UserSession::UserSession(UserStacks& stacks, L4Proto proto, ReadinessMirror mirror, Endpoint peer)
+    : stacks_(stacks), proto_(proto), mirror_(std::move(mirror)), peer_(peer) {}
+
+UserSession::~UserSession() = default;
+
+bool UserSession::nonblocking(int fd, int flags) {
+  if (flags & MSG_DONTWAIT) return true;
+  const int status = real().fcntl(fd, F_GETFL);
+  return status >= 0 && (status & O_NONBLOCK);
+}
+
+namespace {
+
+// Waits for `events` on the application's fd (its readiness mirrors the session). Interrupted waits restart, as
+// a kernel socket call restarts under SA_RESTART.
+void wait_for(int fd, short events) {
+  pollfd p{fd, events, 0};
+  while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  }
+}
+
+std::size_t total_length(const iovec* iov, int iovcnt) {
+  std::size_t total = 0;
+  for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
+  return total;
+}
+
+}  // namespace
+
+Status UserSession::start_connect(Stack& stack) {
+  std::shared_ptr<UserSession> self = shared_from_this();
+  return stacks_.call([self, &stack]() -> Status {
+    auto connection = stack.connect(self->peer_, self->proto_, *self);
+    if (!connection) return connection.error();
+    const std::lock_guard lock(self->mutex_);
+    self->connection_ = std::move(*connection);
+    self->watch_control();
+    return {};
+  });
+}
+
+void UserSession::watch_control() {
+  std::weak_ptr<UserSession> weak = weak_from_this();
+  // EPOLLRDHUP only: the filler the application end writes into the control end must not wake us.
+  (void)stacks_.executor().watch(mirror_.control_fd(), EPOLLRDHUP, [weak](std::uint32_t) {
+    if (auto self = weak.lock()) self->on_app_gone();
+  });
+}
+
+int UserSession::finish_connect(int fd) {
+  if (proto_ == L4Proto::udp) return 0;  // UDP "connects" at once
+  const bool wait = !nonblocking(fd, 0);
+  if (!wait) {
+    // A non-blocking connect answers EINPROGRESS, as the kernel's does for a remote peer, even when the
+    // handshake finished during the hand-off: the program learns the outcome from POLLOUT and SO_ERROR.
+    errno = EINPROGRESS;
+    return -1;
+  }
+  for (;;) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (phase_ == Phase::established) return 0;
+      if (phase_ == Phase::failed) {
+        error_.reset();  // reported here, as connect(2) reports (and clears) the pending error
+        errno = failure_errno_;
+        return -1;
+      }
+      if (!wait) {
+        errno = EINPROGRESS;
+        return -1;
+      }
+    }
+    wait_for(fd, POLLOUT);
+  }
+}
+
+int UserSession::connect_again(int fd) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (phase_ == Phase::established) {
+      errno = EISCONN;
+      return -1;
+    }
+    if (phase_ == Phase::failed) {
+      errno = error_.value_or(ECONNABORTED);
+      error_.reset();
+      return -1;
+    }
+  }
+  if (nonblocking(fd, 0)) {
+    errno = EALREADY;
+    return -1;
+  }
+  // Blocking: wait for the outcome, as connect(2) would.
+  const int result = [&] {
+    for (;;) {
+      {
+        const std::lock_guard lock(mutex_);
+        if (phase_ == Phase::established) return 0;
+        if (phase_ == Phase::failed) {
+          errno = failure_errno_;
+          error_.reset();
+          return -1;
+        }
+      }
+      pollfd p{fd, POLLOUT, 0};
+      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    }
+  }();
+  return result;
+}
+
+bool UserSession::connected() const { return phase_ == Phase::established; }
+
+ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
+  const bool peek = flags & MSG_PEEK;
+  const bool wait_all = (flags & MSG_WAITALL) && !peek;
+  const std::size_t wanted = total_length(iov, iovcnt);
+  std::size_t got = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (proto_ == L4Proto::udp && !datagrams_.empty()) {
+        std::vector<std::byte>& d = datagrams_.front();
+        std::size_t copied = 0;
+        for (int i = 0; i < iovcnt && copied < d.size(); ++i) {
+          const std::size_t n = std::min(iov[i].iov_len, d.size() - copied);
+          std::memcpy(iov[i].iov_base, d.data() + copied, n);
+          copied += n;
+        }
+        const std::size_t length = d.size();
+        if (!peek) {
+          datagrams_.erase(datagrams_.begin());
+          if (datagrams_.empty()) {
+            mirror_.set_readable(false);
+            mirror_.consume_marker_from(fd);
+          }
+        }
+        return static_cast<ssize_t>((flags & MSG_TRUNC) ? length : copied);
+      }
+      if (proto_ == L4Proto::tcp && !rx_.empty()) {
+        for (int i = 0; i < iovcnt; ++i) {
+          std::size_t skip = 0, offset = got;
+          for (int j = 0; j < i; ++j) skip += iov[j].iov_len;
+          if (offset >= skip + iov[i].iov_len) continue;
+          const std::size_t at = offset - skip;
+          got += rx_.take(static_cast<std::byte*>(iov[i].iov_base) + at, iov[i].iov_len - at, peek);
+          if (peek) break;  // peeking twice would repeat the same bytes; one buffer's worth is enough
+        }
+        if (!peek) {
+          if (rx_.empty() && !peer_ended_ && phase_ != Phase::failed) {
+            mirror_.set_readable(false);
+            mirror_.consume_marker_from(fd);
+          }
+          if (stack_wants_pull_ && !pull_posted_) {
+            pull_posted_ = true;
+            stacks_.post([self = shared_from_this()] {
+              const std::lock_guard l(self->mutex_);
+              self->pull_posted_ = false;
+              self->pull_locked();
+            });
+          }
+        }
+        if (!wait_all || got == wanted) return static_cast<ssize_t>(got);
+      }
+      if (got > 0 && (peer_ended_ || phase_ == Phase::failed)) return static_cast<ssize_t>(got);
+      if (peer_ended_) return 0;
+      if (phase_ == Phase::failed) {
+        if (error_) {
+          errno = *error_;
+          error_.reset();
+          return -1;
+        }
+        return 0;  // the error was reported once; a reset connection then reads as ended
+      }
+      if (wanted == 0) return 0;
+      if (nonblocking(fd, flags)) {
+        if (got > 0) return static_cast<ssize_t>(got);
+        errno = EAGAIN;
+        return -1;
+      }
+    }
+    wait_for(fd, POLLIN);
+  }
+}
+
+ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
+  const std::size_t total = total_length(iov, iovcnt);
+  std::size_t sent = 0;
+  auto broken_pipe = [&](int err) -> ssize_t {
+    if (sent > 0) return static_cast<ssize_t>(sent);
+    if (err == EPIPE && !(flags & MSG_NOSIGNAL)) ::pthread_kill(::pthread_self(), SIGPIPE);
+    errno = err;
+    return -1;
+  };
+  for (;;) {
+    {
+      const std::lock_guard lock(mutex_);
+      if (phase_ == Phase::failed) {
+        if (error_) {
+          const int err = *error_;
+          error_.reset();
+          return broken_pipe(err);
+        }
+        return broken_pipe(EPIPE);
+      }
+      if (write_shut_) return broken_pipe(EPIPE);
+      if (phase_ == Phase::established) {
+        if (proto_ == L4Proto::udp) {
+          std::vector<std::byte> datagram(total);
+          std::size_t at = 0;
+          for (int i = 0; i < iovcnt; ++i) {
+            std::memcpy(datagram.data() + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+          }
+          stacks_.post([self = shared_from_this(), d = std::move(datagram)] {
+            const std::lock_guard l(self->mutex_);
+            if (self->connection_) (void)self->connection_->send(d);
+          });
+          return static_cast<ssize_t>(total);
+        }
+        const bool was_empty = tx_.empty();
+        std::size_t offset = 0;
+        for (int i = 0; i < iovcnt && !tx_.full(); ++i) {
+          if (sent >= offset + iov[i].iov_len) {
+            offset += iov[i].iov_len;
+            continue;
+          }
+          const std::size_t at = sent - offset;
+          sent += tx_.put(static_cast<const std::byte*>(iov[i].iov_base) + at, iov[i].iov_len - at);
+          offset += iov[i].iov_len;
+        }
+        if (was_empty && !tx_.empty() && !push_posted_) {
+          push_posted_ = true;
+          stacks_.post([self = shared_from_this()] {
+            const std::lock_guard l(self->mutex_);
+            self->push_posted_ = false;
+            self->push_locked();
+          });
+        }
+        if (tx_.full()) mirror_.make_unwritable(fd);
+        if (sent == total) return static_cast<ssize_t>(sent);
+      }
+      if (nonblocking(fd, flags)) {
+        if (sent > 0) return static_cast<ssize_t>(sent);
+        errno = EAGAIN;
+        return -1;
+      }
+    }
+    wait_for(fd, POLLOUT);
+  }
+}
+
+int UserSession::shutdown(int how) {
+  const std::lock_guard lock(mutex_);
+  if (phase_ != Phase::established) {
+    errno = ENOTCONN;
+    return -1;
+  }
+  if (how == SHUT_WR || how == SHUT_RDWR) {
+    if (!write_shut_) {
+      write_shut_ = true;
+      stacks_.post([self = shared_from_this()] {
+        const std::lock_guard l(self->mutex_);
+        self->push_locked();  // ends the stream once what is buffered is out
+      });
+    }
+  }
+  if (how == SHUT_RD || how == SHUT_RDWR) {
+    // Reads then return end of stream, as on a kernel socket.
+    peer_ended_ = true;
+    mirror_.set_readable(true);
+    mirror_.set_end_of_stream();
+  }
+  return 0;
+}
+
+int UserSession::socket_error(bool clear) {
+  const std::lock_guard lock(mutex_);
+  const int err = error_.value_or(0);
+  if (clear) error_.reset();
+  return err;
+}
+
+std::size_t UserSession::readable_bytes() {
+  const std::lock_guard lock(mutex_);
+  if (proto_ == L4Proto::udp) return datagrams_.empty() ? 0 : datagrams_.front().size();
+  return rx_.size();
+}
+
+Endpoint UserSession::local() {
+  auto self = shared_from_this();
+  return stacks_.call([self]() -> Endpoint {
+    const std::lock_guard lock(self->mutex_);
+    if (!self->connection_) return Endpoint{};
+    return self->connection_->local_endpoint().value_or(Endpoint{});
+  });
+}
+
+ConnectionMetrics UserSession::metrics() {
+  auto self = shared_from_this();
+  return stacks_.call([self]() -> ConnectionMetrics {
+    const std::lock_guard lock(self->mutex_);
+    return self->connection_ ? self->connection_->metrics() : ConnectionMetrics{};
+  });
+}
+
+int UserSession::set_nodelay(bool on) {
+  auto self = shared_from_this();
+  return stacks_.call([self, on] {
+    const std::lock_guard lock(self->mutex_);
+    return self->connection_ && self->connection_->set_nodelay(on) ? 0 : -1;
+  });
+}
+
+void UserSession::remember_option(int level, int name, const void* value, socklen_t length) {
+  const std::lock_guard lock(mutex_);
+  if (options_.size() >= 64 && !options_.count({level, name})) return;  // bounded: a program looping on options
+  const auto* bytes = static_cast<const std::byte*>(value);
+  options_[{level, name}] = std::vector<std::byte>(bytes, bytes + (value ? length : 0));
+}
+
+bool UserSession::recall_option(int level, int name, void* value, socklen_t* length) {
+  const std::lock_guard lock(mutex_);
+  const auto it = options_.find({level, name});
+  if (it == options_.end()) return false;
+  const socklen_t n = std::min<socklen_t>(*length, static_cast<socklen_t>(it->second.size()));
+  std::memcpy(value, it->second.data(), n);
+  *length = n;
+  return true;
+}
+
+// ---- the stack thread ------------------------------------------------------------------------------------------
+
+void UserSession::on_connected() {
+  const std::lock_guard lock(mutex_);
+  phase_ = Phase::established;
+  mirror_.make_writable();
+  pull_locked();  // data may have come with the handshake
+}
+
+void UserSession::on_failed(const Error& error) {
+  const std::lock_guard lock(mutex_);
+  phase_ = Phase::failed;
+  failure_errno_ = error.code != 0 ? error.code : EIO;
+  error_ = failure_errno_;
+  mirror_.set_readable(true);  // readers and writers wake up and meet the error
+  mirror_.set_failed();
+  if (connection_) {
+    connection_->close();
+    connection_.reset();
+  }
+  finish_if_done_locked();
+}
+
+void UserSession::on_readable() {
+  const std::lock_guard lock(mutex_);
+  pull_locked();
+}
+
+void UserSession::on_writable() {
+  const std::lock_guard lock(mutex_);
+  push_locked();
+}
+
+void UserSession::on_peer_closed() {
+  const std::lock_guard lock(mutex_);
+  pull_locked();
+}
+
+void UserSession::pull_locked() {
+  if (!connection_) return;
+  if (proto_ == L4Proto::udp) {
+    std::vector<std::byte> buffer(65536);
+    for (;;) {
+      auto n = connection_->receive(buffer);
+      if (!n) break;
+      if (datagrams_.size() < 1024) datagrams_.emplace_back(buffer.begin(), buffer.begin() + *n);
+    }
+    if (!datagrams_.empty()) mirror_.set_readable(true);
+    return;
+  }
+  stack_wants_pull_ = false;
+  while (!peer_ended_) {
+    const std::span<std::byte> room = rx_.back();
+    if (room.empty()) {
+      stack_wants_pull_ = true;  // the application reads first; it posts a pull when it has made room
+      break;
+    }
+    auto n = connection_->receive(room);
+    if (!n) break;  // EAGAIN; a failure arrives as on_failed
+    if (*n == 0) {
+      peer_ended_ = true;
+      mirror_.set_readable(true);
+      mirror_.set_end_of_stream();
+      break;
+    }
+    rx_.commit(*n);
+  }
+  if (!rx_.empty()) mirror_.set_readable(true);
+}
+
+void UserSession::push_locked() {
+  if (!connection_ || phase_ != Phase::established) return;
+  const bool was_full = tx_.full();
+  while (!tx_.empty()) {
+    auto n = connection_->send(tx_.front());
+    if (!n || *n == 0) break;  // no room in the stack (on_writable follows), or a failure (on_failed follows)
+    tx_.drop(*n);
+  }
+  if (was_full && !tx_.full()) mirror_.make_writable();
+  if (tx_.empty() && (write_shut_ || app_gone_)) connection_->shutdown_write();
+  finish_if_done_locked();
+}
+
+void UserSession::on_app_gone() {
+  std::shared_ptr<UserSession> keep = shared_from_this();
+  const std::lock_guard lock(mutex_);
+  if (app_gone_) return;
+  app_gone_ = true;
+  stacks_.executor().unwatch(mirror_.control_fd());
+  if (phase_ == Phase::connecting && connection_) {
+    connection_->close();
+    connection_.reset();
+  }
+  push_locked();  // what the program wrote before closing still goes out, then the stream ends
+  finish_if_done_locked();
+}
+
+void UserSession::finish_if_done_locked() {
+  if (!app_gone_) return;
+  if (connection_ && !tx_.empty()) return;  // still sending what the program wrote
+  if (connection_) {
+    connection_->close();  // lwIP sends its FIN after anything still queued
+    connection_.reset();
+  }
+  // Out of the table now, destroyed later: this may be the last reference, and we are inside a method holding
+  // the session's own mutex.
+  stacks_.post([self = shared_from_this()] {});
+  stacks_.sessions().remove(this);
+}
+
+}  // namespace dmm::preload

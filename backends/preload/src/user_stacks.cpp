@@ -1,0 +1,111 @@
+#include "user_stacks.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "shim_guard.hpp"
+#include "user_session.hpp"
+
+namespace dmm::preload {
+namespace {
+
+// The plug-in sits next to the shim in the build tree and in an installation (both in LIBDIR).
+std::string plugin_path() {
+  if (const char* forced = std::getenv("DMM_LWIP_PLUGIN"); forced && *forced) return forced;
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&plugin_path), &info) == 0 || !info.dli_fname) return "libdmm_lwip_dpdk.so";
+  return (std::filesystem::path(info.dli_fname).parent_path() / "libdmm_lwip_dpdk.so").string();
+}
+
+}  // namespace
+
+std::unique_ptr<UserStacks> UserStacks::start(const std::vector<StackConfig>& configs,
+                                              std::map<std::string, std::string>& failed, std::string& why) {
+  std::unique_ptr<UserStacks> self(new UserStacks());
+  self->owner_ = ::getpid();
+  self->sessions_ = std::make_unique<UserSessions>();
+  const std::string path = plugin_path();
+  if (Status s = self->registry_.load_plugin(path); !s) {
+    why = s.error().message;
+    return nullptr;
+  }
+  auto executor = kernel::EpollExecutor::create();
+  if (!executor) {
+    why = executor.error().message;
+    return nullptr;
+  }
+  self->executor_ = std::move(*executor);
+  self->world_ = std::make_unique<kernel::HostWorld>(*self->executor_);
+  std::promise<void> ready;
+  std::future<void> started = ready.get_future();
+  // The thread takes no signal of the program's: its handlers must run on the program's own threads.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    self->thread_ = std::thread([s = self.get(), &configs, &ready] { s->run(configs, ready); });
+  } catch (const std::system_error& e) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    why = std::string("cannot start the user-space stack thread: ") + e.what();
+    return nullptr;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  started.wait();
+  failed = self->failed_;
+  return self;
+}
+
+void UserStacks::run(const std::vector<StackConfig>& configs, std::promise<void>& ready) {
+  {
+    InsideShim guard;  // the instances' own socket calls (DPDK's af_packet, EAL) are not the program's
+    for (const StackConfig& config : configs) {
+      auto stack = registry_.create(config, *world_);
+      if (!stack) {
+        failed_[config.name] = stack.error().message;
+        continue;
+      }
+      world_->add_stack(**stack);
+      stacks_[config.name] = std::move(*stack);
+    }
+  }
+  ready.set_value();
+  InsideShim guard;  // for good: nothing this thread does is the program's
+  (void)executor_->run();
+}
+
+UserStacks::~UserStacks() {
+  executor_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void UserStacks::drain(Duration timeout) {
+  if (!in_owner_process()) return;
+  call([this] {
+    for (const auto& session : sessions_->all()) session->close_for_exit();
+    return 0;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const bool busy = call([this] {
+      if (!sessions_->all().empty()) return true;
+      for (const auto& [name, stack] : stacks_)
+        if (stack->delivering()) return true;
+      return false;
+    });
+    if (!busy) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+Stack* UserStacks::stack(const std::string& name) const {
+  const auto it = stacks_.find(name);
+  return it == stacks_.end() ? nullptr : it->second.get();
+}
+
+bool UserStacks::in_owner_process() const { return ::getpid() == owner_; }
+
+}  // namespace dmm::preload

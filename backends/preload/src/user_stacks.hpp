@@ -1,0 +1,71 @@
+#pragma once
+// The user-space stack instances (lwip-dpdk) of a program under the shim: their plug-in (libdmm_lwip_dpdk.so,
+// loaded only when the host config names such an instance), and the one thread that runs them — an EpollExecutor
+// whose pollers move the instances' frames. lwIP and DPDK live on that thread alone; application threads reach
+// them only through UserSession buffers and call()/post().
+#include <sys/types.h>
+
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dmm/kernel/epoll_executor.hpp"
+#include "dmm/kernel/host_world.hpp"
+#include "dmm/stack_registry.hpp"
+
+namespace dmm::preload {
+
+class UserSessions;
+
+class UserStacks {
+public:
+  // Loads the plug-in (next to libdmm_preload.so, or DMM_LWIP_PLUGIN) and starts the thread, which creates every
+  // instance. An instance that cannot be created is left out with its reason in `failed`; nullptr (reason in
+  // `why`) only when the plug-in or the thread cannot start at all.
+  static std::unique_ptr<UserStacks> start(const std::vector<StackConfig>& configs,
+                                           std::map<std::string, std::string>& failed, std::string& why);
+  ~UserStacks();  // never called in practice: the shim lives as long as the process
+
+  // An instance by name (nullptr if it failed); its methods may only be called on the stack thread.
+  Stack* stack(const std::string& name) const;
+  kernel::EpollExecutor& executor() { return *executor_; }
+
+  // Runs `fn` on the stack thread and returns its result; from any other thread of the owning process.
+  template <typename Fn>
+  auto call(Fn&& fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    std::packaged_task<R()> task(std::forward<Fn>(fn));
+    std::future<R> result = task.get_future();
+    auto shared = std::make_shared<std::packaged_task<R()>>(std::move(task));
+    executor_->post([shared] { (*shared)(); });
+    return result.get();
+  }
+  void post(std::function<void()> fn) { executor_->post(std::move(fn)); }
+
+  // At the program's exit: closes every session still open (as the kernel closes a dying process's sockets) and
+  // waits, at most `timeout`, until the stacks have delivered what was written and the FINs. Owner process only.
+  void drain(Duration timeout);
+
+  // False in a child made by fork: the stack thread (and DPDK) exist only in the process that started them.
+  bool in_owner_process() const;
+  UserSessions& sessions() { return *sessions_; }
+
+private:
+  UserStacks() = default;
+  void run(const std::vector<StackConfig>& configs, std::promise<void>& ready);
+
+  pid_t owner_ = 0;
+  std::unique_ptr<UserSessions> sessions_;
+  std::unique_ptr<kernel::EpollExecutor> executor_;
+  std::unique_ptr<kernel::HostWorld> world_;
+  StackRegistry registry_;
+  std::map<std::string, std::unique_ptr<Stack>> stacks_;
+  std::map<std::string, std::string> failed_;
+  std::thread thread_;
+};
+
+}  // namespace dmm::preload

@@ -1,0 +1,102 @@
+// Sessions carried by lwip-dpdk instances through the preload shim: the program holds a kernel fd whose
+// readiness mirrors the user-space connection, so blocking, non-blocking, epoll and select behave as with a
+// kernel socket; the data path is the shim's. The veth ends the instances drive are in the client namespace
+// (no kernel address there), the kernel peers in srv.
+#include "echo_server.hpp"
+#include "preload_fixture.hpp"
+
+namespace dmm::test {
+namespace {
+
+constexpr const char* kPort = "7000";
+
+class ShimUserSpace : public PreloadTest {
+protected:
+  void SetUp() override {
+    PreloadTest::SetUp();
+    config_ = write_user_config("  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                                "  - {match: {dst: 10.232.4.0/24}, use: [user1]}\n"
+                                "  - {match: {dst: 10.232.1.0/24}, use: [blue]}\n"
+                                "  - {match: {}, use: [host]}\n");
+    server_ = std::make_unique<EchoServer>(topo_->srv(),
+                                           std::vector<std::string>{kUserServer0, kUserServer1, kBlueServer}, 7000);
+  }
+  void TearDown() override { server_.reset(); }
+  std::string config_;
+  std::unique_ptr<EchoServer> server_;
+};
+
+TEST_F(ShimUserSpace, BlockingConnectAndEchoOverAnLwipInstance) {
+  const Outcome o = run_dmm(config_, probe({"tcp", kUserServer0, kPort, "block"}));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["stack"], "user0");
+  EXPECT_EQ(facts(o.out)["protocol"], "6");  // the program sees a TCP socket
+  EXPECT_EQ(server_->peers(), (std::set<std::string>{kUserClient0}));
+  const auto lines = json_lines(read_text(log_));
+  ASSERT_EQ(lines.size(), 1u) << read_text(log_);
+  EXPECT_EQ(lines[0]["stack"], "user0");
+  EXPECT_EQ(o.err, "");
+}
+
+TEST_F(ShimUserSpace, NonBlockingConnectsOfTwoLwipInstancesAndAKernelOneInOneEpollSet) {
+  const Outcome o =
+      run_dmm(config_, probe({"epoll3", kUserServer0, kPort, kUserServer1, kPort, kBlueServer, kPort}));
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("stack1"), "user0");
+  EXPECT_EQ(f.at("stack2"), "user1");
+  EXPECT_EQ(f.at("stack3"), "blue");
+  EXPECT_EQ(server_->peers(), (std::set<std::string>{kUserClient0, kUserClient1, kBlueClient}));
+}
+
+TEST_F(ShimUserSpace, EightMegabytesEchoedByteExactWithBlockingReadsAndWrites) {
+  const Outcome o = run_dmm(config_, probe({"big", kUserServer0, kPort, std::to_string(8 << 20)}));
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("sent"), std::to_string(8 << 20));
+  EXPECT_EQ(f.at("received"), std::to_string(8 << 20));
+  EXPECT_EQ(f.at("wrong"), "0");
+  EXPECT_EQ(f.at("stack"), "user0");
+}
+
+TEST_F(ShimUserSpace, ARefusedConnectionIsReportedAsTheKernelWould) {
+  const Outcome o = run_dmm(config_, probe({"tcp", kUserServer0, "9", "block"}));
+  EXPECT_TRUE(exited_with(o, 3));
+  EXPECT_EQ(facts(o.out)["error"], "connect:ECONNREFUSED");
+  const Outcome nb = run_dmm(config_, probe({"tcp", kUserServer0, "9", "nonblock"}));
+  EXPECT_TRUE(exited_with(nb, 3));
+  EXPECT_EQ(facts(nb.out)["error"], "connect:ECONNREFUSED");  // via SO_ERROR after POLLOUT
+}
+
+TEST_F(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
+  const std::string served = write_random_file(*dir_, "file.bin", 4 << 20);
+  Child http = start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080");
+  const std::string url = std::string("http://") + kUserServer0 + ":8080/file.bin";
+  // Without DMM the client namespace has no route there (the veth it shares with the server has no address).
+  const Outcome plain = run_plain({"curl", "-sS", "-o", dir_->file("plain.bin"), url});
+  EXPECT_TRUE(exited_with(plain, 7));
+  const Outcome o = run_dmm(config_, {"curl", "-sS", "-o", dir_->file("fetched.bin"), url});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(sha256_of(dir_->file("fetched.bin")), sha256_of(served));
+  EXPECT_NE(read_text(log_).find("\"stack\":\"user0\""), std::string::npos) << read_text(log_);
+}
+
+TEST_F(ShimUserSpace, UnmodifiedIperf3ClientRunsOverAnLwipInstance) {
+  Child server = start_iperf3_server(*topo_, topo_->srv(), "5201");
+  const Outcome client = run_dmm(config_, {"iperf3", "-c", kUserServer0, "-p", "5201", "-t", "1", "-J"});
+  ASSERT_TRUE(exited_with(client, 0));
+  const auto report = nlohmann::json::parse(client.out);
+  EXPECT_GT(report["end"]["sum_received"]["bytes"].get<double>(), 1e6) << client.out.substr(0, 2000);
+  const Outcome served = server.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(exited_with(served, 0));
+  EXPECT_NE(served.out.find(std::string("Accepted connection from ") + kUserClient0), std::string::npos) << served.out;
+  // Control and data connections both went over the lwIP instance.
+  const std::string log = read_text(log_);
+  int decisions = 0;
+  for (auto at = log.find("\"stack\":\"user0\""); at != std::string::npos; at = log.find("\"stack\":\"user0\"", at + 1))
+    ++decisions;
+  EXPECT_GE(decisions, 2) << log;
+}
+
+}  // namespace
+}  // namespace dmm::test
