@@ -25,6 +25,8 @@
  *   epoll3 A1 P1 A2 P2 A3 P3             epoll2 with three connections (two user-space instances and a kernel one)
  *   big ADDR PORT BYTES                  sends BYTES of a pattern with write(), reads the echo back with read()
  *                                        (blocking), checks every byte: sent=, received=, stack=
+ *   reset-server ADDR PORT               (server side) listens, prints ready=1, then resets the first
+ *                                        connection after reading a byte (SO_LINGER 0)
  *   signal-sockets ADDR PORT MS          connects once, then for MS ms makes and closes TCP sockets while a
  *                                        50 us timer's handler makes sockets too: every socket the handler
  *                                        made must be in the program's own namespace (wrong=N, handled=N)
@@ -66,6 +68,7 @@
 
 static const char* errno_name(int e) {
   switch (e) {
+    case ECONNRESET: return "ECONNRESET";
     case ENETUNREACH: return "ENETUNREACH";
     case EHOSTUNREACH: return "EHOSTUNREACH";
     case ECONNREFUSED: return "ECONNREFUSED";
@@ -604,6 +607,24 @@ static int cmd_clobber_low(char** argv) {
   return 0;
 }
 
+static int cmd_reset_server(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const int l = socket(a.ss.ss_family, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  CHECK(bind(l, (struct sockaddr*)&a.ss, a.len) == 0 && listen(l, 4) == 0, "listen");
+  printf("ready=1\n");
+  const int c = accept(l, NULL, NULL);
+  CHECK(c >= 0, "accept");
+  char byte;
+  CHECK(read(c, &byte, 1) == 1, "read");
+  usleep(100 * 1000); /* the client is in its blocking read by now */
+  const struct linger hard = {1, 0};
+  setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  close(c);
+  return 0;
+}
+
 /* The inode of the network namespace socket `fd` belongs to, or 0. */
 static ino_t socket_netns(int fd) {
   const int ns = ioctl(fd, SIOCGSKNS);
@@ -690,6 +711,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "sequence") == 0 && n >= 2 && n % 2 == 0) return cmd_sequence(args, n);
   if (strcmp(cmd, "bind-local") == 0 && n == 3) return cmd_bind_local(args);
   if (strcmp(cmd, "clobber-low") == 0 && n == 2) return cmd_clobber_low(args);
+  if (strcmp(cmd, "reset-server") == 0 && n == 2) return cmd_reset_server(args);
   if (strcmp(cmd, "signal-sockets") == 0 && n == 3) return cmd_signal_sockets(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;

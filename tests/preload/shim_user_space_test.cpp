@@ -2,6 +2,8 @@
 // readiness mirrors the user-space connection, so blocking, non-blocking, epoll and select behave as with a
 // kernel socket; the data path is the shim's. The veth ends the instances drive are in the client namespace
 // (no kernel address there), the kernel peers in srv.
+#include <algorithm>
+
 #include "echo_server.hpp"
 #include "preload_fixture.hpp"
 
@@ -66,6 +68,41 @@ TEST_F(ShimUserSpace, ARefusedConnectionIsReportedAsTheKernelWould) {
   const Outcome nb = run_dmm(config_, probe({"tcp", kUserServer0, "9", "nonblock"}));
   EXPECT_TRUE(exited_with(nb, 3));
   EXPECT_EQ(facts(nb.out)["error"], "connect:ECONNREFUSED");  // via SO_ERROR after POLLOUT
+}
+
+TEST_F(ShimUserSpace, ABadVdevIsNamedOnceAndTheRankedListMovesOn) {
+  // user9's vdev names an interface that does not exist: DPDK refuses it; user0 and blue still work.
+  const std::string config = dir_->write(
+      "bad.yaml", "stacks:\n"
+                  "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
+                  "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', address: 10.232.3.2/24}\n"
+                  "  - {name: user9, kind: lwip-dpdk, vdev: 'net_af_packet9,iface=nope9', address: 10.232.9.2/24}\n"
+                  "policy:\n"
+                  "  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                  "  - {match: {}, use: [user9, blue]}\n");
+  const Outcome o = run_dmm(config, probe({"sequence", kBlueServer, kPort, kUserServer0, kPort}));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["stack1"], "blue");
+  EXPECT_EQ(facts(o.out)["stack2"], "user0");
+  // One warning line, naming the stack and its vdev; the decision log says why user9 was passed over.
+  EXPECT_NE(o.err.find("net_af_packet9,iface=nope9"), std::string::npos) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  const auto lines = json_lines(read_text(log_));
+  ASSERT_EQ(lines.size(), 2u) << read_text(log_);
+  EXPECT_EQ(lines[0]["stack"], "blue");
+  EXPECT_EQ(lines[0]["fallback_from"], "user9");
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("nope9"), std::string::npos) << lines[0].dump();
+}
+
+TEST_F(ShimUserSpace, APeerResetReachesTheProgramAsConnectionReset) {
+  // The server side resets the connection (SO_LINGER 0): the program's blocking read reports ECONNRESET.
+  server_.reset();
+  Child resetter = Child::spawn(topo_->in(topo_->srv(), {probe_bin(), "reset-server", kUserServer0, kPort}));
+  ASSERT_TRUE(resetter.read_line(std::chrono::seconds(10)).has_value());
+  const Outcome o = run_dmm(config_, probe({"tcp", kUserServer0, kPort, "block"}));
+  EXPECT_TRUE(exited_with(o, 3));
+  EXPECT_EQ(facts(o.out)["error"].rfind("recv:", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find("ECONNRESET"), std::string::npos) << o.out;
 }
 
 TEST_F(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "dmm/kernel/netns_socket_factory.hpp"
+#include "dpdk_environment.hpp"
 
 namespace dmm::lwip_dpdk {
 namespace {
@@ -58,9 +59,15 @@ Result<std::unique_ptr<DpdkPort>> DpdkPort::open_here(const std::string& vdev) {
   uint16_t existing;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &existing) == 0)
     return make_error(EEXIST, "vdev '" + vdev + "': a port named '" + name + "' is already open in this process");
-  if (const int probed = rte_dev_probe(vdev.c_str()); probed < 0)
-    return make_error(-probed, "vdev '" + vdev + "': DPDK cannot create this device (" + rte_strerror(-probed) +
+  (void)DpdkEnvironment::take_log();  // only what this probe says
+  if (const int probed = rte_dev_probe(vdev.c_str()); probed < 0) {
+    std::string said = DpdkEnvironment::take_log();
+    for (char& c : said)
+      if (c == '\n') c = ';';
+    return make_error(-probed, "vdev '" + vdev + "': DPDK cannot create this device" +
+                                   (said.empty() ? std::string(" (") + rte_strerror(-probed) : " (DPDK said: " + said) +
                                    "; is the driver name right and, for af_packet/pcap, does the interface exist?)");
+  }
   std::uint16_t port = 0;
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0)
     return make_error(ENODEV, "vdev '" + vdev + "': probed, but no ethdev port named '" + name + "'");
