@@ -56,11 +56,19 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
       {"bulk", {"--workload", "bulk", "--to", "{host}:" + std::to_string(kSinkPort), "--duration", duration},
        {"gbps", "cpu_s_per_gb"}},
   };
+  // The same lwIP instance under the preload shim, for a plain POSIX client (blocking sockets, under dmm-run).
+  auto shim_config = write_config(options, "shim-lwip.yaml",
+                                  "stacks:\n  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
+                                  "address: 10.79.2.2/24}\n"
+                                  "policy:\n  - {match: {}, use: [user0]}\n");
+  if (!shim_config) return shim_config.error();
   const std::vector<ClientVariant> variants{
       {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
        core_args("kernel", {}), "10.79.1.1"},
       {"lwip", "core API over lwip-dpdk on net_af_packet, veth u0", *cli, std::nullopt, {},
        core_args("lwip-dpdk", {"vdev=net_af_packet0,iface=u0", "address=10.79.2.2/24"}), "10.79.2.1"},
+      {"shim-lwip", "POSIX client under dmm-run, session on the same lwip-dpdk instance", *cli, *shim_config, {}, {},
+       "10.79.2.1"},
   };
   BenchReport report("lwip", "kernel");
   report.add_figure({"p50_us", "ping-pong p50", "us", Better::lower, std::nullopt});
