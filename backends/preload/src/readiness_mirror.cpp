@@ -1,6 +1,7 @@
 #include "readiness_mirror.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -108,9 +109,9 @@ void ReadinessMirror::set_failed() {
 }
 
 bool ReadinessMirror::app_gone() const {
-  char byte;
-  const ssize_t n = real().recv(control_, &byte, 1, MSG_DONTWAIT | MSG_PEEK);
-  return n == 0;
+  // RDHUP, not a read: filler may still sit unread in the control end.
+  pollfd p{control_, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
 }
 
 }  // namespace dmm::preload

@@ -209,7 +209,10 @@ int UserSession::connect_again(int fd) {
   return result;
 }
 
-bool UserSession::connected() const { return phase_ == Phase::established; }
+bool UserSession::connected() {
+  const std::lock_guard lock(mutex_);
+  return phase_ == Phase::established;
+}
 
 ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
   const bool peek = flags & MSG_PEEK;
@@ -238,11 +241,11 @@ ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
         return static_cast<ssize_t>((flags & MSG_TRUNC) ? length : copied);
       }
       if (proto_ == L4Proto::tcp && !rx_.empty()) {
-        for (int i = 0; i < iovcnt; ++i) {
-          std::size_t skip = 0, offset = got;
-          for (int j = 0; j < i; ++j) skip += iov[j].iov_len;
-          if (offset >= skip + iov[i].iov_len) continue;
-          const std::size_t at = offset - skip;
+        // Fill the buffers in order, continuing where an earlier pass (MSG_WAITALL) stopped.
+        std::size_t start = 0;  // offset of iov[i] in the whole request
+        for (int i = 0; i < iovcnt && !rx_.empty(); start += iov[i].iov_len, ++i) {
+          if (got >= start + iov[i].iov_len) continue;
+          const std::size_t at = got - start;
           got += rx_.take(static_cast<std::byte*>(iov[i].iov_base) + at, iov[i].iov_len - at, peek);
           if (peek) break;  // peeking twice would repeat the same bytes; one buffer's worth is enough
         }

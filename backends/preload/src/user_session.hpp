@@ -69,7 +69,7 @@ public:
   ssize_t send(int fd, const iovec* iov, int iovcnt, int flags);
   int shutdown(int how);
   int socket_error(bool clear);  // SO_ERROR
-  bool connected() const;
+  bool connected();
   std::size_t readable_bytes();  // FIONREAD
   Endpoint peer() const { return peer_; }
   Endpoint local();
