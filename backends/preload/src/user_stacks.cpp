@@ -24,21 +24,23 @@ std::string plugin_path() {
 }  // namespace
 
 std::unique_ptr<UserStacks> UserStacks::start(const std::vector<StackConfig>& configs,
-                                              std::map<std::string, std::string>& failed, std::string& why) {
+                                              std::map<std::string, std::string>& failed, std::string& why,
+                                              const KindLoader& load_kinds) {
   std::unique_ptr<UserStacks> self(new UserStacks());
   self->owner_ = ::getpid();
   self->sessions_ = std::make_unique<UserSessions>();
-  const std::string path = plugin_path();
-  if (Status s = self->registry_.load_plugin(path); !s) {
-    why = s.error().message;
-    return nullptr;
-  }
   auto executor = kernel::EpollExecutor::create();
   if (!executor) {
     why = executor.error().message;
     return nullptr;
   }
   self->executor_ = std::move(*executor);
+  const Status loaded = load_kinds ? load_kinds(self->registry_, *self->executor_)
+                                   : self->registry_.load_plugin(plugin_path());
+  if (!loaded) {
+    why = loaded.error().message;
+    return nullptr;
+  }
   self->world_ = std::make_unique<kernel::HostWorld>(*self->executor_);
   std::promise<void> ready;
   std::future<void> started = ready.get_future();

@@ -23,11 +23,16 @@ class UserSessions;
 
 class UserStacks {
 public:
-  // Loads the plug-in (next to libdmm_preload.so, or DMM_LWIP_PLUGIN) and starts the thread, which creates every
-  // instance. An instance that cannot be created is left out with its reason in `failed`; nullptr (reason in
-  // `why`) only when the plug-in or the thread cannot start at all.
+  // Registers the stack kinds the instances need, on the executor that will run them.
+  using KindLoader = std::function<Status(StackRegistry&, kernel::EpollExecutor&)>;
+
+  // Loads the kinds (by default the plug-in next to libdmm_preload.so, or DMM_LWIP_PLUGIN) and starts the
+  // thread, which creates every instance. An instance that cannot be created is left out with its reason in
+  // `failed`; nullptr (reason in `why`) only when the kinds or the thread cannot start at all. Tests pass their
+  // own `load_kinds` to run sessions over any stack kind.
   static std::unique_ptr<UserStacks> start(const std::vector<StackConfig>& configs,
-                                           std::map<std::string, std::string>& failed, std::string& why);
+                                           std::map<std::string, std::string>& failed, std::string& why,
+                                           const KindLoader& load_kinds = {});
   ~UserStacks();  // never called in practice: the shim lives as long as the process
 
   // An instance by name (nullptr if it failed); its methods may only be called on the stack thread.
