@@ -93,15 +93,8 @@ TEST_F(LwipDpdkStack, UdpRequestResponseWithAKernelPeer) {
   auto user = lab_->lwip_stack(0, dev);
   ASSERT_TRUE(user.ok()) << user.error().message;
   // A plain kernel UDP socket in the server namespace that answers each datagram with its own bytes, upper-cased.
-  auto factory = kernel::NetnsSocketFactory::open(lab_->srv());
-  ASSERT_TRUE(factory.ok());
-  auto udp = factory->socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  ASSERT_TRUE(udp.ok());
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(7003);
-  sin.sin_addr.s_addr = htonl(0x0a4d0001);  // 10.77.0.1
-  ASSERT_EQ(::bind(udp->get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  auto udp = lab_->server_socket(SOCK_DGRAM, 7003);
+  ASSERT_TRUE(udp.ok()) << udp.error().message;
   ASSERT_TRUE(lab_->executor().watch(udp->get(), EPOLLIN, [&](std::uint32_t) {
     char buffer[2048];
     sockaddr_in from{};
@@ -183,15 +176,8 @@ TEST_F(LwipDpdkStack, APeerResetIsReportedAsConnectionReset) {
   auto user = lab_->lwip_stack(0, dev);
   ASSERT_TRUE(user.ok()) << user.error().message;
   // A raw kernel listener that resets every connection it accepts (SO_LINGER 0, then close).
-  auto factory = kernel::NetnsSocketFactory::open(lab_->srv());
-  ASSERT_TRUE(factory.ok());
-  auto listening = factory->socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  ASSERT_TRUE(listening.ok());
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(7005);
-  sin.sin_addr.s_addr = htonl(0x0a4d0001);  // 10.77.0.1
-  ASSERT_EQ(::bind(listening->get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  auto listening = lab_->server_socket(SOCK_STREAM, 7005);
+  ASSERT_TRUE(listening.ok()) << listening.error().message;
   ASSERT_EQ(::listen(listening->get(), 4), 0);
   ASSERT_TRUE(lab_->executor().watch(listening->get(), EPOLLIN, [&](std::uint32_t) {
     const int fd = ::accept(listening->get(), nullptr, nullptr);

@@ -1,6 +1,13 @@
 #include "lwip_lab.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
+
+#include "dmm/kernel/netns_socket_factory.hpp"
 
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
 
@@ -43,6 +50,20 @@ Result<std::unique_ptr<Stack>> LwipLab::lwip_stack(int n, const std::string& dev
                       {"netns", lw_}}};
   for (const auto& [k, v] : extra) config.params[k] = v;
   return registry_.create(config, *world_);
+}
+
+Result<kernel::UniqueFd> LwipLab::server_socket(int type, std::uint16_t port) {
+  auto factory = kernel::NetnsSocketFactory::open(srv_);
+  if (!factory) return factory.error();
+  auto fd = factory->socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (!fd) return fd.error();
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(0x0a4d0001);  // 10.77.0.1
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0)
+    return make_error(errno, "bind 10.77.0.1:" + std::to_string(port) + ": " + std::strerror(errno));
+  return fd;
 }
 
 std::unique_ptr<kernel::KernelStack> LwipLab::server_stack() {

@@ -25,6 +25,8 @@ public:
                                            const std::map<std::string, std::string>& extra = {});
   // A kernel instance in the server namespace (the peers' side).
   std::unique_ptr<kernel::KernelStack> server_stack();
+  // A plain non-blocking kernel socket (SOCK_STREAM or SOCK_DGRAM) in the server namespace, bound to 10.77.0.1:port.
+  Result<kernel::UniqueFd> server_socket(int type, std::uint16_t port);
 
   kernel::EpollExecutor& executor() { return *executor_; }
   StackRegistry& registry() { return registry_; }

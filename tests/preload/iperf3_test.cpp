@@ -19,10 +19,7 @@ TEST_F(PreloadTest, UnmodifiedIperf3ClientTakesTheInstanceOfItsPortRule) {
   EXPECT_NE(served.out.find(std::string("Accepted connection from ") + kRedClient), std::string::npos) << served.out;
   // Every connection of the client (control and data) was decided by the port rule.
   const std::string log = read_text(log_);
-  int decisions = 0;
-  for (auto at = log.find("\"stack\":\"red\""); at != std::string::npos; at = log.find("\"stack\":\"red\"", at + 1))
-    ++decisions;
-  EXPECT_GE(decisions, 2) << log;
+  EXPECT_GE(occurrences(log, "\"stack\":\"red\""), 2) << log;
   EXPECT_EQ(log.find("\"stack\":\"blue\""), std::string::npos) << log;
 }
 

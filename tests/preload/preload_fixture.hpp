@@ -17,6 +17,8 @@ namespace dmm::test {
 
 // `key=value` lines of a probe's stdout.
 std::map<std::string, std::string> facts(const std::string& out);
+// How many times `needle` occurs in `text`.
+int occurrences(const std::string& text, const std::string& needle);
 // One JSON object per non-empty line (the decision log).
 std::vector<nlohmann::json> json_lines(const std::string& text);
 

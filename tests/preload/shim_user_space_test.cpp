@@ -129,10 +129,7 @@ TEST_F(ShimUserSpace, UnmodifiedIperf3ClientRunsOverAnLwipInstance) {
   EXPECT_NE(served.out.find(std::string("Accepted connection from ") + kUserClient0), std::string::npos) << served.out;
   // Control and data connections both went over the lwIP instance.
   const std::string log = read_text(log_);
-  int decisions = 0;
-  for (auto at = log.find("\"stack\":\"user0\""); at != std::string::npos; at = log.find("\"stack\":\"user0\"", at + 1))
-    ++decisions;
-  EXPECT_GE(decisions, 2) << log;
+  EXPECT_GE(occurrences(log, "\"stack\":\"user0\""), 2) << log;
 }
 
 }  // namespace

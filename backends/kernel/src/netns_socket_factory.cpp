@@ -17,17 +17,6 @@
 namespace dmm::kernel {
 namespace {
 
-// The lowest fd number a factory keeps its namespace files at. Why high: they live as long as the stack, inside
-// programs that did not open them (the preload shim), and small numbers are the ones programs take for granted
-// (`dup2(pipe, 3)` in a launcher, `exec 3<file` in a shell). Just under 1024 (or under a lower fd limit): below
-// FD_SETSIZE, and far above what programs commonly use.
-int high_fd_floor() {
-  rlimit limit{};
-  rlim_t ceiling = 1024;
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < ceiling) ceiling = limit.rlim_cur;
-  return ceiling > 64 + 3 ? static_cast<int>(ceiling - 64) : 3;
-}
-
 // `fd` moved to a number >= high_fd_floor(), or kept where it is if there is no room up there.
 UniqueFd moved_high(UniqueFd fd) {
   const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, high_fd_floor());
@@ -54,6 +43,14 @@ bool same_file(int a, int b) {
 }
 
 }  // namespace
+
+int high_fd_floor(int reserve) {
+  rlimit limit{};
+  rlim_t ceiling = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < ceiling) ceiling = limit.rlim_cur;
+  const auto r = static_cast<rlim_t>(reserve);
+  return ceiling > r + 3 ? static_cast<int>(ceiling - r) : 3;
+}
 
 Result<UniqueFd> raw_socket(int domain, int type, int protocol) {
   const long fd = ::syscall(SYS_socket, domain, type, protocol);

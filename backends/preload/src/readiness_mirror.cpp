@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,26 +9,16 @@
 #include <cstring>
 #include <utility>
 
+#include "dmm/kernel/netns_socket_factory.hpp"
 #include "real_calls.hpp"
 
 namespace dmm::preload {
-namespace {
-
-// As the kernel backend keeps its namespace fds (netns_socket_factory.cpp): just under 1024 or the fd limit.
-int high_fd_floor() {
-  rlimit limit{};
-  rlim_t ceiling = 1024;
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < ceiling) ceiling = limit.rlim_cur;
-  return ceiling > 256 + 3 ? static_cast<int>(ceiling - 256) : 3;
-}
-
-}  // namespace
 
 Result<ReadinessMirror> ReadinessMirror::create(bool nonblocking) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0)
     return make_error(errno, std::string("socketpair: ") + std::strerror(errno));
-  int control = ::fcntl(pair[1], F_DUPFD_CLOEXEC, high_fd_floor());
+  int control = ::fcntl(pair[1], F_DUPFD_CLOEXEC, kernel::high_fd_floor(256));
   if (control >= 0) {
     real().close(pair[1]);
   } else {

@@ -51,6 +51,12 @@ private:
   bool target_is_home_ = false;
 };
 
+// The lowest fd number for fds a library keeps open for a program's whole life without the program knowing
+// (namespace files, a user-space session's control end): just under 1024, or under a lower fd limit. Small numbers
+// are the ones programs take for granted (`dup2(pipe, 3)` in a launcher, `exec 3<file` in a shell); this stays
+// below FD_SETSIZE and far above what programs commonly use. `reserve`: how far below the ceiling to start.
+int high_fd_floor(int reserve = 64);
+
 // socket(2) as a raw system call. Why not ::socket: the preload shim interposes `socket` in the same process,
 // and a call from inside the shim's own library would bind to the interposer and recurse.
 Result<UniqueFd> raw_socket(int domain, int type, int protocol);
