@@ -79,17 +79,14 @@ struct BulkSender final : SinkBase {
   void pump() {
     if (shut || error) return;
     while (clock() < stop) {
-      auto n = connection->send(block);
+      auto n = connection->send(std::span(block).subspan(offset));
       if (!n) {
         error = n.error();
         return;
       }
       sent += *n;
-      if (*n < block.size()) {
-        // The stack took part of it: the rest of the block first, when it has room again.
-        std::rotate(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(*n), block.end());
-        return;
-      }
+      offset = (offset + *n) % block.size();
+      if (*n == 0) return;  // the stack is full: on_writable continues where this left off
     }
     connection->shutdown_write();
     shut = true;
@@ -97,6 +94,7 @@ struct BulkSender final : SinkBase {
   std::function<TimePoint()> clock;
   Connection* connection = nullptr;
   std::vector<std::byte> block;
+  std::size_t offset = 0;  // where in `block` the next send starts (a stack may take part of it)
   TimePoint stop{};
   std::uint64_t sent = 0;
   std::uint64_t count = 0;

@@ -98,7 +98,7 @@ private:
   void dispatch(std::uint64_t token, std::uint32_t events);
   // epoll_wait's timeout in ms for this turn: 0 when a timer is due or pollers are busy, else -1 or idle_wakeup.
   int wait_timeout_ms() const;
-  void run_pollers();
+  bool run_pollers();  // one pass over every poller; whether any found work
 
   UniqueFd epoll_;
   UniqueFd timer_;  // CLOCK_MONOTONIC, absolute, armed for the earliest timer
