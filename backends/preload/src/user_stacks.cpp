@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "shim_guard.hpp"
@@ -48,14 +49,17 @@ std::unique_ptr<UserStacks> UserStacks::start(const std::vector<StackConfig>& co
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  try {
-    self->thread_ = std::thread([s = self.get(), &configs, &ready] { s->run(configs, ready); });
-  } catch (const std::system_error& e) {
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    why = std::string("cannot start the user-space stack thread: ") + e.what();
+  // pthread_create rather than std::thread: the shim lives for the whole process and its thread never returns,
+  // and std::thread's heap-held start state would then look leaked to LeakSanitizer at exit.
+  self->pending_configs_ = &configs;
+  self->ready_ = &ready;
+  const int created = ::pthread_create(&self->thread_, nullptr, &UserStacks::thread_main, self.get());
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (created != 0) {
+    why = std::string("cannot start the user-space stack thread: ") + std::strerror(created);
     return nullptr;
   }
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  self->thread_started_ = true;
   started.wait();
   failed = self->failed_;
   return self;
@@ -79,9 +83,15 @@ void UserStacks::run(const std::vector<StackConfig>& configs, std::promise<void>
   (void)executor_->run();
 }
 
+void* UserStacks::thread_main(void* self) {
+  auto* stacks = static_cast<UserStacks*>(self);
+  stacks->run(*stacks->pending_configs_, *stacks->ready_);
+  return nullptr;
+}
+
 UserStacks::~UserStacks() {
   executor_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (thread_started_) ::pthread_join(thread_, nullptr);
 }
 
 void UserStacks::drain(Duration timeout) {

@@ -3,6 +3,7 @@
 // loaded only when the host config names such an instance), and the one thread that runs them — an EpollExecutor
 // whose pollers move the instances' frames. lwIP and DPDK live on that thread alone; application threads reach
 // them only through UserSession buffers and call()/post().
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -61,6 +62,7 @@ public:
 
 private:
   UserStacks() = default;
+  static void* thread_main(void* self);
   void run(const std::vector<StackConfig>& configs, std::promise<void>& ready);
 
   pid_t owner_ = 0;
@@ -70,7 +72,10 @@ private:
   StackRegistry registry_;
   std::map<std::string, std::unique_ptr<Stack>> stacks_;
   std::map<std::string, std::string> failed_;
-  std::thread thread_;
+  pthread_t thread_{};
+  bool thread_started_ = false;
+  const std::vector<StackConfig>* pending_configs_ = nullptr;  // start() -> the thread, until it is ready
+  std::promise<void>* ready_ = nullptr;
 };
 
 }  // namespace dmm::preload
