@@ -106,6 +106,15 @@ TEST(HostConfig, OptionalSectionsHaveDefaults) {
   EXPECT_FALSE(r->log.decisions);
 }
 
+TEST(HostConfig, NrdMayBeReachedOverTcp) {
+  auto r = load("stacks: [{name: host, kind: kernel}]\npolicy: [{match: {}, use: [host]}]\n"
+                "nrd: {tcp: '[fd00::1]:7601'}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->nrd && r->nrd->tcp);
+  EXPECT_EQ(r->nrd->tcp->to_string(), "[fd00::1]:7601");
+  EXPECT_TRUE(r->nrd->socket.empty());
+}
+
 TEST(HostConfig, RelativePathsStartAtTheConfigFilesDirectory) {
   auto r = load_host_config_text("stacks: [{name: host, kind: kernel}]\npolicy: [{match: {}, use: [host]}]\n"
                                  "nrd: {socket: run/nrd.sock}\nlog: {decisions: ../log/d.jsonl}\nplugins: [lib/x.so]\n",
