@@ -52,6 +52,7 @@ void NrdDaemon::on_message(Peer& peer, Message& message) {
     peer.held = hb->version;
     peer.applied = hb->applied;
     peer.rejected = hb->rejected;
+    if (peer.subscribed) resume_above(peer);
     return;
   }
   if (std::holds_alternative<StatusRequest>(message)) {
@@ -93,14 +94,17 @@ void NrdDaemon::on_hello(Peer& peer, Hello& hello) {
     peer.subscribed = true;
   }
   peer.watching = peer.hello->watch;
+  if (peer.subscribed) resume_above(peer);
+}
+
+void NrdDaemon::resume_above(Peer& peer) {
   // This subscriber holds a version above ours: we lost our state (no state file, or it was removed). Publish our
   // decisions again above it, or every subscriber would ignore us until our numbering caught up.
-  if (peer.held > nrd_->current().version) {
-    Policy again = nrd_->current();
-    again.reason = "resumed above version " + std::to_string(peer.held) + " held by a subscriber";
-    log_->warn("event=version_floor id={} held={} ours={}", peer.id, peer.held, nrd_->current().version);
-    nrd_->publish_now(std::move(again), peer.held + 1);
-  }
+  if (peer.held <= nrd_->current().version) return;
+  Policy again = nrd_->current();
+  again.reason = "resumed above version " + std::to_string(peer.held) + " held by a subscriber";
+  log_->warn("event=version_floor id={} held={} ours={}", peer.id, peer.held, nrd_->current().version);
+  nrd_->publish_now(std::move(again), peer.held + 1);
 }
 
 void NrdDaemon::on_push(Peer& peer, PushPolicy& push) {

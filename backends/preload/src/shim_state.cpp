@@ -10,6 +10,7 @@
 
 #include "dmm/host/host_config.hpp"
 #include "dmm/kernel/kernel_stack_config.hpp"
+#include "nrd_subscription.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -87,6 +88,8 @@ Shim* Shim::create_from_environment() {
         shim->own_stack_ = static_cast<int>(shim->stacks_.size());
       shim->stacks_.push_back(std::move(stack));
     }
+    // dmm-nrd (issue 6): new policy versions and session samples travel on a thread of their own.
+    if (config->nrd) start_nrd_subscription(*shim->orchestrator_, *config->nrd, problems);
     if (const char* intent = std::getenv("DMM_INTENT"); intent && *intent) {
       if (std::optional<Intent> parsed = parse_intent(intent))
         shim->default_intent_ = *parsed;

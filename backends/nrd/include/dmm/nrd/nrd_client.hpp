@@ -78,6 +78,7 @@ public:
   const NrdClientCounters& counters() const { return counters_; }
   std::size_t pending_samples() const { return pending_.size(); }
   const std::string& last_problem() const { return last_problem_; }  // why the last connection ended
+  int connection_fd() const { return connection_ ? connection_->fd() : -1; }  // -1 between connections
 
   // Hooks, on the executor's thread.
   std::function<void(const Policy&, const Status& applied)> on_policy;  // every policy received, and apply()'s say

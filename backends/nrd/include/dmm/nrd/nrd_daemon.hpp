@@ -85,6 +85,7 @@ private:
   void on_message(Peer& peer, Message& message);
   void on_hello(Peer& peer, Hello& hello);
   void on_push(Peer& peer, PushPolicy& push);
+  void resume_above(Peer& peer);
   void reject(Peer& peer, const std::string& reason, const std::string& message);
   void drop(PeerId id, const std::string& reason, const std::string& detail);
   void heartbeat();
