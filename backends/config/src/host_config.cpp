@@ -34,11 +34,6 @@ Error error_at(const std::string& file, int line, int column, const std::string&
 
 Error error_at_start(const std::string& file, const std::string& what) { return error_at(file, 1, 1, what); }
 
-std::string base_dir_of(const std::string& file_name) {
-  const std::filesystem::path dir = std::filesystem::path(file_name).parent_path();
-  return std::filesystem::absolute(dir.empty() ? std::filesystem::path(".") : dir).lexically_normal().string();
-}
-
 HostConfig build(std::string_view text, const std::string& file_name, const LoadOptions& options) {
   const yaml::NodeRef root = yaml::parse(text, 0, kLimits);
   if (!root)
@@ -46,7 +41,7 @@ HostConfig build(std::string_view text, const std::string& file_name, const Load
 
   HostConfig config;
   config.file = file_name;
-  detail::LoadContext ctx{options, config, base_dir_of(file_name), {}};
+  detail::LoadContext ctx{options, config, config_base_dir(file_name), {}};
   const scenario::MapReader top(scenario::Field{root.get(), ""}, "the host config");
   top.allow({"stacks", "policy", "nrd", "log", "plugins"});
   // Dependency order: plug-ins bring kinds that stacks use; the policy names stacks.
@@ -127,6 +122,19 @@ Result<std::string> read_config_file(const std::string& path, std::size_t max_by
   } catch (...) {
     return error_at_start(path, "cannot read");
   }
+}
+
+std::string config_base_dir(const std::string& file_name) {
+  const std::filesystem::path dir = std::filesystem::path(file_name).parent_path();
+  return std::filesystem::absolute(dir.empty() ? std::filesystem::path(".") : dir).lexically_normal().string();
+}
+
+Result<std::string> resolve_config_path(std::string_view text, const std::string& base_dir) {
+  if (text.empty()) return make_error(EINVAL, "empty path");
+  if (text.find('\0') != std::string_view::npos) return make_error(EINVAL, "a path cannot contain a NUL character");
+  std::filesystem::path path(text);
+  if (path.is_relative()) path = std::filesystem::path(base_dir) / path;
+  return path.lexically_normal().string();
 }
 
 Status run_config_loader(const std::string& file, std::string_view what, const std::function<void()>& load) {

@@ -2,8 +2,6 @@
 // Walks the same hardened YAML tree and field readers as the scenario and host-config loaders.
 #include "dmm/nrd/nrd_config.hpp"
 
-#include <filesystem>
-
 #include "dmm/host/config_text.hpp"
 #include "dmm/nrd/wire.hpp"
 #include "scenario/field.hpp"
@@ -26,12 +24,9 @@ struct Context {
 };
 
 std::string resolve(const Field& f, const Context& ctx) {
-  const std::string text = read_text(f);
-  if (text.empty()) f.fail("empty path");
-  if (text.find('\0') != std::string::npos) f.fail("a path cannot contain a NUL character");
-  std::filesystem::path path(text);
-  if (path.is_relative()) path = std::filesystem::path(ctx.base_dir) / path;
-  return path.lexically_normal().string();
+  auto path = host::resolve_config_path(read_text(f), ctx.base_dir);
+  if (!path) f.fail(path.error().message);
+  return *path;
 }
 
 Endpoint read_endpoint(const Field& f) {
@@ -240,11 +235,6 @@ void build(std::string_view text, Context& ctx) {
   load_outputs(top, ctx);
 }
 
-std::string base_dir_of(const std::string& file_name) {
-  const std::filesystem::path dir = std::filesystem::path(file_name).parent_path();
-  return std::filesystem::absolute(dir.empty() ? std::filesystem::path(".") : dir).lexically_normal().string();
-}
-
 }  // namespace
 
 Result<NrdDaemonConfig> load_nrd_config_text(const std::string& text, const std::string& file_name, uid_t own_uid) {
@@ -254,7 +244,7 @@ Result<NrdDaemonConfig> load_nrd_config_text(const std::string& text, const std:
   config.file = file_name;
   config.listen.allow_uids = {own_uid};
   const Status loaded = host::run_config_loader(file_name, "the nrd config", [&] {
-    Context ctx{base_dir_of(file_name), config};
+    Context ctx{host::config_base_dir(file_name), config};
     build(text, ctx);
   });
   if (!loaded) return loaded.error();

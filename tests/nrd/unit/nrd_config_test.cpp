@@ -2,12 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <regex>
 
+#include "../../common/bad_corpus.hpp"
 #include "preload_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -110,42 +106,9 @@ TEST_F(NrdConfigTest, WithoutAnySocketItSaysWhatIsMissing) {
   EXPECT_NE(c.error().message.find("missing `listen: {unix: PATH}`"), std::string::npos) << c.error().message;
 }
 
-struct Expectation {
-  int line = 0;
-  int column = 0;
-  std::string substring;
-};
-
-std::optional<Expectation> read_expectation(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string first;
-  std::getline(in, first);
-  static const std::regex kHeader(R"(^# expect: (\d+):(\d+): (.*)$)");
-  std::smatch m;
-  if (!std::regex_match(first, m, kHeader)) return std::nullopt;
-  return Expectation{std::stoi(m[1]), std::stoi(m[2]), m[3]};
-}
-
 TEST(NrdConfigCorpus, EveryBadConfigFailsWhereItSays) {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(DMM_NRD_BAD_CONFIGS))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  EXPECT_GE(files.size(), 30u);
-  for (const auto& path : files) {
-    SCOPED_TRACE(path.filename().string());
-    const auto expected = read_expectation(path);
-    ASSERT_TRUE(expected) << "first line must be `# expect: LINE:COL: substring`";
-    const auto started = std::chrono::steady_clock::now();
-    auto r = load_nrd_config_file(path.string(), 0);
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "bad input must fail fast";
-    ASSERT_FALSE(r.ok()) << "loaded without error";
-    EXPECT_EQ(r.error().code, EINVAL);
-    const std::string prefix = path.string() + ":" + std::to_string(expected->line) + ":" +
-                               std::to_string(expected->column) + ": ";
-    EXPECT_EQ(r.error().message.rfind(prefix, 0), 0u) << "message: " << r.error().message;
-    EXPECT_NE(r.error().message.find(expected->substring), std::string::npos) << "message: " << r.error().message;
-  }
+  test::expect_every_file_fails_where_it_says(DMM_NRD_BAD_CONFIGS, 30,
+                                              [](const std::string& path) { return load_nrd_config_file(path, 0); });
 }
 
 }  // namespace

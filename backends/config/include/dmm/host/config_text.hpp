@@ -16,6 +16,11 @@ Error config_error(const std::string& file, int line, int column, const std::str
 // `what` names the kind of file ("a host config").
 Result<std::string> read_config_file(const std::string& path, std::size_t max_bytes, std::string_view what);
 
+// The directory relative paths in a config start from: `file_name`'s own, made absolute.
+std::string config_base_dir(const std::string& file_name);
+// `text` as an absolute, normalised path (a relative one starts at `base_dir`); EINVAL for an empty path or a NUL.
+Result<std::string> resolve_config_path(std::string_view text, const std::string& base_dir);
+
 // Runs `load`, which reports the first problem by throwing the YAML tree's Failure (sim/scenario/yaml_tree.hpp),
 // and turns that, or any other exception (a bug, or memory), into one error located in `file`.
 Status run_config_loader(const std::string& file, std::string_view what, const std::function<void()>& load);
