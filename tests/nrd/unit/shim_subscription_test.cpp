@@ -18,7 +18,8 @@ namespace {
 TEST(ShimSubscription, AppliesEveryVersionWhileProgramThreadsSelect) {
   test::DaemonHarness h;
   h.start();
-  Orchestrator orchestrator({"a", "b"}, test::host_policy());
+  // Never destroyed, as in the shim: the subscription thread holds it until the process ends.
+  static Orchestrator& orchestrator = *new Orchestrator({"a", "b"}, test::host_policy());
   std::vector<std::string> problems;
   host::NrdSpec spec;
   spec.socket = h.socket_path();
