@@ -184,7 +184,8 @@ std::optional<Endpoint> NrdDaemon::metrics_endpoint() const {
   return metrics_->endpoint();
 }
 
-bool NrdDaemon::admit(int fd, bool unix_socket, std::string& reason, std::string& who) {
+bool NrdDaemon::admit(int fd, bool unix_socket, std::string& reason, std::string& who,
+                      std::optional<PeerCredentials>& credentials) {
   if (unix_socket) {
     auto cred = peer_credentials(fd);
     if (!cred) {
@@ -192,6 +193,7 @@ bool NrdDaemon::admit(int fd, bool unix_socket, std::string& reason, std::string
       reason = "credentials_unknown";
       return false;
     }
+    credentials = *cred;
     who = "unix " + credentials_text(*cred);
     const auto& uids = config_.listen.allow_uids;
     const auto& gids = config_.listen.allow_gids;
@@ -231,7 +233,8 @@ void NrdDaemon::accept_from(int listener, bool unix_socket) {
       return;
     }
     std::string reason, who;
-    if (!admit(fd.get(), unix_socket, reason, who)) {
+    std::optional<PeerCredentials> credentials;
+    if (!admit(fd.get(), unix_socket, reason, who, credentials)) {
       ++counters_.peers_rejected[reason];
       log_->warn("event=peer_rejected peer=\"{}\" reason={}", who, reason);
       refuse(fd.get(), reason, "dmm-nrd refused the connection: " + reason);
@@ -241,9 +244,6 @@ void NrdDaemon::accept_from(int listener, bool unix_socket) {
       const int one = 1;
       ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    std::optional<PeerCredentials> credentials;
-    if (unix_socket)
-      if (auto c = peer_credentials(fd.get())) credentials = *c;
     const PeerId id = next_peer_++;
     auto peer = std::make_unique<Peer>(*this, id, unix_socket, who, credentials, executor_.now());
     FramedConnection::Limits limits;

@@ -28,6 +28,7 @@
 #include "dmm/nrd/nrd_config.hpp"
 #include "dmm/nrd/policy_store.hpp"
 #include "dmm/nrd/socket_policy_channel.hpp"
+#include "dmm/nrd/socket_ops.hpp"
 
 namespace dmm::nrd {
 
@@ -81,7 +82,9 @@ private:
   Result<Policy> initial_policy();
   Status open_probes();
   void accept_from(int listener, bool unix_socket);
-  bool admit(int fd, bool unix_socket, std::string& reason, std::string& who);
+  // Whether a new connection may stay: its credentials (Unix) or address (TCP), and the peer limit. `who` names it.
+  bool admit(int fd, bool unix_socket, std::string& reason, std::string& who,
+             std::optional<PeerCredentials>& credentials);
   void on_message(Peer& peer, Message& message);
   void on_hello(Peer& peer, Hello& hello);
   void on_push(Peer& peer, PushPolicy& push);
