@@ -116,5 +116,7 @@ int main(int argc, char** argv) {
     if (interval_ms > 0) poll(NULL, 0, interval_ms);
   }
   printf("sessions=%ld failed=%ld\n", sessions, failed);
+  free(out);
+  free(in);
   return failed == 0 ? 0 : 3;
 }
