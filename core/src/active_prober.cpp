@@ -14,6 +14,7 @@ public:
   }
 
   void begin() {
+    started_at_ = owner_.executor_.now();
     timeout_ = owner_.executor_.schedule(owner_.config_.timeout, [this] {
       timeout_ = 0;
       done(true, std::nullopt);
@@ -28,6 +29,10 @@ public:
 
 private:
   void on_connected() override {
+    if (target_.kind == ProbeKind::connect) {
+      done(false, owner_.executor_.now() - started_at_);
+      return;
+    }
     sent_at_ = owner_.executor_.now();
     const std::vector<std::byte> payload(owner_.config_.payload, std::byte{0x5a});
     auto n = connection_->send(payload);
@@ -57,6 +62,7 @@ private:
   ProbeTarget target_;
   std::unique_ptr<Connection> connection_;
   TimerId timeout_ = 0;
+  TimePoint started_at_{0};
   TimePoint sent_at_{0};
   std::size_t received_ = 0;
   bool finished_ = false;

@@ -99,6 +99,29 @@ bool IpPrefix::contains(const IpAddress& a) const {
 
 std::string IpPrefix::to_string() const { return address.to_string() + "/" + std::to_string(length); }
 
+Result<Endpoint> Endpoint::parse(std::string_view text) {
+  const auto bad = [&](const std::string& why) {
+    std::string msg = "'";  // appended, not `"'" + s`: GCC 12's false -Wrestrict (see to_string below)
+    msg.append(text).append("' is not ADDRESS:PORT (e.g. 10.0.0.1:7601, [fd00::1]:7601): ").append(why);
+    return make_error(EINVAL, std::move(msg));
+  };
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("no port");
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (bracketed) host = host.substr(1, host.size() - 2);
+  else if (host.find(':') != std::string_view::npos) return bad("write an IPv6 address in brackets");
+  auto address = IpAddress::parse(host);
+  if (!address) return bad(address.error().message);
+  if (bracketed != (address->family == IpFamily::v6)) return bad("brackets are for IPv6 addresses only");
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535)
+    return bad("the port must be a number from 0 to 65535");
+  return Endpoint{*address, static_cast<std::uint16_t>(port)};
+}
+
 std::string Endpoint::to_string() const {
   // Brackets keep the port apart from an IPv6 address's own colons (RFC 3986 spelling). Appending (rather
   // than `"[" + s`) also sidesteps GCC 12's false -Wrestrict warning on operator+(const char*, string&&).

@@ -107,15 +107,26 @@ void Nrd::decide_now() {
   next.down = unhealthy_stacks(estimates_);  // health is nRD's finding, not the algorithm's choice
   if (!same_decisions(next, *current_)) {
     next.version = current_->version + 1;
-    next.time = now;
     if (next.reason.empty() || next.reason == current_->reason) {
       next.reason = next.down != current_->down ? "health changed" : "ranking changed";
     }
-    current_ = std::make_shared<const Policy>(std::move(next));
-    channel_.publish(current_);
-    if (on_publish) on_publish(*current_);
+    publish(std::move(next));
   }
   if (on_period) on_period(now, estimates_);
+}
+
+const Policy& Nrd::publish_now(Policy policy, PolicyVersion at_least) {
+  policy.version = std::max(current_->version + 1, at_least);
+  if (policy.reason.empty()) policy.reason = "published on request";
+  publish(std::move(policy));
+  return *current_;
+}
+
+void Nrd::publish(Policy next) {
+  next.time = executor_.now();
+  current_ = std::make_shared<const Policy>(std::move(next));
+  channel_.publish(current_);
+  if (on_publish) on_publish(*current_);
 }
 
 }  // namespace dmm

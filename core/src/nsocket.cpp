@@ -136,19 +136,9 @@ void Session::report_progress(bool final) {
   if (!connection_) return;
   const ConnectionMetrics m = connection_->metrics();
   const TimePoint now = owner_.executor_.now();
-  const ByteCount moved = (m.bytes_acked + m.bytes_received) - (reported_.bytes_acked + reported_.bytes_received);
-  PathSample s{.stack = decision_.stack, .at = now};
-  // The RTT a connection reports is its last sample: only fresh when bytes moved. A stalled connection must
-  // not keep vouching for its path with an old RTT.
-  if (m.rtt.count() > 0 && moved > 0) s.rtt = m.rtt;
-  // Small transfers are bound by RTT, not by the path's capacity: they say nothing about goodput.
-  if (moved >= owner_.config_.min_goodput_bytes) {
-    s.delivered = moved;
-    s.interval = now - last_report_;
-  }
-  s.segments_sent = m.segments_sent - reported_.segments_sent;
-  s.retransmits = m.retransmits - reported_.retransmits;
-  if (final || s.rtt || s.delivered) owner_.report(s);
+  if (auto s = progress_sample(decision_.stack, reported_, m, now, now - last_report_,
+                               owner_.config_.min_goodput_bytes, final))
+    owner_.report(*s);
   reported_ = m;
   last_report_ = now;
 }

@@ -3,15 +3,27 @@
 #include "dmm/policy.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
+
+#include "dmm/policy_json.hpp"
 
 namespace dmm {
 namespace {
 
-std::string port_text(const PortRange& p) {
-  if (p.exact()) return std::to_string(p.first);
-  return std::to_string(p.first) + "-" + std::to_string(p.last);
+Result<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < 1 || value > 65535)
+    return make_error(EINVAL, "invalid port '" + std::string(text) + "': expected 1 to 65535, or a range such as 8000-8100");
+  return static_cast<std::uint16_t>(value);
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
 }
 
 std::vector<StackId> sorted(std::vector<StackId> v) {
@@ -42,6 +54,27 @@ Status validate_match(std::size_t index, const Match& m) {
 }
 
 }  // namespace
+
+Result<PortRange> PortRange::parse(std::string_view text) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    auto port = parse_port(text);
+    if (!port) return port.error();
+    return PortRange{*port, *port};
+  }
+  auto first = parse_port(trim_spaces(text.substr(0, dash)));
+  if (!first) return first.error();
+  auto last = parse_port(trim_spaces(text.substr(dash + 1)));
+  if (!last) return last.error();
+  if (*first > *last)
+    return make_error(EINVAL, "port range '" + std::string(text) + "' runs backwards (write the lower port first)");
+  return PortRange{*first, *last};
+}
+
+std::string PortRange::to_string() const {
+  if (exact()) return std::to_string(first);
+  return std::to_string(first) + "-" + std::to_string(last);
+}
 
 bool Match::matches(const SessionRequest& r) const {
   if (dst && !dst->contains(r.dst.address)) return false;
@@ -80,25 +113,8 @@ Status validate(const Policy& policy, const std::vector<StackId>& known) {
 }
 
 std::string to_json_line(const Policy& policy) {
-  // ordered_json keeps the documented key order, so lines read the same as the format in DESIGN.md.
-  using Json = nlohmann::ordered_json;
-  Json rules = Json::array();
-  for (const Rule& rule : policy.rules) {
-    Json match = Json::object();
-    const Match& m = rule.match;
-    if (m.dst) match["dst"] = m.dst->to_string();
-    if (m.ports) match["port"] = port_text(*m.ports);
-    if (m.proto) match["proto"] = std::string(to_string(*m.proto));
-    if (m.intent) match["intent"] = std::string(to_string(*m.intent));
-    rules.push_back(Json{{"match", std::move(match)}, {"use", rule.use}});
-  }
-  Json line = {{"version", policy.version},
-               {"time_s", to_seconds(policy.time)},
-               {"reason", policy.reason},
-               {"rules", std::move(rules)},
-               {"down", policy.down}};
   // `replace`: a reason or a stack name with invalid UTF-8 must not throw while writing results.
-  return line.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return policy_to_json(policy).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 std::string describe(const Match& m) {
@@ -108,7 +124,7 @@ std::string describe(const Match& m) {
     out.append(key).append("=").append(value);
   };
   if (m.dst) add("dst", m.dst->to_string());
-  if (m.ports) add("port", port_text(*m.ports));
+  if (m.ports) add("port", m.ports->to_string());
   if (m.proto) add("proto", to_string(*m.proto));
   if (m.intent) add("intent", to_string(*m.intent));
   return out.empty() ? "*" : out;

@@ -175,34 +175,10 @@ double read_per_second(const Field& f) {
   return value_or_fail(f, parse_per_second(f->text));
 }
 
-namespace {
-
-std::uint16_t parse_port(const Field& f, std::string_view text) {
-  unsigned value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || value < 1 || value > 65535)
-    f.fail("invalid port '" + std::string(text) + "': expected 1 to 65535, or a range such as 8000-8100");
-  return static_cast<std::uint16_t>(value);
-}
-
-}  // namespace
-
 PortRange read_ports(const Field& f) {
-  const std::string text = read_text(f);
-  const auto dash = text.find('-');
-  if (dash == std::string::npos) {
-    const std::uint16_t port = parse_port(f, text);
-    return PortRange{port, port};
-  }
-  const auto trim = [](std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return s;
-  };
-  const std::string_view all(text);
-  PortRange range{parse_port(f, trim(all.substr(0, dash))), parse_port(f, trim(all.substr(dash + 1)))};
-  if (range.first > range.last) f.fail("port range '" + text + "' runs backwards (write the lower port first)");
-  return range;
+  auto range = PortRange::parse(read_text(f));
+  if (!range) f.fail(range.error().message);
+  return *range;
 }
 
 }  // namespace dmm::scenario

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "../common/bad_corpus.hpp"
 #include "scenario/scenario.hpp"
 
 namespace dmm::scenario {
@@ -630,54 +631,13 @@ TEST(ScenarioLoader, LargeScenarioLoadsInLinearTime) {
 
 // ---- The bad-scenario corpus --------------------------------------------------------------------------------
 
-struct Expectation {
-  int line = 0;
-  int column = 0;
-  std::string substring;
-};
-
-// First line: `# expect: LINE:COL: substring`.
-std::optional<Expectation> read_expectation(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string first;
-  std::getline(in, first);
-  static const std::regex kHeader(R"(^# expect: (\d+):(\d+): (.+)$)");
-  std::smatch m;
-  if (!std::regex_match(first, m, kHeader)) return std::nullopt;
-  return Expectation{std::stoi(m[1]), std::stoi(m[2]), m[3]};
-}
-
-std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> out;
-  if (!std::filesystem::is_directory(dir)) return out;
-  for (const auto& entry : std::filesystem::directory_iterator(dir))
-    if (entry.path().extension() == ".yaml") out.push_back(entry.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 TEST(ScenarioLoaderCorpus, EveryBadScenarioFailsWhereItSays) {
-  const auto files = files_in(DMM_BAD_SCENARIOS);
-  EXPECT_GE(files.size(), 40u);
-  for (const auto& path : files) {
-    SCOPED_TRACE(path.filename().string());
-    const auto expected = read_expectation(path);
-    ASSERT_TRUE(expected) << "first line must be `# expect: LINE:COL: substring`";
-    const auto started = std::chrono::steady_clock::now();
-    auto r = load_file(path.string());
-    const auto took = std::chrono::steady_clock::now() - started;
-    EXPECT_LT(took, 2s) << "bad input must fail fast";
-    ASSERT_FALSE(r.ok()) << "loaded without error";
-    EXPECT_EQ(r.error().code, EINVAL);
-    const std::string prefix =
-        path.string() + ":" + std::to_string(expected->line) + ":" + std::to_string(expected->column) + ": ";
-    EXPECT_EQ(r.error().message.rfind(prefix, 0), 0u) << "message: " << r.error().message;
-    EXPECT_NE(r.error().message.find(expected->substring), std::string::npos) << "message: " << r.error().message;
-  }
+  test::expect_every_file_fails_where_it_says(DMM_BAD_SCENARIOS, 40,
+                                              [](const std::string& path) { return load_file(path); });
 }
 
 TEST(ScenarioLoaderCorpus, ShippedScenariosLoad) {
-  const auto files = files_in(std::filesystem::path(DMM_SOURCE_DIR) / "scenarios");
+  const auto files = test::yaml_files_in(std::filesystem::path(DMM_SOURCE_DIR) / "scenarios");
   ASSERT_FALSE(files.empty()) << "no scenarios/*.yaml found";
   for (const auto& path : files) {
     SCOPED_TRACE(path.filename().string());

@@ -154,3 +154,26 @@ TEST_F(NrdFixture, SamplesWithoutProgressNeitherHealNorResetFailures) {
 }
 
 }  // namespace
+
+TEST_F(NrdFixture, PublishNowNumbersAfterTheCurrentVersionOrAboveAFloor) {
+  make(make_static_algorithm({}));
+  nrd->start();
+  Policy pushed;
+  pushed.rules.push_back(Rule{Match{}, {"slow", "fast"}});
+  const Policy& p = nrd->publish_now(pushed);
+  EXPECT_EQ(p.version, 2u);
+  EXPECT_EQ(p.reason, "published on request");
+  ASSERT_EQ(channel.published.size(), 1u);
+  EXPECT_EQ(channel.published[0]->rules[0].use, (std::vector<StackId>{"slow", "fast"}));
+
+  // A subscriber holds version 40 (the daemon lost its state): the same decisions again, above it.
+  const Policy& again = nrd->publish_now(nrd->current(), 41);
+  EXPECT_EQ(again.version, 41u);
+  EXPECT_EQ(channel.published.size(), 2u);
+
+  // Later periods start from what was published: the static algorithm keeps the pushed order.
+  ex.run_for(2s);
+  EXPECT_EQ(channel.published.size(), 2u);
+  EXPECT_EQ(nrd->current().rules[0].use, (std::vector<StackId>{"slow", "fast"}));
+  EXPECT_EQ(nrd->current().version, 41u);
+}

@@ -1,4 +1,4 @@
-// `nrd:` (where dmm-nrd listens) and `log:` (how much to say, and where session decisions go).
+// `nrd:` (where dmm-nrd is reached) and `log:` (how much to say, and where session decisions go).
 #include <sys/un.h>
 
 #include "host_sections.hpp"
@@ -8,16 +8,28 @@ namespace dmm::host::detail {
 void load_nrd(const MapReader& top, LoadContext& ctx) {
   const auto section = top.get("nrd");
   if (!section) return;  // no nRD: the policy above stays as it is
-  const MapReader m(*section, "the nrd section ({socket: PATH})");
-  m.allow({"socket"});
-  const Field socket = m.require("socket");
-  NrdSpec nrd{resolve_path(socket, ctx), mark_of(*section)};
-  // The kernel's limit for a Unix-domain socket path (sun_path, with its terminating NUL); a longer path would
-  // only fail when the shim tries to connect, far from the config.
-  constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
-  if (nrd.socket.size() > kMaxSocketPath)
-    socket.fail("socket path '" + nrd.socket + "' is longer than " + std::to_string(kMaxSocketPath) +
-                " bytes, the limit of a Unix-domain socket address");
+  const MapReader m(*section, "the nrd section ({socket: PATH} or {tcp: ADDRESS:PORT})");
+  m.allow({"socket", "tcp"});
+  NrdSpec nrd;
+  nrd.mark = mark_of(*section);
+  const auto socket = m.get("socket");
+  const auto tcp = m.get("tcp");
+  if (socket && tcp) tcp->fail("give either `socket:` or `tcp:`, not both");
+  if (!socket && !tcp) section->fail("missing required key 'socket' (or 'tcp': ADDRESS:PORT for a daemon elsewhere)");
+  if (socket) {
+    nrd.socket = resolve_path(*socket, ctx);
+    // The kernel's limit for a Unix-domain socket path (sun_path, with its terminating NUL); a longer path would
+    // only fail when the shim tries to connect, far from the config.
+    constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+    if (nrd.socket.size() > kMaxSocketPath)
+      socket->fail("socket path '" + nrd.socket + "' is longer than " + std::to_string(kMaxSocketPath) +
+                   " bytes, the limit of a Unix-domain socket address");
+  } else {
+    auto endpoint = Endpoint::parse(scenario::read_text(*tcp));
+    if (!endpoint) tcp->fail(endpoint.error().message);
+    if (endpoint->port == 0) tcp->fail("the port of dmm-nrd cannot be 0");
+    nrd.tcp = *endpoint;
+  }
   ctx.config.nrd = std::move(nrd);
 }
 

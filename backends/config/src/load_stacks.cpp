@@ -1,9 +1,9 @@
 // `plugins:` and `stacks:` — the stack instances of this host: kernel namespaces, lwIP/DPDK ports, plug-in kinds.
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <string_view>
 
+#include "dmm/host/config_text.hpp"
 #include "host_sections.hpp"
 
 namespace dmm::host::detail {
@@ -129,12 +129,9 @@ void load_stack(const Field& item, LoadContext& ctx) {
 }  // namespace
 
 std::string resolve_path(const Field& f, const LoadContext& ctx) {
-  const std::string text = read_text(f);
-  if (text.empty()) f.fail("empty path");
-  if (text.find('\0') != std::string::npos) f.fail("a path cannot contain a NUL character");
-  std::filesystem::path path(text);
-  if (path.is_relative()) path = std::filesystem::path(ctx.base_dir) / path;
-  return path.lexically_normal().string();
+  auto path = resolve_config_path(read_text(f), ctx.base_dir);
+  if (!path) f.fail(path.error().message);
+  return *path;
 }
 
 void load_plugins(const MapReader& top, LoadContext& ctx) {

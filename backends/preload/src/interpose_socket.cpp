@@ -9,6 +9,7 @@
 
 #include "export.hpp"
 #include "fd_bookkeeping.hpp"
+#include "nrd_subscription.hpp"
 #include "real_calls.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
@@ -94,6 +95,7 @@ DMM_INTERPOSE int close(int fd) {
   // Forget first, close second: once closed, the number may be handed to another thread's new socket, whose
   // fresh record we must not wipe.
   const int saved_errno = errno;
+  nrd_session_closing(fd);  // its last TCP_INFO for dmm-nrd, while the fd still is the session
   forget_fd(fd);
   if (Shim* shim = active_shim()) shim->log().forget_fd(fd);
   errno = saved_errno;

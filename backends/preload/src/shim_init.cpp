@@ -11,6 +11,7 @@
 #include <atomic>
 
 #include "fd_table.hpp"
+#include "nrd_subscription.hpp"
 #include "real_calls.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
@@ -28,6 +29,7 @@ std::atomic<int> g_phase{kUnconstructed};
 void after_fork_in_child() {
   set_table_owner_pid();
   fd_table().reset_after_fork();
+  nrd_subscription_after_fork_in_child();
   int starting = kStarting;
   g_phase.compare_exchange_strong(starting, kConstructed, std::memory_order_acq_rel);
 }

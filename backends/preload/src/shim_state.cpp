@@ -11,6 +11,7 @@
 
 #include "dmm/host/host_config.hpp"
 #include "dmm/kernel/kernel_stack_config.hpp"
+#include "nrd_subscription.hpp"
 #include "shim_guard.hpp"
 
 namespace dmm::preload {
@@ -166,13 +167,17 @@ Shim* Shim::create_from_environment() {
     const std::string log_path = log_env && *log_env ? std::string(log_env) : config->log.decisions.value_or("");
     if (!log_path.empty() && !shim->log_.open(log_path))
       problems.push_back("cannot open decision log " + log_path + ": " + std::strerror(errno));
+    // dmm-nrd (issue 6): new policy versions and session samples travel on a thread of their own, which holds the
+    // orchestrator: released first, so that nothing below can destroy it under that thread.
+    Shim* started = shim.release();
+    if (config->nrd) start_nrd_subscription(*started->orchestrator_, *config->nrd, problems);
     // One warning line, however many things are wrong: the program's stderr is not ours to fill.
     if (!problems.empty()) {
       std::string joined;
       for (const std::string& p : problems) joined += (joined.empty() ? "" : "; ") + p;
       warn(joined);
     }
-    return shim.release();
+    return started;
   } catch (const std::exception& e) {
     warn(std::string("cannot start: ") + e.what() + passthrough);
   } catch (...) {

@@ -12,9 +12,15 @@
 
 namespace dmm {
 
+// What one probe measures. `echo`: after connecting, `payload` bytes go out and must come back; the sample's RTT is
+// that request/response time (it grows when the path's rate is cut, since the payload queues). `connect`: the
+// TCP handshake alone (any listening port will do; one round trip, so it sees delay and loss but barely rate).
+enum class ProbeKind : std::uint8_t { echo, connect };
+
 struct ProbeTarget {
   Stack* stack;
-  Endpoint echo;  // an echo service reachable through `stack`
+  Endpoint echo;  // an echo service reachable through `stack` (any listener for ProbeKind::connect)
+  ProbeKind kind = ProbeKind::echo;
 };
 
 struct ProberConfig {

@@ -42,6 +42,8 @@ IpAddress mask(const IpAddress& a, std::uint8_t length);
 struct Endpoint {
   IpAddress address;
   std::uint16_t port = 0;
+  // `10.0.0.1:7601`, `[fd00::1]:7601` (the to_string() spelling); port 0 is accepted (let the kernel pick).
+  static Result<Endpoint> parse(std::string_view text);
   std::string to_string() const;
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };

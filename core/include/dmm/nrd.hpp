@@ -45,9 +45,17 @@ public:
   // Runs one decision now (used by the periodic timer; public for tests and for nRD-side triggers).
   void decide_now();
 
+  // Publishes `policy`'s rules and down-list at once as the next version, or as `at_least` if that is higher,
+  // and makes it the policy later periods start from. For a policy an operator pushes by hand, and for a daemon
+  // that restarted without its state while subscribers still hold higher versions (they ignore anything not
+  // newer). Publishes even when the decisions equal the current ones: a new version is what is asked for. The
+  // caller validates `policy` against the stacks; version and time are set here, an empty reason is filled in.
+  const Policy& publish_now(Policy policy, PolicyVersion at_least = 0);
+
 private:
   void schedule_next();
   StackEstimate* find(const StackId& id);
+  void publish(Policy next);
 
   Executor& executor_;
   std::unique_ptr<PolicyAlgorithm> algorithm_;

@@ -19,6 +19,15 @@ struct PathSample {
   bool failure = false;             // a session could not be set up or died on this stack
 };
 
+// The sample a session gives between two looks at its connection (`before`, then `now`, `elapsed` apart): shared by
+// nSocket and the preload shim (which reads the kernel's TCP_INFO), so both report alike. The RTT counts only when
+// bytes moved (a stalled connection must not keep vouching for its path with an old RTT); goodput only when at
+// least `min_goodput_bytes` moved (small exchanges are bound by RTT and slow start, not by the path's capacity).
+// nullopt when there is nothing to say, unless `final` (a finished session always reports).
+std::optional<PathSample> progress_sample(const StackId& stack, const ConnectionMetrics& before,
+                                          const ConnectionMetrics& now, TimePoint at, Duration elapsed,
+                                          ByteCount min_goodput_bytes, bool final);
+
 class PathSampleSink {
 public:
   virtual ~PathSampleSink() = default;

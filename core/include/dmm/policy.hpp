@@ -22,6 +22,9 @@ struct PortRange {
   std::uint16_t last = 65535;
   bool contains(std::uint16_t p) const { return p >= first && p <= last; }
   bool exact() const { return first == last; }
+  // `80` or `8000-8100` (1..65535, lower first); EINVAL saying what is wrong.
+  static Result<PortRange> parse(std::string_view text);
+  std::string to_string() const;  // the same spelling
   friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 

@@ -68,8 +68,11 @@ struct LogSpec {
   Mark mark;
 };
 
+// Where the orchestrators of this host reach dmm-nrd: exactly one of a Unix-domain socket (this host) or TCP
+// (a daemon in another namespace or on another host).
 struct NrdSpec {
-  std::string socket;  // Unix-domain socket of dmm-nrd; absolute path
+  std::string socket;           // Unix-domain socket of dmm-nrd; absolute path; empty when `tcp` is set
+  std::optional<Endpoint> tcp;  // `tcp: ADDRESS:PORT`
   Mark mark;
 };
 

@@ -49,6 +49,9 @@ public:
 
   // Time since construction.
   TimePoint now() const override;
+  // CLOCK_MONOTONIC at construction: now() + this is the machine's monotonic time, which every process of the
+  // host shares, so that logs of different processes (dmm-nrd's decision record, a test's client) line up.
+  TimePoint monotonic_origin() const { return start_; }
   // Due timers run in due-time order, and in scheduling order among equal times. A timer scheduled from a
   // callback with zero delay runs after pending I/O has been looked at, so timers cannot starve I/O.
   TimerId schedule(Duration delay, std::function<void()> fn) override;

@@ -1,0 +1,33 @@
+#pragma once
+// The shim's link to dmm-nrd, when dmm.yaml has an `nrd:` section (issue 6). One background thread (signals
+// blocked, inside the shim's re-entry guard for its whole life, so its own socket calls go straight to libc) runs
+// an EpollExecutor with an NrdClient that subscribes, applies each new policy version to the shim's orchestrator
+// (whose select() the program's threads keep calling, lock-free), reconnects with back-off while the daemon is
+// gone (the orchestrator serves its last policy meanwhile), and reports samples of the sessions the shim placed
+// (session_sampler.hpp).
+//
+// Fork: the child has no subscription thread. Its copy of the connection is closed (if the fd still is that
+// socket) and the subscription is dropped: the child serves the policy it inherited and reports nothing. Why not
+// re-subscribe: the child's orchestrator may have been copied mid-update by another thread (its reader counts
+// and writer lock then describe threads that do not exist in the child), and applying a policy there could wait
+// forever. Nothing here takes a lock in the fork handler, so fork never waits for the shim.
+#include <string>
+#include <vector>
+
+#include "dmm/host/host_config.hpp"
+#include "dmm/orchestrator.hpp"
+
+namespace dmm::preload {
+
+// Starts the subscription thread (once per process). A problem (no thread, no event loop) is appended to
+// `problems` and the program runs on with its host-config policy.
+void start_nrd_subscription(Orchestrator& orchestrator, const host::NrdSpec& nrd, std::vector<std::string>& problems);
+
+// close() hook: a TCP session the shim placed is about to be closed; its last TCP_INFO goes to nRD. Allocation-
+// free; nothing happens without a subscription or when called from inside the shim.
+void nrd_session_closing(int fd);
+
+// pthread_atfork child handler (see above). Async-signal-safe: fstat, close, atomic stores.
+void nrd_subscription_after_fork_in_child();
+
+}  // namespace dmm::preload

@@ -1,0 +1,76 @@
+// The shim's side of nRD: it reports the sessions it placed (TCP_INFO), and its subscription thread survives
+// programs that fork with threads running, without the child keeping the daemon connection.
+#include <signal.h>
+
+#include "nrd_system.hpp"
+
+namespace dmm::test {
+namespace {
+
+TEST_F(NrdSystemTest, TheShimReportsItsSessionsAsPathSamples) {
+  start_daemon(write_nrd_config("algorithm: static\nperiod: 200ms\n", std::nullopt));  // no probes: only the shim
+  start_sessions(20, 100'000);  // 100 kB echoes: enough bytes for RTT samples
+  ASSERT_TRUE(eventually([&] {
+    const auto s = status();
+    return s && (*s)["counters"]["samples"].value("orchestrator", 0) >= 10;
+  }));
+  const auto s = status();
+  ASSERT_TRUE(s);
+  const auto& stacks = (*s)["stacks"];
+  EXPECT_EQ(stacks[0]["stack"], "blue");
+  EXPECT_TRUE(stacks[0]["rtt_ms"].is_number()) << s->dump(2);  // the sessions run on blue
+  EXPECT_TRUE(stacks[1]["rtt_ms"].is_null()) << s->dump(2);    // nothing ran on red, and nothing probes it
+  EXPECT_EQ((*s)["counters"]["samples_unknown_stack"], 0);
+  EXPECT_TRUE(exited_with(stop_sessions(), 0));
+}
+
+TEST_F(NrdSystemTest, ForkingWithThreadsNeverHangsUnderASubscription) {
+#ifdef DMM_PRELOAD_SANITIZED
+  // As in the preload tests: GCC 12's ASan allocator is not fork-safe, and the subscription is a second thread
+  // that may hold its lock at the fork (glibc's malloc is fork-safe; this is only true of the sanitizer build).
+  GTEST_SKIP() << "ASan's allocator (GCC 12) deadlocks in children forked from multi-threaded processes";
+#endif
+  start_daemon(write_nrd_config("algorithm: static\n", std::nullopt));
+  // Four threads connecting in a loop while the main thread forks ten times; each child connects and echoes.
+  const Outcome o = run(topo_->in_cli({dmm_run_bin(), "--config", host_config_, "--", probe_bin(), "threads",
+                                       kBlueServer, "7"}),
+                        std::chrono::seconds(40));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_NE(o.out.find("threads=ok"), std::string::npos) << o.out;
+}
+
+TEST_F(NrdSystemTest, AForkedChildDoesNotKeepTheDaemonConnection) {
+#ifdef DMM_PRELOAD_SANITIZED
+  // As in the preload tests: GCC 12's ASan allocator is not fork-safe, and the subscription is a second thread
+  // that may hold its lock at the fork (glibc's malloc is fork-safe; this is only true of the sanitizer build).
+  GTEST_SKIP() << "ASan's allocator (GCC 12) deadlocks in children forked from multi-threaded processes";
+#endif
+  start_daemon(write_nrd_config("algorithm: static\n", std::nullopt));
+  // The parent makes a socket (the shim starts and subscribes), forks a child that lives on for 4 s without
+  // exec, and exits. If the child held its copy of the connection, the daemon would still see the peer.
+  const std::string script =
+      "import os, socket, sys, time\n"
+      "s = socket.socket()\n"
+      "time.sleep(0.5)\n"  // time to subscribe
+      "child = os.fork()\n"
+      "if child == 0:\n"
+      "    null = os.open('/dev/null', os.O_RDWR)\n"  // let go of the test's pipe; keep nothing else
+      "    os.dup2(null, 1)\n"
+      "    os.dup2(null, 2)\n"
+      "    time.sleep(4)\n"
+      "    os._exit(0)\n"
+      "print('child=%d' % child, flush=True)\n";
+  Child program = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", host_config_, "--", "/usr/bin/python3", "-c",
+                                              script}));
+  ASSERT_TRUE(wait_for_subscribers(1, std::chrono::seconds(5)));
+  const auto line = program.read_line(std::chrono::seconds(5));
+  ASSERT_TRUE(line.has_value());
+  const pid_t child = std::stoi(facts(*line).at("child"));
+  EXPECT_TRUE(exited_with(program.wait(std::chrono::seconds(5)), 0));
+  // The parent is gone, its child lives on (for ~3 s more): the daemon must lose its peer all the same.
+  EXPECT_TRUE(wait_for_subscribers(0, std::chrono::seconds(2)));
+  EXPECT_EQ(::kill(child, 0), 0) << "the child was gone already: the test proved nothing";
+}
+
+}  // namespace
+}  // namespace dmm::test
