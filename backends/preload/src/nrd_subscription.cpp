@@ -32,6 +32,10 @@ public:
 
   void run();  // the thread's body; returns only if the event loop fails
   ClosedSessionInbox& inbox() { return inbox_; }
+  void report(const PathSample& sample) {
+    const std::lock_guard lock(ready_mutex_);
+    if (ready_.size() < ClosedSessionInbox::kCapacity) ready_.push_back(sample);
+  }
 
   // The daemon connection's fd and identity, for the fork child to close its copy; -1 when none.
   std::atomic<int> connection_fd{-1};
@@ -45,6 +49,8 @@ private:
   Orchestrator& orchestrator_;
   nrd::NrdAddress address_;
   ClosedSessionInbox inbox_;
+  std::mutex ready_mutex_;
+  std::vector<PathSample> ready_;  // samples other parts of the shim made (guarded by ready_mutex_)
 };
 
 // The process's subscription; null before start, in a fork child, and without `nrd:`. Never destroyed: the
@@ -66,6 +72,15 @@ void NrdSubscription::drain_inbox(kernel::EpollExecutor& loop, nrd::NrdClient& c
   std::vector<ClosedSession> closed;
   inbox_.take(closed);
   for (const ClosedSession& s : closed) sampler.closed(s, loop.now(), client);
+  std::vector<PathSample> ready;
+  {
+    const std::lock_guard lock(ready_mutex_);
+    ready.swap(ready_);
+  }
+  for (PathSample& sample : ready) {
+    sample.at = loop.now();  // made on another thread's clock: this loop's is the one nRD's samples share
+    client.on_sample(sample);
+  }
   loop.schedule(kInboxInterval, [this, &loop, &client, &sampler] { drain_inbox(loop, client, sampler); });
 }
 
@@ -122,6 +137,10 @@ void nrd_session_closing(int fd) {
   if (!subscription || inside_shim()) return;
   InsideShim guard;  // a signal handler closing an fd on this thread meanwhile passes straight through
   if (auto session = read_closing_session(fd)) subscription->inbox().put(*session);
+}
+
+void nrd_report_sample(const PathSample& sample) {
+  if (NrdSubscription* subscription = g_subscription.load(std::memory_order_acquire)) subscription->report(sample);
 }
 
 void nrd_subscription_after_fork_in_child() {

@@ -16,6 +16,7 @@
 
 #include "dmm/host/host_config.hpp"
 #include "dmm/orchestrator.hpp"
+#include "dmm/path_sample.hpp"
 
 namespace dmm::preload {
 
@@ -26,6 +27,11 @@ void start_nrd_subscription(Orchestrator& orchestrator, const host::NrdSpec& nrd
 // close() hook: a TCP session the shim placed is about to be closed; its last TCP_INFO goes to nRD. Allocation-
 // free; nothing happens without a subscription or when called from inside the shim.
 void nrd_session_closing(int fd);
+
+// A sample made elsewhere in the shim (sessions on user-space stacks, from their metrics) for nRD: queued for the
+// subscription thread, bounded (beyond it dropped). Its time is stamped when the subscription sends it. No-op
+// without a subscription. Not for signal handlers (it takes a mutex).
+void nrd_report_sample(const PathSample& sample);
 
 // pthread_atfork child handler (see above). Async-signal-safe: fstat, close, atomic stores.
 void nrd_subscription_after_fork_in_child();

@@ -1,5 +1,6 @@
 #include "user_session.hpp"
 
+#include "nrd_subscription.hpp"
 #include "real_calls.hpp"
 
 #include <fcntl.h>
@@ -127,6 +128,7 @@ std::size_t total_length(const iovec* iov, int iovcnt) {
 
 Status UserSession::start_connect(Stack& stack) {
   std::shared_ptr<UserSession> self = shared_from_this();
+  stack_name_ = stack.info().id;
   return stacks_.call([self, &stack]() -> Status {
     auto connection = stack.connect(self->peer_, self->proto_, *self);
     if (!connection) return connection.error();
@@ -437,12 +439,21 @@ bool UserSession::recall_option(int level, int name, void* value, socklen_t* len
 void UserSession::on_connected() {
   const std::lock_guard lock(mutex_);
   phase_ = Phase::established;
+  last_report_ = stacks_.executor().now();  // nRD hears about the whole life of the session
+  reported_ = ConnectionMetrics{};
   mirror_.make_writable();
   pull_locked();  // data may have come with the handshake
 }
 
 void UserSession::on_failed(const Error& error) {
   const std::lock_guard lock(mutex_);
+  if (phase_ == Phase::established) report_progress(stacks_.executor().now(), /*final=*/true);
+  if (!stack_name_.empty()) {
+    PathSample failed;
+    failed.stack = stack_name_;
+    failed.failure = true;  // could not be set up, or died on this stack
+    nrd_report_sample(failed);
+  }
   phase_ = Phase::failed;
   failure_errno_ = error.code != 0 ? error.code : EIO;
   error_ = failure_errno_;
@@ -529,9 +540,22 @@ void UserSession::on_app_gone() {
   finish_if_done_locked();
 }
 
+void UserSession::report_progress(TimePoint now, bool final) {
+  if (!connection_ || stack_name_.empty()) return;
+  const ConnectionMetrics current = connection_->metrics();
+  if (last_report_ >= TimePoint::zero()) {
+    const Duration elapsed = now - last_report_;
+    if (auto sample = progress_sample(stack_name_, reported_, current, now, elapsed, 64 * 1024, final))
+      nrd_report_sample(*sample);
+  }
+  last_report_ = now;
+  reported_ = current;
+}
+
 void UserSession::finish_if_done_locked() {
   if (!app_gone_) return;
   if (connection_ && !tx_.empty()) return;  // still sending what the program wrote
+  report_progress(stacks_.executor().now(), /*final=*/true);
   if (connection_) {
     connection_->close();  // lwIP sends its FIN after anything still queued
     connection_.reset();

@@ -89,6 +89,13 @@ public:
   void on_peer_closed() override;
   // The program is exiting with this session open: closed as if its last fd were (stack thread).
   void close_for_exit() { on_app_gone(); }
+  // nRD's passive monitoring (stack thread): the session's progress since the last call, from the connection's
+  // own metrics (lwIP's), with the rule nSocket uses (core progress_sample); reported via the nRD subscription.
+  void report_progress(TimePoint now, bool final);
+  void report_progress_now(TimePoint now) {
+    const std::lock_guard lock(mutex_);
+    report_progress(now, false);
+  }
 
 private:
   static bool nonblocking(int fd, int flags);
@@ -100,6 +107,9 @@ private:
 
   UserStacks& stacks_;
   const L4Proto proto_;
+  StackId stack_name_;             // set by start_connect
+  TimePoint last_report_{-1};      // stack thread: when report_progress last looked (-1: never)
+  ConnectionMetrics reported_;     // stack thread: the metrics it saw then
   ReadinessMirror mirror_;
   Endpoint peer_;
   dev_t app_dev_ = 0;

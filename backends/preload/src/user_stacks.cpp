@@ -79,6 +79,13 @@ void UserStacks::run(const std::vector<StackConfig>& configs, std::promise<void>
     }
   }
   ready.set_value();
+  // Every second, each live session's progress for nRD (sessions report once more when they end).
+  std::function<void()> sample = [this, &sample] {
+    const TimePoint now = executor_->now();
+    for (const auto& session : sessions_->all()) session->report_progress_now(now);
+    executor_->schedule(std::chrono::seconds(1), sample);
+  };
+  executor_->schedule(std::chrono::seconds(1), sample);
   InsideShim guard;  // for good: nothing this thread does is the program's
   (void)executor_->run();
 }

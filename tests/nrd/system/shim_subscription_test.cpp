@@ -24,6 +24,34 @@ TEST_F(NrdSystemTest, TheShimReportsItsSessionsAsPathSamples) {
   EXPECT_TRUE(exited_with(stop_sessions(), 0));
 }
 
+TEST_F(NrdSystemTest, SessionsOnAUserSpaceStackReportTheirSamplesToo) {
+  // An lwip-dpdk instance next to blue: its sessions report from lwIP's metrics (bytes, RTT) through the same
+  // subscription.
+  topo_->add_user_path(0);
+  host_config_ = dir_->write("dmm.yaml", "stacks:\n"
+                                         "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
+                                         "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
+                                         "address: 10.232.3.2/24}\n"
+                                         "policy:\n"
+                                         "  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                                         "  - {match: {}, use: [blue]}\n"
+                                         "nrd: {socket: nrd.sock}\n");
+  start_daemon(write_nrd_config("algorithm: static\nperiod: 200ms\n", std::nullopt));
+  EchoServer user_echo(topo_->srv(), {kUserServer0}, 7000);
+  const Outcome o = run(topo_->in_cli({dmm_run_bin(), "--config", host_config_, "--", probe_bin(), "big",
+                                       kUserServer0, "7000", "2000000"}),
+                        std::chrono::seconds(30));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["stack"], "user0");
+  ASSERT_TRUE(eventually([&] {
+    const auto s = status();
+    if (!s) return false;
+    for (const auto& stack : (*s)["stacks"])
+      if (stack["stack"] == "user0" && stack["rtt_ms"].is_number()) return true;
+    return false;
+  })) << (status() ? status()->dump(2) : "no status");
+}
+
 TEST_F(NrdSystemTest, ForkingWithThreadsNeverHangsUnderASubscription) {
 #ifdef DMM_PRELOAD_SANITIZED
   // As in the preload tests: GCC 12's ASan allocator is not fork-safe, and the subscription is a second thread
