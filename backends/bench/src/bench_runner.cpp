@@ -42,8 +42,15 @@ Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVaria
   }
 }
 
-Status run_rounds(const BenchOptions& options, const std::vector<ClientVariant>& variants,
+Status run_rounds(const BenchOptions& options, const std::vector<ClientVariant>& given,
                   const std::vector<ClientWorkload>& workloads, BenchReport& report) {
+  std::vector<ClientVariant> variants = given;
+  if (options.control && !given.empty()) {
+    ClientVariant again = given.front();  // the baseline comes first
+    again.name += "-again";
+    again.description = "the baseline once more (A/A control: its slowdown is the run's noise)";
+    variants.push_back(again);
+  }
   for (const auto& v : variants) report.add_variant(v.name, v.description);
   const std::size_t n = variants.size();
   for (int round = 0; round < options.rounds; ++round) {

@@ -24,6 +24,9 @@ struct BenchOptions {
   std::filesystem::path work_dir;      // for generated host configs; removed afterwards
   int cancel_fd = -1;                  // readable when the run must stop (SIGINT/SIGTERM)
   bool verbose = false;                // print every client's figures as they come
+  // Also run the baseline a second time as its own variant ("<baseline>-again"): its "slowdown" is the noise
+  // floor of this machine in this run, against which the other variants' ratios can be read.
+  bool control = false;
 };
 
 struct ClientVariant {

@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   std::string suite_help = "\nSuites:\n";
   for (const auto& [name, suite] : suites()) suite_help += "  " + name + ": " + suite.second + "\n";
   po::options_description desc(
-      "Usage: dmm-bench [SUITE...] [--rounds N] [--quick] [--out DIR] [--check] [--verbose]\n\n"
+      "Usage: dmm-bench [SUITE...] [--rounds N] [--quick] [--control] [--out DIR] [--check] [--verbose]\n\n"
       "Benchmarks DMM's real backends inside network namespaces it creates (dmmb-<pid>-*, removed afterwards;\n"
       "needs root). Prints each figure with its slowdown against a baseline measured in the same run, and writes\n"
       "DIR/SUITE.json (raw samples too). Default suite: kernel.\n" +
@@ -160,7 +160,9 @@ int main(int argc, char** argv) {
       "quick", po::bool_switch(&options.quick), "tiny counts, one round: checks that everything runs")(
       "out", po::value(&out_dir)->default_value(out_dir), "directory for SUITE.json")(
       "check", po::bool_switch(&check), "exit 1 if a figure misses its target")(
-      "verbose,v", po::bool_switch(&options.verbose), "print each client's figures as they come");
+      "verbose,v", po::bool_switch(&options.verbose), "print each client's figures as they come")(
+      "control", po::bool_switch(&options.control),
+      "also run the baseline again as a variant: its slowdown shows this run's noise");
   po::options_description hidden;
   hidden.add_options()("suite", po::value(&chosen));
   po::options_description all;
