@@ -66,12 +66,14 @@ def from_dirs(paths: Sequence[str], labels: Optional[Sequence[str]] = None) -> d
 
 
 def from_sweep(frame, by: Union[str, Sequence[str], None] = None) -> dict[str, list[RunResults]]:
-    """Group the runs of a `dmm.sweep` frame by the values of the column(s) `by` (default: every grid key but
-    "seed", so the seeds of one setting are pooled). Labels read `key=value, ...` (just the value for one key)."""
+    """Group the runs of a `dmm.sweep` frame by the values of the column(s) `by` (default: the grid keys whose
+    value varies, but not "seed", so the seeds of one setting are pooled). Labels read `key=value, ...` (just the
+    value for one key)."""
     if "results" not in frame.columns:
         raise ValueError("not a sweep frame: it has no 'results' column")
     if by is None:
-        by = [key for key in frame.attrs.get("grid", []) if key != "seed"]
+        by = [key for key in frame.attrs.get("grid", [])
+              if key != "seed" and key in frame.columns and frame[key].astype(str).nunique() > 1]
     keys = [by] if isinstance(by, str) else list(by)
     missing = [key for key in keys if key not in frame.columns]
     if missing:
