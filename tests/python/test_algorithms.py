@@ -78,12 +78,13 @@ def test_a_python_algorithm_changes_decisions(quickstart):
     assert mine.policies.time_s.iloc[1] == pytest.approx(0.5)
 
 
-def test_python_port_of_min_rtt_decides_exactly_like_the_cpp_one(tmp_path, quickstart):
+@pytest.mark.parametrize("cpp, port", [("min-rtt", "python:MinRtt"), ("weighted", "python:Weighted")])
+def test_python_ports_decide_exactly_like_the_cpp_algorithms(tmp_path, quickstart, cpp, port):
     # Same decisions, same reasons, same sessions: the algorithm saw exactly what the C++ one sees.
-    cpp = quickstart.run(out=tmp_path / "cpp", overrides={"nrd.period": "250ms"})
-    py = quickstart.run(out=tmp_path / "py", overrides={"nrd.period": "250ms", **with_algorithm(
-        "python:MinRtt", hysteresis=0.2)})
-    assert len(cpp.policies) >= 2
+    edits = {"nrd.period": "250ms", "topology.links.wan-b.loss": 0.002}  # loss: the weighted cost uses it
+    cpp_results = quickstart.run(out=tmp_path / "cpp", overrides={**edits, **with_algorithm(cpp)})
+    quickstart.run(out=tmp_path / "py", overrides={**edits, **with_algorithm(port)})
+    assert len(cpp_results.policies) >= 2
     for name in RESULT_FILES:
         assert files_equal(tmp_path / "cpp", tmp_path / "py", name), name
 
