@@ -43,7 +43,7 @@ else:  # run as a script, or imported from the analysis directory
 
 Groups = Mapping[str, Sequence[RunResults]]
 
-EXIT_OK, EXIT_USAGE, EXIT_FAILURE = 0, 2, 3
+EXIT_USAGE = 2
 ROW_IN = 0.32             # height of one run's row in switch_times.png
 MAX_RUN_ROWS = 60         # beyond this many runs, switch_times.png shows the first ones and says so
 
@@ -246,17 +246,7 @@ def main(argv=None) -> int:
     except ResultsError as err:
         note(str(err))
         return EXIT_USAGE
-    try:
-        with np.errstate(all="ignore"):
-            written = plot_all(groups, args.out, args.workload)
-    except Exception as err:  # noqa: BLE001 - the contract is exit 3 with a message, never a traceback
-        note(f"failed: {type(err).__name__}: {err}")
-        if os.environ.get("DMM_DEBUG"):
-            raise
-        return EXIT_FAILURE
-    for path in written:
-        print(path)
-    return EXIT_OK
+    return plot_run.draw_and_report(lambda: plot_all(groups, args.out, args.workload), note)
 
 
 if __name__ == "__main__":

@@ -472,11 +472,17 @@ def main(argv=None) -> int:
         note(str(err))
         return EXIT_USAGE
     out_dir = args.out or os.path.join(args.results_dir, "plots")
+    return draw_and_report(lambda: plot_all(run, out_dir), note)
+
+
+def draw_and_report(draw, say=note) -> int:
+    """The analysis scripts' contract: print the files `draw()` wrote and return 0, or say why it failed and
+    return 3 — a message, never a traceback (DMM_DEBUG=1 shows it)."""
     try:
         with np.errstate(all="ignore"):
-            written = plot_all(run, out_dir)
+            written = draw()
     except Exception as err:  # noqa: BLE001 - the contract is exit 3 with a message, never a traceback
-        note(f"failed: {type(err).__name__}: {err}")
+        say(f"failed: {type(err).__name__}: {err}")
         if os.environ.get("DMM_DEBUG"):
             raise
         return EXIT_FAILURE

@@ -104,3 +104,16 @@ def test_compare_runs_skips_plots_without_data(two_runs, tmp_path):
     assert compare_runs.goodput_cdf(groups, workload="no-such-workload") is None
     written = compare_runs.plot_all(groups, str(tmp_path), workload="no-such-workload")
     assert [os.path.basename(p) for p in written] == ["switch_times.png"]
+
+
+def test_scripts_report_a_failure_without_a_traceback(capsys, monkeypatch):
+    from dmm.analysis import plot_run
+
+    monkeypatch.delenv("DMM_DEBUG", raising=False)
+    assert plot_run.draw_and_report(lambda: 1 / 0) == 3
+    assert "failed: ZeroDivisionError" in capsys.readouterr().err
+    assert plot_run.draw_and_report(lambda: ["a.png"]) == 0
+    assert capsys.readouterr().out == "a.png\n"
+    monkeypatch.setenv("DMM_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        plot_run.draw_and_report(lambda: 1 / 0)

@@ -76,13 +76,19 @@ def test_results_hold_every_file(quickstart):
     assert "quickstart" in repr(results)
 
 
-def test_no_temporary_directory_is_left_behind(quickstart):
-    pattern = os.path.join(tempfile.gettempdir(), "dmm-run-*")
-    before = set(glob.glob(pattern))
+def test_no_temporary_directory_is_left_behind(quickstart, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # private: other tests may run at the same time
+
+    class Fails(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            raise RuntimeError("no")
+
     quickstart.run()
     with pytest.raises(dmm.ScenarioError):
         quickstart.run(overrides={"nrd.period": "0s"})
-    assert set(glob.glob(pattern)) == before
+    with pytest.raises(dmm.AlgorithmError):
+        quickstart.run(overrides={"nrd.algorithm": "python:Fails", "nrd.params": {}})
+    assert os.listdir(tmp_path) == []
 
 
 def test_failed_expectation_is_a_result_not_an_error(quickstart):
