@@ -77,19 +77,20 @@ class Scenario:
     file = property(lambda self: self._file, doc="Where it was loaded from (as given), or the from_yaml name.")
     yaml = property(lambda self: self._text.decode("utf-8", "replace"), doc="The scenario's YAML text.")
     overrides = property(lambda self: self._overrides, doc="The `--set` edits applied (key=value strings).")
-    name = property(lambda self: self._view.name)
-    description = property(lambda self: self._view.description)
+    name = property(lambda self: self._view.name, doc="The scenario's `name:` (results go to results/<name>/).")
+    description = property(lambda self: self._view.description, doc="Its `description:` (the question it asks).")
     seed = property(lambda self: self._view.seed, doc="The seed runs use unless run(seed=...) says otherwise.")
-    duration_s = property(lambda self: self._view.duration_s)
-    nodes = property(lambda self: self._view.nodes)
+    duration_s = property(lambda self: self._view.duration_s, doc="Simulated run length in seconds.")
+    nodes = property(lambda self: self._view.nodes, doc="Node names; node i is 10.255.0.(i+1) to policies.")
     links = property(lambda self: self._view.links, doc="Links as dicts: name, between, rate_mbps, delay_ms, loss.")
     stacks = property(lambda self: self._view.stacks,
                       doc="Stack instances as dicts: name, node, kind, link, tcp, processing_delay_ms, params.")
     nrd = property(lambda self: self._view.nrd,
                    doc="nRD settings (algorithm, params, period_s, sync_delay_s, probe_interval_s), None without nRD.")
     policy = property(lambda self: self._view.policy, doc="The initial policy (version 1) as a dmm.Policy.")
-    workloads = property(lambda self: self._view.workloads)
-    events = property(lambda self: self._view.events)
+    workloads = property(lambda self: self._view.workloads,
+                         doc="Workloads as dicts: name, kind, from, to, port, proto, intent, start_s, stop_s.")
+    events = property(lambda self: self._view.events, doc="Scripted events as dicts: at_s, target, name, action.")
     expect = property(lambda self: self._view.expect, doc="The expectations, as written.")
 
     def __repr__(self) -> str:

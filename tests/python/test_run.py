@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -168,3 +169,27 @@ def test_pcap_traces(tmp_path, quickstart):
     assert traces and all(os.path.getsize(t) > 24 for t in traces)
     with pytest.raises(ValueError):
         quickstart.run(pcap=True)
+
+
+def test_ctrl_c_stops_a_run_with_keyboard_interrupt(quickstart):
+    # SIGINT arrives while the simulation runs (sent once the first decision has been made): the run stops
+    # early and raises KeyboardInterrupt, as Ctrl-C or Jupyter's "interrupt kernel" would.
+    started = threading.Event()
+    calls = []
+
+    class Watch(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            calls.append(estimates[0].last_sample_s)
+            started.set()
+
+    def interrupt():
+        started.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=interrupt)
+    sender.start()
+    with pytest.raises(KeyboardInterrupt):
+        quickstart.run(overrides={"nrd.algorithm": "python:Watch", "nrd.params": {}})
+    sender.join()
+    assert 1 <= len(calls) < 39  # stopped before the end
+    assert quickstart.run().passed  # and the process runs scenarios as before
