@@ -47,6 +47,22 @@ def isolated_algorithm_registry():
     _algorithms._registry.update(saved)
 
 
+@pytest.fixture
+def no_python_algorithms():
+    """Only the built-in algorithms, as dmm-sim has (its messages list the algorithms it knows)."""
+    _algorithms._registry.clear()
+
+
+@pytest.fixture
+def examples():
+    """The Python ports of the C++ algorithms, registered for this test."""
+    import dmm.examples
+
+    for cls in (dmm.examples.MinRtt, dmm.examples.Weighted):
+        dmm.register_algorithm(cls)
+    return dmm.examples
+
+
 def sessions_by_stack(results, workload: str, start: float, end: float) -> dict:
     s = results.sessions
     window = s[(s.workload == workload) & (s.start_s >= start) & (s.start_s < end)]

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 import dmm
-import dmm.examples
 from conftest import RESULT_FILES, files_equal, sessions_by_stack
 
 NO_PARAMS = {"nrd.params": {}}
@@ -79,7 +78,7 @@ def test_a_python_algorithm_changes_decisions(quickstart):
 
 
 @pytest.mark.parametrize("cpp, port", [("min-rtt", "python:MinRtt"), ("weighted", "python:Weighted")])
-def test_python_ports_decide_exactly_like_the_cpp_algorithms(tmp_path, quickstart, cpp, port):
+def test_python_ports_decide_exactly_like_the_cpp_algorithms(tmp_path, quickstart, cpp, port, examples):
     # Same decisions, same reasons, same sessions: the algorithm saw exactly what the C++ one sees.
     edits = {"nrd.period": "250ms", "topology.links.wan-b.loss": 0.002}  # loss: the weighted cost uses it
     cpp_results = quickstart.run(out=tmp_path / "cpp", overrides={**edits, **with_algorithm(cpp)})
@@ -240,14 +239,14 @@ def test_a_failed_run_releases_its_objects_too(quickstart):
     assert len(alive) == 0
 
 
-def test_builtin_algorithms_can_be_called_from_python():
+def test_builtin_algorithms_can_be_called_from_python(examples):
     policy = dmm.Policy([dmm.Rule(dmm.Match(intent="latency"), ["a", "b"]), dmm.Rule(None, ["a", "b"])])
     estimates = [dmm.StackEstimate("a", rtt_ms=50.0), dmm.StackEstimate("b", rtt_ms=10.0)]
     decided = dmm.BuiltinAlgorithm("min-rtt", {"hysteresis": 0.2}).decide(estimates, policy)
     assert [r.use for r in decided.rules] == [("b", "a"), ("b", "a")]
     assert "b ahead of a" in decided.reason
     # ... and the Python port agrees with it
-    ported = dmm.examples.MinRtt(hysteresis=0.2).decide(estimates, policy)
+    ported = examples.MinRtt(hysteresis=0.2).decide(estimates, policy)
     assert ported.rules == decided.rules and ported.reason == decided.reason
     # within the hysteresis nothing moves
     close = [dmm.StackEstimate("a", rtt_ms=11.0), dmm.StackEstimate("b", rtt_ms=10.0)]
@@ -292,3 +291,21 @@ def test_results_of_a_python_algorithm_are_plain_results(quickstart):
     results = quickstart.run(overrides=with_algorithm("python:Keep"))
     assert isinstance(results.sessions, pd.DataFrame)
     assert len(results.policies) == 1  # never changed anything
+
+
+def test_a_scenario_names_a_python_algorithm_in_its_yaml(quickstart):
+    class SlowFirst(dmm.PolicyAlgorithm):
+        params = {"hysteresis": 0.2}
+
+        def decide(self, estimates, current):
+            return current.reorder(lambda stack: stack != "slow")
+
+    text = quickstart.yaml.replace("algorithm: min-rtt", "algorithm: python:SlowFirst")
+    assert "python:SlowFirst" in text
+    scenario = dmm.Scenario.from_yaml(text, file="inline.yaml")
+    assert scenario.nrd["algorithm"] == "python:SlowFirst"
+    counts = sessions_by_stack(scenario.run(), "rpc", 1.0, 10.0)
+    assert counts.get("slow", 0) > 0.9 * sum(counts.values())
+    dmm.unregister_algorithm("SlowFirst")
+    with pytest.raises(dmm.ScenarioError, match="inline.yaml:.*unknown algorithm 'python:SlowFirst'"):
+        scenario.run()

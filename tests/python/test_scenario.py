@@ -32,7 +32,7 @@ def test_the_bad_corpus_is_there():
 
 
 @pytest.mark.parametrize("path", BAD_SCENARIOS, ids=os.path.basename)
-def test_bad_scenario_gives_dmm_sims_message(path, tmp_path):
+def test_bad_scenario_gives_dmm_sims_message(path, tmp_path, no_python_algorithms):
     cli = run_cli(path, "--out", str(tmp_path / "out"), "--quiet")
     assert cli.returncode == 2, cli.stderr
     err = python_error(path)
@@ -63,7 +63,7 @@ def test_unreadable_files_are_reported_like_dmm_sim(tmp_path):
         assert str(info.value) == cli.stderr.strip()
 
 
-def test_bad_override_gives_dmm_sims_message(quickstart):
+def test_bad_override_gives_dmm_sims_message(quickstart, no_python_algorithms):
     for key, value in [("nrd.period", "fast"), ("topology.links.nowhere.delay", "5ms"), ("nrd.algorithm", "magic")]:
         cli = run_cli(QUICKSTART, "--set", f"{key}={value}", "--quiet")
         assert cli.returncode == 2
