@@ -5,6 +5,7 @@ algorithms in Python that the simulator runs in place of the C++ ones.
     scenario = dmm.load_scenario("scenarios/quickstart.yaml")      # same checks and messages as dmm-sim
     results = scenario.run(seed=2, overrides={"nrd.period": "250ms"})
     results.sessions.groupby("stack").size()                       # sessions, metrics, policies, events
+    dmm.run_scenario("scenarios/failover.yaml", seed=3, out="results/failover")   # = dmm-sim ... --out
 
     class PreferSlow(dmm.PolicyAlgorithm):                         # registered as "python:PreferSlow"
         def decide(self, estimates, current):
@@ -23,7 +24,7 @@ from ._dmm import (BuiltinAlgorithm, Choice, Match, Orchestrator, Policy, Rule, 
 from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # noqa: F401
                           unregister_algorithm)
 from ._results import Results  # noqa: F401
-from ._scenario import Scenario, load_scenario  # noqa: F401
+from ._scenario import Scenario, load_scenario, run_scenario  # noqa: F401
 from ._sweep import sweep, sweep_sessions  # noqa: F401
 from .errors import AlgorithmError, Error, RunError, ScenarioError  # noqa: F401
 
@@ -36,5 +37,6 @@ def load_results(path: str) -> Results:
 __all__ = [
     "AlgorithmError", "BuiltinAlgorithm", "Choice", "Error", "Match", "Orchestrator", "Policy", "PolicyAlgorithm",
     "Results", "Rule", "RunError", "Scenario", "ScenarioError", "SessionRequest", "StackEstimate", "algorithms",
-    "load_results", "load_scenario", "register_algorithm", "sweep", "sweep_sessions", "unregister_algorithm",
+    "load_results", "load_scenario", "register_algorithm", "run_scenario", "sweep", "sweep_sessions",
+    "unregister_algorithm",
 ]

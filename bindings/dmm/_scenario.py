@@ -135,6 +135,12 @@ def load_scenario(path: Union[str, os.PathLike]) -> Scenario:
     return Scenario.from_file(path)
 
 
+def run_scenario(path: Union[str, os.PathLike], seed: Optional[int] = None, overrides: Overrides = None,
+                 out: Optional[Union[str, os.PathLike]] = None, *, pcap: bool = False) -> Results:
+    """`dmm-sim PATH [--seed] [--set ...] [--out]` from Python: load_scenario(path).run(...)."""
+    return load_scenario(path).run(seed=seed, overrides=overrides, out=out, pcap=pcap)
+
+
 def override_strings(overrides: Overrides) -> tuple[str, ...]:
     """`{"a.b": value}` (or an iterable of "a.b=value" strings) as dmm-sim's `--set` arguments."""
     if overrides is None:

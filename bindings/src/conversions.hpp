@@ -18,7 +18,7 @@ IpAddress address_from(const std::string& text);
 // Throws std::invalid_argument with the error's message (for Results whose failure is the caller's input).
 void throw_if_error(const Status& status);
 
-// Every name of `names` once, in order: stack lists from Python may be any iterable of str.
+// `a, b, c`: names in messages and reprs.
 std::string joined(const std::vector<std::string>& names);
 
 }  // namespace dmm::py_bindings

@@ -33,9 +33,21 @@ def run_cli(*args: str, check_exit: int | None = None) -> subprocess.CompletedPr
     return done
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full_scenario: runs whole scenarios (left out under the sanitizers, where "
+                                       "a 20 s scenario takes minutes)")
+
+
 @pytest.fixture
 def quickstart() -> dmm.Scenario:
     return dmm.load_scenario(QUICKSTART)
+
+
+@pytest.fixture
+def short(quickstart) -> dmm.Scenario:
+    """quickstart cut to 3 s without its events and expectations: for tests that need a run, not its story."""
+    return quickstart.with_overrides({"duration": "3s", "workloads.rpc.stop": "3s", "workloads.bulk.size": "1MB",
+                                      "events": [], "expect": []})
 
 
 @pytest.fixture(autouse=True)

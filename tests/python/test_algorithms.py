@@ -60,6 +60,7 @@ def test_bad_registrations_are_refused():
         dmm.register_algorithm(type("NoDecide", (), {}))
 
 
+@pytest.mark.full_scenario
 def test_a_python_algorithm_changes_decisions(quickstart):
     class PreferSlow(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
@@ -77,6 +78,7 @@ def test_a_python_algorithm_changes_decisions(quickstart):
     assert mine.policies.time_s.iloc[1] == pytest.approx(0.5)
 
 
+@pytest.mark.full_scenario
 @pytest.mark.parametrize("cpp, port", [("min-rtt", "python:MinRtt"), ("weighted", "python:Weighted")])
 def test_python_ports_decide_exactly_like_the_cpp_algorithms(tmp_path, quickstart, cpp, port, examples):
     # Same decisions, same reasons, same sessions: the algorithm saw exactly what the C++ one sees.
@@ -88,7 +90,7 @@ def test_python_ports_decide_exactly_like_the_cpp_algorithms(tmp_path, quickstar
         assert files_equal(tmp_path / "cpp", tmp_path / "py", name), name
 
 
-def test_parameters_reach_the_instance(quickstart):
+def test_parameters_reach_the_instance(short):
     seen = []
 
     class Tunable(dmm.PolicyAlgorithm):
@@ -97,12 +99,13 @@ def test_parameters_reach_the_instance(quickstart):
         def decide(self, estimates, current):
             seen.append(dict(self.params))
 
-    quickstart.run(overrides=with_algorithm("python:Tunable", threshold=7.5))
+    short.run(overrides=with_algorithm("python:Tunable", threshold=7.5))
     assert seen and seen[0] == {"threshold": 7.5, "other": 2.0}
     with pytest.raises(dmm.ScenarioError, match="unknown key 'nope'"):
-        quickstart.run(overrides=with_algorithm("python:Tunable", nope=1))
+        short.run(overrides=with_algorithm("python:Tunable", nope=1))
 
 
+@pytest.mark.full_scenario
 def test_decide_gets_estimates_and_the_policy_in_force(quickstart):
     calls = []
 
@@ -126,7 +129,7 @@ def test_decide_gets_estimates_and_the_policy_in_force(quickstart):
         assert estimate.healthy == final.loc[stack, "healthy"]
 
 
-def test_an_exception_stops_the_run_with_its_traceback(tmp_path, quickstart):
+def test_an_exception_stops_the_run_with_its_traceback(tmp_path, short):
     class Boom(dmm.PolicyAlgorithm):
         calls = 0
 
@@ -139,7 +142,7 @@ def test_an_exception_stops_the_run_with_its_traceback(tmp_path, quickstart):
             return estimates[0].rtt_ms / 0
 
     with pytest.raises(dmm.AlgorithmError) as info:
-        quickstart.run(out=tmp_path / "out", overrides=with_algorithm("python:Boom"))
+        short.run(out=tmp_path / "out", overrides=with_algorithm("python:Boom"))
     err = info.value
     assert err.algorithm == "python:Boom"
     assert "decide() (call 3)" in str(err) and "ZeroDivisionError" in str(err)
@@ -151,7 +154,7 @@ def test_an_exception_stops_the_run_with_its_traceback(tmp_path, quickstart):
     assert Boom.calls == 3  # stopped at once: no decision after the failing one
     assert not os.path.exists(tmp_path / "out")  # like dmm-sim's runtime failure: no results
     # The process is fine: the next run is a normal one.
-    assert quickstart.run().passed
+    assert len(short.run().sessions) > 50
 
 
 @pytest.mark.parametrize("returned, kind, words", [
@@ -159,18 +162,18 @@ def test_an_exception_stops_the_run_with_its_traceback(tmp_path, quickstart):
     (lambda current: current.replace(rules=[dmm.Rule(None, ["fast", "nowhere"])]), ValueError, "'nowhere'"),
     (lambda current: current.replace(rules=[dmm.Rule(None, [])]), ValueError, "invalid policy"),
 ])
-def test_a_bad_return_value_stops_the_run(quickstart, returned, kind, words):
+def test_a_bad_return_value_stops_the_run(short, returned, kind, words):
     class Bad(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
             return returned(current)
 
     with pytest.raises(dmm.AlgorithmError) as info:
-        quickstart.run(overrides=with_algorithm("python:Bad"))
+        short.run(overrides=with_algorithm("python:Bad"))
     assert isinstance(info.value.__cause__, kind)
     assert words in str(info.value)
 
 
-def test_a_constructor_that_rejects_its_parameters_is_bad_input(quickstart):
+def test_a_constructor_that_rejects_its_parameters_is_bad_input(short):
     class Picky(dmm.PolicyAlgorithm):
         params = {"budget_ms": 100}
 
@@ -183,24 +186,24 @@ def test_a_constructor_that_rejects_its_parameters_is_bad_input(quickstart):
             return current
 
     with pytest.raises(dmm.ScenarioError) as info:
-        quickstart.run(overrides=with_algorithm("python:Picky", budget_ms=-5))
+        short.run(overrides=with_algorithm("python:Picky", budget_ms=-5))
     err = info.value
     assert err.line is not None and "could not be created" in err.problem and "budget_ms must be positive" in str(err)
     assert isinstance(err.__cause__, ValueError)
-    assert quickstart.run(overrides=with_algorithm("python:Picky", budget_ms=5)).passed is not None
+    assert short.run(overrides=with_algorithm("python:Picky", budget_ms=5)).passed
 
 
-def test_keyboard_interrupt_in_decide_stays_a_keyboard_interrupt(quickstart):
+def test_keyboard_interrupt_in_decide_stays_a_keyboard_interrupt(short):
     class Interrupted(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        quickstart.run(overrides=with_algorithm("python:Interrupted"))
-    assert quickstart.run().passed
+        short.run(overrides=with_algorithm("python:Interrupted"))
+    assert short.run().passed
 
 
-def test_instances_live_for_the_run_and_are_released_after(quickstart):
+def test_instances_live_for_the_run_and_are_released_after(short):
     alive = weakref.WeakSet()
     made = []
 
@@ -214,14 +217,14 @@ def test_instances_live_for_the_run_and_are_released_after(quickstart):
             assert self in alive
             return current
 
-    quickstart.run(overrides=with_algorithm("python:Tracked"))
+    short.run(overrides=with_algorithm("python:Tracked"))
     # One instance to check the parameters at load, one for the run; none kept by C++ afterwards.
     assert len(made) == 2
     gc.collect()
     assert len(alive) == 0
 
 
-def test_a_failed_run_releases_its_objects_too(quickstart):
+def test_a_failed_run_releases_its_objects_too(short):
     alive = weakref.WeakSet()
 
     class Failing(dmm.PolicyAlgorithm):
@@ -233,7 +236,7 @@ def test_a_failed_run_releases_its_objects_too(quickstart):
             raise RuntimeError("no")
 
     with pytest.raises(dmm.AlgorithmError) as info:
-        quickstart.run(overrides=with_algorithm("python:Failing"))
+        short.run(overrides=with_algorithm("python:Failing"))
     del info  # the traceback holds decide's frame, and with it `self`
     gc.collect()
     assert len(alive) == 0
@@ -270,7 +273,7 @@ def test_estimates_are_checked_and_read_only():
     assert "rtt_ms=12.5" in repr(e)
 
 
-def test_registry_sees_classes_in_the_order_they_are_defined(quickstart):
+def test_registry_sees_classes_in_the_order_they_are_defined(short):
     # A notebook cell run twice redefines the class: the latest definition is the one that runs.
     class Again(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
@@ -280,19 +283,20 @@ def test_registry_sees_classes_in_the_order_they_are_defined(quickstart):
         def decide(self, estimates, current):
             return current
 
-    assert quickstart.run(overrides=with_algorithm("python:Again")).passed in (True, False)
+    assert len(short.run(overrides=with_algorithm("python:Again")).policies) == 1  # the new one ran, and kept
 
 
-def test_results_of_a_python_algorithm_are_plain_results(quickstart):
+def test_results_of_a_python_algorithm_are_plain_results(short):
     class Keep(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
             return None
 
-    results = quickstart.run(overrides=with_algorithm("python:Keep"))
+    results = short.run(overrides=with_algorithm("python:Keep"))
     assert isinstance(results.sessions, pd.DataFrame)
     assert len(results.policies) == 1  # never changed anything
 
 
+@pytest.mark.full_scenario
 def test_a_scenario_names_a_python_algorithm_in_its_yaml(quickstart):
     class SlowFirst(dmm.PolicyAlgorithm):
         params = {"hysteresis": 0.2}

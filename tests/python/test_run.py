@@ -32,6 +32,7 @@ def assert_same_results(a: str, b: str) -> None:
     assert without_timing(a) == without_timing(b)
 
 
+@pytest.mark.full_scenario
 def test_results_equal_the_cli_files_for_the_same_seed(tmp_path, quickstart):
     cli = tmp_path / "cli"
     run_cli(QUICKSTART, "--seed", "3", "--out", str(cli), "--quiet", check_exit=0)
@@ -49,15 +50,17 @@ def test_results_equal_the_cli_files_for_the_same_seed(tmp_path, quickstart):
     assert results.path == str(tmp_path / "py")
 
 
-def test_overrides_equal_the_cli_set(tmp_path, quickstart):
+@pytest.mark.full_scenario
+def test_overrides_equal_the_cli_set(tmp_path):
     run_cli(QUICKSTART, "--set", "nrd.period=250ms", "--set", "topology.links.wan-b.delay=30ms", "--out",
             str(tmp_path / "cli"), "--quiet")
-    results = quickstart.run(overrides={"nrd.period": "250ms", "topology.links.wan-b.delay": "30ms"},
-                             out=tmp_path / "py")
+    results = dmm.run_scenario(QUICKSTART, overrides={"nrd.period": "250ms", "topology.links.wan-b.delay": "30ms"},
+                               out=tmp_path / "py")
     assert_same_results(str(tmp_path / "cli"), str(tmp_path / "py"))
     assert results.overrides == {"nrd.period": "250ms", "topology.links.wan-b.delay": "30ms"}
 
 
+@pytest.mark.full_scenario
 def test_same_seed_same_results_different_seed_different(quickstart):
     first, again, other = quickstart.run(seed=2), quickstart.run(seed=2), quickstart.run(seed=9)
     pd.testing.assert_frame_equal(first.sessions, again.sessions)
@@ -65,6 +68,7 @@ def test_same_seed_same_results_different_seed_different(quickstart):
     assert not first.sessions[["start_s", "end_s"]].equals(other.sessions[["start_s", "end_s"]])
 
 
+@pytest.mark.full_scenario
 def test_results_hold_every_file(quickstart):
     results = quickstart.run()
     assert list(results.sessions.columns[:3]) == ["session", "workload", "node"]
@@ -77,27 +81,29 @@ def test_results_hold_every_file(quickstart):
     assert "quickstart" in repr(results)
 
 
-def test_no_temporary_directory_is_left_behind(quickstart, tmp_path, monkeypatch):
+def test_no_temporary_directory_is_left_behind(short, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # private: other tests may run at the same time
 
     class Fails(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
             raise RuntimeError("no")
 
-    quickstart.run()
+    short.run()
     with pytest.raises(dmm.ScenarioError):
-        quickstart.run(overrides={"nrd.period": "0s"})
+        short.run(overrides={"nrd.period": "0s"})
     with pytest.raises(dmm.AlgorithmError):
-        quickstart.run(overrides={"nrd.algorithm": "python:Fails", "nrd.params": {}})
+        short.run(overrides={"nrd.algorithm": "python:Fails", "nrd.params": {}})
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.full_scenario
 def test_failed_expectation_is_a_result_not_an_error(quickstart):
     results = quickstart.run(overrides={"nrd.algorithm": "static", "nrd.params": {}})
     assert not results.passed
     assert not results.expectations.passed.all()
 
 
+@pytest.mark.full_scenario
 def test_a_runtime_failure_raises_run_error(tmp_path, quickstart):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
@@ -110,18 +116,18 @@ def test_a_runtime_failure_raises_run_error(tmp_path, quickstart):
     quickstart.run()  # the process is fine afterwards
 
 
-def test_runs_do_not_nest(quickstart):
+def test_runs_do_not_nest(short):
     class Nested(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
-            quickstart.run()  # a second simulation while this one runs: refused
+            short.run()  # a second simulation while this one runs: refused
 
     with pytest.raises(dmm.AlgorithmError) as info:
-        quickstart.run(overrides={"nrd.algorithm": "python:Nested", "nrd.params": {}})
+        short.run(overrides={"nrd.algorithm": "python:Nested", "nrd.params": {}})
     cause = info.value.__cause__
     assert isinstance(cause, dmm.RunError) and "another scenario is running" in str(cause)
 
 
-def test_other_python_threads_run_while_simulating(quickstart):
+def test_other_python_threads_run_while_simulating(short):
     # With no forced thread switches (a huge switch interval), the main thread below can only run while the
     # simulation thread has let go of the GIL. Between the algorithm's first and third decision the simulation
     # runs in C++ for a while: if it held the GIL there, the main thread could not count a single lap.
@@ -142,7 +148,7 @@ def test_other_python_threads_run_while_simulating(quickstart):
 
     def simulate():
         try:
-            quickstart.run(overrides={"nrd.algorithm": "python:Watch", "nrd.params": {}})
+            short.run(overrides={"nrd.algorithm": "python:Watch", "nrd.params": {}})
         finally:
             done.set()
 
@@ -161,16 +167,15 @@ def test_other_python_threads_run_while_simulating(quickstart):
     assert seen_at_third and seen_at_third[0] > 0
 
 
-def test_pcap_traces(tmp_path, quickstart):
-    quickstart.run(out=tmp_path / "out", pcap=True, overrides={"duration": "2s", "workloads.rpc.stop": "2s",
-                                                                 "workloads.bulk.size": "1MB", "events": [],
-                                                                 "expect": []})
+def test_pcap_traces(tmp_path, short):
+    short.run(out=tmp_path / "out", pcap=True)
     traces = glob.glob(str(tmp_path / "out" / "pcap" / "*.pcap"))
     assert traces and all(os.path.getsize(t) > 24 for t in traces)
     with pytest.raises(ValueError):
-        quickstart.run(pcap=True)
+        short.run(pcap=True)
 
 
+@pytest.mark.full_scenario
 def test_ctrl_c_stops_a_run_with_keyboard_interrupt(quickstart):
     # SIGINT arrives while the simulation runs (sent once the first decision has been made): the run stops
     # early and raises KeyboardInterrupt, as Ctrl-C or Jupyter's "interrupt kernel" would.
