@@ -60,14 +60,20 @@ public:
       }
       return next;
     } catch (py::error_already_set& e) {
-      const std::string what = describe_python_error(e);
-      slot_->record(std::move(e), "algorithm '" + name_ + "' failed in decide() (call " + std::to_string(calls_) +
-                                      "): " + what);
-      return current;
+      fail(std::move(e));
+    } catch (const std::exception& e) {  // e.g. a conversion pybind11 could not make: still not nRD's problem
+      fail(python_error(PyExc_RuntimeError, e.what()));
     }
+    return current;
   }
 
 private:
+  void fail(py::error_already_set e) {
+    const std::string what = describe_python_error(e);
+    slot_->record(std::move(e), "algorithm '" + name_ + "' failed in decide() (call " + std::to_string(calls_) +
+                                    "): " + what);
+  }
+
   std::string name_;
   std::shared_ptr<PythonErrorSlot> slot_;
   py::object instance_;
