@@ -62,14 +62,16 @@ def main() -> int:
         walls["C++"].append(timed_run(scenario, {})[0])
         walls["Python"].append(timed_run(scenario, python)[0])
 
-    # Time inside the Python decide itself (the rest of the difference is crossing into Python and back).
+    # Time inside the Python decide itself (the rest of the difference is crossing into Python and back), and
+    # keep what it was given, to time both implementations on exactly those inputs afterwards.
     port = dmm.examples.MinRtt if algorithm == "min-rtt" else dmm.examples.Weighted
-    inside = []
+    inside, inputs = [], []
 
     class Timed(port):
         name = "bench-timed"
 
         def decide(self, estimates, current):
+            inputs.append((list(estimates), current))
             start = time.perf_counter()
             try:
                 return super().decide(estimates, current)
@@ -77,6 +79,14 @@ def main() -> int:
                 inside.append(time.perf_counter() - start)
 
     timed_run(scenario, {"nrd.algorithm": "python:bench-timed"})
+    params = dict(scenario.nrd["params"])
+    per_decision = {}
+    for label, implementation in [("C++", dmm.BuiltinAlgorithm(algorithm, params)), ("Python", port(**params))]:
+        start = time.perf_counter()
+        for _ in range(20):
+            for estimates, current in inputs:
+                implementation.decide(estimates, current)
+        per_decision[label] = (time.perf_counter() - start) / (20 * len(inputs))
 
     cpp, py = statistics.median(walls["C++"]), statistics.median(walls["Python"])
     print(f"scenario {scenario.name}: {scenario.duration_s:g} s simulated, {len(cpp_results.sessions)} sessions, "
@@ -87,6 +97,9 @@ def main() -> int:
     print(f"  ratio Python / C++ (medians): {py / cpp:.3f}")
     print(f"  inside Python decide: {statistics.mean(inside) * 1e6:.1f} us per decision "
           f"({sum(inside) * 1e3:.2f} ms per run, {sum(inside) / cpp * 100:.3f} % of the C++ run's wall time)")
+    print(f"  one decision on the run's own inputs, called from Python: C++ {per_decision['C++'] * 1e6:.1f} us "
+          f"(conversions included), Python {per_decision['Python'] * 1e6:.1f} us: ratio "
+          f"{per_decision['Python'] / per_decision['C++']:.1f}")
     print(f"  difference of medians per decision: {(py - cpp) / decisions * 1e6:.0f} us (noise dominates when the "
           f"ratio is near 1)")
     return 0

@@ -30,8 +30,8 @@ class PolicyAlgorithm:
                 return current.reorder(lambda stack: loss.get(stack, 1.0))
 
     For each run nRD makes one instance, `LowestLoss(**params)` (the defaults merged with the scenario's
-    `nrd.params`; the base class keeps them in `self.params`), and every `nrd.period` calls
-    `decide(estimates, current)`:
+    `nrd.params`; the base class keeps them in `self.params`, and fills in defaults when you make one by hand),
+    and every `nrd.period` calls `decide(estimates, current)`:
 
     - `estimates`: a list of `dmm.StackEstimate`, one per stack instance name (RTT, goodput, loss, failures,
       health as nRD smoothed them);
@@ -56,7 +56,13 @@ class PolicyAlgorithm:
             register_algorithm(cls)
 
     def __init__(self, **params: float):
-        self.params = dict(params)
+        # nRD passes every parameter (defaults merged by the loader); made by hand, missing ones take the defaults.
+        defaults = dict(getattr(type(self), "params", {}) or {})
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no parameter {', '.join(map(repr, unknown))} "
+                            f"(parameters: {', '.join(defaults) or 'none'})")
+        self.params = {**defaults, **params}
 
     def decide(self, estimates: Sequence[_dmm.StackEstimate], current: _dmm.Policy) -> Optional[_dmm.Policy]:
         """Return the policy to put in force (or None / `current` to keep it)."""

@@ -249,7 +249,7 @@ def test_builtin_algorithms_can_be_called_from_python(examples):
     assert [r.use for r in decided.rules] == [("b", "a"), ("b", "a")]
     assert "b ahead of a" in decided.reason
     # ... and the Python port agrees with it
-    ported = examples.MinRtt(hysteresis=0.2).decide(estimates, policy)
+    ported = examples.MinRtt().decide(estimates, policy)  # made by hand: the defaults fill in
     assert ported.rules == decided.rules and ported.reason == decided.reason
     # within the hysteresis nothing moves
     close = [dmm.StackEstimate("a", rtt_ms=11.0), dmm.StackEstimate("b", rtt_ms=10.0)]
@@ -258,6 +258,13 @@ def test_builtin_algorithms_can_be_called_from_python(examples):
         dmm.BuiltinAlgorithm("nope")
     with pytest.raises(ValueError, match="no parameter"):
         dmm.BuiltinAlgorithm("min-rtt", {"speed": 1.0})
+
+
+def test_algorithms_made_by_hand_take_their_defaults(examples):
+    assert examples.Weighted(loss_weight=2).params == {"hysteresis": 0.2, "rtt_weight": 1.0, "goodput_weight": 1.0,
+                                                       "loss_weight": 2}
+    with pytest.raises(TypeError, match="no parameter 'speed'"):
+        examples.MinRtt(speed=3)
 
 
 def test_estimates_are_checked_and_read_only():
