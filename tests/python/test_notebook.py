@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import sys
 
 import nbformat
 
@@ -26,7 +27,9 @@ def test_notebook_executes(tmp_path):
     env.pop("MPLBACKEND", None)  # the notebook's own %matplotlib inline decides
     # The kernel starts in the notebook's directory: the module path must be absolute.
     env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)
-    done = subprocess.run(["jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir", str(tmp_path),
+    # `python3 -m jupyter`, not `jupyter` from PATH: a pyenv shim may come first there (MACHINE-FACTS.md).
+    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                           "--output-dir", str(tmp_path),
                            "--ExecutePreprocessor.timeout=600", NOTEBOOK],
                           capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
