@@ -21,16 +21,16 @@ import os
 import sys
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")  # no display: must be set before pyplot is imported
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import ResultsError, RunResults, load_results  # noqa: E402
+if __package__:  # imported as dmm.analysis.plot_run
+    from .results import ResultsError, RunResults, load_results
+else:  # run as a script, or imported from the analysis directory
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from results import ResultsError, RunResults, load_results  # noqa: E402
 
 DPI = 150
 MIN_BIN_S = 0.1
@@ -385,31 +385,40 @@ def plot_completion_cdf(run: RunResults, out_dir: str):
     if len(done) == 0:
         note("skipping completion_cdf.png: no completed sessions")
         return None
-    durations = done.end_s - done.start_s
-    colors = stack_colors(run)
+    samples = {str(stack): (group.end_s - group.start_s).to_numpy(float)
+               for stack, group in done.groupby("stack", sort=True)}
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    positive = durations[durations > 0]
+    draw_cdfs(ax, samples, stack_colors(run), "session completion time (s)", "fraction of completed sessions")
+    ax.set_title(title(run, "session completion time CDF"))
+    return save(fig, out_dir, "completion_cdf.png")
+
+
+def draw_cdfs(ax, samples: dict[str, np.ndarray], colors: dict, xlabel: str, ylabel: str,
+              describe=None) -> None:
+    """One step CDF per non-empty entry of `samples` (label -> values), labelled with n and the median
+    (`describe` formats it; seconds by default). The x-axis goes logarithmic when the positive values spread
+    over more than LOG_X_SPREAD (zeros then sit at the smallest positive value)."""
+    describe = describe or format_seconds
+    samples = {label: np.sort(np.asarray(values, float)) for label, values in samples.items() if len(values)}
+    positive = np.concatenate([v[v > 0] for v in samples.values()] or [np.array([])])
     log_x = len(positive) > 0 and positive.max() / positive.min() > LOG_X_SPREAD
     floor = positive.min() if len(positive) else 0.0
-    for stack, group in done.groupby("stack", sort=True):
-        values = np.sort((group.end_s - group.start_s).to_numpy(float))
+    for label, values in samples.items():
         if log_x:
             values = np.maximum(values, floor)  # a zero-length session cannot sit on a log axis
         fraction = np.arange(1, len(values) + 1) / len(values)
         ax.step(np.concatenate([[values[0]], values]), np.concatenate([[0.0], fraction]), where="post",
-                color=colors.get(str(stack)), linewidth=1.4,
-                label=f"{stack} (n={len(values)}, median {format_seconds(np.median(values))})")
+                color=colors.get(label), linewidth=1.4,
+                label=f"{label} (n={len(values)}, median {describe(np.median(values))})")
     if log_x:
         ax.set_xscale("log")
     else:
         ax.set_xlim(left=0)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("session completion time (s)" + (", log scale" if log_x else ""))
-    ax.set_ylabel("fraction of completed sessions")
-    ax.set_title(title(run, "session completion time CDF"))
+    ax.set_xlabel(xlabel + (", log scale" if log_x else ""))
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both" if log_x else "major")
     ax.legend(loc="lower right", fontsize=8)
-    return save(fig, out_dir, "completion_cdf.png")
 
 
 def format_seconds(value: float) -> str:
@@ -453,6 +462,8 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
+    # A script only writes files; imported (e.g. in a notebook), plot_run leaves the caller's backend alone.
+    matplotlib.use("Agg")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="plot_run: %(message)s", stream=sys.stderr)
     try:
@@ -461,11 +472,17 @@ def main(argv=None) -> int:
         note(str(err))
         return EXIT_USAGE
     out_dir = args.out or os.path.join(args.results_dir, "plots")
+    return draw_and_report(lambda: plot_all(run, out_dir), note)
+
+
+def draw_and_report(draw, say=note) -> int:
+    """The analysis scripts' contract: print the files `draw()` wrote and return 0, or say why it failed and
+    return 3 — a message, never a traceback (DMM_DEBUG=1 shows it)."""
     try:
         with np.errstate(all="ignore"):
-            written = plot_all(run, out_dir)
+            written = draw()
     except Exception as err:  # noqa: BLE001 - the contract is exit 3 with a message, never a traceback
-        note(f"failed: {type(err).__name__}: {err}")
+        say(f"failed: {type(err).__name__}: {err}")
         if os.environ.get("DMM_DEBUG"):
             raise
         return EXIT_FAILURE

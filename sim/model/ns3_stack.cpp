@@ -55,7 +55,8 @@ Result<ns3::Ptr<ns3::Socket>> Ns3Stack::open_socket(L4Proto proto, std::uint16_t
   if (params_.device) socket->BindToNetDevice(params_.device);
   if (proto == L4Proto::tcp) {
     // Before connect/listen: ns-3 gives the socket its node-wide default first; accepted sockets fork this one.
-    apply_tcp_variant(*ns3::DynamicCast<ns3::TcpSocketBase>(socket), params_.tcp_variant);
+    apply_tcp_variant(*ns3::DynamicCast<ns3::TcpSocketBase>(socket), params_.tcp_variant,
+                      params_.next_rng_stream ? std::optional(params_.next_rng_stream()) : std::nullopt);
   }
   return socket;
 }

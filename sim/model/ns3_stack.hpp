@@ -25,6 +25,9 @@ struct Ns3StackParams {
   // nullopt = unreachable from this stack. Empty function = the destination is already an ns-3 address.
   std::function<std::optional<ns3::Ipv4Address>(const IpAddress& dst)> resolve;
   std::string tcp_variant = "cubic";  // one of known_tcp_variants()
+  // The ns-3 random stream of each new TCP socket's congestion control (BBR draws random numbers); empty = ns-3's
+  // automatic numbering, which depends on what ran before in the process.
+  std::function<std::int64_t()> next_rng_stream;
   Duration processing_delay{0};       // see Ns3ConnectionOptions
 };
 

@@ -5,6 +5,7 @@
 
 #include "ns3/object-factory.h"
 #include "ns3/string.h"
+#include "ns3/tcp-bbr.h"
 #include "ns3/tcp-congestion-ops.h"
 #include "ns3/tcp-socket-base.h"
 
@@ -57,12 +58,17 @@ std::span<const std::string_view> known_tcp_variants() { return kNames; }
 
 bool is_known_tcp_variant(std::string_view name) { return find(name) != nullptr; }
 
-bool apply_tcp_variant(ns3::TcpSocketBase& socket, std::string_view variant) {
+bool apply_tcp_variant(ns3::TcpSocketBase& socket, std::string_view variant, std::optional<std::int64_t> rng_stream) {
   const Variant* v = find(variant);
   if (v == nullptr) return false;
   ns3::ObjectFactory factory(v->type_id);
   if (v->attribute != nullptr) factory.Set(v->attribute, ns3::StringValue(v->value));
-  socket.SetCongestionControlAlgorithm(factory.Create<ns3::TcpCongestionOps>());
+  const auto ops = factory.Create<ns3::TcpCongestionOps>();
+  // BBR is the only variant here with a random variable (its PROBE_BW cycle starts at a random phase).
+  if (const auto bbr = ns3::DynamicCast<ns3::TcpBbr>(ops); bbr && rng_stream) {
+    bbr->SetStream(static_cast<std::uint32_t>(*rng_stream));
+  }
+  socket.SetCongestionControlAlgorithm(ops);
   if (v->pacing) socket.SetPacingStatus(true);
   return true;
 }

@@ -25,6 +25,11 @@ namespace dmm::sim {
 namespace {
 
 constexpr std::uint16_t kEchoPort = 7;  // every node answers nRD's probes here
+// Explicit ns-3 random streams (links use theirs from kLinkRngStreamBase = 2^20 up). ns-3 numbers automatic
+// streams from a process-wide counter that Simulator::Destroy does not reset, so without these a second
+// simulation in one process (the Python bindings run many) would draw different random numbers than the first.
+constexpr std::int64_t kInternetRngStreamBase = std::int64_t{1} << 19;  // ARP, routing, IPv6 of every node
+constexpr std::int64_t kSocketRngStreamBase = std::int64_t{1} << 24;    // per TCP socket (BBR), in creation order
 
 std::string where(const scenario::Scenario& sc, const scenario::Mark& m) {
   return sc.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
@@ -43,7 +48,8 @@ const std::vector<std::string>& sim_stack_params() {
 
 class Simulation::World final : public StackWorld {
 public:
-  World(const scenario::Scenario& sc, StackRegistry& registry) : sc_(sc), registry_(registry), recorder_(sc) {}
+  World(const scenario::Scenario& sc, StackRegistry& registry, const AlgorithmRegistry* algorithms)
+      : sc_(sc), registry_(registry), algorithms_(algorithms), recorder_(sc) {}
 
   ~World() override {
     // Our objects hold ns-3 sockets: release them before ns-3 tears the world down.
@@ -69,6 +75,11 @@ public:
 
   Status build(const std::optional<std::filesystem::path>& pcap_dir);
   Result<RunReport> run(const RunOptions& options);
+  void stop(Error why) {
+    if (stopped_) return;
+    stopped_ = std::move(why);
+    ns3::Simulator::Stop();
+  }
   // The factory behind the built-in kinds.
   Result<std::unique_ptr<Stack>> make_ns3_stack(const StackConfig& config);
 
@@ -88,6 +99,7 @@ private:
   // Calls `report` every `step` of simulated time until the run ends (the callback outlives the run).
   void report_progress(const std::function<void(double)>& report, Duration step) {
     executor_.schedule(step, [this, &report, step] {
+      ++progress_events_;
       report(to_seconds(executor_.now()));
       report_progress(report, step);
     });
@@ -96,6 +108,7 @@ private:
 
   const scenario::Scenario& sc_;
   StackRegistry& registry_;
+  const AlgorithmRegistry* algorithms_;  // null = the built-ins
   Recorder recorder_;
   Ns3Executor executor_;
   ns3::NodeContainer ns3_nodes_;
@@ -110,6 +123,11 @@ private:
   std::vector<std::unique_ptr<WorkloadServer>> servers_;
   std::vector<std::unique_ptr<WorkloadClient>> clients_;
   std::uint64_t next_session_id_ = 1;
+  std::uint32_t next_socket_stream_ = 0;
+  // Progress ticks are the tool's, not the scenario's: left out of the event count so that summary.json does
+  // not depend on whether anyone watched the run.
+  std::uint64_t progress_events_ = 0;
+  std::optional<Error> stopped_;
   int building_ = -1;
 };
 
@@ -121,6 +139,7 @@ Status Simulation::World::build(const std::optional<std::filesystem::path>& pcap
   ns3_nodes_.Create(static_cast<std::uint32_t>(sc_.nodes.size()));
   ns3::InternetStackHelper internet;
   internet.Install(ns3_nodes_);
+  internet.AssignStreams(ns3_nodes_, kInternetRngStreamBase);
   nodes_.resize(sc_.nodes.size());
 
   if (auto st = build_links(); !st) return st;
@@ -182,6 +201,7 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
     return std::nullopt;
   };
   p.tcp_variant = config.params.at("tcp");
+  p.next_rng_stream = [this] { return kSocketRngStreamBase + next_socket_stream_++; };
   auto delay = parse_duration(config.params.at("processing_delay"));
   p.processing_delay = delay ? *delay : Duration::zero();
   auto stack = Ns3Stack::create(std::move(p));
@@ -231,7 +251,8 @@ Status Simulation::World::build_control_plane() {
   recorder_.policy(initial);
   channel_ = std::make_unique<InProcessPolicyChannel>(executor_, sc_.nrd.sync_delay);
   if (sc_.nrd.enabled) {
-    auto algorithm = AlgorithmRegistry::with_builtins().create(sc_.nrd.algorithm, sc_.nrd.params);
+    const AlgorithmRegistry builtins = algorithms_ ? AlgorithmRegistry{} : AlgorithmRegistry::with_builtins();
+    auto algorithm = (algorithms_ ? *algorithms_ : builtins).create(sc_.nrd.algorithm, sc_.nrd.params);
     if (!algorithm) return make_error(EINVAL, where(sc_, sc_.nrd.mark) + algorithm.error().message);
     NrdConfig cfg;
     cfg.period = sc_.nrd.period;
@@ -350,6 +371,7 @@ void Simulation::World::apply_event(const scenario::EventSpec& e) {
 }
 
 Result<RunReport> Simulation::World::run(const RunOptions& options) {
+  if (stopped_) return *stopped_;
   if (nrd_) nrd_->start();
   if (prober_) prober_->start();
   for (auto& c : clients_) c->start(sc_.duration);
@@ -359,6 +381,7 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   }
   ns3::Simulator::Stop(ns3::NanoSeconds(sc_.duration.count()));
   ns3::Simulator::Run();
+  if (stopped_) return *stopped_;
   for (auto& c : clients_) c->finish_run();
   recorder_.sort_sessions();
 
@@ -373,7 +396,7 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   }
   report.policy_versions = recorder_.policies().size();
   report.sessions_table = recorder_.sessions();
-  report.timing.sim_events = ns3::Simulator::GetEventCount();
+  report.timing.sim_events = ns3::Simulator::GetEventCount() - progress_events_;
   report.timing.wall_s = options.wall_seconds ? options.wall_seconds() : 0;
   if (!options.out_dir.empty()) {
     if (auto st = recorder_.write(options.out_dir, report.expectations, report.timing); !st) return st.error();
@@ -395,8 +418,9 @@ void register_sim_stack_kinds(StackRegistry& registry) {
 }
 
 Result<std::unique_ptr<Simulation>> Simulation::create(const scenario::Scenario& scenario, StackRegistry& registry,
-                                                       std::optional<std::filesystem::path> pcap_dir) {
-  auto world = std::make_unique<World>(scenario, registry);
+                                                       std::optional<std::filesystem::path> pcap_dir,
+                                                       const AlgorithmRegistry* algorithms) {
+  auto world = std::make_unique<World>(scenario, registry, algorithms);
   if (auto st = world->build(pcap_dir); !st) return st.error();
   return std::unique_ptr<Simulation>(new Simulation(std::move(world)));
 }
@@ -405,5 +429,6 @@ Simulation::Simulation(std::unique_ptr<World> world) : world_(std::move(world)) 
 Simulation::~Simulation() = default;
 
 Result<RunReport> Simulation::run(const RunOptions& options) { return world_->run(options); }
+void Simulation::stop(Error why) { world_->stop(std::move(why)); }
 
 }  // namespace dmm::sim

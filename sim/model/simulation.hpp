@@ -46,13 +46,20 @@ class Simulation {
 public:
   // Builds the ns-3 world for `scenario` (which must outlive the Simulation). Errors here are scenario errors
   // that need the world to detect (e.g. a plug-in factory refusing its parameters): EINVAL.
-  // With `pcap_dir`, every link writes pcap traces there. Only one Simulation may exist at a time (ns-3's
-  // simulator is process-wide).
+  // With `pcap_dir`, every link writes pcap traces there. `algorithms` makes nRD's algorithm: pass the registry
+  // the scenario was loaded with (e.g. one with Python-defined algorithms); null = the built-ins. Only one
+  // Simulation may exist at a time (ns-3's simulator is process-wide); one after another in a process give the
+  // same results for the same scenario and seed.
   static Result<std::unique_ptr<Simulation>> create(const scenario::Scenario& scenario, StackRegistry& registry,
-                                                    std::optional<std::filesystem::path> pcap_dir = std::nullopt);
+                                                    std::optional<std::filesystem::path> pcap_dir = std::nullopt,
+                                                    const AlgorithmRegistry* algorithms = nullptr);
   ~Simulation();
   // Runs to the scenario's end, checks expectations and writes the results directory. Runs once.
   Result<RunReport> run(const RunOptions& options);
+  // Ends the run early as a runtime failure. Meant for code that runs inside the simulation but cannot report
+  // through a Result (e.g. a policy algorithm written in Python that raised): the simulation stops after the
+  // current event and run() returns `why` without writing results. The first reason given wins.
+  void stop(Error why);
 
   class World;
 
