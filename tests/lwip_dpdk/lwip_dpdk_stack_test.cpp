@@ -222,6 +222,35 @@ TEST_F(LwipDpdkStack, TheLinkGoingDownMidTransferFailsTheConnectionWithinTheUser
   EXPECT_LT(lab_->executor().now() - cut, Duration(10s));  // 2 s of silence, checked every 0.5 s
 }
 
+TEST_F(LwipDpdkStack, TheUserTimeoutCountsFromTheWriteNotFromIdleTime) {
+  // The user timeout measures silence while data waits for an acknowledgement. A connection idle for longer than
+  // the timeout writes into a dead path: it must fail a full timeout after the write (1 s, seen by lwIP's 0.5 s
+  // polls: 1.0-1.5 s), not at the first poll after it (0-0.5 s), as it would if idleness counted.
+  const std::string dev = lab_->add_path(0);
+  auto user = lab_->lwip_stack(0, dev, {{"user_timeout", "1s"}});
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  auto server_stack = lab_->server_stack();
+  EchoServer server;
+  auto listener = server_stack->listen(endpoint("10.77.0.1", 7008), L4Proto::tcp, server);
+  ASSERT_TRUE(listener.ok());
+  EventRecorder events;
+  auto connection = (*user)->connect(endpoint("10.77.0.1", 7008), L4Proto::tcp, events);
+  ASSERT_TRUE(connection.ok());
+  ASSERT_TRUE(lab_->executor().run_until([&] { return events.connected > 0; }, kDeadline));
+  lab_->executor().run_until([] { return false; }, std::chrono::milliseconds(2500));  // idle, past the timeout
+  ASSERT_EQ(events.failed, 0);
+  ASSERT_TRUE(run_command("ip -n " + lab_->srv() + " link set dmv0b down").ok());
+  const char ping[] = "ping";
+  const TimePoint written = lab_->executor().now();
+  auto sent = (*connection)->send(std::as_bytes(std::span(ping, 4)));
+  ASSERT_TRUE(sent.ok());
+  ASSERT_TRUE(lab_->executor().run_until([&] { return events.failed > 0; }, kDeadline));
+  EXPECT_EQ(events.error->code, ETIMEDOUT);
+  // A wide margin on both sides of the 0.5 s poll step: 0.8 s separates "counted from the write" (>= 1.0 s)
+  // from "counted from the last acknowledgement" (<= 0.5 s).
+  EXPECT_GE(lab_->executor().now() - written, Duration(std::chrono::milliseconds(800)));
+}
+
 TEST_F(LwipDpdkStack, ABadVdevIsNamedAndOtherInstancesKeepWorking) {
   const std::string dev = lab_->add_path(0);
   auto good = lab_->lwip_stack(0, dev);

@@ -105,6 +105,52 @@ TEST_F(ShimUserSpace, APeerResetReachesTheProgramAsConnectionReset) {
   EXPECT_NE(o.out.find("ECONNRESET"), std::string::npos) << o.out;
 }
 
+TEST_F(ShimUserSpace, UdpRequestResponseOverAnLwipInstance) {
+  // The first sendto decides, and is sent at once (the session is usable at once: no "connecting" for UDP).
+  const Outcome o = run_dmm(config_, probe({"udp", kUserServer0, kPort}));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["stack"], "user0");
+  EXPECT_EQ(server_->peers(), (std::set<std::string>{kUserClient0}));
+}
+
+TEST_F(ShimUserSpace, PythonSendfileAndTimeoutsOnAnLwipSession) {
+  // socket.sendfile() is sendfile64 in CPython (large-file build); a read with a timeout on a silent session
+  // returns (socket.timeout) instead of blocking for ever.
+  const std::string file = write_random_file(*dir_, "send.bin", 300000);
+  const std::string script = std::string("import socket, hashlib\n") +
+                             "s = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "with open('" + file + "', 'rb') as f:\n"
+                             "    sent = s.sendfile(f)\n"
+                             "got = b''\n"
+                             "while len(got) < sent:\n"
+                             "    got += s.recv(65536)\n"
+                             "print('sent=%d' % sent)\n"
+                             "print('same=%d' % (got == open('" + file + "', 'rb').read()))\n"
+                             "s.settimeout(0.3)\n"
+                             "try:\n"
+                             "    s.recv(1)\n"
+                             "    print('timeout=0')\n"
+                             "except socket.timeout:\n"
+                             "    print('timeout=1')\n"
+                             "s2 = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "s2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bytes(16))\n"
+                             "import struct\n"
+                             "s2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll', 0, 200000))\n"
+                             "try:\n"
+                             "    s2.recv(1)\n"
+                             "    print('rcvtimeo=0')\n"
+                             "except (BlockingIOError, socket.timeout, OSError) as e:\n"
+                             "    print('rcvtimeo=%s' % type(e).__name__)\n";
+  const Outcome o = run_dmm(config_, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("sent"), "300000");
+  EXPECT_EQ(f.at("same"), "1");
+  EXPECT_EQ(f.at("timeout"), "1");
+  EXPECT_EQ(f.at("rcvtimeo"), "BlockingIOError");  // EAGAIN after SO_RCVTIMEO, as from a kernel socket
+  EXPECT_GE(occurrences(read_text(log_), "\"stack\":\"user0\""), 2) << read_text(log_);
+}
+
 TEST_F(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
   const std::string served = write_random_file(*dir_, "file.bin", 4 << 20);
   Child http = start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080");

@@ -169,6 +169,12 @@ err_t LwipTcpConnection::on_poll(void* arg, tcp_pcb* pcb) {
   auto* self = static_cast<LwipTcpConnection*>(arg);
   if (!self) return ERR_OK;
   self->count_retransmits();
+  // A send that found lwIP out of memory with nothing of its own in flight gets no acknowledgement to wake it:
+  // look again here.
+  if (self->want_writable_ && tcp_sndbuf(pcb) > 0 && tcp_sndqueuelen(pcb) < TCP_SND_QUEUELEN) {
+    self->want_writable_ = false;
+    self->mailbox_->post(EventMailbox::kWritable);
+  }
   const bool unacknowledged = pcb->unacked != nullptr || pcb->state == SYN_SENT;
   if (unacknowledged && self->executor_.now() - self->last_progress_ >= self->options_.user_timeout) {
     self->detach_pcb();
@@ -199,6 +205,9 @@ Result<std::size_t> LwipTcpConnection::send(std::span<const std::byte> data) {
   if (!connected_) return make_error(ENOTCONN, "send before the connection is established");
   if (write_shut_) return make_error(EPIPE, "send after shutdown_write");
   if (data.empty() || !pcb_) return std::size_t{0};
+  // The user timeout measures silence while data waits for an acknowledgement: with nothing in flight, its clock
+  // starts now (an idle connection is not a silent one).
+  if (!pcb_->unacked && !pcb_->unsent) last_progress_ = executor_.now();
   std::size_t taken = 0;
   while (taken < data.size()) {
     const std::size_t room = std::min<std::size_t>(tcp_sndbuf(pcb_), kMaxChunk);

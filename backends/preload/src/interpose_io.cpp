@@ -166,23 +166,43 @@ DMM_INTERPOSE ssize_t send(int fd, const void* buffer, size_t size, int flags) {
   return real().send(fd, buffer, size, flags);
 }
 
-DMM_INTERPOSE ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
-  UserFd u = user_fd(out_fd);
-  if (!u) return real().sendfile(out_fd, in_fd, offset, count);
-  // Read from the file, send through the session: what sendfile does, one copy later.
+namespace {
+
+// sendfile on a user-space session: read from the file, send through the session (one copy more than the
+// kernel's). What was read but not sent (EAGAIN, a short write, an error) is given back to the file position.
+ssize_t user_sendfile(const UserFd& u, int out_fd, int in_fd, off64_t* offset, size_t count) {
   std::vector<char> buffer(std::min<size_t>(count, 256 * 1024));
-  const ssize_t got = offset ? ::pread(in_fd, buffer.data(), buffer.size(), *offset)
+  const ssize_t got = offset ? ::pread64(in_fd, buffer.data(), buffer.size(), *offset)
                              : real().read(in_fd, buffer.data(), buffer.size());
   if (got <= 0) return got;
   const iovec iov{buffer.data(), static_cast<size_t>(got)};
   const ssize_t sent = user_send(u, out_fd, &iov, 1, 0);
-  if (sent > 0) {
-    if (offset)
-      *offset += sent;
-    else if (sent < got)
-      ::lseek(in_fd, sent - got, SEEK_CUR);  // give back what was read but not sent
-  }
+  const int saved_errno = errno;
+  const ssize_t kept = std::max<ssize_t>(sent, 0);
+  if (offset)
+    *offset += kept;
+  else if (kept < got)
+    ::lseek64(in_fd, kept - got, SEEK_CUR);
+  errno = saved_errno;
   return sent;
+}
+
+}  // namespace
+
+DMM_INTERPOSE ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
+  UserFd u = user_fd(out_fd);
+  if (!u) return real().sendfile(out_fd, in_fd, offset, count);
+  off64_t at = offset ? *offset : 0;
+  const ssize_t n = user_sendfile(u, out_fd, in_fd, offset ? &at : nullptr, count);
+  if (offset) *offset = static_cast<off_t>(at);
+  return n;
+}
+
+// Programs built with _FILE_OFFSET_BITS=64 (nginx, for one) call this name.
+DMM_INTERPOSE ssize_t sendfile64(int out_fd, int in_fd, off64_t* offset, size_t count) {
+  UserFd u = user_fd(out_fd);
+  if (!u) return real().sendfile64(out_fd, in_fd, offset, count);
+  return user_sendfile(u, out_fd, in_fd, offset, count);
 }
 
 DMM_INTERPOSE int shutdown(int fd, int how) __THROW {

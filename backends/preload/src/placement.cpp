@@ -10,6 +10,7 @@
 
 #include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "user_sockopt.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -157,23 +158,21 @@ int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, std::string
     why = s.error().message;
     return s.error().code != 0 ? s.error().code : EIO;
   }
-  // The options the program set that mean something to a user-space stack.
+  // The options the program set before the decision, and what getsockopt should read back of them.
   for (std::uint8_t i = 0; i < rec.option_count; ++i) {
     const RecordedOption& o = rec.options[i];
-    int value = 0;
-    if (o.level == IPPROTO_TCP && o.name == TCP_NODELAY && o.length >= sizeof value) {
-      std::memcpy(&value, o.value, sizeof value);
-      session->set_nodelay(value != 0);
-    }
+    apply_recorded_option(*session, o.level, o.name, o.value, o.length);
+    session->remember_option(o.level, o.name, o.value, o.length);
   }
-  const int app = session->mirror().release_app_end();
+  const int app = session->mirror().app_fd();
   struct stat st {};
   if (fstat(app, &st) != 0 || real().dup3(app, fd, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
     const int err = errno;
     why = std::string("dup3: ") + std::strerror(err);
-    real().close(app);  // the session sees its application end gone and cleans up
+    session->abandon();
     return err;
   }
+  (void)session->mirror().release_app_end();  // the program's fd is its copy now; ours is closed below
   session->set_app_identity(st.st_dev, st.st_ino);
   const SocketId old_identity = identity_of(rec);
   rec.dev = st.st_dev;

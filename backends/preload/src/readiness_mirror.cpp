@@ -49,19 +49,27 @@ ReadinessMirror::~ReadinessMirror() {
 int ReadinessMirror::release_app_end() { return std::exchange(app_, -1); }
 
 void ReadinessMirror::set_readable(bool readable) {
-  if (readable == readable_ || shut_) return;
-  if (readable) {
-    const char marker = 'r';
-    if (real().send(control_, &marker, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) readable_ = true;
-  } else {
-    readable_ = false;  // the application side consumes the marker (consume_marker_from)
+  if (shut_) return;
+  if (!readable) {
+    readable_ = false;  // the application side consumes the markers (consume_marker_from)
+    return;
+  }
+  // One marker more each time new data arrives, also while readable already: an edge-triggered epoll sees a new
+  // edge for new data, as with a kernel socket. Bounded: a program that never reads gets no more edges past it.
+  if (markers_ >= kMaxMarkers) return;
+  const char marker = 'r';
+  if (real().send(control_, &marker, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1) {
+    readable_ = true;
+    ++markers_;
   }
 }
 
 void ReadinessMirror::consume_marker_from(int app_fd) {
-  char marker;
-  while (real().recv(app_fd, &marker, 1, MSG_DONTWAIT) < 0 && errno == EINTR) {
+  char markers[kMaxMarkers];
+  ssize_t n;
+  while ((n = real().recv(app_fd, markers, sizeof markers, MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR)) {
   }
+  markers_ = 0;
 }
 
 void ReadinessMirror::make_writable() {

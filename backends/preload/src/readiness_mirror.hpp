@@ -3,7 +3,8 @@
 // socketpair, whose readiness the shim sets to mirror the user-space connection, so that poll, select and epoll
 // work on it unchanged, next to kernel sockets. The shim keeps the other end ("control").
 //
-//   readable   <=> the control end has sent one marker byte (data, end of stream or an error is waiting)
+//   readable   <=> the control end has sent marker bytes (data, end of stream or an error is waiting); one more
+//                  per arrival of new data, so that edge-triggered epoll sees an edge for it
 //   writable   <=> the application end's send buffer is empty; made unwritable by filling it (the filler sits
 //                  unread in the control end), writable again by draining the control end
 //   end/error  <=> the control end shut down its sending side: POLLIN|POLLRDHUP, and writable (so that readers
@@ -58,7 +59,9 @@ private:
 
   int app_ = -1;
   int control_ = -1;
+  static constexpr int kMaxMarkers = 64;
   bool readable_ = false;
+  int markers_ = 0;  // marker bytes sent since the application side last consumed them
   bool writable_ = false;
   bool shut_ = false;
 };

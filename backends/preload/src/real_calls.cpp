@@ -52,6 +52,7 @@ const RealCalls& real() {
   resolve(c.recvmmsg, "recvmmsg");
   resolve(c.send, "send");
   resolve(c.sendfile, "sendfile");
+  resolve(c.sendfile64, "sendfile64");
   resolve(c.getsockname, "getsockname");
   resolve(c.getpeername, "getpeername");
   resolve(c.ioctl, "ioctl");

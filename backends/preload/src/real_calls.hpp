@@ -38,6 +38,7 @@ struct RealCalls {
   int (*recvmmsg)(int, mmsghdr*, unsigned int, int, timespec*);
   ssize_t (*send)(int, const void*, size_t, int);
   ssize_t (*sendfile)(int, int, off_t*, size_t);
+  ssize_t (*sendfile64)(int, int, off64_t*, size_t);
   int (*getsockname)(int, sockaddr*, socklen_t*);
   int (*getpeername)(int, sockaddr*, socklen_t*);
   int (*ioctl)(int, unsigned long, ...);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -24,21 +25,40 @@ enum Phase : int { kUnconstructed, kConstructed, kStarting, kStarted };
 std::atomic<int> g_phase{kUnconstructed};
 
 // The child of fork(): one thread, a copy of the parent's memory. Locks held by the parent's other threads would
-// never be released here (their threads are gone): the table forgets those records, and a start-up that another
-// thread had under way is started again by the child. Runs before fork() returns in the child.
+// never be released here (their threads are gone): the table forgets those records. A start-up that another
+// thread had under way is not started again: it was in the middle of library code (yaml-cpp's function-local
+// statics, malloc'd state, ...) whose locks and "initialisation in progress" guards the child inherits held by a
+// thread it does not have — starting again could wait for ever (it did: __cxa_guard_acquire in yaml-cpp). Such a
+// child runs without DMM, with one line on stderr (before_fork makes this rare: only a start that takes longer
+// than 2 s). Runs before fork() returns in the child.
 void after_fork_in_child() {
   set_table_owner_pid();
   fd_table().reset_after_fork();
   nrd_subscription_after_fork_in_child();
   int starting = kStarting;
-  g_phase.compare_exchange_strong(starting, kConstructed, std::memory_order_acq_rel);
+  if (g_phase.compare_exchange_strong(starting, kStarted, std::memory_order_acq_rel)) {
+    static const char line[] =
+        "dmm-preload: forked while another thread was starting DMM; this child runs without DMM\n";
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line, sizeof line - 1);
+  }
+}
+
+long long monotonic_ms();
+
+// Before fork: if another thread is starting the shim right now, let it finish first (bounded), so that the child
+// inherits a whole shim rather than one half-built inside library code (see after_fork_in_child). Otherwise fork
+// never waits for the shim. glibc runs this before it takes its own fork locks, so the starting thread can still
+// allocate and load what it needs.
+void before_fork() {
+  if (g_phase.load(std::memory_order_acquire) != kStarting || inside_shim()) return;
+  const long long deadline = monotonic_ms() + 2000;
+  while (g_phase.load(std::memory_order_acquire) == kStarting && monotonic_ms() < deadline) sched_yield();
 }
 
 __attribute__((constructor)) void construct_shim() {
   real();  // resolve libc's entry points now, while dlsym is safe to call (not in a signal handler)
   set_table_owner_pid();
-  // No prepare/parent handlers: fork never waits for the shim, so it cannot deadlock on it.
-  pthread_atfork(nullptr, nullptr, after_fork_in_child);
+  pthread_atfork(before_fork, nullptr, after_fork_in_child);
   g_phase.store(kConstructed, std::memory_order_release);
 }
 

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -100,7 +101,9 @@ void UserSessions::remove(const UserSession* session) {
 UserSession::UserSession(UserStacks& stacks, L4Proto proto, ReadinessMirror mirror, Endpoint peer)
     : stacks_(stacks), proto_(proto), mirror_(std::move(mirror)), peer_(peer) {}
 
-UserSession::~UserSession() = default;
+// Closed on the stack thread before the last reference goes (finish_if_done_locked, abandon): a Connection may
+// only be touched there.
+UserSession::~UserSession() { assert(!connection_); }
 
 bool UserSession::nonblocking(int fd, int flags) {
   if (flags & MSG_DONTWAIT) return true;
@@ -110,12 +113,23 @@ bool UserSession::nonblocking(int fd, int flags) {
 
 namespace {
 
-// Waits for `events` on the application's fd (its readiness mirrors the session). Interrupted waits restart, as
-// a kernel socket call restarts under SA_RESTART.
-void wait_for(int fd, short events) {
+enum class Wait { ready, timed_out, closed };
+
+// Waits for `events` on the application's fd (its readiness mirrors the session), at most `timeout` (zero: no
+// limit; SO_RCVTIMEO/SO_SNDTIMEO). Interrupted waits restart, as a kernel socket call restarts under SA_RESTART.
+// `closed`: the fd is not open any more (another thread closed it), so the call must end.
+Wait wait_for(int fd, short events, Duration timeout) {
   pollfd p{fd, events, 0};
-  while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+  const int ms = timeout > Duration::zero()
+                     ? static_cast<int>(std::max<std::int64_t>(
+                           1, std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()))
+                     : -1;
+  int n;
+  while ((n = ::poll(&p, 1, ms)) < 0 && errno == EINTR) {
   }
+  if (n == 0) return Wait::timed_out;
+  if (n > 0 && (p.revents & POLLNVAL)) return Wait::closed;
+  return Wait::ready;
 }
 
 std::size_t total_length(const iovec* iov, int iovcnt) {
@@ -134,29 +148,48 @@ Status UserSession::start_connect(Stack& stack) {
     if (!connection) return connection.error();
     const std::lock_guard lock(self->mutex_);
     self->connection_ = std::move(*connection);
-    self->watch_control();
+    if (Status watched = self->watch_control(); !watched) {
+      self->connection_->close();
+      self->connection_.reset();
+      return watched;
+    }
+    if (self->proto_ == L4Proto::udp) {
+      // UDP is usable at once: the first send right after connect/sendto must not meet "connecting".
+      self->phase_ = Phase::established;
+      self->mirror_.make_writable();
+    }
     return {};
   });
 }
 
-void UserSession::watch_control() {
+Status UserSession::watch_control() {
   std::weak_ptr<UserSession> weak = weak_from_this();
   // EPOLLRDHUP only: the filler the application end writes into the control end must not wake us.
-  (void)stacks_.executor().watch(mirror_.control_fd(), EPOLLRDHUP, [weak](std::uint32_t) {
+  return stacks_.executor().watch(mirror_.control_fd(), EPOLLRDHUP, [weak](std::uint32_t) {
     if (auto self = weak.lock()) self->on_app_gone();
+  });
+}
+
+void UserSession::abandon() {
+  std::shared_ptr<UserSession> self = shared_from_this();
+  stacks_.call([self] {
+    self->on_app_gone();  // closes the connection here, on the stack thread, and unwatches the control end
+    return 0;
   });
 }
 
 int UserSession::finish_connect(int fd) {
   if (proto_ == L4Proto::udp) return 0;  // UDP "connects" at once
-  const bool wait = !nonblocking(fd, 0);
-  if (!wait) {
-    // A non-blocking connect answers EINPROGRESS, as the kernel's does for a remote peer, even when the
-    // handshake finished during the hand-off: the program learns the outcome from POLLOUT and SO_ERROR.
-    errno = EINPROGRESS;
-    return -1;
-  }
+  if (!nonblocking(fd, 0)) return wait_connected(fd);
+  // A non-blocking connect answers EINPROGRESS, as the kernel's does for a remote peer, even when the handshake
+  // finished during the hand-off: the program learns the outcome from POLLOUT and SO_ERROR.
+  errno = EINPROGRESS;
+  return -1;
+}
+
+int UserSession::wait_connected(int fd) {
   for (;;) {
+    Duration timeout{0};
     {
       const std::lock_guard lock(mutex_);
       if (phase_ == Phase::established) return 0;
@@ -165,12 +198,17 @@ int UserSession::finish_connect(int fd) {
         errno = failure_errno_;
         return -1;
       }
-      if (!wait) {
-        errno = EINPROGRESS;
-        return -1;
-      }
+      timeout = send_timeout_;
     }
-    wait_for(fd, POLLOUT);
+    const Wait w = wait_for(fd, POLLOUT, timeout);
+    if (w == Wait::closed) {
+      errno = EBADF;
+      return -1;
+    }
+    if (w == Wait::timed_out) {
+      errno = EINPROGRESS;  // connect(2) under SO_SNDTIMEO: still in progress
+      return -1;
+    }
   }
 }
 
@@ -191,24 +229,13 @@ int UserSession::connect_again(int fd) {
     errno = EALREADY;
     return -1;
   }
-  // Blocking: wait for the outcome, as connect(2) would.
-  const int result = [&] {
-    for (;;) {
-      {
-        const std::lock_guard lock(mutex_);
-        if (phase_ == Phase::established) return 0;
-        if (phase_ == Phase::failed) {
-          errno = failure_errno_;
-          error_.reset();
-          return -1;
-        }
-      }
-      pollfd p{fd, POLLOUT, 0};
-      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
-      }
-    }
-  }();
-  return result;
+  return wait_connected(fd);  // blocking: the outcome, as connect(2) would wait for it
+}
+
+void UserSession::set_timeouts(std::optional<Duration> receive, std::optional<Duration> send) {
+  const std::lock_guard lock(mutex_);
+  if (receive) receive_timeout_ = *receive;
+  if (send) send_timeout_ = *send;
 }
 
 bool UserSession::connected() {
@@ -217,11 +244,16 @@ bool UserSession::connected() {
 }
 
 ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
+  if (flags & (MSG_OOB | MSG_ERRQUEUE)) {
+    errno = (flags & MSG_OOB) ? EINVAL : EAGAIN;  // no urgent data, no error queue on a user-space stack
+    return -1;
+  }
   const bool peek = flags & MSG_PEEK;
   const bool wait_all = (flags & MSG_WAITALL) && !peek;
   const std::size_t wanted = total_length(iov, iovcnt);
   std::size_t got = 0;
   for (;;) {
+    Duration timeout{0};
     {
       std::unique_lock lock(mutex_);
       if (proto_ == L4Proto::udp && !datagrams_.empty()) {
@@ -283,34 +315,40 @@ ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
         errno = EAGAIN;
         return -1;
       }
+      timeout = receive_timeout_;
     }
-    wait_for(fd, POLLIN);
+    const Wait w = wait_for(fd, POLLIN, timeout);
+    if (w != Wait::ready) {
+      if (got > 0) return static_cast<ssize_t>(got);
+      errno = w == Wait::closed ? EBADF : EAGAIN;  // SO_RCVTIMEO expired: EAGAIN, as the kernel says
+      return -1;
+    }
   }
 }
 
 ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
+  if (flags & MSG_OOB) {
+    errno = EOPNOTSUPP;  // no urgent data on a user-space stack
+    return -1;
+  }
   const std::size_t total = total_length(iov, iovcnt);
   std::size_t sent = 0;
-  auto broken_pipe = [&](int err) -> ssize_t {
-    if (sent > 0) return static_cast<ssize_t>(sent);
-    if (err == EPIPE && !(flags & MSG_NOSIGNAL)) ::pthread_kill(::pthread_self(), SIGPIPE);
-    errno = err;
-    return -1;
-  };
   for (;;) {
+    enum class Next { wait, barrier } next = Next::wait;
+    int pipe_error = 0;  // decided under the lock; SIGPIPE is raised after it is released (a handler may call us)
+    Duration timeout{0};
     {
       const std::lock_guard lock(mutex_);
-      if (phase_ == Phase::failed) {
-        if (error_) {
-          const int err = *error_;
-          error_.reset();
-          return broken_pipe(err);
+      if (phase_ == Phase::failed || write_shut_) {
+        pipe_error = phase_ == Phase::failed ? error_.value_or(EPIPE) : EPIPE;
+        error_.reset();
+      } else if (phase_ == Phase::established && proto_ == L4Proto::udp) {
+        if (total > 65507) {
+          errno = EMSGSIZE;  // the largest UDP payload of an IPv4 datagram
+          return -1;
         }
-        return broken_pipe(EPIPE);
-      }
-      if (write_shut_) return broken_pipe(EPIPE);
-      if (phase_ == Phase::established) {
-        if (proto_ == L4Proto::udp) {
+        if (udp_in_flight_ < kMaxDatagramsInFlight) {
+          ++udp_in_flight_;
           std::vector<std::byte> datagram(total);
           std::size_t at = 0;
           for (int i = 0; i < iovcnt; ++i) {
@@ -319,20 +357,24 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
           }
           stacks_.post([self = shared_from_this(), d = std::move(datagram)] {
             const std::lock_guard l(self->mutex_);
+            --self->udp_in_flight_;
             if (self->connection_) (void)self->connection_->send(d);
           });
           return static_cast<ssize_t>(total);
         }
+        // The stack thread has not caught up: as a full socket buffer would, refuse or wait for it.
+        if (nonblocking(fd, flags)) {
+          errno = EAGAIN;
+          return -1;
+        }
+        next = Next::barrier;
+      } else if (phase_ == Phase::established) {
         const bool was_empty = tx_.empty();
-        std::size_t offset = 0;
-        for (int i = 0; i < iovcnt && !tx_.full(); ++i) {
-          if (sent >= offset + iov[i].iov_len) {
-            offset += iov[i].iov_len;
-            continue;
-          }
+        std::size_t offset = 0;  // of iov[i] in the whole request
+        for (int i = 0; i < iovcnt && !tx_.full(); offset += iov[i].iov_len, ++i) {
+          if (sent >= offset + iov[i].iov_len) continue;
           const std::size_t at = sent - offset;
           sent += tx_.put(static_cast<const std::byte*>(iov[i].iov_base) + at, iov[i].iov_len - at);
-          offset += iov[i].iov_len;
         }
         if (was_empty && !tx_.empty() && !push_posted_) {
           push_posted_ = true;
@@ -345,13 +387,29 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
         if (tx_.full()) mirror_.make_unwritable(fd);
         if (sent == total) return static_cast<ssize_t>(sent);
       }
-      if (nonblocking(fd, flags)) {
+      if (pipe_error == 0 && next == Next::wait && nonblocking(fd, flags)) {
         if (sent > 0) return static_cast<ssize_t>(sent);
         errno = EAGAIN;
         return -1;
       }
+      timeout = send_timeout_;
     }
-    wait_for(fd, POLLOUT);
+    if (pipe_error != 0) {
+      if (sent > 0) return static_cast<ssize_t>(sent);
+      if (pipe_error == EPIPE && !(flags & MSG_NOSIGNAL)) ::pthread_kill(::pthread_self(), SIGPIPE);
+      errno = pipe_error;
+      return -1;
+    }
+    if (next == Next::barrier) {
+      stacks_.call([] { return 0; });  // every datagram posted before this one has reached the stack
+      continue;
+    }
+    const Wait w = wait_for(fd, POLLOUT, timeout);
+    if (w != Wait::ready) {
+      if (sent > 0) return static_cast<ssize_t>(sent);
+      errno = w == Wait::closed ? EBADF : EAGAIN;  // SO_SNDTIMEO expired: EAGAIN, as the kernel says
+      return -1;
+    }
   }
 }
 
@@ -483,14 +541,18 @@ void UserSession::on_peer_closed() {
 
 void UserSession::pull_locked() {
   if (!connection_) return;
+  bool arrived = false;  // new data this time: one more readiness edge (set_readable)
   if (proto_ == L4Proto::udp) {
     std::vector<std::byte> buffer(65536);
     for (;;) {
       auto n = connection_->receive(buffer);
       if (!n) break;
-      if (datagrams_.size() < 1024) datagrams_.emplace_back(buffer.begin(), buffer.begin() + *n);
+      if (datagrams_.size() < 1024) {  // beyond it dropped, as a full socket buffer drops datagrams
+        datagrams_.emplace_back(buffer.begin(), buffer.begin() + *n);
+        arrived = true;
+      }
     }
-    if (!datagrams_.empty()) mirror_.set_readable(true);
+    if (arrived) mirror_.set_readable(true);
     return;
   }
   stack_wants_pull_ = false;
@@ -509,8 +571,9 @@ void UserSession::pull_locked() {
       break;
     }
     rx_.commit(*n);
+    arrived = true;
   }
-  if (!rx_.empty()) mirror_.set_readable(true);
+  if (arrived) mirror_.set_readable(true);
 }
 
 void UserSession::push_locked() {
@@ -538,6 +601,25 @@ void UserSession::on_app_gone() {
   }
   push_locked();  // what the program wrote before closing still goes out, then the stream ends
   finish_if_done_locked();
+}
+
+void UserSession::end_for_exit() {
+  const std::lock_guard lock(mutex_);
+  write_shut_ = true;
+  push_locked();  // ends the stream once the buffer is out
+}
+
+bool UserSession::delivered() {
+  const std::lock_guard lock(mutex_);
+  return tx_.empty() || !connection_;
+}
+
+void UserSession::close_when_stopped() {
+  const std::lock_guard lock(mutex_);
+  if (connection_) {
+    connection_->close();
+    connection_.reset();
+  }
 }
 
 void UserSession::report_progress(TimePoint now, bool final) {

@@ -55,6 +55,9 @@ public:
   // Starts the connection on the stack thread and waits for its immediate outcome (ENETUNREACH: the ranked list
   // may move on). On success the application end can be handed over.
   Status start_connect(Stack& stack);
+  // The application end never reached the program (a failure after start_connect): the connection is closed on
+  // the stack thread, where it lives.
+  void abandon();
   ReadinessMirror& mirror() { return mirror_; }
   // Identity of the application end (for stale-record checks).
   void set_app_identity(dev_t dev, ino_t ino) { app_dev_ = dev, app_ino_ = ino; }
@@ -65,6 +68,8 @@ public:
   int finish_connect(int fd);
   // A later connect() on the same fd: EALREADY while connecting, EISCONN once connected, the failure once.
   int connect_again(int fd);
+  // SO_RCVTIMEO / SO_SNDTIMEO (zero: no limit): a blocking call gives up with EAGAIN (connect: EINPROGRESS).
+  void set_timeouts(std::optional<Duration> receive, std::optional<Duration> send);
   ssize_t receive(int fd, const iovec* iov, int iovcnt, int flags);
   ssize_t send(int fd, const iovec* iov, int iovcnt, int flags);
   int shutdown(int how);
@@ -87,8 +92,12 @@ public:
   void on_readable() override;
   void on_writable() override;
   void on_peer_closed() override;
-  // The program is exiting with this session open: closed as if its last fd were (stack thread).
-  void close_for_exit() { on_app_gone(); }
+  // At the program's exit (stack thread): what the program wrote goes out, then the end of the stream; the
+  // session stays until its fd is really closed, so late exit handlers still meet a socket (that cannot write).
+  void end_for_exit();
+  bool delivered();  // nothing left in the send buffer
+  // The stack thread has stopped (UserStacks is being destroyed): the connection is closed on this thread.
+  void close_when_stopped();
   // nRD's passive monitoring (stack thread): the session's progress since the last call, from the connection's
   // own metrics (lwIP's), with the rule nSocket uses (core progress_sample); reported via the nRD subscription.
   void report_progress(TimePoint now, bool final);
@@ -99,9 +108,10 @@ public:
 
 private:
   static bool nonblocking(int fd, int flags);
+  int wait_connected(int fd);
   void pull_locked();  // connection -> rx ring (stack thread)
   void push_locked();  // tx ring -> connection (stack thread)
-  void watch_control();
+  Status watch_control();
   void on_app_gone();
   void finish_if_done_locked();
 
@@ -123,7 +133,11 @@ private:
   bool peer_ended_ = false;       // end of stream received (rx may still hold data)
   bool write_shut_ = false;       // the application shut its side down
   bool app_gone_ = false;         // every application copy of the fd is closed
+  Duration receive_timeout_{0};   // SO_RCVTIMEO (zero: none)
+  Duration send_timeout_{0};      // SO_SNDTIMEO
   bool push_posted_ = false;
+  static constexpr int kMaxDatagramsInFlight = 256;  // UDP datagrams posted to the stack thread, not sent yet
+  int udp_in_flight_ = 0;
   bool pull_posted_ = false;
   bool stack_wants_pull_ = false;  // the rx ring was full: the stack thread waits for room
   ByteRing rx_{kBufferBytes};

@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <linux/tcp.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -45,16 +46,36 @@ int put_tcp_info(UserSession& session, void* value, socklen_t* length) {
 
 }  // namespace
 
-int user_setsockopt(UserSession& session, int level, int name, const void* value, socklen_t length) {
-  if (length > 0 && !value) return fail(EFAULT);
-  if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+void apply_recorded_option(UserSession& session, int level, int name, const void* value, socklen_t length) {
+  if (level == IPPROTO_TCP && name == TCP_NODELAY && length >= static_cast<socklen_t>(sizeof(int))) {
     int on = 0;
-    if (length < static_cast<socklen_t>(sizeof on)) return fail(EINVAL);
     std::memcpy(&on, value, sizeof on);
     if (session.proto() == L4Proto::tcp) session.set_nodelay(on != 0);
   }
-  // Everything else is accepted and remembered (buffer sizes, keepalive, timeouts): a user-space stack has its
-  // own buffers and timers, and a program expects a socket option to be taken.
+  if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO) &&
+      length >= static_cast<socklen_t>(sizeof(timeval))) {
+    timeval t{};
+    std::memcpy(&t, value, sizeof t);
+    const Duration d = std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+    if (name == SO_RCVTIMEO)
+      session.set_timeouts(d, std::nullopt);
+    else
+      session.set_timeouts(std::nullopt, d);
+  }
+}
+
+int user_setsockopt(UserSession& session, int level, int name, const void* value, socklen_t length) {
+  if (length > 0 && !value) return fail(EFAULT);
+  if (level == IPPROTO_TCP && name == TCP_NODELAY && length < static_cast<socklen_t>(sizeof(int))) return fail(EINVAL);
+  if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+    if (length < static_cast<socklen_t>(sizeof(timeval))) return fail(EINVAL);
+    timeval t{};
+    std::memcpy(&t, value, sizeof t);
+    if (t.tv_sec < 0 || t.tv_usec < 0 || t.tv_usec >= 1000000) return fail(EDOM);
+  }
+  apply_recorded_option(session, level, name, value, length);
+  // Everything else is accepted and remembered (buffer sizes, keepalive): a user-space stack has its own buffers
+  // and timers, and a program expects a socket option to be taken.
   session.remember_option(level, name, value, length);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -97,25 +98,33 @@ void* UserStacks::thread_main(void* self) {
 }
 
 UserStacks::~UserStacks() {
-  executor_->stop();
+  if (executor_) executor_->stop();
   if (thread_started_) ::pthread_join(thread_, nullptr);
+  // The loop is gone: connections are closed here, before the stacks and the executor they use.
+  if (sessions_)
+    for (const auto& session : sessions_->all()) session->close_when_stopped();
 }
 
 void UserStacks::drain(Duration timeout) {
   if (!in_owner_process()) return;
-  call([this] {
-    for (const auto& session : sessions_->all()) session->close_for_exit();
-    return 0;
+  // Sessions are not removed here: an exit handler that runs after this one may still use its socket (reads
+  // work; writes meet the ended stream, EPIPE, as on a kernel socket after shutdown).
+  post([this] {
+    for (const auto& session : sessions_->all()) session->end_for_exit();
   });
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    const bool busy = call([this] {
-      if (!sessions_->all().empty()) return true;
-      for (const auto& [name, stack] : stacks_)
-        if (stack->delivering()) return true;
-      return false;
+    // A bounded look at the stack thread: a posted task and a flag, never a wait without a deadline.
+    auto busy = std::make_shared<std::atomic<int>>(-1);
+    post([this, busy] {
+      bool any = false;
+      for (const auto& session : sessions_->all()) any = any || !session->delivered();
+      for (const auto& [name, stack] : stacks_) any = any || stack->delivering();
+      busy->store(any ? 1 : 0);
     });
-    if (!busy) return;
+    while (busy->load() < 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (busy->load() == 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +45,25 @@ TEST(ReadinessMirror, WritableAndReadableAreSetIndependently) {
   EXPECT_EQ(ready(app), POLLIN);
   mirror->make_writable();
   EXPECT_EQ(ready(app), POLLIN | POLLOUT);
+}
+
+TEST(ReadinessMirror, NewDataIsANewEdgeForEdgeTriggeredEpoll) {
+  auto mirror = ReadinessMirror::create(true);
+  ASSERT_TRUE(mirror.ok());
+  const int app = mirror->app_fd();
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ASSERT_EQ(::epoll_ctl(ep, EPOLL_CTL_ADD, app, &ev), 0);
+  mirror->set_readable(true);
+  EXPECT_EQ(::epoll_wait(ep, &ev, 1, 0), 1);
+  EXPECT_EQ(::epoll_wait(ep, &ev, 1, 0), 0);  // edge-triggered: reported once
+  mirror->set_readable(true);                 // more data while still readable: a new edge
+  EXPECT_EQ(::epoll_wait(ep, &ev, 1, 0), 1);
+  mirror->set_readable(false);
+  mirror->consume_marker_from(app);
+  EXPECT_EQ(ready(app), 0);  // every marker consumed at once
+  ::close(ep);
 }
 
 TEST(ReadinessMirror, EndOfStreamReadsAsZeroAndFailureWakesEveryone) {
