@@ -128,10 +128,11 @@ void start_nrd_subscription(Orchestrator& orchestrator, const host::NrdSpec& nrd
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  // pthread_create rather than std::thread (as for the user-space stacks' thread): the thread never returns, and
-  // std::thread's heap-held start state, pointed at only from the thread's own stack, looks leaked to
-  // LeakSanitizer at exit when the program's threads are not the sanitizer's (an uninstrumented program with the
-  // sanitized shim preloaded: CI's ASan phase). The subscription itself stays reachable from g_subscription.
+  // pthread_create rather than std::thread (as for the user-space stacks' thread): the thread lives as long as the
+  // program (it ends only if its event loop cannot be made), and std::thread's heap-held start state, pointed at
+  // only from the thread's own stack, looks leaked to LeakSanitizer at exit when the program's threads are not the
+  // sanitizer's (an uninstrumented program with the sanitized shim preloaded: CI's ASan phase). The subscription
+  // itself stays reachable from g_subscription.
   pthread_t thread;
   const int created = ::pthread_create(&thread, nullptr, &run_subscription, subscription);
   if (created == 0) {
