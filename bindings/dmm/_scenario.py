@@ -82,7 +82,7 @@ class Scenario:
     seed = property(lambda self: self._view.seed, doc="The seed runs use unless run(seed=...) says otherwise.")
     duration_s = property(lambda self: self._view.duration_s, doc="Simulated run length in seconds.")
     nodes = property(lambda self: self._view.nodes, doc="Node names; node i is 10.255.0.(i+1) to policies.")
-    links = property(lambda self: self._view.links, doc="Links as dicts: name, between, rate_mbps, delay_ms, loss.")
+    links = property(lambda self: self._view.links, doc="Links as dicts: name, between, rate_mbps, delay_ms, loss, queue_packets.")
     stacks = property(lambda self: self._view.stacks,
                       doc="Stack instances as dicts: name, node, kind, link, tcp, processing_delay_ms, params.")
     nrd = property(lambda self: self._view.nrd,

@@ -32,7 +32,8 @@ py::tuple links(const scenario::Scenario& s) {
   py::list out;
   for (const auto& l : s.links) {
     out.append(py::dict("name"_a = l.name, "between"_a = py::make_tuple(l.a, l.b), "rate_mbps"_a = l.rate.value / 1e6,
-                        "delay_ms"_a = to_millis(l.delay), "loss"_a = l.loss));
+                        "delay_ms"_a = to_millis(l.delay), "loss"_a = l.loss,
+                        "queue_packets"_a = l.queue_packets));
   }
   return py::tuple(out);
 }

@@ -163,6 +163,7 @@ Status Simulation::World::build_links() {
     params.rate = l.rate;
     params.delay = l.delay;
     params.loss = l.loss;
+    params.queue_packets = l.queue_packets;
     links_.push_back(std::make_unique<Ns3Link>(ns3_nodes_.Get(static_cast<std::uint32_t>(sc_.node_index(l.a))),
                                                ns3_nodes_.Get(static_cast<std::uint32_t>(sc_.node_index(l.b))), params));
   }

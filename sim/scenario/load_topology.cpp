@@ -24,7 +24,7 @@ void load_nodes(const Field& f, LoadContext& ctx) {
 LinkSpec load_link(const Field& f, const LoadContext& ctx) {
   const Scenario& s = ctx.scenario;
   const MapReader m(f, "a link");
-  m.allow({"name", "between", "rate", "delay", "loss"});
+  m.allow({"name", "between", "rate", "delay", "loss", "queue"});
   LinkSpec link;
   link.mark = Mark{f->where.line, f->where.column};
   link.name = read_name(m.require("name"));
@@ -38,6 +38,8 @@ LinkSpec load_link(const Field& f, const LoadContext& ctx) {
   if (auto r = m.get("rate")) link.rate = read_rate(*r);
   if (auto d = m.get("delay")) link.delay = read_duration(*d);
   if (auto l = m.get("loss")) link.loss = read_probability(*l);
+  // In packets; a million 1500-byte packets (1.5 GB) is far past any real buffer and keeps ns-3's queue sane.
+  if (auto q = m.get("queue")) link.queue_packets = static_cast<std::uint32_t>(read_uint(*q, 1, 1'000'000));
   return link;
 }
 

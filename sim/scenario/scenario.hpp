@@ -27,6 +27,10 @@ struct LinkSpec {
   BitsPerSecond rate{100e6};
   Duration delay{std::chrono::milliseconds(1)};
   double loss = 0;
+  // Drop-tail buffer of each end's sender, in packets (a router port's; ns-3's and a common default). Below the
+  // path's bandwidth-delay product a loss-based TCP cannot fill the link, and below about twice the BDP ns-3's BBR
+  // collapses (its start-up losses shrink its bandwidth estimate round after round): size it for such studies.
+  std::uint32_t queue_packets = 100;
   Mark mark;
 };
 

@@ -69,6 +69,7 @@ Figures run_plain_ns3(const scenario::Scenario& sc, const std::vector<scenario::
     p.rate = sc.links[i].rate;
     p.delay = sc.links[i].delay;
     p.loss = sc.links[i].loss;
+    p.queue_packets = sc.links[i].queue_packets;
     links.push_back(std::make_unique<sim::Ns3Link>(nodes.Get(static_cast<std::uint32_t>(sc.node_index(sc.links[i].a))),
                                                    nodes.Get(static_cast<std::uint32_t>(sc.node_index(sc.links[i].b))), p));
   }

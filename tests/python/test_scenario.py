@@ -108,7 +108,7 @@ def test_loaded_scenario_shows_what_the_loader_understood(quickstart):
     assert [s["name"] for s in quickstart.stacks] == ["fast", "slow"]
     assert quickstart.stacks[1]["tcp"] == "newreno"
     assert quickstart.links[1] == {"name": "wan-b", "between": ("client", "server"), "rate_mbps": 20.0,
-                                   "delay_ms": 40.0, "loss": 0.0}
+                                   "delay_ms": 40.0, "loss": 0.0, "queue_packets": 100}
     assert quickstart.nrd["algorithm"] == "min-rtt" and quickstart.nrd["params"] == {"hysteresis": 0.2}
     assert quickstart.policy.rules[0].use == ("fast", "slow")
     assert quickstart.policy.rules[0].match.intent == "latency"

@@ -120,4 +120,19 @@ TEST(Decisions, PluginStackKindCarriesSessions) {
   EXPECT_NE(without.output.find("relay"), std::string::npos) << without.output;
 }
 
+TEST(Links, QueueSizesEachEndsBuffer) {
+  // The scenario's BBR transfer needs a buffer of about two bandwidth-delay products (queue: 500) to complete in
+  // time; the same run with the default 100 packets does not (ns-3's BBR collapses): the field must reach the link.
+  const auto out = fresh_dir("bbr-queue");
+  auto deep = run_sim({scenario_path("tests/scenarios/bbr-deep-buffer.yaml"), "--out", out.string(), "--quiet"});
+  EXPECT_EQ(deep.exit_code, 0) << deep.output;
+  auto shallow = run_sim({scenario_path("tests/scenarios/bbr-deep-buffer.yaml"), "--out", out.string(), "--quiet",
+                          "--set", "topology.links.wan.queue=100"});
+  EXPECT_EQ(shallow.exit_code, 1) << shallow.output;  // the expectation `completed` fails
+  auto zero = run_sim({scenario_path("tests/scenarios/bbr-deep-buffer.yaml"), "--out", out.string(), "--quiet",
+                       "--set", "topology.links.wan.queue=0"});
+  EXPECT_EQ(zero.exit_code, 2) << zero.output;
+  EXPECT_NE(zero.output.find("queue"), std::string::npos) << zero.output;
+}
+
 }  // namespace
