@@ -100,6 +100,7 @@ std::string read_text(const std::string& path) {
 std::string dmm_run_bin() { return DMM_RUN_BIN; }
 std::string preload_library() { return DMM_PRELOAD_LIB; }
 std::string probe_bin() { return DMM_PROBE_BIN; }
+std::string test_program(const std::string& name) { return std::string(DMM_PRELOAD_PROGRAMS) + "/" + name; }
 
 void PreloadTest::SetUp() {
   topo_ = std::make_unique<Topology>();
@@ -116,10 +117,10 @@ std::string PreloadTest::write_config(const std::string& policy, const std::stri
                            "policy:\n" + policy);
 }
 
-std::string PreloadTest::write_user_config(const std::string& policy) {
+std::string PreloadTest::write_user_config(const std::string& policy, const std::string& name) {
   topo_->add_user_path(0);
   topo_->add_user_path(1);
-  return dir_->write("dmm.yaml", "stacks:\n"
+  return dir_->write(name, "stacks:\n"
                                  "  - {name: host, kind: kernel}\n"
                                  "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
                                  "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "

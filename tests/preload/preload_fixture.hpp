@@ -49,6 +49,8 @@ Child start_iperf3_server(const Topology& topo, const std::string& ns, const std
 std::string dmm_run_bin();
 std::string preload_library();
 std::string probe_bin();
+// A script or config of tests/preload/programs/.
+std::string test_program(const std::string& name);
 
 class PreloadTest : public ::testing::Test {
 protected:
@@ -61,7 +63,7 @@ protected:
   std::string default_config();
   // The same stacks plus lwip-dpdk instances user0 and user1 on the user paths (Topology::add_user_path, made
   // here), and `policy`.
-  std::string write_user_config(const std::string& policy);
+  std::string write_user_config(const std::string& policy, const std::string& name = "dmm.yaml");
 
   // `dmm-run --config CONFIG --log LOG -- command...` inside the client namespace.
   Outcome run_dmm(const std::string& config, const std::vector<std::string>& command,

@@ -30,6 +30,14 @@
  *   signal-sockets ADDR PORT MS          connects once, then for MS ms makes and closes TCP sockets while a
  *                                        50 us timer's handler makes sockets too: every socket the handler
  *                                        made must be in the program's own namespace (wrong=N, handled=N)
+ *   epoll-first ADDR PORT                everything a program may attach to a socket before connect(), checked
+ *                                        after it (nginx's order: socket, epoll_ctl ADD, connect): the fd in an
+ *                                        EPOLLET set, in a level-triggered set, in an EPOLLONESHOT set and added
+ *                                        then removed in a fourth; a dup of it in the level-triggered set with its
+ *                                        own data word; O_ASYNC with F_SETOWN and F_SETSIG. Facts: et_out, et_data,
+ *                                        lt_data, dup_data, oneshot_once, removed_silent, owner, sig, async, sigio
+ *   epoll-fork ADDR PORT                 socket + epoll_ctl ADD in the parent, fork; the child connects and waits
+ *                                        on the inherited epoll set: child_out, child_data (echo through it)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -685,6 +693,119 @@ static int cmd_signal_sockets(char** argv) {
   return 0;
 }
 
+/* Everything registered on the fd before connect() must hold after it (DESIGN.md §2.4). */
+static volatile sig_atomic_t g_sigio;
+static void on_sigio(int sig) {
+  (void)sig;
+  ++g_sigio;
+}
+
+#define ET_DATA 0x1122334455667788ULL
+#define LT_DATA 0x0102030405060708ULL
+#define DUP_DATA 0x00000000cafef00dULL
+
+/* Waits up to `ms` on `ep` for one event; returns its events (0 on timeout) and its data word in *data. */
+static unsigned wait_one(int ep, int ms, unsigned long long* data) {
+  struct epoll_event ev;
+  const int n = epoll_wait(ep, &ev, 1, ms);
+  if (n != 1) return 0;
+  if (data) *data = ev.data.u64;
+  return ev.events;
+}
+
+static int cmd_epoll_first(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const int fd = tcp_socket(&a, SOCK_NONBLOCK);
+  CHECK(fd >= 0, "socket");
+  const int copy = dup(fd);
+  CHECK(copy >= 0, "dup");
+  const int et = epoll_create1(EPOLL_CLOEXEC), lt = epoll_create1(EPOLL_CLOEXEC);
+  const int once = epoll_create1(EPOLL_CLOEXEC), removed = epoll_create1(EPOLL_CLOEXEC);
+  CHECK(et >= 0 && lt >= 0 && once >= 0 && removed >= 0, "epoll_create1");
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = ET_DATA};
+  CHECK(epoll_ctl(et, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD et");
+  ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = 1};
+  CHECK(epoll_ctl(lt, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD lt");
+  ev = (struct epoll_event){.events = EPOLLOUT, .data.u64 = LT_DATA};
+  CHECK(epoll_ctl(lt, EPOLL_CTL_MOD, fd, &ev) == 0, "MOD lt"); /* the MOD's interest and data are what count */
+  ev = (struct epoll_event){.events = EPOLLOUT, .data.u64 = DUP_DATA};
+  CHECK(epoll_ctl(lt, EPOLL_CTL_ADD, copy, &ev) == 0, "ADD dup");
+  ev = (struct epoll_event){.events = EPOLLOUT | EPOLLONESHOT, .data.u64 = 3};
+  CHECK(epoll_ctl(once, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD oneshot");
+  ev = (struct epoll_event){.events = EPOLLOUT, .data.u64 = 4};
+  CHECK(epoll_ctl(removed, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD removed");
+  CHECK(epoll_ctl(removed, EPOLL_CTL_DEL, fd, &ev) == 0, "DEL removed");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigio;
+  sigaction(SIGRTMIN + 1, &sa, NULL);
+  CHECK(fcntl(fd, F_SETOWN, getpid()) == 0, "F_SETOWN");
+  CHECK(fcntl(fd, F_SETSIG, SIGRTMIN + 1) == 0, "F_SETSIG");
+  CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC) == 0, "O_ASYNC");
+
+  const int r = connect(fd, (const struct sockaddr*)&a.ss, a.len);
+  if (r < 0 && errno != EINPROGRESS) fail_io("connect");
+  unsigned long long data = 0;
+  /* Edge-triggered: the event that says "connected" (EPOLLOUT), with the program's data word. Earlier ready
+     states of the unconnected placeholder (OUT|HUP) may come first; wait for a plain OUT. */
+  unsigned events = 0;
+  for (int i = 0; i < 4 && !(events & EPOLLOUT && !(events & EPOLLHUP)); ++i) events = wait_one(et, 5000, &data);
+  printf("et_out=%d\n", (events & EPOLLOUT) && !(events & EPOLLHUP) ? 1 : 0);
+  printf("et_data=%d\n", data == ET_DATA ? 1 : 0);
+  finish_connect(fd);
+  /* Level-triggered set: both fds, each with its own data word. */
+  struct epoll_event evs[4];
+  const int n = epoll_wait(lt, evs, 4, 5000);
+  int lt_seen = 0, dup_seen = 0;
+  for (int i = 0; i < n; ++i) {
+    lt_seen |= evs[i].data.u64 == LT_DATA && (evs[i].events & EPOLLOUT);
+    dup_seen |= evs[i].data.u64 == DUP_DATA && (evs[i].events & EPOLLOUT);
+  }
+  printf("lt_data=%d\ndup_data=%d\n", lt_seen, dup_seen);
+  const unsigned first = wait_one(once, 5000, NULL), second = wait_one(once, 100, NULL);
+  printf("oneshot_once=%d\n", (first & EPOLLOUT) && second == 0 ? 1 : 0);
+  printf("removed_silent=%d\n", wait_one(removed, 100, NULL) == 0 ? 1 : 0);
+  printf("owner=%d\n", fcntl(fd, F_GETOWN) == getpid() ? 1 : 0);
+  printf("sig=%d\n", fcntl(fd, F_GETSIG) == SIGRTMIN + 1 ? 1 : 0);
+  printf("async=%d\n", (fcntl(fd, F_GETFL) & O_ASYNC) ? 1 : 0);
+  g_sigio = 0;
+  echo(fd, "registered before connect");
+  /* The echo's arrival raised the program's signal (O_ASYNC with F_SETSIG). */
+  for (int i = 0; i < 100 && g_sigio == 0; ++i) usleep(10000);
+  printf("sigio=%d\n", g_sigio > 0 ? 1 : 0);
+  printf("stack=%s\n", stack_of(fd));
+  close(copy);
+  close(fd);
+  return 0;
+}
+
+static int cmd_epoll_fork(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const int fd = tcp_socket(&a, SOCK_NONBLOCK);
+  const int ep = epoll_create1(0);
+  CHECK(fd >= 0 && ep >= 0, "socket/epoll");
+  struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.u64 = ET_DATA};
+  CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD");
+  const pid_t child = fork();
+  CHECK(child >= 0, "fork");
+  if (child == 0) {
+    const int r = connect(fd, (const struct sockaddr*)&a.ss, a.len);
+    if (r < 0 && errno != EINPROGRESS) fail_io("connect");
+    unsigned long long data = 0;
+    unsigned events = 0;
+    for (int i = 0; i < 4 && !(events & EPOLLOUT && !(events & EPOLLHUP)); ++i) events = wait_one(ep, 5000, &data);
+    printf("child_out=%d\n", (events & EPOLLOUT) && !(events & EPOLLHUP) ? 1 : 0);
+    printf("child_data=%d\n", data == ET_DATA ? 1 : 0);
+    finish_connect(fd);
+    echo(fd, "from the child");
+    printf("child_stack=%s\n", stack_of(fd));
+    _exit(0);
+  }
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child, "waitpid");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
@@ -713,6 +834,8 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "clobber-low") == 0 && n == 2) return cmd_clobber_low(args);
   if (strcmp(cmd, "reset-server") == 0 && n == 2) return cmd_reset_server(args);
   if (strcmp(cmd, "signal-sockets") == 0 && n == 3) return cmd_signal_sockets(args);
+  if (strcmp(cmd, "epoll-first") == 0 && n == 2) return cmd_epoll_first(args);
+  if (strcmp(cmd, "epoll-fork") == 0 && n == 2) return cmd_epoll_fork(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

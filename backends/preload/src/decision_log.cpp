@@ -126,6 +126,8 @@ void DecisionLog::write(const DecisionLine& l) {
   if (l.options_refused > 0) put(",\"options_refused\":%d", l.options_refused);
   if (l.options_dropped) put(",\"options_dropped\":true");
   if (l.predicted) put(",\"predicted\":true");
+  if (l.epoll_refused > 0) put(",\"epoll_refused\":%d", l.epoll_refused);
+  if (l.epoll_dropped) put(",\"epoll_dropped\":true");
   if (out > end) out = const_cast<char*>(end);
   *out++ = '}';
   *out++ = '\n';

@@ -26,6 +26,8 @@ struct DecisionLine {
                                    // device that is not in the instance's namespace)
   bool options_dropped = false;    // options that could not be recorded (too many, too large, pointers)
   bool predicted = false;          // socket() had already made the socket on this stack (Shim::predicted_stack)
+  int epoll_refused = 0;           // epoll registrations the kernel would not make again for the new socket
+  bool epoll_dropped = false;      // registered in more epoll sets than the shim records: not all followed
 };
 
 class DecisionLog {

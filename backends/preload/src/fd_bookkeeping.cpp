@@ -26,7 +26,12 @@ bool decides_for(int domain, int type, int protocol) {
 }  // namespace
 
 void copy_record(FdSlot& to, FdState state, const FdRecord& record) {
-  if (state != FdState::untracked) to.record = record;
+  if (state != FdState::untracked) {
+    to.record = record;
+    // Epoll registrations belong to an fd number: the copy under a new number is in no set yet.
+    to.record.epoll_count = 0;
+    to.record.epoll_overflow = false;
+  }
   to.state.store(state, std::memory_order_release);
 }
 

@@ -19,6 +19,17 @@ enum class FdState : std::uint8_t {
 inline constexpr int kNoStack = -1;
 inline constexpr std::size_t kMaxRecordedOptions = 16;
 inline constexpr std::size_t kMaxOptionBytes = 40;  // linger, timeval, ip_mreqn, ipv6_mreq, TCP_CONGESTION name
+inline constexpr std::size_t kMaxEpollRegistrations = 8;
+
+// One epoll set the program added this fd to while it was pending (epoll_ctl ADD/MOD), with the interest and the
+// data word the program gave: the socket that replaces the placeholder is registered there the same way
+// (epoll_interest.hpp). The kernel keys a registration by (file, fd number), so a new socket under the same
+// number is not in any set until it is added.
+struct EpollRegistration {
+  int epfd = -1;
+  std::uint32_t events = 0;
+  std::uint64_t data = 0;
+};
 
 struct RecordedOption {
   int level = 0;
@@ -48,7 +59,11 @@ struct FdRecord {
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
   bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed
   std::uint8_t option_count = 0;
+  // Registered in more epoll sets than fit: the extra ones do not follow the socket (`epoll_dropped` in the log).
+  bool epoll_overflow = false;
+  std::uint8_t epoll_count = 0;
   RecordedOption options[kMaxRecordedOptions];
+  EpollRegistration epoll[kMaxEpollRegistrations];
 };
 
 }  // namespace dmm::preload

@@ -9,7 +9,9 @@
 #include <cstring>
 
 #include "real_calls.hpp"
+#include "placement_warning.hpp"
 #include "record_ops.hpp"
+#include "socket_swap.hpp"
 #include "user_sockopt.hpp"
 
 namespace dmm::preload {
@@ -17,9 +19,18 @@ namespace {
 
 L4Proto proto_of(const FdRecord& rec) { return rec.type == SOCK_STREAM ? L4Proto::tcp : L4Proto::udp; }
 
+// What putting a socket on one stack came to, beyond success: for the decision log and the warning line.
+struct PutOutcome {
+  std::string why;              // why the stack could not take the socket
+  int options_refused = 0;      // recorded options the new socket did not take
+  int epoll_refused = 0;        // epoll registrations the kernel would not make again for the new socket
+  bool predicted = false;       // socket() had made it on this stack already
+  bool known_unusable = false;  // the stack was unusable from the start (and the start-up warning said so)
+};
+
 void log_decision(Shim& shim, int fd, const Placement& p, std::string_view stack, int rule,
-                  std::string_view fallback_from, std::string_view error, int options_refused = 0,
-                  bool options_dropped = false, bool predicted = false) {
+                  std::string_view fallback_from, std::string_view error, const PutOutcome& outcome = {},
+                  const FdRecord* rec = nullptr) {
   if (!shim.log().enabled()) return;
   const std::string dst = p.request.dst.to_string();
   DecisionLine line;
@@ -33,33 +44,14 @@ void log_decision(Shim& shim, int fd, const Placement& p, std::string_view stack
   line.policy_version = p.choice.version;
   line.fallback_from = fallback_from;
   line.error = error;
-  line.options_refused = options_refused;
-  line.options_dropped = options_dropped;
-  line.predicted = predicted;
+  line.options_refused = outcome.options_refused;
+  line.epoll_refused = outcome.epoll_refused;
+  line.predicted = outcome.predicted;
+  if (rec && !rec->original) {
+    line.options_dropped = rec->options_overflow;
+    line.epoll_dropped = rec->epoll_overflow;
+  }
   shim.log().write(line);
-}
-
-// Every pending fd that shares the placeholder (dup'ed before the decision) must follow it to the new socket,
-// each keeping its own FD_CLOEXEC, and ends in `state` with `placed`'s identity and stack. Try-locks only: this
-// thread holds `fd`'s lock, and an alias being decided by another thread at the same moment (the program racing
-// itself) must not deadlock us; it is skipped instead.
-void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord& placed, FdState state) {
-  fd_table().for_each([&](int alias, FdSlot& slot) {
-    if (alias == fd || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
-    SlotLock lock(slot, SlotLock::TryOnly{});
-    if (!lock.held() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
-    FdRecord& rec = slot.record;
-    if (rec.dev != old_identity.dev || rec.ino != old_identity.ino) return;
-    const int fd_flags = real().fcntl(alias, F_GETFD);
-    if (fd_flags < 0 || real().dup3(new_socket, alias, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) return;
-    rec.dev = placed.dev;
-    rec.ino = placed.ino;
-    rec.stack = placed.stack;
-    rec.original = placed.original;
-    rec.placeholder_stack = placed.placeholder_stack;
-    rec.session = placed.session;
-    slot.state.store(state, std::memory_order_release);
-  });
 }
 
 // Replaces the socket behind `fd` (its slot locked by us) by a new one from `make(type)` — `type` carries
@@ -68,21 +60,17 @@ void move_aliases(int fd, SocketId old_identity, int new_socket, const FdRecord&
 // socket is (stack, ...), and dup'ed aliases of the placeholder follow it into state `aliases_end_in`.
 // 0, or an errno with `why` set; `refused`: how many recorded options the new socket did not take.
 template <typename Make, typename Describe>
-int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdState aliases_end_in, std::string& why,
-                   int& refused) {
+int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdState aliases_end_in,
+                   PutOutcome& outcome) {
+  std::string& why = outcome.why;
   FdRecord& rec = slot.record;
   // The program's flags live on the current socket (placeholder, or the stack we fall back from), set there by
   // socket(SOCK_NONBLOCK|SOCK_CLOEXEC), fcntl or ioctl(FIONBIO): read them from the kernel rather than shadow
   // every call that can change them.
-  const int status_flags = real().fcntl(fd, F_GETFL);
-  const int fd_flags = real().fcntl(fd, F_GETFD);
-  if (status_flags < 0 || fd_flags < 0) {
-    const int err = errno;
-    why = std::string("fcntl: ") + std::strerror(err);
-    return err;
-  }
+  FileState state;
+  if (const int err = read_file_state(fd, state, why); err != 0) return err;
   // SOCK_CLOEXEC on the temporary: another thread may fork+exec before we dup3 it into place.
-  const int type = rec.type | SOCK_CLOEXEC | ((status_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
+  const int type = rec.type | SOCK_CLOEXEC | ((state.status_flags & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
   Result<int> made = [&] {
     InsideShim guard;  // the stack makes its own socket calls: they must not come back into the shim
     return make(type);
@@ -92,9 +80,7 @@ int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdSta
     return made.error().code != 0 ? made.error().code : EIO;
   }
   const int fresh = *made;
-  refused = replay_options(rec, fresh);
-  // O_ASYNC, O_DIRECT and friends (rare); O_NONBLOCK came with SOCK_NONBLOCK above.
-  if ((status_flags & ~(O_ACCMODE | O_NONBLOCK)) != 0) real().fcntl(fresh, F_SETFL, status_flags);
+  outcome.options_refused = replay_options(rec, fd, fresh);
   struct stat st {};
   if (fstat(fresh, &st) != 0) {
     const int err = errno;
@@ -103,16 +89,14 @@ int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdSta
     return err;
   }
   const SocketId old_identity = identity_of(rec);
-  if (real().dup3(fresh, fd, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
-    const int err = errno;
-    why = std::string("dup3: ") + std::strerror(err);
+  if (const int err = swap_socket(fd, rec, fresh, state, why, outcome.epoll_refused); err != 0) {
     real().close(fresh);
     return err;
   }
   rec.dev = st.st_dev;
   rec.ino = st.st_ino;
   describe(rec);
-  if (rec.aliased) move_aliases(fd, old_identity, fresh, rec, aliases_end_in);
+  if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, fresh, rec, aliases_end_in);
   real().close(fresh);
   return 0;
 }
@@ -121,33 +105,30 @@ int replace_socket(int fd, FdSlot& slot, Make&& make, Describe&& describe, FdSta
 // placeholder under the same fd number. Only sessions that start by connecting (connect, or the first
 // sendto/sendmsg of UDP) go there; a listener on a user-space stack is refused (EOPNOTSUPP) so that the ranked
 // list moves on. 0, or an errno with `why`.
-int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, std::string& why) {
+int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
+  std::string& why = outcome.why;
   Shim& shim = *active_shim();
   const ShimStack& stack = shim.stack(index);
   UserStacks* stacks = shim.user_stacks();
   Stack* user_stack = stacks ? stacks->stack(stack.name) : nullptr;
   if (!user_stack) {
     why = stack.unusable_reason.empty() ? "user-space stack '" + stack.name + "' is not running" : stack.unusable_reason;
-    return EAFNOSUPPORT;
+    return ENETUNREACH;
   }
   if (!stacks->in_owner_process()) {
     why = "user-space stacks run in the process that started them, not in a forked child";
-    return EAFNOSUPPORT;
+    return ENETUNREACH;
   }
   if (p.trigger == Trigger::listen || p.trigger == Trigger::bind) {
     why = "listening on a user-space stack through the preload shim is not supported";
     return EOPNOTSUPP;
   }
   FdRecord& rec = slot.record;
-  const int status_flags = real().fcntl(fd, F_GETFL);
-  const int fd_flags = real().fcntl(fd, F_GETFD);
-  if (status_flags < 0 || fd_flags < 0) {
-    why = std::string("fcntl: ") + std::strerror(errno);
-    return errno;
-  }
+  FileState state;
+  if (const int err = read_file_state(fd, state, why); err != 0) return err;
   auto mirror = [&] {
     InsideShim guard;
-    return ReadinessMirror::create(status_flags & O_NONBLOCK);
+    return ReadinessMirror::create(state.status_flags & O_NONBLOCK);
   }();
   if (!mirror) {
     why = mirror.error().message;
@@ -166,22 +147,26 @@ int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, std::string
   }
   const int app = session->mirror().app_fd();
   struct stat st {};
-  if (fstat(app, &st) != 0 || real().dup3(app, fd, (fd_flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+  if (fstat(app, &st) != 0) {
     const int err = errno;
-    why = std::string("dup3: ") + std::strerror(err);
+    why = std::string("fstat: ") + std::strerror(err);
+    session->abandon();
+    return err;
+  }
+  const SocketId old_identity = identity_of(rec);
+  if (const int err = swap_socket(fd, rec, app, state, why, outcome.epoll_refused); err != 0) {
     session->abandon();
     return err;
   }
   (void)session->mirror().release_app_end();  // the program's fd is its copy now; ours is closed below
   session->set_app_identity(st.st_dev, st.st_ino);
-  const SocketId old_identity = identity_of(rec);
   rec.dev = st.st_dev;
   rec.ino = st.st_ino;
   rec.stack = index;
   rec.original = false;
   rec.placeholder_stack = kNoStack;
   rec.session = stacks->sessions().add(session);
-  if (rec.aliased) move_aliases(fd, old_identity, app, rec, FdState::user);
+  if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, app, rec, FdState::user);
   real().close(app);
   slot.state.store(FdState::user, std::memory_order_release);
   p.user_session = std::move(session);
@@ -196,20 +181,21 @@ bool placeholder_fits(const FdRecord& rec, int index, const ShimStack& stack) {
   return stack.keeps_placeholder(rec.type);
 }
 
-// Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `why` set. `refused`:
-// how many recorded options the new socket did not take; `predicted`: socket() had made it there already.
-int put_on(int fd, FdSlot& slot, int index, Placement& p, std::string& why, int& refused, bool& predicted) {
+// Puts `fd` (its slot locked by us) on stack `index`. 0 on success, else an errno with `outcome.why` set.
+int put_on(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
   Shim& shim = *active_shim();
   const ShimStack& stack = shim.stack(index);
   FdRecord& rec = slot.record;
   const BoundAddress& bound = p.bound;
   if (!stack.usable) {
-    why = stack.unusable_reason;
-    return EAFNOSUPPORT;
+    // Not EAFNOSUPPORT, which sends people hunting for IPv4/IPv6 problems: this path has no way out.
+    outcome.why = stack.unusable_reason;
+    outcome.known_unusable = true;
+    return ENETUNREACH;
   }
-  if (stack.user_space) return put_on_user_stack(fd, slot, index, p, why);
+  if (stack.user_space) return put_on_user_stack(fd, slot, index, p, outcome);
   if (placeholder_fits(rec, index, stack)) {
-    predicted = rec.placeholder_stack == index;
+    outcome.predicted = rec.placeholder_stack == index;
     rec.stack = index;
     slot.state.store(FdState::placed, std::memory_order_release);
     return 0;
@@ -220,7 +206,7 @@ int put_on(int fd, FdSlot& slot, int index, Placement& p, std::string& why, int&
         r.stack = index;
         r.original = false;
       },
-      FdState::placed, why, refused);
+      FdState::placed, outcome);
   if (err != 0) return err;
   rec.session = 0;
   slot.state.store(FdState::placed, std::memory_order_release);
@@ -230,38 +216,45 @@ int put_on(int fd, FdSlot& slot, int index, Placement& p, std::string& why, int&
   // unbound socket of this stack until the next one takes over.
   if (bound.bound() && real().bind(fd, reinterpret_cast<const sockaddr*>(&bound.storage), bound.length) != 0) {
     const int err = errno;
-    why = std::string("bind: ") + std::strerror(err);
+    outcome.why = std::string("bind: ") + std::strerror(err);
     return err;
   }
   return 0;
 }
 
-// Walks the ranked list from `from`; logs the outcome. True if the socket is on a stack.
+// Walks the ranked list from `from`; logs the outcome, and says on stderr when a stack failed (placement_warning).
+// True if the socket is on a stack.
 bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack, std::string failed_why,
           int failed_errno) {
   Shim& shim = *active_shim();
+  // A fall-back over a stack that was unusable from the start is not news (the start-up warning named it once);
+  // one that failed now is, and so is a session that no stack could take.
+  bool news = !failed_stack.empty();
   for (int r = from; r < p.choice.ranked_count; ++r) {
     const int index = p.choice.ranked[static_cast<std::size_t>(r)];
-    std::string why;
-    int refused = 0;
-    bool predicted = false;
-    const int err = put_on(fd, slot, index, p, why, refused, predicted);
+    PutOutcome outcome;
+    const int err = put_on(fd, slot, index, p, outcome);
     if (err == 0) {
       p.rank = r;
       p.can_fall_back = r + 1 < p.choice.ranked_count;
       if (p.trigger == Trigger::connect && p.request.proto == L4Proto::tcp)
         shim.remember_tcp_choice(slot.record.domain, slot.record.intent, index);
-      log_decision(shim, fd, p, shim.stack(index).name, p.choice.rule, failed_stack, failed_why, refused,
-                   slot.record.options_overflow && !slot.record.original, predicted);
+      log_decision(shim, fd, p, shim.stack(index).name, p.choice.rule, failed_stack, failed_why, outcome,
+                   &slot.record);
+      if (news)
+        warn_placement(fd, p.request, to_string(p.trigger), failed_stack, failed_why, shim.stack(index).name, 0);
       return true;
     }
     failed_stack = shim.stack(index).name;
-    failed_why = why;
+    failed_why = outcome.why;
     failed_errno = err;
+    news = news || !outcome.known_unusable;
   }
   p.failed_errno = failed_errno != 0 ? failed_errno : ENETUNREACH;
   log_decision(shim, fd, p, {}, p.choice.rule, failed_stack,
                failed_why.empty() ? std::string_view("no usable stack") : std::string_view(failed_why));
+  warn_placement(fd, p.request, to_string(p.trigger), failed_stack,
+                 failed_why.empty() ? std::string("no usable stack") : failed_why, {}, p.failed_errno);
   return false;
 }
 
@@ -315,8 +308,7 @@ bool move_home_or_throw(int fd, FdSlot& slot) {
   FdRecord& rec = slot.record;
   if (rec.placeholder_stack == kNoStack || !rec.original || !still_same_socket(fd, rec)) return false;
   const BoundAddress bound = rec.bound ? bound_address_of(fd) : BoundAddress{};
-  std::string why;
-  int refused = 0;
+  PutOutcome outcome;
   const int err = replace_socket(
       fd, slot,
       [&](int type) -> Result<int> {
@@ -325,7 +317,7 @@ bool move_home_or_throw(int fd, FdSlot& slot) {
         return made;
       },
       [](FdRecord& r) { r.placeholder_stack = kNoStack; },  // still `original`: an own-namespace stack keeps it
-      FdState::pending, why, refused);
+      FdState::pending, outcome);
   if (err != 0) return false;
   if (bound.bound() && real().bind(fd, reinterpret_cast<const sockaddr*>(&bound.storage), bound.length) != 0)
     rec.bound = false;  // the port was taken meanwhile: the program sees an unbound socket rather than none

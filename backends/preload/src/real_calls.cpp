@@ -42,6 +42,7 @@ const RealCalls& real() {
   resolve(c.sendto, "sendto");
   resolve(c.sendmsg, "sendmsg");
   resolve(c.sendmmsg, "sendmmsg");
+  resolve(c.epoll_ctl, "epoll_ctl");
   resolve(c.read, "read");
   resolve(c.write, "write");
   resolve(c.readv, "readv");

@@ -1,6 +1,7 @@
 #pragma once
 // libc's own socket calls, found with dlsym(RTLD_NEXT): the shim's wrappers do their bookkeeping and then call
 // these. Never call the plain names from inside the shim for fds it manages: they resolve to the wrappers.
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -27,6 +28,7 @@ struct RealCalls {
   ssize_t (*sendto)(int, const void*, size_t, int, const sockaddr*, socklen_t);
   ssize_t (*sendmsg)(int, const msghdr*, int);
   int (*sendmmsg)(int, mmsghdr*, unsigned int, int);
+  int (*epoll_ctl)(int, int, int, epoll_event*);
   // The data path: interposed only to reach user-space sessions; everything else goes straight here.
   ssize_t (*read)(int, void*, size_t);
   ssize_t (*write)(int, const void*, size_t);

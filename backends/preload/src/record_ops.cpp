@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <vector>
 
 #include "real_calls.hpp"
 
@@ -11,10 +12,20 @@ namespace dmm::preload {
 namespace {
 
 // Options whose value points into the program's memory (a BPF program): a copy of the pointer would be
-// replayed after the program may have freed what it points to. They are not recorded (not replayed).
-bool holds_pointer(int level, int name) {
-  return level == SOL_SOCKET &&
-         (name == SO_ATTACH_FILTER || name == SO_ATTACH_REUSEPORT_CBPF || name == SO_LOCK_FILTER);
+// replayed after the program may have freed what it points to. A socket filter can be read back from the old
+// socket (SO_GET_FILTER) when it is replayed, so it is recorded without its value; a reuseport program cannot.
+bool holds_pointer(int level, int name) { return level == SOL_SOCKET && name == SO_ATTACH_REUSEPORT_CBPF; }
+bool is_socket_filter(int level, int name) { return level == SOL_SOCKET && name == SO_ATTACH_FILTER; }
+
+// The classic BPF filter attached to `from`, attached to `to` as well. 0, or -1 with errno.
+int copy_socket_filter(int from, int to) {
+  socklen_t count = 0;  // SO_GET_FILTER counts in instructions; 0 asks for the number
+  if (real().getsockopt(from, SOL_SOCKET, SO_GET_FILTER, nullptr, &count) != 0) return -1;
+  if (count == 0) return 0;  // detached since: nothing to copy
+  std::vector<sock_filter> code(count);
+  if (real().getsockopt(from, SOL_SOCKET, SO_GET_FILTER, code.data(), &count) != 0) return -1;
+  const sock_fprog program{static_cast<unsigned short>(count), code.data()};
+  return real().setsockopt(to, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
 }
 
 }  // namespace
@@ -35,6 +46,8 @@ void start_pending(FdRecord& rec, int domain, int type, int protocol, int intent
   rec.bound = false;
   rec.options_overflow = false;
   rec.option_count = 0;
+  rec.epoll_overflow = false;
+  rec.epoll_count = 0;
 }
 
 bool take_identity(int fd, FdRecord& rec) {
@@ -51,6 +64,7 @@ bool still_same_socket(int fd, const FdRecord& rec) {
 }
 
 void record_option(FdRecord& rec, int level, int name, const void* value, socklen_t length) {
+  if (is_socket_filter(level, name)) length = 0;  // its place in the order only; the code is read back at replay
   if (holds_pointer(level, name) || length > kMaxOptionBytes || (length > 0 && value == nullptr)) {
     rec.options_overflow = true;
     return;
@@ -71,11 +85,14 @@ void record_option(FdRecord& rec, int level, int name, const void* value, sockle
   if (length > 0) std::memcpy(slot->value, value, length);
 }
 
-int replay_options(const FdRecord& rec, int fd) {
+int replay_options(const FdRecord& rec, int from, int to) {
   int refused = 0;
   for (std::uint8_t i = 0; i < rec.option_count; ++i) {
     const RecordedOption& o = rec.options[i];
-    if (real().setsockopt(fd, o.level, o.name, o.length > 0 ? o.value : nullptr, o.length) != 0) ++refused;
+    const int result = is_socket_filter(o.level, o.name)
+                           ? copy_socket_filter(from, to)
+                           : real().setsockopt(to, o.level, o.name, o.length > 0 ? o.value : nullptr, o.length);
+    if (result != 0) ++refused;
   }
   return refused;
 }

@@ -25,9 +25,10 @@ bool still_same_socket(int fd, const FdRecord& rec);
 // its value (so a record fills only with distinct options).
 void record_option(FdRecord& rec, int level, int name, const void* value, socklen_t length);
 
-// Sets the recorded options on `fd` in the order the program set them (SO_REUSEADDR, IPV6_V6ONLY and friends
-// must precede bind). An option the new stack refuses is skipped: the program's call succeeded once already,
-// and failing a later connect over it would be a surprise of our making. Returns how many were refused.
-int replay_options(const FdRecord& rec, int fd);
+// Sets the recorded options on `to` in the order the program set them (SO_REUSEADDR, IPV6_V6ONLY and friends
+// must precede bind); a socket filter is copied from `from`, the socket it was set on. An option the new stack
+// refuses is skipped: the program's call succeeded once already, and failing a later connect over it would be a
+// surprise of our making. Returns how many were refused. Allocates only to copy a socket filter.
+int replay_options(const FdRecord& rec, int from, int to);
 
 }  // namespace dmm::preload

@@ -1,6 +1,7 @@
 #include "record_ops.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -46,10 +47,42 @@ TEST(RecordOps, TooManyTooLargeOrPointerOptionsAreDroppedAndFlagged) {
   EXPECT_TRUE(big.options_overflow);
   EXPECT_EQ(big.option_count, 0);
 
-  FdRecord filter = fresh_record();
-  record_option(filter, SOL_SOCKET, SO_ATTACH_FILTER, blob, 16);  // holds a pointer into the program's memory
-  EXPECT_TRUE(filter.options_overflow);
-  EXPECT_EQ(filter.option_count, 0);
+  FdRecord reuseport = fresh_record();
+  record_option(reuseport, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, blob, 16);  // a pointer that cannot be read back
+  EXPECT_TRUE(reuseport.options_overflow);
+  EXPECT_EQ(reuseport.option_count, 0);
+}
+
+TEST(RecordOps, ASocketFilterIsCopiedFromTheOldSocketAtReplay) {
+  // A two-instruction classic BPF program ("accept 64 bytes"): the record keeps only its place in the order
+  // (the program's sock_fprog points into its own memory); replay reads it back from the old socket.
+  sock_filter code[] = {{BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}, {BPF_RET | BPF_K, 0, 0, 64}};
+  const sock_fprog program{2, code};
+  const int old_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(old_fd, 0);
+  ASSERT_EQ(setsockopt(old_fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program), 0);
+  FdRecord rec = fresh_record();
+  record_option(rec, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+  const int lock = 1;
+  record_option(rec, SOL_SOCKET, SO_LOCK_FILTER, &lock, sizeof lock);  // an int, replayed after the filter
+  EXPECT_FALSE(rec.options_overflow);
+  ASSERT_EQ(rec.option_count, 2);
+
+  const int fresh = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fresh, 0);
+  EXPECT_EQ(replay_options(rec, old_fd, fresh), 0);
+  socklen_t count = 0;
+  ASSERT_EQ(getsockopt(fresh, SOL_SOCKET, SO_GET_FILTER, nullptr, &count), 0);
+  ASSERT_EQ(count, 2u);
+  sock_filter copied[2] = {};
+  ASSERT_EQ(getsockopt(fresh, SOL_SOCKET, SO_GET_FILTER, copied, &count), 0);
+  EXPECT_EQ(copied[1].k, 64u);
+  int locked = 0;
+  socklen_t len = sizeof locked;
+  ASSERT_EQ(getsockopt(fresh, SOL_SOCKET, SO_LOCK_FILTER, &locked, &len), 0);
+  EXPECT_EQ(locked, 1);
+  close(fresh);
+  close(old_fd);
 }
 
 TEST(RecordOps, ReplayPutsTheOptionsOnANewSocketAndCountsRefusals) {
@@ -60,7 +93,7 @@ TEST(RecordOps, ReplayPutsTheOptionsOnANewSocketAndCountsRefusals) {
   record_option(rec, SOL_SOCKET, 0x7fff, &one, sizeof one);  // no such option: refused
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
-  EXPECT_EQ(replay_options(rec, fd), 1);
+  EXPECT_EQ(replay_options(rec, -1, fd), 1);
   int value = 0;
   socklen_t len = sizeof value;
   ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len), 0);
