@@ -59,7 +59,7 @@ public:
         continue;
       }
       const std::size_t n = utf8_length(text_, i);
-      if (n == 0) fail(here, "invalid UTF-8 (byte " + hex(c) + "); a scenario is UTF-8 text");
+      if (n == 0) fail(here, "invalid UTF-8 (byte " + hex(c) + "); " + std::string(limits_.document) + " is UTF-8 text");
       if (n == 1) lex(static_cast<char>(c), i, here);
       i += n;
       column_ += static_cast<int>(n);  // columns count bytes, as yaml-cpp's marks do
@@ -73,7 +73,7 @@ private:
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
       fail(here, "control character " + hex(c) + " is not allowed (is this a text file?)");
     if (static_cast<std::size_t>(column_) > limits_.max_line)
-      fail(here, "line longer than " + mib(limits_.max_line) + "; not a scenario");
+      fail(here, "line longer than " + mib(limits_.max_line) + "; not " + std::string(limits_.document));
   }
 
   void start_line(std::size_t i) {

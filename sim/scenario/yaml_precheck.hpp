@@ -18,6 +18,7 @@ struct PrecheckLimits {
   std::size_t max_line = 1u << 20;       // bytes in one line
   std::size_t max_flow_span = 1u << 20;  // bytes from an outermost `[` / `{` to its closing bracket
   int max_flow_depth = 64;
+  std::string_view document = "a scenario";  // what the text is meant to be, for messages
 };
 
 // Throws Failure (stamped with `source`) at the first problem.

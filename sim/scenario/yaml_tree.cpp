@@ -67,8 +67,8 @@ public:
   void OnDocumentStart(const YAML::Mark& mark) override {
     // yaml-cpp also starts a new document for text left over after a complete one (a dedent too far).
     if (++documents_ > 1)
-      fail(where(mark), "more YAML after the end of the document (check the indentation; a scenario file is one "
-                        "YAML document, without '---' separators)");
+      fail(where(mark), "more YAML after the end of the document (check the indentation; " +
+                            std::string(limits_.document) + " is one YAML document, without '---' separators)");
   }
   void OnDocumentEnd() override {}
 
@@ -213,8 +213,9 @@ std::string yaml_message(const std::string& msg) { return "invalid YAML: " + msg
 
 NodeRef parse(std::string_view text, int source, const Limits& limits) {
   if (text.size() > limits.max_bytes)
-    fail(Where{source, 1, 1}, "larger than " + std::to_string(limits.max_bytes >> 20) + " MiB; not a scenario");
-  precheck(text, source, PrecheckLimits{.max_flow_depth = limits.max_depth});
+    fail(Where{source, 1, 1}, "larger than " + std::to_string(limits.max_bytes >> 20) + " MiB; not " +
+                                   std::string(limits.document));
+  precheck(text, source, PrecheckLimits{.max_flow_depth = limits.max_depth, .document = limits.document});
   std::istringstream in{std::string(text)};
   TreeBuilder builder(source, limits);
   try {

@@ -66,6 +66,9 @@ struct Limits {
   std::size_t max_bytes = 16u << 20;    // a scenario is a few KiB; anything near this is not one
   int max_depth = 64;                   // the schema needs 5 levels; deeper is an attack or an accident
   std::size_t max_nodes = 1'000'000;    // with aliases expanded
+  // What the text is meant to be, for messages ("a scenario", "a host config"): a binary file handed to the wrong
+  // tool must be named for what that tool expected.
+  std::string_view document = "a scenario";
 };
 
 // Parses one YAML document of `text`; `source` is stamped on every node (see Where). Returns null for an

@@ -238,12 +238,64 @@ TEST(HostConfig, CheckHostRefusesAStaleNamespaceFile) {
   EXPECT_NE(s.error().message.find("is not a network namespace"), std::string::npos) << s.error().message;
 }
 
+// An lwip-dpdk vdev is checked like a namespace: its driver is one DPDK has, its interface exists where the
+// instance runs (dmm-run refuses the config before starting anything).
+TEST(HostConfig, CheckHostFindsAnUnknownVdevDriverAndAMissingInterface) {
+  test::NetnsLab lab;
+  auto a = lab.add_namespace();
+  auto b = lab.add_namespace();
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto link = lab.link(*a, "", *b, "10.231.9.1/24");
+  ASSERT_TRUE(link.ok()) << link.error().message;
+  auto config = [&](const std::string& vdev) {
+    return load("stacks:\n  - {name: host, kind: kernel}\n  - {name: user0, kind: lwip-dpdk, vdev: '" + vdev +
+                "', address: 10.231.9.2/24, netns: " + *a + "}\npolicy: [{match: {}, use: [user0, host]}]\n");
+  };
+  auto good = config("net_af_packet0,iface=" + link->first);
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_TRUE(check_host(*good).ok()) << check_host(*good).error().message;
+  auto null = config("net_null0");
+  ASSERT_TRUE(null.ok());
+  EXPECT_TRUE(check_host(*null).ok());
+
+  auto missing = config("net_af_packet0,iface=nope9");
+  ASSERT_TRUE(missing.ok());  // loading is pure
+  const Status s = check_host(*missing);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ENODEV);
+  EXPECT_EQ(s.error().message.rfind("/etc/dmm/dmm.yaml:3:5: stack 'user0': vdev 'net_af_packet0,iface=nope9': "
+                                    "interface 'nope9' does not exist in network namespace '" + *a + "'", 0),
+            0u)
+      << s.error().message;
+
+  auto unknown = config("net_af_pakcet0,iface=" + link->first);
+  ASSERT_TRUE(unknown.ok());
+  const Status u = check_host(*unknown);
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().code, EINVAL);
+  EXPECT_NE(u.error().message.find("'net_af_pakcet0' is not a DPDK virtual device"), std::string::npos)
+      << u.error().message;
+  EXPECT_NE(u.error().message.find("net_af_packet, net_af_xdp, net_pcap"), std::string::npos) << u.error().message;
+}
+
 TEST(HostConfig, CheckHostFindsAMissingPlugin) {
   auto r = load("plugins: [/nonexistent/x.so]\nstacks: [{name: host, kind: kernel}]\npolicy: [{match: {}, use: [host]}]\n");
   ASSERT_TRUE(r.ok()) << r.error().message;
   const Status s = check_host(*r);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message.rfind("/etc/dmm/dmm.yaml:1:11: plug-in /nonexistent/x.so", 0), 0u) << s.error().message;
+}
+
+TEST(HostConfig, ABinaryFileIsNamedAsNotAHostConfig) {
+  // A binary (the shim's own .so, a pcap) handed over as dmm.yaml: the message names what was expected.
+  auto r = load(std::string("stacks: \xC3\x28\n"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "/etc/dmm/dmm.yaml:1:9: invalid UTF-8 (byte 0xC3); a host config is UTF-8 text")
+      << r.error().message;
+  auto second = load("stacks: []\n---\npolicy: []\n");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("a host config is one YAML document"), std::string::npos)
+      << second.error().message;
 }
 
 TEST(HostConfig, FilesThatCannotBeReadAreErrorsAtTheirStart) {

@@ -36,6 +36,8 @@
  *                                        then removed in a fourth; a dup of it in the level-triggered set with its
  *                                        own data word; O_ASYNC with F_SETOWN and F_SETSIG. Facts: et_out, et_data,
  *                                        lt_data, dup_data, oneshot_once, removed_silent, owner, sig, async, sigio
+ *   attempts ADDR PORT N                 N blocking connects, each on a new socket, failures counted (not fatal):
+ *                                        failures=, last_error=
  *   epoll-fork ADDR PORT                 socket + epoll_ctl ADD in the parent, fork; the child connects and waits
  *                                        on the inherited epoll set: child_out, child_data (echo through it)
  */
@@ -779,6 +781,23 @@ static int cmd_epoll_first(char** argv) {
   return 0;
 }
 
+static int cmd_attempts(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const int n = atoi(argv[2]);
+  int failures = 0, last = 0;
+  for (int i = 0; i < n; ++i) {
+    const int fd = tcp_socket(&a, 0);
+    CHECK(fd >= 0, "socket");
+    if (connect(fd, (const struct sockaddr*)&a.ss, a.len) != 0) {
+      ++failures;
+      last = errno;
+    }
+    close(fd);
+  }
+  printf("failures=%d\nlast_error=%s\n", failures, last ? errno_name(last) : "none");
+  return 0;
+}
+
 static int cmd_epoll_fork(char** argv) {
   struct addr a = make_addr(argv[0], argv[1]);
   const int fd = tcp_socket(&a, SOCK_NONBLOCK);
@@ -836,6 +855,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "signal-sockets") == 0 && n == 3) return cmd_signal_sockets(args);
   if (strcmp(cmd, "epoll-first") == 0 && n == 2) return cmd_epoll_first(args);
   if (strcmp(cmd, "epoll-fork") == 0 && n == 2) return cmd_epoll_fork(args);
+  if (strcmp(cmd, "attempts") == 0 && n == 3) return cmd_attempts(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

@@ -122,6 +122,30 @@ TEST_F(ShimTcp, FallsBackToTheNextRankedStackWhenTheFirstHasNoRoute) {
   EXPECT_EQ(lines[0]["stack"], "dead");
   EXPECT_EQ(lines[1]["stack"], "blue");
   EXPECT_EQ(lines[1]["fallback_from"], "dead");
+  // And one line on stderr that names the session, the stack that failed, why, and where it went instead.
+  EXPECT_EQ(o.err, std::string("dmm-preload: connect fd ") + lines[0]["fd"].dump() + " to " + kBlueServer + ":" +
+                       kPort + "/tcp: stack 'dead' failed (Network is unreachable); carried by 'blue' instead\n");
+}
+
+TEST_F(ShimTcp, ASessionNoStackCanTakeFailsWithNetworkUnreachableAndSaysSo) {
+  // Every ranked stack refuses (dead has no route; gone is unusable from the start: its namespace does not exist): the
+  // call fails with ENETUNREACH — not EAFNOSUPPORT, which would send people looking for IPv4/IPv6 problems —
+  // and stderr says which stacks failed. Warnings are rate-limited: 30 failed sessions give at most 10 lines
+  // plus the start-up warning.
+  const std::string config = dir_->write("gone.yaml", "stacks:\n"
+                                         "  - {name: dead, kind: kernel, netns: " + topo_->dead() + "}\n"
+                                         "  - {name: gone, kind: kernel, netns: dmmp-gone-" + std::to_string(::getpid()) + "}\n"
+                                         "policy:\n  - {match: {}, use: [gone, dead]}\n");
+  const Outcome o = run_plain({"env", "LD_PRELOAD=" + preload_library(), "DMM_CONFIG=" + config, probe_bin(),
+                               "attempts", kBlueServer, kPort, "30"});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["failures"], "30");
+  EXPECT_EQ(facts(o.out)["last_error"], "ENETUNREACH");
+  EXPECT_NE(o.err.find("stack 'dead' failed (Network is unreachable); no stack left, connect fails with ENETUNREACH"),
+            std::string::npos)
+      << o.err;
+  EXPECT_EQ(occurrences(o.err, "no stack left"), 10) << o.err;  // the burst; the rest held back for 10 s
+  EXPECT_EQ(occurrences(o.err, "\n"), 11) << o.err;             // and the one start-up warning (gone's namespace)
 }
 
 TEST_F(ShimTcp, ListenerPlacedByPortRuleAcceptsInItsNamespace) {

@@ -80,7 +80,16 @@ TEST_F(ShimUserSpace, ABadVdevIsNamedOnceAndTheRankedListMovesOn) {
                   "policy:\n"
                   "  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
                   "  - {match: {}, use: [user9, blue]}\n");
-  const Outcome o = run_dmm(config, probe({"sequence", kBlueServer, kPort, kUserServer0, kPort}));
+  // dmm-run refuses such a config before starting anything (exit 2, naming the interface); the shim meets it when
+  // the host changed after the check, or when preloaded by hand.
+  const Outcome refused = run_dmm(config, probe({"sequence", kBlueServer, kPort, kUserServer0, kPort}));
+  EXPECT_TRUE(exited_with(refused, 2));
+  EXPECT_NE(refused.err.find("bad.yaml:4:5: stack 'user9': vdev 'net_af_packet9,iface=nope9': interface 'nope9' "
+                             "does not exist"),
+            std::string::npos)
+      << refused.err;
+  const Outcome o = run_plain({"env", "LD_PRELOAD=" + preload_library(), "DMM_CONFIG=" + config, "DMM_LOG=" + log_,
+                               probe_bin(), "sequence", kBlueServer, kPort, kUserServer0, kPort});
   ASSERT_TRUE(exited_with(o, 0));
   EXPECT_EQ(facts(o.out)["stack1"], "blue");
   EXPECT_EQ(facts(o.out)["stack2"], "user0");

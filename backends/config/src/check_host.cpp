@@ -7,8 +7,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <net/if.h>
+
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <future>
+#include <string_view>
+#include <thread>
 
 #include "dmm/host/host_config.hpp"
 
@@ -46,14 +52,96 @@ Status check_netns(const HostConfig& config, const StackSpec& stack, const std::
                       (type < 0 ? " (a stale file? `ip netns add " + name + "` makes one)" : std::string()));
 }
 
+// The DPDK virtual-device drivers an lwip-dpdk instance can be made from (DPDK 22.11 as Debian builds it), and
+// which `key=` of their arguments names a kernel interface that must exist (in the instance's `netns`).
+struct VdevDriver {
+  std::string_view name;
+  std::array<std::string_view, 3> interface_keys;  // empty: the driver makes its interface or needs none
+};
+constexpr std::array<VdevDriver, 6> kVdevDrivers{{
+    {"net_af_packet", {"iface"}},
+    {"net_af_xdp", {"iface"}},
+    {"net_pcap", {"iface", "rx_iface", "tx_iface"}},
+    {"net_null", {}},
+    {"net_ring", {}},
+    {"net_tap", {}},  // iface= names the TAP device it creates
+}};
+
+std::string known_drivers() {
+  std::string names;
+  for (const VdevDriver& d : kVdevDrivers) names += (names.empty() ? "" : ", ") + std::string(d.name);
+  return names;
+}
+
+// True if interface `name` exists in network namespace `netns` (the caller's own when absent). Looked up from a
+// thread of its own: setns moves only the calling thread, and the caller's must stay where it is.
+Result<bool> interface_exists(const std::optional<std::string>& netns, const std::string& name) {
+  if (!netns) return ::if_nametoindex(name.c_str()) != 0;
+  std::packaged_task<Result<bool>()> look([&]() -> Result<bool> {
+    const std::string path = "/run/netns/" + *netns;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(errno, "cannot open " + path + ": " + std::strerror(errno));
+    const int entered = ::setns(fd, CLONE_NEWNET);
+    const int err = errno;
+    ::close(fd);
+    if (entered != 0) return make_error(err, "cannot enter network namespace '" + *netns + "': " + std::strerror(err));
+    return ::if_nametoindex(name.c_str()) != 0;
+  });
+  auto result = look.get_future();
+  std::thread(std::move(look)).join();
+  return result.get();
+}
+
+// `net_af_packet0,iface=u0`: the driver is known, and the interfaces it names exist where the instance runs.
+Status check_vdev(const HostConfig& config, const StackSpec& stack) {
+  const LwipDpdkStackSpec& spec = *stack.lwip_dpdk;
+  const std::string_view vdev = spec.vdev;
+  const std::string_view device = vdev.substr(0, vdev.find(','));
+  std::string_view driver = device;
+  while (!driver.empty() && driver.back() >= '0' && driver.back() <= '9') driver.remove_suffix(1);
+  const VdevDriver* known = nullptr;
+  for (const VdevDriver& d : kVdevDrivers)
+    if (d.name == driver) known = &d;
+  if (!known)
+    return error_at(config, stack.mark, EINVAL,
+                    "stack '" + stack.name + "': vdev '" + spec.vdev + "': '" + std::string(device) +
+                        "' is not a DPDK virtual device an lwip-dpdk instance can use (" + known_drivers() +
+                        ", each followed by a number: net_af_packet0,iface=IF)");
+  std::size_t at = device.size();
+  while (at < vdev.size()) {
+    const std::size_t end = std::min(vdev.find(',', at + 1), vdev.size());
+    const std::string_view argument = vdev.substr(at + 1, end - at - 1);
+    at = end;
+    const std::size_t equals = argument.find('=');
+    if (equals == std::string_view::npos) continue;
+    const std::string_view key = argument.substr(0, equals);
+    const std::string interface(argument.substr(equals + 1));
+    bool names_interface = false;
+    for (std::string_view k : known->interface_keys) names_interface = names_interface || (!k.empty() && k == key);
+    if (!names_interface) continue;
+    Result<bool> exists = interface_exists(spec.netns, interface);
+    if (!exists)
+      return error_at(config, stack.mark, exists.error().code, "stack '" + stack.name + "': " + exists.error().message);
+    if (!*exists)
+      return error_at(config, stack.mark, ENODEV,
+                      "stack '" + stack.name + "': vdev '" + spec.vdev + "': interface '" + interface +
+                          "' does not exist in " +
+                          (spec.netns ? "network namespace '" + *spec.netns + "'" : std::string("this namespace")) +
+                          (spec.netns ? "" : " (name the namespace it is in with `netns:`)"));
+  }
+  return {};
+}
+
 }  // namespace
 
 Status check_host(const HostConfig& config) {
   for (const StackSpec& stack : config.stacks) {
     const std::optional<std::string>& netns = stack.kernel ? stack.kernel->netns
                                               : stack.lwip_dpdk ? stack.lwip_dpdk->netns : std::nullopt;
-    if (!netns) continue;
-    if (Status s = check_netns(config, stack, *netns); !s) return s;
+    if (netns)
+      if (Status s = check_netns(config, stack, *netns); !s) return s;
+    if (stack.lwip_dpdk)
+      if (Status s = check_vdev(config, stack); !s) return s;
   }
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
     const std::string& path = config.plugins[i];

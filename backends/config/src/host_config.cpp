@@ -20,7 +20,8 @@ namespace yaml = scenario::yaml;
 // A host config is a few dozen lines; a megabyte is not one, and the bound keeps hostile input cheap.
 constexpr std::size_t kMaxBytes = 1u << 20;
 // The schema needs four levels (policy > rule > match > value); deeper nesting is an accident or an attack.
-constexpr yaml::Limits kLimits{.max_bytes = kMaxBytes, .max_depth = 32, .max_nodes = 100'000};
+constexpr yaml::Limits kLimits{
+    .max_bytes = kMaxBytes, .max_depth = 32, .max_nodes = 100'000, .document = "a host config"};
 
 constexpr std::array<std::pair<LogLevel, std::string_view>, 5> kLevels{{{LogLevel::trace, "trace"},
                                                                        {LogLevel::debug, "debug"},

@@ -45,4 +45,19 @@ Result<UniqueFd> InstanceSockets::socket(int domain, int type, int protocol) con
   return netns_ ? netns_->socket(domain, type, actual) : raw_socket(domain, type, actual);
 }
 
+Result<std::vector<UniqueFd>> InstanceSockets::sockets(int domain, int type, int protocol, int count) const {
+  const int actual = substitute_protocol(domain, type, protocol);
+  if (netns_) return netns_->sockets(domain, type, actual, count);
+  std::vector<UniqueFd> made;
+  for (int i = 0; i < count; ++i) {
+    auto fd = raw_socket(domain, type, actual);
+    if (!fd) {
+      if (made.empty()) return fd.error();
+      break;
+    }
+    made.push_back(std::move(*fd));
+  }
+  return made;
+}
+
 }  // namespace dmm::kernel

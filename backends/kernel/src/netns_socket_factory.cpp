@@ -77,9 +77,27 @@ NetnsSocketFactory::NetnsSocketFactory(UniqueFd target, UniqueFd home, std::stri
     : target_(std::move(target)), home_(std::move(home)), name_(std::move(name)), target_is_home_(target_is_home) {}
 
 Result<UniqueFd> NetnsSocketFactory::socket(int domain, int type, int protocol) const {
-  if (target_is_home_) return raw_socket(domain, type, protocol);
+  auto made = sockets(domain, type, protocol, 1);
+  if (!made) return made.error();
+  return std::move(made->front());
+}
+
+Result<std::vector<UniqueFd>> NetnsSocketFactory::sockets(int domain, int type, int protocol, int count) const {
+  std::vector<UniqueFd> made;
+  auto make_all = [&]() -> Status {
+    for (int i = 0; i < count; ++i) {
+      auto fd = raw_socket(domain, type, protocol);
+      if (!fd) return made.empty() ? Status(fd.error()) : Status{};
+      made.push_back(std::move(*fd));
+    }
+    return {};
+  };
+  if (target_is_home_) {
+    if (Status s = make_all(); !s) return s.error();
+    return made;
+  }
   if (::setns(target_.get(), CLONE_NEWNET) != 0) return last_sys_error("setns into network namespace '" + name_ + "'");
-  auto fd = raw_socket(domain, type, protocol);
+  Status status = make_all();
   const int saved_errno = errno;
   if (::setns(home_.get(), CLONE_NEWNET) != 0) {
     // Going back into a namespace we hold open cannot fail short of ENOMEM. If it ever did, this thread would
@@ -89,7 +107,8 @@ Result<UniqueFd> NetnsSocketFactory::socket(int domain, int type, int protocol) 
     std::abort();
   }
   errno = saved_errno;
-  return fd;
+  if (!status) return status.error();
+  return made;
 }
 
 }  // namespace dmm::kernel

@@ -16,7 +16,8 @@ using scenario::MapReader;
 using scenario::read_text;
 
 constexpr std::size_t kMaxBytes = 1u << 20;
-constexpr yaml::Limits kLimits{.max_bytes = kMaxBytes, .max_depth = 32, .max_nodes = 100'000};
+constexpr yaml::Limits kLimits{
+    .max_bytes = kMaxBytes, .max_depth = 32, .max_nodes = 100'000, .document = "an nrd config"};
 
 struct Context {
   std::string base_dir;  // nrd.yaml's directory: relative paths start here

@@ -47,7 +47,7 @@ void forget_fd(int fd) {
   if (!lock.reentered()) slot->state.store(FdState::untracked, std::memory_order_release);
 }
 
-void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack) {
+void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack, const KnownIdentity* known) {
   Shim* shim = active_shim();
   const int base_type = type & ~kTypeFlags;
   if (!shim || !decides_for(domain, base_type, protocol)) {
@@ -61,7 +61,15 @@ void note_new_socket(int fd, int domain, int type, int protocol, int placeholder
   FdRecord& rec = slot->record;
   start_pending(rec, domain, base_type, protocol, static_cast<int>(shim->default_intent()));
   rec.placeholder_stack = placeholder_stack;
-  slot->state.store(take_identity(fd, rec) ? FdState::pending : FdState::untracked, std::memory_order_release);
+  rec.made_nonblocking = (type & SOCK_NONBLOCK) != 0;
+  bool identified = true;
+  if (known) {
+    rec.dev = known->dev;
+    rec.ino = known->ino;
+  } else {
+    identified = take_identity(fd, rec);
+  }
+  slot->state.store(identified ? FdState::pending : FdState::untracked, std::memory_order_release);
 }
 
 void note_bound(int fd) {

@@ -6,8 +6,14 @@
 namespace dmm::preload {
 
 // A socket the program just made: pending if DMM decides for it (IPv4/IPv6 TCP or UDP), else forgotten.
-// `placeholder_stack`: the stack it was made on (kNoStack: the program's own namespace).
-void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack = kNoStack);
+// `placeholder_stack`: the stack it was made on (kNoStack: the program's own namespace). `known`: its identity
+// when the caller has it already (a pooled socket), saving an fstat.
+struct KnownIdentity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+void note_new_socket(int fd, int domain, int type, int protocol, int placeholder_stack = kNoStack,
+                     const KnownIdentity* known = nullptr);
 
 // `fd` was closed or is about to be replaced: forget its record. Takes the slot lock, so a decision running for
 // `fd` on another thread finishes (its dup3 lands) before the number can be reused.

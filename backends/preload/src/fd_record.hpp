@@ -56,6 +56,7 @@ struct FdRecord {
   int placeholder_stack = kNoStack;
   std::uint64_t session = 0;   // FdState::user: the UserSessions id
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
+  bool made_nonblocking = false;  // socket() was asked for SOCK_NONBLOCK (the pool kind its next ones come from)
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
   bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed
   std::uint8_t option_count = 0;

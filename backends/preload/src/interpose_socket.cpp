@@ -38,10 +38,24 @@ int socket_interrupting_switch(int home_fd, int domain, int type, int protocol) 
 }
 
 // A plain TCP socket made directly on the stack the shim predicts (Shim::predicted_stack), or -1 (then the
-// caller makes it in the program's own namespace, as with no prediction).
-int socket_on_predicted_stack(Shim& shim, int domain, int type, int protocol, int& stack) {
+// caller makes it in the program's own namespace, as with no prediction). From the socket pool when it has one
+// ready: dup'ed to the lowest free number (what socket() would have returned) and its parked copy closed.
+int socket_on_predicted_stack(Shim& shim, int domain, int type, int protocol, int& stack, KnownIdentity& known,
+                              bool& identified) {
   stack = shim.predicted_stack(domain, type, protocol);
   if (stack == kNoStack) return -1;
+  if (SocketPools* pools = shim.pools()) {
+    PooledSocket pooled;
+    if (pools->take(PoolKey{stack, domain, SOCK_STREAM, (type & SOCK_NONBLOCK) != 0}, pooled)) {
+      const int fd = real().fcntl(pooled.fd, (type & SOCK_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+      real().close(pooled.fd);
+      if (fd >= 0) {
+        known = KnownIdentity{pooled.dev, pooled.ino};
+        identified = true;
+        return fd;
+      }
+    }
+  }
   InsideShim guard;
   dmm::Result<int> made = shim.stack(stack).create_socket(domain, type, protocol);
   return made ? *made : -1;
@@ -58,8 +72,10 @@ DMM_INTERPOSE int socket(int domain, int type, int protocol) __THROW {
   const int saved_errno = errno;
   if (shim) {
     int stack = kNoStack;
-    if (const int fd = socket_on_predicted_stack(*shim, domain, type, protocol, stack); fd >= 0) {
-      note_new_socket(fd, domain, type, protocol, stack);
+    KnownIdentity known;
+    bool identified = false;
+    if (const int fd = socket_on_predicted_stack(*shim, domain, type, protocol, stack, known, identified); fd >= 0) {
+      note_new_socket(fd, domain, type, protocol, stack, identified ? &known : nullptr);
       errno = saved_errno;
       return fd;
     }

@@ -200,14 +200,23 @@ int put_on(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
     slot.state.store(FdState::placed, std::memory_order_release);
     return 0;
   }
+  SocketPools* pools = stack.poolable(rec.type, rec.protocol) ? shim.pools() : nullptr;
+  bool nonblocking = false;
   const int err = replace_socket(
-      fd, slot, [&](int type) { return stack.create_socket(rec.domain, type, rec.protocol); },
+      fd, slot,
+      [&](int type) -> Result<int> {
+        nonblocking = (type & SOCK_NONBLOCK) != 0;
+        PooledSocket pooled;
+        if (pools && pools->take(PoolKey{index, rec.domain, rec.type, nonblocking}, pooled)) return pooled.fd;
+        return stack.create_socket(rec.domain, type, rec.protocol);
+      },
       [&](FdRecord& r) {
         r.stack = index;
         r.original = false;
       },
       FdState::placed, outcome);
   if (err != 0) return err;
+  if (pools) pools->want(PoolKey{index, rec.domain, rec.type, nonblocking});
   rec.session = 0;
   slot.state.store(FdState::placed, std::memory_order_release);
   // Bind only now that the old socket is closed (dup3 dropped the last reference): it still held the port, and
@@ -237,8 +246,10 @@ bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack
     if (err == 0) {
       p.rank = r;
       p.can_fall_back = r + 1 < p.choice.ranked_count;
-      if (p.trigger == Trigger::connect && p.request.proto == L4Proto::tcp)
-        shim.remember_tcp_choice(slot.record.domain, slot.record.intent, index);
+      if (p.trigger == Trigger::connect && p.request.proto == L4Proto::tcp &&
+          shim.remember_tcp_choice(slot.record.domain, slot.record.intent, index) && shim.pools() &&
+          shim.stack(index).predictable())
+        shim.pools()->want(PoolKey{index, slot.record.domain, SOCK_STREAM, slot.record.made_nonblocking});
       log_decision(shim, fd, p, shim.stack(index).name, p.choice.rule, failed_stack, failed_why, outcome,
                    &slot.record);
       if (news)
@@ -367,6 +378,17 @@ Placement place_pending(int fd, FdSlot& slot, const Endpoint& dst, Trigger trigg
     // Out of memory while deciding. Whatever socket the fd names now (placeholder or placed), the program's call
     // runs on it: never let an exception cross into C.
     return Placement{};
+  }
+}
+
+void report_no_stack_left(int fd, const Placement& p, int err) noexcept {
+  try {
+    const Shim* shim = active_shim();
+    if (!shim || p.rank >= p.choice.ranked_count) return;
+    warn_placement(fd, p.request, to_string(p.trigger),
+                   shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]).name, std::strerror(err), {}, err);
+  } catch (...) {
+    // Out of memory while saying so: the call's own errno still tells the program.
   }
 }
 

@@ -50,6 +50,10 @@ bool fall_back(int fd, FdSlot& slot, Placement& placement, int err) noexcept;
 
 inline bool is_path_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH; }
 
+// The call failed with path error `err` on the last stack the rule ranks: one (rate-limited) line on stderr, as
+// for any placement that ends without a stack.
+void report_no_stack_left(int fd, const Placement& placement, int err) noexcept;
+
 // A call (bind, setsockopt) failed on a pending placeholder that socket() made on a predicted stack: in the
 // program's own namespace, where the program believes its socket is, it might have worked (an address or device
 // only that namespace has). Moves the placeholder there (options replayed, bound address re-bound) so that the
@@ -78,8 +82,13 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
   for (;;) {
     if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
     const R result = call();
-    if (result >= 0 || !placement.can_fall_back) return result;
+    if (result >= 0) return result;
     const int err = errno;
+    if (!placement.can_fall_back) {
+      if (is_path_error(err)) report_no_stack_left(fd, placement, err);
+      errno = err;
+      return result;
+    }
     if (!is_path_error(err) || !fall_back(fd, *slot, placement, err)) {
       errno = err;
       return result;

@@ -28,7 +28,13 @@ long long monotonic_ms() {
 
 // True if this line may be written now; `held_back` is then how many were dropped before it.
 bool may_write(long long& held_back) {
-  if (g_written.fetch_add(1, std::memory_order_relaxed) < kBurst) {
+  // Counted only during the burst, so that the count cannot wrap however long the program fails.
+  const int written = g_written.load(std::memory_order_relaxed) < kBurst
+                          ? g_written.fetch_add(1, std::memory_order_relaxed)
+                          : kBurst;
+  if (written < kBurst) {
+    // The last line of the burst starts the quiet interval.
+    if (written == kBurst - 1) g_next_allowed_ms.store(monotonic_ms() + kQuietMs, std::memory_order_relaxed);
     held_back = 0;
     return true;
   }

@@ -43,6 +43,7 @@ void start_pending(FdRecord& rec, int domain, int type, int protocol, int intent
   rec.original = true;
   rec.placeholder_stack = kNoStack;
   rec.aliased = false;
+  rec.made_nonblocking = false;
   rec.bound = false;
   rec.options_overflow = false;
   rec.option_count = 0;

@@ -50,6 +50,12 @@ Result<int> ShimStack::create_socket(int domain, int type, int protocol) const {
   return fd->release();
 }
 
+Result<std::vector<kernel::UniqueFd>> ShimStack::create_sockets(int domain, int type, int protocol, int count) const {
+  if (!sockets) return make_error(EAFNOSUPPORT, unusable_reason);
+  SwitchingNamespace switching(sockets->home_netns_fd());
+  return sockets->sockets(domain, type, protocol, count);
+}
+
 namespace {
 
 int family_slot(int domain) { return domain == AF_INET6 ? 1 : 0; }
@@ -96,11 +102,12 @@ int Shim::predicted_stack(int domain, int type, int protocol) const {
   return stack != kNoStack && stacks_[static_cast<std::size_t>(stack)].predictable() ? stack : kNoStack;
 }
 
-void Shim::remember_tcp_choice(int domain, int intent, int stack) {
+bool Shim::remember_tcp_choice(int domain, int intent, int stack) {
   // Sockets are made with the default intent: only what such a socket got predicts the next one.
-  if (!predict_ || intent != static_cast<int>(default_intent_)) return;
+  if (!predict_ || intent != static_cast<int>(default_intent_)) return false;
   std::atomic<int>& last = last_tcp_choice_[static_cast<std::size_t>(family_slot(domain))];
   if (last.load(std::memory_order_relaxed) != stack) last.store(stack, std::memory_order_relaxed);
+  return true;
 }
 
 Shim* Shim::create_from_environment() {
@@ -149,6 +156,22 @@ Shim* Shim::create_from_environment() {
       shim->stacks_.push_back(std::move(stack));
     }
     if (!user_space.empty()) shim->start_user_stacks_impl(user_space, problems);
+    bool pool = false;
+    for (const ShimStack& stack : shim->stacks_) pool = pool || stack.poolable(SOCK_STREAM, 0);
+    if (const char* value = std::getenv("DMM_POOL"); value && *value) {
+      const std::string text = value;
+      if (text == "off" || text == "0")
+        pool = false;
+      else if (text != "on" && text != "1")
+        problems.push_back("DMM_POOL '" + text + "' is not on/off; the socket pool stays on");
+    }
+    if (pool) {
+      const Shim* self = shim.get();
+      shim->pools_ = std::make_unique<SocketPools>([self](const PoolKey& key, int count) {
+        const int type = key.type | SOCK_CLOEXEC | (key.nonblocking ? SOCK_NONBLOCK : 0);
+        return self->stack(key.stack).create_sockets(key.domain, type, 0, count);
+      });
+    }
     if (const char* intent = std::getenv("DMM_INTENT"); intent && *intent) {
       if (std::optional<Intent> parsed = parse_intent(intent))
         shim->default_intent_ = *parsed;

@@ -3,6 +3,7 @@
 // socket on each stack instance, the decision log and the default intent. Built once, on the first socket() call
 // after the library constructor, from DMM_CONFIG, and then only read; never destroyed (threads may still connect
 // while exit() runs destructors).
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -18,6 +19,7 @@
 #include "dmm/result.hpp"
 #include "dmm/session.hpp"
 #include "fd_record.hpp"
+#include "socket_pool.hpp"
 #include "user_stacks.hpp"
 
 namespace dmm::preload {
@@ -39,9 +41,17 @@ struct ShimStack {
   bool keeps_placeholder(int type) const { return own_namespace && !(mptcp && type == SOCK_STREAM); }
   // A new socket of this instance (SOCK_CLOEXEC and SOCK_NONBLOCK may be or'ed into `type`).
   Result<int> create_socket(int domain, int type, int protocol) const;
+  // `count` of them at once (the socket pool's batches; its own thread).
+  Result<std::vector<kernel::UniqueFd>> create_sockets(int domain, int type, int protocol, int count) const;
   // socket() may make a TCP socket here before its destination is known (Shim::predicted_stack): a plain kernel
   // instance in another namespace, where the socket differs from one made at home only by its namespace.
   bool predictable() const { return usable && sockets && !own_namespace && !mptcp && !user_space; }
+  // Its sockets can be made in advance (SocketPools): a kernel instance whose sessions get sockets of their own
+  // (another namespace, or MPTCP), and only of the default protocol (0, TCP or UDP; MPTCP substitution included).
+  bool poolable(int type, int protocol) const {
+    return usable && sockets && !user_space && !keeps_placeholder(type) &&
+           (protocol == 0 || protocol == (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP));
+  }
 };
 
 class Shim {
@@ -64,8 +74,12 @@ public:
   // as it is. A wrong guess is corrected like any placeholder (re-created on the chosen stack): it costs one
   // namespace switch more than no guess. kNoStack: make the socket in the program's own namespace.
   int predicted_stack(int domain, int type, int protocol) const;
-  // A connect decision put a TCP socket of `domain` with intent `intent` on `stack`.
-  void remember_tcp_choice(int domain, int intent, int stack);
+  // A connect decision put a TCP socket of `domain` with intent `intent` on `stack`. True if that predicts the
+  // next socket (prediction on, default intent).
+  bool remember_tcp_choice(int domain, int intent, int stack);
+
+  // Sockets made in advance (socket_pool.hpp); nullptr when no stack needs them or DMM_POOL=off.
+  SocketPools* pools() { return pools_.get(); }
 
   // Builds the shim from the environment (DMM_CONFIG, DMM_INTENT, DMM_LOG). On any failure: nullptr, after
   // exactly one warning on stderr; the program then runs without DMM.
@@ -81,6 +95,7 @@ private:
   Intent default_intent_ = Intent::default_;
   DecisionLog log_;
   std::unique_ptr<UserStacks> user_stacks_;
+  std::unique_ptr<SocketPools> pools_;
   bool predict_ = true;  // DMM_PREDICT=off turns prediction off (to measure it, or to rule it out)
   std::array<std::atomic<int>, 2> last_tcp_choice_{kNoStack, kNoStack};  // AF_INET, AF_INET6
 };

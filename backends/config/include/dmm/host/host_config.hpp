@@ -104,8 +104,9 @@ Result<HostConfig> load_host_config_text(const std::string& text, const std::str
 Result<HostConfig> load_host_config_file(const std::string& path, const LoadOptions& options = {});
 
 // What the loader cannot know without looking at the machine: each named network namespace exists under
-// /run/netns and is one, each plug-in file exists. Errors are `FILE:LINE:COL: what is wrong` at the
-// offending entry (ENOENT, or EINVAL for a file that is not a namespace).
+// /run/netns and is one, each lwip-dpdk vdev names a driver DPDK has and interfaces that exist (in the instance's
+// `netns`), each plug-in file exists. Errors are `FILE:LINE:COL: what is wrong` at the offending entry (ENOENT,
+// ENODEV for a missing interface, or EINVAL for a file that is not a namespace or an unknown vdev driver).
 Status check_host(const HostConfig& config);
 
 // The registry's view of an instance (StackRegistry::create).

@@ -3,6 +3,7 @@
 // opened as MPTCP when the instance says `protocol: mptcp`). Needs no event loop, so the preload shim can use
 // it (through KernelStack::create_socket or directly) to make the real socket behind an application's fd.
 #include <optional>
+#include <vector>
 
 #include "dmm/kernel/kernel_stack_config.hpp"
 #include "dmm/kernel/netns_socket_factory.hpp"
@@ -20,6 +21,8 @@ public:
   // socket(2) in the instance's namespace. With MPTCP, a TCP stream socket (AF_INET/AF_INET6, SOCK_STREAM,
   // protocol 0 or IPPROTO_TCP) becomes IPPROTO_MPTCP; anything else is made as asked. Thread-safe.
   Result<UniqueFd> socket(int domain, int type, int protocol) const;
+  // `count` of them for one pair of namespace switches (NetnsSocketFactory::sockets).
+  Result<std::vector<UniqueFd>> sockets(int domain, int type, int protocol, int count) const;
   // The protocol socket() uses for these arguments.
   int substitute_protocol(int domain, int type, int protocol) const;
 

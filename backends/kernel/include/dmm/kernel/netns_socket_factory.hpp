@@ -13,6 +13,7 @@
 // so socket() must not be called from a signal handler that can interrupt another socket() on the same thread.
 // Needs CAP_SYS_ADMIN (EPERM otherwise).
 #include <string>
+#include <vector>
 
 #include "dmm/kernel/unique_fd.hpp"
 #include "dmm/result.hpp"
@@ -34,6 +35,9 @@ public:
 
   // socket(2) inside the namespace; the type may carry SOCK_NONBLOCK / SOCK_CLOEXEC. Thread-safe.
   Result<UniqueFd> socket(int domain, int type, int protocol) const;
+  // `count` sockets for one pair of namespace switches (a pool made in advance). Fails only if the first one
+  // cannot be made; later failures (the fd limit) end the batch early.
+  Result<std::vector<UniqueFd>> sockets(int domain, int type, int protocol, int count) const;
 
   const std::string& name() const { return name_; }
   int netns_fd() const { return target_.get(); }
