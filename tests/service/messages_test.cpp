@@ -182,8 +182,8 @@ TEST(ServiceMessages, FieldsOutOfRangeAreBadFields) {
 
   // A text length above its limit is refused from the length, before the bytes are looked for.
   std::string reply = encode(Message{SocketsReply{1, EACCES, 0, "", ""}});
-  reply[reply.size() - 2] = static_cast<char>(0x10);  // message length 0x1000 = 4096 > kMaxText
-  auto decoded = decode(reply + std::string(4096, 'm'));
+  reply[reply.size() - 2] = static_cast<char>(0x05);  // message length 0x0500 = 1280 > kMaxText
+  auto decoded = decode(reply + std::string(1280, 'm'));
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decode_problem(decoded.error()), DecodeProblem::bad_field);
 }

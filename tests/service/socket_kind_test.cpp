@@ -10,7 +10,7 @@ namespace {
 
 TEST(SocketKind, TcpMptcpAndUdpAreServed) {
   for (int domain : {AF_INET, AF_INET6}) {
-    for (int flags : {0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC}) {
+    for (int flags : {0, int{SOCK_NONBLOCK}, int{SOCK_CLOEXEC}, SOCK_NONBLOCK | SOCK_CLOEXEC}) {
       EXPECT_TRUE(check_socket_kind(domain, SOCK_STREAM | flags, 0).ok());
       EXPECT_TRUE(check_socket_kind(domain, SOCK_STREAM | flags, IPPROTO_TCP).ok());
       EXPECT_TRUE(check_socket_kind(domain, SOCK_STREAM | flags, IPPROTO_MPTCP).ok());

@@ -104,6 +104,17 @@ Error refusal_from(const ErrorMessage& m) {
   return service_error(m.error, m.reason + ": " + m.message);
 }
 
+// After a send found the connection closed: the daemon's last word (an error message) may still be waiting to be
+// read, and says why better than EPIPE does (too_many_peers is sent at accept, before any hello arrives).
+Error closed_error(int fd, const Error& send_error) {
+  auto got = receive_message(fd, kMaxMessage, 0, MSG_DONTWAIT);
+  if (!got || got->closed || got->truncated) return send_error;
+  auto message = decode(got->bytes);
+  if (!message) return send_error;
+  if (const auto* last = std::get_if<ErrorMessage>(&*message)) return refusal_from(*last);
+  return send_error;
+}
+
 // Each descriptor is a socket of the asked domain and type (protection against a socket file that is not the
 // service's: the shim must not place a session on whatever someone hands it).
 Status check_sockets(const std::vector<UniqueFd>& fds, int domain, int type) {
@@ -156,7 +167,7 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
 
   Hello hello;
   hello.client = program_invocation_short_name ? program_invocation_short_name : "";
-  if (Status s = send_bytes(fd.get(), encode(hello), socket_path); !s) return s.error();
+  if (Status s = send_bytes(fd.get(), encode(hello), socket_path); !s) return closed_error(fd.get(), s.error());
   std::vector<UniqueFd> fds;  // a welcome has none; any that came are closed with this
   auto answer = receive(fd.get(), deadline, fds, socket_path);
   if (!answer) return answer.error();
@@ -191,7 +202,7 @@ Result<std::vector<UniqueFd>> StackServiceClient::sockets(std::string_view stack
   request.type = type;
   request.protocol = protocol;
   request.count = static_cast<std::uint8_t>(count);
-  if (Status s = send_bytes(fd_.get(), encode(request), path); !s) return s.error();
+  if (Status s = send_bytes(fd_.get(), encode(request), path); !s) return closed_error(fd_.get(), s.error());
 
   for (;;) {
     std::vector<UniqueFd> fds;
