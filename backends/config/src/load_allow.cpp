@@ -63,6 +63,8 @@ std::uint32_t read_id(const Field& f, bool user) {
     f.fail(std::string("expected a ") + what + " name or number, got " + scenario::yaml::describe(*f));
   const std::string text = read_text(f);
   if (all_digits(text)) return static_cast<std::uint32_t>(scenario::read_uint(f, 0, kMaxId));
+  if (text.size() > 1 && text[0] == '-' && all_digits(text.substr(1)))
+    f.fail(std::string("a negative number is not a ") + what + " id");
   if (!plausible_name(text))
     f.fail(std::string("'") + text + "' is not a " + what + " name or number");
   const std::optional<std::uint32_t> id =
