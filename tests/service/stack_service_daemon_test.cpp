@@ -246,6 +246,30 @@ TEST_F(StackServiceDaemonTest, DroppedRootPeerGetsItsOwnSocketInTheNamespace) {
   EXPECT_NE(daemon_->log_text().find("uid=65534"), std::string::npos);
 }
 
+// The socket's sk_uid is the peer's too (the kernel takes it from the inode the fsuid stamped): a uid-based routing
+// rule in the stack's namespace sees the peer, not the daemon. And the daemon is itself again afterwards.
+TEST_F(StackServiceDaemonTest, UidRoutingInTheNamespaceSeesThePeer) {
+  ASSERT_TRUE(run_command("ip -n " + blue_ + " rule add uidrange 65534-65534 unreachable").ok());
+  start();
+  const std::string socket_path = daemon_->socket_path();
+  const std::uint16_t port = echo_->port();
+  const std::string said = run_as({kNobody, kNobody, {}, cli_}, [&]() -> std::string {
+    auto c = StackServiceClient::connect(socket_path, 5s);
+    if (!c) return "connect: " + c.error().message;
+    auto fds = c->sockets("blue", AF_INET, SOCK_STREAM, 0, 1);
+    if (!fds) return "sockets: " + fds.error().message;
+    return echo_through((*fds)[0].get(), kServer, port, "x");
+  });
+  EXPECT_EQ(said, "connect: Network is unreachable");
+  StackServiceClient root = client();
+  auto mine = root.sockets("blue", AF_INET, SOCK_STREAM, 0, 1);
+  ASSERT_TRUE(mine.ok()) << mine.error().message;
+  struct stat st {};
+  ::fstat((*mine)[0].get(), &st);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(echo_through((*mine)[0].get(), kServer, port, "root's"), "ok");
+}
+
 TEST_F(StackServiceDaemonTest, AUidNotAllowedGetsEaccesNamingTheConfigKey) {
   start();
   const std::string socket_path = daemon_->socket_path();
