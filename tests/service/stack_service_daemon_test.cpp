@@ -410,6 +410,23 @@ TEST_F(StackServiceDaemonTest, HostilePeersAreAnsweredAndDroppedWhileOthersAreSe
   EXPECT_NE(daemon_->log_text().find("event=message_rejected"), std::string::npos);
 }
 
+// A peer's program name and stack names reach the log only as printable text: no line breaks, quotes or `=`.
+TEST_F(StackServiceDaemonTest, PeerTextCannotForgeLogLines) {
+  start();
+  auto peer = RawPeer::connect(daemon_->socket_path());
+  ASSERT_TRUE(peer.ok());
+  ASSERT_TRUE(peer->send(service::encode(service::Message{service::Hello{1, 1, "x\nerror event=forged a=\"b"}})).ok());
+  ASSERT_TRUE(peer->receive());
+  ASSERT_TRUE(peer->send(tcp_request("s\ninfo event=forged\" x=y", 5)).ok());
+  auto reply = peer->receive();
+  ASSERT_TRUE(reply);
+  const std::string log = daemon_->log_text();
+  EXPECT_EQ(log.find("\nerror event=forged"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\ninfo event=forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("client=x?error?event?forged?a??b"), std::string::npos) << log;
+  EXPECT_NE(log.find("stack=s?info?event?forged??x?y"), std::string::npos) << log;
+}
+
 TEST_F(StackServiceDaemonTest, AnIdlePeerAfterHelloStays) {
   service::StackServiceOptions options;
   options.hello_timeout = 100ms;

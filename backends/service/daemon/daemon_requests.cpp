@@ -37,6 +37,18 @@ std::pair<std::string, std::string> split_reason(const std::string& message, con
   return {token, message.substr(colon + 2)};
 }
 
+// A peer's text (its program name, a stack name it asked for) as it may appear in a log line: printable ASCII
+// without quotes or backslashes, so that no peer can end a line or forge `key=value` pairs in the daemon's log. A
+// value (`stack=...`) has no spaces either; a quoted message (`detail="..."`) keeps them.
+std::string printable(std::string_view text, bool spaces = false, std::size_t max = 64) {
+  std::string out(text.substr(0, max));
+  for (char& c : out) {
+    const bool allowed = (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && (spaces || c != '=')) || (spaces && c == ' ');
+    if (!allowed) c = '?';
+  }
+  return out;
+}
+
 }  // namespace
 
 void StackServiceDaemon::on_readable(PeerId id) {
@@ -105,7 +117,7 @@ bool StackServiceDaemon::on_hello(Peer& peer, const Hello& hello) {
   peer.hello_timer = 0;
   peer.welcomed = true;
   peer.version = *version;
-  if (!hello.client.empty()) peer.who += " client=" + hello.client;
+  if (!hello.client.empty()) peer.who += " client=" + printable(hello.client);
   log_->info("event=hello id={} peer=\"{}\" version={}", peer.id, peer.who, peer.version);
   return true;
 }
@@ -114,8 +126,9 @@ bool StackServiceDaemon::refuse_request(Peer& peer, const SocketsRequest& reques
   auto [reason, text] = split_reason(why.message, "socket_failed");
   ++counters_.requests_refused[reason];
   log_->warn("event=request_refused id={} peer=\"{}\" stack={} kind={} count={} reason={} errno={} detail=\"{}\"",
-             peer.id, peer.who, request.stack,
-             describe_socket_kind(request.domain, request.type, request.protocol), request.count, reason, why.code, text);
+             peer.id, peer.who, printable(request.stack),
+             describe_socket_kind(request.domain, request.type, request.protocol), request.count, reason, why.code,
+             printable(text, true, kMaxText));
   SocketsReply reply;
   reply.id = request.id;
   reply.error = why.code > 0 && why.code <= 4095 ? why.code : EIO;

@@ -10,7 +10,8 @@
 // small numbers do not hit it, and is close-on-exec. Nothing is left behind on failure: a failed connect closes its
 // socket, a failed request closes every descriptor that arrived. A forked child should not share its parent's
 // connection (the daemon judges a connection by the credentials of the process that connected it): it connects
-// afresh.
+// afresh. Not thread-safe: one call at a time per client (a caller with threads serialises them or keeps a client
+// per thread).
 #include <chrono>
 #include <cstdint>
 #include <string>
