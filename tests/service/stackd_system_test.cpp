@@ -143,6 +143,38 @@ TEST_F(StackdProgram, ARestartAfterSigkillReplacesTheStaleSocket) {
   ASSERT_TRUE(c.ok()) << c.error().message;
 }
 
+// What the daemon needs of root: CAP_SYS_ADMIN (setns), CAP_SETUID and CAP_SETGID (setfsuid/setfsgid), nothing more
+// (the README's unit limits it to these). Without CAP_SETUID it refuses to make a socket as anyone but root,
+// rather than make it as root.
+TEST_F(StackdProgram, ThreeCapabilitiesAreEnoughAndWithoutSetuidItRefuses) {
+  const std::string socket = socket_;
+  const auto ask_as_nobody = [&] {
+    return run_as({65534, 65534, {}, cli_}, [&]() -> std::string {
+      auto c = StackServiceClient::connect(socket, 5s);
+      if (!c) return "connect: " + c.error().message;
+      auto fds = c->sockets("blue", AF_INET, SOCK_STREAM, 0, 1);
+      if (!fds) return std::string(strerrorname_np(fds.error().code)) + " " + fds.error().message;
+      struct stat st {};
+      ::fstat((*fds)[0].get(), &st);
+      return "uid=" + std::to_string(st.st_uid);
+    });
+  };
+  for (const std::string& caps : {std::string("+sys_admin,+setuid,+setgid"), std::string("+sys_admin,+setgid")}) {
+    SCOPED_TRACE(caps);
+    Child daemon = Child::spawn({"setpriv", "--bounding-set=-all," + caps, "--inh-caps=-all", stackd(), "--config",
+                                 config_});
+    ASSERT_TRUE(eventually([&] { return StackServiceClient::connect(socket_, 1s).ok(); }));
+    const std::string said = ask_as_nobody();
+    if (caps.find("setuid") != std::string::npos) {
+      EXPECT_EQ(said, "uid=65534");
+    } else {
+      EXPECT_EQ(said.rfind("EPERM dmm-stackd: socket_failed: cannot make sockets as uid 65534", 0), 0u) << said;
+    }
+    ::kill(daemon.pid(), SIGTERM);
+    EXPECT_TRUE(exited_with(daemon.wait(10s), 0));
+  }
+}
+
 TEST_F(StackdProgram, AWorkerThatDroppedRootConnectsThroughTheService) {
   ASSERT_TRUE(lab_.link(blue_, "10.231.78.2/24", srv_, "10.231.78.1/24").ok());
   auto echo = EchoServer::start(srv_, kServer);
