@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -425,6 +426,34 @@ TEST_F(StackServiceDaemonTest, PeerTextCannotForgeLogLines) {
   EXPECT_EQ(log.find("\ninfo event=forged"), std::string::npos) << log;
   EXPECT_NE(log.find("client=x?error?event?forged?a??b"), std::string::npos) << log;
   EXPECT_NE(log.find("stack=s?info?event?forged??x?y"), std::string::npos) << log;
+}
+
+// Descriptors that do not fit under the peer's fd limit are dropped by the kernel on the way in: the client says
+// EMFILE and closes the ones that did arrive.
+TEST_F(StackServiceDaemonTest, AReplyAboveThePeersFdLimitIsEmfileAndLeavesNothing) {
+  start();
+  const std::string socket_path = daemon_->socket_path();
+  const std::string said = run_as({0, 0, {}, cli_}, [&]() -> std::string {
+    auto c = StackServiceClient::connect(socket_path, 5s);
+    if (!c) return "connect: " + c.error().message;
+    // Room for exactly two more descriptors: the limit just above the connection, every free number below filled.
+    const rlimit low{static_cast<rlim_t>(c->fd() + 1), static_cast<rlim_t>(c->fd() + 1)};
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return "setrlimit";
+    std::vector<kernel::UniqueFd> fillers;
+    for (;;) {
+      kernel::UniqueFd f(::dup(0));
+      if (!f) break;
+      fillers.push_back(std::move(f));
+    }
+    if (fillers.size() < 2) return "no fillers";
+    fillers.pop_back();
+    fillers.pop_back();
+    const int before = open_fd_count();
+    auto fds = c->sockets("blue", AF_INET, SOCK_STREAM, 0, 8);
+    if (fds) return "granted " + std::to_string(fds->size());
+    return std::string(strerrorname_np(fds.error().code)) + (open_fd_count() == before ? " clean" : " leaked");
+  });
+  EXPECT_EQ(said, "EMFILE clean");
 }
 
 TEST_F(StackServiceDaemonTest, AnIdlePeerAfterHelloStays) {
