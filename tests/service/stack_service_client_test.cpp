@@ -125,6 +125,29 @@ TEST_F(StackServiceClientTest, ASilentDaemonTimesOutWithinTheTimeout) {
   EXPECT_EQ(open_fd_count(), before);
 }
 
+// A daemon too busy to accept: connect itself waits (the backlog is full), bounded by the same timeout.
+TEST_F(StackServiceClientTest, AFullBacklogTimesOutWithinTheTimeout) {
+  UniqueFd listener(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  const sockaddr_un sun = address_of(path_);
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun), 0);
+  ASSERT_EQ(::listen(listener.get(), 0), 0);
+  std::vector<UniqueFd> queued;
+  for (int i = 0; i < 16; ++i) {
+    UniqueFd q(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (::connect(q.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0) break;  // EAGAIN: full
+    queued.push_back(std::move(q));
+  }
+  const int before = open_fd_count();
+  const auto started = std::chrono::steady_clock::now();
+  auto c = StackServiceClient::connect(path_, 300ms);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, ETIMEDOUT) << c.error().message;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 1500ms);
+  EXPECT_EQ(open_fd_count(), before);
+}
+
 TEST_F(StackServiceClientTest, ARequestTimesOutAndItsLateReplyIsDiscarded) {
   UniqueFd late_socket(::socket(AF_INET, SOCK_STREAM, 0));
   struct stat late {};

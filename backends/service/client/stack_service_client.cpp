@@ -146,8 +146,8 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
   auto made = kernel::raw_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (!made) return made.error();
   UniqueFd fd = moved_high(std::move(*made));
-  // Bounds the two blocking calls below: connect waits while the daemon's backlog is full, send while its
-  // receive queue is.
+  // Bounds the blocking connect, which waits while the daemon's backlog is full (the hello's send, which waits while
+  // its receive queue is, gets what is left).
   if (Status s = set_send_timeout(fd.get(), timeout); !s) return s.error();
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, socket_path.data(), socket_path.size());
@@ -167,6 +167,10 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
 
   Hello hello;
   hello.client = program_invocation_short_name ? program_invocation_short_name : "";
+  // What is left of the timeout bounds the hello's send (0 would mean "no bound" to SO_SNDTIMEO).
+  const int left_ms = deadline.remaining_ms();
+  if (left_ms == 0) return service_error(ETIMEDOUT, "timed out connecting to " + socket_path);
+  if (Status s = set_send_timeout(fd.get(), std::chrono::milliseconds(left_ms)); !s) return s.error();
   if (Status s = send_bytes(fd.get(), encode(hello), socket_path); !s) return closed_error(fd.get(), s.error());
   std::vector<UniqueFd> fds;  // a welcome has none; any that came are closed with this
   auto answer = receive(fd.get(), deadline, fds, socket_path);
@@ -178,6 +182,8 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
   if (welcome->version < kLowestVersion || welcome->version > kHighestVersion)
     return service_error(EPROTONOSUPPORT, "chose protocol version " + std::to_string(welcome->version) +
                                               ", which this client does not speak");
+  // Each request's send is bounded by the whole timeout again.
+  if (Status s = set_send_timeout(fd.get(), timeout); !s) return s.error();
   return StackServiceClient(std::move(fd), socket_path, timeout);
 }
 
