@@ -246,6 +246,9 @@ std::optional<service::Received> RawPeer::receive(std::chrono::milliseconds time
   pollfd p{fd_.get(), POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
   auto got = service::receive_message(fd_.get(), service::kMaxMessage, service::kMaxSocketsPerRequest, MSG_DONTWAIT);
+  // A reset (the daemon closed with our bytes unread) is reported once, before the daemon's last message.
+  if (!got && got.error().code == ECONNRESET)
+    got = service::receive_message(fd_.get(), service::kMaxMessage, service::kMaxSocketsPerRequest, MSG_DONTWAIT);
   if (!got || got->closed) return std::nullopt;
   return std::move(*got);
 }

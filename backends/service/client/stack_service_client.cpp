@@ -68,6 +68,17 @@ Status send_bytes(int fd, const std::string& bytes, const std::string& socket_pa
   return service_error(code, "cannot send to " + socket_path + ": " + std::strerror(code));
 }
 
+// One datagram, without waiting. A daemon that closes a connection while a message of ours is still unread in its
+// queue resets it: the kernel reports ECONNRESET once, on the next receive, even when the daemon's last message (an
+// error saying why) is waiting behind it. So after ECONNRESET, look once more.
+Result<Received> receive_now(int fd, std::size_t max_fds) {
+  auto got = receive_message(fd, kMaxMessage, max_fds, MSG_DONTWAIT);
+  if (got || got.error().code != ECONNRESET) return got;
+  auto behind = receive_message(fd, kMaxMessage, max_fds, MSG_DONTWAIT);
+  if (behind && !behind->closed) return behind;
+  return got;
+}
+
 // The next message in, waiting until `deadline`; its descriptors (if any) are in `fds`.
 Result<Message> receive(int fd, const Deadline& deadline, std::vector<UniqueFd>& fds, const std::string& socket_path) {
   for (;;) {
@@ -76,7 +87,7 @@ Result<Message> receive(int fd, const Deadline& deadline, std::vector<UniqueFd>&
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return service_error(errno, std::string("poll: ") + std::strerror(errno));
     if (ready == 0) return service_error(ETIMEDOUT, "no answer from " + socket_path + " in time");
-    auto got = receive_message(fd, kMaxMessage, kMaxSocketsPerRequest, MSG_DONTWAIT);
+    auto got = receive_now(fd, kMaxSocketsPerRequest);
     if (!got) {
       const int code = got.error().code;
       if (code == EAGAIN || code == EWOULDBLOCK) continue;  // woken for nothing
@@ -107,7 +118,7 @@ Error refusal_from(const ErrorMessage& m) {
 // After a send found the connection closed: the daemon's last word (an error message) may still be waiting to be
 // read, and says why better than EPIPE does (too_many_peers is sent at accept, before any hello arrives).
 Error closed_error(int fd, const Error& send_error) {
-  auto got = receive_message(fd, kMaxMessage, 0, MSG_DONTWAIT);
+  auto got = receive_now(fd, 0);
   if (!got || got->closed || got->truncated) return send_error;
   auto message = decode(got->bytes);
   if (!message) return send_error;
