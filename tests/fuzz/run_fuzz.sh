@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer target for a bounded time; fails (non-zero) on any crash, leak, timeout or OOM.
 #   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET]
-# TARGET: `scenario` (default; the scenario loader) or `nrd` (dmm-nrd's message decoder).
+# TARGET: `scenario` (default; the scenario loader), `nrd` (dmm-nrd's message decoder) or `service` (dmm-stackd's).
 # BUILD_DIR is configured with clang on first use. Seeds of `scenario`: scenarios/, tests/bad-scenarios/ and
 # tests/fuzz/seeds/ (the latter start with `%set KEY=VALUE` lines, which the target turns into --set overrides);
 # of `nrd`: tests/fuzz/nrd-seeds/ (one frame stream or one body per message type; the first byte picks the mode,
-# see nrd_message_fuzz.cpp). The seed directories are never written to: new corpus entries stay in
-# BUILD_DIR/<target>-fuzz-corpus, a crashing input goes to BUILD_DIR/fuzz-artifacts/.
+# see nrd_message_fuzz.cpp); of `service`: tests/fuzz/service-seeds/ (one datagram each). The seed directories are
+# never written to: new corpus entries stay in BUILD_DIR/<target>-fuzz-corpus, a crashing input goes to
+# BUILD_DIR/fuzz-artifacts/.
 set -euo pipefail
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 BUILD_DIR SECONDS [scenario|nrd]" >&2
+  echo "usage: $0 BUILD_DIR SECONDS [scenario|nrd|service]" >&2
   exit 2
 fi
 build=$1
@@ -35,8 +36,15 @@ case "$target" in
     corpus="$build/nrd-fuzz-corpus"
     seeds+=("$src/tests/fuzz/nrd-seeds")
     ;;
+  service)
+    binary=dmm_service_message_fuzz
+    dict="$src/tests/fuzz/service.dict"
+    max_len=4096  # one datagram; the decoder refuses anything above kMaxMessage (2 KiB) by its size
+    corpus="$build/service-fuzz-corpus"
+    seeds+=("$src/tests/fuzz/service-seeds")
+    ;;
   *)
-    echo "$0: unknown target '$target' (scenario, nrd)" >&2
+    echo "$0: unknown target '$target' (scenario, nrd, service)" >&2
     exit 2
     ;;
 esac

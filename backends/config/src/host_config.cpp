@@ -44,12 +44,13 @@ HostConfig build(std::string_view text, const std::string& file_name, const Load
   config.file = file_name;
   detail::LoadContext ctx{options, config, config_base_dir(file_name), {}};
   const scenario::MapReader top(scenario::Field{root.get(), ""}, "the host config");
-  top.allow({"stacks", "policy", "nrd", "log", "plugins"});
+  top.allow({"stacks", "policy", "nrd", "service", "log", "plugins"});
   // Dependency order: plug-ins bring kinds that stacks use; the policy names stacks.
   detail::load_plugins(top, ctx);
   detail::load_stacks(top, ctx);
   detail::load_policy(top, ctx);
   detail::load_nrd(top, ctx);
+  detail::load_service(top, ctx);
   detail::load_log(top, ctx);
   return config;
 }

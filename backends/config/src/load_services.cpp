@@ -1,9 +1,38 @@
-// `nrd:` (where dmm-nrd is reached) and `log:` (how much to say, and where session decisions go).
+// `nrd:` (where dmm-nrd is reached), `service:` (where dmm-stackd listens) and `log:` (how much to say, and where
+// session decisions go).
 #include <sys/un.h>
 
 #include "host_sections.hpp"
 
 namespace dmm::host::detail {
+namespace {
+
+// The kernel's limit for a Unix-domain socket path (sun_path, with its terminating NUL); a longer path would only
+// fail when the shim or a daemon tries to use it, far from the config.
+constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+
+std::string read_socket_path(const Field& f, const LoadContext& ctx) {
+  std::string path = resolve_path(f, ctx);
+  if (path.size() > kMaxSocketPath)
+    f.fail("socket path '" + path + "' is longer than " + std::to_string(kMaxSocketPath) +
+           " bytes, the limit of a Unix-domain socket address");
+  return path;
+}
+
+// Octal as written (`"0666"`, `660`): YAML would read 0666 as a decimal or an octal integer depending on the YAML
+// version, so the text is taken as it is.
+mode_t read_mode(const Field& f) {
+  const std::string text = scenario::read_text(f);
+  mode_t mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7' || mode > 0777) f.fail("'" + text + "' is not a file mode (octal, e.g. \"0666\" or \"0660\")");
+    mode = static_cast<mode_t>(mode * 8 + static_cast<mode_t>(c - '0'));
+  }
+  if (text.empty() || mode > 0777) f.fail("'" + text + "' is not a file mode (octal, from 0 to 0777)");
+  return mode;
+}
+
+}  // namespace
 
 void load_nrd(const MapReader& top, LoadContext& ctx) {
   const auto section = top.get("nrd");
@@ -17,13 +46,7 @@ void load_nrd(const MapReader& top, LoadContext& ctx) {
   if (socket && tcp) tcp->fail("give either `socket:` or `tcp:`, not both");
   if (!socket && !tcp) section->fail("missing required key 'socket' (or 'tcp': ADDRESS:PORT for a daemon elsewhere)");
   if (socket) {
-    nrd.socket = resolve_path(*socket, ctx);
-    // The kernel's limit for a Unix-domain socket path (sun_path, with its terminating NUL); a longer path would
-    // only fail when the shim tries to connect, far from the config.
-    constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
-    if (nrd.socket.size() > kMaxSocketPath)
-      socket->fail("socket path '" + nrd.socket + "' is longer than " + std::to_string(kMaxSocketPath) +
-                   " bytes, the limit of a Unix-domain socket address");
+    nrd.socket = read_socket_path(*socket, ctx);
   } else {
     auto endpoint = Endpoint::parse(scenario::read_text(*tcp));
     if (!endpoint) tcp->fail(endpoint.error().message);
@@ -31,6 +54,22 @@ void load_nrd(const MapReader& top, LoadContext& ctx) {
     nrd.tcp = *endpoint;
   }
   ctx.config.nrd = std::move(nrd);
+}
+
+void load_service(const MapReader& top, LoadContext& ctx) {
+  const auto section = top.get("service");
+  if (!section) return;  // no stack service: processes that may not enter a namespace get no sockets there
+  const MapReader m(*section, "the service section ({socket: PATH, mode: \"0666\"})");
+  m.allow({"socket", "mode", "max_peers"});
+  ServiceSpec service;
+  service.mark = mark_of(*section);
+  const Field socket = m.require("socket");
+  service.socket = read_socket_path(socket, ctx);
+  if (ctx.config.nrd && ctx.config.nrd->socket == service.socket)
+    socket.fail("'" + service.socket + "' is also nrd.socket: dmm-stackd and dmm-nrd need a socket each");
+  if (auto mode = m.get("mode")) service.mode = read_mode(*mode);
+  if (auto peers = m.get("max_peers")) service.max_peers = static_cast<std::uint32_t>(scenario::read_uint(*peers, 1, 65536));
+  ctx.config.service = std::move(service);
 }
 
 void load_log(const MapReader& top, LoadContext& ctx) {

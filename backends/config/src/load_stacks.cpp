@@ -14,7 +14,8 @@ using scenario::read_name;
 using scenario::read_text;
 
 // The kinds this loader types itself, with their keys (DESIGN.md §2.5).
-const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol"};
+// `allow:` is dmm-stackd's admission, not a property of the instance: typed here, never a registry parameter.
+const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol", "allow"};
 const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
@@ -53,6 +54,8 @@ std::string read_netns(const Field& f) {
 
 KernelStackSpec read_kernel(const MapReader& m) {
   KernelStackSpec spec;
+  if (auto f = m.get("allow")) spec.allow = read_allow(*f);
+  else spec.allow.mark = mark_of(m.field());
   if (auto f = m.get("netns")) spec.netns = read_netns(*f);
   if (auto f = m.get("protocol")) {
     const std::string text = read_text(*f);
@@ -120,7 +123,7 @@ void load_stack(const Field& item, LoadContext& ctx) {
   if (spec.kind == "lwip-dpdk") spec.lwip_dpdk = read_lwip_dpdk(m);
   // Every kind's parameters also travel as text, for the registry's factories (typed above for built-ins).
   for (const auto& key : keys) {
-    if (key == "name" || key == "kind") continue;
+    if (key == "name" || key == "kind" || (key == "allow" && spec.kind == "kernel")) continue;
     if (auto p = m.get(key)) spec.params[key] = read_text(*p);
   }
   ctx.config.stacks.push_back(std::move(spec));

@@ -1,7 +1,11 @@
 #pragma once
-// The host config `dmm.yaml` (DESIGN.md §2.5), read by dmm-run, the preload shim and dmm-nrd, typed and
-// validated at load time so that nothing downstream parses or guesses (Envoy-style). Loading is pure: it reads
-// the text and nothing else of the system; check_host() is the separate step that looks at the machine.
+// The host config `dmm.yaml` (DESIGN.md §2.5), read by dmm-run, the preload shim, dmm-nrd and dmm-stackd, typed and
+// validated at load time so that nothing downstream parses or guesses (Envoy-style). Loading reads the text and,
+// for user and group names under a stack's `allow:`, the host's account database (getpwnam_r/getgrnam_r: a name is
+// only meaningful as the number it stands for, and an unknown one must fail at its line, not at a peer's request);
+// nothing else of the system. check_host() is the separate step that looks at namespaces and plug-ins.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,9 +30,20 @@ struct Mark {  // 1-based line and column in the config file
 // asks for TCP.
 enum class KernelProtocol : std::uint8_t { tcp, mptcp };
 
+// Who may get sockets of a kernel instance through dmm-stackd (`allow: {users: [...], groups: [...]}`). Root (uid 0)
+// always may; another peer may if its uid is in `users`, or its gid or one of its supplementary groups is in
+// `groups`. Without `allow:` only root may. Names are resolved to numbers when the config is loaded.
+struct AllowSpec {
+  std::vector<uid_t> users;
+  std::vector<gid_t> groups;
+  bool written = false;  // `allow:` is in the config (else only root)
+  Mark mark;             // where `allow:` is written (of the stack when it is not)
+};
+
 struct KernelStackSpec {
   std::optional<std::string> netns;  // a name under /run/netns; absent = the namespace the program runs in
   KernelProtocol protocol = KernelProtocol::tcp;
+  AllowSpec allow;                   // dmm-stackd's admission for this instance; not a registry parameter
 };
 
 // An interface address with its prefix length, host bits kept: `10.77.0.2/24`.
@@ -76,12 +91,22 @@ struct NrdSpec {
   Mark mark;
 };
 
+// Where dmm-stackd, the host's stack service, listens (a Unix-domain SOCK_SEQPACKET socket) and where the preload
+// shim asks it for sockets of instances its process may not enter itself (backends/service/README.md).
+struct ServiceSpec {
+  std::string socket;             // absolute path, at most 107 bytes (sun_path)
+  mode_t mode = 0666;             // permission bits of the socket file; admission is per stack (`allow:`)
+  std::uint32_t max_peers = 1024;  // connections at once (each program under dmm-run keeps one)
+  Mark mark;
+};
+
 struct HostConfig {
   std::string file;                // as given to the loader
   std::vector<StackSpec> stacks;   // in file order; names unique
   Policy policy;                   // version 1, validated against `stacks`
   std::vector<Mark> rule_marks;    // where each rule of `policy` is written
   std::optional<NrdSpec> nrd;      // absent: the policy above stays as it is
+  std::optional<ServiceSpec> service;  // absent: no stack service on this host
   LogSpec log;
   std::vector<std::string> plugins;  // absolute paths of stack-kind plug-ins, in file order
   std::vector<Mark> plugin_marks;    // where each of `plugins` is written

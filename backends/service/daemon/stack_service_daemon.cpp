@@ -1,0 +1,166 @@
+// dmm-stackd's life cycle: opening the namespaces and the socket, admitting connections, closing them. What peers
+// say is handled in daemon_requests.cpp.
+#include "dmm/service/stack_service_daemon.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "daemon_peer.hpp"
+#include "dmm/service/seqpacket.hpp"
+#include "dmm/units.hpp"
+
+namespace dmm::service {
+namespace {
+
+using kernel::UniqueFd;
+
+// How a kernel stack's instance is opened (the same settings as the shim's and dmm-nrd's).
+kernel::KernelStackConfig kernel_config_of(const host::StackSpec& spec) {
+  kernel::KernelStackConfig config;
+  config.name = spec.name;
+  config.netns = spec.kernel->netns;
+  config.protocol = spec.kernel->protocol == host::KernelProtocol::mptcp ? kernel::KernelProtocol::mptcp
+                                                                         : kernel::KernelProtocol::tcp;
+  return config;
+}
+
+// A refused connection's only message, written without waiting: it gets no more of the daemon's time than that.
+void refuse(int fd, int code, const std::string& reason, const std::string& message) {
+  [[maybe_unused]] const Status sent = send_message(fd, encode(ErrorMessage{code, reason, message}), {}, MSG_DONTWAIT);
+}
+
+}  // namespace
+
+StackServiceDaemon::StackServiceDaemon(host::HostConfig config, kernel::EpollExecutor& executor,
+                                       std::shared_ptr<spdlog::logger> log, StackServiceOptions options)
+    : config_(std::move(config)), executor_(executor), log_(std::move(log)), options_(options) {}
+
+StackServiceDaemon::~StackServiceDaemon() {
+  for (auto& [id, peer] : peers_) {
+    executor_.cancel(peer->hello_timer);
+    executor_.unwatch(peer->fd.get());
+  }
+  peers_.clear();
+  if (listener_.fd) {
+    executor_.unwatch(listener_.fd.get());
+    remove_socket_file(config_.service->socket, listener_);
+  }
+}
+
+Result<std::unique_ptr<StackServiceDaemon>> StackServiceDaemon::create(host::HostConfig config,
+                                                                       kernel::EpollExecutor& executor,
+                                                                       std::shared_ptr<spdlog::logger> log,
+                                                                       StackServiceOptions options) {
+  if (!config.service)
+    return make_error(EINVAL, config.file + ":1:1: no `service:` section: dmm-stackd needs "
+                                            "`service: {socket: PATH}` to know where to listen");
+  std::unique_ptr<StackServiceDaemon> daemon(
+      new StackServiceDaemon(std::move(config), executor, std::move(log), options));
+  if (Status s = daemon->open(); !s) return s.error();
+  return daemon;
+}
+
+std::vector<StackId> StackServiceDaemon::served_stacks() const {
+  std::vector<StackId> names;
+  for (const host::StackSpec& spec : config_.stacks)
+    if (instances_.contains(spec.name)) names.push_back(spec.name);
+  return names;
+}
+
+Status StackServiceDaemon::open() {
+  // Every namespace now, before the socket exists: a daemon that started is one that can serve every stack it
+  // names, and a namespace it holds open lives on even if its /run/netns file is removed.
+  for (const host::StackSpec& spec : config_.stacks) {
+    if (!spec.kernel || !spec.kernel->netns) continue;
+    auto sockets = kernel::InstanceSockets::open(kernel_config_of(spec));
+    if (!sockets) return sockets.error();
+    instances_.emplace(spec.name, std::move(*sockets));
+  }
+  auto listener = listen_seqpacket(config_.service->socket, config_.service->mode);
+  if (!listener) return listener.error();
+  listener_ = std::move(*listener);
+  if (Status s = executor_.watch(listener_.fd.get(), EPOLLIN, [this](std::uint32_t) { accept_all(); }); !s) return s;
+  std::string served;
+  for (const StackId& name : served_stacks()) served += (served.empty() ? "" : ",") + name;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(config_.service->mode));
+  log_->info("event=started socket={} mode={} stacks={} max_peers={} protocol={}..{}", config_.service->socket, mode,
+             served.empty() ? "-" : served, config_.service->max_peers, kLowestVersion, kHighestVersion);
+  return {};
+}
+
+void StackServiceDaemon::accept_all() {
+  // A bounded batch per readiness event: a connection flood must not starve the peers already in.
+  for (int i = 0; i < 64; ++i) {
+    UniqueFd fd(::accept4(listener_.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        log_->error("event=accept_failed error=\"{}\"", std::strerror(errno));
+      return;
+    }
+    auto identity = peer_identity(fd.get());
+    if (!identity) {
+      ++counters_.peers_rejected["credentials_unknown"];
+      log_->warn("event=peer_rejected reason=credentials_unknown error=\"{}\"", identity.error().message);
+      refuse(fd.get(), EACCES, "credentials_unknown", "dmm-stackd cannot tell who you are: " + identity.error().message);
+      continue;
+    }
+    if (peers_.size() >= config_.service->max_peers) {
+      ++counters_.peers_rejected["too_many_peers"];
+      log_->warn("event=peer_rejected peer=\"{}\" reason=too_many_peers max_peers={}", identity->describe(),
+                 config_.service->max_peers);
+      refuse(fd.get(), ECONNREFUSED, "too_many_peers",
+             "dmm-stackd serves " + std::to_string(config_.service->max_peers) + " connections at most");
+      continue;
+    }
+    auto peer = std::make_unique<Peer>();
+    const PeerId id = next_peer_++;
+    peer->id = id;
+    peer->identity = std::move(*identity);
+    peer->who = peer->identity.describe();
+    const int raw = fd.get();
+    peer->fd = std::move(fd);
+    if (Status s = executor_.watch(raw, EPOLLIN, [this, id](std::uint32_t) { on_readable(id); }); !s) {
+      log_->error("event=accept_failed peer=\"{}\" error=\"{}\"", peer->who, s.error().message);
+      continue;
+    }
+    peer->hello_timer = executor_.schedule(options_.hello_timeout, [this, id] {
+      const auto it = peers_.find(id);
+      if (it == peers_.end()) return;
+      it->second->hello_timer = 0;
+      if (it->second->welcomed) return;
+      const std::string why = "no hello within " + format_duration(options_.hello_timeout) + " of connecting";
+      refuse(it->second->fd.get(), ETIMEDOUT, "no_hello", why);
+      drop(id, "no_hello", why);
+    });
+    ++counters_.peers_accepted;
+    log_->debug("event=peer_connected id={} peer=\"{}\"", id, peer->who);
+    peers_.emplace(id, std::move(peer));
+  }
+}
+
+void StackServiceDaemon::drop(PeerId id, const std::string& reason, const std::string& detail) {
+  const auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  std::unique_ptr<Peer> peer = std::move(it->second);
+  peers_.erase(it);
+  executor_.cancel(peer->hello_timer);
+  // No callback of this fd runs after this (the executor keeps the running one alive until it returns).
+  executor_.unwatch(peer->fd.get());
+  if (!reason.empty()) {
+    ++counters_.peers_dropped[reason];
+    log_->warn("event=peer_dropped id={} peer=\"{}\" reason={} detail=\"{}\"", id, peer->who, reason, detail);
+  } else {
+    log_->debug("event=peer_left id={} peer=\"{}\" requests={} detail=\"{}\"", id, peer->who, peer->requests, detail);
+  }
+}  // the connection closes with `peer`
+
+void StackServiceDaemon::reject(Peer& peer, const std::string& reason, int code, const std::string& message) {
+  ++counters_.messages_rejected[reason];
+  log_->warn("event=message_rejected id={} peer=\"{}\" reason={} detail=\"{}\"", peer.id, peer.who, reason, message);
+  refuse(peer.fd.get(), code, reason, message);
+  drop(peer.id, "protocol_error", reason);
+}
+
+}  // namespace dmm::service

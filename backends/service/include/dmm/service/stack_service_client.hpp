@@ -1,0 +1,59 @@
+#pragma once
+// The client side of dmm-stackd (backends/service/README.md): asks the host's stack service for sockets made inside
+// a stack instance's network namespace, for processes that may not enter it themselves (dropped root: setns needs
+// CAP_SYS_ADMIN).
+//
+// Made for the preload shim, which calls it from inside its socket() and connect() interposers: synchronous, no
+// threads, no executor, no global state; every wait bounded by the timeout given to connect() (poll, and
+// SO_SNDTIMEO for connect and send); plain libc socket calls (the shim calls it inside its re-entry guard) and
+// raw_socket for the one socket it makes. Its connection fd sits high (high_fd_floor()), so programs that dup2 over
+// small numbers do not hit it, and is close-on-exec. Nothing is left behind on failure: a failed connect closes its
+// socket, a failed request closes every descriptor that arrived. A forked child should not share its parent's
+// connection (the daemon judges a connection by the credentials of the process that connected it): it connects
+// afresh. Not thread-safe: one call at a time per client (a caller with threads serialises them or keeps a client
+// per thread).
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/result.hpp"
+
+namespace dmm::service {
+
+class StackServiceClient {
+public:
+  // Connects (blocking, bounded by `timeout`) to the service at `socket_path` and exchanges hellos. ENOENT or
+  // ECONNREFUSED: no daemon there; ETIMEDOUT; EPROTONOSUPPORT: no protocol version in common; ECONNREFUSED with the
+  // daemon's reason when it refuses the connection (too many peers).
+  static Result<StackServiceClient> connect(const std::string& socket_path, std::chrono::milliseconds timeout);
+
+  StackServiceClient(StackServiceClient&&) noexcept = default;
+  StackServiceClient& operator=(StackServiceClient&&) noexcept = default;
+  StackServiceClient(const StackServiceClient&) = delete;
+  StackServiceClient& operator=(const StackServiceClient&) = delete;
+
+  // `count` new sockets (1..64) of (domain, type, protocol) made inside stack `stack`'s namespace, each with
+  // FD_CLOEXEC set (MSG_CMSG_CLOEXEC) and SOCK_NONBLOCK if `type` carries it. Errors carry an errno: EACCES (this
+  // peer may not use the stack; the message names the uid and the config key), ENOENT (unknown stack), EINVAL
+  // (refused kind, bad count or name: checked here before anything is sent), EOPNOTSUPP (a stack the service does
+  // not serve: no netns, or not a kernel instance), EPIPE/ECONNRESET (service gone), ETIMEDOUT, EMFILE (the
+  // descriptors did not fit under this process's fd limit), EPROTO (the daemon broke the protocol), or socket()'s
+  // own errno in the namespace (EAFNOSUPPORT, ENOBUFS, ...).
+  Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count);
+
+  int fd() const { return fd_.get(); }  // the connection's fd (the shim keeps it high and closes it in fork children)
+
+private:
+  StackServiceClient(kernel::UniqueFd fd, std::string socket_path, std::chrono::milliseconds timeout)
+      : fd_(std::move(fd)), socket_path_(std::move(socket_path)), timeout_(timeout) {}
+
+  kernel::UniqueFd fd_;
+  std::string socket_path_;  // for messages
+  std::chrono::milliseconds timeout_;  // of each request, as of connect
+  std::uint32_t next_id_ = 1;
+};
+
+}  // namespace dmm::service

@@ -1,0 +1,330 @@
+// The codec of dmm-stackd's protocol (messages.hpp): a writer that appends fields, a reader that takes them and
+// names the first problem. Decoding is the boundary where a peer's bytes become values, so every length is checked
+// against what is left before it is used, and nothing is trusted past the first problem.
+#include "dmm/service/messages.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace dmm::service {
+namespace {
+
+constexpr std::array<std::pair<DecodeProblem, int>, kDecodeProblems> kErrnos{{
+    {DecodeProblem::bad_magic, EPROTO},
+    {DecodeProblem::wrong_version, EPROTONOSUPPORT},
+    {DecodeProblem::unknown_type, EBADMSG},
+    {DecodeProblem::truncated, ENODATA},
+    {DecodeProblem::trailing, EOVERFLOW},
+    {DecodeProblem::oversized, EMSGSIZE},
+    {DecodeProblem::bad_field, EINVAL},
+}};
+
+class Writer {
+public:
+  Writer(MessageType type, std::uint8_t version, std::uint32_t id) {
+    out_.reserve(64);
+    u8(kMagic0);
+    u8(kMagic1);
+    u8(version);
+    u8(static_cast<std::uint8_t>(type));
+    u32(id);
+  }
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u16(std::uint16_t v) {
+    u8(static_cast<std::uint8_t>(v >> 8));
+    u8(static_cast<std::uint8_t>(v));
+  }
+  void u32(std::uint32_t v) {
+    u16(static_cast<std::uint16_t>(v >> 16));
+    u16(static_cast<std::uint16_t>(v));
+  }
+  void i32(std::int32_t v) { u32(static_cast<std::uint32_t>(v)); }
+  // Clipped to the field's limit: encode() never makes a message the other side must refuse for its size.
+  void name(std::string_view s) {
+    const std::string_view clipped = s.substr(0, kMaxName);
+    u8(static_cast<std::uint8_t>(clipped.size()));
+    out_.append(clipped);
+  }
+  void text(std::string_view s) {
+    const std::string_view clipped = s.substr(0, kMaxText);
+    u16(static_cast<std::uint16_t>(clipped.size()));
+    out_.append(clipped);
+  }
+  std::string take() { return std::move(out_); }
+
+private:
+  std::string out_;
+};
+
+// Reads fields in order; the first shortage fails as `truncated`, naming the message type and the field.
+class Reader {
+public:
+  Reader(std::span<const std::byte> bytes, MessageType type) : bytes_(bytes), type_(type) {}
+
+  Result<std::uint8_t> u8(const char* field) {
+    if (left() < 1) return short_of(field);
+    return static_cast<std::uint8_t>(bytes_[pos_++]);
+  }
+  Result<std::uint16_t> u16(const char* field) {
+    if (left() < 2) return short_of(field);
+    const auto v = static_cast<std::uint16_t>((byte(0) << 8) | byte(1));
+    pos_ += 2;
+    return v;
+  }
+  Result<std::uint32_t> u32(const char* field) {
+    if (left() < 4) return short_of(field);
+    const std::uint32_t v = (std::uint32_t{byte(0)} << 24) | (std::uint32_t{byte(1)} << 16) |
+                            (std::uint32_t{byte(2)} << 8) | std::uint32_t{byte(3)};
+    pos_ += 4;
+    return v;
+  }
+  Result<std::int32_t> i32(const char* field) {
+    auto v = u32(field);
+    if (!v) return v.error();
+    return static_cast<std::int32_t>(*v);
+  }
+  Result<std::string> name(const char* field) {
+    auto n = u8(field);
+    if (!n) return n.error();
+    return chars(*n, field);
+  }
+  Result<std::string> text(const char* field) {
+    auto n = u16(field);
+    if (!n) return n.error();
+    if (*n > kMaxText)
+      return bad(std::string(field) + " is " + std::to_string(*n) + " bytes, more than " + std::to_string(kMaxText));
+    return chars(*n, field);
+  }
+  // Nothing may follow the last field.
+  Status end() const {
+    if (left() == 0) return {};
+    return decode_error(DecodeProblem::trailing, prefix() + std::to_string(left()) + " bytes after the last field");
+  }
+  Error bad(const std::string& what) const { return decode_error(DecodeProblem::bad_field, prefix() + what); }
+
+private:
+  std::size_t left() const { return bytes_.size() - pos_; }
+  unsigned byte(std::size_t i) const { return static_cast<unsigned>(bytes_[pos_ + i]); }
+  std::string prefix() const { return std::string(to_string(type_)) + ": "; }
+  Error short_of(const char* field) const {
+    return decode_error(DecodeProblem::truncated, prefix() + "ends before " + field);
+  }
+  Result<std::string> chars(std::size_t n, const char* field) {
+    if (left() < n) return short_of(field);
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
+    pos_ += n;
+    return s;
+  }
+
+  std::span<const std::byte> bytes_;
+  std::size_t pos_ = kHeaderBytes;
+  MessageType type_;
+};
+
+// Each decode_* reads its body; `TRY` keeps the field-after-field reading one line per field.
+#define DMM_TRY(var, expr)           \
+  auto var##_r = (expr);             \
+  if (!var##_r) return var##_r.error(); \
+  auto var = std::move(*var##_r)
+
+Result<Message> decode_hello(Reader& r) {
+  DMM_TRY(lowest, r.u8("lowest_version"));
+  DMM_TRY(highest, r.u8("highest_version"));
+  DMM_TRY(client, r.name("client"));
+  if (Status s = r.end(); !s) return s.error();
+  if (lowest == 0 || highest < lowest)
+    return r.bad("versions " + std::to_string(lowest) + ".." + std::to_string(highest) + " are not a range of versions");
+  return Message{Hello{lowest, highest, std::move(client)}};
+}
+
+Result<Message> decode_welcome(Reader& r) {
+  DMM_TRY(version, r.u8("version"));
+  DMM_TRY(max_sockets, r.u8("max_sockets"));
+  DMM_TRY(daemon, r.name("daemon"));
+  if (Status s = r.end(); !s) return s.error();
+  if (version == 0) return r.bad("version 0 is not a version");
+  if (max_sockets == 0 || max_sockets > kMaxSocketsPerRequest)
+    return r.bad("max_sockets " + std::to_string(max_sockets) + " is outside 1.." + std::to_string(kMaxSocketsPerRequest));
+  return Message{Welcome{version, max_sockets, std::move(daemon)}};
+}
+
+Result<Message> decode_sockets(Reader& r, std::uint32_t id) {
+  DMM_TRY(stack, r.name("stack"));
+  DMM_TRY(domain, r.i32("domain"));
+  DMM_TRY(type, r.i32("type"));
+  DMM_TRY(protocol, r.i32("protocol"));
+  DMM_TRY(count, r.u8("count"));
+  if (Status s = r.end(); !s) return s.error();
+  if (stack.empty()) return r.bad("empty stack name");
+  if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
+  if (count == 0 || count > kMaxSocketsPerRequest)
+    return r.bad("count " + std::to_string(count) + " is outside 1.." + std::to_string(kMaxSocketsPerRequest));
+  // The kind (domain, type, protocol) is not judged here: a refused kind is a request the daemon answers (EINVAL,
+  // refused_kind) and the connection goes on; only bytes that are not a request end it.
+  return Message{SocketsRequest{id, std::move(stack), domain, type, protocol, count}};
+}
+
+Result<Message> decode_reply(Reader& r, std::uint32_t id) {
+  DMM_TRY(error, r.i32("errno"));
+  DMM_TRY(fds, r.u8("fds"));
+  DMM_TRY(reason, r.name("reason"));
+  DMM_TRY(message, r.text("message"));
+  if (Status s = r.end(); !s) return s.error();
+  if (error < 0 || error > 4095) return r.bad("errno " + std::to_string(error) + " is not an errno");
+  if (error == 0 && (fds == 0 || fds > kMaxSocketsPerRequest))
+    return r.bad("a granted reply carries 1.." + std::to_string(kMaxSocketsPerRequest) + " fds, not " + std::to_string(fds));
+  if (error != 0 && fds != 0) return r.bad("a refusal carries no fds, not " + std::to_string(fds));
+  return Message{SocketsReply{id, error, fds, std::move(reason), std::move(message)}};
+}
+
+Result<Message> decode_error_message(Reader& r) {
+  DMM_TRY(error, r.i32("errno"));
+  DMM_TRY(reason, r.name("reason"));
+  DMM_TRY(message, r.text("message"));
+  if (Status s = r.end(); !s) return s.error();
+  if (error <= 0 || error > 4095) return r.bad("errno " + std::to_string(error) + " is not an errno");
+  return Message{ErrorMessage{error, std::move(reason), std::move(message)}};
+}
+
+#undef DMM_TRY
+
+}  // namespace
+
+std::string_view to_string(MessageType type) {
+  switch (type) {
+    case MessageType::hello: return "hello";
+    case MessageType::welcome: return "welcome";
+    case MessageType::sockets: return "sockets";
+    case MessageType::reply: return "reply";
+    case MessageType::error: return "error";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DecodeProblem problem) {
+  switch (problem) {
+    case DecodeProblem::bad_magic: return "bad_magic";
+    case DecodeProblem::wrong_version: return "wrong_version";
+    case DecodeProblem::unknown_type: return "unknown_type";
+    case DecodeProblem::truncated: return "truncated";
+    case DecodeProblem::trailing: return "trailing";
+    case DecodeProblem::oversized: return "oversized";
+    case DecodeProblem::bad_field: return "bad_field";
+  }
+  return "bad_field";
+}
+
+int errno_of(DecodeProblem problem) {
+  for (const auto& [p, code] : kErrnos)
+    if (p == problem) return code;
+  return EINVAL;
+}
+
+Error decode_error(DecodeProblem problem, const std::string& message) {
+  return make_error(errno_of(problem), std::string(to_string(problem)) + ": " + message);
+}
+
+DecodeProblem decode_problem(const Error& error) {
+  for (const auto& [p, code] : kErrnos)
+    if (code == error.code) return p;
+  return DecodeProblem::bad_field;
+}
+
+MessageType type_of(const Message& message) {
+  return static_cast<MessageType>(message.index() + 1);  // the variant's order is the type numbers'
+}
+
+std::string encode(const Message& message) {
+  struct Encode {
+    std::string operator()(const Hello& m) const {
+      Writer w(MessageType::hello, 1, 0);
+      w.u8(m.lowest_version);
+      w.u8(m.highest_version);
+      w.name(m.client);
+      return w.take();
+    }
+    std::string operator()(const Welcome& m) const {
+      Writer w(MessageType::welcome, 1, 0);
+      w.u8(m.version);
+      w.u8(m.max_sockets);
+      w.name(m.daemon);
+      return w.take();
+    }
+    std::string operator()(const SocketsRequest& m) const {
+      Writer w(MessageType::sockets, kHighestVersion, m.id);
+      w.name(m.stack);
+      w.i32(m.domain);
+      w.i32(m.type);
+      w.i32(m.protocol);
+      w.u8(m.count);
+      return w.take();
+    }
+    std::string operator()(const SocketsReply& m) const {
+      Writer w(MessageType::reply, kHighestVersion, m.id);
+      w.i32(m.error);
+      w.u8(m.fds);
+      w.name(m.reason);
+      w.text(m.message);
+      return w.take();
+    }
+    std::string operator()(const ErrorMessage& m) const {
+      Writer w(MessageType::error, kHighestVersion, 0);
+      w.i32(m.error);
+      w.name(m.reason);
+      w.text(m.message);
+      return w.take();
+    }
+  };
+  return std::visit(Encode{}, message);
+}
+
+Result<Message> decode(std::span<const std::byte> bytes) {
+  if (bytes.size() > kMaxMessage)
+    return decode_error(DecodeProblem::oversized,
+                        std::to_string(bytes.size()) + " bytes, more than " + std::to_string(kMaxMessage));
+  // The magic first, even in a short message: garbage should be called garbage, not "truncated".
+  if ((bytes.size() >= 1 && static_cast<std::uint8_t>(bytes[0]) != kMagic0) ||
+      (bytes.size() >= 2 && static_cast<std::uint8_t>(bytes[1]) != kMagic1))
+    return decode_error(DecodeProblem::bad_magic, "not a dmm-stackd message (it does not start with 'DS')");
+  if (bytes.size() < kHeaderBytes)
+    return decode_error(DecodeProblem::truncated,
+                        std::to_string(bytes.size()) + " bytes, shorter than the " + std::to_string(kHeaderBytes) +
+                            "-byte header");
+  const auto version = static_cast<std::uint8_t>(bytes[2]);
+  const auto type_number = static_cast<std::uint8_t>(bytes[3]);
+  // Only version 1 exists; when a second does, the connection's negotiated version is what later messages must carry.
+  if (version < kLowestVersion || version > kHighestVersion)
+    return decode_error(DecodeProblem::wrong_version, "version " + std::to_string(version) + " (this side speaks " +
+                                                          std::to_string(kLowestVersion) + ".." +
+                                                          std::to_string(kHighestVersion) + ")");
+  if (type_number == 0 || type_number > kLastMessageType)
+    return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
+  const auto type = static_cast<MessageType>(type_number);
+  const std::uint32_t id = (std::uint32_t{static_cast<std::uint8_t>(bytes[4])} << 24) |
+                           (std::uint32_t{static_cast<std::uint8_t>(bytes[5])} << 16) |
+                           (std::uint32_t{static_cast<std::uint8_t>(bytes[6])} << 8) |
+                           std::uint32_t{static_cast<std::uint8_t>(bytes[7])};
+  Reader r(bytes, type);
+  switch (type) {
+    case MessageType::hello: return decode_hello(r);
+    case MessageType::welcome: return decode_welcome(r);
+    case MessageType::sockets: return decode_sockets(r, id);
+    case MessageType::reply: return decode_reply(r, id);
+    case MessageType::error: return decode_error_message(r);
+  }
+  return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
+}
+
+Result<std::uint8_t> negotiate_version(const Hello& hello) {
+  const std::uint8_t low = std::max(hello.lowest_version, kLowestVersion);
+  const std::uint8_t high = std::min(hello.highest_version, kHighestVersion);
+  if (low > high)
+    return decode_error(DecodeProblem::wrong_version,
+                        "the client speaks versions " + std::to_string(hello.lowest_version) + ".." +
+                            std::to_string(hello.highest_version) + ", dmm-stackd " + std::to_string(kLowestVersion) +
+                            ".." + std::to_string(kHighestVersion));
+  return high;
+}
+
+}  // namespace dmm::service

@@ -1,0 +1,140 @@
+// dmm-stackd --config dmm.yaml [--check]   (DESIGN.md §2.3, §2.4; backends/service/README.md)
+// The host's stack service: sockets inside kernel stack instances' namespaces for processes that may not enter them.
+// Exit codes: 0 after SIGTERM/SIGINT (or --check passed), 2 for bad input or usage (`FILE:LINE:COL: what is wrong`,
+// a host config without `service:`), 3 for runtime failures (the socket is taken by a live daemon, a namespace
+// cannot be opened, the event loop failed).
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "dmm/host/host_config.hpp"
+#include "dmm/kernel/epoll_executor.hpp"
+#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/service/stack_service_daemon.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitRuntime = 3;
+
+spdlog::level::level_enum to_spdlog(dmm::host::LogLevel level) {
+  switch (level) {
+    case dmm::host::LogLevel::trace: return spdlog::level::trace;
+    case dmm::host::LogLevel::debug: return spdlog::level::debug;
+    case dmm::host::LogLevel::info: return spdlog::level::info;
+    case dmm::host::LogLevel::warn: return spdlog::level::warn;
+    case dmm::host::LogLevel::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+int usage_error(const std::string& what) {
+  std::cerr << "dmm-stackd: " << what << "\nTry 'dmm-stackd --help'.\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description desc(
+      "Usage: dmm-stackd --config dmm.yaml [--check]\n\n"
+      "The DMM host stack service: makes TCP and UDP sockets inside the network namespaces of the host config's\n"
+      "kernel stack instances for programs under dmm-run that may not enter them (they dropped root), and passes\n"
+      "them over the Unix socket `service.socket`. Each stack's `allow:` says which users and groups may have its\n"
+      "sockets (root always may). Runs as root. Logs go to stderr, one `event=... key=value` line each; the level\n"
+      "is the host config's `log.level`. SIGTERM or SIGINT stop it (exit 0).\n\n"
+      "Options");
+  std::string config_path;
+  desc.add_options()
+      ("help,h", "print this help and exit")
+      ("config,c", po::value(&config_path), "the host config (dmm.yaml, with a `service:` section)")
+      ("check", "load and check the config, print a summary, and exit (0 if it is good)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\nExit codes: 0 stopped by a signal (or --check passed), 2 bad input or usage,\n"
+                         "3 runtime failure (the socket is taken by a live daemon, a namespace cannot be opened).\n";
+    return 0;
+  }
+  if (config_path.empty()) return usage_error("--config is required");
+
+  auto config = dmm::host::load_host_config_file(config_path);
+  if (!config) {
+    std::cerr << "dmm-stackd: " << config.error().message << "\n";
+    return kExitUsage;
+  }
+  if (!config->service) {
+    std::cerr << "dmm-stackd: " << config_path
+              << ":1:1: no `service:` section (dmm-stackd needs `service: {socket: PATH}` to know where to listen)\n";
+    return kExitUsage;
+  }
+  if (vm.count("check")) {
+    int served = 0;
+    for (const auto& stack : config->stacks) served += stack.kernel && stack.kernel->netns ? 1 : 0;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(config->service->mode));
+    std::cout << "config ok: " << served << " of " << config->stacks.size() << " stacks served, socket "
+              << config->service->socket << " mode " << mode << "\n";
+    return 0;
+  }
+
+  auto log = std::make_shared<spdlog::logger>("dmm-stackd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  log->set_level(to_spdlog(config->log.level));
+  log->flush_on(spdlog::level::trace);  // a daemon's log is read while it runs, and after it is killed
+
+  // Signals become events on the loop: the daemon stops between callbacks, never inside one (never between the
+  // setns/setfsuid switches of a request).
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  dmm::kernel::UniqueFd signal_fd(::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  auto executor = dmm::kernel::EpollExecutor::create();
+  if (!executor || !signal_fd) {
+    std::cerr << "dmm-stackd: cannot create the event loop: "
+              << (executor ? std::string("signalfd failed") : executor.error().message) << "\n";
+    return kExitRuntime;
+  }
+  auto daemon = dmm::service::StackServiceDaemon::create(std::move(*config), **executor, log);
+  if (!daemon) {
+    std::cerr << "dmm-stackd: " << daemon.error().message << "\n";
+    return kExitRuntime;
+  }
+  int stopped_by = 0;
+  const int sfd = signal_fd.get();
+  if (!(*executor)->watch(sfd, EPOLLIN, [&](std::uint32_t) {
+        signalfd_siginfo info{};
+        if (::read(sfd, &info, sizeof info) == sizeof info) stopped_by = static_cast<int>(info.ssi_signo);
+        (*executor)->stop();
+      })) {
+    std::cerr << "dmm-stackd: cannot watch the signal fd\n";
+    return kExitRuntime;
+  }
+  const dmm::Status ran = (*executor)->run();
+  if (!ran) {
+    log->critical("event=loop_failed error=\"{}\"", ran.error().message);
+    return kExitRuntime;
+  }
+  const auto& c = (*daemon)->counters();
+  log->info("event=stopped signal={} peers_accepted={} requests_granted={} sockets_made={}", stopped_by,
+            c.peers_accepted, c.requests_granted, c.sockets_made);
+  (*executor)->unwatch(sfd);
+  return 0;
+}
