@@ -100,6 +100,7 @@ std::string read_text(const std::string& path) {
 std::string dmm_run_bin() { return DMM_RUN_BIN; }
 std::string preload_library() { return DMM_PRELOAD_LIB; }
 std::string probe_bin() { return DMM_PROBE_BIN; }
+std::string stackd_bin() { return DMM_STACKD_BIN; }
 std::string test_program(const std::string& name) { return std::string(DMM_PRELOAD_PROGRAMS) + "/" + name; }
 
 void PreloadTest::SetUp() {

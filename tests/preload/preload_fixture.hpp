@@ -49,6 +49,7 @@ Child start_iperf3_server(const Topology& topo, const std::string& ns, const std
 std::string dmm_run_bin();
 std::string preload_library();
 std::string probe_bin();
+std::string stackd_bin();
 // A script or config of tests/preload/programs/.
 std::string test_program(const std::string& name);
 

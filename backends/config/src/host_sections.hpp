@@ -32,7 +32,7 @@ void load_policy(const MapReader& top, LoadContext& ctx);
 void load_nrd(const MapReader& top, LoadContext& ctx);
 void load_service(const MapReader& top, LoadContext& ctx);
 // A kernel stack's `allow: {users: [...], groups: [...]}`, names resolved through the account database.
-AllowSpec read_allow(const Field& f);
+AllowSpec read_allow(const Field& f, bool resolve_accounts);
 void load_log(const MapReader& top, LoadContext& ctx);
 
 }  // namespace dmm::host::detail

@@ -56,8 +56,9 @@ std::optional<std::uint32_t> find_id(const Field& f, const std::string& name, co
   }
 }
 
-// One entry of `users:` or `groups:`: a number (taken as it is, like chown's) or a name that must exist.
-std::uint32_t read_id(const Field& f, bool user) {
+// One entry of `users:` or `groups:`: a number (taken as it is, like chown's) or a name that must exist. nullopt:
+// a well-formed name not looked up (`resolve_accounts` off).
+std::optional<std::uint32_t> read_id(const Field& f, bool user, bool resolve_accounts) {
   const char* what = user ? "user" : "group";
   if (!f->is_scalar())
     f.fail(std::string("expected a ") + what + " name or number, got " + scenario::yaml::describe(*f));
@@ -67,6 +68,7 @@ std::uint32_t read_id(const Field& f, bool user) {
     f.fail(std::string("a negative number is not a ") + what + " id");
   if (!plausible_name(text))
     f.fail(std::string("'") + text + "' is not a " + what + " name or number");
+  if (!resolve_accounts) return std::nullopt;
   const std::optional<std::uint32_t> id =
       user ? find_id<passwd>(f, text, what, ::getpwnam_r) : find_id<group>(f, text, what, ::getgrnam_r);
   if (!id)
@@ -76,10 +78,12 @@ std::uint32_t read_id(const Field& f, bool user) {
 }
 
 template <typename Id>
-std::vector<Id> read_ids(const Field& list, bool user) {
+std::vector<Id> read_ids(const Field& list, bool user, bool resolve_accounts) {
   std::vector<Id> ids;
   for (const Field& item : list.items()) {
-    const auto id = static_cast<Id>(read_id(item, user));
+    const std::optional<std::uint32_t> read = read_id(item, user, resolve_accounts);
+    if (!read) continue;
+    const auto id = static_cast<Id>(*read);
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
   return ids;
@@ -87,14 +91,14 @@ std::vector<Id> read_ids(const Field& list, bool user) {
 
 }  // namespace
 
-AllowSpec read_allow(const Field& f) {
+AllowSpec read_allow(const Field& f, bool resolve_accounts) {
   const MapReader m(f, "an allow section ({users: [NAME or UID, ...], groups: [NAME or GID, ...]})");
   m.allow({"users", "groups"});
   AllowSpec allow;
   allow.written = true;
   allow.mark = mark_of(f);
-  if (auto users = m.get("users")) allow.users = read_ids<uid_t>(*users, true);
-  if (auto groups = m.get("groups")) allow.groups = read_ids<gid_t>(*groups, false);
+  if (auto users = m.get("users")) allow.users = read_ids<uid_t>(*users, true, resolve_accounts);
+  if (auto groups = m.get("groups")) allow.groups = read_ids<gid_t>(*groups, false, resolve_accounts);
   return allow;
 }
 

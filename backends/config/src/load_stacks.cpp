@@ -52,9 +52,9 @@ std::string read_netns(const Field& f) {
   return name;
 }
 
-KernelStackSpec read_kernel(const MapReader& m) {
+KernelStackSpec read_kernel(const MapReader& m, const LoadContext& ctx) {
   KernelStackSpec spec;
-  if (auto f = m.get("allow")) spec.allow = read_allow(*f);
+  if (auto f = m.get("allow")) spec.allow = read_allow(*f, ctx.options.resolve_accounts);
   else spec.allow.mark = mark_of(m.field());
   if (auto f = m.get("netns")) spec.netns = read_netns(*f);
   if (auto f = m.get("protocol")) {
@@ -119,7 +119,7 @@ void load_stack(const Field& item, LoadContext& ctx) {
   if (!fresh)
     name_field.fail("a stack named '" + spec.name + "' is already defined (line " + std::to_string(first->second) + ")");
 
-  if (spec.kind == "kernel") spec.kernel = read_kernel(m);
+  if (spec.kind == "kernel") spec.kernel = read_kernel(m, ctx);
   if (spec.kind == "lwip-dpdk") spec.lwip_dpdk = read_lwip_dpdk(m);
   // Every kind's parameters also travel as text, for the registry's factories (typed above for built-ins).
   for (const auto& key : keys) {

@@ -39,8 +39,13 @@ void mark_aliased(FdSlot& slot) { slot.record.aliased = true; }
 
 void forget_fd(int fd) {
   FdSlot* slot = fd_table().find(fd);
-  if (!slot || slot->state.load(std::memory_order_acquire) == FdState::untracked) return;
-  if (in_foreign_child()) return;  // vfork child: the table is the parent's
+  if (!slot) return;
+  const FdState state = slot->state.load(std::memory_order_acquire);
+  if (state == FdState::untracked) return;
+  // A vfork child shares the parent's table: forgetting a pending or user-space record there would take the
+  // parent's socket out of DMM's hands. A placed record only names its stack (DMM_STACK, nRD samples): not worth
+  // a getpid() on every close of a connection.
+  if (state != FdState::placed && in_foreign_child()) return;
   SlotLock lock(*slot);
   // Re-entered from a signal handler on the thread that is deciding for this very fd: leave the record; the
   // identity check catches the stale record before any later decision uses it.

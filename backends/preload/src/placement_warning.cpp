@@ -56,8 +56,12 @@ void warn_placement(int fd, const SessionRequest& request, std::string_view even
   if (!may_write(held_back)) return;
   std::string line = std::string(event) + " fd " + std::to_string(fd) + " to " + request.dst.to_string() + "/" +
                      std::string(to_string(request.proto)) + ": ";
-  if (!failed_stack.empty())
+  if (!failed_stack.empty()) {
+    // Reasons often start by naming their stack already.
+    const std::string named = "stack '" + std::string(failed_stack) + "': ";
+    if (why.substr(0, named.size()) == named) why.remove_prefix(named.size());
     line += "stack '" + std::string(failed_stack) + "' failed (" + std::string(why) + "); ";
+  }
   else
     line += std::string(why) + "; ";
   if (!now_on.empty()) {

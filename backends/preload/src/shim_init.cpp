@@ -63,7 +63,7 @@ void after_fork_in_child() {
   set_table_owner_pid();
   fd_table().reset_after_fork();
   nrd_subscription_after_fork_in_child();
-  if (Shim* shim = active_shim(); shim && shim->pools()) shim->pools()->after_fork_in_child();
+  if (Shim* shim = active_shim()) shim->after_fork_in_child();
   g_forks.store(0);
   if (g_phase.load() == kStarting) {
     if (!g_start_work.load()) {

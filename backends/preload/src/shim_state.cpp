@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,18 +43,53 @@ void warn(const std::string& what) {
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }
 
-Result<int> ShimStack::create_socket(int domain, int type, int protocol) const {
-  if (!sockets) return make_error(EAFNOSUPPORT, unusable_reason);
-  SwitchingNamespace switching(sockets->home_netns_fd());
-  Result<kernel::UniqueFd> fd = sockets->socket(domain, type, protocol);
-  if (!fd) return fd.error();
-  return fd->release();
+namespace {
+
+// What a process that may not enter a namespace is told when there is no dmm-stackd to ask.
+Error no_service_error(const ShimStack& stack, const Error& refused) {
+  return make_error(ENETUNREACH, "stack '" + stack.name + "': " + refused.message + " (uid " +
+                                    std::to_string(::geteuid()) +
+                                    "; a process that dropped root gets sockets of kernel instances in other "
+                                    "namespaces from dmm-stackd: name it in the host config, `service: {socket: "
+                                    "PATH}`, and run it)");
 }
 
+}  // namespace
+
 Result<std::vector<kernel::UniqueFd>> ShimStack::create_sockets(int domain, int type, int protocol, int count) const {
-  if (!sockets) return make_error(EAFNOSUPPORT, unusable_reason);
-  SwitchingNamespace switching(sockets->home_netns_fd());
-  return sockets->sockets(domain, type, protocol, count);
+  if (!sockets) return make_error(ENETUNREACH, unusable_reason);
+  const bool refused_before = in_other_namespace() && setns_refused && setns_refused->load(std::memory_order_relaxed);
+  Result<std::vector<kernel::UniqueFd>> made = make_error(EPERM, "setns refused before");
+  if (!refused_before) {
+    SwitchingNamespace switching(sockets->home_netns_fd());
+    made = sockets->sockets(domain, type, protocol, count);
+    if (made || made.error().code != EPERM || !in_other_namespace()) return made;
+    // Not allowed to enter the namespace (CAP_SYS_ADMIN gone): it will not come back in this process.
+    if (setns_refused) setns_refused->store(true, std::memory_order_relaxed);
+  }
+  if (!service) return no_service_error(*this, made.error());
+  auto served = service->sockets(name, domain, type, protocol, count);
+  if (served) return served;
+  // The service is how this stack is reached from this process: a service that is not there leaves the stack
+  // without a path (ENETUNREACH, not the ENOENT of a socket file that connect() would report, which reads as
+  // nonsense in a program's log); a refusal stays a refusal (EACCES: this uid may not use the stack).
+  const int code = served.error().code;
+  const bool unreachable = code == ENOENT || code == ECONNREFUSED || code == ETIMEDOUT || code == EPIPE ||
+                           code == ECONNRESET || code == EPROTO || code == EPROTONOSUPPORT || code == EWOULDBLOCK;
+  return make_error(unreachable ? ENETUNREACH : code,
+                    "stack '" + name + "': uid " + std::to_string(::geteuid()) +
+                        " may not enter its namespace, so its sockets come from dmm-stackd; " +
+                        served.error().message);
+}
+
+Result<int> ShimStack::create_socket(int domain, int type, int protocol) const {
+  auto made = create_sockets(domain, type, protocol, 1);
+  if (!made) return made.error();
+  if (made->empty()) return make_error(EIO, "stack '" + name + "': no socket made");
+  const int fd = made->front().release();
+  // dmm-stackd's sockets arrive close-on-exec; the program's socket() may not have asked for that.
+  if (!(type & SOCK_CLOEXEC) && (::fcntl(fd, F_GETFD) & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, 0);
+  return fd;
 }
 
 namespace {
@@ -118,13 +154,17 @@ Shim* Shim::create_from_environment() {
     return nullptr;
   }
   try {
-    Result<host::HostConfig> config = host::load_host_config_file(path);
+    // Who may use which instance is dmm-stackd's to judge: no account lookups inside the program.
+    host::LoadOptions options;
+    options.resolve_accounts = false;
+    Result<host::HostConfig> config = host::load_host_config_file(path, options);
     if (!config) {
       warn(config.error().message + passthrough);
       return nullptr;
     }
     std::unique_ptr<Shim> shim(new Shim());
     shim->orchestrator_ = std::make_unique<Orchestrator>(config->stack_names(), config->policy);
+    if (config->service) shim->service_ = std::make_unique<ServiceLink>(config->service->socket);
     std::vector<std::string> problems;
     std::vector<StackConfig> user_space;  // lwip-dpdk instances, made on the user-space stack thread below
     for (const StackId& name : shim->orchestrator_->stacks()) {
@@ -140,6 +180,8 @@ Shim* Shim::create_from_environment() {
       } else {
         stack.own_namespace = !spec->kernel->netns;
         stack.mptcp = spec->kernel->protocol == host::KernelProtocol::mptcp;
+        stack.service = shim->service_.get();
+        stack.setns_refused = &shim->setns_refused_;
         Result<kernel::InstanceSockets> sockets = kernel::InstanceSockets::open(kernel_config_of(*spec));
         if (sockets) {
           stack.sockets.emplace(std::move(*sockets));
@@ -162,8 +204,10 @@ Shim* Shim::create_from_environment() {
       const std::string text = value;
       if (text == "off" || text == "0")
         pool = false;
-      else if (text != "on" && text != "1")
-        problems.push_back("DMM_POOL '" + text + "' is not on/off; the socket pool stays on");
+      else if (text == "on" || text == "1")
+        shim->pool_always_ = true;
+      else if (text != "auto")
+        problems.push_back("DMM_POOL '" + text + "' is not auto, on or off; it stays auto");
     }
     if (pool) {
       const Shim* self = shim.get();

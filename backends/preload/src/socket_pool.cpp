@@ -155,10 +155,10 @@ bool SocketPools::needs_filling() noexcept {
   return false;
 }
 
-void SocketPools::park(Kind& kind, kernel::UniqueFd fd) {
+void SocketPools::park(Kind& kind, kernel::UniqueFd fd, int floor) {
   // Out of the program's way: the numbers programs use are small ones (high_fd_floor says why). If there is no
   // room up there the socket is not kept: a parked socket must never hold a number the program may expect.
-  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, kernel::high_fd_floor());
+  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
   if (high < 0) return;
   kernel::UniqueFd parked(high);
   fd.reset();
@@ -193,8 +193,9 @@ bool SocketPools::fill_one_round() {
     // Published while they sit at low numbers, so that a fork meanwhile closes the child's copies.
     for (std::size_t i = 0; i < made->size() && i < static_cast<std::size_t>(kCapacity); ++i)
       moving_[i].store((*made)[i].get(), std::memory_order_release);
+    const int floor = kernel::high_fd_floor();  // read once per batch: it asks for the fd limit
     for (std::size_t i = 0; i < made->size(); ++i) {
-      park(kind, std::move((*made)[i]));
+      park(kind, std::move((*made)[i]), floor);
       if (i < static_cast<std::size_t>(kCapacity)) moving_[i].store(-1, std::memory_order_release);
     }
     made_any = made_any || !made->empty();

@@ -91,7 +91,7 @@ private:
   bool needs_filling() noexcept;
   bool fill_one_round();
   void wake_filler() noexcept;
-  void park(Kind& kind, kernel::UniqueFd fd);
+  void park(Kind& kind, kernel::UniqueFd fd, int floor);
 
   SocketBatchMaker make_;
   Kind kinds_[kKinds];

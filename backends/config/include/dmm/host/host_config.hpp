@@ -120,6 +120,11 @@ struct LoadOptions {
   // registry, the config's `plugins:` are loaded into it before stacks are typed (the loader's one side
   // effect: a plug-in's kinds are unknown until it is loaded). Without one, other kinds are errors.
   StackRegistry* registry = nullptr;
+  // `allow:` names (users, groups) are looked up in the account database, so that an unknown one fails at its
+  // line. The preload shim turns this off: admission is dmm-stackd's business, and looking accounts up inside
+  // the program (NSS modules, a chroot without /etc/passwd) must not decide whether DMM starts there. Names are
+  // then checked for form only and left out of AllowSpec.
+  bool resolve_accounts = true;
 };
 
 // Text in, a fully validated HostConfig or one error `FILE:LINE:COL: what is wrong` (EINVAL) out. Relative

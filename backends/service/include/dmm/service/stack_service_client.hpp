@@ -45,6 +45,10 @@ public:
   Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count);
 
   int fd() const { return fd_.get(); }  // the connection's fd (the shim keeps it high and closes it in fork children)
+  // Forgets the connection's fd without closing it: a fork child closes its copy itself (async-signal-safe, no
+  // destructor in the atfork handler) and must never close that number again once the program may reuse it.
+  // Every later request fails (EBADF); destroy the client and connect anew.
+  void forget_connection() noexcept { (void)fd_.release(); }
 
 private:
   StackServiceClient(kernel::UniqueFd fd, std::string socket_path, std::chrono::milliseconds timeout)
