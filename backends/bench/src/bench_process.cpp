@@ -132,6 +132,47 @@ Result<ProcessOutcome> run_process(const std::vector<std::string>& argv, const s
   return outcome;
 }
 
+Result<BackgroundProcess> BackgroundProcess::start(const std::vector<std::string>& argv,
+                                                   const std::string& netns_path) {
+  if (argv.empty()) return make_error(EINVAL, "empty command");
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int netns_fd = -1;
+  if (!netns_path.empty()) {
+    netns_fd = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0) return make_error(errno, "cannot open " + netns_path + ": " + std::strerror(errno));
+  }
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0) {
+    const int err = errno;
+    if (netns_fd >= 0) ::close(netns_fd);
+    return make_error(err, std::string("/dev/null: ") + std::strerror(err));
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) exec_child(args.data(), environ, netns_fd, null_fd);
+  const int fork_errno = errno;
+  if (pid > 0) ::setpgid(pid, pid);
+  ::close(null_fd);
+  if (netns_fd >= 0) ::close(netns_fd);
+  if (pid < 0) return make_error(fork_errno, std::string("fork: ") + std::strerror(fork_errno));
+  return BackgroundProcess(pid);
+}
+
+bool BackgroundProcess::running() const {
+  if (pid_ < 0) return false;
+  int status = 0;
+  return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ < 0) return;
+  ::kill(-pid_, SIGTERM);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
 Status ip(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"ip"};
   argv.insert(argv.end(), args.begin(), args.end());

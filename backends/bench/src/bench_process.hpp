@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dmm/result.hpp"
@@ -25,6 +26,23 @@ struct ProcessOutcome {
 Result<ProcessOutcome> run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra,
                                    const std::string& netns_path, std::chrono::milliseconds timeout,
                                    int cancel_fd = -1);
+
+// A daemon a suite needs while it runs (dmm-stackd): started in its own process group, its stdout discarded and
+// stderr passed through; killed (the whole group) and reaped when the handle goes away.
+class BackgroundProcess {
+public:
+  static Result<BackgroundProcess> start(const std::vector<std::string>& argv, const std::string& netns_path);
+  BackgroundProcess(BackgroundProcess&& other) noexcept : pid_(std::exchange(other.pid_, -1)) {}
+  BackgroundProcess& operator=(BackgroundProcess&&) = delete;
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  ~BackgroundProcess();
+  // Still running (not exited yet).
+  bool running() const;
+
+private:
+  explicit BackgroundProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+};
 
 // `ip ARGS...`; an error carries the command and what it printed.
 Status ip(const std::vector<std::string>& args);

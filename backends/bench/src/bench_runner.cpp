@@ -19,10 +19,12 @@ Result<std::filesystem::path> write_config(const BenchOptions& options, const st
 
 Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVariant& variant,
                                   const ClientWorkload& workload) {
-  std::vector<std::string> argv;
-  if (variant.config) argv = {options.dmm_run.string(), "--config", variant.config->string(), "--"};
-  argv.push_back(options.self.string());
-  argv.push_back("client");
+  std::vector<std::string> argv = variant.run_as;
+  if (variant.config) argv.insert(argv.end(), {options.dmm_run.string(), "--config", variant.config->string(), "--"});
+  if (!workload.parse) {
+    argv.push_back(options.self.string());
+    argv.push_back("client");
+  }
   for (std::string arg : workload.args) {
     if (const auto at = arg.find("{host}"); at != std::string::npos) arg.replace(at, 6, variant.host);
     argv.push_back(std::move(arg));
@@ -35,6 +37,11 @@ Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVaria
   if (outcome->exit_code != 0)
     return make_error(EIO, where + " failed with exit status " + std::to_string(outcome->exit_code) + ": " +
                                join_command(argv));
+  if (workload.parse) {
+    auto figures = workload.parse(outcome->out);
+    if (!figures) return make_error(EPROTO, where + ": " + figures.error().message);
+    return figures;
+  }
   try {
     return nlohmann::json::parse(outcome->out);
   } catch (const nlohmann::json::exception& e) {

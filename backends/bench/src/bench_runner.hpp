@@ -37,12 +37,16 @@ struct ClientVariant {
   std::vector<std::string> env;                 // extra environment ("NAME=value")
   std::vector<std::string> client_args;         // appended to every workload's arguments (--api core ...)
   std::string host;                             // replaces "{host}" in workload arguments
+  std::vector<std::string> run_as;              // prepended to the whole command (setpriv ...: another user)
 };
 
 struct ClientWorkload {
   std::string name;
   std::vector<std::string> args;  // after `dmm-bench client`
   std::vector<std::string> figures;  // keys of the client's JSON recorded in the report
+  // An unmodified program instead of `dmm-bench client` (ab, ...): `args` is then its whole command line, and
+  // `parse` turns what it printed into the figures (absent: the client's JSON).
+  std::function<Result<nlohmann::json>(const std::string& out)> parse;
 };
 
 // Writes `text` to work_dir/name and returns its path.

@@ -21,6 +21,7 @@
 #include "client_workloads.hpp"
 #include "core_client.hpp"
 #include "dmm/units.hpp"
+#include "ab_suite.hpp"
 #include "kernel_suite.hpp"
 #include "lwip_suite.hpp"
 
@@ -42,6 +43,8 @@ const std::map<std::string, std::pair<Suite, std::string>>& suites() {
                                 "of veth: TCP ping-pong p50/p99, bulk throughput"}},
       {"udp-tx", {run_udp_tx_suite, "UDP transmit rate: lwip-dpdk on net_null vs a kernel socket into a veth "
                                     "whose peer drops (64-byte frames)"}},
+      {"ab", {run_ab_suite, "ApacheBench (a new connection per request) against nginx: plain vs under dmm-run "
+                            "placing every connection on a netns instance, as root and as nobody (dmm-stackd)"}},
   };
   return all;
 }

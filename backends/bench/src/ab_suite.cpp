@@ -1,0 +1,106 @@
+#include "ab_suite.hpp"
+
+#include <fstream>
+#include <regex>
+
+#include "bench_lab.hpp"
+#include "bench_process.hpp"
+#include "nobody_variant.hpp"
+
+namespace dmm::bench {
+namespace {
+
+constexpr const char* kServerAddress = "10.233.2.1";
+
+// ab's report: "Requests per second:    1234.56 [#/sec] (mean)", "Failed requests:        0",
+// "Complete requests:      20000". A run with failures measures the failures, not the rate: refused.
+Result<nlohmann::json> parse_ab(const std::string& out) {
+  std::smatch m;
+  auto number = [&](const char* pattern) -> std::optional<double> {
+    if (!std::regex_search(out, m, std::regex(pattern))) return std::nullopt;
+    return std::stod(m[1].str());
+  };
+  const auto rate = number(R"(Requests per second:\s+([0-9.]+))");
+  const auto failed = number(R"(Failed requests:\s+([0-9]+))");
+  const auto complete = number(R"(Complete requests:\s+([0-9]+))");
+  if (!rate || !failed || !complete) return make_error(EPROTO, "not ab's report: " + out.substr(0, 400));
+  if (*failed != 0) return make_error(EIO, "ab saw " + std::to_string(static_cast<long>(*failed)) + " failed requests");
+  return nlohmann::json{{"requests_per_s", *rate}, {"us_per_request", 1e6 / *rate}, {"complete", *complete}};
+}
+
+// nginx in the server namespace: one process, a 100-byte file, no logs.
+Result<BackgroundProcess> start_nginx(const BenchOptions& options, const std::string& srv) {
+  const std::filesystem::path root = options.work_dir / "www";
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  std::ofstream(root / "index.html") << std::string(99, 'x') << "\n";
+  std::filesystem::permissions(root, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                         std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                         std::filesystem::perms::others_exec,
+                               ec);
+  const std::string d = options.work_dir.string();
+  auto conf = write_config(options, "nginx.conf",
+                           "daemon off;\nmaster_process off;\npid " + d + "/nginx.pid;\nerror_log stderr error;\n"
+                           "events { worker_connections 1024; }\n"
+                           "http {\n  access_log off;\n"
+                           "  client_body_temp_path " + d + "/body; proxy_temp_path " + d + "/proxy;\n"
+                           "  fastcgi_temp_path " + d + "/fcgi; uwsgi_temp_path " + d + "/uwsgi; scgi_temp_path " + d +
+                               "/scgi;\n"
+                           "  server { listen " + std::string(kServerAddress) + ":80 backlog=4096; root " +
+                               root.string() + "; }\n}\n");
+  if (!conf) return conf.error();
+  return BackgroundProcess::start({"nginx", "-e", "stderr", "-p", d, "-c", conf->string()}, BenchLab::path_of(srv));
+}
+
+}  // namespace
+
+Result<BenchReport> run_ab_suite(const BenchOptions& options) {
+  BenchLab lab;
+  auto cli = lab.add_namespace("cli");
+  if (!cli) return cli.error();
+  auto blue = lab.add_namespace("blue");
+  if (!blue) return blue.error();
+  auto srv = lab.add_namespace("srv");
+  if (!srv) return srv.error();
+  if (Status s = lab.link(*blue, "v0", "10.233.2.2/24", *srv, "v0", std::string(kServerAddress) + "/24"); !s)
+    return s.error();
+  // Tens of thousands of connections: the whole port range, TIME_WAIT ports reused, where the client's sockets
+  // live (blue, in every variant).
+  if (Status s = lab.sysctl(*blue, "net.ipv4.ip_local_port_range", "1024 65535"); !s) return s.error();
+  if (Status s = lab.sysctl(*blue, "net.ipv4.tcp_tw_reuse", "1"); !s) return s.error();
+  auto nginx = start_nginx(options, *srv);
+  if (!nginx) return nginx.error();
+  auto root_config = write_config(options, "shim-netns.yaml",
+                                  "stacks:\n  - {name: blue, kind: kernel, netns: " + *blue + "}\n"
+                                  "policy:\n  - {match: {}, use: [blue]}\n");
+  if (!root_config) return root_config.error();
+  auto nobody = start_nobody_placement(options, "shim-nobody", *blue);
+  if (!nobody) return nobody.error();
+
+  const std::string requests = options.quick ? "300" : "20000";
+  const std::vector<ClientWorkload> workloads{
+      {"ab", {"ab", "-q", "-n", requests, "-c", "1", "-s", "10", std::string("http://") + kServerAddress + "/"},
+       {"requests_per_s", "us_per_request"}, parse_ab},
+  };
+  const std::vector<ClientVariant> variants{
+      {"kernel", "plain ab in the veth's namespace (baseline)", *blue, std::nullopt, {}},
+      {"shim-netns", "ab under dmm-run from a loopback-only namespace, every connection placed on 'blue'", *cli,
+       *root_config, {}},
+      {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", *cli, nobody->config,
+       {}, {}, "", as_nobody()},
+  };
+  // ab waits for nginx's first answer itself only as a failed request: make sure it listens first.
+  for (int i = 0; i < 200; ++i) {
+    auto probe = run_process({"ab", "-q", "-n", "1", std::string("http://") + kServerAddress + "/"}, {},
+                             BenchLab::path_of(*blue), std::chrono::seconds(5), options.cancel_fd);
+    if (probe && probe->exit_code == 0 && parse_ab(probe->out)) break;
+    if (!nginx->running()) return make_error(EIO, "nginx did not start (its stderr says why)");
+  }
+  BenchReport report("ab", "kernel");
+  report.add_figure({"requests_per_s", "ab requests", "/s", Better::higher, 1.03});
+  report.add_figure({"us_per_request", "ab per request", "us", Better::lower, std::nullopt});
+  if (Status s = run_rounds(options, variants, workloads, report); !s) return s.error();
+  return report;
+}
+
+}  // namespace dmm::bench
