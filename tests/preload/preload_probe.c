@@ -88,6 +88,7 @@ static const char* errno_name(int e) {
     case ENOTCONN: return "ENOTCONN";
     case EINPROGRESS: return "EINPROGRESS";
     case EISCONN: return "EISCONN";
+    case EACCES: return "EACCES";
     default: return strerror(e);
   }
 }

@@ -81,6 +81,8 @@ Result<BenchReport> run_kernel_suite(const BenchOptions& options) {
       {"shim-same-ns", "under dmm-run, session kept in the client's own namespace", *blue, *same_ns_config, {}},
       {"shim-netns", "under dmm-run from a loopback-only namespace, session placed on netns instance 'blue'", *cli,
        *netns_config, {}},
+      {"shim-netns-pool", "shim-netns with DMM_POOL=on: blue's sockets made in advance by a shim thread", *cli,
+       *netns_config, {"DMM_POOL=on"}},
       {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", *cli, nobody->config,
        {}, {}, "", as_nobody()},
   };

@@ -43,43 +43,9 @@ void warn(const std::string& what) {
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
 }
 
-namespace {
-
-// What a process that may not enter a namespace is told when there is no dmm-stackd to ask.
-Error no_service_error(const ShimStack& stack, const Error& refused) {
-  return make_error(ENETUNREACH, "stack '" + stack.name + "': " + refused.message + " (uid " +
-                                    std::to_string(::geteuid()) +
-                                    "; a process that dropped root gets sockets of kernel instances in other "
-                                    "namespaces from dmm-stackd: name it in the host config, `service: {socket: "
-                                    "PATH}`, and run it)");
-}
-
-}  // namespace
-
 Result<std::vector<kernel::UniqueFd>> ShimStack::create_sockets(int domain, int type, int protocol, int count) const {
-  if (!sockets) return make_error(ENETUNREACH, unusable_reason);
-  const bool refused_before = in_other_namespace() && setns_refused && setns_refused->load(std::memory_order_relaxed);
-  Result<std::vector<kernel::UniqueFd>> made = make_error(EPERM, "setns refused before");
-  if (!refused_before) {
-    SwitchingNamespace switching(sockets->home_netns_fd());
-    made = sockets->sockets(domain, type, protocol, count);
-    if (made || made.error().code != EPERM || !in_other_namespace()) return made;
-    // Not allowed to enter the namespace (CAP_SYS_ADMIN gone): it will not come back in this process.
-    if (setns_refused) setns_refused->store(true, std::memory_order_relaxed);
-  }
-  if (!service) return no_service_error(*this, made.error());
-  auto served = service->sockets(name, domain, type, protocol, count);
-  if (served) return served;
-  // The service is how this stack is reached from this process: a service that is not there leaves the stack
-  // without a path (ENETUNREACH, not the ENOENT of a socket file that connect() would report, which reads as
-  // nonsense in a program's log); a refusal stays a refusal (EACCES: this uid may not use the stack).
-  const int code = served.error().code;
-  const bool unreachable = code == ENOENT || code == ECONNREFUSED || code == ETIMEDOUT || code == EPIPE ||
-                           code == ECONNRESET || code == EPROTO || code == EPROTONOSUPPORT || code == EWOULDBLOCK;
-  return make_error(unreachable ? ENETUNREACH : code,
-                    "stack '" + name + "': uid " + std::to_string(::geteuid()) +
-                        " may not enter its namespace, so its sockets come from dmm-stackd; " +
-                        served.error().message);
+  if (!sources) return make_error(ENETUNREACH, unusable_reason);
+  return sources->make(*this, domain, type, protocol, count);
 }
 
 Result<int> ShimStack::create_socket(int domain, int type, int protocol) const {
@@ -164,7 +130,8 @@ Shim* Shim::create_from_environment() {
     }
     std::unique_ptr<Shim> shim(new Shim());
     shim->orchestrator_ = std::make_unique<Orchestrator>(config->stack_names(), config->policy);
-    if (config->service) shim->service_ = std::make_unique<ServiceLink>(config->service->socket);
+    shim->sources_ = std::make_unique<SocketSources>(
+        config->service ? std::make_unique<ServiceLink>(config->service->socket) : nullptr);
     std::vector<std::string> problems;
     std::vector<StackConfig> user_space;  // lwip-dpdk instances, made on the user-space stack thread below
     for (const StackId& name : shim->orchestrator_->stacks()) {
@@ -180,8 +147,7 @@ Shim* Shim::create_from_environment() {
       } else {
         stack.own_namespace = !spec->kernel->netns;
         stack.mptcp = spec->kernel->protocol == host::KernelProtocol::mptcp;
-        stack.service = shim->service_.get();
-        stack.setns_refused = &shim->setns_refused_;
+        stack.sources = shim->sources_.get();
         Result<kernel::InstanceSockets> sockets = kernel::InstanceSockets::open(kernel_config_of(*spec));
         if (sockets) {
           stack.sockets.emplace(std::move(*sockets));

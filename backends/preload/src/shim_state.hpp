@@ -19,7 +19,7 @@
 #include "dmm/result.hpp"
 #include "dmm/session.hpp"
 #include "fd_record.hpp"
-#include "service_link.hpp"
+#include "socket_sources.hpp"
 #include "socket_pool.hpp"
 #include "user_stacks.hpp"
 
@@ -37,10 +37,8 @@ struct ShimStack {
   // The kernel backend's socket maker for this instance (its namespace, its MPTCP substitution). The shim needs
   // no KernelStack: that one drives connections on an event loop, and the shim only makes sockets.
   std::optional<kernel::InstanceSockets> sockets;
-  // Where this instance's sockets come from once the process may not enter its namespace (dropped root):
-  // dmm-stackd, if the host config names it (else nullptr), and the process-wide "setns was refused" flag.
-  ServiceLink* service = nullptr;
-  std::atomic<bool>* setns_refused = nullptr;
+  // Where this instance's sockets come from (setns, dmm-stackd): the shim's, shared by its stacks.
+  SocketSources* sources = nullptr;
 
   // A socket made by this instance would be the placeholder's twin: keep the placeholder instead.
   bool keeps_placeholder(int type) const { return own_namespace && !(mptcp && type == SOCK_STREAM); }
@@ -86,22 +84,18 @@ public:
   bool remember_tcp_choice(int domain, int intent, int stack);
 
   // Sockets made in advance (socket_pool.hpp), or nullptr: no stack needs them, DMM_POOL=off, or (DMM_POOL=auto,
-  // the default) this process still makes its sockets itself. Why only then: a pooled socket costs the program's
-  // thread two calls (dup to the lowest free number, close the parked copy) and the filling thread four more per
-  // socket, against two setns — on a 2-core machine that is no saving, and the thread competes for the cores
-  // (measured: issue 11's note). For a process that gets its sockets from dmm-stackd, one request per batch
-  // instead of one per socket is: there the pool is on.
-  SocketPools* pools() {
-    return pools_ && (pool_always_ || setns_refused_.load(std::memory_order_relaxed)) ? pools_.get() : nullptr;
-  }
-  // This process may not enter namespaces (setns refused: it dropped root); its sockets come from dmm-stackd.
-  bool setns_refused() const { return setns_refused_.load(std::memory_order_relaxed); }
-  ServiceLink* service() { return service_.get(); }
+  // the default) this process makes its sockets itself. Why only from dmm-stackd: a socket parked by a thread of
+  // the program costs the program's thread two calls (dup to the lowest free number, close the parked copy) and
+  // the pool's thread four more, in the same process, against two setns — measured on this 2-core machine, no
+  // better; one made by dmm-stackd (another process) and fetched in batches costs the program's thread less than
+  // making it itself (issue 11's note has the figures).
+  SocketPools* pools() { return pools_ && (pool_always_ || sources_->from_service()) ? pools_.get() : nullptr; }
+  SocketSources& sources() { return *sources_; }
   // pthread_atfork child handler (async-signal-safe): the parked sockets and the dmm-stackd connection are the
   // parent's; the child's own are made when it needs them.
   void after_fork_in_child() noexcept {
     if (pools_) pools_->after_fork_in_child();
-    if (service_) service_->after_fork_in_child();
+    sources_->after_fork_in_child();
   }
 
   // Builds the shim from the environment (DMM_CONFIG, DMM_INTENT, DMM_LOG). On any failure: nullptr, after
@@ -120,8 +114,7 @@ private:
   std::unique_ptr<UserStacks> user_stacks_;
   std::unique_ptr<SocketPools> pools_;
   bool pool_always_ = false;  // DMM_POOL=on: also while the process makes its sockets itself
-  std::unique_ptr<ServiceLink> service_;
-  std::atomic<bool> setns_refused_{false};  // sticky: privileges dropped are not regained without exec
+  std::unique_ptr<SocketSources> sources_;
   bool predict_ = true;  // DMM_PREDICT=off turns prediction off (to measure it, or to rule it out)
   std::array<std::atomic<int>, 2> last_tcp_choice_{kNoStack, kNoStack};  // AF_INET, AF_INET6
 };
