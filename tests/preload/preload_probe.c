@@ -36,6 +36,10 @@
  *                                        then removed in a fourth; a dup of it in the level-triggered set with its
  *                                        own data word; O_ASYNC with F_SETOWN and F_SETSIG. Facts: et_out, et_data,
  *                                        lt_data, dup_data, oneshot_once, removed_silent, owner, sig, async, sigio
+ *   stale ADDR PORT                      a socket closed behind the shim's back (raw close) and its number reused,
+ *                                        by /dev/null (file_connect=ENOTSOCK, still_null=1) and by a socket received
+ *                                        over SCM_RIGHTS (received_connect=..., received_stack=...): neither may be
+ *                                        taken for the closed one
  *   attempts ADDR PORT N                 N blocking connects, each on a new socket, failures counted (not fatal):
  *                                        failures=, last_error=
  *   epoll-fork ADDR PORT                 socket + epoll_ctl ADD in the parent, fork; the child connects and waits
@@ -59,6 +63,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -89,6 +94,7 @@ static const char* errno_name(int e) {
     case EINPROGRESS: return "EINPROGRESS";
     case EISCONN: return "EISCONN";
     case EACCES: return "EACCES";
+    case ENOTSOCK: return "ENOTSOCK";
     default: return strerror(e);
   }
 }
@@ -782,6 +788,49 @@ static int cmd_epoll_first(char** argv) {
   return 0;
 }
 
+static int cmd_stale(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  /* A number reused by a file. */
+  int s = tcp_socket(&a, 0);
+  CHECK(s >= 0, "socket");
+  syscall(SYS_close, s); /* behind the shim's back: its record of `s` is stale */
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  CHECK(null_fd == s, "expected /dev/null at %d, got %d", s, null_fd);
+  const int r = connect(null_fd, (const struct sockaddr*)&a.ss, a.len);
+  printf("file_connect=%s\n", r == 0 ? "0" : (errno == ENOTSOCK ? "ENOTSOCK" : errno_name(errno)));
+  struct stat st;
+  printf("still_null=%d\n", fstat(null_fd, &st) == 0 && S_ISCHR(st.st_mode) ? 1 : 0);
+  close(null_fd);
+  /* A number reused by a socket that arrives over SCM_RIGHTS. */
+  int pair[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0, "socketpair");
+  int stale = tcp_socket(&a, 0), sent = tcp_socket(&a, 0);
+  CHECK(stale >= 0 && sent > stale, "socket");
+  syscall(SYS_close, stale);
+  char byte = 'x';
+  struct iovec iov = {&byte, 1};
+  char control[CMSG_SPACE(sizeof(int))];
+  memset(control, 0, sizeof control);
+  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &sent, sizeof sent);
+  CHECK(sendmsg(pair[0], &m, 0) == 1, "sendmsg");
+  close(sent);
+  memset(control, 0, sizeof control);
+  m.msg_controllen = sizeof control;
+  CHECK(recvmsg(pair[1], &m, 0) == 1, "recvmsg");
+  int received = -1;
+  memcpy(&received, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof received);
+  CHECK(received == stale, "expected the received socket at %d, got %d", stale, received);
+  const int rc = connect(received, (const struct sockaddr*)&a.ss, a.len);
+  printf("received_connect=%s\n", rc == 0 ? "0" : errno_name(errno));
+  printf("received_stack=%s\n", stack_of(received));
+  return 0;
+}
+
 static int cmd_attempts(char** argv) {
   struct addr a = make_addr(argv[0], argv[1]);
   const int n = atoi(argv[2]);
@@ -857,6 +906,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "epoll-first") == 0 && n == 2) return cmd_epoll_first(args);
   if (strcmp(cmd, "epoll-fork") == 0 && n == 2) return cmd_epoll_fork(args);
   if (strcmp(cmd, "attempts") == 0 && n == 3) return cmd_attempts(args);
+  if (strcmp(cmd, "stale") == 0 && n == 2) return cmd_stale(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

@@ -92,5 +92,20 @@ TEST_F(ShimPrediction, SocketsMadeBySignalHandlersStayInTheProgramsNamespace) {
   EXPECT_EQ(f.at("wrong"), "0");
 }
 
+TEST_F(ShimPrediction, ANumberReusedBehindTheShimsBackIsNeverTakenForTheSocketThatHadIt) {
+  // A record's identity is taken when a decision is about to replace the socket (not at socket(): most sockets are
+  // kept where they were made). A socket closed by a raw system call leaves a stale record; the file or the
+  // received socket that reuses its number must be left alone — the file by the identity check, the received
+  // socket because recvmsg forgets records of what arrives by SCM_RIGHTS.
+  const std::string config = write_config("  - {match: {}, use: [blue]}\n");
+  const Outcome o = run_dmm(config, probe({"stale", kBlueServer, kPort}));
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("file_connect"), "ENOTSOCK");  // the kernel's answer for a file, not a socket put in its place
+  EXPECT_EQ(f.at("still_null"), "1");
+  EXPECT_EQ(f.at("received_connect"), "ENETUNREACH");  // used as it is: from the client's namespace, no route
+  EXPECT_EQ(f.at("received_stack"), "-EOPNOTSUPP");    // not DMM's
+}
+
 }  // namespace
 }  // namespace dmm::test

@@ -5,6 +5,8 @@
 
 #include "record_ops.hpp"
 
+#include <cstring>
+
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -35,7 +37,12 @@ void copy_record(FdSlot& to, FdState state, const FdRecord& record) {
   to.state.store(state, std::memory_order_release);
 }
 
-void mark_aliased(FdSlot& slot) { slot.record.aliased = true; }
+void mark_aliased(int fd, FdSlot& slot) {
+  // Aliases are found by identity when the decision moves the placeholder (socket_swap.hpp): it must be known,
+  // and this is the moment it certainly is the program's socket (just dup'ed).
+  if (!identity_known(slot.record)) take_identity(fd, slot.record);
+  slot.record.aliased = true;
+}
 
 void forget_fd(int fd) {
   FdSlot* slot = fd_table().find(fd);
@@ -67,14 +74,25 @@ void note_new_socket(int fd, int domain, int type, int protocol, int placeholder
   start_pending(rec, domain, base_type, protocol, static_cast<int>(shim->default_intent()));
   rec.placeholder_stack = placeholder_stack;
   rec.made_nonblocking = (type & SOCK_NONBLOCK) != 0;
-  bool identified = true;
   if (known) {
     rec.dev = known->dev;
     rec.ino = known->ino;
-  } else {
-    identified = take_identity(fd, rec);
   }
-  slot->state.store(identified ? FdState::pending : FdState::untracked, std::memory_order_release);
+  slot->state.store(FdState::pending, std::memory_order_release);
+}
+
+void note_received_fds(const msghdr* message) {
+  if (!message || !message->msg_control || message->msg_controllen < sizeof(cmsghdr)) return;
+  for (const cmsghdr* c = CMSG_FIRSTHDR(message); c; c = CMSG_NXTHDR(const_cast<msghdr*>(message), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const unsigned char* data = CMSG_DATA(c);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, data + i * sizeof fd, sizeof fd);
+      forget_fd(fd);
+    }
+  }
 }
 
 void note_bound(int fd) {
@@ -106,7 +124,7 @@ void note_accepted(int listener, int accepted) {
   start_pending(rec, domain, SOCK_STREAM, 0, 0);
   rec.stack = stack;
   rec.original = false;
-  slot->state.store(take_identity(accepted, rec) ? FdState::placed : FdState::untracked, std::memory_order_release);
+  slot->state.store(FdState::placed, std::memory_order_release);  // identity taken if ever needed
 }
 
 }  // namespace dmm::preload

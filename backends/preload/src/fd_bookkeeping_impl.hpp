@@ -8,7 +8,7 @@
 namespace dmm::preload {
 
 void copy_record(FdSlot& to, FdState state, const FdRecord& record);
-void mark_aliased(FdSlot& slot);
+void mark_aliased(int fd, FdSlot& slot);
 
 template <typename DupCall>
 int dup_with_record(int from, DupCall&& dup_call) {
@@ -29,7 +29,7 @@ int dup_with_record(int from, DupCall&& dup_call) {
     // itself on it could hold it; then the new fd stays unrecorded (and passes through), never a deadlock.
     SlotLock target_lock(*target, SlotLock::TryOnly{});
     if (target_lock.held()) {
-      if (state == FdState::pending) mark_aliased(*source);
+      if (state == FdState::pending) mark_aliased(from, *source);
       copy_record(*target, state, source->record);
     }
   }
@@ -52,7 +52,7 @@ int dup_onto_with_record(int from, int to, DupCall&& dup_call) {
   if (result < 0 || locks.reentered()) return result;
   const int saved_errno = errno;
   const FdState state = source->state.load(std::memory_order_relaxed);
-  if (state == FdState::pending) mark_aliased(*source);
+  if (state == FdState::pending) mark_aliased(from, *source);
   copy_record(*target, state, source->record);
   errno = saved_errno;
   return result;

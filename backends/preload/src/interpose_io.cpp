@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "export.hpp"
+#include "fd_bookkeeping.hpp"
+#include "shim_guard.hpp"
+#include "shim_state.hpp"
 #include "real_calls.hpp"
 #include "sockaddr_view.hpp"
 #include "user_fd.hpp"
@@ -130,7 +133,13 @@ DMM_INTERPOSE ssize_t recvmsg(int fd, msghdr* message, int flags) {
     }
     return n;
   }
-  return real().recvmsg(fd, message, flags);
+  const ssize_t n = real().recvmsg(fd, message, flags);
+  if (n >= 0 && message && message->msg_controllen > 0 && active_shim() && !inside_shim()) {
+    const int saved_errno = errno;
+    note_received_fds(message);
+    errno = saved_errno;
+  }
+  return n;
 }
 
 DMM_INTERPOSE int recvmmsg(int fd, mmsghdr* messages, unsigned int count, int flags, timespec* timeout) {
@@ -142,7 +151,14 @@ DMM_INTERPOSE int recvmmsg(int fd, mmsghdr* messages, unsigned int count, int fl
     messages[0].msg_len = static_cast<unsigned int>(n);
     return 1;
   }
-  return real().recvmmsg(fd, messages, count, flags, timeout);
+  const int n = real().recvmmsg(fd, messages, count, flags, timeout);
+  if (n > 0 && messages && active_shim() && !inside_shim()) {
+    const int saved_errno = errno;
+    for (int i = 0; i < n; ++i)
+      if (messages[i].msg_hdr.msg_controllen > 0) note_received_fds(&messages[i].msg_hdr);
+    errno = saved_errno;
+  }
+  return n;
 }
 
 DMM_INTERPOSE ssize_t write(int fd, const void* buffer, size_t size) {

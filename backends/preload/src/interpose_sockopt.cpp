@@ -58,7 +58,7 @@ int get_dmm_option(int fd, FdSlot& slot, int name, void* value, socklen_t* lengt
   SlotLock lock(slot);
   if (lock.reentered()) return fail(EBUSY);
   const FdState state = slot.state.load(std::memory_order_relaxed);
-  const FdRecord& rec = slot.record;
+  FdRecord& rec = slot.record;
   // Not (or no longer) ours: answer as the kernel does for an unknown level on an inet socket.
   if (state == FdState::untracked || !still_same_socket(fd, rec)) return fail(EOPNOTSUPP);
   if (name == DMM_INTENT) {

@@ -278,10 +278,6 @@ Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trig
   // UDP bound to a fixed port is a server socket: it must receive in its stack's namespace before it ever
   // sends, so bind decides. Other binds (TCP, port 0) leave the decision to connect/sendto/listen.
   if (trigger == Trigger::bind && (rec.type != SOCK_DGRAM || dst.port == 0)) return p;
-  if (!still_same_socket(fd, rec)) {
-    slot.state.store(FdState::untracked, std::memory_order_release);
-    return p;
-  }
   p.managed = true;
   p.trigger = trigger;
   p.request = SessionRequest{dst, proto_of(rec), static_cast<Intent>(rec.intent)};
@@ -295,6 +291,17 @@ Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trig
     return p;
   }
   p.choice = *choice;
+  // The socket is about to be replaced (its first choice does not keep it as it is): make sure the fd still is
+  // the socket this record describes — it may have been closed behind the shim's back and its number reused —
+  // before anything is put in its place. A socket that stays as it is needs no such check (and the decision saves
+  // an fstat: issue 11's connect cost).
+  const int first = p.choice.ranked_count > 0 ? p.choice.ranked[0] : kNoStack;
+  const bool kept = first != kNoStack && shim.stack(first).usable && !shim.stack(first).user_space &&
+                    placeholder_fits(rec, first, shim.stack(first));
+  if (!kept && !still_same_socket(fd, rec)) {
+    slot.state.store(FdState::untracked, std::memory_order_release);
+    return Placement{};
+  }
   // Only a socket the program bound has an address worth replaying (one getsockname saved per connect otherwise).
   if (rec.bound) p.bound = bound_address_of(fd);
   walk(fd, slot, p, 0, {}, {}, 0);

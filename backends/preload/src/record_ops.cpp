@@ -59,9 +59,20 @@ bool take_identity(int fd, FdRecord& rec) {
   return true;
 }
 
-bool still_same_socket(int fd, const FdRecord& rec) {
+bool still_same_socket(int fd, FdRecord& rec) {
   struct stat st {};
-  return fstat(fd, &st) == 0 && st.st_dev == rec.dev && st.st_ino == rec.ino;
+  if (fstat(fd, &st) != 0) return false;
+  if (identity_known(rec)) return st.st_dev == rec.dev && st.st_ino == rec.ino;
+  int domain = 0, type = 0;
+  socklen_t length = sizeof domain;
+  if (!S_ISSOCK(st.st_mode) || real().getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) != 0 ||
+      domain != rec.domain)
+    return false;
+  length = sizeof type;
+  if (real().getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != rec.type) return false;
+  rec.dev = st.st_dev;
+  rec.ino = st.st_ino;
+  return true;
 }
 
 void record_option(FdRecord& rec, int level, int name, const void* value, socklen_t length) {

@@ -17,9 +17,14 @@ inline SocketId identity_of(const FdRecord& rec) { return {rec.dev, rec.ino}; }
 
 // Reads the socket identity of `fd` into rec. False if fstat fails.
 bool take_identity(int fd, FdRecord& rec);
+// Records start without an identity (it costs an fstat, and most are never checked: a socket kept where it was
+// made, an accepted one); it is taken when first needed.
+inline bool identity_known(const FdRecord& rec) { return rec.dev != 0 || rec.ino != 0; }
 
-// fd still names the socket this record describes (not closed and reused behind the shim's back).
-bool still_same_socket(int fd, const FdRecord& rec);
+// fd still names the socket this record describes (not closed and reused behind the shim's back: glibc-internal
+// closes, close_range, raw system calls). A record without an identity yet is checked for what it must be — a
+// socket of its domain and type — and takes its identity now.
+bool still_same_socket(int fd, FdRecord& rec);
 
 // Remembers a successful setsockopt for replay on a re-created socket. Setting the same option again replaces
 // its value (so a record fills only with distinct options).

@@ -26,9 +26,16 @@ std::optional<PlacedTcp> placed_tcp(FdSlot& slot) {
 }
 
 // TCP_INFO of `fd` if it still is the socket (dev, ino) and carries a session (not a listener, not connecting).
-std::optional<kernel::TcpInfoSample> session_info(int fd, dev_t dev, ino_t ino) {
+// An identity the record never took (dev = ino = 0: an accepted socket, or one kept where it was made — nothing
+// needed to check it) is trusted as the bookkeeping says, and (dev, ino) become the socket's: sessions are told
+// apart by them across walks.
+std::optional<kernel::TcpInfoSample> session_info(int fd, dev_t& dev, ino_t& ino) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_dev != dev || st.st_ino != ino) return std::nullopt;
+  const bool known = dev != 0 || ino != 0;
+  if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) || (known && (st.st_dev != dev || st.st_ino != ino)))
+    return std::nullopt;
+  dev = st.st_dev;
+  ino = st.st_ino;
   auto info = kernel::read_tcp_info(fd);
   if (!info || info->state == TCP_LISTEN || info->state == TCP_SYN_SENT || info->state == TCP_CLOSE) return std::nullopt;
   return *info;
@@ -39,7 +46,7 @@ std::optional<kernel::TcpInfoSample> session_info(int fd, dev_t dev, ino_t ino) 
 std::optional<ClosedSession> read_closing_session(int fd) {
   FdSlot* slot = fd_table().find(fd);
   if (!slot) return std::nullopt;
-  const auto placed = placed_tcp(*slot);
+  auto placed = placed_tcp(*slot);
   if (!placed) return std::nullopt;
   const auto info = session_info(fd, placed->dev, placed->ino);
   if (!info) return std::nullopt;
@@ -76,7 +83,7 @@ ConnectionMetrics metrics_of(const kernel::TcpInfoSample& info) {
 void SessionSampler::walk(TimePoint now, PathSampleSink& sink) {
   ++walks_;
   fd_table().for_each([&](int fd, FdSlot& slot) {
-    const auto placed = placed_tcp(slot);
+    auto placed = placed_tcp(slot);
     if (!placed || placed->stack >= static_cast<int>(orchestrator_.stacks().size())) return;
     const auto info = session_info(fd, placed->dev, placed->ino);
     if (!info) return;

@@ -58,6 +58,7 @@ int swap_socket(int fd, FdRecord& rec, int fresh, const FileState& state, std::s
 }
 
 void move_aliases(int fd, dev_t old_dev, ino_t old_ino, int fresh, const FdRecord& placed, FdState state) {
+  if (old_dev == 0 && old_ino == 0) return;  // no identity to match aliases by (marking an alias takes it)
   fd_table().for_each([&](int alias, FdSlot& slot) {
     if (alias == fd || slot.state.load(std::memory_order_relaxed) != FdState::pending) return;
     SlotLock lock(slot, SlotLock::TryOnly{});
