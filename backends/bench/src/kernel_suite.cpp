@@ -83,6 +83,8 @@ Result<BenchReport> run_kernel_suite(const BenchOptions& options) {
        *netns_config, {}},
       {"shim-netns-pool", "shim-netns with DMM_POOL=on: blue's sockets made in advance by a shim thread", *cli,
        *netns_config, {"DMM_POOL=on"}},
+      {"shim-stackd", "shim-netns with dmm-stackd on the host: blue's sockets come from it (pooled)", *cli,
+       nobody->config, {}},
       {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", *cli, nobody->config,
        {}, {}, "", as_nobody()},
   };
