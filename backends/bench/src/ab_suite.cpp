@@ -56,25 +56,18 @@ Result<BackgroundProcess> start_nginx(const BenchOptions& options, const std::st
 
 Result<BenchReport> run_ab_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto blue = lab.add_namespace("blue");
-  if (!blue) return blue.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
-  if (Status s = lab.link(*blue, "v0", "10.233.2.2/24", *srv, "v0", std::string(kServerAddress) + "/24"); !s)
-    return s.error();
-  // Tens of thousands of connections: the whole port range, TIME_WAIT ports reused, where the client's sockets
-  // live (blue, in every variant).
-  if (Status s = lab.sysctl(*blue, "net.ipv4.ip_local_port_range", "1024 65535"); !s) return s.error();
-  if (Status s = lab.sysctl(*blue, "net.ipv4.tcp_tw_reuse", "1"); !s) return s.error();
-  auto nginx = start_nginx(options, *srv);
+  auto made = make_placement_lab(lab, "10.233.2.2", kServerAddress);
+  if (!made) return made.error();
+  const std::string& cli = made->cli;
+  const std::string& blue = made->blue;
+  const std::string& srv = made->srv;
+  auto nginx = start_nginx(options, srv);
   if (!nginx) return nginx.error();
   auto root_config = write_config(options, "shim-netns.yaml",
-                                  "stacks:\n  - {name: blue, kind: kernel, netns: " + *blue + "}\n"
+                                  "stacks:\n  - {name: blue, kind: kernel, netns: " + blue + "}\n"
                                   "policy:\n  - {match: {}, use: [blue]}\n");
   if (!root_config) return root_config.error();
-  auto nobody = start_nobody_placement(options, "shim-nobody", *blue);
+  auto nobody = start_nobody_placement(options, "shim-nobody", blue);
   if (!nobody) return nobody.error();
 
   const std::string requests = options.quick ? "300" : "20000";
@@ -83,16 +76,16 @@ Result<BenchReport> run_ab_suite(const BenchOptions& options) {
        {"requests_per_s", "us_per_request"}, parse_ab},
   };
   const std::vector<ClientVariant> variants{
-      {"kernel", "plain ab in the veth's namespace (baseline)", *blue, std::nullopt, {}},
-      {"shim-netns", "ab under dmm-run from a loopback-only namespace, every connection placed on 'blue'", *cli,
+      {"kernel", "plain ab in the veth's namespace (baseline)", blue, std::nullopt, {}},
+      {"shim-netns", "ab under dmm-run from a loopback-only namespace, every connection placed on 'blue'", cli,
        *root_config, {}},
-      {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", *cli, nobody->config,
+      {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", cli, nobody->config,
        {}, {}, "", as_nobody()},
   };
   // ab waits for nginx's first answer itself only as a failed request: make sure it listens first.
   for (int i = 0; i < 200; ++i) {
     auto probe = run_process({"ab", "-q", "-n", "1", std::string("http://") + kServerAddress + "/"}, {},
-                             BenchLab::path_of(*blue), std::chrono::seconds(5), options.cancel_fd);
+                             BenchLab::path_of(blue), std::chrono::seconds(5), options.cancel_fd);
     if (probe && probe->exit_code == 0 && parse_ab(probe->out)) break;
     if (!nginx->running()) return make_error(EIO, "nginx did not start (its stderr says why)");
   }

@@ -63,4 +63,21 @@ Status BenchLab::sysctl(const std::string& ns, const std::string& key, const std
   return {};
 }
 
+Result<PlacementLab> make_placement_lab(BenchLab& lab, const std::string& client_address,
+                                        const std::string& server_address) {
+  PlacementLab made;
+  for (auto [field, role] : {std::pair{&made.cli, "cli"}, std::pair{&made.blue, "blue"}, std::pair{&made.srv, "srv"}}) {
+    auto name = lab.add_namespace(role);
+    if (!name) return name.error();
+    *field = *name;
+  }
+  if (Status s = lab.link(made.blue, "v0", client_address + "/24", made.srv, "v0", server_address + "/24"); !s)
+    return s.error();
+  // Connection-rate clients open tens of thousands of connections: the whole port range, TIME_WAIT ports reused,
+  // in the namespace whose sockets carry them (blue, in every variant).
+  if (Status s = lab.sysctl(made.blue, "net.ipv4.ip_local_port_range", "1024 65535"); !s) return s.error();
+  if (Status s = lab.sysctl(made.blue, "net.ipv4.tcp_tw_reuse", "1"); !s) return s.error();
+  return made;
+}
+
 }  // namespace dmm::bench

@@ -33,6 +33,15 @@ private:
   std::vector<std::string> made_;
 };
 
+// The lab of the suites that place a client's sessions on a kernel instance: `cli` (only loopback: where a shim
+// client runs), `blue` (the client side of a veth, `client_address`/24) and `srv` (its other side,
+// `server_address`/24). blue may open tens of thousands of connections: the whole port range, TIME_WAIT reused.
+struct PlacementLab {
+  std::string cli, blue, srv;
+};
+Result<PlacementLab> make_placement_lab(BenchLab& lab, const std::string& client_address,
+                                        const std::string& server_address);
+
 // Removes namespaces of earlier dmm-bench runs (dmmb-<pid>-*) whose process is gone.
 void sweep_stale_lab_namespaces();
 

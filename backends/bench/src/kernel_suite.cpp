@@ -42,23 +42,16 @@ void add_kernel_figures(BenchReport& report) {
 
 Result<BenchReport> run_kernel_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto blue = lab.add_namespace("blue");
-  if (!blue) return blue.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
-  if (Status s = lab.link(*blue, "v0", "10.233.1.2/24", *srv, "v0", std::string(kServerAddress) + "/24"); !s)
-    return s.error();
-  // The connect-rate client opens tens of thousands of connections: let it use the whole port range and reuse
-  // TIME_WAIT ports, in the namespace whose sockets carry them (blue, in every variant).
-  if (Status s = lab.sysctl(*blue, "net.ipv4.ip_local_port_range", "1024 65535"); !s) return s.error();
-  if (Status s = lab.sysctl(*blue, "net.ipv4.tcp_tw_reuse", "1"); !s) return s.error();
+  auto made = make_placement_lab(lab, "10.233.1.2", kServerAddress);
+  if (!made) return made.error();
+  const std::string& cli = made->cli;
+  const std::string& blue = made->blue;
+  const std::string& srv = made->srv;
 
   std::vector<std::unique_ptr<BenchServer>> servers;
   for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort},
                             std::pair{ServerKind::accept_close, kAcceptPort}}) {
-    auto server = BenchServer::start(kind, BenchLab::path_of(*srv), kServerAddress, port);
+    auto server = BenchServer::start(kind, BenchLab::path_of(srv), kServerAddress, port);
     if (!server) return server.error();
     servers.push_back(std::move(*server));
   }
@@ -68,24 +61,24 @@ Result<BenchReport> run_kernel_suite(const BenchOptions& options) {
                                      "policy:\n  - {match: {}, use: [host]}\n");
   if (!same_ns_config) return same_ns_config.error();
   auto netns_config = write_config(options, "shim-netns.yaml",
-                                   "stacks:\n  - {name: blue, kind: kernel, netns: " + *blue + "}\n"
+                                   "stacks:\n  - {name: blue, kind: kernel, netns: " + blue + "}\n"
                                    "policy:\n  - {match: {}, use: [blue]}\n");
   if (!netns_config) return netns_config.error();
 
   // The same placement for a client that runs as nobody: its sockets come from dmm-stackd.
-  auto nobody = start_nobody_placement(options, "shim-nobody", *blue);
+  auto nobody = start_nobody_placement(options, "shim-nobody", blue);
   if (!nobody) return nobody.error();
 
   const std::vector<ClientVariant> variants{
-      {"kernel", "plain client in the veth's namespace (baseline)", *blue, std::nullopt, {}},
-      {"shim-same-ns", "under dmm-run, session kept in the client's own namespace", *blue, *same_ns_config, {}},
-      {"shim-netns", "under dmm-run from a loopback-only namespace, session placed on netns instance 'blue'", *cli,
+      {"kernel", "plain client in the veth's namespace (baseline)", blue, std::nullopt, {}},
+      {"shim-same-ns", "under dmm-run, session kept in the client's own namespace", blue, *same_ns_config, {}},
+      {"shim-netns", "under dmm-run from a loopback-only namespace, session placed on netns instance 'blue'", cli,
        *netns_config, {}},
-      {"shim-netns-pool", "shim-netns with DMM_POOL=on: blue's sockets made in advance by a shim thread", *cli,
+      {"shim-netns-pool", "shim-netns with DMM_POOL=on: blue's sockets made in advance by a shim thread", cli,
        *netns_config, {"DMM_POOL=on"}},
-      {"shim-stackd", "shim-netns with dmm-stackd on the host: blue's sockets come from it (pooled)", *cli,
+      {"shim-stackd", "shim-netns with dmm-stackd on the host: blue's sockets come from it (pooled)", cli,
        nobody->config, {}},
-      {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", *cli, nobody->config,
+      {"shim-nobody", "the same as uid nobody: blue's sockets come from dmm-stackd (pooled)", cli, nobody->config,
        {}, {}, "", as_nobody()},
   };
   BenchReport report("kernel", "kernel");

@@ -11,6 +11,7 @@
 #include <exception>
 
 #include "dmm/host/host_config.hpp"
+#include "dmm/host/kernel_instance.hpp"
 #include "dmm/kernel/kernel_stack_config.hpp"
 #include "nrd_subscription.hpp"
 #include "shim_guard.hpp"
@@ -20,15 +21,6 @@ namespace {
 
 std::atomic<Shim*> g_shim{nullptr};
 std::atomic<pid_t> g_owner_pid{0};
-
-kernel::KernelStackConfig kernel_config_of(const host::StackSpec& spec) {
-  kernel::KernelStackConfig config;
-  config.name = spec.name;
-  config.netns = spec.kernel->netns;
-  config.protocol = spec.kernel->protocol == host::KernelProtocol::mptcp ? kernel::KernelProtocol::mptcp
-                                                                         : kernel::KernelProtocol::tcp;
-  return config;
-}
 
 }  // namespace
 
@@ -148,7 +140,7 @@ Shim* Shim::create_from_environment() {
         stack.own_namespace = !spec->kernel->netns;
         stack.mptcp = spec->kernel->protocol == host::KernelProtocol::mptcp;
         stack.sources = shim->sources_.get();
-        Result<kernel::InstanceSockets> sockets = kernel::InstanceSockets::open(kernel_config_of(*spec));
+        Result<kernel::InstanceSockets> sockets = kernel::InstanceSockets::open(host::kernel_stack_config(*spec));
         if (sockets) {
           stack.sockets.emplace(std::move(*sockets));
           stack.usable = true;

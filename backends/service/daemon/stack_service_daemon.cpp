@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "daemon_peer.hpp"
+#include "dmm/host/kernel_instance.hpp"
 #include "dmm/service/seqpacket.hpp"
 #include "dmm/units.hpp"
 
@@ -14,16 +15,6 @@ namespace dmm::service {
 namespace {
 
 using kernel::UniqueFd;
-
-// How a kernel stack's instance is opened (the same settings as the shim's and dmm-nrd's).
-kernel::KernelStackConfig kernel_config_of(const host::StackSpec& spec) {
-  kernel::KernelStackConfig config;
-  config.name = spec.name;
-  config.netns = spec.kernel->netns;
-  config.protocol = spec.kernel->protocol == host::KernelProtocol::mptcp ? kernel::KernelProtocol::mptcp
-                                                                         : kernel::KernelProtocol::tcp;
-  return config;
-}
 
 // A refused connection's only message, written without waiting: it gets no more of the daemon's time than that.
 void refuse(int fd, int code, const std::string& reason, const std::string& message) {
@@ -73,7 +64,7 @@ Status StackServiceDaemon::open() {
   // names, and a namespace it holds open lives on even if its /run/netns file is removed.
   for (const host::StackSpec& spec : config_.stacks) {
     if (!spec.kernel || !spec.kernel->netns) continue;
-    auto sockets = kernel::InstanceSockets::open(kernel_config_of(spec));
+    auto sockets = kernel::InstanceSockets::open(host::kernel_stack_config(spec));
     if (!sockets) return sockets.error();
     instances_.emplace(spec.name, std::move(*sockets));
   }

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dmm/host/host_config.hpp"
+#include "dmm/host/spdlog_level.hpp"
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/unique_fd.hpp"
 #include "dmm/service/stack_service_daemon.hpp"
@@ -24,17 +25,6 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitRuntime = 3;
-
-spdlog::level::level_enum to_spdlog(dmm::host::LogLevel level) {
-  switch (level) {
-    case dmm::host::LogLevel::trace: return spdlog::level::trace;
-    case dmm::host::LogLevel::debug: return spdlog::level::debug;
-    case dmm::host::LogLevel::info: return spdlog::level::info;
-    case dmm::host::LogLevel::warn: return spdlog::level::warn;
-    case dmm::host::LogLevel::error: return spdlog::level::err;
-  }
-  return spdlog::level::info;
-}
 
 int usage_error(const std::string& what) {
   std::cerr << "dmm-stackd: " << what << "\nTry 'dmm-stackd --help'.\n";
@@ -93,7 +83,7 @@ int main(int argc, char** argv) {
 
   auto log = std::make_shared<spdlog::logger>("dmm-stackd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  log->set_level(to_spdlog(config->log.level));
+  log->set_level(dmm::host::to_spdlog(config->log.level));
   log->flush_on(spdlog::level::trace);  // a daemon's log is read while it runs, and after it is killed
 
   // Signals become events on the loop: the daemon stops between callbacks, never inside one (never between the
