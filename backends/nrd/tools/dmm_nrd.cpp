@@ -2,19 +2,16 @@
 // The resource-discovery daemon for real hosts. Exit codes: 0 after SIGTERM/SIGINT, 2 for bad input or usage
 // (`FILE:LINE:COL: what is wrong` for the configs, the state file that is not a policy), 3 for runtime failures
 // (the socket is taken, a namespace is gone, the event loop failed).
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cstdlib>
 #include <iostream>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "dmm/host/spdlog_level.hpp"
 #include "dmm/kernel/epoll_executor.hpp"
-#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/kernel/stop_signals.hpp"
 #include "dmm/nrd/nrd_config.hpp"
 #include "dmm/nrd/nrd_daemon.hpp"
 
@@ -70,24 +67,16 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto log = std::make_shared<spdlog::logger>("dmm-nrd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  log->set_level(dmm::host::to_spdlog(config->log_level));
-  log->flush_on(spdlog::level::trace);  // a daemon's log is read while it runs, and after it is killed
-
-  // Signals become events on the loop: the daemon stops between callbacks, never inside one.
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  dmm::kernel::UniqueFd signal_fd(::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  auto log = dmm::host::daemon_logger("dmm-nrd", config->log_level);
 
   auto executor = dmm::kernel::EpollExecutor::create();
-  if (!executor || !signal_fd) {
-    std::cerr << "dmm-nrd: cannot create the event loop: "
-              << (executor ? std::string("signalfd failed") : executor.error().message) << "\n";
+  if (!executor) {
+    std::cerr << "dmm-nrd: cannot create the event loop: " << executor.error().message << "\n";
+    return kExitRuntime;
+  }
+  auto signals = dmm::kernel::StopSignals::watch(**executor);
+  if (!signals) {
+    std::cerr << "dmm-nrd: " << signals.error().message << "\n";
     return kExitRuntime;
   }
   auto daemon = dmm::nrd::NrdDaemon::create(std::move(*config), **executor, log);
@@ -95,23 +84,12 @@ int main(int argc, char** argv) {
     std::cerr << "dmm-nrd: " << daemon.error().message << "\n";
     return daemon.error().code == EINVAL ? kExitUsage : kExitRuntime;
   }
-  int stopped_by = 0;
-  const int sfd = signal_fd.get();
-  if (!(*executor)->watch(sfd, EPOLLIN, [&](std::uint32_t) {
-        signalfd_siginfo info{};
-        if (::read(sfd, &info, sizeof info) == sizeof info) stopped_by = static_cast<int>(info.ssi_signo);
-        (*executor)->stop();
-      })) {
-    std::cerr << "dmm-nrd: cannot watch the signal fd\n";
-    return kExitRuntime;
-  }
   (*daemon)->start();
   const dmm::Status ran = (*executor)->run();
   if (!ran) {
     log->critical("event=loop_failed error=\"{}\"", ran.error().message);
     return kExitRuntime;
   }
-  log->info("event=stopped signal={}", stopped_by);
-  (*executor)->unwatch(sfd);
+  log->info("event=stopped signal={}", (*signals)->received());
   return 0;
 }

@@ -3,20 +3,17 @@
 // Exit codes: 0 after SIGTERM/SIGINT (or --check passed), 2 for bad input or usage (`FILE:LINE:COL: what is wrong`,
 // a host config without `service:`), 3 for runtime failures (the socket is taken by a live daemon, a namespace
 // cannot be opened, the event loop failed).
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "dmm/host/host_config.hpp"
 #include "dmm/host/spdlog_level.hpp"
 #include "dmm/kernel/epoll_executor.hpp"
-#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/kernel/stop_signals.hpp"
 #include "dmm/service/stack_service_daemon.hpp"
 
 namespace po = boost::program_options;
@@ -81,40 +78,21 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto log = std::make_shared<spdlog::logger>("dmm-stackd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  log->set_level(dmm::host::to_spdlog(config->log.level));
-  log->flush_on(spdlog::level::trace);  // a daemon's log is read while it runs, and after it is killed
-
-  // Signals become events on the loop: the daemon stops between callbacks, never inside one (never between the
-  // setns/setfsuid switches of a request).
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  dmm::kernel::UniqueFd signal_fd(::signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC));
+  auto log = dmm::host::daemon_logger("dmm-stackd", config->log.level);
 
   auto executor = dmm::kernel::EpollExecutor::create();
-  if (!executor || !signal_fd) {
-    std::cerr << "dmm-stackd: cannot create the event loop: "
-              << (executor ? std::string("signalfd failed") : executor.error().message) << "\n";
+  if (!executor) {
+    std::cerr << "dmm-stackd: cannot create the event loop: " << executor.error().message << "\n";
+    return kExitRuntime;
+  }
+  auto signals = dmm::kernel::StopSignals::watch(**executor);
+  if (!signals) {
+    std::cerr << "dmm-stackd: " << signals.error().message << "\n";
     return kExitRuntime;
   }
   auto daemon = dmm::service::StackServiceDaemon::create(std::move(*config), **executor, log);
   if (!daemon) {
     std::cerr << "dmm-stackd: " << daemon.error().message << "\n";
-    return kExitRuntime;
-  }
-  int stopped_by = 0;
-  const int sfd = signal_fd.get();
-  if (!(*executor)->watch(sfd, EPOLLIN, [&](std::uint32_t) {
-        signalfd_siginfo info{};
-        if (::read(sfd, &info, sizeof info) == sizeof info) stopped_by = static_cast<int>(info.ssi_signo);
-        (*executor)->stop();
-      })) {
-    std::cerr << "dmm-stackd: cannot watch the signal fd\n";
     return kExitRuntime;
   }
   const dmm::Status ran = (*executor)->run();
@@ -123,8 +101,7 @@ int main(int argc, char** argv) {
     return kExitRuntime;
   }
   const auto& c = (*daemon)->counters();
-  log->info("event=stopped signal={} peers_accepted={} requests_granted={} sockets_made={}", stopped_by,
+  log->info("event=stopped signal={} peers_accepted={} requests_granted={} sockets_made={}", (*signals)->received(),
             c.peers_accepted, c.requests_granted, c.sockets_made);
-  (*executor)->unwatch(sfd);
   return 0;
 }
