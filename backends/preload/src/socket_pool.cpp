@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,8 +48,24 @@ private:
   bool held_ = false;
 };
 
-long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t value) {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, value, nullptr, nullptr, 0);
+// After a kind could not be made or kept, how long before the filling thread tries it again.
+constexpr long long kRetryMs = 1000;
+// Parked sockets sit at high_fd_floor() or above; under a tiny fd limit that floor comes down among the numbers
+// programs use, and nothing is parked.
+constexpr int kMinParkingFloor = 512;
+
+void futex_wake(std::atomic<std::uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t seen, const timespec* timeout) {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, seen, timeout, nullptr, 0);
+}
+
+long long monotonic_ms() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<long long>(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000;
 }
 
 void* run_filler(void* pools) {
@@ -143,64 +160,95 @@ int SocketPools::ready(const PoolKey& key) const noexcept {
 
 void SocketPools::wake_filler() noexcept {
   wake_word_.fetch_add(1, std::memory_order_seq_cst);
-  if (filler_sleeping_.load(std::memory_order_seq_cst)) futex(wake_word_, FUTEX_WAKE_PRIVATE, 1);
+  if (filler_sleeping_.load(std::memory_order_seq_cst)) futex_wake(wake_word_);
 }
 
-bool SocketPools::needs_filling() noexcept {
+bool SocketPools::needs_filling(long long now_ms, long long& next_retry_ms) noexcept {
+  next_retry_ms = 0;
+  bool work = false;
   for (Kind& kind : kinds_) {
     if (kind.key.load(std::memory_order_acquire) == 0) continue;
     KindLock lock(kind.owner);
-    if (lock.held() && kind.count < kind.target) return true;
+    if (!lock.held() || kind.count >= kind.target) continue;
+    if (kind.retry_after_ms > now_ms) {
+      if (next_retry_ms == 0 || kind.retry_after_ms < next_retry_ms) next_retry_ms = kind.retry_after_ms;
+      continue;
+    }
+    work = true;
   }
-  return false;
+  return work;
 }
 
-void SocketPools::park(Kind& kind, kernel::UniqueFd fd, int floor) {
+bool SocketPools::park(Kind& kind, Moving& moving, int low, int floor) {
   // Out of the program's way: the numbers programs use are small ones (high_fd_floor says why). If there is no
   // room up there the socket is not kept: a parked socket must never hold a number the program may expect.
-  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
-  if (high < 0) return;
-  kernel::UniqueFd parked(high);
-  fd.reset();
+  const int high = ::fcntl(low, F_DUPFD_CLOEXEC, floor);
+  if (high >= 0) moving.high.store(high, std::memory_order_release);
+  moving.low.store(-1, std::memory_order_release);  // withdrawn before the number is closed (and maybe reused)
+  ::close(low);
+  if (high < 0) return false;
   struct stat st {};
-  if (::fstat(parked.get(), &st) != 0) return;
-  KindLock lock(kind.owner);
-  if (!lock.held() || kind.count >= kCapacity) return;
-  kind.ready[kind.count++] = PooledSocket{parked.release(), st.st_dev, st.st_ino};
+  bool parked = false;
+  if (::fstat(high, &st) == 0) {
+    KindLock lock(kind.owner);
+    if (lock.held() && kind.count < kCapacity) {
+      kind.ready[kind.count] = PooledSocket{high, st.st_dev, st.st_ino};
+      ++kind.count;  // after the entry is whole: a fork child trusts ready[0..count)
+      parked = true;
+    }
+    moving.high.store(-1, std::memory_order_release);
+  } else {
+    moving.high.store(-1, std::memory_order_release);
+  }
+  if (!parked) ::close(high);
+  return parked;
 }
 
 bool SocketPools::fill_one_round() {
-  bool made_any = false;
+  bool parked_any = false;
+  const long long now = monotonic_ms();
   for (Kind& kind : kinds_) {
     if (kind.key.load(std::memory_order_acquire) == 0) continue;
     PoolKey key;
     int missing = 0;
     {
       KindLock lock(kind.owner);
-      if (!lock.held()) continue;
+      if (!lock.held() || kind.retry_after_ms > now) continue;
       key = kind.unpacked;
       missing = kind.target - kind.count;
     }
     if (missing <= 0) continue;
     Result<std::vector<kernel::UniqueFd>> made = make_(key, missing);
-    if (!made) {
-      // This kind cannot be made now (a namespace gone, dmm-stackd refusing): stop keeping it; the decision
+    std::size_t parked = 0, tried = 0;
+    if (made) {
+      // Published while they sit at low numbers, so that a fork meanwhile closes the child's copies.
+      tried = std::min(made->size(), static_cast<std::size_t>(kCapacity));
+      for (std::size_t i = 0; i < tried; ++i) moving_[i].low.store((*made)[i].release(), std::memory_order_release);
+      const int floor = kernel::high_fd_floor();  // read once per batch: it asks for the fd limit
+      for (std::size_t i = 0; i < tried; ++i) {
+        const int low = moving_[i].low.load(std::memory_order_relaxed);
+        // A tiny fd limit leaves no high numbers to park at: then nothing is parked (never at small numbers).
+        if (floor < kMinParkingFloor) {
+          moving_[i].low.store(-1, std::memory_order_release);
+          ::close(low);
+          continue;
+        }
+        parked += park(kind, moving_[i], low, floor) ? 1 : 0;
+      }
+    }
+    if (!made || parked < tried || tried == 0) {
+      // Cannot be made (a namespace gone, dmm-stackd refusing or away) or not kept (no room up high): keep what
+      // fits, and try again in a while rather than at once — a refusal must not become a busy loop. A decision
       // reports the reason when it makes one itself.
       KindLock lock(kind.owner);
-      if (lock.held()) kind.target = 0;
-      continue;
+      if (lock.held()) {
+        if (made) kind.target = std::max(kind.count, 1);
+        kind.retry_after_ms = monotonic_ms() + kRetryMs;
+      }
     }
-    // Published while they sit at low numbers, so that a fork meanwhile closes the child's copies.
-    for (std::size_t i = 0; i < made->size() && i < static_cast<std::size_t>(kCapacity); ++i)
-      moving_[i].store((*made)[i].get(), std::memory_order_release);
-    const int floor = kernel::high_fd_floor();  // read once per batch: it asks for the fd limit
-    for (std::size_t i = 0; i < made->size(); ++i) {
-      park(kind, std::move((*made)[i]), floor);
-      if (i < static_cast<std::size_t>(kCapacity)) moving_[i].store(-1, std::memory_order_release);
-    }
-    made_any = made_any || !made->empty();
+    parked_any = parked_any || parked > 0;
   }
-  return made_any;
+  return parked_any;
 }
 
 void SocketPools::fill_forever() {
@@ -209,20 +257,55 @@ void SocketPools::fill_forever() {
     if (fill_one_round()) continue;
     filler_sleeping_.store(true, std::memory_order_seq_cst);
     const std::uint32_t seen = wake_word_.load(std::memory_order_seq_cst);
-    if (!needs_filling()) futex(wake_word_, FUTEX_WAIT_PRIVATE, seen);
+    const long long now = monotonic_ms();
+    long long next_retry = 0;
+    if (!needs_filling(now, next_retry)) {
+      if (next_retry == 0) {
+        futex_wait(wake_word_, seen, nullptr);
+      } else {
+        const long long wait = std::max(1LL, next_retry - now);
+        const timespec timeout{static_cast<time_t>(wait / 1000), static_cast<long>((wait % 1000) * 1'000'000)};
+        futex_wait(wake_word_, seen, &timeout);
+      }
+    }
     filler_sleeping_.store(false, std::memory_order_seq_cst);
   }
 }
 
+void SocketPools::flush() noexcept {
+  for (Kind& kind : kinds_) {
+    if (kind.key.load(std::memory_order_acquire) == 0) continue;
+    KindLock lock(kind.owner);
+    if (!lock.held()) continue;
+    for (int i = 0; i < kind.count; ++i) ::close(kind.ready[i].fd);
+    kind.count = 0;
+  }
+  wake_filler();  // new ones, made for the credentials in force now
+}
+
+namespace {
+
+// Closes `fd` in a fork child if it still is the socket (dev, ino); a number reused meanwhile is left alone.
+void close_if_same(int fd, dev_t dev, ino_t ino) {
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino) ::syscall(SYS_close, fd);
+}
+
+}  // namespace
+
 void SocketPools::after_fork_in_child() noexcept {
-  for (std::atomic<int>& moving : moving_) {
-    const int fd = moving.exchange(-1, std::memory_order_relaxed);
-    if (fd >= 0) ::syscall(SYS_close, fd);
+  for (Moving& moving : moving_) {
+    // Published only while open in the parent at the fork, so open here as the same socket.
+    for (std::atomic<int>* fd : {&moving.low, &moving.high}) {
+      const int number = fd->exchange(-1, std::memory_order_relaxed);
+      if (number >= 0) ::syscall(SYS_close, number);
+    }
   }
   for (Kind& kind : kinds_) {
-    // Whoever held the lock at the fork does not exist here.
+    // Whoever held the lock at the fork does not exist here; entries are checked against their identity anyway.
     kind.owner.store(0, std::memory_order_relaxed);
-    for (int i = 0; i < kind.count; ++i) ::syscall(SYS_close, kind.ready[i].fd);
+    const int count = std::clamp(kind.count, 0, kCapacity);
+    for (int i = 0; i < count; ++i) close_if_same(kind.ready[i].fd, kind.ready[i].dev, kind.ready[i].ino);
     kind.count = 0;
   }
   filler_sleeping_.store(false, std::memory_order_relaxed);

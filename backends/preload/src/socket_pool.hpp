@@ -52,9 +52,7 @@ public:
   static constexpr int kKinds = 16;     // distinct kinds kept at once; later ones are simply not pooled
   static constexpr int kCapacity = 16;  // ready sockets per kind at most
 
-  explicit SocketPools(SocketBatchMaker make) : make_(std::move(make)) {
-    for (std::atomic<int>& fd : moving_) fd.store(-1, std::memory_order_relaxed);
-  }
+  explicit SocketPools(SocketBatchMaker make) : make_(std::move(make)) {}
   SocketPools(const SocketPools&) = delete;
   SocketPools& operator=(const SocketPools&) = delete;
 
@@ -68,8 +66,14 @@ public:
   void want(const PoolKey& key);
 
   // pthread_atfork child handler (async-signal-safe): closes this process's copies of the parked sockets and of
-  // those the filling thread was moving, and forgets the thread (it does not exist here).
+  // those the filling thread was moving (each only if the number still is that socket), and forgets the thread
+  // (it does not exist here). A socket the thread had just made and not yet published stays open in the child
+  // (close-on-exec; a window of a few instructions per batch).
   void after_fork_in_child() noexcept;
+
+  // The process changed its credentials (setuid & co.): sockets parked before were made for the old ones (their
+  // owner is the old uid, and dmm-stackd admitted them for it). Closes them all; the next ones are made anew.
+  void flush() noexcept;
 
   // How many of `key` are ready now (tests, benchmarks).
   int ready(const PoolKey& key) const noexcept;
@@ -81,24 +85,32 @@ private:
     std::atomic<std::uint32_t> key{0};          // PoolKey::packed(); 0 = unused. Set once, under `owner`.
     std::atomic<std::uintptr_t> owner{0};       // spinlock; the holder's thread token
     PoolKey unpacked;                           // guarded by owner
-    int count = 0;                              // guarded by owner
+    int count = 0;                              // guarded by owner; ready[0..count) are valid
     int target = 0;                             // guarded by owner: how many to keep
+    long long retry_after_ms = 0;               // guarded by owner: after a failure, not refilled before this
     PooledSocket ready[kCapacity];              // guarded by owner
+  };
+  // Numbers the filling thread holds outside `ready`, for a fork child to close: each published while it is
+  // open and withdrawn before it is closed, so that a child never closes a number the program reused.
+  struct Moving {
+    std::atomic<int> low{-1};   // as made (any number)
+    std::atomic<int> high{-1};  // its parked copy, not yet in `ready`
   };
 
   Kind* find(std::uint32_t packed) noexcept;
   const Kind* find(std::uint32_t packed) const noexcept;
-  bool needs_filling() noexcept;
+  // Work the filling thread can do now; `next_retry_ms` (0: none) is the earliest backed-off kind's retry time.
+  bool needs_filling(long long now_ms, long long& next_retry_ms) noexcept;
   bool fill_one_round();
   void wake_filler() noexcept;
-  void park(Kind& kind, kernel::UniqueFd fd, int floor);
+  bool park(Kind& kind, Moving& moving, int low, int floor);
 
   SocketBatchMaker make_;
   Kind kinds_[kKinds];
   std::atomic<std::uint32_t> wake_word_{0};
   std::atomic<bool> filler_sleeping_{false};
   std::atomic<bool> filler_running_{false};  // in this process (a fork child has none until it wants one)
-  std::atomic<int> moving_[kCapacity];      // fds the filling thread holds between making and parking them
+  Moving moving_[kCapacity];
 };
 
 }  // namespace dmm::preload

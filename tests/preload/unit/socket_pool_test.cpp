@@ -105,6 +105,38 @@ TEST(SocketPools, ManySocketsComeInFewBatches) {
   EXPECT_LE(maker->batches.load(), 200 / 4) << maker->batches << " batches, " << misses << " misses";
 }
 
+TEST(SocketPools, AKindThatCannotBeMadeIsRetriedOncePerSecondNotInALoop) {
+  // dmm-stackd refusing (or gone): the filling thread backs off instead of spinning on the refusal.
+  auto* batches = new std::atomic<int>{0};
+  SocketPools& pools = *new SocketPools([batches](const PoolKey&, int) -> Result<std::vector<kernel::UniqueFd>> {
+    ++*batches;
+    return make_error(EACCES, "refused");
+  });
+  const PoolKey key{4, AF_INET, SOCK_STREAM, false};
+  pools.want(key);
+  for (int i = 0; i < 200; ++i) {  // the program keeps asking (each take finds the kind empty and wakes the thread)
+    PooledSocket none;
+    EXPECT_FALSE(pools.take(key, none));
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_LE(batches->load(), 2) << "the refused kind was asked for " << batches->load() << " times in ~0.2 s";
+}
+
+TEST(SocketPools, FlushClosesEverySocketParkedForOldCredentials) {
+  auto* maker = new CountingMaker;
+  SocketPools& pools = leaked_pools(*maker);
+  const PoolKey key{5, AF_INET, SOCK_STREAM, false};
+  pools.want(key);
+  ASSERT_TRUE(eventually_ready(pools, key, 2));
+  PooledSocket peek;
+  ASSERT_TRUE(pools.take(key, peek));  // a parked number, to see it closed
+  ::close(peek.fd);
+  ASSERT_TRUE(eventually_ready(pools, key, 1));
+  pools.flush();
+  EXPECT_EQ(pools.ready(key), 0);
+  EXPECT_TRUE(eventually_ready(pools, key, 1));  // and the thread makes new ones
+}
+
 TEST(SocketPools, AForkChildClosesItsCopiesOfTheParkedSockets) {
   auto* maker = new CountingMaker;
   SocketPools& pools = leaked_pools(*maker);
