@@ -40,6 +40,9 @@
  *                                        by /dev/null (file_connect=ENOTSOCK, still_null=1) and by a socket received
  *                                        over SCM_RIGHTS (received_connect=..., received_stack=...): neither may be
  *                                        taken for the closed one
+ *   drop-privileges ADDR PORT            3 connections as root, then setgroups/setgid/setuid(65534) in this process and
+ *                                        3 more: owner_before=, owner_after= (the socket inodes' uid: the peer's when
+ *                                        dmm-stackd made them)
  *   attempts ADDR PORT N                 N blocking connects, each on a new socket, failures counted (not fatal):
  *                                        failures=, last_error=
  *   epoll-fork ADDR PORT                 socket + epoll_ctl ADD in the parent, fork; the child connects and waits
@@ -50,6 +53,7 @@
 #include <errno.h>
 #include <linux/mptcp.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -831,6 +835,29 @@ static int cmd_stale(char** argv) {
   return 0;
 }
 
+static int connected_owner(const struct addr* a) {
+  const int fd = tcp_socket(a, 0);
+  CHECK(fd >= 0, "socket");
+  connect_to(fd, a);
+  echo(fd, "owned");
+  struct stat st;
+  CHECK(fstat(fd, &st) == 0, "fstat");
+  close(fd);
+  return (int)st.st_uid;
+}
+
+static int cmd_drop_privileges(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  int before = -1, after = -1;
+  for (int i = 0; i < 3; ++i) before = connected_owner(&a);
+  usleep(100000); /* the shim's pool, if any, has sockets parked for root by now */
+  const gid_t none = 65534;
+  CHECK(setgroups(1, &none) == 0 && setgid(65534) == 0 && setuid(65534) == 0, "dropping privileges");
+  for (int i = 0; i < 3; ++i) after = connected_owner(&a);
+  printf("owner_before=%d\nowner_after=%d\n", before, after);
+  return 0;
+}
+
 static int cmd_attempts(char** argv) {
   struct addr a = make_addr(argv[0], argv[1]);
   const int n = atoi(argv[2]);
@@ -907,6 +934,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "epoll-fork") == 0 && n == 2) return cmd_epoll_fork(args);
   if (strcmp(cmd, "attempts") == 0 && n == 3) return cmd_attempts(args);
   if (strcmp(cmd, "stale") == 0 && n == 2) return cmd_stale(args);
+  if (strcmp(cmd, "drop-privileges") == 0 && n == 2) return cmd_drop_privileges(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

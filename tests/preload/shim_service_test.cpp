@@ -114,5 +114,19 @@ TEST_F(ShimService, AUidTheStackDoesNotAllowIsRefusedWithEaccesAndSaysWhy) {
   EXPECT_NE(o.err.find("allow"), std::string::npos) << o.err;
 }
 
+TEST_F(ShimService, AProgramThatDropsRootInProcessGetsSocketsMadeForItsNewUid) {
+  // haproxy-style: connections as root first (dmm-stackd's connection admitted root, the pool parked root-owned
+  // sockets), then setuid(nobody) in the same process. The sockets after that must be nobody's, made through a
+  // connection dmm-stackd admitted for nobody.
+  auto stackd = start_stackd();
+  const Outcome o = run_dmm(config_, probe({"drop-privileges", kBlueServer, kPort}));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["owner_before"], "0");
+  EXPECT_EQ(facts(o.out)["owner_after"], "65534");
+  stackd->kill_group();
+  const std::string log = stackd->wait(std::chrono::seconds(5)).err;
+  EXPECT_NE(log.find("uid=65534"), std::string::npos) << log;  // a second connection, as nobody
+}
+
 }  // namespace
 }  // namespace dmm::test

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 
 #include "dmm/kernel/sys_error.hpp"
@@ -76,14 +77,52 @@ Result<NetnsSocketFactory> NetnsSocketFactory::open_path(const std::string& path
 NetnsSocketFactory::NetnsSocketFactory(UniqueFd target, UniqueFd home, std::string name, bool target_is_home)
     : target_(std::move(target)), home_(std::move(home)), name_(std::move(name)), target_is_home_(target_is_home) {}
 
+namespace {
+constexpr const char* kEnterFailure = "setns into network namespace '";
+}  // namespace
+
+bool refused_entering(const Error& error) {
+  return error.code == EPERM && error.message.rfind(kEnterFailure, 0) == 0;
+}
+
+// While alive, the calling thread is inside the factory's namespace; the destructor takes it home, also when an
+// exception (an allocation failing while an error is described) leaves the scope early.
+class NetnsSocketFactory::Inside {
+public:
+  explicit Inside(const NetnsSocketFactory& factory) : factory_(factory) {}
+  ~Inside() {
+    const int saved_errno = errno;
+    factory_.return_home();
+    errno = saved_errno;
+  }
+  Inside(const Inside&) = delete;
+  Inside& operator=(const Inside&) = delete;
+
+private:
+  const NetnsSocketFactory& factory_;
+};
+
 Result<UniqueFd> NetnsSocketFactory::socket(int domain, int type, int protocol) const {
-  auto made = sockets(domain, type, protocol, 1);
-  if (!made) return made.error();
-  return std::move(made->front());
+  // Allocates nothing on success (the preload shim calls this inside socket(), which may run in a signal handler).
+  if (target_is_home_) return raw_socket(domain, type, protocol);
+  if (::setns(target_.get(), CLONE_NEWNET) != 0) return last_sys_error(kEnterFailure + name_ + "'");
+  Inside inside(*this);
+  return raw_socket(domain, type, protocol);
+}
+
+void NetnsSocketFactory::return_home() const {
+  if (::setns(home_.get(), CLONE_NEWNET) != 0) {
+    // Going back into a namespace we hold open cannot fail short of ENOMEM. If it ever did, this thread would
+    // silently make every later socket in the wrong namespace: stopping is the only safe answer.
+    std::fprintf(stderr, "dmm: cannot return to the home network namespace after creating a socket in '%s'; "
+                         "aborting rather than continuing in the wrong namespace\n", name_.c_str());
+    std::abort();
+  }
 }
 
 Result<std::vector<UniqueFd>> NetnsSocketFactory::sockets(int domain, int type, int protocol, int count) const {
   std::vector<UniqueFd> made;
+  made.reserve(static_cast<std::size_t>(std::max(count, 0)));
   auto make_all = [&]() -> Status {
     for (int i = 0; i < count; ++i) {
       auto fd = raw_socket(domain, type, protocol);
@@ -92,22 +131,13 @@ Result<std::vector<UniqueFd>> NetnsSocketFactory::sockets(int domain, int type, 
     }
     return {};
   };
-  if (target_is_home_) {
+  if (!target_is_home_) {
+    if (::setns(target_.get(), CLONE_NEWNET) != 0) return last_sys_error(kEnterFailure + name_ + "'");
+    Inside inside(*this);
     if (Status s = make_all(); !s) return s.error();
     return made;
   }
-  if (::setns(target_.get(), CLONE_NEWNET) != 0) return last_sys_error("setns into network namespace '" + name_ + "'");
-  Status status = make_all();
-  const int saved_errno = errno;
-  if (::setns(home_.get(), CLONE_NEWNET) != 0) {
-    // Going back into a namespace we hold open cannot fail short of ENOMEM. If it ever did, this thread would
-    // silently make every later socket in the wrong namespace: stopping is the only safe answer.
-    std::fprintf(stderr, "dmm: cannot return to the home network namespace after creating a socket in '%s'; "
-                         "aborting rather than continuing in the wrong namespace\n", name_.c_str());
-    std::abort();
-  }
-  errno = saved_errno;
-  if (!status) return status.error();
+  if (Status s = make_all(); !s) return s.error();
   return made;
 }
 

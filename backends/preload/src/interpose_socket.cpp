@@ -57,8 +57,7 @@ int socket_on_predicted_stack(Shim& shim, int domain, int type, int protocol, in
     }
   }
   InsideShim guard;
-  dmm::Result<int> made = shim.stack(stack).create_socket(domain, type, protocol);
-  return made ? *made : -1;
+  return shim.sources().make_for_socket_call(shim.stack(stack), domain, type, protocol);
 }
 
 }  // namespace

@@ -43,6 +43,15 @@ const RealCalls& real() {
   resolve(c.sendmsg, "sendmsg");
   resolve(c.sendmmsg, "sendmmsg");
   resolve(c.epoll_ctl, "epoll_ctl");
+  resolve(c.setuid, "setuid");
+  resolve(c.seteuid, "seteuid");
+  resolve(c.setreuid, "setreuid");
+  resolve(c.setresuid, "setresuid");
+  resolve(c.setgid, "setgid");
+  resolve(c.setegid, "setegid");
+  resolve(c.setregid, "setregid");
+  resolve(c.setresgid, "setresgid");
+  resolve(c.setgroups, "setgroups");
   resolve(c.read, "read");
   resolve(c.write, "write");
   resolve(c.readv, "readv");

@@ -29,6 +29,16 @@ struct RealCalls {
   ssize_t (*sendmsg)(int, const msghdr*, int);
   int (*sendmmsg)(int, mmsghdr*, unsigned int, int);
   int (*epoll_ctl)(int, int, int, epoll_event*);
+  // Credentials: the shim's dmm-stackd connection and parked sockets belong to the credentials they were made with.
+  int (*setuid)(uid_t);
+  int (*seteuid)(uid_t);
+  int (*setreuid)(uid_t, uid_t);
+  int (*setresuid)(uid_t, uid_t, uid_t);
+  int (*setgid)(gid_t);
+  int (*setegid)(gid_t);
+  int (*setregid)(gid_t, gid_t);
+  int (*setresgid)(gid_t, gid_t, gid_t);
+  int (*setgroups)(size_t, const gid_t*);
   // The data path: interposed only to reach user-space sessions; everything else goes straight here.
   ssize_t (*read)(int, void*, size_t);
   ssize_t (*write)(int, const void*, size_t);

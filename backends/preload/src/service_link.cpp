@@ -1,6 +1,6 @@
 #include "service_link.hpp"
 
-#include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,53 +10,94 @@
 namespace dmm::preload {
 namespace {
 
-// Connecting and each request wait at most this long: dmm-stackd answers in microseconds, and a program's socket()
-// must not hang on a stuck daemon.
+// Connecting and each request wait at most this long: dmm-stackd answers in microseconds, and a program's
+// connect() must not hang long on a stuck daemon.
 constexpr std::chrono::milliseconds kTimeout{2000};
 
-bool is_link_gone(int code) { return code == EPIPE || code == ECONNRESET || code == ENOTCONN || code == EBADF; }
+// Errors of the connection itself, not answers of the service.
+bool transport_error(int code) {
+  return code == EPIPE || code == ECONNRESET || code == ENOTCONN || code == EBADF || code == ETIMEDOUT ||
+         code == EPROTO;
+}
 
 }  // namespace
 
 Result<std::vector<kernel::UniqueFd>> ServiceLink::sockets(std::string_view stack, int domain, int type, int protocol,
-                                                           int count) {
+                                                           int count, Failure& failure) {
   const std::uintptr_t me = thread_token();
-  for (;;) {
-    std::uintptr_t expected = 0;
-    if (owner_.compare_exchange_weak(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) break;
-    if (expected == me) return make_error(EWOULDBLOCK, "dmm-stackd is being asked by this thread already");
-    sched_yield();  // another thread's request: microseconds, bounded by kTimeout
+  if (holder_.load(std::memory_order_relaxed) == me) {
+    failure = Failure::busy;
+    return make_error(EWOULDBLOCK, "dmm-stackd is being asked by this thread already");
   }
+  pthread_mutex_lock(&mutex_);
+  holder_.store(me, std::memory_order_relaxed);
   struct Release {
-    std::atomic<std::uintptr_t>& owner;
-    ~Release() { owner.store(0, std::memory_order_release); }
-  } release{owner_};
+    ServiceLink& link;
+    ~Release() {
+      link.holder_.store(0, std::memory_order_relaxed);
+      pthread_mutex_unlock(&link.mutex_);
+    }
+  } release{*this};
   InsideShim guard;  // the client's own socket calls are the shim's, not the program's
-  if (stale_) {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  const bool changed = credentials_changed_.exchange(false, std::memory_order_acq_rel);
+  if (stale_ || (client_ && (changed || uid != client_uid_ || gid != client_gid_))) {
+    // A fork parent's connection (its fd closed already), or one made with other credentials: the service judged
+    // it as someone else. The destructor closes our fd (the stale one's was forgotten).
+    connection_fd_.store(-1, std::memory_order_release);
     client_.reset();
     stale_ = false;
   }
   for (int attempt = 0;; ++attempt) {
     if (!client_) {
       auto connected = service::StackServiceClient::connect(path_, kTimeout);
-      if (!connected) return connected.error();  // names the socket and asks whether dmm-stackd runs
+      if (!connected) {
+        failure = Failure::unreachable;  // names the socket and asks whether dmm-stackd runs
+        return connected.error();
+      }
+      struct stat st {};
+      if (::fstat(connected->fd(), &st) == 0) {
+        connection_dev_.store(st.st_dev, std::memory_order_relaxed);
+        connection_ino_.store(st.st_ino, std::memory_order_relaxed);
+        connection_fd_.store(connected->fd(), std::memory_order_release);
+      }
       client_.emplace(std::move(*connected));
+      client_uid_ = uid;
+      client_gid_ = gid;
     }
     auto made = client_->sockets(stack, domain, type, protocol, count);
-    if (made || attempt > 0 || !is_link_gone(made.error().code)) return made;
-    client_.reset();  // the daemon restarted: one fresh connection
+    if (made) {
+      failure = Failure::none;
+      return made;
+    }
+    if (!transport_error(made.error().code)) {
+      failure = Failure::refused;
+      return made;
+    }
+    connection_fd_.store(-1, std::memory_order_release);
+    client_.reset();  // the daemon restarted, or the connection broke: one fresh connection
+    if (attempt > 0) {
+      failure = Failure::unreachable;
+      return made;
+    }
   }
 }
 
 void ServiceLink::after_fork_in_child() noexcept {
-  // The parent's connection speaks with the parent's credentials; ours must be our own. Closed by number (no
-  // destructor: the client may have been mid-call in another thread of the parent) and forgotten without freeing.
-  if (client_) {
-    ::syscall(SYS_close, client_->fd());
-    client_->forget_connection();  // destroyed (reconnecting) by the child's first request
-    stale_ = true;
-  }
-  owner_.store(0, std::memory_order_relaxed);
+  // The parent's connection speaks with the parent's credentials; ours must be our own. Closed by number, and only
+  // if the number still is that connection (the atomics are published after it is made, withdrawn before it is
+  // closed); the client object is dropped by the child's first call (stale_), never used.
+  const int fd = connection_fd_.exchange(-1, std::memory_order_acq_rel);
+  struct stat st {};
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == connection_dev_.load(std::memory_order_relaxed) &&
+      st.st_ino == connection_ino_.load(std::memory_order_relaxed))
+    ::syscall(SYS_close, fd);
+  if (client_) client_->forget_connection();
+  stale_ = true;
+  holder_.store(0, std::memory_order_relaxed);
+  // A thread of the parent may have held the mutex at the fork; it does not exist here.
+  pthread_mutex_init(&mutex_, nullptr);
 }
 
 }  // namespace dmm::preload

@@ -1,13 +1,18 @@
 #pragma once
 // This process's connection to dmm-stackd (backends/service): where sockets of kernel instances in other
-// namespaces come from once the process may not enter them itself (setns needs CAP_SYS_ADMIN; nginx's workers and
-// every privilege-separated daemon drop it). DESIGN.md §2.4.
+// namespaces come from (socket_sources.hpp). DESIGN.md §2.4.
 //
-// One connection per process, made on first use: dmm-stackd admits a connection by the credentials of the process
-// that made it, so a forked child (an nginx worker that is about to drop root) must not speak on its parent's — it
-// closes its copy (after_fork_in_child) and connects anew, as itself, when it first needs a socket. Calls are
-// serialised by a spinlock owned by a thread token (fd_table.hpp): a signal handler that interrupts a call on the
-// same thread is refused (EWOULDBLOCK) instead of deadlocking.
+// One connection per process and set of credentials, made on first use: dmm-stackd admits a connection by the
+// credentials of the process that made it (SO_PEERCRED at connect), so
+//  - a forked child (an nginx worker about to drop root) must not speak on its parent's: it closes its copy
+//    (after_fork_in_child) and connects anew, as itself, when it first needs a socket;
+//  - a process that changes its credentials (setuid after binding, as haproxy does) connects anew too: each call
+//    compares the effective uid/gid with those the connection was made with.
+// Calls are serialised by a mutex; a signal handler that interrupts a call on the same thread is refused
+// (EWOULDBLOCK) instead of deadlocking.
+#include <pthread.h>
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -29,18 +34,35 @@ public:
 
   const std::string& path() const { return path_; }
 
-  // `count` sockets of `stack` (close-on-exec; SOCK_NONBLOCK as `type` says) from dmm-stackd. A call that finds
-  // the service gone reconnects once. Errors carry the client's errno (EACCES: this uid may not use the stack).
-  Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count);
+  // What a failed call was: the service could not be reached (not running, gone, timed out, not itself), or it
+  // answered with a refusal (EACCES, an unknown stack, socket()'s own errno inside the namespace).
+  enum class Failure { none, unreachable, refused, busy };
 
-  // pthread_atfork child handler (async-signal-safe): closes this process's copy of the parent's connection.
+  // `count` sockets of `stack` (close-on-exec; SOCK_NONBLOCK as `type` says) from dmm-stackd. A call that finds
+  // the connection gone reconnects once. Errors carry the client's errno.
+  Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count,
+                                                Failure& failure);
+
+  // pthread_atfork child handler (async-signal-safe): closes this process's copy of the parent's connection (if
+  // the number still is it) and releases a lock a parent thread held.
   void after_fork_in_child() noexcept;
+
+  // The process changed its credentials (setuid, setgroups, ...): the next call connects anew, as it is now.
+  void credentials_changed() noexcept { credentials_changed_.store(true, std::memory_order_release); }
 
 private:
   std::string path_;
-  std::atomic<std::uintptr_t> owner_{0};
-  std::optional<service::StackServiceClient> client_;  // guarded by owner_
-  bool stale_ = false;  // client_ is a fork parent's, its fd already closed here: drop it before use
+  pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
+  std::atomic<std::uintptr_t> holder_{0};               // the thread token of the caller inside, for re-entry
+  std::optional<service::StackServiceClient> client_;  // guarded by mutex_
+  uid_t client_uid_ = 0;                                // guarded by mutex_: credentials at its connect
+  gid_t client_gid_ = 0;
+  bool stale_ = false;  // guarded by mutex_: client_ is a fork parent's, its fd closed here: drop it first
+  std::atomic<bool> credentials_changed_{false};
+  // The connection as a fork child must find it (read without the mutex, which a parent thread may hold).
+  std::atomic<int> connection_fd_{-1};
+  std::atomic<dev_t> connection_dev_{0};
+  std::atomic<ino_t> connection_ino_{0};
 };
 
 }  // namespace dmm::preload

@@ -91,6 +91,12 @@ public:
   // making it itself (issue 11's note has the figures).
   SocketPools* pools() { return pools_ && (pool_always_ || sources_->from_service()) ? pools_.get() : nullptr; }
   SocketSources& sources() { return *sources_; }
+  // The process changed its credentials (setuid & co.): sockets parked before are the old credentials', and so is
+  // the dmm-stackd connection (it was admitted for them); both are made anew.
+  void credentials_changed() noexcept {
+    if (pools_) pools_->flush();
+    sources_->credentials_changed();
+  }
   // pthread_atfork child handler (async-signal-safe): the parked sockets and the dmm-stackd connection are the
   // parent's; the child's own are made when it needs them.
   void after_fork_in_child() noexcept {

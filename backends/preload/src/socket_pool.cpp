@@ -179,7 +179,7 @@ bool SocketPools::needs_filling(long long now_ms, long long& next_retry_ms) noex
   return work;
 }
 
-bool SocketPools::park(Kind& kind, Moving& moving, int low, int floor) {
+bool SocketPools::park(Kind& kind, Moving& moving, int low, int floor, unsigned generation) {
   // Out of the program's way: the numbers programs use are small ones (high_fd_floor says why). If there is no
   // room up there the socket is not kept: a parked socket must never hold a number the program may expect.
   const int high = ::fcntl(low, F_DUPFD_CLOEXEC, floor);
@@ -191,7 +191,8 @@ bool SocketPools::park(Kind& kind, Moving& moving, int low, int floor) {
   bool parked = false;
   if (::fstat(high, &st) == 0) {
     KindLock lock(kind.owner);
-    if (lock.held() && kind.count < kCapacity) {
+    // Under the kind's lock: a flush() either sees this entry (and closes it) or this sees its new generation.
+    if (lock.held() && kind.count < kCapacity && generation == generation_.load(std::memory_order_acquire)) {
       kind.ready[kind.count] = PooledSocket{high, st.st_dev, st.st_ino};
       ++kind.count;  // after the entry is whole: a fork child trusts ready[0..count)
       parked = true;
@@ -218,7 +219,9 @@ bool SocketPools::fill_one_round() {
       missing = kind.target - kind.count;
     }
     if (missing <= 0) continue;
+    const unsigned generation = generation_.load(std::memory_order_acquire);
     Result<std::vector<kernel::UniqueFd>> made = make_(key, missing);
+    if (made && generation != generation_.load(std::memory_order_acquire)) continue;  // old credentials: dropped
     std::size_t parked = 0, tried = 0;
     if (made) {
       // Published while they sit at low numbers, so that a fork meanwhile closes the child's copies.
@@ -233,7 +236,7 @@ bool SocketPools::fill_one_round() {
           ::close(low);
           continue;
         }
-        parked += park(kind, moving_[i], low, floor) ? 1 : 0;
+        parked += park(kind, moving_[i], low, floor, generation) ? 1 : 0;
       }
     }
     if (!made || parked < tried || tried == 0) {
@@ -273,6 +276,7 @@ void SocketPools::fill_forever() {
 }
 
 void SocketPools::flush() noexcept {
+  generation_.fetch_add(1, std::memory_order_acq_rel);
   for (Kind& kind : kinds_) {
     if (kind.key.load(std::memory_order_acquire) == 0) continue;
     KindLock lock(kind.owner);

@@ -103,13 +103,14 @@ private:
   bool needs_filling(long long now_ms, long long& next_retry_ms) noexcept;
   bool fill_one_round();
   void wake_filler() noexcept;
-  bool park(Kind& kind, Moving& moving, int low, int floor);
+  bool park(Kind& kind, Moving& moving, int low, int floor, unsigned generation);
 
   SocketBatchMaker make_;
   Kind kinds_[kKinds];
   std::atomic<std::uint32_t> wake_word_{0};
   std::atomic<bool> filler_sleeping_{false};
   std::atomic<bool> filler_running_{false};  // in this process (a fork child has none until it wants one)
+  std::atomic<unsigned> generation_{0};      // flush() counts: a batch made before one is not parked after it
   Moving moving_[kCapacity];
 };
 

@@ -1,17 +1,23 @@
 #include "socket_sources.hpp"
 
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "dmm/kernel/netns_socket_factory.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
 
 namespace dmm::preload {
 namespace {
 
-// dmm-stackd is not there (or not itself): a path that does not exist for this process, not the program's fault.
-bool unreachable(int code) {
-  return code == ENOENT || code == ECONNREFUSED || code == ETIMEDOUT || code == EPIPE || code == ECONNRESET ||
-         code == EPROTO || code == EPROTONOSUPPORT || code == EPROTOTYPE || code == EWOULDBLOCK;
+// After dmm-stackd did not answer a process that has no other way, how long its calls fail at once.
+constexpr long long kUnreachableMs = 1000;
+
+long long monotonic_ms() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<long long>(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000;
 }
 
 std::string uid_text() { return "uid " + std::to_string(::geteuid()); }
@@ -22,19 +28,25 @@ Result<std::vector<kernel::UniqueFd>> SocketSources::by_setns(const ShimStack& s
                                                               int protocol, int count) {
   SwitchingNamespace switching(stack.sockets->home_netns_fd());
   auto made = stack.sockets->sockets(domain, type, protocol, count);
-  // Not allowed to enter the namespace (CAP_SYS_ADMIN gone): it will not come back in this process.
-  if (!made && made.error().code == EPERM) setns_refused_.store(true, std::memory_order_relaxed);
+  // Not allowed to enter the namespace (CAP_SYS_ADMIN gone): it will not come back in this process. (An EPERM of
+  // socket() itself inside the namespace — a security module — is not that.)
+  if (!made && kernel::refused_entering(made.error())) setns_refused_.store(true, std::memory_order_relaxed);
   return made;
 }
 
 Result<std::vector<kernel::UniqueFd>> SocketSources::by_service(const ShimStack& stack, int domain, int type,
                                                                 int protocol, int count) {
-  auto served = service_->sockets(stack.name, domain, type, protocol, count);
+  if (setns_refused() && monotonic_ms() < unreachable_until_ms_.load(std::memory_order_relaxed))
+    return make_error(ENETUNREACH, "dmm-stackd at " + service_->path() + " did not answer a moment ago");
+  ServiceLink::Failure failure = ServiceLink::Failure::none;
+  auto served = service_->sockets(stack.name, domain, type, protocol, count, failure);
   if (served) return served;
-  const int code = served.error().code;
-  // A service that is not there leaves the stack without a path from this process (ENETUNREACH, not the ENOENT of
-  // a socket file, which reads as nonsense in a program's log); a refusal stays one (EACCES: this uid may not).
-  return make_error(unreachable(code) ? ENETUNREACH : code, served.error().message);
+  if (failure == ServiceLink::Failure::refused) return served.error();  // EACCES, an unknown stack, socket()'s errno
+  // Not there (or busy on this very thread): the stack has no path from this process now — ENETUNREACH, not the
+  // ENOENT of a socket file, which reads as nonsense in a program's log.
+  if (failure == ServiceLink::Failure::unreachable && setns_refused())
+    unreachable_until_ms_.store(monotonic_ms() + kUnreachableMs, std::memory_order_relaxed);
+  return make_error(ENETUNREACH, served.error().message);
 }
 
 Result<std::vector<kernel::UniqueFd>> SocketSources::make(const ShimStack& stack, int domain, int type, int protocol,
@@ -75,6 +87,19 @@ Result<std::vector<kernel::UniqueFd>> SocketSources::make(const ShimStack& stack
   return make_error(served.error().code, "stack '" + stack.name + "': " + uid +
                                              " may not enter its namespace, so its sockets come from dmm-stackd; " +
                                              served.error().message);
+}
+
+int SocketSources::make_for_socket_call(const ShimStack& stack, int domain, int type, int protocol) noexcept {
+  if (!stack.sockets || !stack.in_other_namespace() || from_service() || setns_refused()) return -1;
+  try {
+    SwitchingNamespace switching(stack.sockets->home_netns_fd());
+    Result<kernel::UniqueFd> made = stack.sockets->socket(domain, type, protocol);  // no allocation on success
+    if (made) return made->release();
+    if (kernel::refused_entering(made.error())) setns_refused_.store(true, std::memory_order_relaxed);
+  } catch (...) {
+    // Out of memory describing a failure: the placeholder is made at home, as without a prediction.
+  }
+  return -1;
 }
 
 }  // namespace dmm::preload

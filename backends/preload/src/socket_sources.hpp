@@ -25,8 +25,21 @@ public:
   SocketSources(const SocketSources&) = delete;
   SocketSources& operator=(const SocketSources&) = delete;
 
-  // `count` sockets of `stack` (a kernel instance; SOCK_NONBLOCK/SOCK_CLOEXEC may be or'ed into `type`).
+  // `count` sockets of `stack` (a kernel instance; SOCK_NONBLOCK/SOCK_CLOEXEC may be or'ed into `type`). May ask
+  // dmm-stackd (a round trip, bounded): decisions and the pool's thread only.
   Result<std::vector<kernel::UniqueFd>> make(const ShimStack& stack, int domain, int type, int protocol, int count);
+
+  // One socket for a socket() call that predicted `stack`, or -1: then socket() makes its placeholder at home and
+  // the decision puts it on the stack. Never asks dmm-stackd and allocates nothing when it succeeds: socket() is
+  // async-signal-safe and may run in a signal handler. -1 also when sockets come from dmm-stackd (the socket pool
+  // had none ready) — the decision fetches one.
+  int make_for_socket_call(const ShimStack& stack, int domain, int type, int protocol) noexcept;
+
+  // The process changed its credentials: the dmm-stackd connection is made anew (the pool is flushed by the
+  // caller), and setns may be refused from now on.
+  void credentials_changed() noexcept {
+    if (service_) service_->credentials_changed();
+  }
 
   // Sockets of other namespaces come from dmm-stackd now: the socket pool pays for itself.
   bool from_service() const {
@@ -47,6 +60,9 @@ private:
   std::unique_ptr<ServiceLink> service_;
   std::atomic<bool> setns_refused_{false};  // sticky: privileges dropped are not regained without exec
   std::atomic<bool> service_down_{false};   // dmm-stackd did not answer this process: it makes its own
+  // A process that may not make its own: after dmm-stackd did not answer, calls fail at once for a while instead of
+  // each waiting for the connection timeout again (a program's connects must not pile up behind a dead daemon).
+  std::atomic<long long> unreachable_until_ms_{0};
 };
 
 }  // namespace dmm::preload

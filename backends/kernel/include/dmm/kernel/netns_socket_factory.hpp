@@ -48,6 +48,8 @@ public:
 
 private:
   NetnsSocketFactory(UniqueFd target, UniqueFd home, std::string name, bool target_is_home);
+  class Inside;
+  void return_home() const;  // aborts if it cannot: a thread left in the wrong namespace is worse
 
   UniqueFd target_;
   UniqueFd home_;
@@ -60,6 +62,10 @@ private:
 // are the ones programs take for granted (`dup2(pipe, 3)` in a launcher, `exec 3<file` in a shell); this stays
 // below FD_SETSIZE and far above what programs commonly use. `reserve`: how far below the ceiling to start.
 int high_fd_floor(int reserve = 64);
+
+// The failure is setns refusing to enter the namespace (EPERM: the caller lacks CAP_SYS_ADMIN), not socket(2)
+// failing inside it.
+bool refused_entering(const Error& error);
 
 // socket(2) as a raw system call. Why not ::socket: the preload shim interposes `socket` in the same process,
 // and a call from inside the shim's own library would bind to the interposer and recurse.
