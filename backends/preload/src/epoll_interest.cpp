@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "real_calls.hpp"
+#include "shim_state.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -39,10 +40,18 @@ void record_epoll_ctl(FdRecord& rec, int epfd, int op, const epoll_event* event)
   }
   entry->events = event->events;
   entry->data = event->data.u64;
+  entry->recorded_by = table_owner_pid();
 }
 
 void detach_epoll_interest(int fd, FdRecord& rec) {
+  const pid_t me = table_owner_pid();
   for (std::uint8_t i = 0; i < rec.epoll_count;) {
+    // Recorded by a fork parent: the set is shared with it, and so is the registration (the parent's copy of the
+    // placeholder is still its socket). Left where it is; the new socket is added beside it.
+    if (rec.epoll[i].recorded_by != me) {
+      ++i;
+      continue;
+    }
     epoll_event unused{};  // kernels before 2.6.9 wanted a non-null pointer for DEL
     if (real().epoll_ctl(rec.epoll[i].epfd, EPOLL_CTL_DEL, fd, &unused) == 0) {
       ++i;

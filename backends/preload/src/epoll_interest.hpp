@@ -25,6 +25,8 @@ void record_epoll_ctl(FdRecord& rec, int epfd, int op, const epoll_event* event)
 // Takes `fd`'s recorded registrations out of their sets; `fd` must still name the socket they were made on.
 // Registrations the kernel no longer has (the program removed them behind our back, or closed the set) are
 // forgotten, so that restore never adds one to a set that is gone or to another set under a reused number.
+// Registrations a fork parent made stay in place (the set and the placeholder are shared with it: the parent's
+// socket keeps its registration, and the new one is added beside it).
 void detach_epoll_interest(int fd, FdRecord& rec);
 
 // Adds `rec`'s registrations for whatever `fd` names now (the new socket, or the old one again when the

@@ -38,9 +38,12 @@ void copy_record(FdSlot& to, FdState state, const FdRecord& record) {
 }
 
 void mark_aliased(int fd, FdSlot& slot) {
-  // Aliases are found by identity when the decision moves the placeholder (socket_swap.hpp): it must be known,
-  // and this is the moment it certainly is the program's socket (just dup'ed).
-  if (!identity_known(slot.record)) take_identity(fd, slot.record);
+  // Aliases are found by identity when the decision moves the placeholder (socket_swap.hpp): it must be known.
+  // A record that does not describe what `fd` is (closed and reused behind our back) is forgotten instead.
+  if (!still_same_socket(fd, slot.record, /*undecided=*/true)) {
+    slot.state.store(FdState::untracked, std::memory_order_release);
+    return;
+  }
   slot.record.aliased = true;
 }
 

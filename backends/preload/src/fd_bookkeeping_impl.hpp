@@ -22,14 +22,17 @@ int dup_with_record(int from, DupCall&& dup_call) {
   const int fresh = dup_call();
   if (fresh < 0 || lock.reentered()) return fresh;
   const int saved_errno = errno;
-  const FdState state = source->state.load(std::memory_order_relaxed);
+  FdState state = source->state.load(std::memory_order_relaxed);
   FdSlot* target = fd_table().find_or_create(fresh);
   if (target) {
     // Nested lock out of fd order: try only. The new number was free a moment ago, so only a program racing
     // itself on it could hold it; then the new fd stays unrecorded (and passes through), never a deadlock.
     SlotLock target_lock(*target, SlotLock::TryOnly{});
     if (target_lock.held()) {
-      if (state == FdState::pending) mark_aliased(from, *source);
+      if (state == FdState::pending) {
+        mark_aliased(from, *source);
+        state = source->state.load(std::memory_order_relaxed);  // untracked if the record was stale
+      }
       copy_record(*target, state, source->record);
     }
   }
@@ -51,8 +54,11 @@ int dup_onto_with_record(int from, int to, DupCall&& dup_call) {
   const int result = dup_call();
   if (result < 0 || locks.reentered()) return result;
   const int saved_errno = errno;
-  const FdState state = source->state.load(std::memory_order_relaxed);
-  if (state == FdState::pending) mark_aliased(from, *source);
+  FdState state = source->state.load(std::memory_order_relaxed);
+  if (state == FdState::pending) {
+    mark_aliased(from, *source);
+    state = source->state.load(std::memory_order_relaxed);  // untracked if the record was stale
+  }
   copy_record(*target, state, source->record);
   errno = saved_errno;
   return result;

@@ -29,6 +29,7 @@ struct EpollRegistration {
   int epfd = -1;
   std::uint32_t events = 0;
   std::uint64_t data = 0;
+  pid_t recorded_by = 0;  // a fork parent's registration is in a set it shares with us: never taken out of it
 };
 
 struct RecordedOption {

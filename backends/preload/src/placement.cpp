@@ -298,7 +298,7 @@ Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trig
   const int first = p.choice.ranked_count > 0 ? p.choice.ranked[0] : kNoStack;
   const bool kept = first != kNoStack && shim.stack(first).usable && !shim.stack(first).user_space &&
                     placeholder_fits(rec, first, shim.stack(first));
-  if (!kept && !still_same_socket(fd, rec)) {
+  if (!kept && !still_same_socket(fd, rec, /*undecided=*/true)) {
     slot.state.store(FdState::untracked, std::memory_order_release);
     return Placement{};
   }
@@ -324,7 +324,8 @@ bool move_home_or_throw(int fd, FdSlot& slot) {
   SlotLock lock(slot);
   if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return false;
   FdRecord& rec = slot.record;
-  if (rec.placeholder_stack == kNoStack || !rec.original || !still_same_socket(fd, rec)) return false;
+  if (rec.placeholder_stack == kNoStack || !rec.original || !still_same_socket(fd, rec, /*undecided=*/true))
+    return false;
   const BoundAddress bound = rec.bound ? bound_address_of(fd) : BoundAddress{};
   PutOutcome outcome;
   const int err = replace_socket(

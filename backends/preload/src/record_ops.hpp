@@ -23,8 +23,9 @@ inline bool identity_known(const FdRecord& rec) { return rec.dev != 0 || rec.ino
 
 // fd still names the socket this record describes (not closed and reused behind the shim's back: glibc-internal
 // closes, close_range, raw system calls). A record without an identity yet is checked for what it must be — a
-// socket of its domain and type — and takes its identity now.
-bool still_same_socket(int fd, FdRecord& rec);
+// socket of its domain and type, and for an `undecided` one (about to be replaced) also not connected and unbound
+// unless the program bound it — and takes its identity now.
+bool still_same_socket(int fd, FdRecord& rec, bool undecided = false);
 
 // Remembers a successful setsockopt for replay on a re-created socket. Setting the same option again replaces
 // its value (so a record fills only with distinct options).

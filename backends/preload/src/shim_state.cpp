@@ -29,6 +29,7 @@ void install_shim(Shim* shim) { g_shim.store(shim, std::memory_order_release); }
 
 bool in_foreign_child() { return getpid() != g_owner_pid.load(std::memory_order_relaxed); }
 void set_table_owner_pid() { g_owner_pid.store(getpid(), std::memory_order_relaxed); }
+pid_t table_owner_pid() { return g_owner_pid.load(std::memory_order_relaxed); }
 
 void warn(const std::string& what) {
   const std::string line = "dmm-preload: " + what + "\n";

@@ -143,5 +143,6 @@ void warn(const std::string& what);
 bool in_foreign_child();
 // The process that owns the fd table: set at start-up and by the pthread_atfork child handler.
 void set_table_owner_pid();
+pid_t table_owner_pid();
 
 }  // namespace dmm::preload

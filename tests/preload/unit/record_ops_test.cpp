@@ -18,18 +18,37 @@ FdRecord fresh_record() {
   return rec;
 }
 
-TEST(RecordOps, SettingAnOptionAgainReplacesItsValueInPlace) {
+TEST(RecordOps, SettingAnOptionAgainMovesItToTheEndWithItsNewValue) {
   FdRecord rec = fresh_record();
   const int a = 1, b = 0, size = 65536;
   record_option(rec, IPPROTO_TCP, TCP_NODELAY, &a, sizeof a);
   record_option(rec, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   record_option(rec, IPPROTO_TCP, TCP_NODELAY, &b, sizeof b);
-  ASSERT_EQ(rec.option_count, 2);
-  EXPECT_EQ(rec.options[0].name, TCP_NODELAY);  // first-set order is kept (bind-related options precede bind)
+  ASSERT_EQ(rec.option_count, 2);  // distinct options only
+  // The latest call's place in the order: an option that must follow another (SO_LOCK_FILTER after a filter)
+  // still follows it when the other is set again.
+  EXPECT_EQ(rec.options[0].name, SO_RCVBUF);
+  EXPECT_EQ(rec.options[1].name, TCP_NODELAY);
   int value = -1;
-  std::memcpy(&value, rec.options[0].value, sizeof value);
+  std::memcpy(&value, rec.options[1].value, sizeof value);
   EXPECT_EQ(value, 0);
   EXPECT_FALSE(rec.options_overflow);
+}
+
+TEST(RecordOps, ADetachedFilterIsNotReplayedAndAReattachedOneIs) {
+  sock_filter code[] = {{BPF_RET | BPF_K, 0, 0, 64}};
+  const sock_fprog program{1, code};
+  const int unused = 0;
+  FdRecord detached = fresh_record();
+  record_option(detached, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+  record_option(detached, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
+  EXPECT_EQ(detached.option_count, 0);
+  FdRecord again = fresh_record();
+  record_option(again, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+  record_option(again, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
+  record_option(again, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+  ASSERT_EQ(again.option_count, 1);
+  EXPECT_EQ(again.options[0].name, SO_ATTACH_FILTER);
 }
 
 TEST(RecordOps, TooManyTooLargeOrPointerOptionsAreDroppedAndFlagged) {
