@@ -55,11 +55,11 @@ bool eventually_ready(const SocketPools& pools, const PoolKey& key, int n) {
 SocketPools& leaked_pools(CountingMaker& maker) { return *new SocketPools(maker.maker()); }
 
 TEST(SocketPools, NothingIsKeptOfAKindNoDecisionWanted) {
-  auto* maker = new CountingMaker;
-  SocketPools& pools = leaked_pools(*maker);
+  CountingMaker maker;
+  SocketPools pools(maker.maker());  // no thread is started: it may go away with the test
   PooledSocket taken;
   EXPECT_FALSE(pools.take(PoolKey{0, AF_INET, SOCK_STREAM, false}, taken));
-  EXPECT_EQ(maker->batches.load(), 0);  // and no thread was started for it
+  EXPECT_EQ(maker.batches.load(), 0);
 }
 
 TEST(SocketPools, AWantedKindIsKeptReadyParkedHighAndCloseOnExec) {
@@ -122,19 +122,36 @@ TEST(SocketPools, AKindThatCannotBeMadeIsRetriedOncePerSecondNotInALoop) {
   EXPECT_LE(batches->load(), 2) << "the refused kind was asked for " << batches->load() << " times in ~0.2 s";
 }
 
+// The sockets parked by `maker` now: (fd, inode) of each high socket carrying its mark.
+std::vector<std::pair<int, ino_t>> parked_by(const CountingMaker& maker) {
+  std::vector<std::pair<int, ino_t>> found;
+  for (int fd = kernel::high_fd_floor(); fd < kernel::high_fd_floor() + 64; ++fd) {
+    int sndbuf = 0;
+    socklen_t len = sizeof sndbuf;
+    struct stat st {};
+    if (::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0 && sndbuf == 2 * maker.mark &&
+        ::fstat(fd, &st) == 0)
+      found.emplace_back(fd, st.st_ino);
+  }
+  return found;
+}
+
 TEST(SocketPools, FlushClosesEverySocketParkedForOldCredentials) {
   auto* maker = new CountingMaker;
   SocketPools& pools = leaked_pools(*maker);
   const PoolKey key{5, AF_INET, SOCK_STREAM, false};
   pools.want(key);
   ASSERT_TRUE(eventually_ready(pools, key, 2));
-  PooledSocket peek;
-  ASSERT_TRUE(pools.take(key, peek));  // a parked number, to see it closed
-  ::close(peek.fd);
-  ASSERT_TRUE(eventually_ready(pools, key, 1));
+  const auto before = parked_by(*maker);
+  ASSERT_FALSE(before.empty());
   pools.flush();
-  EXPECT_EQ(pools.ready(key), 0);
-  EXPECT_TRUE(eventually_ready(pools, key, 1));  // and the thread makes new ones
+  // Every socket parked before is closed (its number gone, or another socket's now: the thread makes new ones at
+  // once, for the credentials in force).
+  for (const auto& [fd, ino] : before) {
+    struct stat st {};
+    EXPECT_TRUE(::fstat(fd, &st) != 0 || st.st_ino != ino) << "fd " << fd << " still parked";
+  }
+  EXPECT_TRUE(eventually_ready(pools, key, 1));
 }
 
 TEST(SocketPools, AForkChildClosesItsCopiesOfTheParkedSockets) {
