@@ -44,13 +44,16 @@ void NrdClient::connect_now() {
   if (!pending) {
     last_problem_ = pending.error().message;
     ++counters_.connect_failures;
+    if (on_attempt_failed) on_attempt_failed(last_problem_);
     schedule_reconnect();
     return;
   }
   auto connection = FramedConnection::create(std::move(pending->fd), pending->in_progress, executor_, *this,
                                              config_.limits);
   if (!connection) {
+    last_problem_ = connection.error().message;
     ++counters_.connect_failures;
+    if (on_attempt_failed) on_attempt_failed(last_problem_);
     schedule_reconnect();
     return;
   }
@@ -93,6 +96,7 @@ void NrdClient::lost(const std::string& why) {
     ++counters_.connect_failures;
   }
   if (was_welcomed && on_link) on_link(false);
+  if (!was_welcomed && on_attempt_failed) on_attempt_failed(why);
   schedule_reconnect();
 }
 
@@ -130,14 +134,19 @@ void NrdClient::on_sample(const PathSample& sample) {
 
 void NrdClient::flush_samples() {
   flush_timer_ = executor_.schedule(config_.flush_interval, [this] { flush_samples(); });
+  (void)flush_now();
+}
+
+bool NrdClient::flush_now() {
   while (welcomed_ && connection_ && !pending_.empty()) {
     const std::size_t n = std::min(pending_.size(), config_.samples_per_message);
     Samples batch;
     batch.samples.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-    if (!connection_->send(encode(batch))) return;  // the socket is full: the rest waits for the next flush
+    if (!connection_->send(encode(batch))) return false;  // the socket is full: the rest waits for the next flush
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     counters_.samples_sent += n;
   }
+  return welcomed_ && connection_;
 }
 
 Status NrdClient::send(const Message& message) {

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -40,7 +41,16 @@ int runtime_error(const std::string& what) {
 // --socket, --tcp, else the host config's nrd section (--config or $DMM_CONFIG), else the default socket.
 Result<NrdAddress> resolve_address(const po::variables_map& vm) {
   if (vm.count("socket") && vm.count("tcp")) return make_error(EINVAL, "give --socket or --tcp, not both");
-  if (vm.count("socket")) return NrdAddress::parse(vm["socket"].as<std::string>());
+  if (vm.count("socket")) {
+    // A path on the command line is the shell's: relative to the working directory, like any other tool's.
+    std::string path = vm["socket"].as<std::string>();
+    if (!path.empty() && path.front() != '/' && path.rfind("unix:", 0) != 0 && path.rfind("tcp:", 0) != 0) {
+      std::error_code ec;
+      const auto absolute = std::filesystem::absolute(path, ec);
+      if (!ec) path = absolute.lexically_normal().string();
+    }
+    return NrdAddress::parse(path);
+  }
   if (vm.count("tcp")) return NrdAddress::parse("tcp:" + vm["tcp"].as<std::string>());
   std::string config = vm.count("config") ? vm["config"].as<std::string>() : "";
   if (config.empty())

@@ -11,6 +11,7 @@
 // re-subscribe: the child's orchestrator may have been copied mid-update by another thread (its reader counts
 // and writer lock then describe threads that do not exist in the child), and applying a policy there could wait
 // forever. Nothing here takes a lock in the fork handler, so fork never waits for the shim.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,18 @@
 
 namespace dmm::preload {
 
-// Starts the subscription thread (once per process). A problem (no thread, no event loop) is appended to
-// `problems` and the program runs on with its host-config policy.
-void start_nrd_subscription(Orchestrator& orchestrator, const host::NrdSpec& nrd, std::vector<std::string>& problems);
+// Starts the subscription thread (once per process) and waits, at most `first_policy_wait`, until the daemon has
+// sent the policy in force (or the daemon cannot be reached): a program's first connect, which follows its first
+// socket() at once, must be decided with the daemon's current policy, not the host config's version 1 it started
+// with (issue 12: a fresh `dmm-run -- curl` after nRD published "blue down" still went to blue). A problem (no
+// thread, no event loop) is appended to `problems` and the program runs on with its host-config policy.
+void start_nrd_subscription(Orchestrator& orchestrator, const host::NrdSpec& nrd, std::vector<std::string>& problems,
+                            std::chrono::milliseconds first_policy_wait);
+
+// exit() of the program: the samples of sessions it still holds (read now) and of those it closed lately go to the
+// daemon before the process ends, waiting at most `bound` — a short-lived program's only session would otherwise
+// never be reported (samples are sent in batches every 200 ms). Registered with atexit when `nrd:` is set.
+void flush_nrd_samples_at_exit(std::chrono::milliseconds bound);
 
 // close() hook: a TCP session the shim placed is about to be closed; its last TCP_INFO goes to nRD. Allocation-
 // free; nothing happens without a subscription or when called from inside the shim.

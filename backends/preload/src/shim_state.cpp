@@ -63,6 +63,17 @@ void drain_user_stacks_at_exit() {
   if (Shim* shim = active_shim(); shim && shim->user_stacks()) shim->user_stacks()->drain(std::chrono::seconds(2));
 }
 
+namespace {
+
+// How long a program's start waits for dmm-nrd's policy in force, and its exit for the last samples to leave. A
+// local daemon answers within a millisecond; these bound a daemon that accepts and then says nothing.
+constexpr std::chrono::milliseconds kFirstPolicyWait{500};
+constexpr std::chrono::milliseconds kExitFlushWait{300};
+
+void flush_nrd_samples_at_exit_bounded() { flush_nrd_samples_at_exit(kExitFlushWait); }
+
+}  // namespace
+
 void Shim::start_user_stacks_impl(const std::vector<StackConfig>& configs, std::vector<std::string>& problems) {
   std::map<std::string, std::string> failed;
   std::string why;
@@ -156,6 +167,9 @@ Shim* Shim::create_from_environment() {
         shim->own_stack_ = static_cast<int>(shim->stacks_.size());
       shim->stacks_.push_back(std::move(stack));
     }
+    // exit(): samples go to dmm-nrd after the user-space sessions' last ones are made (atexit runs handlers in
+    // reverse: this one, registered first, runs after the user-space drain registered below).
+    if (config->nrd) std::atexit(flush_nrd_samples_at_exit_bounded);
     if (!user_space.empty()) shim->start_user_stacks_impl(user_space, problems);
     bool pool = false;
     for (const ShimStack& stack : shim->stacks_) pool = pool || stack.poolable(SOCK_STREAM, 0);
@@ -196,7 +210,7 @@ Shim* Shim::create_from_environment() {
     // dmm-nrd (issue 6): new policy versions and session samples travel on a thread of their own, which holds the
     // orchestrator: released first, so that nothing below can destroy it under that thread.
     Shim* started = shim.release();
-    if (config->nrd) start_nrd_subscription(*started->orchestrator_, *config->nrd, problems);
+    if (config->nrd) start_nrd_subscription(*started->orchestrator_, *config->nrd, problems, kFirstPolicyWait);
     // One warning line, however many things are wrong: the program's stderr is not ours to fill.
     if (!problems.empty()) {
       std::string joined;

@@ -108,5 +108,13 @@ TEST_F(Cli, PushValidatesAndSigtermStopsCleanly) {
   EXPECT_NE(::stat(dir_.file("nrd.sock").c_str(), &st), 0) << "the socket file was left behind";
 }
 
+TEST_F(Cli, ASocketPathGivenRelativeIsTheWorkingDirectorysLikeAnyToolsPath) {
+  Child daemon = start_daemon(config_);
+  const Outcome o = run(in_ns({"sh", "-c", "cd '" + dir_.path() + "' && exec " + ctl_bin() + " --socket nrd.sock status"}),
+                        std::chrono::seconds(10));
+  EXPECT_TRUE(exited_with(o, 0));
+  EXPECT_NE(o.out.find("policy version 1"), std::string::npos) << o.out;
+}
+
 }  // namespace
 }  // namespace dmm::test

@@ -66,6 +66,9 @@ public:
 
   void start();  // connects now, and again after every loss until stop()
   void stop();   // closes; queued samples stay queued
+  // Sends the queued samples now rather than at the next batch (a program about to exit). False when not
+  // welcomed (they stay queued).
+  bool flush_now();
 
   // Queues a sample for the next batch (PathSampleSink: a probe or nSocket may report here directly).
   void on_sample(const PathSample& sample) override;
@@ -77,6 +80,7 @@ public:
   PolicyVersion daemon_version() const { return daemon_version_; }
   const NrdClientCounters& counters() const { return counters_; }
   std::size_t pending_samples() const { return pending_.size(); }
+  std::size_t queued_bytes() const { return connection_ ? connection_->queued_bytes() : 0; }  // not yet written
   const std::string& last_problem() const { return last_problem_; }  // why the last connection ended
   int connection_fd() const { return connection_ ? connection_->fd() : -1; }  // -1 between connections
 
@@ -84,6 +88,7 @@ public:
   std::function<void(const Policy&, const Status& applied)> on_policy;  // every policy received, and apply()'s say
   std::function<void(const nlohmann::json&)> on_decision;
   std::function<void(bool welcomed)> on_link;          // true: welcomed; false: the connection was lost
+  std::function<void(const std::string& why)> on_attempt_failed;  // a connection attempt ended without a welcome
   std::function<void(const ErrorMessage&)> on_error;   // the daemon's last word before it closes
   std::function<void(Message&)> on_reply;             // status, push_result: answers to send()
 
