@@ -163,7 +163,7 @@ TEST(DmmSimCli, UnfinishedSessionsHaveNoEndTime) {
   // A 20 MB transfer cannot finish in 1 s: it is still open at the end, and its end_s says nothing.
   const auto out = fresh_dir("unfinished");
   auto run = run_sim({scenario_path("tests/scenarios/switch.yaml"), "--out", out.string(), "--quiet", "--set",
-                      "duration=1s", "--set",
+                      "duration=1s", "--set", "events=[]", "--set",
                       "workloads=[{name: big, kind: bulk, from: client, to: server, port: 5001, size: 20MB}]"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto rows = read_csv(out / "sessions.csv");
@@ -178,7 +178,7 @@ TEST(DmmSimCli, UnfinishedSessionsHaveNoEndTime) {
 TEST(DmmSimCli, MetricsTimesKeepMicroseconds) {
   const auto out = fresh_dir("metrics-us");
   auto run = run_sim({scenario_path("tests/scenarios/switch.yaml"), "--out", out.string(), "--quiet", "--set",
-                      "duration=100ms", "--set", "nrd.period=1500us"});
+                      "duration=100ms", "--set", "events=[]", "--set", "nrd.period=1500us"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const auto rows = read_csv(out / "metrics.csv");
   ASSERT_GT(rows.size(), 10u);
@@ -247,7 +247,8 @@ TEST(DmmSimCli, PlotFindsTheAnalysisScriptsBesideTheExecutable) {
   const auto out = prefix / "results";
   const std::string cmd = "env -u DMM_ANALYSIS_DIR " + shell_quote((prefix / "bin/dmm-sim").string()) + " " +
                           shell_quote(scenario_path("tests/scenarios/switch.yaml")) +
-                          " --quiet --set duration=1s --plot --out " + shell_quote(out.string()) + " 2>&1";
+                          " --quiet --set duration=1s --set events=[] --plot --out " + shell_quote(out.string()) +
+                          " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   EXPECT_TRUE(std::filesystem::exists(out / "plotted-by-installed-copy"));
 }
