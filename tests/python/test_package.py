@@ -3,10 +3,12 @@ plain `import dmm`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import dmm
+from conftest import ROOT, run_cli
 
 
 def python(code: str) -> subprocess.CompletedProcess:
@@ -42,3 +44,12 @@ def test_version_and_build_info():
     assert set(info) == {"version", "git_commit", "git_dirty", "ns3_version"}
     assert info["version"] == dmm.__version__
     assert info["git_commit"] is None or len(info["git_commit"]) == 40
+
+
+def test_the_python_tools_have_a_version_like_dmm_sims():
+    bench = os.path.join(ROOT, "bindings", "bench", "python_algorithm_bench.py")
+    done = subprocess.run([sys.executable, bench, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sim = run_cli("--version", check_exit=0).stdout
+    # Same build, same words after the tool's name.
+    assert done.stdout.split(" ", 1)[1] == sim.split(" ", 1)[1]
