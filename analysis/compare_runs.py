@@ -5,9 +5,13 @@
                                               [--workload NAME]
 
 Runs with the same label are pooled (several seeds of one algorithm make one curve). Labels default to each
-directory's name; `--label` gives them in order, one per directory. Writes into DIR (default ./comparison):
-  goodput_cdf.png     CDF of per-session goodput of completed sessions, one curve per label
-  completion_cdf.png  CDF of session completion time of completed sessions, one curve per label
+directory's name; `--label` gives them in order, one per directory, either repeated (`--label a --label b`) or
+listed after the directories (`--label a b`). Writes into DIR (default ./comparison):
+  goodput_cdf.png     CDF of each session's delivered rate (bytes_delivered / its lifetime; unfinished sessions
+                      up to the run's end), over every session that got a stack, one curve per label
+  completion_cdf.png  completion time over *all* sessions, one curve per label: Kaplan–Meier, unfinished
+                      sessions censored at their age, failed ones never complete (completion.py); each label's
+                      completed / unfinished / failed counts and median in the legend
   switch_times.png    when each run published a new policy version (one row per run) and the scenario events
 `--workload NAME` restricts the CDFs to one workload (e.g. the RPCs, not the bulk transfers).
 A plot without data is skipped with a one-line note on stderr. Prints the files written.
@@ -17,6 +21,7 @@ As functions (a notebook, a test):
     groups = compare_runs.from_dirs(["results/a", "results/b"], labels=["min-rtt", "mine"])
     groups = compare_runs.from_sweep(frame, by="nrd.algorithm")   # a dmm.sweep(...) frame
     fig = compare_runs.completion_cdf(groups, workload="rpc")     # a matplotlib Figure (shown inline)
+    compare_runs.completion_table(groups, workload="rpc")          # median, within-deadline, unfinished shares
     compare_runs.plot_all(groups, "out/")                          # the three PNGs
 `groups` is a dict: label -> list of runs (results.RunResults or dmm.Results).
 """
@@ -34,12 +39,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 if __package__:  # imported as dmm.analysis.compare_runs
-    from . import plot_run
-    from .results import ResultsError, RunResults, load_results
+    from . import completion, plot_run
+    from .results import ResultsError, RunResults, delivered_bytes, load_results
 else:  # run as a script, or imported from the analysis directory
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import completion  # noqa: E402
     import plot_run  # noqa: E402
-    from results import ResultsError, RunResults, load_results  # noqa: E402
+    from results import ResultsError, RunResults, delivered_bytes, load_results  # noqa: E402
 
 Groups = Mapping[str, Sequence[RunResults]]
 
@@ -91,7 +97,8 @@ def from_sweep(frame, by: Union[str, Sequence[str], None] = None) -> dict[str, l
 # --- what is compared -----------------------------------------------------------------------------------------
 
 def completed_sessions(run: RunResults, workload: Optional[str] = None):
-    """Completed sessions with a stack and a finite, non-negative duration (optionally of one workload)."""
+    """Completed sessions with a stack and a finite, non-negative duration (optionally of one workload). Only
+    the finished ones: for statistics over sessions use completion_stats, which counts the others too."""
     s = run.sessions
     done = s[s.completed & s["stack"].notna() & np.isfinite(s.start_s) & np.isfinite(s.end_s)]
     done = done[done.end_s >= done.start_s]
@@ -101,21 +108,54 @@ def completed_sessions(run: RunResults, workload: Optional[str] = None):
 
 
 def completion_times(runs: Iterable[RunResults], workload: Optional[str] = None) -> np.ndarray:
+    """Durations of the completed sessions only (see completed_sessions); not a statistic to rank by."""
     parts = [(d.end_s - d.start_s).to_numpy(float) for d in (completed_sessions(r, workload) for r in runs)]
     return np.concatenate(parts) if parts else np.array([])
 
 
-def session_goodputs_mbps(runs: Iterable[RunResults], workload: Optional[str] = None) -> np.ndarray:
-    """Per completed session: bytes carried (both directions) * 8 / its duration, in Mbit/s. Sessions of zero
-    duration have no rate and are left out."""
+def completion_stats(runs: Iterable[RunResults], workload: Optional[str] = None) -> completion.CompletionStats:
+    """Completion time over every session of the runs (pooled), unfinished ones censored at their age and
+    failed ones never completing (completion.py)."""
+    return completion.completion_stats(completion.pooled(runs, workload))
+
+
+def completion_table(groups: Groups, workload: Optional[str] = None,
+                     deadlines_s: Sequence[float] = (0.1, 1.0)) -> "pd.DataFrame":
+    """One row per label: sessions, completed / unfinished / failed shares, the censored median (inf = not
+    reached) and the fraction of all sessions completed within each deadline."""
+    import pandas as pd
+
+    rows = []
+    for label, runs in groups.items():
+        stats = completion_stats(runs, workload)
+        row = {"label": label, "sessions": stats.n, "completed_share": stats.completed / stats.n if stats.n else np.nan,
+               "unfinished_share": stats.unfinished_share, "failed_share": stats.failed_share,
+               "median_completion_s": stats.median_s}
+        for deadline in deadlines_s:
+            row[f"within_{deadline:g}s"] = stats.within(deadline)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("label")
+
+
+def session_rates_mbps(runs: Iterable[RunResults], workload: Optional[str] = None) -> np.ndarray:
+    """Per session that got a stack: bytes delivered * 8 / its lifetime, in Mbit/s. Unfinished sessions count
+    up to the run's end and failed ones up to their failure (often 0): none is left out for not finishing.
+    Sessions of zero lifetime have no rate and are left out."""
     parts = []
     for run in runs:
-        done = completed_sessions(run, workload)
-        seconds = (done.end_s - done.start_s).to_numpy(float)
-        carried = (done.bytes_sent.fillna(0).clip(lower=0) + done.bytes_received.fillna(0).clip(lower=0))
+        s = run.sessions
+        s = s[s["stack"].notna() & np.isfinite(s.start_s)]
+        if workload is not None:
+            s = s[s.workload == workload]
+        ends = np.where(np.isfinite(s.end_s), s.end_s, run.duration_s)
+        seconds = ends - s.start_s.to_numpy(float)
         keep = seconds > 0
-        parts.append(carried.to_numpy(float)[keep] * 8 / seconds[keep] / 1e6)
+        parts.append(delivered_bytes(s).to_numpy(float)[keep] * 8 / seconds[keep] / 1e6)
     return np.concatenate(parts) if parts else np.array([])
+
+
+# The first name of session_rates_mbps, when it left unfinished sessions out and counted offered bytes.
+session_goodputs_mbps = session_rates_mbps
 
 
 def switch_times(run: RunResults) -> np.ndarray:
@@ -139,26 +179,41 @@ def _title(groups: Groups, what: str, workload: Optional[str]) -> str:
     return f"{', '.join(names)}: {what}{scope}"
 
 
-def _cdf_figure(groups: Groups, samples: dict[str, np.ndarray], xlabel: str, what: str, workload, describe):
+def goodput_cdf(groups: Groups, workload: Optional[str] = None):
+    """Figure: CDF of per-session delivered rate per label (session_rates_mbps); None when no session has one.
+    Each label's legend says how many of its sessions were unfinished or failed (they are in the curve)."""
+    samples = {label: session_rates_mbps(runs, workload) for label, runs in groups.items()}
     if not any(len(v) for v in samples.values()):
         return None
+    shares = {label: completion_stats(runs, workload) for label, runs in groups.items()}
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    plot_run.draw_cdfs(ax, samples, label_colors(groups), xlabel, "fraction of completed sessions", describe)
-    ax.set_title(_title(groups, what, workload))
+    plot_run.draw_cdfs(ax, {label: v for label, v in samples.items()}, label_colors(groups),
+                       "session delivered rate (Mbit/s): bytes delivered / lifetime",
+                       "fraction of sessions with a stack", lambda v: f"{v:.3g} Mbit/s")
+    handles, texts = ax.get_legend_handles_labels()
+    labels_in_order = [label for label, v in samples.items() if len(v)]
+    texts = [f"{text}; {_shares(shares[label])}" for text, label in zip(texts, labels_in_order)]
+    ax.legend(handles, texts, loc="lower right", fontsize=7)
+    ax.set_title(_title(groups, "per-session delivered rate CDF (unfinished and failed sessions included)",
+                        workload), fontsize=10)
     return fig
 
 
-def goodput_cdf(groups: Groups, workload: Optional[str] = None):
-    """Figure: CDF of per-session goodput per label; None when no completed session has a duration."""
-    samples = {label: session_goodputs_mbps(runs, workload) for label, runs in groups.items()}
-    return _cdf_figure(groups, samples, "session goodput (Mbit/s)", "per-session goodput CDF", workload,
-                       lambda v: f"{v:.3g} Mbit/s")
-
-
 def completion_cdf(groups: Groups, workload: Optional[str] = None):
-    """Figure: CDF of session completion time per label; None when nothing completed."""
-    samples = {label: completion_times(runs, workload) for label, runs in groups.items()}
-    return _cdf_figure(groups, samples, "session completion time (s)", "completion time CDF", workload, None)
+    """Figure: completion time over all sessions per label (Kaplan–Meier, see completion.py); None when no
+    session completed."""
+    stats = {label: completion_stats(runs, workload) for label, runs in groups.items()}
+    if not any(s.completed for s in stats.values()):
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_run.draw_completion(ax, stats, label_colors(groups))
+    ax.set_title(_title(groups, "session completion time", workload) + f"\n({completion.METHOD})", fontsize=10)
+    return fig
+
+
+def _shares(stats: completion.CompletionStats) -> str:
+    return (f"{stats.unfinished_share:.1%} unfinished, {stats.failed_share:.1%} failed" if stats.n
+            else "no sessions")
 
 
 def switch_times_figure(groups: Groups):
@@ -227,8 +282,9 @@ class _UsageParser(argparse.ArgumentParser):
 def parse_args(argv):
     parser = _UsageParser(prog="compare_runs.py", description="Compare DMM runs in PNG plots.")
     parser.add_argument("results_dirs", metavar="RESULTS_DIR", nargs="+", help="results directories")
-    parser.add_argument("--label", action="append", metavar="NAME",
-                        help="label of the next directory, once per directory (same label = pooled)")
+    # `--label a b c` (after the directories, as the README writes it) and `--label a --label b` both work.
+    parser.add_argument("--label", action="extend", nargs="+", metavar="NAME",
+                        help="labels of the directories, in order, one per directory (same label = pooled)")
     parser.add_argument("--out", metavar="DIR", default="comparison", help="where to write the PNGs")
     parser.add_argument("--workload", metavar="NAME", help="only this workload's sessions in the CDFs")
     return parser.parse_args(argv)

@@ -4,10 +4,13 @@
     /usr/bin/python3 analysis/plot_run.py RESULTS_DIR [--out DIR]
 
 Writes, into DIR (default RESULTS_DIR/plots):
-  goodput.png         goodput per stack over time, from sessions.csv
+  goodput.png         delivered rate per stack over time: sessions.csv bytes_delivered (what arrived, not what
+                      was sent), each session's bytes spread evenly over its lifetime
   session_share.png   share of new sessions per stack per time bin
-  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput, loss, health)
-  completion_cdf.png  CDF of the completion time of completed sessions, per stack
+  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput estimate, loss, health)
+  completion_cdf.png  completion time per stack over *all* its sessions (Kaplan–Meier: unfinished sessions
+                      censored at their age, failed ones never complete; completion.py), with each stack's
+                      completed / unfinished / failed counts in the legend
 Scenario events and policy-version changes are drawn as vertical markers on the time plots.
 A plot without data is skipped with a one-line note on stderr. Prints the files written.
 Exit codes: 0 ok, 2 bad usage or missing/unreadable results directory, 3 unexpected failure.
@@ -27,10 +30,12 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 if __package__:  # imported as dmm.analysis.plot_run
-    from .results import ResultsError, RunResults, load_results
+    from . import completion
+    from .results import ResultsError, RunResults, delivered_bytes, load_results
 else:  # run as a script, or imported from the analysis directory
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results import ResultsError, RunResults, load_results  # noqa: E402
+    import completion  # noqa: E402
+    from results import ResultsError, RunResults, delivered_bytes, load_results  # noqa: E402
 
 DPI = 150
 MIN_BIN_S = 0.1
@@ -113,18 +118,20 @@ def _ramp_sum(x: np.ndarray, rate: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(bin edges, {stack: Mbit/s per bin}) with every session's bytes spread over its lifetime."""
+    """(bin edges, {stack: Mbit/s per bin}) with every session's delivered bytes spread over its lifetime (an
+    unfinished session's up to the end of the run)."""
     edges = bin_edges(duration_s, goodput_bin_s(duration_s))
     frame = sessions[sessions["stack"].notna() & np.isfinite(sessions.start_s)]
     series = {}
+    delivered = delivered_bytes(frame)
     for stack, group in frame.groupby("stack", sort=True):
-        sizes = (group.bytes_sent.fillna(0).clip(lower=0) + group.bytes_received.fillna(0).clip(lower=0))
+        sizes = delivered.loc[group.index]
         starts = group.start_s.to_numpy(float)
         ends = group.end_s.to_numpy(float)
         ends = np.where(np.isfinite(ends), ends, duration_s)  # still open at the end of the run
         ends = np.maximum(ends, starts)  # end before start: treat as instantaneous
-        delivered = cumulative_bytes(starts, ends, sizes.to_numpy(float), edges)
-        series[str(stack)] = np.diff(delivered) * 8 / bin_widths(edges, duration_s) / 1e6
+        cumulative = cumulative_bytes(starts, ends, sizes.to_numpy(float), edges)
+        series[str(stack)] = np.diff(cumulative) * 8 / bin_widths(edges, duration_s) / 1e6
     return edges, series
 
 
@@ -295,12 +302,13 @@ def plot_goodput(run: RunResults, out_dir: str):
         return None
     colors = stack_colors(run)
     fig, (ax,), events, policies = time_figure(
-        run, [4.0], f"goodput per stack ({goodput_bin_s(duration):g} s bins, from sessions.csv)")
+        run, [4.0], f"delivered rate per stack ({goodput_bin_s(duration):g} s bins; bytes that arrived, "
+                    "sessions.csv bytes_delivered)")
     for stack, mbps in series.items():
         ax.step(edges, np.append(mbps, mbps[-1]), where="post", color=colors.get(stack), linewidth=1.2,
                 label=stack)
     ax.set_ylim(bottom=0)
-    ax.set_ylabel("goodput (Mbit/s)")
+    ax.set_ylabel("delivered (Mbit/s)")
     outside_legend(ax, marker_legend_handles(events, policies))
     return save(fig, out_dir, "goodput.png")
 
@@ -337,17 +345,19 @@ def plot_session_share(run: RunResults, out_dir: str):
 
 NRD_PANELS = [  # (column, axis label)
     ("rtt_ms", "RTT (ms)"),
-    ("goodput_mbps", "goodput (Mbit/s)"),
+    ("goodput_estimate_mbps", "goodput estimate\n(Mbit/s)"),  # nRD's, from sampled sessions: not capacity
     ("loss", "loss (fraction)"),
     ("healthy", "health"),
 ]
 
 
 def plot_nrd_estimates(run: RunResults, out_dir: str):
-    metrics = run.metrics[run.metrics.time_s.notna() & run.metrics["stack"].notna()]
+    metrics = run.metrics[run.metrics.time_s.notna() & run.metrics["stack"].notna()].copy()
     if len(metrics) == 0:
         note("skipping nrd_estimates.png: no nRD metrics (nRD disabled?)")
         return None
+    if not metrics["goodput_estimate_mbps"].notna().any():  # results from before the column had its name
+        metrics["goodput_estimate_mbps"] = metrics["goodput_mbps"]
     colors = stack_colors(run)
     groups = [(str(stack), g.sort_values("time_s")) for stack, g in metrics.groupby("stack", sort=True)]
     fig, axes, events, policies = time_figure(run, [2.0, 2.0, 1.6, 1.2], "nRD estimates per stack")
@@ -377,20 +387,62 @@ def plot_nrd_estimates(run: RunResults, out_dir: str):
 
 
 def plot_completion_cdf(run: RunResults, out_dir: str):
-    sessions = run.sessions
-    done = sessions[sessions.completed & sessions["stack"].notna() & sessions.start_s.notna()
-                    & sessions.end_s.notna()]
-    durations = (done.end_s - done.start_s)
-    done = done[np.isfinite(durations) & (durations >= 0)]
-    if len(done) == 0:
+    fig = completion_figure(run)
+    if fig is None:
         note("skipping completion_cdf.png: no completed sessions")
         return None
-    samples = {str(stack): (group.end_s - group.start_s).to_numpy(float)
-               for stack, group in done.groupby("stack", sort=True)}
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    draw_cdfs(ax, samples, stack_colors(run), "session completion time (s)", "fraction of completed sessions")
-    ax.set_title(title(run, "session completion time CDF"))
     return save(fig, out_dir, "completion_cdf.png")
+
+
+def completion_figure(run: RunResults):
+    """Figure: completion time per stack over all its sessions (see draw_completion); the title says how they
+    are counted and the share of all sessions unfinished and failed. None when no session completed."""
+    sessions = run.sessions[np.isfinite(run.sessions.start_s)]
+    carried = sessions[sessions["stack"].notna()]
+    if not carried.completed.any():
+        return None
+    stats = {str(stack): completion.completion_stats(group, run.duration_s)
+             for stack, group in carried.groupby("stack", sort=True)}
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    draw_completion(ax, stats, stack_colors(run))
+    without = len(sessions) - len(carried)
+    scope = f"; {without} sessions got no stack (failed)" if without else ""
+    everyone = completion.completion_stats(sessions, run.duration_s)
+    ax.set_title(title(run, "session completion time") + f"\n({completion.METHOD})\nall {everyone.n} sessions: "
+                 f"{everyone.unfinished_share:.1%} unfinished, {everyone.failed_share:.1%} failed{scope}",
+                 fontsize=9)
+    return fig
+
+
+def draw_completion(ax, stats: dict, colors: dict, describe=None) -> None:
+    """One Kaplan–Meier completion curve per label (completion.CompletionStats): the estimated fraction of *all*
+    the label's sessions completed by t. Unfinished sessions are censored at their age, failed ones never complete,
+    so a curve stops below 1 by what did not complete; the legend gives each label's counts and median."""
+    describe = describe or (lambda s: s.describe())
+    stats = {label: s for label, s in stats.items() if s.n}
+    positive = np.concatenate([s.times[s.times > 0] for s in stats.values()] or [np.array([])])
+    log_x = len(positive) > 0 and positive.max() / positive.min() > LOG_X_SPREAD
+    floor = positive.min() if len(positive) else 0.0
+    right = positive.max() if len(positive) else 1.0
+    for label, s in stats.items():
+        times = np.maximum(s.times, floor) if log_x else s.times
+        if len(times) == 0:  # nothing completed: a flat line at 0
+            times, cdf = np.array([floor if log_x else 0.0]), np.array([0.0])
+        else:
+            cdf = s.cdf
+        xs = np.concatenate([[times[0]], times, [right]])
+        ys = np.concatenate([[0.0], cdf, [cdf[-1]]])
+        ax.step(xs, ys, where="post", color=colors.get(label), linewidth=1.4, label=f"{label}: {describe(s)}")
+    ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle=":", zorder=0)
+    if log_x:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("session completion time (s)" + (", log scale" if log_x else ""))
+    ax.set_ylabel("fraction of all sessions completed")
+    ax.grid(alpha=0.3, which="both" if log_x else "major")
+    ax.legend(loc="lower right", fontsize=7)
 
 
 def draw_cdfs(ax, samples: dict[str, np.ndarray], colors: dict, xlabel: str, ylabel: str,
@@ -421,14 +473,7 @@ def draw_cdfs(ax, samples: dict[str, np.ndarray], colors: dict, xlabel: str, yla
     ax.legend(loc="lower right", fontsize=8)
 
 
-def format_seconds(value: float) -> str:
-    if value == 0:
-        return "0 s"
-    if value < 1e-3:
-        return f"{value * 1e6:.3g} µs"
-    if value < 1:
-        return f"{value * 1e3:.3g} ms"
-    return f"{value:.3g} s"
+format_seconds = completion.format_seconds
 
 
 PLOTS = [plot_goodput, plot_session_share, plot_nrd_estimates, plot_completion_cdf]

@@ -13,6 +13,11 @@ empty, or a workload named "NA" all come back with the same dtypes as a full run
 - booleans (completed, healthy): bool; "1"/"true"/"yes" are True, anything else (0, empty) is False.
 - text: object; an empty field is NaN, so `df["stack"].isna()` (not `df.stack`: DataFrame.stack is a method) finds sessions that never got a stack.
 
+What the columns measure is in the README ("What the figures measure"); in short: `bytes_delivered` arrived
+(TCP: acknowledged by the server plus read by the client; UDP: datagrams the receiver got), `bytes_sent` was
+offered; `end_s` is empty for a session still open at the end of the run; metrics.csv `goodput_estimate_mbps` (and
+its older name `goodput_mbps`) is nRD's estimate from sampled sessions, not a measurement of the path.
+
 Missing optional files (metrics.csv without nRD, events.csv, policy.jsonl, summary.json) give empty
 DataFrames / an empty dict. A missing or unreadable directory, a missing sessions.csv, or a file that cannot
 be parsed raises ResultsError naming the path. Columns a file lacks are added as NaN (logged); unknown extra
@@ -43,10 +48,12 @@ SESSIONS_COLUMNS = {
     "session": "int", "workload": "str", "node": "str", "dst": "str", "port": "int", "intent": "str",
     "stack": "str", "rule": "int", "policy_version": "int", "start_s": "float", "end_s": "float",
     "bytes_sent": "int", "bytes_received": "int", "completed": "bool", "error": "str",
+    # measured where the data arrived (empty loss/owd/jitter for TCP)
+    "bytes_delivered": "int", "loss": "float", "owd_ms": "float", "jitter_ms": "float",
 }
 METRICS_COLUMNS = {
     "time_s": "float", "stack": "str", "rtt_ms": "float", "goodput_mbps": "float", "loss": "float",
-    "failures": "int", "healthy": "bool",
+    "failures": "int", "healthy": "bool", "goodput_estimate_mbps": "float",
 }
 EVENTS_COLUMNS = {"time_s": "float", "event": "str", "target": "str", "detail": "str"}
 POLICY_COLUMNS = {"version": "int", "time_s": "float", "reason": "str", "rules": "object", "down": "object"}
@@ -96,6 +103,19 @@ class RunResults:
             if isinstance(entry, dict) and isinstance(entry.get("stack"), str):
                 names.add(entry["stack"])
         return sorted(str(n) for n in names)
+
+
+def delivered_bytes(sessions: pd.DataFrame) -> pd.Series:
+    """Bytes each session delivered (sessions.csv `bytes_delivered`: what arrived, DESIGN.md §2.2). Results
+    written before that column existed only have what was offered, bytes_sent + bytes_received: used then, with a
+    warning, since for lossy paths (UDP above all) it overstates what arrived."""
+    if "bytes_delivered" in sessions and sessions["bytes_delivered"].notna().any():
+        return sessions["bytes_delivered"].fillna(0).clip(lower=0).astype(float)
+    if len(sessions):
+        log.warning("no bytes_delivered in these results (written by an older dmm-sim): using bytes offered "
+                    "(bytes_sent + bytes_received) instead")
+    return (sessions["bytes_sent"].fillna(0).clip(lower=0) + sessions["bytes_received"].fillna(0).clip(lower=0)
+            ).astype(float)
 
 
 def load_results(path: str) -> RunResults:

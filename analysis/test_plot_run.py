@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import plot_run  # noqa: E402
+import results  # noqa: E402
 from results import ResultsError, load_results  # noqa: E402
 
 PLOT_RUN = os.path.join(HERE, "plot_run.py")
@@ -35,9 +36,12 @@ PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.execu
 ALL_PNGS = ["goodput.png", "session_share.png", "nrd_estimates.png", "completion_cdf.png"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-SESSIONS_HEADER = ["session", "workload", "node", "dst", "port", "intent", "stack", "rule", "policy_version",
-                   "start_s", "end_s", "bytes_sent", "bytes_received", "completed", "error"]
-METRICS_HEADER = ["time_s", "stack", "rtt_ms", "goodput_mbps", "loss", "failures", "healthy"]
+# What dmm-sim writes now; the first format (without the last columns) is tested too (OLD_* below).
+OLD_SESSIONS_HEADER = ["session", "workload", "node", "dst", "port", "intent", "stack", "rule", "policy_version",
+                       "start_s", "end_s", "bytes_sent", "bytes_received", "completed", "error"]
+SESSIONS_HEADER = OLD_SESSIONS_HEADER + ["bytes_delivered", "loss", "owd_ms", "jitter_ms"]
+OLD_METRICS_HEADER = ["time_s", "stack", "rtt_ms", "goodput_mbps", "loss", "failures", "healthy"]
+METRICS_HEADER = OLD_METRICS_HEADER + ["goodput_estimate_mbps"]
 EVENTS_HEADER = ["time_s", "event", "target", "detail"]
 
 
@@ -78,8 +82,11 @@ def failover_sessions(duration=30.0):
     def add(workload, port, intent, stack, rule, version, start, end, sent, received, completed, error=""):
         nonlocal sid
         sid += 1
+        # TCP sessions: what arrived is what was acknowledged (all of it once completed) plus what was read.
+        delivered = sent + received if completed else sent // 2 + received
         rows.append([sid, workload, "client", "server", port, intent, stack, rule, version,
-                     round(start, 6), "" if end is None else round(end, 6), sent, received, completed, error])
+                     round(start, 6), "" if end is None else round(end, 6), sent, received, completed, error,
+                     delivered, "", "", ""])
 
     t = 0.0
     while t < duration:
@@ -113,9 +120,11 @@ def failover_metrics(duration=30.0, nrd_stop=25.0):
         fast_rtt = 20.0 if t < 10 else 200.0
         fast_healthy = 0 if t >= 20 else 1
         # fast: no estimate for a while after the link went down (a gap); slow: nothing before its first use.
-        rows.append([t, "fast", "" if 20 <= t < 23 else fast_rtt, "" if t >= 20 else (90.0 if t < 10 else 8.0),
-                     0.0 if t < 20 else 1.0, 0 if t < 20 else int((t - 19.5) * 2), fast_healthy])
-        rows.append([t, "slow", "" if t < 2 else 80.0, "" if t < 11 else 18.5, 0.001, 0, 1])
+        fast_goodput = "" if t >= 20 else (90.0 if t < 10 else 8.0)
+        slow_goodput = "" if t < 11 else 18.5
+        rows.append([t, "fast", "" if 20 <= t < 23 else fast_rtt, fast_goodput,
+                     0.0 if t < 20 else 1.0, 0 if t < 20 else int((t - 19.5) * 2), fast_healthy, fast_goodput])
+        rows.append([t, "slow", "" if t < 2 else 80.0, slow_goodput, 0.001, 0, 1, slow_goodput])
         t = round(t + 0.5, 6)
     return rows
 
@@ -229,6 +238,35 @@ class ResultsLoadingTest(unittest.TestCase):
         self.assertEqual(sessions.error.iloc[1], "no healthy stack")
         self.assertEqual(sessions.workload.iloc[1], "NA")             # a name, not a missing value
         self.assertEqual(sessions.dst.tolist(), ["server", "10.0.0.2"])
+
+    def test_new_columns_measure_what_arrived(self):
+        self.write("sessions.csv", ",".join(SESSIONS_HEADER) + "\n"
+                   "1,video,client,server,5000,default,lossy,0,1,0,2,2000000,0,1,,222400,0.8975,932.5,3.75\n"
+                   "2,rpc,client,server,80,latency,fast,0,1,0.5,,200,0,0,unfinished at end of run,200,,,\n")
+        sessions = load_results(self.dir).sessions
+        self.assertEqual(sessions.bytes_delivered.dtype, np.int64)
+        self.assertEqual(sessions.bytes_delivered.tolist(), [222400, 200])
+        self.assertEqual(sessions.loss.iloc[0], 0.8975)
+        self.assertTrue(math.isnan(sessions.loss.iloc[1]))           # TCP: no loss figure
+        self.assertEqual(sessions.owd_ms.iloc[0], 932.5)
+        self.assertEqual(sessions.jitter_ms.iloc[0], 3.75)
+        self.assertEqual(results.delivered_bytes(sessions).tolist(), [222400.0, 200.0])
+
+    def test_first_format_still_loads_and_plots(self):
+        # Results written before the delivered columns: loaded with those columns empty; figures fall back to
+        # the offered bytes, saying so.
+        self.write("sessions.csv", ",".join(OLD_SESSIONS_HEADER) + "\n"
+                   "1,rpc,client,server,80,latency,fast,0,1,0.5,0.54,200,16384,1,\n")
+        self.write("metrics.csv", ",".join(OLD_METRICS_HEADER) + "\n0.5,fast,20.5,3.5,0,0,1\n")
+        run = load_results(self.dir)
+        self.assertTrue(run.sessions.bytes_delivered.isna().all())
+        with self.assertLogs("dmm.results", "WARNING") as logged:
+            self.assertEqual(results.delivered_bytes(run.sessions).tolist(), [16584.0])
+        self.assertIn("bytes offered", "\n".join(logged.output))
+        self.assertTrue(run.metrics.goodput_estimate_mbps.isna().all())
+        code, stdout, stderr = run_main(self.dir)
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(len(stdout.split()), 4, stderr)
 
     def test_types_of_metrics_with_gaps(self):
         self.write("sessions.csv", ",".join(SESSIONS_HEADER) + "\n")

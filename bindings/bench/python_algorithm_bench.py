@@ -28,6 +28,13 @@ PORTS = {"min-rtt": "python:MinRtt", "weighted": "python:Weighted"}
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def version_line(tool: str) -> str:
+    """As dmm-sim --version prints it: the dmm module this runs (its version, git commit, ns-3's version)."""
+    info = dmm.build_info()
+    commit = f"git {info['git_commit'][:12]}{', modified' if info['git_dirty'] else ''}; " if info["git_commit"] else ""
+    return f"{tool} {info['version']} ({commit}ns-3 {info['ns3_version']})"
+
+
 def timed_run(scenario, overrides, out=None):
     start = time.perf_counter()
     results = scenario.run(overrides=overrides, out=out)
@@ -38,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", nargs="?", default=os.path.join(ROOT, "scenarios", "many-flows.yaml"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--version", action="version", version=version_line("python_algorithm_bench.py"))
     args = parser.parse_args()
 
     scenario = dmm.load_scenario(args.scenario)

@@ -15,12 +15,15 @@ algorithms in Python that the simulator runs in place of the C++ ones.
     dmm.sweep(scenario, {"nrd.algorithm": ["min-rtt", "python:PreferSlow"], "seed": range(3)}, processes=2)
 
 Policies for unit experiments: `dmm.Policy`, `dmm.Rule`, `dmm.Match`, `dmm.Orchestrator(...).select(...)`,
-`dmm.StackEstimate`, `dmm.BuiltinAlgorithm("min-rtt").decide(...)`. Plots: `results.plot()`,
-`dmm.analysis.compare_runs`. Errors: `dmm.ScenarioError`, `dmm.RunError`, `dmm.AlgorithmError`.
+`dmm.StackEstimate`, `dmm.BuiltinAlgorithm("min-rtt").decide(...)`; `dmm.examples` has Python ports of min-rtt
+and weighted. Plots: `results.plot()`,
+`dmm.analysis.compare_runs`; censored completion statistics: `dmm.analysis.completion`. Errors:
+`dmm.ScenarioError`, `dmm.RunError`, `dmm.AlgorithmError`. Version: `dmm.__version__`, `dmm.build_info()`.
 """
 
 from ._dmm import (BuiltinAlgorithm, Choice, Match, Orchestrator, Policy, Rule, SessionRequest,  # noqa: F401
-                   StackEstimate)
+                   StackEstimate, build_info)
+from ._dmm import __version__  # noqa: F401  the project's version; build_info() adds the git commit and ns-3's
 from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # noqa: F401
                           unregister_algorithm)
 from ._results import Results  # noqa: F401
@@ -29,13 +32,23 @@ from ._sweep import sweep, sweep_sessions  # noqa: F401
 from .errors import AlgorithmError, Error, RunError, ScenarioError  # noqa: F401
 
 
+def __getattr__(name: str):
+    # `dmm.examples` without `import dmm.examples` (as the README writes it), loaded on first use: importing it
+    # registers its algorithms, which a plain `import dmm` must not do.
+    if name == "examples":
+        import importlib
+
+        return importlib.import_module(".examples", __name__)
+    raise AttributeError(f"module 'dmm' has no attribute {name!r}")
+
+
 def load_results(path: str) -> Results:
     """Read a results directory written by dmm-sim (or `Scenario.run(out=...)`) as dmm.Results."""
     return Results.read(path)
 
 
 __all__ = [
-    "AlgorithmError", "BuiltinAlgorithm", "Choice", "Error", "Match", "Orchestrator", "Policy", "PolicyAlgorithm",
+    "AlgorithmError", "BuiltinAlgorithm", "Choice", "build_info", "Error", "Match", "Orchestrator", "Policy", "PolicyAlgorithm",
     "Results", "Rule", "RunError", "Scenario", "ScenarioError", "SessionRequest", "StackEstimate", "algorithms",
     "load_results", "load_scenario", "register_algorithm", "run_scenario", "sweep", "sweep_sessions",
     "unregister_algorithm",

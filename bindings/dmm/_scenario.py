@@ -89,7 +89,10 @@ class Scenario:
                    doc="nRD settings (algorithm, params, period_s, sync_delay_s, probe_interval_s), None without nRD.")
     policy = property(lambda self: self._view.policy, doc="The initial policy (version 1) as a dmm.Policy.")
     workloads = property(lambda self: self._view.workloads,
-                         doc="Workloads as dicts: name, kind, from, to, port, proto, intent, start_s, stop_s.")
+                         doc="Workloads as dicts with every parameter, defaults filled in: name, kind, from, to, "
+                             "port, proto, intent, start_s, stop_s, rate_per_s (None: back to back) and count "
+                             "(None with a rate), then the kind's own: size_bytes (bulk), request_bytes and "
+                             "response_bytes (request-response), on_s, off_s and send_rate_mbps (on-off).")
     events = property(lambda self: self._view.events, doc="Scripted events as dicts: at_s, target, name, action.")
     expect = property(lambda self: self._view.expect, doc="The expectations, as written.")
 

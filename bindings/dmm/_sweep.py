@@ -10,10 +10,10 @@ import re
 import traceback
 from typing import Any, Iterable, Mapping, Optional
 
-import numpy as np
 import pandas as pd
 
 from ._results import Results
+from .analysis import completion
 from ._scenario import Scenario, override_strings, yaml_value
 from .errors import AlgorithmError, Error, RunError, ScenarioError
 
@@ -47,9 +47,14 @@ def sweep(scenario: Scenario, grid: Mapping[str, Iterable[Any]], processes: Opti
     fails raises AlgorithmError/RunError naming its combination (the other runs are abandoned).
 
     Columns: one per grid key, then `sessions`, `completed`, `failed`, `unfinished`, `policy_versions`, `passed`
-    (all expectations), `median_completion_s`, `goodput_mbps` (all stacks), `share:<stack>` per stack, and
-    `results` (that run's dmm.Results: sessions, metrics, policies, events, plots). `dmm.sweep_sessions(frame)`
-    gives every run's sessions in one frame.
+    (all expectations), `median_completion_s`, `unfinished_share`, `failed_share`, `goodput_mbps` (all stacks),
+    `delivered_mbps`, `share:<stack>` per stack, and `results` (that run's dmm.Results: sessions, metrics,
+    policies, events, plots). `dmm.sweep_sessions(frame)` gives every run's sessions in one frame.
+
+    `median_completion_s` counts every session (dmm.analysis.completion): unfinished ones are censored at their
+    age, failed ones never complete (Kaplan–Meier); it is inf when half the sessions never completed — so an
+    algorithm cannot look fast by leaving its slow sessions unfinished. Read it with `unfinished_share` and
+    `failed_share` beside it. `delivered_mbps` (and its older name `goodput_mbps`) is bytes delivered / duration.
     """
     keys = list(grid)
     if not keys:
@@ -132,22 +137,21 @@ def _unwrap(outcome, points) -> Results:
 # --- the frame ----------------------------------------------------------------------------------------------
 
 _RUN_COLUMNS = ["sessions", "completed", "failed", "unfinished", "policy_versions", "passed", "median_completion_s",
-                "goodput_mbps", "results"]
+                "unfinished_share", "failed_share", "goodput_mbps", "delivered_mbps", "results"]
 
 
 def _frame(keys, points, results) -> pd.DataFrame:
     rows = []
     for point, run in zip(points, results):
         counts = run.summary.get("sessions", {})
-        done = run.sessions[run.sessions.completed]
-        durations = (done.end_s - done.start_s).to_numpy(float)
+        stats = completion.completion_stats(run.sessions, run.duration_s)
         stacks = run.summary.get("stacks", [])
+        delivered = float(sum(s.get("delivered_mbps", s.get("goodput_mbps", 0.0)) for s in stacks))
         row = dict(point)
         row.update(sessions=counts.get("total"), completed=counts.get("completed"), failed=counts.get("failed"),
                    unfinished=counts.get("unfinished"), policy_versions=run.summary.get("policy_versions"),
-                   passed=run.passed,
-                   median_completion_s=float(np.median(durations)) if len(durations) else float("nan"),
-                   goodput_mbps=float(sum(s.get("goodput_mbps", 0.0) for s in stacks)))
+                   passed=run.passed, median_completion_s=stats.median_s, unfinished_share=stats.unfinished_share,
+                   failed_share=stats.failed_share, goodput_mbps=delivered, delivered_mbps=delivered)
         for s in stacks:
             row[f"share:{s['stack']}"] = s.get("share")
         row["results"] = run

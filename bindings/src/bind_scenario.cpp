@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "bindings.hpp"
+#include "model/build_info.hpp"
+#include "model/provenance.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
 #include "scenario/scenario.hpp"
@@ -126,6 +128,11 @@ Outcome simulate(const scenario::Scenario& sc, Registries& r, const std::filesys
   options.wall_seconds = [start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  // Where and when, as dmm-sim records it (summary.json `invocation`); the command line is the interpreter's.
+  options.invocation = sim::this_invocation(
+      "python dmm", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count()));
   options.on_progress = [&slot](double) {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) slot.record(py::error_already_set(), "interrupted");
@@ -157,6 +164,18 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 void bind_scenario(py::module_& m) {
+  const sim::BuildInfo& build = sim::build_info();
+  m.attr("__version__") = build.version;
+  m.def(
+      "build_info",
+      [] {
+        const sim::BuildInfo& b = sim::build_info();
+        return py::dict("version"_a = b.version,
+                        "git_commit"_a = b.git_commit.empty() ? py::object(py::none()) : py::object(py::str(b.git_commit)),
+                        "git_dirty"_a = b.git_dirty, "ns3_version"_a = b.ns3_version);
+      },
+      "What this build is: version, git_commit (None outside a checkout), git_dirty, ns3_version.");
+
   ErrorTypes errors{
       new_exception(m, "LoadError", PyExc_ValueError, "Bad scenario input; the message is FILE:LINE:COL: what."),
       new_exception(m, "RunError", PyExc_RuntimeError, "The run failed at run time (dmm-sim's exit code 3)."),

@@ -62,13 +62,29 @@ Policy initial_policy(const scenario::Scenario& s) {
   return p;
 }
 
+// Every parameter the workload runs with, defaults filled in: the common ones, then its kind's own.
 py::tuple workloads(const scenario::Scenario& s) {
   py::list out;
   for (const auto& w : s.workloads) {
-    out.append(py::dict("name"_a = w.name, "kind"_a = kind_name(w.kind), "from"_a = w.from, "to"_a = w.to,
-                        "port"_a = w.port, "proto"_a = std::string(to_string(w.proto)),
-                        "intent"_a = std::string(to_string(w.intent)), "start_s"_a = to_seconds(w.start),
-                        "stop_s"_a = to_seconds(w.stop.value_or(s.duration))));
+    py::dict d("name"_a = w.name, "kind"_a = kind_name(w.kind), "from"_a = w.from, "to"_a = w.to, "port"_a = w.port,
+               "proto"_a = std::string(to_string(w.proto)), "intent"_a = std::string(to_string(w.intent)),
+               "start_s"_a = to_seconds(w.start), "stop_s"_a = to_seconds(w.stop.value_or(s.duration)),
+               // Poisson arrivals per second, or None: `count` sessions back to back (on-off: cycles until stop)
+               "rate_per_s"_a = w.rate ? py::object(py::float_(*w.rate)) : py::object(py::none()),
+               "count"_a = w.rate ? py::object(py::none()) : py::object(py::int_(w.count)));
+    switch (w.kind) {
+      case scenario::WorkloadKind::bulk: d["size_bytes"] = w.size; break;
+      case scenario::WorkloadKind::request_response:
+        d["request_bytes"] = w.request;
+        d["response_bytes"] = w.response;
+        break;
+      case scenario::WorkloadKind::on_off:
+        d["on_s"] = to_seconds(w.on);
+        d["off_s"] = to_seconds(w.off);
+        d["send_rate_mbps"] = w.send_rate.value / 1e6;
+        break;
+    }
+    out.append(d);
   }
   return py::tuple(out);
 }

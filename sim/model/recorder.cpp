@@ -6,6 +6,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "model/build_info.hpp"
+
 namespace dmm::sim {
 namespace {
 
@@ -25,6 +27,17 @@ std::string cell(const std::string& s) {
     out += c == '\n' ? ' ' : c;
   }
   return out + "\"";
+}
+
+constexpr const char* kScenarioCopy = "scenario.yaml";
+
+nlohmann::ordered_json invocation_json(const Invocation& inv) {
+  return {{"tool", inv.tool},
+          {"command_line", inv.command_line},
+          {"working_directory", inv.working_directory},
+          {"started_utc", inv.started_utc},
+          {"host", {{"hostname", inv.host.hostname}, {"kernel", inv.host.kernel}, {"machine", inv.host.machine},
+                    {"cpus", inv.host.cpus}}}};
 }
 
 Status write_file(const std::filesystem::path& path, const std::string& text) {
@@ -50,6 +63,21 @@ void Recorder::metrics(TimePoint time, const StackEstimates& estimates) {
   for (const auto& e : estimates) metrics_.push_back({time, e});
 }
 
+// What determines the results, and nothing that varies between runs of the same inputs and build.
+nlohmann::ordered_json Recorder::provenance() const {
+  const BuildInfo& b = build_info();
+  nlohmann::ordered_json p;
+  p["dmm_version"] = b.version;
+  p["git_commit"] = b.git_commit.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(b.git_commit);
+  p["git_dirty"] = b.git_dirty;
+  p["ns3_version"] = b.ns3_version;
+  p["scenario_file"] = scenario_.file;
+  p["scenario_copy"] = kScenarioCopy;
+  p["overrides"] = scenario_.overrides;
+  p["seed_option"] = scenario_.seed_option ? nlohmann::ordered_json(*scenario_.seed_option) : nlohmann::ordered_json();
+  return p;
+}
+
 std::vector<StackTotals> Recorder::stack_totals() const {
   std::map<std::string, StackTotals> by_stack;
   for (const auto& s : scenario_.stacks) by_stack[s.name].stack = s.name;
@@ -61,39 +89,47 @@ std::vector<StackTotals> Recorder::stack_totals() const {
     ++t.sessions;
     ++carried;
     t.bytes += s.bytes_sent + s.bytes_received;
+    t.bytes_delivered += s.bytes_delivered;
   }
   std::vector<StackTotals> out;
   const double seconds = to_seconds(scenario_.duration);
   for (auto& [name, t] : by_stack) {
     t.share = carried ? double(t.sessions) / double(carried) : 0;
-    t.goodput_mbps = seconds > 0 ? double(t.bytes) * 8 / seconds / 1e6 : 0;
+    t.delivered_mbps = seconds > 0 ? double(t.bytes_delivered) * 8 / seconds / 1e6 : 0;
     out.push_back(t);
   }
   return out;
 }
 
 Status Recorder::write(const std::filesystem::path& dir, const std::vector<scenario::ExpectationResult>& expectations,
-                       const RunTiming& timing) const {
+                       const RunTiming& timing, const Invocation* invocation) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(EIO, "cannot create results directory " + dir.string() + ": " + ec.message());
 
+  // Columns are only ever appended (DESIGN.md §2.2); the ones after `error` are measured where data arrived.
   std::string sessions =
       "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,bytes_received,"
-      "completed,error\n";
+      "completed,error,bytes_delivered,loss,owd_ms,jitter_ms\n";
   for (const auto& s : sessions_) {
     sessions += std::to_string(s.session) + "," + cell(s.workload) + "," + cell(s.node) + "," + cell(s.dst) + "," +
                 std::to_string(s.port) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
                 std::to_string(s.rule) + "," + std::to_string(s.policy_version) + "," +
-                num(to_seconds(s.start)) + "," + num(to_seconds(s.end)) + "," + std::to_string(s.bytes_sent) + "," +
-                std::to_string(s.bytes_received) + "," + (s.completed ? "1" : "0") + "," + cell(s.error) + "\n";
+                num(to_seconds(s.start)) + "," + (s.unfinished() ? "" : num(to_seconds(s.end))) + "," +
+                std::to_string(s.bytes_sent) + "," + std::to_string(s.bytes_received) + "," +
+                (s.completed ? "1" : "0") + "," + cell(s.error) + "," + std::to_string(s.bytes_delivered) + "," +
+                (s.loss ? num(*s.loss) : "") + "," + (s.owd ? num(to_millis(*s.owd)) : "") + "," +
+                (s.jitter ? num(to_millis(*s.jitter)) : "") + "\n";
   }
-  std::string metrics = "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy\n";
+  // goodput_mbps is kept for readers of the first format; goodput_estimate_mbps says what it is: nRD's estimate
+  // from the sessions it sampled (it follows what they carried, not what the path could carry).
+  std::string metrics = "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps\n";
   for (const auto& m : metrics_) {
     const auto& e = m.estimate;
-    metrics += num(to_seconds(m.time), 3) + "," + cell(e.stack) + "," + (e.has_rtt ? num(to_millis(e.rtt), 3) : "") +
-               "," + (e.has_goodput ? num(e.goodput.value / 1e6, 3) : "") + "," + num(e.loss, 5) + "," +
-               std::to_string(e.failures) + "," + (e.healthy ? "1" : "0") + "\n";
+    const std::string goodput = e.has_goodput ? num(e.goodput.value / 1e6, 3) : "";
+    metrics += num(to_seconds(m.time)) + "," + cell(e.stack) + "," + (e.has_rtt ? num(to_millis(e.rtt), 3) : "") +
+               "," + goodput + "," + num(e.loss, 5) + "," + std::to_string(e.failures) + "," +
+               (e.healthy ? "1" : "0") + "," + goodput + "\n";
   }
   std::string policy;
   for (const auto& line : policy_lines_) policy += line + "\n";
@@ -115,9 +151,11 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
       {"total", sessions_.size()}, {"completed", completed}, {"failed", failed}, {"unfinished", unfinished}};
   summary["stacks"] = nlohmann::ordered_json::array();
   for (const auto& t : stack_totals()) {
-    summary["stacks"].push_back(
-        {{"stack", t.stack}, {"sessions", t.sessions}, {"share", t.share}, {"goodput_mbps", t.goodput_mbps},
-         {"bytes", t.bytes}});
+    // goodput_mbps: the first format's name, now the delivered rate (it was offered bytes); delivered_mbps is
+    // the name that says what it is.
+    summary["stacks"].push_back({{"stack", t.stack}, {"sessions", t.sessions}, {"share", t.share},
+                                 {"goodput_mbps", t.delivered_mbps}, {"bytes", t.bytes},
+                                 {"bytes_delivered", t.bytes_delivered}, {"delivered_mbps", t.delivered_mbps}});
   }
   summary["expectations"] = nlohmann::ordered_json::array();
   for (const auto& x : expectations) {
@@ -125,13 +163,22 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   }
   summary["policy_versions"] = policy_records_.size();
   summary["sim_events"] = timing.sim_events;
+  summary["provenance"] = provenance();
   // The only values that differ between two runs of the same seed: everything else is deterministic.
   summary["timing"] = {{"wall_s", timing.wall_s},
                        {"sim_s_per_wall_s", timing.wall_s > 0 ? to_seconds(scenario_.duration) / timing.wall_s : 0},
                        {"events_per_wall_s", timing.wall_s > 0 ? double(timing.sim_events) / timing.wall_s : 0}};
+  // Where and when: differs between runs of the same seed, like timing.
+  if (invocation) summary["invocation"] = invocation_json(*invocation);
 
+  const std::string scenario_copy =
+      "# The scenario of this run as it ran: " + scenario_.file +
+      " with the run's --set overrides and seed applied (see summary.json `provenance`).\n"
+      "# Comments of the original are not kept. `dmm-sim scenario.yaml` runs it again.\n" +
+      scenario_.effective_yaml;
   for (auto [name, text] : {std::pair<const char*, const std::string*>{"sessions.csv", &sessions},
-                            {"metrics.csv", &metrics}, {"policy.jsonl", &policy}, {"events.csv", &events}}) {
+                            {"metrics.csv", &metrics}, {"policy.jsonl", &policy}, {"events.csv", &events},
+                            {kScenarioCopy, &scenario_copy}}) {
     if (auto st = write_file(dir / name, *text); !st) return st;
   }
   return write_file(dir / "summary.json", summary.dump(2) + "\n");

@@ -2,11 +2,13 @@
 // Collects what a run does and writes the results directory (DESIGN.md §2.2). No ns-3 here.
 // Output is a pure function of the recorded values: same seed, same scenario => byte-identical files.
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 #include "dmm/policy.hpp"
 #include "dmm/policy_algorithm.hpp"
+#include "model/provenance.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 
@@ -29,8 +31,9 @@ struct StackTotals {
   std::string stack;
   std::uint64_t sessions = 0;
   double share = 0;
-  double goodput_mbps = 0;  // bytes carried * 8 / run duration
-  ByteCount bytes = 0;
+  ByteCount bytes = 0;            // offered and read by the client applications: bytes_sent + bytes_received
+  ByteCount bytes_delivered = 0;  // what arrived (sessions.csv bytes_delivered, summed)
+  double delivered_mbps = 0;      // bytes_delivered * 8 / run duration (summary.json's goodput_mbps is this too)
 };
 
 struct RunTiming {
@@ -54,10 +57,15 @@ public:
   std::vector<StackTotals> stack_totals() const;
 
   // Writes sessions.csv, metrics.csv, policy.jsonl, events.csv and summary.json into `dir` (created).
+  // With `invocation`, summary.json also says where and when the run was made (the volatile `invocation`).
   Status write(const std::filesystem::path& dir, const std::vector<scenario::ExpectationResult>& expectations,
-               const RunTiming& timing) const;
+               const RunTiming& timing, const Invocation* invocation = nullptr) const;
+  // The session records, for what is settled once the run is over (UDP arrivals).
+  std::vector<scenario::SessionRecord>& sessions_to_settle() { return sessions_; }
 
 private:
+  nlohmann::ordered_json provenance() const;
+
   const scenario::Scenario& scenario_;
   std::vector<scenario::SessionRecord> sessions_;
   std::vector<std::string> policy_lines_;

@@ -11,6 +11,7 @@
 #include "dmm/nsocket.hpp"
 #include "dmm/orchestrator.hpp"
 #include "dmm/policy_channel.hpp"
+#include "model/delivery_ledger.hpp"
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_executor.hpp"
 #include "model/ns3_link.hpp"
@@ -120,6 +121,7 @@ private:
   std::unique_ptr<InProcessPolicyChannel> channel_;
   std::unique_ptr<Nrd> nrd_;
   std::unique_ptr<ActiveProber> prober_;
+  DeliveryLedger ledger_;  // before the servers, which write into it
   std::vector<std::unique_ptr<WorkloadServer>> servers_;
   std::vector<std::unique_ptr<WorkloadClient>> clients_;
   std::uint64_t next_session_id_ = 1;
@@ -312,6 +314,7 @@ Status Simulation::World::build_workloads() {
     }
     ServeSpec serve{ServeKind::sink, 0, 0};
     if (w.kind == scenario::WorkloadKind::request_response) serve = {ServeKind::request_response, w.request, w.response};
+    if (w.proto == L4Proto::udp) serve.datagram_ledger = &ledger_;  // UDP is measured where it arrives
     auto server = std::make_unique<WorkloadServer>(executor_, serve);
     if (auto st = server->listen(*server_stacks_[to], {IpAddress{}, w.port}, w.proto); !st) {
       return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': " + st.error().message);
@@ -385,6 +388,8 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   if (stopped_) return *stopped_;
   for (auto& c : clients_) c->finish_run();
   recorder_.sort_sessions();
+  // UDP figures come from the receiving side, complete only now: datagrams arrive after their sender stopped.
+  settle_udp_sessions(recorder_.sessions_to_settle(), ledger_);
 
   RunReport report;
   report.expectations = scenario::evaluate(sc_, recorder_.sessions(), recorder_.policies());
@@ -400,7 +405,10 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   report.timing.sim_events = ns3::Simulator::GetEventCount() - progress_events_;
   report.timing.wall_s = options.wall_seconds ? options.wall_seconds() : 0;
   if (!options.out_dir.empty()) {
-    if (auto st = recorder_.write(options.out_dir, report.expectations, report.timing); !st) return st.error();
+    const Invocation* invocation = options.invocation ? &*options.invocation : nullptr;
+    if (auto st = recorder_.write(options.out_dir, report.expectations, report.timing, invocation); !st) {
+      return st.error();
+    }
   }
   return report;
 }

@@ -20,6 +20,8 @@ struct RunOptions {
   // Wall-clock seconds since the run started, measured by the caller: the core and the simulation never read
   // the wall clock themselves. Null = timing not reported.
   std::function<double()> wall_seconds;
+  // Where and when the run was started (summary.json `invocation`, volatile like timing). Null = not recorded.
+  std::optional<Invocation> invocation;
 };
 
 struct RunReport {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "model/datagram_tag.hpp"
+
 namespace dmm::sim {
 namespace {
 
@@ -48,7 +50,10 @@ public:
       const auto m = session_->metrics();
       rec_.bytes_sent = m.bytes_sent;
       rec_.bytes_received = m.bytes_received;
+      // TCP: what the server's stack acknowledged by now; UDP: settled from the receiver's side after the run.
+      rec_.bytes_delivered = m.bytes_acked + m.bytes_received;
     }
+    rec_.datagrams_sent = datagrams_sent_;
     rec_.completed = completed;
     rec_.error = error;
     owner_.ctx_.record(rec_);
@@ -114,20 +119,34 @@ private:
     if (owner_.ctx_.executor.now() >= on_until_) return end(true, "");
     const double per_tick = spec.send_rate.value / 8.0 * to_seconds(kPacingTick);
     credit_ += per_tick;
-    const std::size_t unit = spec.proto == L4Proto::udp ? kMaxDatagram : kZeros.size();
-    while (credit_ >= 1.0) {
+    const bool udp = spec.proto == L4Proto::udp;
+    const std::size_t unit = udp ? kMaxDatagram : kZeros.size();
+    // A datagram carries at least its tag (the receiver measures the session by it).
+    const double smallest = udp ? double(kDatagramTagBytes) : 1.0;
+    while (credit_ >= smallest) {
       const auto len = static_cast<std::size_t>(std::min<double>(credit_, double(unit)));
-      auto n = session_->send({kZeros.data(), len});
+      auto n = udp ? send_datagram(len) : session_->send({kZeros.data(), len});
       if (!n) return end(false, n.error().message);
       if (*n == 0) break;  // TCP buffer full: the rate is above what the path carries
       credit_ -= double(*n);
     }
-    credit_ = std::min(credit_, per_tick * 10);  // never burst more than ten ticks' worth
+    credit_ = std::min(credit_, std::max(per_tick * 10, smallest));  // never burst more than ten ticks' worth
     tick_timer_ = owner_.ctx_.executor.schedule(kPacingTick, [this] { tick(); });
+  }
+
+  // One UDP datagram of `len` bytes whose tag says which session it belongs to, its number and when it left.
+  Result<std::size_t> send_datagram(std::size_t len) {
+    const std::span<std::byte> datagram(datagram_.data(), len);
+    write_datagram_tag(datagram, {rec_.session, datagrams_sent_, owner_.ctx_.executor.now()});
+    auto n = session_->send(datagram);
+    if (n && *n > 0) ++datagrams_sent_;
+    return n;
   }
 
   WorkloadClient& owner_;
   scenario::SessionRecord rec_;
+  std::array<std::byte, kMaxDatagram> datagram_{};
+  std::uint64_t datagrams_sent_ = 0;
   std::unique_ptr<Session> session_;
   ByteCount to_send_ = 0, sent_ = 0, to_receive_ = 0, received_ = 0;
   bool fin_sent_ = false;
@@ -177,6 +196,7 @@ void WorkloadClient::open_one() {
   rec.dst = spec_.to;
   rec.port = spec_.port;
   rec.intent = spec_.intent;
+  rec.proto = spec_.proto;
   rec.start = ctx_.executor.now();
   auto run = std::make_unique<Run>(*this, rec);
   Run* r = run.get();

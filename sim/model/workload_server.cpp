@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
 namespace dmm::sim {
@@ -10,6 +11,11 @@ namespace dmm::sim {
 class WorkloadServer::Served final : public ConnectionEvents {
 public:
   Served(WorkloadServer& owner, std::unique_ptr<Connection> c) : owner_(owner), connection_(std::move(c)) {
+    if (DeliveryLedger* ledger = owner_.spec_.datagram_ledger) {
+      tags_.emplace([ledger, &executor = owner_.executor_](const DatagramTag& tag) {
+        ledger->arrived(tag, executor.now());
+      });
+    }
     connection_->set_events(*this);
   }
   ~Served() override { connection_->close(); }
@@ -22,6 +28,7 @@ private:
       if (!n || *n == 0) break;
       received_ += *n;
       owner_.bytes_received_ += *n;
+      if (tags_) tags_->feed({buf.data(), *n});
       if (owner_.spec_.kind == ServeKind::echo) echo_.insert(echo_.end(), buf.begin(), buf.begin() + *n);
     }
     if (owner_.spec_.kind == ServeKind::request_response && !answering_ && received_ >= owner_.spec_.request) {
@@ -66,6 +73,7 @@ private:
   std::unique_ptr<Connection> connection_;
   ByteCount received_ = 0, sent_ = 0, to_send_ = 0;
   std::vector<std::byte> echo_;
+  std::optional<DatagramTagReader> tags_;  // UDP sinks
   bool answering_ = false;
   bool done_ = false;
 };

@@ -7,6 +7,7 @@
 #include "dmm/executor.hpp"
 #include "dmm/graveyard.hpp"
 #include "dmm/stack.hpp"
+#include "model/delivery_ledger.hpp"
 
 namespace dmm::sim {
 
@@ -16,6 +17,8 @@ struct ServeSpec {
   ServeKind kind = ServeKind::sink;
   ByteCount request = 0;   // request-response: bytes to read before answering
   ByteCount response = 0;  // request-response: bytes of the answer
+  // UDP sinks: read the datagram tags (model/datagram_tag.hpp) of what arrives and enter it here. Not owned.
+  DeliveryLedger* datagram_ledger = nullptr;
 };
 
 class WorkloadServer final : public AcceptEvents {

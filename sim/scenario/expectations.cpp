@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "scenario/completion_stats.hpp"
 #include "scenario/results.hpp"
 
 namespace dmm::scenario {
@@ -73,17 +74,16 @@ std::vector<ExpectationResult> evaluate(const Scenario& scenario, const std::vec
       else note(what);
     }
     if (e.median_completion_at_most && !scope.empty()) {
-      std::vector<double> times;
-      for (auto* s : scope) {
-        if (s->completed) times.push_back(to_seconds(s->end - s->start));
-      }
-      if (times.empty()) {
-        fail("no completed sessions");
+      // Unfinished and failed sessions count (censored; DESIGN.md §2.2): a median of the finished ones alone
+      // would reward leaving slow sessions unfinished.
+      const CompletionEstimate c = estimate_completion(scope, scenario.duration);
+      const std::string counts = fmt("; %.0f completed, %.0f unfinished, %.0f failed", double(c.completed),
+                                     double(c.unfinished), double(c.failed));
+      if (!c.median) {
+        fail("median completion not reached (fewer than half completed)" + counts);
       } else {
-        std::sort(times.begin(), times.end());
-        const double median = times[times.size() / 2];
-        const std::string what = fmt("median completion %.4fs", median);
-        if (median > to_seconds(*e.median_completion_at_most)) fail(what);
+        const std::string what = fmt("median completion %.4fs", to_seconds(*c.median)) + counts;
+        if (*c.median > *e.median_completion_at_most) fail(what);
         else note(what);
       }
     }

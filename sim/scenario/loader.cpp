@@ -27,6 +27,25 @@ Error error_at_start(const std::string& file, const std::string& what) {
   return make_error(EINVAL, file + ":1:1: " + what);
 }
 
+// The scenario as it will run, for the results directory: `--seed` written into `seed:`, plug-in paths made
+// absolute (they were relative to the original file's directory, which the copy does not share).
+std::string effective_yaml(yaml::NodeRef root, const Scenario& s) {
+  std::vector<std::string> fixes;
+  if (s.seed_option) fixes.push_back("seed=" + std::to_string(*s.seed_option));
+  if (!s.plugins.empty()) {
+    std::string list = "[";
+    for (const auto& p : s.plugins) {
+      yaml::Node path;
+      path.kind = yaml::Node::Kind::scalar;
+      path.text = std::filesystem::absolute(p).lexically_normal().string();
+      path.quoted = true;
+      list += (list.size() > 1 ? ", " : "") + yaml::to_flow(path);
+    }
+    fixes.push_back("plugins=" + list + "]");
+  }
+  return yaml::to_block(*apply_overrides(root, fixes));
+}
+
 Scenario build(std::string_view text, const std::string& file_name, const LoadOptions& options) {
   yaml::NodeRef root = yaml::parse(text, 0, kLimits);
   if (!root) yaml::fail(yaml::Where{}, "empty scenario (expected a map with name, duration, topology, ...)");
@@ -58,6 +77,10 @@ Scenario build(std::string_view text, const std::string& file_name, const LoadOp
   detail::load_workloads(top, ctx);
   detail::load_events(top, ctx);
   detail::load_expect(top, ctx);
+
+  s.overrides = options.overrides;
+  s.seed_option = options.seed;
+  s.effective_yaml = effective_yaml(root, s);
   return s;
 }
 

@@ -2,6 +2,7 @@
 // What a run produced, in memory: the rows of sessions.csv and policy.jsonl, and the expectation verdicts.
 // Shared by the simulator (which fills it), the expectation checker and the bindings.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,14 +24,27 @@ struct SessionRecord {
   PolicyVersion policy_version = 0;
   TimePoint start{0};
   TimePoint end{0};
-  ByteCount bytes_sent = 0;
-  ByteCount bytes_received = 0;
+  ByteCount bytes_sent = 0;      // handed to the stack by the client application (offered)
+  ByteCount bytes_received = 0;  // read by the client application
   bool completed = false;
   std::string error;
+  // Measured where the data arrived (DESIGN.md §2.2: figures count delivered bytes, not offered ones).
+  // TCP: bytes the server's stack acknowledged (what the client's stack delivered) + bytes the client read.
+  // UDP: datagram bytes that reached the receiving application + bytes the client read.
+  ByteCount bytes_delivered = 0;
+  L4Proto proto = L4Proto::tcp;
+  std::uint64_t datagrams_sent = 0;  // UDP
+  std::optional<double> loss;        // UDP: 1 - datagrams arrived / sent (in flight at the end = lost)
+  std::optional<Duration> owd;       // UDP: mean one-way delay of the datagrams that arrived
+  std::optional<Duration> jitter;    // UDP: RFC 3550 interarrival jitter (at least two datagrams arrived)
+
+  // Still open when the run ended: not failed, not finished either; `end` is not an end (written empty).
+  bool unfinished() const;
 };
 
 // The `error` of a session still open when the run ended: not a failure, just unfinished.
 inline constexpr const char* kUnfinished = "unfinished at end of run";
+inline bool SessionRecord::unfinished() const { return error == kUnfinished; }
 
 struct PolicyRecord {
   PolicyVersion version = 0;

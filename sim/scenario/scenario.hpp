@@ -135,6 +135,11 @@ struct Scenario {
   std::vector<EventSpec> events;
   std::vector<ExpectSpec> expect;
   NSocketSpec nsocket;
+  // How it was made (a results directory's provenance): the `--set` edits applied, in order, the `--seed` given
+  // (if any), and the scenario as run — the file's YAML with both applied — as block-style YAML text.
+  std::vector<std::string> overrides;
+  std::optional<std::uint64_t> seed_option;
+  std::string effective_yaml;
 
   const LinkSpec* find_link(const std::string& name) const;
   int node_index(const std::string& name) const;  // -1 when unknown

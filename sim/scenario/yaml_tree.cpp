@@ -282,11 +282,56 @@ void flow(const Node& node, std::string& out) {
   }
 }
 
+// Block style the way scenario files are written: maps one key per line, list items one per line in flow
+// style (`- {name: wan-a, rate: 100Mbps}`), scalars exactly as flow() writes them.
+void block(const Node& node, int indent, std::string& out) {
+  const std::string pad(static_cast<std::size_t>(indent), ' ');
+  if (node.is_map()) {
+    for (const auto& e : node.entries) {
+      Node key;
+      key.kind = Node::Kind::scalar;
+      key.text = e.key;
+      out += pad;
+      flow(key, out);
+      out += ':';
+      const Node& v = *e.value;
+      // A list of scalars stays on the key's line (`nodes: [client, server]`), as it is usually written.
+      const bool nested = (v.is_map() && !v.entries.empty()) ||
+                          (v.is_sequence() && std::any_of(v.items.begin(), v.items.end(),
+                                                          [](const NodeRef& item) { return !item->is_scalar(); }));
+      if (!nested) {
+        out += ' ';
+        flow(v, out);
+        out += '\n';
+      } else {
+        out += '\n';
+        block(v, indent + 2, out);
+      }
+    }
+  } else if (node.is_sequence()) {
+    for (const auto& item : node.items) {
+      out += pad + "- ";
+      flow(*item, out);
+      out += '\n';
+    }
+  } else {
+    out += pad;
+    flow(node, out);
+    out += '\n';
+  }
+}
+
 }  // namespace
 
 std::string to_flow(const Node& node) {
   std::string out;
   flow(node, out);
+  return out;
+}
+
+std::string to_block(const Node& node) {
+  std::string out;
+  block(node, 0, out);
   return out;
 }
 

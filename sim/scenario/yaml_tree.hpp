@@ -78,5 +78,8 @@ NodeRef parse(std::string_view text, int source, const Limits& limits = {});
 
 // Flow-style YAML of a node, one line, scalars as written: `{between: [12s, 20s], stack: slow}`.
 std::string to_flow(const Node& node);
+// Block-style YAML of a node, the way scenario files are written: one map key per line, list items one per line
+// in flow style. Parsing it again gives the same tree (scalars keep their text and their quotedness).
+std::string to_block(const Node& node);
 
 }  // namespace dmm::scenario::yaml

@@ -1,4 +1,4 @@
-// dmm-sim SCENARIO.yaml [--out DIR] [--seed N] [--set key=value ...] [--plot] [--pcap] [--quiet]
+// dmm-sim SCENARIO.yaml [--out DIR] [--seed N] [--set key=value ...] [--plot] [--pcap] [--quiet] | --version
 // Runs a scenario in ns-3, checks its expectations and writes the results directory (DESIGN.md §2.2-2.3).
 // Exit codes: 0 ok, 1 expectations failed, 2 bad input or usage, 3 runtime failure.
 #include <spawn.h>
@@ -12,6 +12,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "analysis_dir.hpp"
+#include "model/build_info.hpp"
+#include "model/provenance.hpp"
 #include "model/simulation.hpp"
 #include "scenario/scenario.hpp"
 
@@ -24,13 +27,15 @@ namespace {
 
 enum Exit { kOk = 0, kExpectationsFailed = 1, kBadInput = 2, kRuntimeFailure = 3 };
 
-std::string analysis_dir() {
-  if (const char* dir = std::getenv("DMM_ANALYSIS_DIR")) return dir;
-  return DMM_ANALYSIS_DIR;
-}
-
 int run_plot(const std::filesystem::path& results) {
-  const std::string script = analysis_dir() + "/plot_run.py";
+  std::string tried;
+  const auto analysis = tools::find_analysis_dir(tried);
+  if (!analysis) {
+    std::cerr << "dmm-sim: cannot find analysis/plot_run.py (looked in " << tried
+              << "); set DMM_ANALYSIS_DIR to the directory that holds it\n";
+    return -1;
+  }
+  const std::string script = (*analysis / "plot_run.py").string();
   std::string python = "/usr/bin/python3", dir = results.string();
   char* argv[] = {python.data(), const_cast<char*>(script.c_str()), dir.data(), nullptr};
   pid_t pid;
@@ -48,10 +53,12 @@ void print_report(const scenario::Scenario& sc, const sim::RunReport& r, const s
               sc.name.c_str(), static_cast<unsigned long long>(sc.seed), to_seconds(sc.duration), r.timing.wall_s,
               r.timing.wall_s > 0 ? to_seconds(sc.duration) / r.timing.wall_s : 0.0,
               static_cast<unsigned long long>(r.timing.sim_events));
-  std::printf("  %-16s %9s %7s %16s\n", "stack", "sessions", "share", "goodput Mbit/s");
+  // Delivered: bytes that arrived (TCP: acknowledged by the receiver; UDP: datagrams the receiver got), over the
+  // whole run. Not what the applications offered.
+  std::printf("  %-16s %9s %7s %18s\n", "stack", "sessions", "share", "delivered Mbit/s");
   for (const auto& s : r.stacks) {
-    std::printf("  %-16s %9llu %7.3f %16.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
-                s.goodput_mbps);
+    std::printf("  %-16s %9llu %7.3f %18.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
+                s.delivered_mbps);
   }
   std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
               static_cast<unsigned long long>(r.sessions), static_cast<unsigned long long>(r.completed),
@@ -77,7 +84,8 @@ int main(int argc, char** argv) {
     ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
     ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
     ("pcap", "write pcap traces of every link into <out>/pcap/")
-    ("quiet,q", "print nothing but errors");
+    ("quiet,q", "print nothing but errors")
+    ("version", "print the version (and git commit, ns-3 version) and exit");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
   po::options_description all;
@@ -95,6 +103,10 @@ int main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << visible << "\nExit codes: 0 ok, 1 expectations failed, 2 bad input, 3 runtime failure.\n";
+    return kOk;
+  }
+  if (vm.count("version")) {
+    std::cout << sim::version_line("dmm-sim") << "\n";
     return kOk;
   }
   if (!vm.count("scenario")) {
@@ -141,6 +153,10 @@ int main(int argc, char** argv) {
   sim::RunOptions options;
   options.out_dir = out;
   options.wall_seconds = wall;
+  options.invocation = sim::this_invocation(
+      "dmm-sim", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count()));
   const bool progress = !quiet && isatty(STDERR_FILENO);
   bool progress_shown = false;
   // Runs shorter than this need no progress line; DMM_PROGRESS_AFTER (seconds) changes it, e.g. for tests.

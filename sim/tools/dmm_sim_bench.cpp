@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "model/build_info.hpp"
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_link.hpp"
 #include "model/simulation.hpp"
@@ -116,7 +117,8 @@ Figures run_plain_ns3(const scenario::Scenario& sc, const std::vector<scenario::
 
 int main(int argc, char** argv) {
   po::options_description opts("Usage: dmm-sim-bench SCENARIO.yaml [--json FILE]\nOptions");
-  opts.add_options()("help,h", "show this help")("json", po::value<std::string>(), "also write the figures as JSON");
+  opts.add_options()("help,h", "show this help")("json", po::value<std::string>(), "also write the figures as JSON")(
+      "version", "print the version and exit");
   po::options_description all;
   all.add(opts).add_options()("scenario", po::value<std::string>());
   po::positional_options_description pos;
@@ -127,6 +129,10 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "dmm-sim-bench: " << e.what() << "\n";
     return 2;
+  }
+  if (vm.count("version")) {
+    std::cout << sim::version_line("dmm-sim-bench") << "\n";
+    return 0;
   }
   if (vm.count("help") || !vm.count("scenario")) {
     std::cout << opts << "\n";

@@ -22,7 +22,10 @@ from conftest import QUICKSTART, RESULT_FILES, files_equal, run_cli, scenario_pa
 def without_timing(path: str) -> dict:
     with open(os.path.join(path, "summary.json"), encoding="utf-8") as handle:
         summary = json.load(handle)
-    summary.pop("timing")  # wall-clock figures: the only part that may differ between two runs
+    # The documented volatile parts, the only ones that may differ between two runs: wall-clock figures, and
+    # where and how the run was started (the tool, its command line, the host).
+    summary.pop("timing")
+    summary.pop("invocation")
     return summary
 
 
@@ -58,6 +61,12 @@ def test_overrides_equal_the_cli_set(tmp_path):
                                out=tmp_path / "py")
     assert_same_results(str(tmp_path / "cli"), str(tmp_path / "py"))
     assert results.overrides == {"nrd.period": "250ms", "topology.links.wan-b.delay": "30ms"}
+    # Loaded back from the directories, both runs say how they were made.
+    for directory in ["cli", "py"]:
+        loaded = dmm.load_results(str(tmp_path / directory))
+        assert loaded.overrides == {"nrd.period": "250ms", "topology.links.wan-b.delay": "30ms"}
+        assert "period: 250ms" in loaded.scenario_yaml and "delay: 30ms" in loaded.scenario_yaml
+    assert files_equal(str(tmp_path / "cli"), str(tmp_path / "py"), "scenario.yaml")
 
 
 @pytest.mark.full_scenario
@@ -198,3 +207,43 @@ def test_ctrl_c_stops_a_run_with_keyboard_interrupt(quickstart):
     sender.join()
     assert 1 <= len(calls) < 39  # stopped before the end
     assert quickstart.run().passed  # and the process runs scenarios as before
+
+
+def test_results_say_how_they_were_made(short, tmp_path):
+    results = short.run(seed=4, overrides={"nrd.period": "250ms"}, out=tmp_path / "run")
+    provenance = results.provenance
+    assert provenance["dmm_version"] == dmm.__version__ == dmm.build_info()["version"]
+    assert provenance["git_commit"] == dmm.build_info()["git_commit"]
+    assert provenance["ns3_version"] == dmm.build_info()["ns3_version"] == "3.37"
+    assert provenance["scenario_file"] == QUICKSTART
+    assert provenance["seed_option"] == 4
+    assert provenance["overrides"][-1] == "nrd.period=250ms"
+    invocation = results.invocation
+    assert invocation["tool"] == "python dmm"
+    assert invocation["command_line"][0].endswith("python3") or "python" in invocation["command_line"][0]
+    assert invocation["host"]["cpus"] >= 1 and invocation["host"]["hostname"]
+    assert invocation["working_directory"] == os.getcwd()
+    # The copy of the scenario is what ran: loaded again, it gives the same run.
+    copy = dmm.Scenario.from_yaml(results.scenario_yaml, file=str(tmp_path / "run" / "scenario.yaml"))
+    assert copy.seed == 4 and copy.nrd["period_s"] == 0.25 and copy.duration_s == 3
+    pd.testing.assert_frame_equal(copy.run().sessions, results.sessions)
+    # A temporary run keeps its copy in memory.
+    assert "seed: 4" in short.run(seed=4).scenario_yaml
+
+
+def test_load_results_reads_the_overrides_of_a_cli_run(tmp_path):
+    edits = ["duration=2s", "workloads.rpc.stop=2s", "workloads.bulk.size=1MB", "events=[]", "expect=[]"]
+    run_cli(QUICKSTART, *[arg for edit in edits for arg in ("--set", edit)], "--out", str(tmp_path / "cli"),
+            "--quiet", check_exit=0)
+    loaded = dmm.load_results(str(tmp_path / "cli"))
+    assert loaded.overrides == {"duration": "2s", "workloads.rpc.stop": "2s", "workloads.bulk.size": "1MB",
+                                "events": "[]", "expect": "[]"}
+    assert loaded.invocation["tool"] == "dmm-sim"
+
+
+def test_version_is_the_tools_version():
+    done = run_cli("--version", check_exit=0)
+    assert done.stdout.startswith(f"dmm-sim {dmm.__version__} ")
+    info = dmm.build_info()
+    if info["git_commit"]:
+        assert info["git_commit"][:12] in done.stdout

@@ -139,3 +139,27 @@ def test_help_is_useful():
     text = dmm.Scenario.__doc__ + dmm.Scenario.run.__doc__
     for words in ["load_scenario", "from_yaml", "FILE:LINE:COL", "overrides", "seed", "Results"]:
         assert words in text
+
+
+def test_workloads_show_every_parameter():
+    scenario = dmm.Scenario.from_yaml("""
+name: all-kinds
+duration: 10s
+topology: {nodes: [a, b], links: [{name: l, between: [a, b]}]}
+stacks: [{name: s, node: a, kind: kernel, link: l}]
+policy: [{match: {}, use: [s]}]
+workloads:
+  - {name: rpc, kind: request-response, from: a, to: b, port: 80, rate: 20/s, response: 4KiB}
+  - {name: bulk, kind: bulk, from: a, to: b, port: 81, size: 2MB, count: 3, start: 1s, stop: 9s}
+  - {name: video, kind: on-off, proto: udp, from: a, to: b, port: 82, on: 2s, off: 500ms, send_rate: 5Mbps}
+""")
+    rpc, bulk, video = scenario.workloads
+    common = {"name", "kind", "from", "to", "port", "proto", "intent", "start_s", "stop_s", "rate_per_s", "count"}
+    assert set(rpc) == common | {"request_bytes", "response_bytes"}
+    assert (rpc["rate_per_s"], rpc["count"], rpc["request_bytes"], rpc["response_bytes"]) == (20.0, None, 200, 4096)
+    assert set(bulk) == common | {"size_bytes"}
+    assert (bulk["rate_per_s"], bulk["count"], bulk["size_bytes"], bulk["start_s"], bulk["stop_s"]) == \
+        (None, 3, 2_000_000, 1.0, 9.0)
+    assert set(video) == common | {"on_s", "off_s", "send_rate_mbps"}
+    assert (video["proto"], video["on_s"], video["off_s"], video["send_rate_mbps"], video["count"]) == \
+        ("udp", 2.0, 0.5, 5.0, 1)

@@ -10,6 +10,7 @@ import pytest
 
 import dmm
 from dmm._sweep import WorkerTraceback
+from dmm.analysis import completion
 
 GRID = {"nrd.period": ["250ms", "1s"], "seed": range(2)}
 
@@ -19,7 +20,8 @@ def test_sweep_runs_every_combination_in_worker_processes(quickstart, tmp_path):
     assert list(frame[["nrd.period", "seed"]].itertuples(index=False, name=None)) == [
         ("250ms", 0), ("250ms", 1), ("1s", 0), ("1s", 1)]
     for column in ["sessions", "completed", "failed", "unfinished", "policy_versions", "passed",
-                   "median_completion_s", "goodput_mbps", "share:fast", "share:slow", "results"]:
+                   "median_completion_s", "unfinished_share", "failed_share", "goodput_mbps", "delivered_mbps",
+                   "share:fast", "share:slow", "results"]:
         assert column in frame.columns
     assert frame.columns[-1] == "results" and frame.attrs["grid"] == ["nrd.period", "seed"]
     assert (frame["share:fast"] + frame["share:slow"]).round(9).eq(1).all()
@@ -30,6 +32,11 @@ def test_sweep_runs_every_combination_in_worker_processes(quickstart, tmp_path):
     pd.testing.assert_frame_equal(row["results"].sessions, by_hand.sessions)
     assert row["sessions"] == len(by_hand.sessions)
     assert row["policy_versions"] == len(by_hand.policies)
+    # The median counts every session (unfinished censored, failed never complete), and says how many there were.
+    stats = completion.completion_stats(by_hand.sessions, by_hand.duration_s)
+    assert row["median_completion_s"] == stats.median_s
+    assert row["unfinished_share"] == stats.unfinished_share == row["unfinished"] / row["sessions"]
+    assert row["delivered_mbps"] == row["goodput_mbps"] == sum(s["delivered_mbps"] for s in by_hand.summary["stacks"])
 
 
 def test_one_process_gives_the_same_frame(quickstart):

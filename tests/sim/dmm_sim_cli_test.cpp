@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
+
 #include "run_helpers.hpp"
 
 using namespace dmm::test;
@@ -52,9 +55,12 @@ TEST(DmmSimCli, FailedExpectationExitsOne) {
   EXPECT_TRUE(summary["expectations"][0]["passed"].get<bool>());
 }
 
-std::string without_timing(const std::string& summary_json) {
+// summary.json without its documented volatile objects: `timing` (wall time) and `invocation` (command line,
+// working directory, host, start time). Everything else must be the same for the same seed.
+std::string without_volatile(const std::string& summary_json) {
   auto j = nlohmann::json::parse(summary_json);
   j.erase("timing");
+  j.erase("invocation");
   return j.dump();
 }
 
@@ -68,7 +74,10 @@ TEST(DmmSimCli, SameSeedGivesByteIdenticalResults) {
     EXPECT_FALSE(fa.empty()) << f;
     EXPECT_EQ(fa, read_file(b / f)) << f << " differs between two runs of the same seed";
   }
-  EXPECT_EQ(without_timing(read_file(a / "summary.json")), without_timing(read_file(b / "summary.json")));
+  EXPECT_EQ(read_file(a / "scenario.yaml"), read_file(b / "scenario.yaml"));
+  const auto summary_a = nlohmann::json::parse(read_file(a / "summary.json"));
+  EXPECT_TRUE(summary_a.contains("provenance") && summary_a.contains("invocation")) << summary_a.dump(2);
+  EXPECT_EQ(without_volatile(read_file(a / "summary.json")), without_volatile(read_file(b / "summary.json")));
   // A different seed changes the arrivals: the test can tell runs apart.
   run_sim({scenario, "--out", c.string(), "--quiet", "--seed", "2"});
   EXPECT_NE(read_file(a / "sessions.csv"), read_file(c / "sessions.csv"));
@@ -83,21 +92,165 @@ TEST(DmmSimCli, ResultsDirectoryFollowsTheContract) {
     const auto text = read_file(out / file);
     return text.substr(0, text.find('\n'));
   };
+  // The first format's columns, in order, then the ones added since (columns are appended, never renamed).
   EXPECT_EQ(first_line("sessions.csv"),
             "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,"
-            "bytes_received,completed,error");
-  EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy");
+            "bytes_received,completed,error,bytes_delivered,loss,owd_ms,jitter_ms");
+  EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps");
   EXPECT_EQ(first_line("events.csv"), "time_s,event,target,detail");
   auto first_policy = nlohmann::json::parse(read_file(out / "policy.jsonl").substr(0, read_file(out / "policy.jsonl").find('\n')));
   for (const char* key : {"version", "time_s", "reason", "rules"}) EXPECT_TRUE(first_policy.contains(key)) << key;
   auto summary = nlohmann::json::parse(read_file(out / "summary.json"));
-  for (const char* key : {"scenario", "seed", "duration_s", "sessions", "stacks", "expectations", "sim_events", "timing"}) {
+  for (const char* key : {"scenario", "seed", "duration_s", "sessions", "stacks", "expectations", "sim_events", "timing",
+                          "provenance", "invocation"}) {
     EXPECT_TRUE(summary.contains(key)) << key;
   }
+  for (const char* key : {"goodput_mbps", "delivered_mbps", "bytes", "bytes_delivered"}) {
+    EXPECT_TRUE(summary["stacks"][0].contains(key)) << key;
+  }
+  EXPECT_TRUE(std::filesystem::exists(out / "scenario.yaml"));
   EXPECT_GT(summary["sim_events"].get<std::uint64_t>(), 10000u);
   std::size_t pcaps = 0;
   for (auto& e : std::filesystem::directory_iterator(out / "pcap")) pcaps += e.path().extension() == ".pcap";
   EXPECT_EQ(pcaps, 4u);  // two links, two ends each
+}
+
+double number(const std::string& cell) { return cell.empty() ? -1 : std::stod(cell); }
+
+TEST(DmmSimCli, UdpSessionsAreMeasuredWhereTheyArrive) {
+  // 8 Mbit/s of UDP into a 1 Mbit/s path that loses half its packets; 1 Mbit/s into a path that loses all.
+  const auto out = fresh_dir("udp");
+  auto run = run_sim({scenario_path("tests/scenarios/udp-lossy.yaml"), "--out", out.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::uint64_t offered = 0, delivered = 0;
+  for (const auto& row : read_csv(out / "sessions.csv")) {
+    const double sent = number(row.at("bytes_sent")), got = number(row.at("bytes_delivered"));
+    if (row.at("workload") == "video") {
+      offered += std::uint64_t(sent);
+      delivered += std::uint64_t(got);
+      EXPECT_EQ(row.at("completed"), "1");
+      EXPECT_GT(number(row.at("loss")), 0.8) << row.at("session");
+      EXPECT_GT(number(row.at("owd_ms")), 20) << "at least the link's delay";
+      EXPECT_GE(number(row.at("jitter_ms")), 0);
+    } else if (row.at("workload") == "blackhole") {
+      EXPECT_EQ(row.at("completed"), "0") << "no datagram arrived: not completed";
+      EXPECT_EQ(row.at("error"), "no datagram arrived");
+      EXPECT_EQ(got, 0);
+      EXPECT_EQ(number(row.at("loss")), 1.0);
+      EXPECT_EQ(row.at("owd_ms"), "");
+    } else {  // TCP: everything it sent was acknowledged; no UDP figures
+      EXPECT_EQ(got, sent);
+      EXPECT_EQ(row.at("loss"), "");
+      EXPECT_EQ(row.at("jitter_ms"), "");
+    }
+  }
+  ASSERT_GT(offered, 3'000'000u);
+  EXPECT_LT(delivered, offered / 5) << "delivered " << delivered << " of " << offered;
+  // The summary and the printed table report what arrived, not what was sent.
+  auto summary = nlohmann::json::parse(read_file(out / "summary.json"));
+  for (const auto& stack : summary["stacks"]) {
+    if (stack["stack"] != "lossy") continue;
+    const double seconds = summary["duration_s"].get<double>();
+    EXPECT_NEAR(stack["delivered_mbps"].get<double>(), double(delivered) * 8 / seconds / 1e6, 1e-6);
+    EXPECT_EQ(stack["goodput_mbps"], stack["delivered_mbps"]);
+    EXPECT_EQ(stack["bytes_delivered"].get<std::uint64_t>(), delivered);
+  }
+  EXPECT_NE(run.output.find("delivered Mbit/s"), std::string::npos) << run.output;
+  EXPECT_EQ(summary["sessions"]["failed"].get<int>(), 4) << "the four blackhole sessions";
+}
+
+TEST(DmmSimCli, UnfinishedSessionsHaveNoEndTime) {
+  // A 20 MB transfer cannot finish in 1 s: it is still open at the end, and its end_s says nothing.
+  const auto out = fresh_dir("unfinished");
+  auto run = run_sim({scenario_path("tests/scenarios/switch.yaml"), "--out", out.string(), "--quiet", "--set",
+                      "duration=1s", "--set", "events=[]", "--set",
+                      "workloads=[{name: big, kind: bulk, from: client, to: server, port: 5001, size: 20MB}]"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto rows = read_csv(out / "sessions.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("error"), "unfinished at end of run");
+  EXPECT_EQ(rows[0].at("end_s"), "");
+  EXPECT_EQ(rows[0].at("completed"), "0");
+  EXPECT_GT(number(rows[0].at("bytes_delivered")), 0);
+  EXPECT_LE(number(rows[0].at("bytes_delivered")), number(rows[0].at("bytes_sent")));
+}
+
+TEST(DmmSimCli, MetricsTimesKeepMicroseconds) {
+  const auto out = fresh_dir("metrics-us");
+  auto run = run_sim({scenario_path("tests/scenarios/switch.yaml"), "--out", out.string(), "--quiet", "--set",
+                      "duration=100ms", "--set", "events=[]", "--set", "nrd.period=1500us"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto rows = read_csv(out / "metrics.csv");
+  ASSERT_GT(rows.size(), 10u);
+  EXPECT_EQ(rows[0].at("time_s"), "0.001500");  // 0.002 with millisecond rounding
+  EXPECT_EQ(rows[2].at("time_s"), "0.003000");
+  EXPECT_EQ(rows[0].at("goodput_estimate_mbps"), rows[0].at("goodput_mbps"));
+}
+
+TEST(DmmSimCli, ResultsSayHowTheyWereMade) {
+  const auto out = fresh_dir("provenance"), again = fresh_dir("provenance-again");
+  const auto scenario = scenario_path("tests/scenarios/switch.yaml");
+  auto run = run_sim({scenario, "--out", out.string(), "--quiet", "--seed", "5", "--set", "nrd.period=250ms",
+                      "--set", "topology.links.wan-b.delay=30ms"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto summary = nlohmann::json::parse(read_file(out / "summary.json"));
+  const auto& p = summary["provenance"];
+  EXPECT_EQ(p["overrides"], nlohmann::json({"nrd.period=250ms", "topology.links.wan-b.delay=30ms"}));
+  EXPECT_EQ(p["seed_option"], 5);
+  EXPECT_EQ(p["scenario_file"], scenario);
+  EXPECT_EQ(p["scenario_copy"], "scenario.yaml");
+  EXPECT_EQ(p["ns3_version"], "3.37");
+  EXPECT_FALSE(p["dmm_version"].get<std::string>().empty());
+  EXPECT_TRUE(p["git_commit"].is_null() || p["git_commit"].get<std::string>().size() == 40) << p.dump();
+  const auto& inv = summary["invocation"];
+  EXPECT_EQ(inv["tool"], "dmm-sim");
+  EXPECT_EQ(inv["command_line"][0], DMM_SIM_BIN);
+  EXPECT_EQ(inv["command_line"].back(), "topology.links.wan-b.delay=30ms");
+  EXPECT_GT(inv["host"]["cpus"].get<int>(), 0);
+  EXPECT_FALSE(inv["host"]["hostname"].get<std::string>().empty());
+  EXPECT_FALSE(inv["host"]["kernel"].get<std::string>().empty());
+  EXPECT_EQ(inv["started_utc"].get<std::string>().size(), 20u);
+  // The copy of the scenario is the run: run as it is, with no options, it gives the same files.
+  auto rerun = run_sim({(out / "scenario.yaml").string(), "--out", again.string(), "--quiet"});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.output;
+  for (const char* f : {"sessions.csv", "metrics.csv", "policy.jsonl", "events.csv"}) {
+    EXPECT_EQ(read_file(out / f), read_file(again / f)) << f;
+  }
+}
+
+TEST(DmmSimCli, VersionOnEveryTool) {
+  for (const std::string bin : {DMM_SIM_BIN, DMM_SIM_BENCH_BIN}) {
+    SimRun run;
+    FILE* pipe = popen((shell_quote(bin) + " --version 2>&1").c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char buf[512];
+    while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) run.output.append(buf, n);
+    const int status = pclose(pipe);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << bin << ": " << run.output;
+    const std::string name = std::filesystem::path(bin).filename().string();
+    EXPECT_EQ(run.output.rfind(name + " 0.", 0), 0u) << run.output;
+    EXPECT_NE(run.output.find("ns-3 3.37"), std::string::npos) << run.output;
+  }
+}
+
+TEST(DmmSimCli, PlotFindsTheAnalysisScriptsBesideTheExecutable) {
+  // An installation's layout (<prefix>/bin/dmm-sim, <prefix>/share/dmm/analysis/) anywhere: --plot uses the
+  // scripts beside the executable, not the source tree it was built from. A stand-in plot_run.py says so.
+  const auto prefix = fresh_dir("installed");
+  std::filesystem::create_directories(prefix / "bin");
+  std::filesystem::create_directories(prefix / "share/dmm/analysis");
+  std::filesystem::copy_file(DMM_SIM_BIN, prefix / "bin/dmm-sim");
+  {
+    std::ofstream script(prefix / "share/dmm/analysis/plot_run.py");
+    script << "import pathlib, sys\npathlib.Path(sys.argv[1], 'plotted-by-installed-copy').write_text('yes')\n";
+  }
+  const auto out = prefix / "results";
+  const std::string cmd = "env -u DMM_ANALYSIS_DIR " + shell_quote((prefix / "bin/dmm-sim").string()) + " " +
+                          shell_quote(scenario_path("tests/scenarios/switch.yaml")) +
+                          " --quiet --set duration=1s --set events=[] --plot --out " + shell_quote(out.string()) +
+                          " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  EXPECT_TRUE(std::filesystem::exists(out / "plotted-by-installed-copy"));
 }
 
 }  // namespace
