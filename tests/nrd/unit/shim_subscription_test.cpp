@@ -23,7 +23,8 @@ TEST(ShimSubscription, AppliesEveryVersionWhileProgramThreadsSelect) {
   std::vector<std::string> problems;
   host::NrdSpec spec;
   spec.socket = h.socket_path();
-  preload::start_nrd_subscription(orchestrator, spec, problems);
+  // No start-up wait: this test drives the in-process daemon itself, from this thread.
+  preload::start_nrd_subscription(orchestrator, spec, problems, std::chrono::milliseconds(0));
   ASSERT_TRUE(problems.empty());
 
   std::atomic<bool> stop{false};
