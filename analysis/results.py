@@ -43,6 +43,7 @@ SESSIONS_COLUMNS = {
     "session": "int", "workload": "str", "node": "str", "dst": "str", "port": "int", "intent": "str",
     "stack": "str", "rule": "int", "policy_version": "int", "start_s": "float", "end_s": "float",
     "bytes_sent": "int", "bytes_received": "int", "completed": "bool", "error": "str",
+    "attempts": "str",  # stacks nSocket considered and why each one was not it: `fast:connect-timeout;slow:ok`
 }
 METRICS_COLUMNS = {
     "time_s": "float", "stack": "str", "rtt_ms": "float", "goodput_mbps": "float", "loss": "float",

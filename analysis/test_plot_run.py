@@ -407,6 +407,37 @@ class PlotRunTest(unittest.TestCase, PngAssertions):
         self.assertEqual(code, 0, stderr)
         self.assertEqual(len(stdout.split()), 4, stderr)
 
+    def test_estimates_break_where_nrd_was_stopped(self):
+        # nRD every 0.5 s, stopped from 5 s to 14 s: no rows in between. Before, the RTT line went straight from
+        # the last value before the stop to the first after, drawing a change nobody measured.
+        results = make_failover_run(os.path.join(self.dir, "run"))
+        times = [t * 0.5 for t in range(1, 11)] + [14 + t * 0.5 for t in range(1, 11)]
+        rows = [[t, "fast", 20 if t < 10 else 250, "", 0, 0, 1] for t in times]
+        write_csv(os.path.join(results, "metrics.csv"), METRICS_HEADER, rows)
+        run = load_results(results)
+        broken = plot_run.break_at_gaps(run.metrics[run.metrics["stack"] == "fast"])
+        self.assertEqual(len(broken), len(rows) + 1)
+        gap = broken[broken.rtt_ms.isna()]
+        self.assertEqual(len(gap), 1)
+        self.assertTrue(5.0 < gap.time_s.iloc[0] < 14.5)
+        self.assertTrue(pd.isna(gap.healthy.iloc[0]))
+        # And the figure's RTT line has that gap: no segment joins 5.0 s to 14.5 s.
+        figures = []
+        original = plot_run.save
+        plot_run.save = lambda fig, out_dir, name: figures.append(fig) or name
+        try:
+            plot_run.plot_nrd_estimates(run, self.dir)
+        finally:
+            plot_run.save = original
+        rtt_axes = next(ax for ax in figures[0].axes if ax.get_ylabel() == "RTT (ms)")
+        line = next(l for l in rtt_axes.get_lines() if l.get_label() == "fast")
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        self.assertEqual(np.isnan(ys).sum(), 1, "the RTT line must break once, in the gap")
+        self.assertTrue(5.0 < xs[np.isnan(ys)][0] < 14.5)
+        # Without a gap nothing is inserted.
+        steady = run.metrics[run.metrics.time_s < 6]
+        self.assertEqual(len(plot_run.break_at_gaps(steady)), len(steady))
+
     def test_many_events_keep_the_label_strip_small(self):
         results = make_failover_run(os.path.join(self.dir, "run"))
         events = [[i * 0.5, "link", f"wan-{i % 3}", f"set delay={i}ms"] for i in range(60)]

@@ -216,7 +216,7 @@ void NSocket::note_setup_result(StackIndex stack, const Error* error) {
   }
   if (++setup_failures_[stack] < config_.local_failure_threshold) return;
   orchestrator_.set_local_health(stack, false, std::to_string(setup_failures_[stack]) +
-                                                   " set-up failures in a row, the last: " + error->message);
+                                                   " set-up failures in a row; the last: " + error->message);
   executor_.cancel(health_timers_[stack]);
   health_timers_[stack] = executor_.schedule(config_.local_retry_after, [this, stack] {
     health_timers_[stack] = 0;

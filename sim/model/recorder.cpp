@@ -80,19 +80,20 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
 
   std::string sessions =
       "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,bytes_received,"
-      "completed,error\n";
+      "completed,error,attempts\n";
   for (const auto& s : sessions_) {
     sessions += std::to_string(s.session) + "," + cell(s.workload) + "," + cell(s.node) + "," + cell(s.dst) + "," +
                 std::to_string(s.port) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
                 std::to_string(s.rule) + "," + std::to_string(s.policy_version) + "," +
                 num(to_seconds(s.start)) + "," + num(to_seconds(s.end)) + "," + std::to_string(s.bytes_sent) + "," +
-                std::to_string(s.bytes_received) + "," + (s.completed ? "1" : "0") + "," + cell(s.error) + "\n";
+                std::to_string(s.bytes_received) + "," + (s.completed ? "1" : "0") + "," + cell(s.error) + "," +
+                cell(s.attempts) + "\n";
   }
   std::string metrics = "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy\n";
   for (const auto& m : metrics_) {
     const auto& e = m.estimate;
     metrics += num(to_seconds(m.time), 3) + "," + cell(e.stack) + "," + (e.has_rtt ? num(to_millis(e.rtt), 3) : "") +
-               "," + (e.has_goodput ? num(e.goodput.value / 1e6, 3) : "") + "," + num(e.loss, 5) + "," +
+               "," + (e.has_goodput ? num(e.goodput.value / 1e6, 3) : "") + "," + (e.has_loss ? num(e.loss, 5) : "") + "," +
                std::to_string(e.failures) + "," + (e.healthy ? "1" : "0") + "\n";
   }
   std::string policy;
@@ -122,6 +123,10 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   summary["expectations"] = nlohmann::ordered_json::array();
   for (const auto& x : expectations) {
     summary["expectations"].push_back({{"text", x.text}, {"passed", x.passed}, {"detail", x.detail}});
+  }
+  if (timing.interrupted_at_s) {
+    summary["partial"] = true;
+    summary["interrupted_at_s"] = *timing.interrupted_at_s;
   }
   summary["policy_versions"] = policy_records_.size();
   summary["sim_events"] = timing.sim_events;

@@ -8,6 +8,7 @@
 #include "dmm/result.hpp"
 #include "dmm/stack_registry.hpp"
 #include "model/recorder.hpp"
+#include "model/run_monitor.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 
@@ -20,6 +21,9 @@ struct RunOptions {
   // Wall-clock seconds since the run started, measured by the caller: the core and the simulation never read
   // the wall clock themselves. Null = timing not reported.
   std::function<double()> wall_seconds;
+  // Watched from another thread (progress, Ctrl-C): the run reports every event to it and, once its `stop` is
+  // set, ends early and writes what it has, marked as partial. Null = not watched.
+  RunMonitor* monitor = nullptr;
 };
 
 struct RunReport {
@@ -32,6 +36,7 @@ struct RunReport {
   std::uint64_t unfinished = 0;  // still open when the run ended
   std::uint64_t policy_versions = 0;
   RunTiming timing;
+  bool interrupted() const { return timing.interrupted_at_s.has_value(); }
   bool all_passed() const;
 };
 

@@ -62,6 +62,7 @@ private:
     rec_.stack = d.stack;
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
+    rec_.attempts = format_attempts(d.trail);
     if (owner_.spec_.kind == scenario::WorkloadKind::on_off) {
       on_until_ = owner_.ctx_.executor.now() + owner_.spec_.on;
       tick();
@@ -72,6 +73,7 @@ private:
   void on_failed(const Error& e, const Decision& d) override {
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
+    rec_.attempts = format_attempts(d.trail);
     // A session that never got a stack has none in the record; one that died on its stack keeps it.
     end(false, e.message);
   }

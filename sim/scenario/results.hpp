@@ -27,6 +27,7 @@ struct SessionRecord {
   ByteCount bytes_received = 0;
   bool completed = false;
   std::string error;
+  std::string attempts;  // the stacks nSocket considered, `fast:connect-timeout;slow:ok` (format_attempts)
 };
 
 // The `error` of a session still open when the run ended: not a failure, just unfinished.
