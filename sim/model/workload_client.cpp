@@ -43,6 +43,16 @@ public:
     ended_ = true;
     owner_.ctx_.executor.cancel(tick_timer_);
     rec_.end = owner_.ctx_.executor.now();
+    if (session_ && !session_->established()) {
+      // Never set up (failed, or still trying when the run ended): what nSocket decided so far, and the stack
+      // it was still waiting for.
+      const Decision& d = session_->decision();
+      rec_.rule = d.rule;
+      rec_.policy_version = d.policy_version;
+      std::vector<Attempt> trail = d.trail;
+      if (error == scenario::kUnfinished && !d.stack.empty()) trail.push_back({d.stack, "connecting"});
+      rec_.attempts = format_attempts(trail);
+    }
     if (session_) {
       session_->close();
       const auto m = session_->metrics();

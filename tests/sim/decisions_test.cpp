@@ -193,6 +193,8 @@ TEST(Decisions, LocalHealthChangesAndAttemptsAreRecorded) {
     passed_over += a.rfind("primary:local-down;", 0) == 0 || a.rfind("primary:down;", 0) == 0;
     if (!s["stack"].empty()) {
       EXPECT_NE(a.find(s["stack"] + ":ok"), std::string::npos) << a;
+    } else {
+      EXPECT_FALSE(a.empty()) << "session " << s["session"] << " never got a stack: its attempts say why";
     }
   }
   EXPECT_GT(first_choice, 100);

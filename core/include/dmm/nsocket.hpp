@@ -37,7 +37,8 @@ struct NSocketConfig {
 // `unreachable`, `timeout`, `reset` or the errno name in lower case (`eacces`); `absent` (no instance of that
 // stack on this node); or passed over without a try because it was marked down: `local-down` (this node's
 // circuit breaker, after set-up failures) or `down` (nRD's policy lists it down). Passed-over stacks come first,
-// then the tries in order; a passed-over stack is still tried last when every other one fails.
+// then the tries in order; a passed-over stack is still tried last when every other one fails. (The simulator's
+// records add `connecting` for the stack a session was still setting up on when the run ended.)
 struct Attempt {
   StackId stack;
   std::string outcome;
