@@ -37,14 +37,14 @@ TEST(CoreBenchCli, UnknownFlagIsAUsageError) {
 
 TEST(CoreBenchCli, JsonFormatIsHonoured) {
   // One tiny benchmark; stdout must be JSON only (before: the console table whatever the flag said).
-  const Outcome o = run(kCore + " --benchmark_format=json --benchmark_filter='^BM_Select/10$'"
+  const Outcome o = run(kCore + " --benchmark_format=json --benchmark_filter='^BM_Select/10/'"
                                 " --benchmark_min_time=0.001 2>/dev/null");
   ASSERT_EQ(o.exit_code, 0) << o.out;
   const auto j = nlohmann::json::parse(o.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << o.out;
   ASSERT_TRUE(j.contains("benchmarks"));
   ASSERT_FALSE(j["benchmarks"].empty());
-  EXPECT_EQ(j["benchmarks"][0]["run_name"], "BM_Select/10");
+  EXPECT_EQ(j["benchmarks"][0]["run_name"], "BM_Select/10/repeats:5");
 }
 
 TEST(NrdBenchCli, BadSubscriberCountsGetAUsageMessage) {

@@ -151,7 +151,9 @@ TEST(Decisions, WeightedReturnsToARecoveredPath) {
     if (m["stack"] != "fast" || m["loss"].empty()) continue;
     const double t = std::stod(m["time_s"]), loss = std::stod(m["loss"]);
     if (t < 7) peak = std::max(peak, loss);
-    if (t > 18) EXPECT_LT(loss, 0.01) << "at " << t;
+    if (t > 18) {
+      EXPECT_LT(loss, 0.01) << "at " << t;
+    }
   }
   EXPECT_GT(peak, 0.2) << "the scenario must produce the spurious loss it is about";
 }
