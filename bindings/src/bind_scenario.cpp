@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "bindings.hpp"
+#include "model/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
 #include "scenario/scenario.hpp"
@@ -204,6 +205,8 @@ void bind_scenario(py::module_& m) {
         LoadInput in{std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)};
         Registries r(in.algorithms);
         const scenario::Scenario sc = load_text_or_raise(errors, in, r);
+        // As dmm-sim does: a results directory that cannot be written is found before the run, not after it.
+        if (auto ready = sim::prepare_results_dir(out); !ready) raise(errors.run_error, ready.error().message);
         Outcome outcome;
         {
           py::gil_scoped_release nogil;

@@ -2,7 +2,6 @@
 // Runs a scenario in ns-3, checks its expectations and writes the results directory (DESIGN.md §2.2-2.3).
 // Exit codes: 0 ok, 1 expectations failed, 2 bad input or usage, 3 runtime failure, 130 interrupted (partial
 // results written).
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +9,6 @@
 #include <algorithm>
 #include <csignal>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -23,6 +21,7 @@
 #include <iostream>
 
 #include "model/progress_line.hpp"
+#include "model/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "scenario/scenario.hpp"
 
@@ -52,21 +51,6 @@ void stop_on_signals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-}
-
-// The results directory must be usable before hours of simulation go into it, not found wanting after.
-std::optional<std::string> unusable_out_dir(const std::filesystem::path& out) {
-  if (out.empty()) return "--out: empty path (give a directory, e.g. --out results/run1)";
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) return "--out " + out.string() + ": cannot create the results directory: " + ec.message();
-  if (!std::filesystem::is_directory(out, ec)) return "--out " + out.string() + ": not a directory";
-  const auto probe = out / ".dmm-sim-write-check";
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return "--out " + out.string() + ": cannot write there: " + std::strerror(errno);
-  ::close(fd);
-  std::filesystem::remove(probe, ec);
-  return std::nullopt;
 }
 
 // Prints the progress line from its own thread every `interval` until stopped: it must move even while simulated
@@ -225,8 +209,9 @@ int main(int argc, char** argv) {
     for (const auto& warning : sc->warnings) std::cerr << "dmm-sim: warning: " << warning << "\n";
   const std::filesystem::path out =
       vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : std::filesystem::path("results") / sc->name;
-  if (auto why = unusable_out_dir(out)) {
-    std::cerr << "dmm-sim: " << *why << "\n";
+  // Before simulating: a directory that cannot hold the results is bad input, not a failure after the run.
+  if (auto ready = sim::prepare_results_dir(out); !ready) {
+    std::cerr << "dmm-sim: --out: " << ready.error().message << "\n";
     return kBadInput;
   }
 

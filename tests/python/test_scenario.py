@@ -139,3 +139,12 @@ def test_help_is_useful():
     text = dmm.Scenario.__doc__ + dmm.Scenario.run.__doc__
     for words in ["load_scenario", "from_yaml", "FILE:LINE:COL", "overrides", "seed", "Results"]:
         assert words in text
+
+
+def test_loader_warnings_are_visible(quickstart):
+    # Issue 12: an algorithm override drops the file's parameters the new algorithm does not take, and says so
+    # (before: a ScenarioError "algorithm 'static' takes no parameters").
+    edited = quickstart.with_overrides({"nrd.algorithm": "static"})
+    assert edited.nrd["algorithm"] == "static" and edited.nrd["params"] == {}
+    assert len(edited.warnings) == 1 and "nrd.params.hysteresis" in edited.warnings[0]
+    assert quickstart.warnings == ()
