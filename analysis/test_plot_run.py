@@ -213,7 +213,9 @@ class ResultsLoadingTest(unittest.TestCase):
                    "1,rpc,client,server,80,latency,fast,0,1,0.5,0.54,200,16384,1,\n"
                    "2,NA,client,10.0.0.2,80,latency,,-1,1,1.25,,200,0,0,no healthy stack\n")
         sessions = load_results(self.dir).sessions
-        self.assertEqual(list(sessions.columns), SESSIONS_HEADER)
+        # A file from before `attempts` was added: the column is there, empty (and nobody is warned about it).
+        self.assertEqual(list(sessions.columns), SESSIONS_HEADER + ["attempts"])
+        self.assertTrue(sessions.attempts.isna().all())
         self.assertEqual(sessions.session.dtype, np.int64)
         self.assertEqual(sessions.port.dtype, np.int64)
         self.assertEqual(sessions.rule.tolist(), [0, -1])
@@ -229,6 +231,14 @@ class ResultsLoadingTest(unittest.TestCase):
         self.assertEqual(sessions.error.iloc[1], "no healthy stack")
         self.assertEqual(sessions.workload.iloc[1], "NA")             # a name, not a missing value
         self.assertEqual(sessions.dst.tolist(), ["server", "10.0.0.2"])
+
+    def test_attempts_column_is_text(self):
+        self.write("sessions.csv", ",".join(SESSIONS_HEADER + ["attempts"]) + "\n"
+                   "1,rpc,client,server,80,latency,slow,0,1,0.5,0.54,200,16384,1,,fast:connect-timeout;slow:ok\n"
+                   "2,rpc,client,server,80,latency,,-1,1,1.25,,200,0,0,no route,\n")
+        sessions = load_results(self.dir).sessions
+        self.assertEqual(sessions.attempts.iloc[0], "fast:connect-timeout;slow:ok")
+        self.assertTrue(pd.isna(sessions.attempts.iloc[1]))
 
     def test_types_of_metrics_with_gaps(self):
         self.write("sessions.csv", ",".join(SESSIONS_HEADER) + "\n")

@@ -206,12 +206,15 @@ void bind_scenario(py::module_& m) {
         Registries r(in.algorithms);
         const scenario::Scenario sc = load_text_or_raise(errors, in, r);
         // As dmm-sim does: a results directory that cannot be written is found before the run, not after it.
-        if (auto ready = sim::prepare_results_dir(out); !ready) raise(errors.run_error, ready.error().message);
+        const auto ready = sim::prepare_results_dir(out);
+        if (!ready) raise(errors.run_error, ready.error().message);
         Outcome outcome;
         {
           py::gil_scoped_release nogil;
           outcome = simulate(sc, r, out, pcap);
         }
+        // A run that did not finish writes nothing, not even the directory made for it.
+        if (!outcome.report || !*outcome.report) sim::remove_if_unused(out, *ready);
         PythonErrorSlot& slot = *r.slot;
         if (slot.interrupted()) {
           slot.restore();  // KeyboardInterrupt stays what it is

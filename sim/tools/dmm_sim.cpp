@@ -210,7 +210,8 @@ int main(int argc, char** argv) {
   const std::filesystem::path out =
       vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : std::filesystem::path("results") / sc->name;
   // Before simulating: a directory that cannot hold the results is bad input, not a failure after the run.
-  if (auto ready = sim::prepare_results_dir(out); !ready) {
+  const auto ready = sim::prepare_results_dir(out);
+  if (!ready) {
     std::cerr << "dmm-sim: --out: " << ready.error().message << "\n";
     return kBadInput;
   }
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
   auto report = (*sim)->run(options);
   if (progress) progress->finish();
   if (!report) {
+    sim::remove_if_unused(out, *ready);  // a failed run writes nothing, not even an empty directory
     std::cerr << "dmm-sim: " << report.error().message << "\n";
     return kRuntimeFailure;
   }
