@@ -7,7 +7,8 @@ Writes, into DIR (default RESULTS_DIR/plots):
   goodput.png         delivered rate per stack over time: sessions.csv bytes_delivered (what arrived, not what
                       was sent), each session's bytes spread evenly over its lifetime
   session_share.png   share of new sessions per stack per time bin
-  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput estimate, loss, health)
+  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput estimate, loss, health); lines break
+                      where nRD was stopped (no rows) and where an estimate expired (empty cells)
   completion_cdf.png  completion time per stack over *all* its sessions (Kaplan–Meier: unfinished sessions
                       censored at their age, failed ones never complete; completion.py), with each stack's
                       completed / unfinished / failed counts in the legend
@@ -351,6 +352,30 @@ NRD_PANELS = [  # (column, axis label)
 ]
 
 
+GAP_PERIODS = 1.5  # rows further apart than this many of nRD's periods: nRD was not deciding in between
+
+
+def break_at_gaps(group: pd.DataFrame) -> pd.DataFrame:
+    """One stack's metrics rows, sorted, with a row of NaNs in every gap longer than GAP_PERIODS periods (the
+    period is the usual spacing of the rows). nRD writes a row every period while it runs; a gap means it was
+    stopped, and a line drawn across it would show estimates nobody made (a recovery that never happened)."""
+    group = group.sort_values("time_s", kind="stable")
+    times = group.time_s.to_numpy(float)
+    steps = np.diff(times)
+    if not (steps > 0).any():
+        return group
+    period = float(np.median(steps[steps > 0]))
+    gaps = np.nonzero(steps > GAP_PERIODS * period)[0]
+    if len(gaps) == 0:
+        return group
+    filler = pd.DataFrame({column: [np.nan] * len(gaps) for column in group.columns})
+    filler["time_s"] = (times[gaps] + times[gaps + 1]) / 2
+    filler["stack"] = group["stack"].iloc[0]
+    filler["healthy"] = np.nan
+    frame = pd.concat([group.astype({"healthy": object}), filler], ignore_index=True)
+    return frame.sort_values("time_s", kind="stable").reset_index(drop=True)
+
+
 def plot_nrd_estimates(run: RunResults, out_dir: str):
     metrics = run.metrics[run.metrics.time_s.notna() & run.metrics["stack"].notna()].copy()
     if len(metrics) == 0:
@@ -359,14 +384,14 @@ def plot_nrd_estimates(run: RunResults, out_dir: str):
     if not metrics["goodput_estimate_mbps"].notna().any():  # results from before the column had its name
         metrics["goodput_estimate_mbps"] = metrics["goodput_mbps"]
     colors = stack_colors(run)
-    groups = [(str(stack), g.sort_values("time_s")) for stack, g in metrics.groupby("stack", sort=True)]
+    groups = [(str(stack), break_at_gaps(g)) for stack, g in metrics.groupby("stack", sort=True)]
     fig, axes, events, policies = time_figure(run, [2.0, 2.0, 1.6, 1.2], "nRD estimates per stack")
     for ax, (column, label) in zip(axes, NRD_PANELS):
         for k, (stack, group) in enumerate(groups):
             if column == "healthy":
                 # Small per-stack offsets keep overlapping 0/1 lines apart.
                 offset = 0.04 * (k - (len(groups) - 1) / 2)
-                ax.step(group.time_s, group.healthy.astype(float) + offset, where="post",
+                ax.step(group.time_s, group.healthy.astype(float) + offset, where="post",  # NaN: a gap
                         color=colors.get(stack), linewidth=1.4, label=stack)
             else:
                 # Markers as well as lines: a value between two gaps (NaN) is otherwise invisible.

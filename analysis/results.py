@@ -50,7 +50,11 @@ SESSIONS_COLUMNS = {
     "bytes_sent": "int", "bytes_received": "int", "completed": "bool", "error": "str",
     # measured where the data arrived (empty loss/owd/jitter for TCP)
     "bytes_delivered": "int", "loss": "float", "owd_ms": "float", "jitter_ms": "float",
+    "attempts": "str",  # stacks nSocket considered and why each one was not it: `fast:connect-timeout;slow:ok`
 }
+# Columns added to a file after results were first written: a directory from before them simply lacks them (empty
+# values, no warning), while a missing original column is worth a warning.
+ADDED_COLUMNS = {"bytes_delivered", "loss", "owd_ms", "jitter_ms", "attempts", "goodput_estimate_mbps"}
 METRICS_COLUMNS = {
     "time_s": "float", "stack": "str", "rtt_ms": "float", "goodput_mbps": "float", "loss": "float",
     "failures": "int", "healthy": "bool", "goodput_estimate_mbps": "float",
@@ -225,10 +229,11 @@ def _load_csv(file: str, columns: dict[str, str], required: bool) -> pd.DataFram
         raise ResultsError(f"{file}: cannot parse ({err})") from err
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        log.warning("%s: missing column(s) %s, treated as empty", file, ", ".join(missing))
-        for name in missing:
-            frame[name] = np.nan
+    if any(c not in ADDED_COLUMNS for c in missing):
+        log.warning("%s: missing column(s) %s, treated as empty", file,
+                    ", ".join(c for c in missing if c not in ADDED_COLUMNS))
+    for name in missing:
+        frame[name] = np.nan
     ordered = list(columns) + [c for c in frame.columns if c not in columns]
     return _apply_types(frame[ordered], columns)
 

@@ -222,7 +222,9 @@ class ResultsLoadingTest(unittest.TestCase):
                    "1,rpc,client,server,80,latency,fast,0,1,0.5,0.54,200,16384,1,\n"
                    "2,NA,client,10.0.0.2,80,latency,,-1,1,1.25,,200,0,0,no healthy stack\n")
         sessions = load_results(self.dir).sessions
-        self.assertEqual(list(sessions.columns), SESSIONS_HEADER)
+        # A file from before `attempts` was added: the column is there, empty (and nobody is warned about it).
+        self.assertEqual(list(sessions.columns), SESSIONS_HEADER + ["attempts"])
+        self.assertTrue(sessions.attempts.isna().all())
         self.assertEqual(sessions.session.dtype, np.int64)
         self.assertEqual(sessions.port.dtype, np.int64)
         self.assertEqual(sessions.rule.tolist(), [0, -1])
@@ -267,6 +269,13 @@ class ResultsLoadingTest(unittest.TestCase):
         code, stdout, stderr = run_main(self.dir)
         self.assertEqual(code, 0, stderr)
         self.assertEqual(len(stdout.split()), 4, stderr)
+    def test_attempts_column_is_text(self):
+        self.write("sessions.csv", ",".join(SESSIONS_HEADER + ["attempts"]) + "\n"
+                   "1,rpc,client,server,80,latency,slow,0,1,0.5,0.54,200,16384,1,,16584,,,,fast:connect-timeout;slow:ok\n"
+                   "2,rpc,client,server,80,latency,,-1,1,1.25,,200,0,0,no route,0,,,,\n")
+        sessions = load_results(self.dir).sessions
+        self.assertEqual(sessions.attempts.iloc[0], "fast:connect-timeout;slow:ok")
+        self.assertTrue(pd.isna(sessions.attempts.iloc[1]))
 
     def test_types_of_metrics_with_gaps(self):
         self.write("sessions.csv", ",".join(SESSIONS_HEADER) + "\n")
@@ -444,6 +453,37 @@ class PlotRunTest(unittest.TestCase, PngAssertions):
         code, stdout, stderr = run_main(results)
         self.assertEqual(code, 0, stderr)
         self.assertEqual(len(stdout.split()), 4, stderr)
+
+    def test_estimates_break_where_nrd_was_stopped(self):
+        # nRD every 0.5 s, stopped from 5 s to 14 s: no rows in between. Before, the RTT line went straight from
+        # the last value before the stop to the first after, drawing a change nobody measured.
+        results = make_failover_run(os.path.join(self.dir, "run"))
+        times = [t * 0.5 for t in range(1, 11)] + [14 + t * 0.5 for t in range(1, 11)]
+        rows = [[t, "fast", 20 if t < 10 else 250, "", 0, 0, 1] for t in times]
+        write_csv(os.path.join(results, "metrics.csv"), METRICS_HEADER, rows)
+        run = load_results(results)
+        broken = plot_run.break_at_gaps(run.metrics[run.metrics["stack"] == "fast"])
+        self.assertEqual(len(broken), len(rows) + 1)
+        gap = broken[broken.rtt_ms.isna()]
+        self.assertEqual(len(gap), 1)
+        self.assertTrue(5.0 < gap.time_s.iloc[0] < 14.5)
+        self.assertTrue(pd.isna(gap.healthy.iloc[0]))
+        # And the figure's RTT line has that gap: no segment joins 5.0 s to 14.5 s.
+        figures = []
+        original = plot_run.save
+        plot_run.save = lambda fig, out_dir, name: figures.append(fig) or name
+        try:
+            plot_run.plot_nrd_estimates(run, self.dir)
+        finally:
+            plot_run.save = original
+        rtt_axes = next(ax for ax in figures[0].axes if ax.get_ylabel() == "RTT (ms)")
+        line = next(l for l in rtt_axes.get_lines() if l.get_label() == "fast")
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        self.assertEqual(np.isnan(ys).sum(), 1, "the RTT line must break once, in the gap")
+        self.assertTrue(5.0 < xs[np.isnan(ys)][0] < 14.5)
+        # Without a gap nothing is inserted.
+        steady = run.metrics[run.metrics.time_s < 6]
+        self.assertEqual(len(plot_run.break_at_gaps(steady)), len(steady))
 
     def test_many_events_keep_the_label_strip_small(self):
         results = make_failover_run(os.path.join(self.dir, "run"))

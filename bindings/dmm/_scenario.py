@@ -95,6 +95,9 @@ class Scenario:
                              "response_bytes (request-response), on_s, off_s and send_rate_mbps (on-off).")
     events = property(lambda self: self._view.events, doc="Scripted events as dicts: at_s, target, name, action.")
     expect = property(lambda self: self._view.expect, doc="The expectations, as written.")
+    warnings = property(lambda self: self._view.warnings,
+                        doc="What the loader accepted but says (dmm-sim prints these): parameters dropped by an "
+                            "nrd.algorithm override, a run that will be very large.")
 
     def __repr__(self) -> str:
         nrd = self.nrd["algorithm"] if self.nrd else "no nRD"

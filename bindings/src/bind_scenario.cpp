@@ -14,6 +14,7 @@
 #include "bindings.hpp"
 #include "model/build_info.hpp"
 #include "model/provenance.hpp"
+#include "model/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
 #include "scenario/scenario.hpp"
@@ -223,11 +224,16 @@ void bind_scenario(py::module_& m) {
         LoadInput in{std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)};
         Registries r(in.algorithms);
         const scenario::Scenario sc = load_text_or_raise(errors, in, r);
+        // As dmm-sim does: a results directory that cannot be written is found before the run, not after it.
+        const auto ready = sim::prepare_results_dir(out);
+        if (!ready) raise(errors.run_error, ready.error().message);
         Outcome outcome;
         {
           py::gil_scoped_release nogil;
           outcome = simulate(sc, r, out, pcap);
         }
+        // A run that did not finish writes nothing, not even the directory made for it.
+        if (!outcome.report || !*outcome.report) sim::remove_if_unused(out, *ready);
         PythonErrorSlot& slot = *r.slot;
         if (slot.interrupted()) {
           slot.restore();  // KeyboardInterrupt stays what it is

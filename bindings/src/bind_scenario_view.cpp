@@ -118,7 +118,8 @@ void bind_scenario_view(py::module_& m) {
         py::list out;
         for (const auto& e : s.expect) out.append(e.as_text);
         return py::tuple(out);
-      });
+      })
+      .def_property_readonly("warnings", [](const scenario::Scenario& s) { return py::tuple(py::cast(s.warnings)); });
 }
 
 }  // namespace dmm::py_bindings

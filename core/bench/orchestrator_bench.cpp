@@ -107,9 +107,15 @@ struct Median {
   double cpu_ns = 0;
 };
 
-// Keeps each benchmark's median times per iteration for the ratio table.
-class MedianCapture : public benchmark::ConsoleReporter {
+// Keeps each benchmark's median times per iteration for the ratio table, and hands every report to the display
+// reporter `--benchmark_format` asks for (console, json or csv): a custom reporter replaces the library's choice,
+// so it must make the same choice itself or the flag would be ignored.
+class MedianCapture : public benchmark::BenchmarkReporter {
 public:
+  MedianCapture() : display_(benchmark::CreateDefaultDisplayReporter()) {}  // owned by the library
+  bool console() const { return dynamic_cast<benchmark::ConsoleReporter*>(display_) != nullptr; }
+
+  bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.error_occurred) continue;
@@ -118,11 +124,13 @@ public:
       if (run.aggregate_name == "median" || (run.aggregate_name.empty() && !medians_.contains(name)))
         medians_[name] = Median{run.GetAdjustedRealTime(), run.GetAdjustedCPUTime()};
     }
-    ConsoleReporter::ReportRuns(runs);
+    display_->ReportRuns(runs);
   }
+  void Finalize() override { display_->Finalize(); }
   const std::map<std::string, Median>& medians() const { return medians_; }
 
 private:
+  benchmark::BenchmarkReporter* display_;
   std::map<std::string, Median> medians_;
 };
 
@@ -131,26 +139,27 @@ std::string bench_name(std::string_view base, std::size_t rules) {
   return std::string(base).append("/").append(std::to_string(rules));
 }
 
-void print_ratios(const std::map<std::string, Median>& medians) {
+// To `out`: stdout next to the console table, stderr when stdout carries JSON or CSV (which it must keep clean).
+void print_ratios(const std::map<std::string, Median>& medians, std::FILE* out) {
   auto find = [&](const std::string& name) -> const Median* {
     const auto it = medians.find(name);
     return it == medians.end() ? nullptr : &it->second;
   };
   // Real time is what a caller waits; CPU time leaves out preemption by other processes on a busy machine.
-  std::printf("\nmedians per operation, indexed select vs linear first-match scan (real time / CPU time):\n");
+  std::fprintf(out, "\nmedians per operation, indexed select vs linear first-match scan (real time / CPU time):\n");
   for (std::size_t n : kRuleCounts) {
     const Median* indexed = find(bench_name("BM_Select", n));
     const Median* linear = find(bench_name("BM_LinearScan", n));
     if (indexed == nullptr || linear == nullptr) continue;
-    std::printf("select@%zu: %.1f / %.1f ns, linear %.0f / %.0f ns, speed-up %.0fx / %.0fx", n, indexed->real_ns,
+    std::fprintf(out, "select@%zu: %.1f / %.1f ns, linear %.0f / %.0f ns, speed-up %.0fx / %.0fx", n, indexed->real_ns,
                 indexed->cpu_ns, linear->real_ns, linear->cpu_ns, linear->real_ns / indexed->real_ns,
                 linear->cpu_ns / indexed->cpu_ns);
     if (const Median* w = find(bench_name("BM_SelectWithWriter", n)))
-      std::printf(", with writer %.1f / %.1f ns", w->real_ns, w->cpu_ns);
+      std::fprintf(out, ", with writer %.1f / %.1f ns", w->real_ns, w->cpu_ns);
     if (const Median* c = find(bench_name("BM_SelectColdStream", n)))
-      std::printf(", cold stream %.1f / %.1f ns", c->real_ns, c->cpu_ns);
-    if (const Median* a = find(bench_name("BM_Apply", n))) std::printf(", apply %.3f ms", a->real_ns / 1e6);
-    std::printf("\n");
+      std::fprintf(out, ", cold stream %.1f / %.1f ns", c->real_ns, c->cpu_ns);
+    if (const Median* a = find(bench_name("BM_Apply", n))) std::fprintf(out, ", apply %.3f ms", a->real_ns / 1e6);
+    std::fprintf(out, "\n");
   }
 }
 
@@ -159,8 +168,13 @@ void print_ratios(const std::map<std::string, Median>& medians) {
 
 int main(int argc, char** argv) {
   using namespace dmm::bench;
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::Initialize(&argc, argv);  // takes the --benchmark_* flags it knows (and --help)
+  // Anything left is not ours either: a usage error (exit 2, as every DMM tool), after the library's own message.
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    std::fprintf(stderr, "Usage: dmm-core-bench [--benchmark_filter=REGEX] [--benchmark_format=console|json|csv] "
+                         "[--benchmark_*...]\n(see dmm-core-bench --help)\n");
+    return 2;
+  }
 
   std::vector<std::shared_ptr<Fixture>> keep;  // fixtures outlive the run; benchmarks borrow them
   auto configure = [](benchmark::internal::Benchmark* b) {
@@ -184,7 +198,7 @@ int main(int argc, char** argv) {
 
   MedianCapture reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_ratios(reporter.medians());
+  print_ratios(reporter.medians(), reporter.console() ? stdout : stderr);
   benchmark::Shutdown();
   return 0;
 }

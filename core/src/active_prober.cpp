@@ -53,8 +53,17 @@ private:
   void done(bool failure, std::optional<Duration> rtt) {
     if (finished_) return;
     finished_ = true;
-    owner_.sink_.on_sample({.stack = target_.stack->info().id, .at = owner_.executor_.now(), .rtt = rtt,
-                            .failure = failure});
+    PathSample sample{.stack = target_.stack->info().id, .at = owner_.executor_.now(), .rtt = rtt,
+                      .failure = failure};
+    // The exchange's own segments are loss evidence too: without them a path that sessions left after a bad
+    // spell would keep its loss estimate from that spell (only sessions reported loss). An echo probe moves a
+    // data segment or two; a connect probe none (handshakes are not counted), so it refreshes RTT only.
+    if (!failure && connection_) {
+      const ConnectionMetrics m = connection_->metrics();
+      sample.segments_sent = m.segments_sent;
+      sample.retransmits = m.retransmits;
+    }
+    owner_.sink_.on_sample(sample);
     owner_.finish(this);  // destroys *this later, never inside its own callback
   }
 

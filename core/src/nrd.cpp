@@ -30,6 +30,7 @@ Nrd::Nrd(Executor& executor, std::vector<StackId> stacks, std::unique_ptr<Policy
     e.stack = std::move(id);
     estimates_.push_back(std::move(e));
   }
+  evidence_.resize(estimates_.size());
 }
 
 Nrd::~Nrd() { stop(); }
@@ -62,6 +63,7 @@ void Nrd::on_sample(const PathSample& sample) {
   if (!running_) return;  // a stopped daemon hears nothing
   StackEstimate* e = find(sample.stack);
   if (!e) return;
+  Evidence& seen = evidence_[static_cast<std::size_t>(e - estimates_.data())];
   e->last_sample = sample.at;
   if (sample.failure) {
     ++e->failures;
@@ -71,7 +73,10 @@ void Nrd::on_sample(const PathSample& sample) {
   const double a = config_.ewma_alpha;
   if (sample.segments_sent > 0) {
     const double loss = std::min(1.0, double(sample.retransmits) / double(sample.segments_sent));
-    e->loss = ewma(e->loss, loss, a);
+    // From 0 even after the estimate was forgotten: "no loss seen" is the prior, as for a stack never measured.
+    e->loss = ewma(e->has_loss ? e->loss : 0.0, loss, a);
+    e->has_loss = true;
+    seen.loss = sample.at;
   }
   // Only evidence of traffic getting through (a round trip, bytes delivered) proves the stack healthy; a sample
   // with neither (a stalled connection's report) says nothing about health.
@@ -84,11 +89,33 @@ void Nrd::on_sample(const PathSample& sample) {
                                                                    double(sample.rtt->count()), a)))
                         : *sample.rtt;
     e->has_rtt = true;
+    seen.rtt = sample.at;
   }
   if (sample.delivered > 0 && sample.interval.count() > 0) {
     const double bps = double(sample.delivered) * 8.0 / to_seconds(sample.interval);
     e->goodput.value = e->has_goodput ? ewma(e->goodput.value, bps, a) : bps;
     e->has_goodput = true;
+    seen.goodput = sample.at;
+  }
+}
+
+void Nrd::forget_stale(TimePoint now) {
+  if (config_.expire_after <= Duration::zero()) return;
+  for (std::size_t i = 0; i < estimates_.size(); ++i) {
+    StackEstimate& e = estimates_[i];
+    const Evidence& seen = evidence_[i];
+    if (e.has_rtt && now - seen.rtt >= config_.expire_after) {
+      e.has_rtt = false;
+      e.rtt = Duration::zero();
+    }
+    if (e.has_goodput && now - seen.goodput >= config_.expire_after) {
+      e.has_goodput = false;
+      e.goodput = BitsPerSecond{};
+    }
+    if (e.has_loss && now - seen.loss >= config_.expire_after) {
+      e.has_loss = false;
+      e.loss = 0;
+    }
   }
 }
 
@@ -102,6 +129,7 @@ void Nrd::decide_now() {
       e.failures = 0;
     }
   }
+  forget_stale(now);
   ++decisions_;
   Policy next = algorithm_->decide(estimates_, *current_);
   next.down = unhealthy_stacks(estimates_);  // health is nRD's finding, not the algorithm's choice

@@ -25,20 +25,22 @@ void Session::try_next() {
     if (!stack) {
       // Not a failure of the stack: this node simply has no such instance.
       last_error_ = make_error(ENETUNREACH, "stack '" + decision_.stack + "' is not present here");
+      decision_.trail.push_back({decision_.stack, "absent"});
       continue;
     }
     attempt_started_ = owner_.executor_.now();
     auto connection = stack->connect(request_.dst, request_.proto, *this);
     if (!connection) {
       last_error_ = connection.error();
+      decision_.trail.push_back({decision_.stack, attempt_outcome(last_error_)});
       owner_.report({.stack = decision_.stack, .at = attempt_started_, .failure = true});
-      owner_.note_setup_result(idx, false);
+      owner_.note_setup_result(idx, &last_error_);
       continue;
     }
     connection_ = std::move(*connection);
     connect_timer_ = owner_.executor_.schedule(owner_.config_.connect_timeout, [this] {
       connect_timer_ = 0;
-      fail_attempt(make_error(ETIMEDOUT, "connect timed out on '" + decision_.stack + "'"));
+      fail_attempt(make_error(ETIMEDOUT, "connect timed out on '" + decision_.stack + "'"), "connect-timeout");
     });
     return;
   }
@@ -55,12 +57,13 @@ void Session::give_up(const Error& error) {
   });
 }
 
-void Session::fail_attempt(const Error& error) {
+void Session::fail_attempt(const Error& error, std::string outcome) {
   owner_.executor_.cancel(connect_timer_);
   connect_timer_ = 0;
   last_error_ = error;
+  decision_.trail.push_back({decision_.stack, std::move(outcome)});
   owner_.report({.stack = decision_.stack, .at = owner_.executor_.now(), .failure = true});
-  owner_.note_setup_result(stack_, false);
+  owner_.note_setup_result(stack_, &last_error_);
   if (connection_) {
     connection_->close();
     owner_.retire(std::move(connection_));
@@ -77,15 +80,16 @@ void Session::on_connected() {
   // A TCP handshake is one round trip: a free RTT sample for nRD.
   std::optional<Duration> rtt;
   if (request_.proto == L4Proto::tcp) rtt = now - attempt_started_;
+  decision_.trail.push_back({decision_.stack, "ok"});
   owner_.report({.stack = decision_.stack, .at = now, .rtt = rtt});
-  owner_.note_setup_result(stack_, true);
+  owner_.note_setup_result(stack_, nullptr);
   events_.on_established(decision_);
 }
 
 void Session::on_failed(const Error& error) {
   if (closed_) return;
   if (!established_) {
-    fail_attempt(error);
+    fail_attempt(error, attempt_outcome(error));
     return;
   }
   // Died after data may have moved: no silent retry on another stack, the application must know.
@@ -170,6 +174,12 @@ Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, Se
   session->choice_ = *choice;
   session->decision_.rule = choice->rule;
   session->decision_.policy_version = choice->version;
+  // Stacks the orchestrator moved behind the healthy ones were passed over: say so, and whose mark it was.
+  for (std::uint8_t i = choice->healthy_count; i < choice->ranked_count; ++i) {
+    const StackIndex idx = choice->ranked[i];
+    session->decision_.trail.push_back(
+        {orchestrator_.stack_name(idx), orchestrator_.locally_healthy(idx) ? "down" : "local-down"});
+  }
   live_.emplace(session->id(), session.get());
   if (!sampling_) {
     sampling_ = true;
@@ -194,23 +204,24 @@ void NSocket::sample_live() {
   sample_timer_ = executor_.schedule(config_.sample_interval, [this] { sample_live(); });
 }
 
-void NSocket::note_setup_result(StackIndex stack, bool ok) {
-  if (ok) {
+void NSocket::note_setup_result(StackIndex stack, const Error* error) {
+  if (!error) {
     if (setup_failures_[stack] >= config_.local_failure_threshold) {
       executor_.cancel(health_timers_[stack]);
       health_timers_[stack] = 0;
-      orchestrator_.set_local_health(stack, true);
+      orchestrator_.set_local_health(stack, true, "a set-up succeeded");
     }
     setup_failures_[stack] = 0;
     return;
   }
   if (++setup_failures_[stack] < config_.local_failure_threshold) return;
-  orchestrator_.set_local_health(stack, false);
+  orchestrator_.set_local_health(stack, false, std::to_string(setup_failures_[stack]) +
+                                                   " set-up failures in a row; the last: " + error->message);
   executor_.cancel(health_timers_[stack]);
   health_timers_[stack] = executor_.schedule(config_.local_retry_after, [this, stack] {
     health_timers_[stack] = 0;
     setup_failures_[stack] = 0;
-    orchestrator_.set_local_health(stack, true);
+    orchestrator_.set_local_health(stack, true, "retry after " + format_duration(config_.local_retry_after));
   });
 }
 

@@ -14,6 +14,8 @@
 // writer does not wait for. Retries only happen while a flip is in progress and are bounded by writers.
 #include "dmm/orchestrator.hpp"
 
+#include <bit>
+
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -104,6 +106,7 @@ Result<Choice> Orchestrator::select(const SessionRequest& request) const {
   }
   release(slot);  // `ranked` points into the table: nothing of it is read past here
   choice.ranked_count = static_cast<std::uint8_t>(count);
+  choice.healthy_count = static_cast<std::uint8_t>(std::popcount(healthy));
   choice.all_unhealthy = healthy == 0;
   choice.stack = choice.ranked[0];  // with none healthy: the rule's first stack, as a last resort
   return choice;
@@ -134,24 +137,29 @@ Status Orchestrator::apply(const Policy& policy) {
   // earlier set-up failures, which would otherwise keep the stack out until its local retry timer fires.
   for (const auto& id : policy_->down) {
     if (std::find(policy.down.begin(), policy.down.end(), id) != policy.down.end()) continue;
-    if (auto i = index_of(id)) mark_local_health(*i, true);
+    if (auto i = index_of(id)) mark_local_health(*i, true, "policy v" + std::to_string(policy.version) + " lists it up");
   }
   policy_ = std::move(copy);
   ++counters_.applied;
   return {};
 }
 
-void Orchestrator::set_local_health(StackIndex stack, bool healthy) {
+void Orchestrator::set_local_health(StackIndex stack, bool healthy, std::string_view why) {
   if (stack >= stacks_.size()) return;  // not a stack of ours: nothing to mark
-  mark_local_health(stack, healthy);
+  mark_local_health(stack, healthy, why);
+}
+
+bool Orchestrator::locally_healthy(StackIndex stack) const {
+  return stack >= stacks_.size() || local_healthy_[stack].load(std::memory_order_relaxed);
 }
 
 // Relaxed is enough: health is advisory and guards no other data; a select() racing with a change may see
 // either value. The exchange counts each transition exactly once, however many threads report.
-void Orchestrator::mark_local_health(StackIndex stack, bool healthy) {
+void Orchestrator::mark_local_health(StackIndex stack, bool healthy, std::string_view why) {
   const bool was = local_healthy_[stack].exchange(healthy, std::memory_order_relaxed);
   if (was && !healthy) local_down_.fetch_add(1, std::memory_order_relaxed);
   if (!was && healthy) local_down_.fetch_sub(1, std::memory_order_relaxed);
+  if (was != healthy && local_health_observer_) local_health_observer_(stack, healthy, why);
 }
 
 PolicyVersion Orchestrator::version() const {

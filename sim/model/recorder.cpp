@@ -110,7 +110,7 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   // Columns are only ever appended (DESIGN.md §2.2); the ones after `error` are measured where data arrived.
   std::string sessions =
       "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,bytes_received,"
-      "completed,error,bytes_delivered,loss,owd_ms,jitter_ms\n";
+      "completed,error,bytes_delivered,loss,owd_ms,jitter_ms,attempts\n";
   for (const auto& s : sessions_) {
     sessions += std::to_string(s.session) + "," + cell(s.workload) + "," + cell(s.node) + "," + cell(s.dst) + "," +
                 std::to_string(s.port) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
@@ -119,7 +119,7 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
                 std::to_string(s.bytes_sent) + "," + std::to_string(s.bytes_received) + "," +
                 (s.completed ? "1" : "0") + "," + cell(s.error) + "," + std::to_string(s.bytes_delivered) + "," +
                 (s.loss ? num(*s.loss) : "") + "," + (s.owd ? num(to_millis(*s.owd)) : "") + "," +
-                (s.jitter ? num(to_millis(*s.jitter)) : "") + "\n";
+                (s.jitter ? num(to_millis(*s.jitter)) : "") + "," + cell(s.attempts) + "\n";
   }
   // goodput_mbps is kept for readers of the first format; goodput_estimate_mbps says what it is: nRD's estimate
   // from the sessions it sampled (it follows what they carried, not what the path could carry).
@@ -128,7 +128,7 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
     const auto& e = m.estimate;
     const std::string goodput = e.has_goodput ? num(e.goodput.value / 1e6, 3) : "";
     metrics += num(to_seconds(m.time)) + "," + cell(e.stack) + "," + (e.has_rtt ? num(to_millis(e.rtt), 3) : "") +
-               "," + goodput + "," + num(e.loss, 5) + "," + std::to_string(e.failures) + "," +
+               "," + goodput + "," + (e.has_loss ? num(e.loss, 5) : "") + "," + std::to_string(e.failures) + "," +
                (e.healthy ? "1" : "0") + "," + goodput + "\n";
   }
   std::string policy;
@@ -160,6 +160,10 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   summary["expectations"] = nlohmann::ordered_json::array();
   for (const auto& x : expectations) {
     summary["expectations"].push_back({{"text", x.text}, {"passed", x.passed}, {"detail", x.detail}});
+  }
+  if (timing.interrupted_at_s) {
+    summary["partial"] = true;
+    summary["interrupted_at_s"] = *timing.interrupted_at_s;
   }
   summary["policy_versions"] = policy_records_.size();
   summary["sim_events"] = timing.sim_events;

@@ -3,6 +3,7 @@
 // Output is a pure function of the recorded values: same seed, same scenario => byte-identical files.
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@ namespace dmm::sim {
 
 struct EventRecord {
   TimePoint time{0};
-  std::string event;   // link | stack | nrd
+  std::string event;   // link | stack | nrd (scenario events) | local_health (a node's circuit breaker)
   std::string target;
   std::string detail;
 };
@@ -39,6 +40,9 @@ struct StackTotals {
 struct RunTiming {
   std::uint64_t sim_events = 0;
   double wall_s = 0;
+  // Set when the run was stopped early (Ctrl-C): the simulated time it reached. The files then hold what
+  // happened until then, summary.json says `"partial": true`, and no expectation is judged.
+  std::optional<double> interrupted_at_s;
 };
 
 class Recorder {

@@ -12,6 +12,7 @@
 #include "dmm/orchestrator.hpp"
 #include "dmm/policy_channel.hpp"
 #include "model/delivery_ledger.hpp"
+#include "model/counting_scheduler.hpp"
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_executor.hpp"
 #include "model/ns3_link.hpp"
@@ -258,19 +259,24 @@ Status Simulation::World::build_control_plane() {
     auto algorithm = (algorithms_ ? *algorithms_ : builtins).create(sc_.nrd.algorithm, sc_.nrd.params);
     if (!algorithm) return make_error(EINVAL, where(sc_, sc_.nrd.mark) + algorithm.error().message);
     NrdConfig cfg;
+    static_cast<EstimatorConfig&>(cfg) = sc_.nrd.estimates;
     cfg.period = sc_.nrd.period;
     nrd_ = std::make_unique<Nrd>(executor_, stack_names_, std::move(algorithm).value(), cfg, *channel_, initial);
     nrd_->on_period = [this](TimePoint t, const StackEstimates& e) { recorder_.metrics(t, e); };
     nrd_->on_publish = [this](const Policy& p) { recorder_.policy(p); };
   }
-  NSocketConfig ns_cfg;
-  ns_cfg.connect_timeout = sc_.nsocket.connect_timeout;
-  ns_cfg.sample_interval = sc_.nsocket.sample_interval;
+  const NSocketConfig ns_cfg = sc_.nsocket;
   std::vector<ProbeTarget> probes;
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
     auto& node = nodes_[n];
     if (node.stacks.empty()) continue;
     node.orchestrator = std::make_unique<Orchestrator>(stack_names_, initial);
+    // The node's circuit breaker moves sessions off the policy's choice: events.csv must show when and why.
+    node.orchestrator->set_local_health_observer(
+        [this, node_name = sc_.nodes[n]](StackIndex i, bool healthy, std::string_view why) {
+          recorder_.event({executor_.now(), "local_health", stack_names_[i],
+                           node_name + ": " + (healthy ? "up (" : "down (") + std::string(why) + ")"});
+        });
     channel_->subscribe(*node.orchestrator);
     std::vector<Stack*> by_index(stack_names_.size(), nullptr);
     for (std::size_t i = 0; i < stack_names_.size(); ++i) {
@@ -383,16 +389,23 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
     const Duration step = std::max<Duration>(sc_.duration / 100, std::chrono::milliseconds(1));
     report_progress(options.on_progress, step);
   }
+  if (options.monitor) CountingScheduler::install(*options.monitor);
   ns3::Simulator::Stop(ns3::NanoSeconds(sc_.duration.count()));
   ns3::Simulator::Run();
   if (stopped_) return *stopped_;
+  // Asked to stop before the end (Ctrl-C): what happened so far is still worth keeping, marked as partial.
+  std::optional<double> interrupted_at;
+  if (options.monitor && options.monitor->stop.load() && executor_.now() < sc_.duration)
+    interrupted_at = to_seconds(executor_.now());
   for (auto& c : clients_) c->finish_run();
   recorder_.sort_sessions();
   // UDP figures come from the receiving side, complete only now: datagrams arrive after their sender stopped.
   settle_udp_sessions(recorder_.sessions_to_settle(), ledger_);
 
   RunReport report;
-  report.expectations = scenario::evaluate(sc_, recorder_.sessions(), recorder_.policies());
+  // A partial run is not judged: expectations are about the whole run.
+  if (!interrupted_at) report.expectations = scenario::evaluate(sc_, recorder_.sessions(), recorder_.policies());
+  report.timing.interrupted_at_s = interrupted_at;
   report.stacks = recorder_.stack_totals();
   for (const auto& s : recorder_.sessions()) {
     ++report.sessions;

@@ -8,6 +8,7 @@
 #include "dmm/result.hpp"
 #include "dmm/stack_registry.hpp"
 #include "model/recorder.hpp"
+#include "model/run_monitor.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 
@@ -22,6 +23,9 @@ struct RunOptions {
   std::function<double()> wall_seconds;
   // Where and when the run was started (summary.json `invocation`, volatile like timing). Null = not recorded.
   std::optional<Invocation> invocation;
+  // Watched from another thread (progress, Ctrl-C): the run reports every event to it and, once its `stop` is
+  // set, ends early and writes what it has, marked as partial. Null = not watched.
+  RunMonitor* monitor = nullptr;
 };
 
 struct RunReport {
@@ -34,6 +38,7 @@ struct RunReport {
   std::uint64_t unfinished = 0;  // still open when the run ended
   std::uint64_t policy_versions = 0;
   RunTiming timing;
+  bool interrupted() const { return timing.interrupted_at_s.has_value(); }
   bool all_passed() const;
 };
 

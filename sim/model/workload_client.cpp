@@ -45,6 +45,16 @@ public:
     ended_ = true;
     owner_.ctx_.executor.cancel(tick_timer_);
     rec_.end = owner_.ctx_.executor.now();
+    if (session_ && !session_->established()) {
+      // Never set up (failed, or still trying when the run ended): what nSocket decided so far, and the stack
+      // it was still waiting for.
+      const Decision& d = session_->decision();
+      rec_.rule = d.rule;
+      rec_.policy_version = d.policy_version;
+      std::vector<Attempt> trail = d.trail;
+      if (error == scenario::kUnfinished && !d.stack.empty()) trail.push_back({d.stack, "connecting"});
+      rec_.attempts = format_attempts(trail);
+    }
     if (session_) {
       session_->close();
       const auto m = session_->metrics();
@@ -67,6 +77,7 @@ private:
     rec_.stack = d.stack;
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
+    rec_.attempts = format_attempts(d.trail);
     if (owner_.spec_.kind == scenario::WorkloadKind::on_off) {
       on_until_ = owner_.ctx_.executor.now() + owner_.spec_.on;
       tick();
@@ -77,6 +88,7 @@ private:
   void on_failed(const Error& e, const Decision& d) override {
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
+    rec_.attempts = format_attempts(d.trail);
     // A session that never got a stack has none in the record; one that died on its stack keeps it.
     end(false, e.message);
   }

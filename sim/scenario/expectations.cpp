@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "scenario/completion_stats.hpp"
 #include "scenario/results.hpp"
@@ -17,6 +18,39 @@ bool in_window(const ExpectSpec& e, TimePoint t) {
   if (e.from && t < *e.from) return false;
   if (e.to && t >= *e.to) return false;
   return true;
+}
+
+// A workload that no expectation names and whose every session failed fails the run (issue 12: client -> router
+// -> server failed 48 of 48 sessions and exited 0). Only failures count: sessions still open at the end are
+// unfinished, not failed. Naming the workload in `expect:` (e.g. `{workload: w, completed: false}`) hands the
+// verdict back to the scenario.
+void add_implicit_checks(const Scenario& scenario, const std::vector<SessionRecord>& sessions,
+                         std::vector<ExpectationResult>& out) {
+  struct Tally {
+    std::size_t total = 0, failed = 0;
+    const SessionRecord* first_failure = nullptr;
+  };
+  std::map<std::string, Tally> tallies;
+  for (const auto& w : scenario.workloads) tallies.emplace(w.name, Tally{});
+  for (const auto& e : scenario.expect)
+    if (e.workload) tallies.erase(*e.workload);
+  for (const auto& s : sessions) {
+    auto it = tallies.find(s.workload);
+    if (it == tallies.end()) continue;
+    Tally& t = it->second;
+    ++t.total;
+    if (s.completed || s.error.empty() || s.error == kUnfinished) continue;
+    ++t.failed;
+    if (!t.first_failure) t.first_failure = &s;
+  }
+  for (const auto& w : scenario.workloads) {
+    auto it = tallies.find(w.name);
+    if (it == tallies.end() || it->second.total == 0 || it->second.failed < it->second.total) continue;
+    const Tally& t = it->second;
+    out.push_back({"(implicit) {workload: " + w.name + ", not every session failed}", false,
+                   fmt("%.0f/%.0f sessions failed", double(t.failed), double(t.total)) + "; the first: " +
+                       t.first_failure->error + " (name the workload in expect: to decide yourself)"});
+  }
 }
 
 }  // namespace
@@ -97,6 +131,7 @@ std::vector<ExpectationResult> evaluate(const Scenario& scenario, const std::vec
     }
     out.push_back(std::move(r));
   }
+  add_implicit_checks(scenario, sessions, out);
   return out;
 }
 

@@ -102,6 +102,7 @@ void load_stack(const Field& f, LoadContext& ctx) {
     names.nodes_with_stacks.insert(node);
     StackSpec instance = spec;
     instance.node = node;
+    names.stack_instances.emplace(node + "/" + spec.name, s.stacks.size());
     s.stacks.push_back(std::move(instance));
   }
 }

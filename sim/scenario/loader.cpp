@@ -77,6 +77,9 @@ Scenario build(std::string_view text, const std::string& file_name, const LoadOp
   detail::load_workloads(top, ctx);
   detail::load_events(top, ctx);
   detail::load_expect(top, ctx);
+  const std::vector<Field> workload_fields = top.require("workloads").items();
+  detail::check_routes(workload_fields, ctx);
+  detail::check_size(workload_fields, ctx);
 
   s.overrides = options.overrides;
   s.seed_option = options.seed;

@@ -22,6 +22,7 @@ struct NameIndex {
   std::vector<std::string> stack_names;                       // the same, in file order, for messages
   std::unordered_set<std::string> nodes_with_stacks;
   std::unordered_map<std::string, std::size_t> workloads;     // -> index in Scenario::workloads
+  std::unordered_map<std::string, std::size_t> stack_instances;  // `node/name` -> index in Scenario::stacks
 };
 
 struct LoadContext {
@@ -40,6 +41,12 @@ void load_policy(const MapReader& top, LoadContext& ctx);
 void load_workloads(const MapReader& top, LoadContext& ctx);
 void load_events(const MapReader& top, LoadContext& ctx);
 void load_expect(const MapReader& top, LoadContext& ctx);
+
+// Checks that need the whole scenario, after the sections: refuse what the simulator cannot carry (each workload
+// must reach its destination through a stack its policy rule ranks: sim routes one hop) ...
+void check_routes(const std::vector<Field>& workload_fields, LoadContext& ctx);
+// ... and refuse or warn about a run too large to finish (see check_size.cpp for the rule).
+void check_size(const std::vector<Field>& workload_fields, LoadContext& ctx);
 
 // References between sections. Each fails at `f` naming what exists when the name is unknown.
 int read_node_ref(const Field& f, const LoadContext& ctx);            // a node's index

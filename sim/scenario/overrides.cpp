@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <unordered_set>
 
 #include "scenario/field.hpp"
 
@@ -29,21 +30,27 @@ std::vector<std::string> split_path(const std::string& key, const Where& where) 
   }
 }
 
-// Which item of a list `part` names: an index, or the item whose `name:` is `part`.
-std::size_t select_item(const Node& list, const std::string& part, const std::string& walked, const Where& where) {
+// Which items of a list `part` names: one by its index, or every item whose `name:` is `part`. Every one, because
+// a stack instance name repeats on each node that has one (`stacks.fast.tcp=bbr` means all the `fast` stacks;
+// `stacks.4.tcp=bbr` edits one item).
+std::vector<std::size_t> select_items(const Node& list, const std::string& part, const std::string& walked,
+                                      const Where& where) {
   const bool numeric = part.find_first_not_of("0123456789") == std::string::npos;
   if (numeric && part.size() <= 9) {
     const std::size_t index = std::stoul(part);
-    if (index < list.items.size()) return index;
+    if (index < list.items.size()) return {index};
   }
-  std::vector<std::string> names;
+  std::vector<std::string> names;  // for the message: each once (a hostile list may hold 10^5 names)
+  std::unordered_set<std::string> seen;
+  std::vector<std::size_t> named;
   for (std::size_t i = 0; i < list.items.size(); ++i) {
     const Node& item = *list.items[i];
     const yaml::Entry* name = item.is_map() ? item.find("name") : nullptr;
     if (!name || !name->value->is_scalar()) continue;
-    if (name->value->text == part) return i;
-    names.push_back(name->value->text);
+    if (name->value->text == part) named.push_back(i);
+    if (seen.insert(name->value->text).second) names.push_back(name->value->text);
   }
+  if (!named.empty()) return named;
   std::string known = list.items.empty() ? "it is empty"
                                           : "use an index 0.." + std::to_string(list.items.size() - 1);
   if (!names.empty()) known += " or a name: " + join_names(names);
@@ -84,8 +91,8 @@ NodeRef replace(const Node& node, const std::vector<std::string>& parts, std::si
       it->value = last ? value : replace(*it->value, parts, i + 1, value, where);
     }
   } else if (node.is_sequence()) {
-    const std::size_t index = select_item(node, part, walked, where);
-    copy->items[index] = last ? value : replace(*node.items[index], parts, i + 1, value, where);
+    for (const std::size_t index : select_items(node, part, walked, where))
+      copy->items[index] = last ? value : replace(*node.items[index], parts, i + 1, value, where);
   } else {
     yaml::fail(where, "'" + walked + "' is " + yaml::describe(node) + ", not a map or a list, so it has no '" +
                           part + "'");

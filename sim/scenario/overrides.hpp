@@ -9,8 +9,9 @@
 namespace dmm::scenario {
 
 // Applies `overrides[i]` (`a.b.c=VALUE`) in order and returns the new root; `root` itself is not changed.
-// Path components select map keys, list items by index (`stacks.0`) or by their `name:` (`links.wan-a`); the
-// last component may also add a key to an existing map. VALUE is parsed as YAML (`10s`, `[a, b]`, `{x: 1}`).
+// Path components select map keys, list items by index (`stacks.0`) or by their `name:` (`links.wan-a`) — every
+// item of that name (a stack name repeats once per node); the last component may also add a key to an existing
+// map. VALUE is parsed as YAML (`10s`, `[a, b]`, `{x: 1}`).
 // Nodes that come from override i carry source i + 1. Throws yaml::Failure (with that source) when the
 // override is malformed or its path does not exist.
 yaml::NodeRef apply_overrides(const yaml::NodeRef& root, const std::vector<std::string>& overrides);

@@ -40,6 +40,7 @@ struct SessionRecord {
 
   // Still open when the run ended: not failed, not finished either; `end` is not an end (written empty).
   bool unfinished() const;
+  std::string attempts;  // the stacks nSocket considered, `fast:connect-timeout;slow:ok` (format_attempts)
 };
 
 // The `error` of a session still open when the run ended: not a failure, just unfinished.

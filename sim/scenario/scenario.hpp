@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "dmm/nrd.hpp"
+#include "dmm/nsocket.hpp"
 #include "dmm/policy.hpp"
 #include "dmm/policy_algorithm.hpp"
 #include "dmm/result.hpp"
@@ -50,6 +52,7 @@ struct NrdSpec {
   std::string algorithm = "static";
   Duration period{std::chrono::milliseconds(500)};
   AlgorithmParams params;
+  EstimatorConfig estimates;  // `estimates:`, the same keys and defaults as nrd.yaml's
   Duration sync_delay{std::chrono::milliseconds(5)};
   Duration probe_interval{std::chrono::seconds(1)};  // active probes per stack; 0 = passive only
   Mark mark;
@@ -114,10 +117,9 @@ struct ExpectSpec {
   Mark mark;
 };
 
-struct NSocketSpec {
-  Duration connect_timeout{std::chrono::seconds(1)};
-  Duration sample_interval{std::chrono::milliseconds(250)};
-};
+// `nsocket:`: connect_timeout, sample_interval, local_failure_threshold, local_retry_after (the rest of
+// NSocketConfig keeps its defaults). The core's own struct, so a default changes in one place.
+struct NSocketSpec : NSocketConfig {};
 
 struct Scenario {
   std::string file;       // path it was loaded from (for messages)
@@ -140,6 +142,9 @@ struct Scenario {
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed_option;
   std::string effective_yaml;
+  // What the loader accepted but a person should hear about (dmm-sim prints each on stderr before running):
+  // parameters dropped by `--set nrd.algorithm=...`, a run that will start very many sessions, ...
+  std::vector<std::string> warnings;
 
   const LinkSpec* find_link(const std::string& name) const;
   int node_index(const std::string& name) const;  // -1 when unknown

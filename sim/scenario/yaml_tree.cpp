@@ -75,6 +75,7 @@ public:
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     auto node = leaf(mark);
     node->kind = Node::Kind::null;
+    at_its_key(*node);
     finish(std::move(node), anchor);
   }
 
@@ -85,6 +86,7 @@ public:
     node->quoted = tag != "?";
     if (!node->quoted && (value == "~" || value == "null" || value == "Null" || value == "NULL")) {
       node->kind = Node::Kind::null;
+      at_its_key(*node);
     } else {
       node->kind = Node::Kind::scalar;
       node->text = value;
@@ -123,9 +125,47 @@ private:
     bool have_key = false;  // maps: the key of the next value has been seen
     std::string key;
     Where key_where;
+    bool key_is_merge = false;  // the key is a plain `<<`: its value's entries are merged in at close()
     // Maps: line of each key so far. Hashed because a flat map of 10^6 keys must not cost 10^12 comparisons.
     std::unordered_map<std::string, int> key_lines;
+    std::vector<NodeRef> merges;  // maps named by `<<`, in order (the first one wins a key two of them have)
   };
+
+  // An empty value (`duration:` and nothing) is reported by yaml-cpp at the next token, often the next line's
+  // key: a message about it must point at its own line, just after its key.
+  void at_its_key(Node& node) const {
+    if (frames_.empty()) return;
+    const Frame& top = frames_.back();
+    if (!top.node->is_map() || !top.have_key || node.where.line <= top.key_where.line) return;
+    node.where = Where{top.key_where.source, top.key_where.line,
+                       top.key_where.column + static_cast<int>(top.key.size()) + 1};
+  }
+
+  // YAML's merge key (`<<: *defaults`, or a list of them): keys written in the map itself win, then the merged
+  // maps in the order given. Merged entries keep where they were written (the anchored map), for messages.
+  static void merge_into(Frame& frame) {
+    for (const NodeRef& source : frame.merges) {
+      for (const Entry& entry : source->entries) {
+        if (!frame.key_lines.emplace(entry.key, entry.key_where.line).second) continue;
+        frame.node->entries.push_back(entry);
+      }
+    }
+  }
+
+  void take_merge(Frame& top, const NodeRef& value, const Where& here) {
+    const auto bad = [&](const Node& n) {
+      fail(here, "a merge key (<<) takes a map or a list of maps (e.g. `<<: *defaults`), got " + describe(n));
+    };
+    if (value->is_map()) {
+      top.merges.push_back(value);
+      return;
+    }
+    if (!value->is_sequence()) bad(*value);
+    for (const NodeRef& item : value->items) {
+      if (!item->is_map()) bad(*item);
+      top.merges.push_back(item);
+    }
+  }
 
   std::shared_ptr<Node> leaf(const YAML::Mark& mark) {
     auto node = std::make_shared<Node>();
@@ -150,7 +190,7 @@ private:
       // yaml-cpp reads an unclosed `[` or `{` at the end of the input as the key of a map.
       fail(node->where, "a map key must be text, not " + describe(*node) +
                             (style == YAML::EmitterStyle::Flow ? " (is a '[' or '{' left unclosed?)" : ""));
-    frames_.push_back(Frame{std::move(node), anchor, false, {}, {}, {}});
+    frames_.push_back(Frame{std::move(node), anchor, false, {}, {}, false, {}, {}});
   }
 
   void close() {
@@ -158,6 +198,7 @@ private:
     frames_.pop_back();
     if (frame.have_key)  // yaml-cpp always pairs keys with values; guard anyway rather than assume
       fail(frame.key_where, "key '" + frame.key + "' has no value");
+    if (!frame.merges.empty()) merge_into(frame);
     finish(std::move(frame.node), frame.anchor);
   }
 
@@ -189,10 +230,16 @@ private:
       top.have_key = true;
       top.key = child->text;
       top.key_where = child->where;
+      top.key_is_merge = child->text == "<<" && !child->quoted;
+      return;
+    }
+    top.have_key = false;
+    if (top.key_is_merge) {
+      take_merge(top, child, here);
+      top.key.clear();
       return;
     }
     parent.entries.push_back(Entry{std::move(top.key), top.key_where, child});
-    top.have_key = false;
     top.key.clear();
   }
 

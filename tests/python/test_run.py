@@ -113,11 +113,12 @@ def test_failed_expectation_is_a_result_not_an_error(quickstart):
 
 
 @pytest.mark.full_scenario
-def test_a_runtime_failure_raises_run_error(tmp_path, quickstart):
+def test_an_unusable_results_directory_raises_run_error_before_the_run(tmp_path, quickstart):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
+    # Issue 12: found before simulating (dmm-sim: bad input, exit 2; before: exit 3 after the whole run).
     cli = run_cli(QUICKSTART, "--out", str(blocker / "out"), "--quiet")
-    assert cli.returncode == 3
+    assert cli.returncode == 2
     with pytest.raises(dmm.RunError) as info:
         quickstart.run(out=blocker / "out")
     assert "cannot create results directory" in str(info.value)

@@ -163,3 +163,10 @@ workloads:
     assert set(video) == common | {"on_s", "off_s", "send_rate_mbps"}
     assert (video["proto"], video["on_s"], video["off_s"], video["send_rate_mbps"], video["count"]) == \
         ("udp", 2.0, 0.5, 5.0, 1)
+def test_loader_warnings_are_visible(quickstart):
+    # Issue 12: an algorithm override drops the file's parameters the new algorithm does not take, and says so
+    # (before: a ScenarioError "algorithm 'static' takes no parameters").
+    edited = quickstart.with_overrides({"nrd.algorithm": "static"})
+    assert edited.nrd["algorithm"] == "static" and edited.nrd["params"] == {}
+    assert len(edited.warnings) == 1 and "nrd.params.hysteresis" in edited.warnings[0]
+    assert quickstart.warnings == ()

@@ -42,7 +42,7 @@ policy:
   - {match: {dst: server, intent: latency}, use: [fast, slow]}
   - {match: {dst: 10.1.0.0/16, port: 8000-8100, proto: udp}, use: [slow]}
   - {match: {dst: "2001:db8::/32", port: 443}, use: [any]}
-  - {match: {}, use: [fast, slow]}
+  - {match: {}, use: [fast, slow, edge]}  # edge: video (from backup) must reach server
 workloads:
   - {name: rpc,  kind: request-response, from: client, to: server, port: 80, intent: latency,
      start: 0s, stop: 30s, rate: 50/s, request: 200B, response: 16KiB}
@@ -321,7 +321,7 @@ TEST(ScenarioLoader, OverridesEditTheTreeBeforeTyping) {
                        "stacks.slow.processing_delay=1ms",
                        "expect=[]",
                        "events=",
-                       "policy=[{match: {port: 22}, use: [slow]}, {match: {}, use: [fast]}]",
+                       "policy=[{match: {port: 22}, use: [slow]}, {match: {}, use: [fast, edge]}]",
                        "seed=3"};
   const Scenario s = load_ok(kFull, options);
   EXPECT_EQ(s.duration, 10s);
@@ -548,7 +548,7 @@ stacks:
     kind: kernel
     link: l
 policy:
-  - match: {port: "80"}
+  - match: {port: "5001"}
     use: [s]
 workloads: [{name: w, kind: bulk, from: a, to: b, port: "5001", size: 1MB}]
 )");
@@ -582,7 +582,8 @@ workloads: [{name: w, kind: bulk, from: a, to: b, port: 5001, size: 1MB}]
 TEST(ScenarioLoader, ErrorsPointAtTheOffendingKeyOrValue) {
   // An unknown key: at the key, listing the allowed ones.
   EXPECT_EQ(load_error(std::string(kMinimal) + "nsocket: {timeout: 1s}\n"),
-            "test.yaml:9:11: nsocket: unknown key 'timeout' (allowed: connect_timeout, sample_interval)");
+            "test.yaml:9:11: nsocket: unknown key 'timeout' (allowed: connect_timeout, sample_interval, "
+            "local_failure_threshold, local_retry_after)");
   // A bad value: at the value.
   EXPECT_EQ(load_error(std::string(kMinimal) + "nsocket: {connect_timeout: 0s}\n"),
             "test.yaml:9:28: nsocket.connect_timeout: connect_timeout must be longer than 0s");
@@ -613,10 +614,11 @@ TEST(ScenarioLoader, LargeScenarioLoadsInLinearTime) {
   y << "stacks:\n";
   for (int i = 0; i < kCount; ++i) y << "  - {name: s" << i << ", node: n" << i << ", kind: kernel, link: l" << i << "}\n";
   y << "policy:\n";
-  for (int i = 0; i < kCount; ++i) y << "  - {match: {dst: n" << i << "}, use: [s" << i << "]}\n";
+  // Each workload has its own rule (its port) ranking its node's stack, so that every one can reach the hub.
+  for (int i = 0; i < kCount; ++i) y << "  - {match: {dst: hub, port: " << 1000 + i << "}, use: [s" << i << "]}\n";
   y << "workloads:\n";
   for (int i = 0; i < kCount; ++i)
-    y << "  - {name: w" << i << ", kind: bulk, from: n" << i << ", to: hub, port: 80, size: 1MB}\n";
+    y << "  - {name: w" << i << ", kind: bulk, from: n" << i << ", to: hub, port: " << 1000 + i << ", size: 1MB}\n";
   y << "events:\n";
   for (int i = 0; i < kCount; ++i) y << "  - {at: 1s, stack: s" << i << ", fail: true}\n";
   y << "expect:\n";
@@ -625,8 +627,148 @@ TEST(ScenarioLoader, LargeScenarioLoadsInLinearTime) {
   const Scenario s = load_ok(y.str());
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(s.workloads.size(), static_cast<std::size_t>(kCount));
-  EXPECT_EQ(s.policy.back().rule.match.dst->to_string(), node_address(kCount).to_string() + "/32");
+  EXPECT_EQ(s.policy.back().rule.match.dst->to_string(), node_address(0).to_string() + "/32");
+  EXPECT_EQ(s.policy.back().rule.match.ports->first, 1000 + kCount - 1);
   EXPECT_LT(took, 10s);  // ~1.5 s in Release, nearly all of it yaml-cpp's own parsing
+}
+
+// ---- Issue 12 --------------------------------------------------------------------------------------------------
+
+// Three client nodes with a `fast` stack each: one name, three instances.
+constexpr const char* kThreeClients = R"(name: three
+duration: 10s
+topology:
+  nodes: [c0, c1, c2, srv]
+  links:
+    - {name: a0, between: [c0, srv]}
+    - {name: a1, between: [c1, srv]}
+    - {name: a2, between: [c2, srv]}
+stacks:
+  - {name: fast, node: c0, kind: kernel, link: a0, tcp: cubic}
+  - {name: fast, node: c1, kind: kernel, link: a1, tcp: cubic}
+  - {name: fast, node: c2, kind: kernel, link: a2, tcp: cubic}
+nrd: {algorithm: min-rtt, params: {hysteresis: 0.3}}
+policy: [{match: {}, use: [fast]}]
+workloads: [{name: w, kind: bulk, from: c1, to: srv, port: 5001, size: 1MB}]
+)";
+
+TEST(ScenarioLoader, SetOnAStackNameEditsEveryInstanceOfIt) {
+  LoadOptions options;
+  options.overrides = {"stacks.fast.tcp=bbr"};
+  const Scenario s = load_ok(kThreeClients, options);
+  ASSERT_EQ(s.stacks.size(), 3u);
+  for (const auto& st : s.stacks) EXPECT_EQ(st.tcp, "bbr") << st.node;  // before: c0's only
+  // An index still edits one item.
+  options.overrides = {"stacks.1.tcp=vegas"};
+  const Scenario one = load_ok(kThreeClients, options);
+  EXPECT_EQ(one.stacks[0].tcp, "cubic");
+  EXPECT_EQ(one.stacks[1].tcp, "vegas");
+  EXPECT_EQ(one.stacks[2].tcp, "cubic");
+}
+
+TEST(ScenarioLoader, SetOfTheAlgorithmDropsTheFilesParametersItDoesNotTake) {
+  LoadOptions options;
+  options.overrides = {"nrd.algorithm=static"};
+  const Scenario s = load_ok(kThreeClients, options);  // before: "algorithm 'static' takes no parameters"
+  EXPECT_EQ(s.nrd.algorithm, "static");
+  EXPECT_TRUE(s.nrd.params.empty());
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_EQ(s.warnings[0], "--set nrd.algorithm=static: nrd.params.hysteresis (from test.yaml:13) is not a parameter "
+                           "of 'static': dropped");
+  // Parameters the new algorithm does take are kept.
+  options.overrides = {"nrd.algorithm=weighted"};
+  const Scenario w = load_ok(kThreeClients, options);
+  EXPECT_EQ(w.nrd.params.at("hysteresis"), 0.3);
+  EXPECT_TRUE(w.warnings.empty());
+  // A parameter given on the command line is still checked strictly.
+  options.overrides = {"nrd.algorithm=static", "nrd.params.hysteresis=0.1"};
+  EXPECT_NE(load_error(kThreeClients, options).find("takes no parameters"), std::string::npos);
+  // So is a file that names its own algorithm with parameters it does not take.
+  EXPECT_NE(load_error(std::string(kMinimal) + "nrd: {algorithm: static, params: {hysteresis: 0.1}}\n")
+                .find("takes no parameters"),
+            std::string::npos);
+}
+
+TEST(ScenarioLoader, MergeKeysMergeWithExplicitKeysWinning) {
+  const std::string text = R"(name: merge
+duration: 10s
+topology:
+  nodes: [a, b]
+  links:
+    - &wan {name: l1, between: [a, b], rate: 10Mbps, delay: 20ms}
+    - {<<: *wan, name: l2, delay: 5ms}
+    - name: l3
+      <<: [{rate: 1Mbps, loss: 0.1}, *wan]
+stacks: [{name: s, node: a, kind: kernel, link: l1}]
+policy: [{match: {}, use: [s]}]
+workloads: [{name: w, kind: bulk, from: a, to: b, port: 5001, size: 1MB}]
+)";
+  const Scenario s = load_ok(text);
+  ASSERT_EQ(s.links.size(), 3u);
+  EXPECT_EQ(s.links[1].name, "l2");
+  EXPECT_EQ(s.links[1].rate.value, 10e6);
+  EXPECT_EQ(s.links[1].delay, 5ms);  // the map's own key wins
+  EXPECT_EQ(s.links[2].rate.value, 1e6);  // the first merged map wins over the second
+  EXPECT_EQ(s.links[2].loss, 0.1);
+  EXPECT_EQ(s.links[2].delay, 20ms);
+  // A quoted "<<" is an ordinary key, refused like any unknown key.
+  const std::string quoted = std::string(kMinimal) + "nsocket: {\"<<\": {connect_timeout: 2s}}\n";
+  EXPECT_NE(load_error(quoted).find("unknown key '<<'"), std::string::npos);
+  // And `--set` edits the merged result.
+  LoadOptions options;
+  options.overrides = {"topology.links.l2.rate=2Mbps"};
+  EXPECT_EQ(load_ok(text, options).links[1].rate.value, 2e6);
+  EXPECT_EQ(load_ok(text, options).links[0].rate.value, 10e6);
+}
+
+TEST(ScenarioLoader, AnEmptyValueIsReportedOnItsOwnLine) {
+  // Before: at the next line's key (yaml-cpp marks an empty value where the next token starts).
+  EXPECT_EQ(load_error("name: x\nduration:\ntopology: {}\n"),
+            "test.yaml:2:10: duration: expected a duration such as 250ms, got nothing (null)");
+  EXPECT_EQ(load_error("name: x\nduration: ~\ntopology: {}\n"),
+            "test.yaml:2:11: duration: expected a duration such as 250ms, got nothing (null)");
+}
+
+TEST(ScenarioLoader, EstimatorAndCircuitBreakerSettings) {
+  const Scenario s = load_ok(std::string(kMinimal) +
+                             "nrd: {estimates: {ewma_alpha: 0.5, failure_threshold: 3, retry_after: 2s, "
+                             "expire_after: 0s}}\n"
+                             "nsocket: {local_failure_threshold: 4, local_retry_after: 7s}\n");
+  EXPECT_EQ(s.nrd.estimates.ewma_alpha, 0.5);
+  EXPECT_EQ(s.nrd.estimates.failure_threshold, 3u);
+  EXPECT_EQ(s.nrd.estimates.retry_after, 2s);
+  EXPECT_EQ(s.nrd.estimates.expire_after, 0s);
+  EXPECT_EQ(s.nsocket.local_failure_threshold, 4u);
+  EXPECT_EQ(s.nsocket.local_retry_after, 7s);
+  // Defaults are the core's.
+  const Scenario d = load_ok(kMinimal);
+  EXPECT_EQ(d.nrd.estimates.expire_after, EstimatorConfig{}.expire_after);
+  EXPECT_EQ(d.nsocket.local_failure_threshold, NSocketConfig{}.local_failure_threshold);
+}
+
+TEST(ScenarioLoader, ALargeRunIsAnnouncedBeforeItStarts) {
+  LoadOptions options;
+  options.overrides = {"workloads.w.count=2000000"};  // 2 million back-to-back bulk sessions of 1 MB
+  // 2e6 sessions and 1.4e9 packets: over the packet limit, refused.
+  EXPECT_NE(load_error(kMinimal, options).find("is refused"), std::string::npos);
+  options.overrides = {"workloads.w.count=2000000", "workloads.w.size=1KB"};  // 2e6 sessions, 1.4e6 packets
+  const Scenario s = load_ok(kMinimal, options);
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_NE(s.warnings[0].find("about 2e+06 sessions"), std::string::npos) << s.warnings[0];
+  EXPECT_TRUE(load_ok(kMinimal).warnings.empty());
+}
+
+TEST(ScenarioLoader, AStackOnTheRightLinkButNotInTheRuleIsStillUnreachable) {
+  const std::string text = R"(name: r
+duration: 10s
+topology:
+  nodes: [a, b]
+  links: [{name: l1, between: [a, b]}, {name: l2, between: [a, b]}]
+stacks: [{name: s1, node: b, kind: kernel, link: l1}, {name: s2, node: a, kind: kernel, link: l2}]
+policy: [{match: {}, use: [s1]}]
+workloads: [{name: w, kind: bulk, from: a, to: b, port: 5001, size: 1MB}]
+)";
+  EXPECT_NE(load_error(text).find("s1 (no instance on a)"), std::string::npos);
 }
 
 // ---- The bad-scenario corpus --------------------------------------------------------------------------------

@@ -43,6 +43,80 @@ TEST(DmmSimCli, ProgressLineOnATerminal) {
   EXPECT_NE(output.find("expectations: 0/0 passed"), std::string::npos) << output;
 }
 
+// Issue 12: the line keeps moving with wall time (not only at each 1 % of simulated time) and says events/s and
+// how long is left.
+TEST(DmmSimCli, ProgressLineShowsEventsPerSecondAndAnEta) {
+  const auto out = fresh_dir("progress-eta");
+  const std::string cmd = "DMM_PROGRESS_AFTER=0 DMM_PROGRESS_INTERVAL=0.02 script -qec " +
+                          shell_quote(shell_quote(DMM_SIM_BIN) + " " +
+                                      shell_quote(scenario_path("tests/scenarios/recovered-path.yaml")) + " --out " +
+                                      shell_quote(out.string())) +
+                          " /dev/null 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  pclose(pipe);
+  EXPECT_NE(output.find("s wall, "), std::string::npos) << output;
+  EXPECT_NE(output.find(" events/s"), std::string::npos) << output;
+  EXPECT_NE(output.find(", ETA "), std::string::npos) << output;
+}
+
+TEST(DmmSimCli, UnusableOutIsFoundBeforeSimulating) {
+  for (const std::string dir : {"/proc/x", ""}) {
+    auto run = run_sim({scenario_path("scenarios/quickstart.yaml"), "--out", dir});
+    EXPECT_EQ(run.exit_code, 2) << dir << ": " << run.output;
+    EXPECT_NE(run.output.find("--out"), std::string::npos) << run.output;
+    EXPECT_EQ(run.output.find("simulated"), std::string::npos) << "it ran first: " << run.output;
+  }
+  // A file where the directory should be.
+  const auto file = fresh_dir("out-is-a-file");
+  { std::ofstream(file.string()) << "x"; }
+  auto run = run_sim({scenario_path("scenarios/quickstart.yaml"), "--out", file.string()});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  std::filesystem::remove(file);
+}
+
+TEST(DmmSimCli, CtrlCWritesPartialResultsMarkedAsSuch) {
+  const auto out = fresh_dir("interrupted");
+  // A run of 30 simulated seconds, interrupted after a second of wall time.
+  const std::string cmd = shell_quote(DMM_SIM_BIN) + " " + shell_quote(scenario_path("scenarios/many-flows.yaml")) +
+                          " --out " + shell_quote(out.string()) +
+                          " --quiet & pid=$!; sleep 1; kill -INT $pid; wait $pid; echo rc=$?";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  pclose(pipe);
+  EXPECT_NE(output.find("rc=130"), std::string::npos) << output;
+  auto summary = nlohmann::json::parse(read_file(out / "summary.json"));
+  EXPECT_TRUE(summary["partial"].get<bool>());
+  const double at = summary["interrupted_at_s"].get<double>();
+  EXPECT_GT(at, 0);
+  EXPECT_LT(at, 30);
+  EXPECT_TRUE(summary["expectations"].empty()) << "a partial run is not judged";
+  EXPECT_FALSE(read_csv(out / "sessions.csv").empty());
+}
+
+TEST(DmmSimCli, AWorkloadThatOnlyFailedFailsTheRun) {
+  const auto out = fresh_dir("all-fail");
+  auto run = run_sim({scenario_path("tests/scenarios/all-fail.yaml"), "--out", out.string()});
+  EXPECT_EQ(run.exit_code, 1) << run.output;  // before: 0
+  EXPECT_NE(run.output.find("FAIL  (implicit) {workload: rpc"), std::string::npos) << run.output;
+}
+
+TEST(DmmSimCli, WarningsArePrintedBeforeTheRun) {
+  const auto out = fresh_dir("warn");
+  auto run = run_sim({scenario_path("tests/scenarios/switch.yaml"), "--out", out.string(), "--set",
+                      "nrd.algorithm=static"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;  // before: 2, "algorithm 'static' takes no parameters"
+  EXPECT_NE(run.output.find("dmm-sim: warning: --set nrd.algorithm=static: nrd.params.hysteresis"),
+            std::string::npos)
+      << run.output;
+}
+
 TEST(DmmSimCli, FailedExpectationExitsOne) {
   const auto out = fresh_dir("expect-fail");
   // The stack-fail scenario, but demanding that `first` carried everything even while it was down.
@@ -95,7 +169,7 @@ TEST(DmmSimCli, ResultsDirectoryFollowsTheContract) {
   // The first format's columns, in order, then the ones added since (columns are appended, never renamed).
   EXPECT_EQ(first_line("sessions.csv"),
             "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,"
-            "bytes_received,completed,error,bytes_delivered,loss,owd_ms,jitter_ms");
+            "bytes_received,completed,error,bytes_delivered,loss,owd_ms,jitter_ms,attempts");
   EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps");
   EXPECT_EQ(first_line("events.csv"), "time_s,event,target,detail");
   auto first_policy = nlohmann::json::parse(read_file(out / "policy.jsonl").substr(0, read_file(out / "policy.jsonl").find('\n')));

@@ -35,6 +35,35 @@ TEST(ActiveProber, ConnectProbeReportsTheHandshakeTime) {
   EXPECT_EQ(stack.closes, 3);  // each probe's connection is closed once it has its answer
 }
 
+TEST(ActiveProber, EchoProbeCarriesItsSegmentsSoItRefreshesLoss) {
+  EventQueueExecutor ex;
+  test::FakeStack stack(ex, "a");
+  stack.echo_after = 30ms;
+  stack.retransmits_per_send = 1;
+  Collect sink;
+  ActiveProber prober(ex, {{&stack, kTarget, ProbeKind::echo}}, sink, {.interval = 1s, .timeout = 500ms});
+  prober.start();
+  ex.run_until(200ms);
+  prober.stop();
+  ASSERT_EQ(sink.samples.size(), 1u);
+  EXPECT_FALSE(sink.samples[0].failure);
+  EXPECT_EQ(sink.samples[0].rtt, Duration(30ms));
+  EXPECT_EQ(sink.samples[0].segments_sent, 1u);
+  EXPECT_EQ(sink.samples[0].retransmits, 1u);
+}
+
+TEST(ActiveProber, ConnectProbeSendsNoDataSoItSaysNothingAboutLoss) {
+  EventQueueExecutor ex;
+  test::FakeStack stack(ex, "a");
+  Collect sink;
+  ActiveProber prober(ex, {{&stack, kTarget, ProbeKind::connect}}, sink, {.interval = 1s, .timeout = 500ms});
+  prober.start();
+  ex.run_until(100ms);
+  prober.stop();
+  ASSERT_EQ(sink.samples.size(), 1u);
+  EXPECT_EQ(sink.samples[0].segments_sent, 0u);
+}
+
 TEST(ActiveProber, EchoProbeWithoutAnEchoTimesOutAsAFailure) {
   EventQueueExecutor ex;
   test::FakeStack stack(ex, "a");  // connects, but its connections never return data

@@ -177,3 +177,113 @@ TEST_F(NrdFixture, PublishNowNumbersAfterTheCurrentVersionOrAboveAFloor) {
   EXPECT_EQ(nrd->current().rules[0].use, (std::vector<StackId>{"slow", "fast"}));
   EXPECT_EQ(nrd->current().version, 41u);
 }
+
+namespace {
+
+// Issue 12, item 3: estimates age.
+
+TEST_F(NrdFixture, EstimatesNotRefreshedForExpireAfterAreForgotten) {
+  NrdConfig cfg;
+  cfg.expire_after = 2s;
+  make(make_static_algorithm({}), cfg);
+  nrd->start();
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .rtt = Duration(10ms), .delivered = 1'000'000, .interval = 1s,
+                  .segments_sent = 16, .retransmits = 7});
+  ex.run_for(1s);
+  rtt("fast", 12ms);  // RTT refreshed, goodput and loss not
+  ex.run_for(1500ms);  // 2.5 s after the first sample, 1.5 s after the second
+  const StackEstimate& e = nrd->estimates()[0];
+  EXPECT_TRUE(e.has_rtt);
+  EXPECT_FALSE(e.has_goodput);
+  EXPECT_FALSE(e.has_loss);
+  EXPECT_EQ(e.loss, 0.0);
+  ex.run_for(1s);
+  EXPECT_FALSE(nrd->estimates()[0].has_rtt);
+  // A fresh sample brings an estimate back.
+  rtt("fast", 30ms);
+  EXPECT_TRUE(nrd->estimates()[0].has_rtt);
+  EXPECT_EQ(nrd->estimates()[0].rtt, 30ms);
+}
+
+TEST_F(NrdFixture, ExpireAfterZeroKeepsEstimatesForever) {
+  NrdConfig cfg;
+  cfg.expire_after = Duration::zero();
+  make(make_static_algorithm({}), cfg);
+  nrd->start();
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .rtt = Duration(10ms), .segments_sent = 16, .retransmits = 7});
+  ex.run_for(60s);
+  EXPECT_TRUE(nrd->estimates()[0].has_rtt);
+  EXPECT_TRUE(nrd->estimates()[0].has_loss);
+}
+
+TEST_F(NrdFixture, EstimatesAgeWhileNrdIsStopped) {
+  NrdConfig cfg;
+  cfg.expire_after = 2s;
+  make(make_static_algorithm({}), cfg);
+  std::vector<bool> had_rtt;
+  nrd->on_period = [&](TimePoint, const StackEstimates& e) { had_rtt.push_back(e[0].has_rtt); };
+  nrd->start();
+  rtt("fast", 10ms);
+  ex.run_for(500ms);
+  nrd->stop();
+  ex.run_for(5s);
+  nrd->start();
+  ex.run_for(500ms);
+  // The first period after a restart must not present a 5 s old RTT as current.
+  EXPECT_EQ(had_rtt, (std::vector<bool>{true, false}));
+}
+
+// A probe-like sample: a round trip and its one data segment, delivered without a retransmission.
+PathSample clean_probe(const StackId& stack, TimePoint at, Duration rtt) {
+  return {.stack = stack, .at = at, .rtt = rtt, .segments_sent = 1, .retransmits = 0};
+}
+
+// The issue's run: `fast`'s delay jumped, its sessions saw spurious retransmissions (loss 7/16) and `weighted`
+// moved everything to `slow`; then `fast` recovered, and only probes still looked at it.
+struct RecoveredPath : NrdFixture {
+  void degrade_then_recover(NrdConfig cfg, bool probes_carry_segments) {
+    make(make_weighted_algorithm({{"hysteresis", 0.2}, {"rtt_weight", 1}, {"goodput_weight", 1}, {"loss_weight", 10}}),
+         cfg);
+    nrd->start();
+    for (int i = 0; i < 4; ++i) {
+      nrd->on_sample({.stack = "fast", .at = ex.now(), .rtt = Duration(400ms), .segments_sent = 16, .retransmits = 7});
+      rtt("slow", 80ms);
+      ex.run_for(250ms);
+    }
+    ASSERT_EQ(nrd->current().rules[0].use.front(), "slow");
+    for (int i = 0; i < 120; ++i) {  // 30 s of probes every 250 ms: fast is back to 20 ms, slow stays at 80 ms
+      PathSample probe = clean_probe("fast", ex.now(), 20ms);
+      if (!probes_carry_segments) probe.segments_sent = 0;
+      nrd->on_sample(probe);
+      nrd->on_sample({.stack = "slow", .at = ex.now(), .rtt = Duration(80ms), .segments_sent = 4});
+      ex.run_for(250ms);
+    }
+  }
+};
+
+TEST_F(RecoveredPath, WeightedReturnsWhenProbesRefreshLoss) {
+  NrdConfig cfg;
+  cfg.expire_after = Duration::zero();  // probes alone must be enough
+  degrade_then_recover(cfg, true);
+  EXPECT_EQ(nrd->current().rules[0].use.front(), "fast");
+  EXPECT_LT(nrd->estimates()[0].loss, 0.01);
+}
+
+TEST_F(RecoveredPath, WeightedReturnsWhenTheLossEstimateExpires) {
+  NrdConfig cfg;
+  cfg.expire_after = 10s;
+  degrade_then_recover(cfg, false);  // probes that say nothing about loss (connect probes)
+  EXPECT_EQ(nrd->current().rules[0].use.front(), "fast");
+  EXPECT_FALSE(nrd->estimates()[0].has_loss);
+}
+
+TEST_F(RecoveredPath, WithNeitherTheLossStaysFrozenAndWeightedNeverReturns) {
+  // The behaviour before the fix, kept reachable (expire_after: 0s, connect probes) as the control.
+  NrdConfig cfg;
+  cfg.expire_after = Duration::zero();
+  degrade_then_recover(cfg, false);
+  EXPECT_EQ(nrd->current().rules[0].use.front(), "slow");
+  EXPECT_GT(nrd->estimates()[0].loss, 0.2);
+}
+
+}  // namespace

@@ -180,6 +180,91 @@ TEST_F(NSocketFixture, StacksMissingOnThisNodeAreSkippedWithoutBlame) {
   (*s)->close();
 }
 
+TEST_F(NSocketFixture, TheTrailNamesEveryStackTriedAndWhyItFailed) {
+  a.outcome = ConnectOutcome::fail_later;
+  b.outcome = ConnectOutcome::never_answer;
+  Events ev;
+  auto s = ns.open(web, ev);
+  ex.run_for(1s);
+  ASSERT_TRUE(ev.established);
+  EXPECT_EQ(format_attempts(ev.decision.trail), "a:refused;b:connect-timeout;c:ok");
+  (*s)->close();
+}
+
+TEST_F(NSocketFixture, AFailedSessionKeepsItsTrail) {
+  a.outcome = b.outcome = c.outcome = ConnectOutcome::refuse_now;
+  Events ev;
+  auto s = ns.open(web, ev);
+  ex.run_for(10ms);
+  ASSERT_TRUE(ev.failed);
+  EXPECT_EQ(format_attempts(ev.decision.trail), "a:unreachable;b:unreachable;c:unreachable");
+}
+
+TEST_F(NSocketFixture, StacksPassedOverByTheCircuitBreakerAreInTheTrail) {
+  // The hidden decision of issue 12: the policy ranks `a` first, nRD calls it healthy, yet this node's breaker
+  // sends sessions to `b`. The trail must say so.
+  a.outcome = ConnectOutcome::refuse_now;
+  Events e1, e2, e3;
+  auto s1 = ns.open(web, e1);
+  auto s2 = ns.open(web, e2);
+  ex.run_for(100ms);
+  auto s3 = ns.open(web, e3);
+  ex.run_for(100ms);
+  ASSERT_TRUE(e3.established);
+  EXPECT_EQ(format_attempts(e3.decision.trail), "a:local-down;b:ok");
+  EXPECT_EQ(e3.decision.attempts, 1u);  // passed over is not tried
+}
+
+TEST_F(NSocketFixture, StacksThePolicyListsDownArePassedOverAsDown) {
+  Policy p = ranked_policy();
+  p.version = 8;
+  p.down = {"a"};
+  ASSERT_TRUE(orch.apply(p).ok());
+  Events ev;
+  auto s = ns.open(web, ev);
+  ex.run_for(100ms);
+  EXPECT_EQ(format_attempts(ev.decision.trail), "a:down;b:ok");
+  (*s)->close();
+}
+
+TEST_F(NSocketFixture, AbsentStacksAreInTheTrail) {
+  NSocket partial{ex, orch, {nullptr, &b, &c}, &samples, cfg};
+  Events ev;
+  auto s = partial.open(web, ev);
+  ex.run_for(100ms);
+  EXPECT_EQ(format_attempts(ev.decision.trail), "a:absent;b:ok");
+  (*s)->close();
+}
+
+TEST_F(NSocketFixture, LocalHealthChangesAreToldWithTheirReason) {
+  struct Change {
+    StackIndex stack;
+    bool healthy;
+    std::string why;
+  };
+  std::vector<Change> changes;
+  orch.set_local_health_observer([&](StackIndex i, bool healthy, std::string_view why) {
+    changes.push_back({i, healthy, std::string(why)});
+  });
+  a.outcome = ConnectOutcome::refuse_now;
+  Events e1, e2, e3;
+  auto s1 = ns.open(web, e1);
+  auto s2 = ns.open(web, e2);
+  ex.run_for(100ms);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].stack, 0);
+  EXPECT_FALSE(changes[0].healthy);
+  EXPECT_NE(changes[0].why.find("2 set-up failures in a row"), std::string::npos) << changes[0].why;
+  EXPECT_NE(changes[0].why.find("no route"), std::string::npos) << changes[0].why;
+  ex.run_for(cfg.local_retry_after);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_TRUE(changes[1].healthy);
+  EXPECT_EQ(changes[1].why, "retry after 5s");
+  // A mark that does not change is not a change.
+  orch.set_local_health(0, true, "again");
+  EXPECT_EQ(changes.size(), 2u);
+}
+
 TEST_F(NSocketFixture, SendBeforeEstablishedIsENOTCONN) {
   Events ev;
   auto s = ns.open(web, ev);

@@ -183,6 +183,32 @@ TEST(Orchestrator, HealthyStacksComeFirstInRankOrder) {
   o.set_local_health(99, false);  // not a stack: ignored
 }
 
+TEST(Orchestrator, HealthyCountSaysWhereThePassedOverStacksBegin) {
+  Orchestrator o(kStacks, policy_of(1, {rule({"a", "b", "c"})}, {"b"}));
+  auto c = o.select(request("1.2.3.4", 80)).value();
+  EXPECT_EQ(c.healthy_count, 2);  // a, c healthy; b after them
+  o.set_local_health(0, false);
+  EXPECT_FALSE(o.locally_healthy(0));
+  EXPECT_TRUE(o.locally_healthy(1));  // down in the policy, not locally
+  EXPECT_EQ(o.select(request("1.2.3.4", 80)).value().healthy_count, 1);
+  ASSERT_TRUE(o.apply(policy_of(2, {rule({"a", "b", "c"})})));
+  o.set_local_health(0, true);
+  EXPECT_EQ(o.select(request("1.2.3.4", 80)).value().healthy_count, 3);
+}
+
+TEST(Orchestrator, LocalHealthObserverSeesEachChangeOnceWithItsReason) {
+  Orchestrator o(kStacks, policy_of(1, {rule({"a", "b"})}, {"a"}));
+  std::vector<std::string> seen;
+  o.set_local_health_observer([&](StackIndex i, bool healthy, std::string_view why) {
+    seen.push_back(std::to_string(i) + (healthy ? " up: " : " down: ") + std::string(why));
+  });
+  o.set_local_health(0, false, "set-up failures");
+  o.set_local_health(0, false, "again");  // no change, no call
+  // nRD lists `a` up again: that clears the local mark too, and says why.
+  ASSERT_TRUE(o.apply(policy_of(2, {rule({"a", "b"})})));
+  EXPECT_THAT(seen, ElementsAre("0 down: set-up failures", "0 up: policy v2 lists it up"));
+}
+
 TEST(Orchestrator, RepeatedHealthReportsAreIdempotent) {
   Orchestrator o(kStacks, policy_of(1, {rule({"a", "b"})}));
   o.set_local_health(0, false);

@@ -21,7 +21,9 @@ Json counters_of(const std::map<std::string, std::uint64_t>& m) {
 Json NrdDaemon::estimates_json(const StackEstimates& estimates, TimePoint now) const {
   Json list = Json::array();
   for (const StackEstimate& e : estimates) {
-    Json o{{"stack", e.stack}, {"healthy", e.healthy}, {"failures", e.failures}, {"loss", e.loss}};
+    Json o{{"stack", e.stack}, {"healthy", e.healthy}, {"failures", e.failures}};
+    // null when nRD has no estimate (never measured, or expired: NrdConfig::expire_after), like the others.
+    o["loss"] = e.has_loss ? Json(e.loss) : Json(nullptr);
     o["rtt_ms"] = e.has_rtt ? Json(to_millis(e.rtt)) : Json(nullptr);
     o["goodput_mbps"] = e.has_goodput ? Json(e.goodput.value / 1e6) : Json(nullptr);
     o["last_sample_age_s"] = e.last_sample.count() > 0 ? Json(to_seconds(now - e.last_sample)) : Json(nullptr);
@@ -111,7 +113,7 @@ std::string NrdDaemon::metrics_text() const {
   per_stack("dmm_nrd_stack_goodput_bits_per_second", "Smoothed goodput nRD estimates for the stack (EWMA).",
             [](const StackEstimate& e) { return e.has_goodput ? std::optional(e.goodput.value) : std::nullopt; });
   per_stack("dmm_nrd_stack_loss_ratio", "Smoothed retransmitted share of segments (EWMA).",
-            [](const StackEstimate& e) { return std::optional(e.loss); });
+            [](const StackEstimate& e) { return e.has_loss ? std::optional(e.loss) : std::nullopt; });
   per_stack("dmm_nrd_stack_healthy", "1 if nRD considers the stack healthy, else 0.",
             [](const StackEstimate& e) { return std::optional(e.healthy ? 1.0 : 0.0); });
   per_stack("dmm_nrd_stack_failures", "Consecutive failures since the stack's last success.",

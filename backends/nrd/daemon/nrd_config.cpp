@@ -4,6 +4,7 @@
 
 #include "dmm/host/config_text.hpp"
 #include "dmm/nrd/wire.hpp"
+#include "scenario/estimates_section.hpp"
 #include "scenario/field.hpp"
 #include "scenario/yaml_tree.hpp"
 
@@ -121,19 +122,9 @@ void load_algorithm(const MapReader& top, Context& ctx) {
   if (auto p = top.get("period")) c.nrd.period = read_positive_duration(*p);
 }
 
+// The same reader as a scenario's `nrd.estimates`: what was validated in simulation is what gets deployed.
 void load_estimates(const MapReader& top, Context& ctx) {
-  const auto section = top.get("estimates");
-  if (!section) return;
-  const MapReader m(*section, "the estimates section");
-  m.allow({"ewma_alpha", "failure_threshold", "retry_after"});
-  NrdConfig& nrd = ctx.config.nrd;
-  if (auto a = m.get("ewma_alpha")) {
-    nrd.ewma_alpha = scenario::read_number(*a);
-    if (nrd.ewma_alpha <= 0 || nrd.ewma_alpha > 1) a->fail("ewma_alpha must be in (0, 1]");
-  }
-  if (auto f = m.get("failure_threshold"))
-    nrd.failure_threshold = static_cast<std::uint32_t>(scenario::read_uint(*f, 1, 1000));
-  if (auto r = m.get("retry_after")) nrd.retry_after = read_positive_duration(*r);
+  if (const auto section = top.get("estimates")) scenario::read_estimates(*section, ctx.config.nrd);
 }
 
 ProbeKind read_probe_kind(const Field& f) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <condition_variable>
@@ -378,16 +379,24 @@ IngestResult ingest(BenchConfig& b, std::size_t per_message, std::uint64_t total
   return r;
 }
 
+// `1,10,100`: each a whole number from 1 to 1000. The message names the option and what it takes (std::stoi's own
+// was "stoi", and it read "10x" as 10).
 std::vector<int> parse_list(const std::string& text) {
+  const std::string usage =
+      "--subscribers '" + text + "': expected subscriber counts from 1 to 1000, comma-separated (e.g. 1,10,100)";
   std::vector<int> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const int n = std::stoi(item);
-    if (n < 1 || n > 1000) throw std::invalid_argument(item);
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t comma = text.find(',', begin);
+    const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    int n = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+    if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || n < 1 || n > 1000)
+      throw std::invalid_argument(usage);
     out.push_back(n);
+    if (comma == std::string::npos) return out;
+    begin = comma + 1;
   }
-  return out;
 }
 
 }  // namespace

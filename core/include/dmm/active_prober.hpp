@@ -15,6 +15,8 @@ namespace dmm {
 // What one probe measures. `echo`: after connecting, `payload` bytes go out and must come back; the sample's RTT is
 // that request/response time (it grows when the path's rate is cut, since the payload queues). `connect`: the
 // TCP handshake alone (any listening port will do; one round trip, so it sees delay and loss but barely rate).
+// An echo probe's sample also carries its data segments and retransmissions, so probes refresh nRD's loss
+// estimate as well as its RTT; a connect probe sends no data segment and refreshes RTT only.
 enum class ProbeKind : std::uint8_t { echo, connect };
 
 struct ProbeTarget {

@@ -14,12 +14,22 @@
 
 namespace dmm {
 
-struct NrdConfig {
-  Duration period = std::chrono::milliseconds(500);
+// How samples become estimates. Its own struct because a scenario (`nrd.estimates:`) and dmm-nrd's nrd.yaml
+// (`estimates:`) set exactly these, read by one function (scenario/estimates_section.hpp): a setting validated in
+// simulation is the setting deployed.
+struct EstimatorConfig {
   double ewma_alpha = 0.25;           // weight of a new sample in the moving averages
   std::uint32_t failure_threshold = 2;  // consecutive failures that make a stack unhealthy
   // A stack whose last sample is older than this loses its "unhealthy" mark so it gets tried again.
   Duration retry_after = std::chrono::seconds(5);
+  // An estimate (RTT, goodput or loss, each on its own) that no sample has refreshed for this long is forgotten
+  // at the next period: the algorithm sees "no estimate" rather than a value from a path that may have changed
+  // since (a loss frozen from a bad minute kept `weighted` off a recovered path for good). Zero = never forget.
+  Duration expire_after = std::chrono::seconds(10);
+};
+
+struct NrdConfig : EstimatorConfig {
+  Duration period = std::chrono::milliseconds(500);
 };
 
 class Nrd final : public PathSampleSink {
@@ -53,8 +63,14 @@ public:
   const Policy& publish_now(Policy policy, PolicyVersion at_least = 0);
 
 private:
+  // When each estimate was last fed: expire_after is counted from here, per estimate.
+  struct Evidence {
+    TimePoint rtt{0}, goodput{0}, loss{0};
+  };
+
   void schedule_next();
   StackEstimate* find(const StackId& id);
+  void forget_stale(TimePoint now);
   void publish(Policy next);
 
   Executor& executor_;
@@ -63,6 +79,7 @@ private:
   PolicyChannel& channel_;
   std::shared_ptr<const Policy> current_;
   StackEstimates estimates_;
+  std::vector<Evidence> evidence_;  // parallel to estimates_
   std::map<StackId, std::size_t> index_;
   bool running_ = false;
   TimerId timer_ = 0;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dmm/executor.hpp"
@@ -31,13 +32,33 @@ struct NSocketConfig {
   Duration local_retry_after = std::chrono::seconds(5);
 };
 
+// One stack nSocket considered for a session, and what became of it (`outcome`, a short token):
+// `ok` (set up); a set-up failure: `connect-timeout` (no answer within connect_timeout), `refused`,
+// `unreachable`, `timeout`, `reset` or the errno name in lower case (`eacces`); `absent` (no instance of that
+// stack on this node); or passed over without a try because it was marked down: `local-down` (this node's
+// circuit breaker, after set-up failures) or `down` (nRD's policy lists it down). Passed-over stacks come first,
+// then the tries in order; a passed-over stack is still tried last when every other one fails. (The simulator's
+// records add `connecting` for the stack a session was still setting up on when the run ended.)
+struct Attempt {
+  StackId stack;
+  std::string outcome;
+  friend bool operator==(const Attempt&, const Attempt&) = default;
+};
+
 // Why a session ended up where it is: goes into sessions.csv and the decision log.
 struct Decision {
   StackId stack;
   std::int32_t rule = -1;
   PolicyVersion policy_version = 0;
   std::uint32_t attempts = 0;  // stacks tried (1 = first choice worked)
+  std::vector<Attempt> trail;  // every stack considered, in order (see Attempt)
 };
+
+// `fast:connect-timeout;slow:ok`: a Decision's trail in sessions.csv's `attempts` column (empty when no stack
+// was considered). Stack names and outcomes hold no ':', ';' or ','.
+std::string format_attempts(const std::vector<Attempt>& trail);
+// The outcome token of a set-up failure (see Attempt).
+std::string attempt_outcome(const Error& error);
 
 class SessionEvents {
 public:
@@ -71,7 +92,7 @@ private:
   friend class NSocket;
   Session(NSocket& owner, SessionId id, const SessionRequest& request, SessionEvents& events);
   void try_next();
-  void fail_attempt(const Error& error);
+  void fail_attempt(const Error& error, std::string outcome);
   void give_up(const Error& error);
   void report_progress(bool final);
 
@@ -121,7 +142,8 @@ private:
   friend class Session;
   void report(const PathSample& sample);
   void sample_live();
-  void note_setup_result(StackIndex stack, bool ok);
+  // Feeds the local circuit breaker; `error` is the failure (nullptr on success), named in the health change.
+  void note_setup_result(StackIndex stack, const Error* error);
   // A connection that failed inside its own callback is destroyed later, never under its own feet.
   void retire(std::unique_ptr<Connection> connection);
 

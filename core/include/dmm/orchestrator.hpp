@@ -4,8 +4,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "dmm/policy.hpp"
@@ -24,6 +26,9 @@ struct Choice {
   // The rule's stacks, healthy ones first in rank order, then the unhealthy ones: nSocket's fallback order.
   std::array<StackIndex, kMaxRankedStacks> ranked{};
   std::uint8_t ranked_count = 0;
+  // ranked[0, healthy_count) are healthy; the rest were marked down (by the policy or locally) and moved to the
+  // back: nSocket records them as passed over, since that is a decision the policy alone does not show.
+  std::uint8_t healthy_count = 0;
 };
 
 struct OrchestratorCounters {
@@ -50,8 +55,14 @@ public:
   Status apply(const Policy& policy);
 
   // Local health (e.g. nSocket saw set-up failures): combined with the policy's `down` list. A new policy that
-  // lists a stack as up again after listing it down clears its local mark.
-  void set_local_health(StackIndex stack, bool healthy);
+  // lists a stack as up again after listing it down clears its local mark. `why` goes to the observer.
+  void set_local_health(StackIndex stack, bool healthy, std::string_view why = {});
+  bool locally_healthy(StackIndex stack) const;
+  // Told of every change of a stack's local mark (not of a mark it already had), on the thread that made it,
+  // with the reason: a local decision that moves sessions off the policy's first choice must leave a trace
+  // (the simulator writes it to events.csv). Set it before other threads use the orchestrator.
+  using LocalHealthObserver = std::function<void(StackIndex stack, bool healthy, std::string_view why)>;
+  void set_local_health_observer(LocalHealthObserver observer) { local_health_observer_ = std::move(observer); }
 
   PolicyVersion version() const;
   std::shared_ptr<const Policy> policy() const;  // the policy in force (writer side; takes a mutex)
@@ -74,7 +85,8 @@ private:
   std::unique_ptr<std::atomic<bool>[]> local_healthy_;
   // How many entries of local_healthy_ are false: while zero, select() need not read them one by one.
   std::atomic<std::uint32_t> local_down_{0};
-  void mark_local_health(StackIndex stack, bool healthy);
+  void mark_local_health(StackIndex stack, bool healthy, std::string_view why);
+  LocalHealthObserver local_health_observer_;
 
   mutable std::mutex writer_;  // serializes apply(); never taken by select()
   std::shared_ptr<const Policy> policy_;

@@ -18,6 +18,7 @@ struct StackEstimate {
   Duration rtt{0};                 // EWMA of RTT samples
   bool has_goodput = false;
   BitsPerSecond goodput;           // EWMA of per-interval delivery rate
+  bool has_loss = false;           // a loss sample arrived and has not expired (loss is 0 otherwise)
   double loss = 0;                 // EWMA of retransmits / segments sent
   std::uint32_t failures = 0;      // failures since the last success
   bool healthy = true;
