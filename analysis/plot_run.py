@@ -7,7 +7,7 @@ Writes, into DIR (default RESULTS_DIR/plots):
   goodput.png         delivered rate per stack over time: sessions.csv bytes_delivered (what arrived, not what
                       was sent), each session's bytes spread evenly over its lifetime
   session_share.png   share of new sessions per stack per time bin
-  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput estimate, loss, health); lines break
+  nrd_estimates.png   nRD's per-stack estimates from metrics.csv (RTT, goodput and capacity estimates, loss, health); lines break
                       where nRD was stopped (no rows) and where an estimate expired (empty cells)
   completion_cdf.png  completion time per stack over *all* its sessions (Kaplan–Meier: unfinished sessions
                       censored at their age, failed ones never complete; completion.py), with each stack's
@@ -346,7 +346,9 @@ def plot_session_share(run: RunResults, out_dir: str):
 
 NRD_PANELS = [  # (column, axis label)
     ("rtt_ms", "RTT (ms)"),
-    ("goodput_estimate_mbps", "goodput estimate\n(Mbit/s)"),  # nRD's, from sampled sessions: not capacity
+    # nRD's estimates from sampled sessions: goodput (solid, follows demand) and capacity (dashed, what backlogged
+    # senders reached: a lower bound on what the path carries)
+    ("goodput_estimate_mbps", "goodput (—) and\ncapacity (--)\nestimates (Mbit/s)"),
     ("loss", "loss (fraction)"),
     ("healthy", "health"),
 ]
@@ -397,11 +399,16 @@ def plot_nrd_estimates(run: RunResults, out_dir: str):
                 # Markers as well as lines: a value between two gaps (NaN) is otherwise invisible.
                 ax.plot(group.time_s, group[column], color=colors.get(stack), linewidth=1.2, marker=".",
                         markersize=3, label=stack)
+                if column == "goodput_estimate_mbps" and "capacity_estimate_mbps" in group:
+                    ax.plot(group.time_s, group.capacity_estimate_mbps, color=colors.get(stack), linewidth=1.0,
+                            linestyle="--", gid=f"capacity:{stack}")
         if column == "healthy":
             ax.set_yticks([0, 1], ["unhealthy", "healthy"])
             ax.set_ylim(-0.3, 1.3)
         else:
-            if not np.isfinite(metrics[column]).any():
+            shown = [c for c in (column, "capacity_estimate_mbps" if column == "goodput_estimate_mbps" else None)
+                     if c in metrics]
+            if not np.isfinite(metrics[shown].to_numpy(float)).any():
                 ax.text(0.5, 0.5, "no estimate", transform=ax.transAxes, ha="center", va="center",
                         color="0.5")
             ax.set_ylim(bottom=0)

@@ -54,10 +54,12 @@ SESSIONS_COLUMNS = {
 }
 # Columns added to a file after results were first written: a directory from before them simply lacks them (empty
 # values, no warning), while a missing original column is worth a warning.
-ADDED_COLUMNS = {"bytes_delivered", "loss", "owd_ms", "jitter_ms", "attempts", "goodput_estimate_mbps"}
+ADDED_COLUMNS = {"bytes_delivered", "loss", "owd_ms", "jitter_ms", "attempts", "goodput_estimate_mbps",
+                 "capacity_estimate_mbps"}
 METRICS_COLUMNS = {
     "time_s": "float", "stack": "str", "rtt_ms": "float", "goodput_mbps": "float", "loss": "float",
     "failures": "int", "healthy": "bool", "goodput_estimate_mbps": "float",
+    "capacity_estimate_mbps": "float",  # highest backlogged sending rate in nRD's capacity window: a lower bound
 }
 EVENTS_COLUMNS = {"time_s": "float", "event": "str", "target": "str", "detail": "str"}
 POLICY_COLUMNS = {"version": "int", "time_s": "float", "reason": "str", "rules": "object", "down": "object"}

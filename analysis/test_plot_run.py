@@ -41,7 +41,7 @@ OLD_SESSIONS_HEADER = ["session", "workload", "node", "dst", "port", "intent", "
                        "start_s", "end_s", "bytes_sent", "bytes_received", "completed", "error"]
 SESSIONS_HEADER = OLD_SESSIONS_HEADER + ["bytes_delivered", "loss", "owd_ms", "jitter_ms"]
 OLD_METRICS_HEADER = ["time_s", "stack", "rtt_ms", "goodput_mbps", "loss", "failures", "healthy"]
-METRICS_HEADER = OLD_METRICS_HEADER + ["goodput_estimate_mbps"]
+METRICS_HEADER = OLD_METRICS_HEADER + ["goodput_estimate_mbps", "capacity_estimate_mbps"]
 EVENTS_HEADER = ["time_s", "event", "target", "detail"]
 
 
@@ -122,9 +122,11 @@ def failover_metrics(duration=30.0, nrd_stop=25.0):
         # fast: no estimate for a while after the link went down (a gap); slow: nothing before its first use.
         fast_goodput = "" if t >= 20 else (90.0 if t < 10 else 8.0)
         slow_goodput = "" if t < 11 else 18.5
+        fast_capacity = 97.0 if 1 <= t < 12 else ""  # a bulk transfer measured it, then the window passed
         rows.append([t, "fast", "" if 20 <= t < 23 else fast_rtt, fast_goodput,
-                     0.0 if t < 20 else 1.0, 0 if t < 20 else int((t - 19.5) * 2), fast_healthy, fast_goodput])
-        rows.append([t, "slow", "" if t < 2 else 80.0, slow_goodput, 0.001, 0, 1, slow_goodput])
+                     0.0 if t < 20 else 1.0, 0 if t < 20 else int((t - 19.5) * 2), fast_healthy, fast_goodput,
+                     fast_capacity])
+        rows.append([t, "slow", "" if t < 2 else 80.0, slow_goodput, 0.001, 0, 1, slow_goodput, ""])
         t = round(t + 0.5, 6)
     return rows
 
@@ -453,6 +455,24 @@ class PlotRunTest(unittest.TestCase, PngAssertions):
         code, stdout, stderr = run_main(results)
         self.assertEqual(code, 0, stderr)
         self.assertEqual(len(stdout.split()), 4, stderr)
+
+    def test_capacity_estimate_is_drawn_dashed_beside_the_goodput_estimate(self):
+        results = make_failover_run(os.path.join(self.dir, "run"))
+        run = load_results(results)
+        self.assertAlmostEqual(run.metrics.capacity_estimate_mbps.max(), 97.0)
+        figures = []
+        original = plot_run.save
+        plot_run.save = lambda fig, out_dir, name: figures.append(fig) or name
+        try:
+            plot_run.plot_nrd_estimates(run, self.dir)
+        finally:
+            plot_run.save = original
+        axes = next(ax for ax in figures[0].axes if "capacity" in ax.get_ylabel())
+        dashed = [l for l in axes.get_lines() if (l.get_gid() or "").startswith("capacity:")]
+        self.assertEqual(len(dashed), 2)  # one per stack; slow's is all NaN
+        self.assertTrue(all(l.get_linestyle() == "--" for l in dashed))
+        values = [v for l in dashed for v in l.get_ydata() if np.isfinite(v)]
+        self.assertEqual(set(values), {97.0})
 
     def test_estimates_break_where_nrd_was_stopped(self):
         # nRD every 0.5 s, stopped from 5 s to 14 s: no rows in between. Before, the RTT line went straight from

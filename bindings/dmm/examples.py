@@ -80,20 +80,29 @@ class MinRtt(Reranking):
         return estimate.rtt_ms
 
 
+def throughput_bound_mbps(estimate):
+    """The higher of nRD's capacity and goodput estimates (both are rates the path was seen to carry), None without
+    either: what the C++ algorithms rank throughput by (`throughput_bound_bps`)."""
+    rates = [r for r in (estimate.goodput_mbps, estimate.capacity_mbps) if r is not None and r > 0]
+    return max(rates) if rates else None
+
+
 class Weighted(Reranking):
-    """A cost mixing RTT, goodput and loss, each relative to the best stack's, weighted by the rule's intent:
-    latency rules care little about goodput, throughput and bulk rules little about RTT (the C++ `weighted`)."""
+    """A cost mixing RTT, throughput (capacity or goodput estimate) and loss, each relative to the best stack's,
+    weighted by the rule's intent: latency rules care little about throughput, throughput and bulk rules little
+    about RTT (the C++ `weighted`)."""
 
     params = {"hysteresis": 0.2, "rtt_weight": 1.0, "goodput_weight": 1.0, "loss_weight": 10.0}
     MINOR = 0.25
 
     def prepare(self, estimates):
         rtts = [e.rtt_ms for e in estimates if e.healthy and e.rtt_ms is not None and e.rtt_ms > 0]
-        goodputs = [e.goodput_mbps for e in estimates if e.healthy and e.goodput_mbps is not None]
+        goodputs = [throughput_bound_mbps(e) for e in estimates if e.healthy and throughput_bound_mbps(e) is not None]
         return min(rtts, default=math.inf), max(goodputs, default=0.0)
 
     def cost(self, estimate, rule, prepared):
-        if estimate.rtt_ms is None and estimate.goodput_mbps is None:
+        goodput = throughput_bound_mbps(estimate)
+        if estimate.rtt_ms is None and goodput is None:
             return None
         best_rtt, best_goodput = prepared
         rtt_w, goodput_w = self.params["rtt_weight"], self.params["goodput_weight"]
@@ -105,6 +114,5 @@ class Weighted(Reranking):
         cost = self.params["loss_weight"] * estimate.loss * 100.0
         rtt = estimate.rtt_ms
         cost += rtt_w * (rtt / best_rtt if rtt is not None and rtt > 0 else 1.0)
-        goodput = estimate.goodput_mbps
-        cost += goodput_w * (best_goodput / goodput if goodput is not None and goodput > 0 else 1.0)
+        cost += goodput_w * (best_goodput / goodput if goodput is not None else 1.0)
         return cost

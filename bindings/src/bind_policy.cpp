@@ -83,12 +83,15 @@ void bind_estimate(py::module_& m) {
 nRD's view of one stack instance at a decision: what a PolicyAlgorithm's `decide` receives, one per stack.
 
 Attributes (read-only): `stack` (instance name), `rtt_ms` (smoothed RTT, None before the first sample),
-`goodput_mbps` (smoothed delivery rate, None before the first sample), `loss` (smoothed retransmit fraction),
+`goodput_mbps` (smoothed delivery rate, None before the first sample), `capacity_mbps` (highest rate a backlogged
+sender reached within nRD's capacity window, a lower bound on the path's capacity; None without one),
+`loss` (smoothed retransmit fraction),
 `failures` (consecutive failures), `healthy`, `last_sample_s` (simulated time of the last sample).
 Build one yourself to try an algorithm outside a simulation: `StackEstimate("fast", rtt_ms=12.5)`.
 )doc")
       .def(py::init([](std::string stack, std::optional<double> rtt_ms, std::optional<double> goodput_mbps,
-                       double loss, std::uint32_t failures, bool healthy, double last_sample_s) {
+                       double loss, std::uint32_t failures, bool healthy, double last_sample_s,
+                       std::optional<double> capacity_mbps) {
              StackEstimate e;
              e.stack = std::move(stack);
              if (rtt_ms) {
@@ -101,6 +104,11 @@ Build one yourself to try an algorithm outside a simulation: `StackEstimate("fas
                e.has_goodput = true;
                e.goodput.value = *goodput_mbps * 1e6;
              }
+             if (capacity_mbps) {
+               if (!(*capacity_mbps >= 0)) throw std::invalid_argument("capacity_mbps must not be negative");
+               e.has_capacity = true;
+               e.capacity.value = *capacity_mbps * 1e6;
+             }
              if (!(loss >= 0 && loss <= 1)) throw std::invalid_argument("loss must be in [0, 1]");
              e.loss = loss;
              e.failures = failures;
@@ -109,12 +117,15 @@ Build one yourself to try an algorithm outside a simulation: `StackEstimate("fas
              return e;
            }),
            "stack"_a, py::kw_only(), "rtt_ms"_a = py::none(), "goodput_mbps"_a = py::none(), "loss"_a = 0.0,
-           "failures"_a = 0, "healthy"_a = true, "last_sample_s"_a = 0.0)
+           "failures"_a = 0, "healthy"_a = true, "last_sample_s"_a = 0.0, "capacity_mbps"_a = py::none())
       .def_property_readonly("stack", [](const StackEstimate& e) { return e.stack; })
       .def_property_readonly("rtt_ms",
                              [](const StackEstimate& e) { return e.has_rtt ? std::optional(to_millis(e.rtt)) : std::nullopt; })
       .def_property_readonly("goodput_mbps", [](const StackEstimate& e) {
         return e.has_goodput ? std::optional(e.goodput.value / 1e6) : std::nullopt;
+      })
+      .def_property_readonly("capacity_mbps", [](const StackEstimate& e) {
+        return e.has_capacity ? std::optional(e.capacity.value / 1e6) : std::nullopt;
       })
       .def_property_readonly("loss", [](const StackEstimate& e) { return e.loss; })
       .def_property_readonly("failures", [](const StackEstimate& e) { return e.failures; })
@@ -125,6 +136,7 @@ Build one yourself to try an algorithm outside a simulation: `StackEstimate("fas
         return "StackEstimate(" + py::repr(py::str(e.stack)).cast<std::string>() +
                ", rtt_ms=" + number(e.has_rtt, to_millis(e.rtt)) +
                ", goodput_mbps=" + number(e.has_goodput, e.goodput.value / 1e6) +
+               ", capacity_mbps=" + number(e.has_capacity, e.capacity.value / 1e6) +
                ", loss=" + number(true, e.loss) + ", failures=" + std::to_string(e.failures) +
                ", healthy=" + (e.healthy ? "True" : "False") + ")";
       });

@@ -1,7 +1,17 @@
 #include "dmm/algorithms.hpp"
 #include "dmm/policy_algorithm.hpp"
 
+#include <algorithm>
+
 namespace dmm {
+
+std::optional<double> throughput_bound_bps(const StackEstimate& e) {
+  const double goodput = e.has_goodput ? e.goodput.value : 0.0;
+  const double capacity = e.has_capacity ? e.capacity.value : 0.0;
+  const double bound = std::max(goodput, capacity);
+  if (bound <= 0) return std::nullopt;
+  return bound;
+}
 
 AlgorithmRegistry AlgorithmRegistry::with_builtins() {
   AlgorithmRegistry r;

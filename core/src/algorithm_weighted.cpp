@@ -35,14 +35,15 @@ public:
     for (const auto& e : now) {
       if (!e.healthy) continue;
       if (e.has_rtt && e.rtt.count() > 0) best_rtt = std::min(best_rtt, to_millis(e.rtt));
-      if (e.has_goodput) best_goodput = std::max(best_goodput, e.goodput.value);
+      if (auto bps = throughput_bound_bps(e)) best_goodput = std::max(best_goodput, *bps);
     }
     return rerank(current, now, hysteresis_, [&](const StackEstimate& e, const Rule& rule) -> std::optional<double> {
-      if (!e.has_rtt && !e.has_goodput) return std::nullopt;
+      const auto bps = throughput_bound_bps(e);  // capacity where measured, else achieved goodput
+      if (!e.has_rtt && !bps) return std::nullopt;
       const Weights w = for_intent(weights_, rule);
       double cost = w.loss * e.loss * 100.0;  // loss in percent
       cost += w.rtt * (e.has_rtt && e.rtt.count() > 0 ? to_millis(e.rtt) / best_rtt : 1.0);
-      cost += w.goodput * (e.has_goodput && e.goodput.value > 0 ? best_goodput / e.goodput.value : 1.0);
+      cost += w.goodput * (bps ? best_goodput / *bps : 1.0);
       return cost;
     }, "cost");
   }

@@ -97,9 +97,21 @@ void Nrd::on_sample(const PathSample& sample) {
     e->has_goodput = true;
     seen.goodput = sample.at;
   }
+  if (sample.acked_backlogged > 0 && sample.interval.count() > 0) {
+    add_capacity_sample(seen, sample.at, double(sample.acked_backlogged) * 8.0 / to_seconds(sample.interval));
+    e->has_capacity = true;
+    e->capacity.value = seen.capacity.front().second;
+  }
+}
+
+void Nrd::add_capacity_sample(Evidence& seen, TimePoint at, double bps) {
+  // A monotonic deque: an older sample that is not above the new one can never be the window's maximum again.
+  while (!seen.capacity.empty() && seen.capacity.back().second <= bps) seen.capacity.pop_back();
+  seen.capacity.emplace_back(at, bps);
 }
 
 void Nrd::forget_stale(TimePoint now) {
+  slide_capacity_windows(now);
   if (config_.expire_after <= Duration::zero()) return;
   for (std::size_t i = 0; i < estimates_.size(); ++i) {
     StackEstimate& e = estimates_[i];
@@ -116,6 +128,15 @@ void Nrd::forget_stale(TimePoint now) {
       e.has_loss = false;
       e.loss = 0;
     }
+  }
+}
+
+void Nrd::slide_capacity_windows(TimePoint now) {
+  for (std::size_t i = 0; i < estimates_.size(); ++i) {
+    auto& window = evidence_[i].capacity;
+    while (!window.empty() && now - window.front().first >= config_.capacity_window) window.pop_front();
+    estimates_[i].has_capacity = !window.empty();
+    estimates_[i].capacity.value = window.empty() ? 0.0 : window.front().second;
   }
 }
 

@@ -11,6 +11,9 @@ std::optional<PathSample> progress_sample(const StackId& stack, const Connection
   if (moved >= min_goodput_bytes && moved > 0) {
     s.delivered = moved;
     s.interval = elapsed;
+    const ByteCount acked = now.bytes_acked > before.bytes_acked ? now.bytes_acked - before.bytes_acked : 0;
+    if (before.bytes_unsent > 0 && now.bytes_unsent > 0 && acked >= min_goodput_bytes && elapsed.count() > 0)
+      s.acked_backlogged = acked;
   }
   s.segments_sent = now.segments_sent - before.segments_sent;
   s.retransmits = now.retransmits - before.retransmits;

@@ -115,10 +115,15 @@ ConnectionMetrics Ns3Connection::metrics() const {
     // Acknowledged = handed over minus what still waits: in the processing delay or in ns-3's send buffer
     // (unsent or unacknowledged). Remembered, since a closed connection has no buffer left to ask.
     if (auto tcp = socket_ ? ns3::DynamicCast<ns3::TcpSocketBase>(socket_) : nullptr) {
-      const ByteCount waiting = sends_in_delay_ + tcp->GetTxBuffer()->Size();
+      const auto buffer = tcp->GetTxBuffer();
+      const ByteCount waiting = sends_in_delay_ + buffer->Size();
       acked_ = m.bytes_sent > waiting ? m.bytes_sent - waiting : 0;
+      // Never transmitted: the processing delay, and the buffer past the highest byte sent (all of it before the
+      // first data segment).
+      unsent_ = sends_in_delay_ + (sent_data_ ? buffer->SizeFromSequence(sent_end_) : buffer->Size());
     }
     m.bytes_acked = acked_;
+    m.bytes_unsent = unsent_;
   }
   return m;
 }

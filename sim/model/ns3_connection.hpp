@@ -118,6 +118,7 @@ private:
   ByteInbox datagrams_;                // UDP bytes taken from the socket, not yet read
   std::size_t sends_in_delay_ = 0;     // bytes taken by send() and still in the processing delay
   mutable ByteCount acked_ = 0;        // last bytes_acked seen while the socket was there
+  mutable ByteCount unsent_ = 0;       // last bytes_unsent seen while the socket was there
   ConnectionMetrics metrics_;
   bool sent_data_ = false;
   ns3::SequenceNumber32 sent_end_;     // one past the highest data byte sent so far (retransmit detection)

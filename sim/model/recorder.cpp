@@ -122,14 +122,18 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
                 (s.jitter ? num(to_millis(*s.jitter)) : "") + "," + cell(s.attempts) + "\n";
   }
   // goodput_mbps is kept for readers of the first format; goodput_estimate_mbps says what it is: nRD's estimate
-  // from the sessions it sampled (it follows what they carried, not what the path could carry).
-  std::string metrics = "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps\n";
+  // from the sessions it sampled (it follows what they carried, not what the path could carry);
+  // capacity_estimate_mbps is what backlogged senders reached within nRD's capacity window (a lower bound on what
+  // the path carries; empty where no session sent with a backlog).
+  std::string metrics =
+      "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps,capacity_estimate_mbps\n";
   for (const auto& m : metrics_) {
     const auto& e = m.estimate;
     const std::string goodput = e.has_goodput ? num(e.goodput.value / 1e6, 3) : "";
     metrics += num(to_seconds(m.time)) + "," + cell(e.stack) + "," + (e.has_rtt ? num(to_millis(e.rtt), 3) : "") +
                "," + goodput + "," + (e.has_loss ? num(e.loss, 5) : "") + "," + std::to_string(e.failures) + "," +
-               (e.healthy ? "1" : "0") + "," + goodput + "\n";
+               (e.healthy ? "1" : "0") + "," + goodput + "," +
+               (e.has_capacity ? num(e.capacity.value / 1e6, 3) : "") + "\n";
   }
   std::string policy;
   for (const auto& line : policy_lines_) policy += line + "\n";

@@ -159,6 +159,41 @@ std::string text_of(std::span<const std::byte> bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+// A TCP server that accepts and never reads: its receive window fills, and then the sender's data waits unsent.
+struct NonReadingServer final : AcceptEvents, ConnectionEvents {
+  void on_accept(std::unique_ptr<Connection> c) override {
+    c->set_events(*this);
+    sessions.push_back(std::move(c));
+  }
+  std::vector<std::unique_ptr<Connection>> sessions;
+};
+
+TEST_F(TwoNamespaces, UnsentBytesAreTheSendersBacklog) {
+  // Issue 12, item 4: nRD measures capacity only from backlogged senders, so the stack must say when data waits.
+  auto server_stack = stack("blue", b_);
+  auto client_stack = stack("red", a_);
+  ASSERT_TRUE(server_stack && client_stack);
+  NonReadingServer server;
+  auto listener = server_stack->listen(endpoint("0.0.0.0", 5003), L4Proto::tcp, server);
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  EventRecorder events;
+  auto connection = client_stack->connect(endpoint("10.231.1.2", 5003), L4Proto::tcp, events);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  ASSERT_TRUE(ex_->run_until([&] { return events.connected == 1; }, kDeadline));
+  Connection& c = **connection;
+  EXPECT_EQ(c.metrics().bytes_unsent, 0u);  // nothing written yet
+  const auto chunk = test::make_payload(256u << 10);
+  // Write until the socket takes no more, letting the stack run in between, until data is seen waiting.
+  ASSERT_TRUE(ex_->run_until([&] {
+    auto n = c.send(chunk);
+    EXPECT_TRUE(n.ok()) << n.error().message;
+    return c.metrics().bytes_unsent > 0;
+  }, kDeadline));
+  const ConnectionMetrics m = c.metrics();
+  EXPECT_GT(m.bytes_unsent, 0u);
+  EXPECT_LE(m.bytes_unsent, m.bytes_sent - m.bytes_acked);  // unsent is part of what is not yet acknowledged
+}
+
 TEST_F(TwoNamespaces, UdpDatagramsRoundTripPerSession) {
   auto server_stack = stack("blue", b_);
   auto client_stack = stack("red", a_);

@@ -51,6 +51,40 @@ TEST_F(LwipDpdkStack, FiftyMegabytesToAKernelServerAndBackByteExact) {
   EXPECT_GT(m.rtt, Duration::zero());  // the handshake's
 }
 
+// A kernel server that accepts and never reads: the lwIP sender's data ends up waiting unsent.
+struct NonReadingServer final : AcceptEvents, ConnectionEvents {
+  void on_accept(std::unique_ptr<Connection> c) override {
+    c->set_events(*this);
+    sessions.push_back(std::move(c));
+  }
+  std::vector<std::unique_ptr<Connection>> sessions;
+};
+
+TEST_F(LwipDpdkStack, UnsentBytesAreTheSendersBacklog) {
+  // Issue 12, item 4: nRD measures capacity only from backlogged senders; lwIP says what waits (snd_lbb - snd_nxt).
+  const std::string dev = lab_->add_path(0);
+  auto user = lab_->lwip_stack(0, dev);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  auto server_stack = lab_->server_stack();
+  NonReadingServer server;
+  auto listener = server_stack->listen(endpoint("10.77.0.1", 7005), L4Proto::tcp, server);
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  EventRecorder events;
+  auto connection = (*user)->connect(endpoint("10.77.0.1", 7005), L4Proto::tcp, events);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  ASSERT_TRUE(lab_->executor().run_until([&] { return events.connected == 1; }, kDeadline));
+  Connection& c = **connection;
+  EXPECT_EQ(c.metrics().bytes_unsent, 0u);
+  const auto chunk = make_payload(64u << 10);
+  ASSERT_TRUE(lab_->executor().run_until([&] {
+    auto n = c.send(chunk);
+    EXPECT_TRUE(n.ok()) << n.error().message;
+    return c.metrics().bytes_unsent > 0;
+  }, kDeadline));
+  const ConnectionMetrics m = c.metrics();
+  EXPECT_LE(m.bytes_unsent, m.bytes_sent - m.bytes_acked);
+}
+
 TEST_F(LwipDpdkStack, AKernelClientReachesAnLwipListener) {
   const std::string dev = lab_->add_path(0);
   auto user = lab_->lwip_stack(0, dev);

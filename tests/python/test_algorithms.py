@@ -278,6 +278,26 @@ def test_estimates_are_checked_and_read_only():
     with pytest.raises(ValueError):
         dmm.StackEstimate("a", rtt_ms=-1)
     assert "rtt_ms=12.5" in repr(e)
+    assert e.capacity_mbps is None
+    c = dmm.StackEstimate("a", goodput_mbps=3, capacity_mbps=50)
+    assert c.capacity_mbps == 50.0 and "capacity_mbps=50.0" in repr(c)
+    with pytest.raises(ValueError):
+        dmm.StackEstimate("a", capacity_mbps=-1)
+
+
+def test_throughput_ranking_uses_capacity_where_known_in_cpp_and_in_the_port(examples):
+    # "a" is busy (goodput follows demand: 20 Mbit/s), "b" idle but measured by a backlogged sender at 50 Mbit/s.
+    policy = dmm.Policy([dmm.Rule(dmm.Match(intent="bulk"), ["a", "b"])])
+    estimates = [dmm.StackEstimate("a", rtt_ms=20.0, goodput_mbps=20.0),
+                 dmm.StackEstimate("b", rtt_ms=20.0, goodput_mbps=3.0, capacity_mbps=50.0)]
+    for name in ("max-goodput", "weighted"):
+        decided = dmm.BuiltinAlgorithm(name).decide(estimates, policy)
+        assert decided.rules[0].use == ("b", "a"), name
+    ported = examples.Weighted().decide(estimates, policy)
+    assert ported.rules == dmm.BuiltinAlgorithm("weighted").decide(estimates, policy).rules
+    # without the capacity estimate, demand alone keeps the busy path first
+    demand_only = [estimates[0], dmm.StackEstimate("b", rtt_ms=20.0, goodput_mbps=3.0)]
+    assert dmm.BuiltinAlgorithm("max-goodput").decide(demand_only, policy).rules[0].use == ("a", "b")
 
 
 def test_registry_sees_classes_in_the_order_they_are_defined(short):

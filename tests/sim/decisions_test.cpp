@@ -204,4 +204,30 @@ TEST(Decisions, LocalHealthChangesAndAttemptsAreRecorded) {
   EXPECT_GT(passed_over, 100);
 }
 
+TEST(Decisions, CapacityIsEstimatedFromBackloggedSendersOnly) {
+  // Issue 12, item 4: a 20 MB transfer on a 20 Mbit/s link measures the link; `slow`, which carries nothing but
+  // probes, gets no capacity estimate (nothing was sent on it with a backlog).
+  const auto out = fresh_dir("capacity");
+  auto run = run_sim({scenario_path("scenarios/quickstart.yaml"), "--out", out.string(), "--quiet", "--set",
+                      "duration=8s", "--set", "events=[]", "--set", "expect=[]", "--set", "workloads.rpc.stop=8s",
+                      "--set", "topology.links.wan-a.rate=20Mbps"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  double highest = 0;
+  int fast_rows_with_capacity = 0;
+  for (auto& row : read_csv(out / "metrics.csv")) {
+    if (row["stack"] == "slow") {
+      EXPECT_EQ(row["capacity_estimate_mbps"], "") << "at " << row["time_s"];
+      continue;
+    }
+    if (row["capacity_estimate_mbps"].empty()) continue;
+    ++fast_rows_with_capacity;
+    const double capacity = std::stod(row["capacity_estimate_mbps"]);
+    highest = std::max(highest, capacity);
+    if (!row["goodput_estimate_mbps"].empty()) EXPECT_GE(capacity, std::stod(row["goodput_estimate_mbps"]) * 0.98);
+  }
+  EXPECT_GT(fast_rows_with_capacity, 8);
+  EXPECT_GT(highest, 17.0);   // TCP payload over a 20 Mbit/s link
+  EXPECT_LE(highest, 20.5);
+}
+
 }  // namespace

@@ -170,7 +170,8 @@ TEST(DmmSimCli, ResultsDirectoryFollowsTheContract) {
   EXPECT_EQ(first_line("sessions.csv"),
             "session,workload,node,dst,port,intent,stack,rule,policy_version,start_s,end_s,bytes_sent,"
             "bytes_received,completed,error,bytes_delivered,loss,owd_ms,jitter_ms,attempts");
-  EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps");
+  EXPECT_EQ(first_line("metrics.csv"), "time_s,stack,rtt_ms,goodput_mbps,loss,failures,healthy,goodput_estimate_mbps,"
+            "capacity_estimate_mbps");
   EXPECT_EQ(first_line("events.csv"), "time_s,event,target,detail");
   auto first_policy = nlohmann::json::parse(read_file(out / "policy.jsonl").substr(0, read_file(out / "policy.jsonl").find('\n')));
   for (const char* key : {"version", "time_s", "reason", "rules"}) EXPECT_TRUE(first_policy.contains(key)) << key;

@@ -233,6 +233,54 @@ TEST_F(NrdFixture, EstimatesAgeWhileNrdIsStopped) {
   EXPECT_EQ(had_rtt, (std::vector<bool>{true, false}));
 }
 
+// Issue 12, item 4: capacity. A backlogged sender's rate, maximised over the capacity window (BBR's filter).
+PathSample backlogged(const StackId& stack, TimePoint at, double mbit_per_s) {
+  const ByteCount bytes = static_cast<ByteCount>(mbit_per_s * 1e6 / 8 / 2);  // over half a second
+  return {.stack = stack, .at = at, .delivered = bytes, .interval = 500ms, .acked_backlogged = bytes};
+}
+
+TEST_F(NrdFixture, CapacityIsTheHighestBackloggedRateWithinTheWindow) {
+  NrdConfig cfg;
+  cfg.capacity_window = 4s;
+  cfg.expire_after = Duration::zero();
+  make(make_static_algorithm({}), cfg);
+  nrd->start();
+  nrd->on_sample(backlogged("fast", ex.now(), 40));
+  ex.run_for(1s);
+  nrd->on_sample(backlogged("fast", ex.now(), 90));  // slow start over: the path's rate
+  ex.run_for(1s);
+  nrd->on_sample(backlogged("fast", ex.now(), 60));
+  // An application-limited sample moves goodput, never capacity.
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .delivered = 125'000, .interval = 500ms});
+  ex.run_for(500ms);
+  const StackEstimate& e = nrd->estimates()[0];
+  ASSERT_TRUE(e.has_capacity);
+  EXPECT_NEAR(e.capacity.value, 90e6, 1.0);
+  EXPECT_LT(e.goodput.value, 90e6);
+  EXPECT_FALSE(nrd->estimates()[1].has_capacity);
+  ex.run_for(2500ms);  // 4 s after the 90 Mbit/s sample: the 60 Mbit/s one (3 s old) is the window's maximum
+  EXPECT_NEAR(nrd->estimates()[0].capacity.value, 60e6, 1.0);
+  ex.run_for(1500ms);  // nothing backlogged for 4.5 s: no capacity estimate, even with expire_after 0
+  EXPECT_FALSE(nrd->estimates()[0].has_capacity);
+  EXPECT_EQ(nrd->estimates()[0].capacity.value, 0.0);
+}
+
+TEST_F(NrdFixture, MaxGoodputRanksAnIdleFastPathAboveABusySlowOneOnceCapacityIsKnown) {
+  // slow carries many sessions (its goodput estimate follows their demand: 20 Mbit/s); fast's sessions moved
+  // 3 Mbit/s, then one bulk transfer sent backlogged at 50 Mbit/s, which lifts fast's goodput EWMA only to
+  // 14.75 Mbit/s: ranked on goodput, slow would stay first.
+  make(make_max_goodput_algorithm({{"hysteresis", 0.2}}));
+  nrd->start();
+  nrd->on_sample({.stack = "slow", .at = ex.now(), .delivered = 1'250'000, .interval = 500ms});
+  nrd->on_sample({.stack = "fast", .at = ex.now(), .delivered = 187'500, .interval = 500ms});
+  ex.run_for(500ms);
+  EXPECT_EQ(nrd->current().rules[0].use.front(), "slow");  // on demand alone the busy path wins
+  nrd->on_sample(backlogged("fast", ex.now(), 50));
+  ex.run_for(500ms);
+  EXPECT_LT(nrd->estimates()[0].goodput.value, nrd->estimates()[1].goodput.value);
+  EXPECT_EQ(nrd->current().rules[0].use.front(), "fast");
+}
+
 // A probe-like sample: a round trip and its one data segment, delivered without a retransmission.
 PathSample clean_probe(const StackId& stack, TimePoint at, Duration rtt) {
   return {.stack = stack, .at = at, .rtt = rtt, .segments_sent = 1, .retransmits = 0};

@@ -48,3 +48,46 @@ TEST(ProgressSample, AStalledConnectionSaysNothingUnlessFinal) {
 }
 
 }  // namespace
+
+namespace {
+// Issue 12, item 4: capacity is measured only while the sender had a backlog (unsent bytes) at both ends of the
+// interval; then what was acknowledged measures the path, not the application's demand.
+ConnectionMetrics sending(ByteCount acked, ByteCount unsent) {
+  ConnectionMetrics m = metrics(acked, 0, 2ms, 0, 0);
+  m.bytes_unsent = unsent;
+  return m;
+}
+
+TEST(ProgressSample, ABackloggedSenderGivesACapacitySample) {
+  auto s = progress_sample("a", sending(1000, 50'000), sending(1000 + 200'000, 30'000), 2s, 500ms, 64 * 1024, false);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->acked_backlogged, 200'000u);
+  EXPECT_EQ(s->interval, 500ms);
+}
+
+TEST(ProgressSample, NoBacklogAtEitherEndGivesNoCapacitySample) {
+  // Application-limited at the start, at the end, or received rather than sent: goodput, but no capacity.
+  for (const auto& [before, now] : {std::pair{sending(0, 0), sending(200'000, 10)},
+                                    std::pair{sending(0, 10), sending(200'000, 0)}}) {
+    auto s = progress_sample("a", before, now, 2s, 500ms, 64 * 1024, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->delivered, 200'000u);
+    EXPECT_EQ(s->acked_backlogged, 0u);
+  }
+  ConnectionMetrics downloading = metrics(0, 500'000, 2ms, 0, 0);
+  downloading.bytes_unsent = 10;
+  auto s = progress_sample("a", sending(0, 10), downloading, 2s, 500ms, 64 * 1024, false);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->acked_backlogged, 0u);
+}
+
+TEST(ProgressSample, TooFewBytesOrNoIntervalGiveNoCapacitySample) {
+  auto small = progress_sample("a", sending(0, 10), sending(1000, 10), 2s, 500ms, 64 * 1024, false);
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->acked_backlogged, 0u);
+  auto instant = progress_sample("a", sending(0, 10), sending(200'000, 10), 2s, 0s, 64 * 1024, true);
+  ASSERT_TRUE(instant);
+  EXPECT_EQ(instant->acked_backlogged, 0u);
+}
+
+}  // namespace

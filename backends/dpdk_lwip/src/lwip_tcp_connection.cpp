@@ -278,6 +278,8 @@ void LwipTcpConnection::close() {
 ConnectionMetrics LwipTcpConnection::metrics() const {
   ConnectionMetrics m = metrics_;
   m.rtt = handshake_rtt_;
+  // Written into lwIP and not yet transmitted: from the next sequence number to send to the last one buffered.
+  if (pcb_) m.bytes_unsent = static_cast<ByteCount>(static_cast<u32_t>(pcb_->snd_lbb - pcb_->snd_nxt));
   if (pcb_ && (pcb_->sa >> 3) > 0)  // smoothed RTT x 8, in slow-timer ticks: only once it is a tick or more
     m.rtt = std::chrono::milliseconds(static_cast<std::int64_t>(pcb_->sa >> 3) * TCP_SLOW_INTERVAL);
   return m;

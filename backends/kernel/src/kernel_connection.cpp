@@ -141,6 +141,7 @@ void KernelConnection::refresh_metrics() const {
     metrics_.rtt = info->rtt;
     metrics_.segments_sent = info->data_segments_out;
     metrics_.retransmits = info->total_retransmits;
+    metrics_.bytes_unsent = info->notsent_bytes;
   }
   if (auto waiting = unacknowledged_bytes(fd_.get())) {
     // After a FIN the queue counts it too (one sequence number): clamp rather than go negative.

@@ -31,6 +31,7 @@ Result<TcpInfoSample> read_tcp_info(int fd) {
   s.data_segments_out = info.tcpi_data_segs_out;
   s.total_retransmits = info.tcpi_total_retrans;
   s.delivery_rate_bytes_per_second = info.tcpi_delivery_rate;
+  s.notsent_bytes = info.tcpi_notsent_bytes;  // before tcpi_delivery_rate in the struct: covered by kNeeded
   return s;
 }
 

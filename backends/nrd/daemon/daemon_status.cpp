@@ -26,6 +26,7 @@ Json NrdDaemon::estimates_json(const StackEstimates& estimates, TimePoint now) c
     o["loss"] = e.has_loss ? Json(e.loss) : Json(nullptr);
     o["rtt_ms"] = e.has_rtt ? Json(to_millis(e.rtt)) : Json(nullptr);
     o["goodput_mbps"] = e.has_goodput ? Json(e.goodput.value / 1e6) : Json(nullptr);
+    o["capacity_mbps"] = e.has_capacity ? Json(e.capacity.value / 1e6) : Json(nullptr);
     o["last_sample_age_s"] = e.last_sample.count() > 0 ? Json(to_seconds(now - e.last_sample)) : Json(nullptr);
     list.push_back(std::move(o));
   }
@@ -112,6 +113,10 @@ std::string NrdDaemon::metrics_text() const {
             [](const StackEstimate& e) { return e.has_rtt ? std::optional(to_seconds(e.rtt)) : std::nullopt; });
   per_stack("dmm_nrd_stack_goodput_bits_per_second", "Smoothed goodput nRD estimates for the stack (EWMA).",
             [](const StackEstimate& e) { return e.has_goodput ? std::optional(e.goodput.value) : std::nullopt; });
+  per_stack("dmm_nrd_stack_capacity_bits_per_second",
+            "Highest rate a backlogged sender reached on the stack within nRD's capacity window (a lower bound on "
+            "what the path carries).",
+            [](const StackEstimate& e) { return e.has_capacity ? std::optional(e.capacity.value) : std::nullopt; });
   per_stack("dmm_nrd_stack_loss_ratio", "Smoothed retransmitted share of segments (EWMA).",
             [](const StackEstimate& e) { return e.has_loss ? std::optional(e.loss) : std::nullopt; });
   per_stack("dmm_nrd_stack_healthy", "1 if nRD considers the stack healthy, else 0.",

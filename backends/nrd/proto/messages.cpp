@@ -71,6 +71,9 @@ PathSample read_sample(const Value& v, const std::string& path, const MessageLim
   if (const Value* n = m.get("segments")) s.segments_sent = json::read_uint(*n, m.path_of("segments"), kMaxCount);
   if (const Value* r = m.get("retransmits")) s.retransmits = json::read_uint(*r, m.path_of("retransmits"), kMaxCount);
   if (const Value* f = m.get("failure")) s.failure = json::read_bool(*f, m.path_of("failure"));
+  // Added after the first format (older clients leave it out, older daemons ignore it): see PathSample.
+  if (const Value* b = m.get("acked_backlogged"))
+    s.acked_backlogged = json::read_uint(*b, m.path_of("acked_backlogged"), kMaxCount);
   return s;
 }
 
@@ -145,6 +148,7 @@ Ordered sample_json(const PathSample& s) {
   if (s.segments_sent) o["segments"] = s.segments_sent;
   if (s.retransmits) o["retransmits"] = s.retransmits;
   if (s.failure) o["failure"] = true;
+  if (s.acked_backlogged) o["acked_backlogged"] = s.acked_backlogged;
   return o;
 }
 

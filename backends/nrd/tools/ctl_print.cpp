@@ -36,7 +36,7 @@ std::string pad(std::string s, std::size_t width) {
 void print_estimate_row(std::ostream& out, const Json& e) {
   out << "  " << pad(text(at(e, "stack")), 16) << pad(at(e, "healthy") == true ? "healthy" : "DOWN", 9)
       << pad(number(at(e, "rtt_ms"), "%.3f"), 11) << pad(number(at(e, "goodput_mbps"), "%.2f"), 14)
-      << pad(number(at(e, "loss"), "%.4f"), 9) << pad(text(at(e, "failures")), 10)
+      << pad(number(at(e, "capacity_mbps"), "%.2f"), 15) << pad(number(at(e, "loss"), "%.4f"), 9) << pad(text(at(e, "failures")), 10)
       << number(at(e, "last_sample_age_s"), "%.1f") << "\n";
 }
 
@@ -69,7 +69,7 @@ void print_status(std::ostream& out, const Json& status) {
   out << "\n";
   print_rules(out, policy);
   out << "stacks:\n  " << pad("stack", 16) << pad("health", 9) << pad("rtt_ms", 11) << pad("goodput_mbps", 14)
-      << pad("loss", 9) << pad("failures", 10) << "last_sample_s_ago\n";
+      << pad("capacity_mbps", 15) << pad("loss", 9) << pad("failures", 10) << "last_sample_s_ago\n";
   const Json& stacks = at(status, "stacks");
   if (stacks.is_array())
     for (const auto& e : stacks) print_estimate_row(out, e);

@@ -77,6 +77,7 @@ ConnectionMetrics metrics_of(const kernel::TcpInfoSample& info) {
   m.bytes_received = info.bytes_received_seq;
   m.segments_sent = info.data_segments_out;
   m.retransmits = info.total_retransmits;
+  m.bytes_unsent = info.notsent_bytes;
   return m;
 }
 

@@ -37,6 +37,7 @@ int put_tcp_info(UserSession& session, void* value, socklen_t* length) {
   info.tcpi_total_retrans = static_cast<std::uint32_t>(m.retransmits);
   info.tcpi_bytes_acked = m.bytes_acked;
   info.tcpi_bytes_received = m.bytes_received;
+  info.tcpi_notsent_bytes = static_cast<std::uint32_t>(std::min<ByteCount>(m.bytes_unsent, UINT32_MAX));
   info.tcpi_segs_out = static_cast<std::uint32_t>(m.segments_sent);
   const socklen_t n = std::min<socklen_t>(*length, sizeof info);
   std::memcpy(value, &info, n);

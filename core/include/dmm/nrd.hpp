@@ -1,6 +1,7 @@
 #pragma once
 // nRD: watches every stack (samples from sessions and probes), keeps per-stack estimates, runs a
 // PolicyAlgorithm every period and publishes a new policy version only when the decision changes.
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +27,9 @@ struct EstimatorConfig {
   // at the next period: the algorithm sees "no estimate" rather than a value from a path that may have changed
   // since (a loss frozen from a bad minute kept `weighted` off a recovered path for good). Zero = never forget.
   Duration expire_after = std::chrono::seconds(10);
+  // The capacity estimate is the highest backlogged sending rate seen over this window (a max filter): long
+  // enough to span a flow's slow start and its pauses, short enough that a path that lost capacity is seen to.
+  Duration capacity_window = std::chrono::seconds(10);
 };
 
 struct NrdConfig : EstimatorConfig {
@@ -66,11 +70,16 @@ private:
   // When each estimate was last fed: expire_after is counted from here, per estimate.
   struct Evidence {
     TimePoint rtt{0}, goodput{0}, loss{0};
+    // Backlogged sending rates within the capacity window, decreasing in rate from the front: the front is the
+    // window's maximum, a later entry takes over when the ones before it leave the window.
+    std::deque<std::pair<TimePoint, double>> capacity;
   };
 
   void schedule_next();
   StackEstimate* find(const StackId& id);
   void forget_stale(TimePoint now);
+  void slide_capacity_windows(TimePoint now);
+  static void add_capacity_sample(Evidence& seen, TimePoint at, double bps);
   void publish(Policy next);
 
   Executor& executor_;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,13 +18,22 @@ struct StackEstimate {
   bool has_rtt = false;
   Duration rtt{0};                 // EWMA of RTT samples
   bool has_goodput = false;
-  BitsPerSecond goodput;           // EWMA of per-interval delivery rate
+  BitsPerSecond goodput;           // EWMA of per-interval delivery rate: what sessions moved (demand-bound)
+  // The highest rate a session of this host sent at, over nRD's capacity window, while its sender was
+  // backlogged (PathSample::acked_backlogged): a lower bound on what the path can carry, as BBR's bottleneck
+  // bandwidth filter. None when no session sent enough with a backlog within the window.
+  bool has_capacity = false;
+  BitsPerSecond capacity;
   bool has_loss = false;           // a loss sample arrived and has not expired (loss is 0 otherwise)
   double loss = 0;                 // EWMA of retransmits / segments sent
   std::uint32_t failures = 0;      // failures since the last success
   bool healthy = true;
   TimePoint last_sample{0};
 };
+
+// The best known lower bound on what the stack's path carries: its capacity estimate or the goodput its sessions
+// achieved, whichever is higher (both are rates the path was seen to carry). nullopt when there is neither.
+std::optional<double> throughput_bound_bps(const StackEstimate& e);
 
 using StackEstimates = std::vector<StackEstimate>;  // one per stack, in the nRD's stack order
 

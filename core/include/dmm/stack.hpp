@@ -37,6 +37,10 @@ struct ConnectionMetrics {
   // not bytes_sent, measures delivery: a large send buffer takes megabytes at once.
   ByteCount bytes_acked = 0;
   ByteCount bytes_received = 0;
+  // Of bytes_sent, those the stack holds and has not transmitted once (Linux: tcpi_notsent_bytes). Non-zero means
+  // the sender is waiting for the network (congestion or receive window), not for the application: what it
+  // delivers then measures the path, not the demand. Zero where a backend cannot tell, and for UDP.
+  ByteCount bytes_unsent = 0;
   std::uint64_t segments_sent = 0;
   std::uint64_t retransmits = 0;
 };

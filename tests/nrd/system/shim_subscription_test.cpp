@@ -24,6 +24,48 @@ TEST_F(NrdSystemTest, TheShimReportsItsSessionsAsPathSamples) {
   EXPECT_TRUE(exited_with(stop_sessions(), 0));
 }
 
+TEST_F(NrdSystemTest, ABackloggedUploadGivesTheDaemonACapacityEstimate) {
+  // Issue 12, item 4, on a host: blue's egress is shaped to 16 Mbit/s; a program under dmm-run uploads 8 MB (about
+  // 4 s, so the shim's once-a-second walks see the sender backlogged) while a thread drains the echo. dmm-nrd's
+  // capacity estimate for blue is then a rate the shaped path carried, and red, unused, has none.
+  const Outcome shaped = run({"ip", "netns", "exec", topo_->blue(), "tc", "qdisc", "add", "dev", "v0", "root", "tbf",
+                              "rate", "16mbit", "burst", "16kb", "latency", "200ms"},
+                             std::chrono::seconds(10));
+  ASSERT_TRUE(exited_with(shaped, 0)) << shaped.out;
+  start_daemon(write_nrd_config("algorithm: static\nperiod: 200ms\n", std::nullopt));  // no probes: only the shim
+  const std::string script = std::string("import socket, threading\n") +
+                             "s = socket.create_connection(('" + kBlueServer + "', 7))\n"
+                             "data = b'x' * (8 << 20)\n"
+                             "got = 0\n"
+                             "def drain():\n"
+                             "    global got\n"
+                             "    while got < len(data):\n"
+                             "        b = s.recv(1 << 20)\n"
+                             "        if not b: break\n"
+                             "        got += len(b)\n"
+                             "t = threading.Thread(target=drain)\n"
+                             "t.start()\n"
+                             "s.sendall(data)\n"
+                             "t.join()\n"
+                             "s.close()\n"
+                             "print('got=%d' % got)\n";
+  const Outcome o = run(topo_->in_cli({dmm_run_bin(), "--config", host_config_, "--", "/usr/bin/python3", "-c",
+                                       script}),
+                        std::chrono::seconds(60));
+  ASSERT_TRUE(exited_with(o, 0)) << o.out;
+  EXPECT_EQ(facts(o.out)["got"], std::to_string(8 << 20));
+  std::optional<nlohmann::json> s;
+  ASSERT_TRUE(eventually([&] {
+    s = status();
+    return s && (*s)["stacks"][0]["capacity_mbps"].is_number();
+  })) << (s ? s->dump(2) : "no status");
+  const double capacity = (*s)["stacks"][0]["capacity_mbps"].get<double>();
+  RecordProperty("capacity_mbps", std::to_string(capacity));
+  EXPECT_GT(capacity, 8.0) << s->dump(2);
+  EXPECT_LT(capacity, 17.0) << s->dump(2);  // the shaper's rate, not the veth's
+  EXPECT_TRUE((*s)["stacks"][1]["capacity_mbps"].is_null()) << s->dump(2);
+}
+
 TEST_F(NrdSystemTest, SessionsOnAUserSpaceStackReportTheirSamplesToo) {
   // An lwip-dpdk instance next to blue: its sessions report from lwIP's metrics (bytes, RTT) through the same
   // subscription.

@@ -57,7 +57,7 @@ TEST(Messages, PolicyAndPushCarryTheWholePolicy) {
 TEST(Messages, SamplesRoundTripInMicroseconds) {
   Samples s;
   s.samples.push_back({.stack = "blue", .rtt = 1500us, .delivered = 100000, .interval = 2s, .segments_sent = 70,
-                       .retransmits = 2});
+                       .retransmits = 2, .acked_backlogged = 90000});
   s.samples.push_back({.stack = "red", .failure = true});
   auto back = std::get<Samples>(round_trip(s)).samples;
   ASSERT_EQ(back.size(), 2u);
@@ -67,6 +67,8 @@ TEST(Messages, SamplesRoundTripInMicroseconds) {
   EXPECT_EQ(back[0].interval, 2s);
   EXPECT_EQ(back[0].segments_sent, 70u);
   EXPECT_EQ(back[0].retransmits, 2u);
+  EXPECT_EQ(back[0].acked_backlogged, 90000u);  // nRD's capacity estimate needs it on hosts as in sim
+  EXPECT_EQ(back[1].acked_backlogged, 0u);
   EXPECT_FALSE(back[0].failure);
   EXPECT_FALSE(back[1].rtt);
   EXPECT_TRUE(back[1].failure);

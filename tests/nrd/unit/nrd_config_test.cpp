@@ -37,7 +37,7 @@ TEST_F(NrdConfigTest, EveryFieldIsTyped) {
       "algorithm: weighted\n"
       "params: {hysteresis: 0.5, loss_weight: 3}\n"
       "period: 250ms\n"
-      "estimates: {ewma_alpha: 0.5, failure_threshold: 3, retry_after: 2s, expire_after: 20s}\n"
+      "estimates: {ewma_alpha: 0.5, failure_threshold: 3, retry_after: 2s, expire_after: 20s, capacity_window: 3s}\n"
       "probes:\n"
       "  interval: 100ms\n"
       "  timeout: 300ms\n"
@@ -66,6 +66,7 @@ TEST_F(NrdConfigTest, EveryFieldIsTyped) {
   EXPECT_EQ(c->nrd.failure_threshold, 3u);
   EXPECT_EQ(c->nrd.retry_after, 2s);
   EXPECT_EQ(c->nrd.expire_after, 20s);  // the scenario's nrd.estimates key, read by the same function
+  EXPECT_EQ(c->nrd.capacity_window, 3s);
   EXPECT_EQ(c->probes.interval, 100ms);
   EXPECT_EQ(c->probes.timeout, 300ms);
   EXPECT_EQ(c->probes.payload, 4096u);

@@ -56,12 +56,14 @@ TEST(SessionMetrics, TcpInfoBecomesConnectionMetricsWithoutTheSyn) {
   info.bytes_received_seq = 500;
   info.data_segments_out = 7;
   info.total_retransmits = 2;
+  info.notsent_bytes = 4096;  // the sender's backlog: what nRD's capacity estimate needs
   const ConnectionMetrics m = metrics_of(info);
   EXPECT_EQ(m.rtt, 3ms);
   EXPECT_EQ(m.bytes_acked, 1000u);
   EXPECT_EQ(m.bytes_received, 500u);
   EXPECT_EQ(m.segments_sent, 7u);
   EXPECT_EQ(m.retransmits, 2u);
+  EXPECT_EQ(m.bytes_unsent, 4096u);
   EXPECT_EQ(metrics_of(kernel::TcpInfoSample{}).bytes_acked, 0u);  // not even the SYN acknowledged yet
 }
 

@@ -22,6 +22,7 @@ struct TcpInfoSample {
   std::uint64_t data_segments_out = 0;  // tcpi_data_segs_out: segments that carried data
   std::uint64_t total_retransmits = 0;  // tcpi_total_retrans
   std::uint64_t delivery_rate_bytes_per_second = 0;  // tcpi_delivery_rate
+  std::uint64_t notsent_bytes = 0;  // tcpi_notsent_bytes: written, never transmitted (the sender's backlog)
 };
 
 // EINVAL/ENOPROTOOPT for a socket that is not TCP or MPTCP; EOPNOTSUPP for a kernel too old for the fields.
