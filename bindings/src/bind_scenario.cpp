@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "bindings.hpp"
-#include "model/build_info.hpp"
-#include "model/provenance.hpp"
-#include "model/results_dir.hpp"
+#include "run/build_info.hpp"
+#include "run/provenance.hpp"
+#include "run/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
 #include "scenario/scenario.hpp"

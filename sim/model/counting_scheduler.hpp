@@ -2,7 +2,7 @@
 // ns-3's default scheduler (MapScheduler, so the event order and the results stay the same) that reports every
 // event it hands out to a RunMonitor and stops the simulator once the monitor asks: the only per-event hook ns-3
 // offers, and what lets a progress line keep moving, and Ctrl-C take effect, while simulated time crawls.
-#include "model/run_monitor.hpp"
+#include "run/run_monitor.hpp"
 #include "ns3/map-scheduler.h"
 
 namespace dmm::sim {

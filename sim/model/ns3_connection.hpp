@@ -9,7 +9,7 @@
 #include <string>
 
 #include "dmm/stack.hpp"
-#include "model/byte_inbox.hpp"
+#include "run/byte_inbox.hpp"
 #include "model/ns3_stack_state.hpp"
 #include "ns3/inet-socket-address.h"
 #include "ns3/nstime.h"

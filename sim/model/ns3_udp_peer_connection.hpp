@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "dmm/stack.hpp"
-#include "model/byte_inbox.hpp"
+#include "run/byte_inbox.hpp"
 #include "model/ns3_connection.hpp"
 #include "model/ns3_stack_state.hpp"
 #include "ns3/inet-socket-address.h"

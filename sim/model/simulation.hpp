@@ -7,8 +7,8 @@
 
 #include "dmm/result.hpp"
 #include "dmm/stack_registry.hpp"
-#include "model/recorder.hpp"
-#include "model/run_monitor.hpp"
+#include "run/recorder.hpp"
+#include "run/run_monitor.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 

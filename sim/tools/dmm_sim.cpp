@@ -21,10 +21,10 @@
 #include <iostream>
 
 #include "analysis_dir.hpp"
-#include "model/build_info.hpp"
-#include "model/provenance.hpp"
-#include "model/progress_line.hpp"
-#include "model/results_dir.hpp"
+#include "run/build_info.hpp"
+#include "run/provenance.hpp"
+#include "run/progress_line.hpp"
+#include "run/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "scenario/scenario.hpp"
 

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "model/build_info.hpp"
+#include "run/build_info.hpp"
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_link.hpp"
 #include "model/simulation.hpp"

@@ -4,8 +4,8 @@
 
 #include <array>
 
-#include "model/datagram_tag.hpp"
-#include "model/delivery_ledger.hpp"
+#include "run/datagram_tag.hpp"
+#include "run/delivery_ledger.hpp"
 
 namespace dmm::sim {
 namespace {

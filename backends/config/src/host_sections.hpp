@@ -1,7 +1,7 @@
 #pragma once
 // Internal to the host-config loader: one function per top-level section, called in dependency order
 // (plugins before stacks, stacks before policy) so that each checks its references against what is typed.
-// Every function throws scenario::yaml::Failure at the first problem (see sim/scenario/field.hpp); the
+// Every function throws scenario::yaml::Failure at the first problem (see experiment/scenario/field.hpp); the
 // boundary (host_config.cpp) turns it into `FILE:LINE:COL: what is wrong`.
 #include <string>
 #include <unordered_map>

@@ -21,7 +21,7 @@ std::string config_base_dir(const std::string& file_name);
 // `text` as an absolute, normalised path (a relative one starts at `base_dir`); EINVAL for an empty path or a NUL.
 Result<std::string> resolve_config_path(std::string_view text, const std::string& base_dir);
 
-// Runs `load`, which reports the first problem by throwing the YAML tree's Failure (sim/scenario/yaml_tree.hpp),
+// Runs `load`, which reports the first problem by throwing the YAML tree's Failure (experiment/scenario/yaml_tree.hpp),
 // and turns that, or any other exception (a bug, or memory), into one error located in `file`.
 Status run_config_loader(const std::string& file, std::string_view what, const std::function<void()>& load);
 

@@ -1,9 +1,9 @@
-#include "model/workload_client.hpp"
+#include "run/workload_client.hpp"
 
 #include <algorithm>
 #include <array>
 
-#include "model/datagram_tag.hpp"
+#include "run/datagram_tag.hpp"
 
 namespace dmm::sim {
 namespace {

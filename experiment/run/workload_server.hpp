@@ -7,7 +7,7 @@
 #include "dmm/executor.hpp"
 #include "dmm/graveyard.hpp"
 #include "dmm/stack.hpp"
-#include "model/delivery_ledger.hpp"
+#include "run/delivery_ledger.hpp"
 
 namespace dmm::sim {
 
@@ -17,7 +17,7 @@ struct ServeSpec {
   ServeKind kind = ServeKind::sink;
   ByteCount request = 0;   // request-response: bytes to read before answering
   ByteCount response = 0;  // request-response: bytes of the answer
-  // UDP sinks: read the datagram tags (model/datagram_tag.hpp) of what arrives and enter it here. Not owned.
+  // UDP sinks: read the datagram tags (run/datagram_tag.hpp) of what arrives and enter it here. Not owned.
   DeliveryLedger* datagram_ledger = nullptr;
 };
 

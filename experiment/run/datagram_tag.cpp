@@ -1,4 +1,4 @@
-#include "model/datagram_tag.hpp"
+#include "run/datagram_tag.hpp"
 
 #include <algorithm>
 

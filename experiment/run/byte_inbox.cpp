@@ -1,4 +1,4 @@
-#include "model/byte_inbox.hpp"
+#include "run/byte_inbox.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "model/progress_line.hpp"
+#include "run/progress_line.hpp"
 
 #include <algorithm>
 #include <cmath>

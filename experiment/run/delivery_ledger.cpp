@@ -1,4 +1,4 @@
-#include "model/delivery_ledger.hpp"
+#include "run/delivery_ledger.hpp"
 
 #include <cmath>
 

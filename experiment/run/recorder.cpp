@@ -1,4 +1,4 @@
-#include "model/recorder.hpp"
+#include "run/recorder.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "model/build_info.hpp"
+#include "run/build_info.hpp"
 
 namespace dmm::sim {
 namespace {

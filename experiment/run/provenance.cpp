@@ -1,4 +1,4 @@
-#include "model/provenance.hpp"
+#include "run/provenance.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "model/build_info.hpp"
+#include "run/build_info.hpp"
 
 namespace dmm::sim {
 

@@ -1,4 +1,4 @@
-#include "model/results_dir.hpp"
+#include "run/results_dir.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

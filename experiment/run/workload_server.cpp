@@ -1,4 +1,4 @@
-#include "model/workload_server.hpp"
+#include "run/workload_server.hpp"
 
 #include <algorithm>
 #include <array>

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "dmm/units.hpp"
-#include "model/datagram_tag.hpp"
+#include "run/datagram_tag.hpp"
 #include "scenario/results.hpp"
 
 namespace dmm::sim {

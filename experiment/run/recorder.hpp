@@ -9,7 +9,7 @@
 
 #include "dmm/policy.hpp"
 #include "dmm/policy_algorithm.hpp"
-#include "model/provenance.hpp"
+#include "run/provenance.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 
