@@ -1,0 +1,167 @@
+// The ns-3 side of dmm-emu's links: per scenario link two ns-3 nodes joined by the Ns3Link dmm-sim uses, each
+// with an FdNetDevice on an AF_PACKET socket of a veth, routing between the real hosts behind them.
+#include "emu/link_emulator.hpp"
+
+#include "emu/packet_socket.hpp"
+#include "model/ns3_defaults.hpp"
+#include "model/ns3_link.hpp"
+#include "ns3/boolean.h"
+#include "ns3/core-module.h"
+#include "ns3/fd-net-device-module.h"
+#include "ns3/internet-module.h"
+#include "ns3/network-module.h"
+#include "ns3/realtime-simulator-impl.h"
+
+namespace dmm::sim::emu {
+namespace {
+
+using namespace dmm::emu;
+
+ns3::Ipv4Address to_ns3(const IpAddress& a) {
+  return ns3::Ipv4Address(a.to_string().c_str());
+}
+
+void count_tx(DirectionStats* d, ns3::Ptr<const ns3::Packet>) { ++d->packets_sent; }
+void count_rx(DirectionStats* d, ns3::Ptr<const ns3::Packet> p) {
+  ++d->packets_delivered;
+  d->bytes_delivered += p->GetSize();
+}
+void count_lost(DirectionStats* d, ns3::Ptr<const ns3::Packet>) { ++d->packets_lost; }
+void count_queue_drop(DirectionStats* d, ns3::Ptr<const ns3::Packet>) { ++d->packets_queue_dropped; }
+
+}  // namespace
+
+class LinkEmulator::World {
+public:
+  explicit World(const EmulatorSpec& spec) : spec_(spec) {}
+
+  ~World() {
+    links_.clear();
+    ns3::Simulator::Destroy();
+  }
+
+  Status build() {
+    ns3::GlobalValue::Bind("SimulatorImplementationType", ns3::StringValue("ns3::RealtimeSimulatorImpl"));
+    // Frames from real hosts carry real checksums; forwarded ones must leave with correct IP header checksums.
+    ns3::GlobalValue::Bind("ChecksumEnabled", ns3::BooleanValue(true));
+    configure_ns3_defaults();
+    ns3::RngSeedManager::SetSeed(1);
+    ns3::RngSeedManager::SetRun(spec_.seed);
+    nodes_.Create(static_cast<std::uint32_t>(2 * spec_.links.size()));
+    ns3::InternetStackHelper internet;
+    internet.Install(nodes_);
+    stats_.links.resize(spec_.links.size());
+    for (std::size_t i = 0; i < spec_.links.size(); ++i)
+      if (auto st = build_link(i); !st) return st;
+    for (const auto& e : spec_.events) {
+      if (e.link >= links_.size()) return make_error(EINVAL, "event names link " + std::to_string(e.link));
+      ns3::Simulator::Schedule(ns3::NanoSeconds(e.at.count()), [this, e] { apply(e); });
+    }
+    return {};
+  }
+
+  EmulatorStats run() {
+    auto impl = ns3::DynamicCast<ns3::RealtimeSimulatorImpl>(ns3::Simulator::GetImplementation());
+    schedule_lateness_tick(impl);
+    ns3::Simulator::Stop(ns3::NanoSeconds(spec_.duration.count()));
+    ns3::Simulator::Run();
+    stats_.wall_s = impl ? impl->RealtimeNow().GetSeconds() : 0;
+    return stats_;
+  }
+
+private:
+  Status build_link(std::size_t i) {
+    const LinkSpec& l = spec_.links[i];
+    auto a = nodes_.Get(static_cast<std::uint32_t>(2 * i)), b = nodes_.Get(static_cast<std::uint32_t>(2 * i + 1));
+    Ns3LinkParams params;
+    params.subnet_index = l.index;
+    params.rate = l.rate;
+    params.delay = l.delay;
+    params.loss = l.loss;
+    params.queue_packets = l.queue_packets;
+    links_.push_back(std::make_unique<Ns3Link>(a, b, params));
+    Ns3Link& link = *links_.back();
+    LinkStats& stats = stats_.links[i];
+    stats.index = l.index;
+    watch(link.device_a(), link.device_b(), stats.a_to_b);
+    watch(link.device_b(), link.device_a(), stats.b_to_a);
+    if (auto st = attach_host(a, l.a, link.address_b()); !st) return st;
+    if (auto st = attach_host(b, l.b, link.address_a()); !st) return st;
+    // Each side reaches the other host's subnet and what is behind it across the link.
+    route_across(a, l.b, link.address_b(), link.interface_a());
+    route_across(b, l.a, link.address_a(), link.interface_b());
+    return {};
+  }
+
+  void watch(const ns3::Ptr<ns3::NetDevice>& sender, const ns3::Ptr<ns3::NetDevice>& receiver, DirectionStats& d) {
+    sender->TraceConnectWithoutContext("MacTx", ns3::MakeBoundCallback(&count_tx, &d));
+    sender->TraceConnectWithoutContext("MacTxDrop", ns3::MakeBoundCallback(&count_queue_drop, &d));
+    receiver->TraceConnectWithoutContext("MacRx", ns3::MakeBoundCallback(&count_rx, &d));
+    receiver->TraceConnectWithoutContext("PhyRxDrop", ns3::MakeBoundCallback(&count_lost, &d));
+  }
+
+  // The FdNetDevice toward a real host, its /24, and host routes to what the host answers for.
+  Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side, ns3::Ipv4Address) {
+    auto socket = open_packet_socket(side.interface);
+    if (!socket) return socket.error();
+    ns3::Mac48Address mac;
+    mac.CopyFrom(socket->mac.data());
+    ns3::FdNetDeviceHelper helper;
+    auto device = ns3::DynamicCast<ns3::FdNetDevice>(helper.Install(node).Get(0));
+    device->SetFileDescriptor(socket->fd);
+    device->SetAddress(mac);
+    auto ipv4 = node->GetObject<ns3::Ipv4>();
+    const std::uint32_t interface = ipv4->AddInterface(device);
+    ipv4->AddAddress(interface, ns3::Ipv4InterfaceAddress(to_ns3(side.emulator), ns3::Ipv4Mask("255.255.255.0")));
+    ipv4->SetUp(interface);
+    auto routing = ns3::Ipv4StaticRoutingHelper().GetStaticRouting(ipv4);
+    for (const auto& behind : side.behind) routing->AddHostRouteTo(to_ns3(behind), to_ns3(side.host), interface);
+    return {};
+  }
+
+  void route_across(const ns3::Ptr<ns3::Node>& node, const LinkSide& far, ns3::Ipv4Address next_hop,
+                    std::uint32_t interface) {
+    auto routing = ns3::Ipv4StaticRoutingHelper().GetStaticRouting(node->GetObject<ns3::Ipv4>());
+    routing->AddNetworkRouteTo(to_ns3(far.emulator).CombineMask(ns3::Ipv4Mask("255.255.255.0")),
+                               ns3::Ipv4Mask("255.255.255.0"), next_hop, interface);
+    for (const auto& behind : far.behind) routing->AddHostRouteTo(to_ns3(behind), next_hop, interface);
+  }
+
+  void apply(const LinkEventSpec& e) {
+    Ns3Link& link = *links_[e.link];
+    if (e.rate) link.set_rate(*e.rate);
+    if (e.delay) link.set_delay(*e.delay);
+    if (e.loss) link.set_loss(*e.loss);
+    if (e.up) link.set_up(*e.up);
+  }
+
+  // How late the emulator runs behind the wall clock: what every packet's delay gains on top of the link's.
+  void schedule_lateness_tick(ns3::Ptr<ns3::RealtimeSimulatorImpl> impl) {
+    if (!impl || spec_.lateness_tick.count() <= 0) return;
+    ns3::Simulator::Schedule(ns3::NanoSeconds(spec_.lateness_tick.count()), [this, impl] {
+      stats_.lateness_s.push_back(std::max(0.0, (impl->RealtimeNow() - ns3::Simulator::Now()).GetSeconds()));
+      schedule_lateness_tick(impl);
+    });
+  }
+
+  EmulatorSpec spec_;
+  ns3::NodeContainer nodes_;
+  std::vector<std::unique_ptr<Ns3Link>> links_;
+  EmulatorStats stats_;
+};
+
+Result<std::unique_ptr<LinkEmulator>> LinkEmulator::create(const EmulatorSpec& spec) {
+  auto world = std::make_unique<World>(spec);
+  try {
+    if (auto st = world->build(); !st) return st.error();
+  } catch (const std::exception& e) {
+    return make_error(EINVAL, std::string("link emulator: ") + e.what());
+  }
+  return std::unique_ptr<LinkEmulator>(new LinkEmulator(std::move(world)));
+}
+
+LinkEmulator::LinkEmulator(std::unique_ptr<World> world) : world_(std::move(world)) {}
+LinkEmulator::~LinkEmulator() = default;
+EmulatorStats LinkEmulator::run() { return world_->run(); }
+
+}  // namespace dmm::sim::emu
