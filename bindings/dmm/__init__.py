@@ -17,7 +17,8 @@ algorithms in Python that the simulator runs in place of the C++ ones.
 Policies for unit experiments: `dmm.Policy`, `dmm.Rule`, `dmm.Match`, `dmm.Orchestrator(...).select(...)`,
 `dmm.StackEstimate`, `dmm.BuiltinAlgorithm("min-rtt").decide(...)`; `dmm.examples` has Python ports of min-rtt
 and weighted. Plots: `results.plot()`,
-`dmm.analysis.compare_runs`; censored completion statistics: `dmm.analysis.completion`. Errors:
+`dmm.analysis.compare_runs`; censored completion statistics: `dmm.analysis.completion`; simulation against
+emulation: `dmm.compare(sim_dir, emu_dirs)` (dmm-compare's figures and verdict). Errors:
 `dmm.ScenarioError`, `dmm.RunError`, `dmm.AlgorithmError`. Version: `dmm.__version__`, `dmm.build_info()`.
 """
 
@@ -26,6 +27,7 @@ from ._dmm import (BuiltinAlgorithm, Choice, Match, Orchestrator, Policy, Rule, 
 from ._dmm import __version__  # noqa: F401  the project's version; build_info() adds the git commit and ns-3's
 from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # noqa: F401
                           unregister_algorithm)
+from ._compare import compare  # noqa: F401
 from ._results import Results  # noqa: F401
 from ._scenario import Scenario, load_scenario, run_scenario  # noqa: F401
 from ._sweep import sweep, sweep_sessions  # noqa: F401
@@ -48,7 +50,8 @@ def load_results(path: str) -> Results:
 
 
 __all__ = [
-    "AlgorithmError", "BuiltinAlgorithm", "Choice", "build_info", "Error", "Match", "Orchestrator", "Policy", "PolicyAlgorithm",
+    "AlgorithmError", "BuiltinAlgorithm", "Choice", "build_info", "compare", "Error", "Match", "Orchestrator", "Policy",
+    "PolicyAlgorithm",
     "Results", "Rule", "RunError", "Scenario", "ScenarioError", "SessionRequest", "StackEstimate", "algorithms",
     "load_results", "load_scenario", "register_algorithm", "run_scenario", "sweep", "sweep_sessions",
     "unregister_algorithm",
