@@ -102,6 +102,7 @@ private:
 
   // The FdNetDevice toward a real host, its /24, and host routes to what the host answers for.
   Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side, ns3::Ipv4Address) {
+    if (side.interface.empty()) return {};  // no host at this end (dmm-emu's plan leaves it unused)
     auto socket = open_packet_socket(side.interface);
     if (!socket) return socket.error();
     ns3::Mac48Address mac;

@@ -19,6 +19,11 @@ struct KernelStackConfig {
   StackId name;
   std::optional<std::string> netns;  // a name under /run/netns; absent = the namespace of the creating thread
   KernelProtocol protocol = KernelProtocol::tcp;
+  // TCP congestion control for the instance's connections (TCP_CONGESTION on each socket, as `cubic`); absent =
+  // the namespace's default. Per socket because a namespace other than the machine's may only select the
+  // congestion controls in tcp_allowed_congestion_control, while a socket of a privileged process may use any the
+  // kernel has (dmm-emu gives each stack instance its scenario's variant this way).
+  std::optional<std::string> congestion;
 };
 
 // The parameter keys of kind `kernel` in a StackConfig.

@@ -1,0 +1,100 @@
+#include "emu_network.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "command.hpp"
+
+namespace dmm::emu {
+namespace {
+
+Status step(const std::vector<std::string>& argv) {
+  auto r = run_command(argv);
+  if (!r) return r.error();
+  return {};
+}
+
+// A veth with default offloads hands frames up with their checksums unfilled (CHECKSUM_PARTIAL); over AF_PACKET
+// the emulator and lwIP would forward or read them as they are. Off on every end.
+Status offloads_off(const std::string& ns, const std::string& interface) {
+  return step({"ip", "netns", "exec", ns, "ethtool", "-K", interface, "tx", "off", "rx", "off", "tso", "off", "gso",
+               "off", "gro", "off"});
+}
+
+}  // namespace
+
+std::string emu_prefix_for_this_process() { return std::string(kEmuPrefixStem) + std::to_string(::getpid()) + "-"; }
+
+std::size_t sweep_stale_emu_namespaces() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kEmuPrefixStem, 0) != 0) continue;
+    const auto dash = name.find('-');
+    if (dash == std::string::npos) continue;
+    const std::string pid_text = name.substr(std::string(kEmuPrefixStem).size(), dash - 4);
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;  // its run is still going
+    if (run_command({"ip", "netns", "del", name})) ++removed;
+  }
+  return removed;
+}
+
+Result<std::unique_ptr<EmuNetwork>> EmuNetwork::create(const EmuPlan& plan) {
+  std::unique_ptr<EmuNetwork> net(new EmuNetwork(plan));
+  auto fail = [&](const Error& e) { return Result<std::unique_ptr<EmuNetwork>>(make_error(e.code, e.message)); };
+  for (const auto& ns : plan.namespaces) {
+    if (auto st = step({"ip", "netns", "add", ns.name}); !st) return fail(st.error());
+    net->made_.push_back(ns.name);
+    if (auto st = step({"ip", "-n", ns.name, "link", "set", "lo", "up"}); !st) return fail(st.error());
+    if (ns.identity)
+      if (auto st = step({"ip", "-n", ns.name, "addr", "add", ns.identity->to_string() + "/32", "dev", "lo"}); !st)
+        return fail(st.error());
+  }
+  for (const auto& v : plan.veths) {
+    if (auto st = step({"ip", "-n", v.host_namespace, "link", "add", v.host_interface, "type", "veth", "peer", "name",
+                        v.emulator_interface, "netns", plan.emulator_namespace});
+        !st)
+      return fail(st.error());
+    for (const auto& [ns, interface] : {std::pair{v.host_namespace, v.host_interface},
+                                        std::pair{plan.emulator_namespace, v.emulator_interface}}) {
+      if (auto st = offloads_off(ns, interface); !st) return fail(st.error());
+      if (auto st = step({"ip", "-n", ns, "link", "set", interface, "up"}); !st) return fail(st.error());
+    }
+    if (v.host_address)
+      if (auto st = step({"ip", "-n", v.host_namespace, "addr", "add", v.host_address->to_string() + "/24", "dev",
+                          v.host_interface});
+          !st)
+        return fail(st.error());
+  }
+  for (const auto& ns : plan.namespaces) {
+    for (const auto& [prefix, gateway] : ns.routes)
+      if (auto st = step({"ip", "-n", ns.name, "route", "add", prefix, "via", gateway}); !st) return fail(st.error());
+  }
+  for (const auto& s : plan.stacks) {
+    const bool kernel = std::find_if(plan.namespaces.begin(), plan.namespaces.end(), [&](const NamespacePlan& n) {
+                          return n.name == s.namespace_name && n.default_route;
+                        }) != plan.namespaces.end();
+    if (kernel)
+      if (auto st = step({"ip", "-n", s.namespace_name, "route", "add", "default", "via", s.gateway.to_string()}); !st)
+        return fail(st.error());
+  }
+  return net;
+}
+
+Status EmuNetwork::set_stack_link(const StackPlan& stack, bool up) const {
+  return step({"ip", "-n", stack.namespace_name, "link", "set", stack.interface, up ? "up" : "down"});
+}
+
+void EmuNetwork::remove_all() {
+  for (auto it = made_.rbegin(); it != made_.rend(); ++it) (void)run_command({"ip", "netns", "del", *it});
+  made_.clear();
+}
+
+EmuNetwork::~EmuNetwork() { remove_all(); }
+
+}  // namespace dmm::emu

@@ -1,0 +1,36 @@
+#pragma once
+// Makes an EmuPlan real (namespaces, veths with offloads off, addresses, routes) and takes
+// it down again: at the end of a run, on a signal, and, for a run that was killed, at the start of the next one.
+#include <memory>
+#include <string>
+
+#include "dmm/result.hpp"
+#include "emu_plan.hpp"
+
+namespace dmm::emu {
+
+class EmuNetwork {
+public:
+  // Creates everything in `plan`; on failure removes what it made and names the step that failed.
+  static Result<std::unique_ptr<EmuNetwork>> create(const EmuPlan& plan);
+  ~EmuNetwork();  // removes every namespace (their veths go with them)
+  EmuNetwork(const EmuNetwork&) = delete;
+  EmuNetwork& operator=(const EmuNetwork&) = delete;
+
+  // Sets a stack's link interface down or up (a scenario's `stack: fail` / `recover` on real stacks).
+  Status set_stack_link(const StackPlan& stack, bool up) const;
+
+private:
+  explicit EmuNetwork(EmuPlan plan) : plan_(std::move(plan)) {}
+  void remove_all();
+  EmuPlan plan_;
+  std::vector<std::string> made_;  // namespaces created so far
+};
+
+// The namespace prefix of this process's runs (dmme<pid>-).
+std::string emu_prefix_for_this_process();
+
+// Removes namespaces left by dmm-emu runs whose process is gone (named dmme<pid>-*); returns how many.
+std::size_t sweep_stale_emu_namespaces();
+
+}  // namespace dmm::emu

@@ -1,0 +1,200 @@
+// dmm-emu SCENARIO.yaml [--out DIR] [--seed N] [--set key=value ...] [--plot] [--quiet] | --version
+// Runs a scenario on real stacks in network namespaces, its links emulated in real time by ns-3 (DESIGN.md §2.6),
+// checks its expectations and writes the same results directory as dmm-sim plus emu.json.
+// Exit codes: 0 ok, 1 expectations failed (or the run was not a faithful emulation: emu.json says why), 2 bad input
+// or usage, 3 runtime failure, 130 interrupted (partial results written).
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "emu_run.hpp"
+#include "run/build_info.hpp"
+#include "run/provenance.hpp"
+#include "run/results_dir.hpp"
+#include "scenario/scenario.hpp"
+
+extern char** environ;
+
+namespace po = boost::program_options;
+using namespace dmm;
+
+namespace {
+
+enum Exit { kOk = 0, kExpectationsFailed = 1, kBadInput = 2, kRuntimeFailure = 3, kInterrupted = 130 };
+
+// The scenario's kinds with the parameters dmm-sim's simulation fills in, so that a scenario is checked with the
+// same rules and messages as in dmm-sim. The factories are never called: dmm-emu builds real instances itself
+// (emu_run.cpp), and refuses the kinds it has no real backend for when it plans the run.
+void register_scenario_kinds(StackRegistry& registry) {
+  for (const char* kind : {"kernel", "lwip-dpdk", "ns3"})
+    (void)registry.add({kind, {"node", "link", "tcp", "processing_delay"}, [](const StackConfig& c, StackWorld&) {
+                          return Result<std::unique_ptr<Stack>>(
+                              make_error(EINVAL, "kind '" + c.kind + "' is built by dmm-emu's run, not the registry"));
+                        }});
+}
+
+std::filesystem::path self_dir() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+}
+
+int run_script(const std::string& script, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/python3", script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, raw[0], nullptr, nullptr, raw.data(), environ) != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::optional<std::filesystem::path> analysis_dir() {
+  for (const auto& dir : {std::filesystem::path(std::getenv("DMM_ANALYSIS_DIR") ? std::getenv("DMM_ANALYSIS_DIR") : ""),
+                          self_dir() / "../share/dmm/analysis", std::filesystem::path(DMM_ANALYSIS_DIR)})
+    if (!dir.empty() && std::filesystem::exists(dir / "plot_run.py")) return dir;
+  return std::nullopt;
+}
+
+void print_report(const scenario::Scenario& sc, const emu::EmuReport& r, const std::filesystem::path& out) {
+  std::printf("scenario %s (seed %llu): %.1f s emulated on real stacks%s\n", sc.name.c_str(),
+              static_cast<unsigned long long>(sc.seed), to_seconds(sc.duration),
+              r.valid ? "" : " -- NOT A FAITHFUL EMULATION (emu.json)");
+  for (const auto& why : r.invalid_because) std::printf("  invalid: %s\n", why.c_str());
+  for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
+  std::printf("  %-16s %9s %7s %18s\n", "stack", "sessions", "share", "delivered Mbit/s");
+  for (const auto& s : r.stacks)
+    std::printf("  %-16s %9llu %7.3f %18.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
+                s.delivered_mbps);
+  std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
+              static_cast<unsigned long long>(r.sessions), static_cast<unsigned long long>(r.completed),
+              static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.unfinished),
+              static_cast<unsigned long long>(r.policy_versions));
+  std::size_t passed = 0;
+  for (const auto& e : r.expectations) passed += e.passed;
+  std::printf("  expectations: %zu/%zu passed\n", passed, r.expectations.size());
+  for (const auto& e : r.expectations)
+    std::printf("    %s  %s  -- %s\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
+  std::printf("  results: %s\n", out.string().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description visible(
+      "Usage: dmm-emu SCENARIO.yaml [options]\n\nRuns a DMM scenario on real stacks in network namespaces, its links "
+      "emulated in real time by ns-3.\nOptions");
+  visible.add_options()
+    ("help,h", "show this help")
+    ("out,o", po::value<std::string>(), "results directory (default results/<scenario name>-emu/)")
+    ("seed", po::value<std::string>(), "random seed, a non-negative integer (overrides the scenario's)")
+    ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
+    ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
+    ("quiet,q", "print nothing but errors")
+    ("version", "print the version and exit");
+  po::options_description hidden;
+  hidden.add_options()("scenario", po::value<std::string>());
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("scenario", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "dmm-emu: " << e.what() << "\n(see dmm-emu --help)\n";
+    return kBadInput;
+  }
+  if (vm.count("help")) {
+    std::cout << visible << "\nExit codes: 0 ok, 1 expectations failed or not a faithful emulation, 2 bad input, "
+                            "3 runtime failure, 130 interrupted.\nNeeds root (network namespaces).\n";
+    return kOk;
+  }
+  if (vm.count("version")) {
+    std::cout << sim::version_line("dmm-emu") << "\n";
+    return kOk;
+  }
+  if (!vm.count("scenario")) {
+    std::cerr << "dmm-emu: missing SCENARIO.yaml\n(see dmm-emu --help)\n";
+    return kBadInput;
+  }
+  const bool quiet = vm.count("quiet") > 0;
+  StackRegistry registry;
+  register_scenario_kinds(registry);
+  scenario::LoadOptions load;
+  load.registry = &registry;
+  if (vm.count("set")) load.overrides = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("seed")) {
+    const std::string text = vm["seed"].as<std::string>();
+    errno = 0;
+    const unsigned long long seed = std::strtoull(text.c_str(), nullptr, 10);
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE) {
+      std::cerr << "dmm-emu: --seed '" << text << "': expected a non-negative integer\n";
+      return kBadInput;
+    }
+    load.seed = seed;
+  }
+  auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
+  if (!sc) {
+    std::cerr << sc.error().message << "\n";
+    return kBadInput;
+  }
+  if (!quiet)
+    for (const auto& warning : sc->warnings) std::cerr << "dmm-emu: warning: " << warning << "\n";
+  const std::filesystem::path out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
+                                                    : std::filesystem::path("results") / (sc->name + "-emu");
+  const auto ready = sim::prepare_results_dir(out);
+  if (!ready) {
+    std::cerr << "dmm-emu: --out: " << ready.error().message << "\n";
+    return kBadInput;
+  }
+  emu::EmuOptions options;
+  options.out_dir = out;
+  const char* linkemu = std::getenv("DMM_LINKEMU");
+  options.linkemu = linkemu ? linkemu : (self_dir() / "dmm-linkemu").string();
+  options.invocation = sim::this_invocation(
+      "dmm-emu", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count()));
+  auto report = emu::run_emulation(*sc, options);
+  if (!report) {
+    sim::remove_if_unused(out, *ready);
+    std::cerr << "dmm-emu: " << report.error().message << "\n";
+    return report.error().code == EINVAL || report.error().code == EPERM ? kBadInput : kRuntimeFailure;
+  }
+  if (report->interrupted_at_s) {
+    std::cerr << "dmm-emu: interrupted at " << *report->interrupted_at_s << " s; partial results in " << out.string()
+              << " (summary.json: \"partial\": true)\n";
+    return kInterrupted;
+  }
+  if (!quiet) print_report(*sc, *report, out);
+  if (vm.count("plot")) {
+    const auto dir = analysis_dir();
+    if (!dir || run_script((*dir / "plot_run.py").string(), {out.string()}) != 0) {
+      std::cerr << "dmm-emu: plotting failed (analysis/plot_run.py)\n";
+      return kRuntimeFailure;
+    }
+  }
+  if (!report->valid) {
+    for (const auto& why : report->invalid_because) std::cerr << "dmm-emu: not a faithful emulation: " << why << "\n";
+    return kExpectationsFailed;
+  }
+  if (!report->all_passed()) {
+    if (quiet)
+      for (const auto& e : report->expectations)
+        if (!e.passed) std::cerr << "expectation failed: " << e.text << " -- " << e.detail << "\n";
+    return kExpectationsFailed;
+  }
+  return kOk;
+}
