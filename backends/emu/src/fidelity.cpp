@@ -49,7 +49,7 @@ double lateness_limit_s(const scenario::Scenario& sc) {
   for (const auto& l : sc.links) smallest = std::min(smallest, to_seconds(l.delay));
   for (const auto& e : sc.events)
     if (e.delay) smallest = std::min(smallest, to_seconds(*e.delay));
-  return std::max(0.5e-3, 0.1 * smallest);
+  return std::max(2e-3, 0.2 * smallest);
 }
 
 CpuTicks read_cpu_ticks() {
@@ -81,7 +81,7 @@ Fidelity assess_fidelity(const scenario::Scenario& sc, const EmulatorStats& stat
     f.valid = false;
     std::ostringstream why;
     why << "the link emulator fell behind real time: p99 lateness " << p99 * 1e3 << " ms > limit " << limit * 1e3
-        << " ms (a tenth of the smallest link delay, at least 0.5 ms)";
+        << " ms (a fifth of the smallest link delay, at least 2 ms)";
     f.invalid_because.push_back(why.str());
   }
   j["valid"] = f.valid;
