@@ -87,10 +87,19 @@ private:
     watch(link.device_b(), link.device_a(), stats.b_to_a);
     if (auto st = attach_host(a, l.a, link.address_b()); !st) return st;
     if (auto st = attach_host(b, l.b, link.address_a()); !st) return st;
-    // Each side reaches the other host's subnet and what is behind it across the link.
+    route_links_across(i);
+    return {};
+  }
+
+  // Each side reaches the other host's subnet and what is behind it across the link. Again after the link comes
+  // back up: ns-3's static routing drops an interface's routes when it goes down and restores only the connected
+  // one when it comes up.
+  void route_links_across(std::size_t i) {
+    const LinkSpec& l = spec_.links[i];
+    Ns3Link& link = *links_[i];
+    auto a = nodes_.Get(static_cast<std::uint32_t>(2 * i)), b = nodes_.Get(static_cast<std::uint32_t>(2 * i + 1));
     route_across(a, l.b, link.address_b(), link.interface_a());
     route_across(b, l.a, link.address_a(), link.interface_b());
-    return {};
   }
 
   void watch(const ns3::Ptr<ns3::NetDevice>& sender, const ns3::Ptr<ns3::NetDevice>& receiver, DirectionStats& d) {
@@ -133,7 +142,11 @@ private:
     if (e.rate) link.set_rate(*e.rate);
     if (e.delay) link.set_delay(*e.delay);
     if (e.loss) link.set_loss(*e.loss);
-    if (e.up) link.set_up(*e.up);
+    if (e.up) {
+      const bool was_up = link.is_up();
+      link.set_up(*e.up);
+      if (*e.up && !was_up) route_links_across(e.link);
+    }
   }
 
   // How late the emulator runs behind the wall clock: what every packet's delay gains on top of the link's.

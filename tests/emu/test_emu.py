@@ -1,0 +1,165 @@
+"""dmm-emu end to end (issue 13): shipped scenarios on real stacks pass their expectations, dmm-compare finds sim and
+emu within tolerance and a deliberately different pair divergent, bad input is reported as dmm-sim reports it,
+emu-only limits are named, nothing is left behind after Ctrl-C or after a SIGKILL (the next run sweeps it), and a
+user without root is told why. Needs root (CI and this machine run as root); every client runs in namespaces the
+run made.
+
+Environment: DMM_SIM, DMM_EMU, DMM_COMPARE (the built tools), DMM_SOURCE_DIR."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+SIM = os.environ["DMM_SIM"]
+EMU = os.environ["DMM_EMU"]
+COMPARE = os.environ["DMM_COMPARE"]
+SOURCE = os.environ["DMM_SOURCE_DIR"]
+
+
+def scenario(name: str) -> str:
+    return os.path.join(SOURCE, "scenarios", name)
+
+
+def run(argv, timeout=120):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
+def namespaces_of(pid: int) -> list[str]:
+    return [os.path.basename(p) for p in glob.glob(f"/run/netns/dmme{pid}-*")]
+
+
+class EmuScenarios(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="dmm-emu-test-")
+        cls.sim = os.path.join(cls.dir, "sim")
+        cls.emu = os.path.join(cls.dir, "emu")
+        cls.sim_run = run([SIM, scenario("quickstart.yaml"), "--out", cls.sim, "--quiet"])
+        cls.emu_run = run([EMU, scenario("quickstart.yaml"), "--out", cls.emu])
+
+    def test_quickstart_passes_on_real_stacks(self):
+        self.assertEqual(self.emu_run.returncode, 0, self.emu_run.stdout + self.emu_run.stderr)
+        self.assertIn("expectations: 4/4 passed", self.emu_run.stdout)
+        fidelity = json.load(open(os.path.join(self.emu, "emu.json")))
+        self.assertTrue(fidelity["valid"], fidelity["reasons"])
+        self.assertEqual([l["link"] for l in fidelity["links"]], ["wan-a", "wan-b"])
+        # lwIP's congestion control is its own: the results say so rather than pretending to run newreno.
+        self.assertTrue(any("lwIP" in n for n in fidelity["notes"]), fidelity["notes"])
+        # Same results directory as dmm-sim: the same files, the same columns.
+        for name in ["sessions.csv", "metrics.csv", "policy.jsonl", "events.csv", "summary.json", "scenario.yaml"]:
+            self.assertTrue(os.path.exists(os.path.join(self.emu, name)), name)
+        for name in ["sessions.csv", "metrics.csv", "events.csv"]:
+            with open(os.path.join(self.sim, name)) as s, open(os.path.join(self.emu, name)) as e:
+                self.assertEqual(s.readline(), e.readline(), name)
+
+    def test_quickstart_sim_and_emu_agree(self):
+        self.assertEqual(self.sim_run.returncode, 0, self.sim_run.stderr)
+        compare = run([COMPARE, self.sim, self.emu])
+        self.assertEqual(compare.returncode, 0, compare.stdout + compare.stderr)
+
+    def test_a_deliberately_different_simulation_diverges(self):
+        other = os.path.join(self.dir, "sim-80ms")
+        made = run([SIM, scenario("quickstart.yaml"), "--out", other, "--quiet", "--set",
+                    "topology.links.wan-a.delay=80ms"])
+        self.assertIn(made.returncode, (0, 1), made.stderr)
+        compare = run([COMPARE, other, self.emu])
+        self.assertEqual(compare.returncode, 1, compare.stdout + compare.stderr)
+        self.assertIn("diverge", compare.stdout)
+
+    def test_nothing_is_left_behind(self):
+        # Every dmm-emu namespace still present must belong to a run that is still going.
+        for path in glob.glob("/run/netns/dmme*-*"):
+            pid = os.path.basename(path)[len("dmme"):].split("-")[0]
+            self.assertTrue(os.path.exists(f"/proc/{pid}"), f"{path} outlived its run")
+
+
+class EmuFailover(unittest.TestCase):
+    def test_failover_passes_on_real_stacks(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-failover-")
+        result = run([EMU, scenario("failover.yaml"), "--out", out])
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class EmuSignalsAndCleanup(unittest.TestCase):
+    def start(self, out, *extra):
+        return subprocess.Popen([EMU, scenario("quickstart.yaml"), "--out", out, "--quiet", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for_namespaces(self, pid, deadline_s=15):
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end and not namespaces_of(pid):
+            time.sleep(0.05)
+        return namespaces_of(pid)
+
+    def test_ctrl_c_writes_partial_results_and_removes_everything(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-int-")
+        p = self.start(out)
+        self.assertTrue(self.wait_for_namespaces(p.pid))
+        time.sleep(3)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertTrue(json.load(open(os.path.join(out, "summary.json")))["partial"])
+        self.assertFalse(json.load(open(os.path.join(out, "emu.json")))["valid"])
+        self.assertEqual(namespaces_of(p.pid), [])
+        self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")  # the emulator is gone too
+
+    def test_after_a_sigkill_the_next_run_removes_what_was_left(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-kill-")
+        p = self.start(out)
+        self.assertTrue(self.wait_for_namespaces(p.pid))
+        time.sleep(1)
+        p.kill()
+        p.wait(timeout=30)
+        self.assertTrue(namespaces_of(p.pid), "a killed run cannot clean up: its namespaces stay until the next run")
+        # The link emulator dies with its parent (PR_SET_PDEATHSIG).
+        end = time.monotonic() + 10
+        while time.monotonic() < end and run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout:
+            time.sleep(0.1)
+        self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")
+        # The next run, even one refused for a bad scenario after the sweep, removes them.
+        nxt = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(), "--quiet", "--set",
+                   "duration=1s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.rpc.stop=1s"])
+        self.assertIn(nxt.returncode, (0, 1), nxt.stderr)
+        self.assertEqual(namespaces_of(p.pid), [])
+
+
+class EmuInput(unittest.TestCase):
+    def test_bad_scenarios_get_the_same_messages_as_in_dmm_sim(self):
+        files = sorted(glob.glob(os.path.join(SOURCE, "tests", "bad-scenarios", "*.yaml")))
+        self.assertGreater(len(files), 50)
+        for path in files:
+            sim = run([SIM, path, "--out", tempfile.mkdtemp(), "--quiet"])
+            emu = run([EMU, path, "--out", tempfile.mkdtemp(), "--quiet"])
+            self.assertEqual(sim.returncode, 2, path)
+            self.assertEqual(emu.returncode, 2, path)
+            self.assertEqual(emu.stderr, sim.stderr, path)
+
+    def test_what_dmm_emu_cannot_realise_is_named(self):
+        cases = [
+            (["--set", "stacks.fast.kind=ns3"], "has no real backend in dmm-emu"),
+            (["--set", "stacks.fast.tcp=vegas"], "tcp: vegas is not available in this kernel"),
+        ]
+        for extra, message in cases:
+            result = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(), "--quiet", *extra])
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(message, result.stderr)
+            self.assertIn("quickstart.yaml:", result.stderr)
+
+    def test_without_root_it_says_why(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-nobody-")
+        os.chmod(out, 0o777)
+        result = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EMU, scenario("quickstart.yaml"),
+                      "--out", os.path.join(out, "results"), "--quiet"])
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("needs root", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
