@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -30,6 +31,11 @@ def run(argv, timeout=120):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
 
+def load_json(path: str):
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def namespaces_of(pid: int) -> list[str]:
     return [os.path.basename(p) for p in glob.glob(f"/run/netns/dmme{pid}-*")]
 
@@ -46,7 +52,7 @@ class EmuScenarios(unittest.TestCase):
     def test_quickstart_passes_on_real_stacks(self):
         self.assertEqual(self.emu_run.returncode, 0, self.emu_run.stdout + self.emu_run.stderr)
         self.assertIn("expectations: 4/4 passed", self.emu_run.stdout)
-        fidelity = json.load(open(os.path.join(self.emu, "emu.json")))
+        fidelity = load_json(os.path.join(self.emu, "emu.json"))
         self.assertTrue(fidelity["valid"], fidelity["reasons"])
         self.assertEqual([l["link"] for l in fidelity["links"]], ["wan-a", "wan-b"])
         # lwIP's congestion control is its own: the results say so rather than pretending to run newreno.
@@ -70,7 +76,7 @@ class EmuScenarios(unittest.TestCase):
         self.assertIn(made.returncode, (0, 1), made.stderr)
         compare = run([COMPARE, other, self.emu])
         self.assertEqual(compare.returncode, 1, compare.stdout + compare.stderr)
-        self.assertIn("diverge", compare.stdout)
+        self.assertIn("DIVERGE", compare.stdout)
 
     def test_nothing_is_left_behind(self):
         # Every dmm-emu namespace still present must belong to a run that is still going.
@@ -84,6 +90,24 @@ class EmuFailover(unittest.TestCase):
         out = tempfile.mkdtemp(prefix="dmm-emu-failover-")
         result = run([EMU, scenario("failover.yaml"), "--out", out])
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+class EmuFidelity(unittest.TestCase):
+    def test_an_overloaded_emulator_makes_the_run_invalid(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-overload-")
+        result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "emu-overload.yaml"), "--out", out])
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn("NOT A FAITHFUL EMULATION", result.stdout)
+        fidelity = load_json(os.path.join(out, "emu.json"))
+        self.assertFalse(fidelity["valid"])
+        self.assertTrue(any("fell behind real time" in r for r in fidelity["reasons"]), fidelity["reasons"])
+        # ... and dmm-compare never calls an invalid emulation agreement, not even with identical figures (the
+        # same directory, as the "simulation", spares simulating 5 Gbit/s).
+        same = tempfile.mkdtemp(prefix="dmm-emu-overload-copy-")
+        shutil.copytree(out, same, dirs_exist_ok=True)
+        os.remove(os.path.join(same, "emu.json"))
+        compare = run([COMPARE, same, out])
+        self.assertEqual(compare.returncode, 1, compare.stdout + compare.stderr)
 
 
 class EmuSignalsAndCleanup(unittest.TestCase):
@@ -105,8 +129,8 @@ class EmuSignalsAndCleanup(unittest.TestCase):
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 130, err)
-        self.assertTrue(json.load(open(os.path.join(out, "summary.json")))["partial"])
-        self.assertFalse(json.load(open(os.path.join(out, "emu.json")))["valid"])
+        self.assertTrue(load_json(os.path.join(out, "summary.json"))["partial"])
+        self.assertFalse(load_json(os.path.join(out, "emu.json"))["valid"])
         self.assertEqual(namespaces_of(p.pid), [])
         self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")  # the emulator is gone too
 
@@ -123,9 +147,9 @@ class EmuSignalsAndCleanup(unittest.TestCase):
         while time.monotonic() < end and run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout:
             time.sleep(0.1)
         self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")
-        # The next run, even one refused for a bad scenario after the sweep, removes them.
+        # The next run removes them before it makes its own.
         nxt = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(), "--quiet", "--set",
-                   "duration=1s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.rpc.stop=1s"])
+                   "duration=3s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.rpc.stop=3s"])
         self.assertIn(nxt.returncode, (0, 1), nxt.stderr)
         self.assertEqual(namespaces_of(p.pid), [])
 
