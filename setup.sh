@@ -22,6 +22,8 @@ PACKAGES=(
   python3-pytest jupyter-core jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel
   # real hosts: namespaces, shaping, test peers
   iproute2 ethtool curl iperf3 libpython3.11-testsuite
+  # dmm-emu's tests: pgrep (procps) and setpriv (util-linux) to check cleanup and the refusal without root
+  procps util-linux
   # real programs the shim's tests run under dmm-run: a reverse proxy with unprivileged workers, a load balancer,
   # and ab (apache2-utils) for connection-per-request rates
   nginx-light haproxy apache2-utils
