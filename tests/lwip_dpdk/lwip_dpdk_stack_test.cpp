@@ -7,6 +7,9 @@
 
 #include <cctype>
 #include <cstring>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
 
 #include "dmm/kernel/netns_socket_factory.hpp"
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
@@ -83,6 +86,15 @@ TEST_F(LwipDpdkStack, UnsentBytesAreTheSendersBacklog) {
   }, kDeadline));
   const ConnectionMetrics m = c.metrics();
   EXPECT_LE(m.bytes_unsent, m.bytes_sent - m.bytes_acked);
+}
+
+TEST_F(LwipDpdkStack, DpdkLeavesNoRuntimeDirectoryBehind) {
+  // Every process that starts an lwip-dpdk instance initialises DPDK's EAL, which makes /var/run/dpdk/dmm-<pid>;
+  // a program killed or ending with _exit never ran EAL's cleanup, and hundreds piled up. Gone once EAL is up.
+  const std::string dev = lab_->add_path(0);
+  auto user = lab_->lwip_stack(0, dev);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  EXPECT_FALSE(std::filesystem::exists("/var/run/dpdk/dmm-" + std::to_string(::getpid())));
 }
 
 TEST_F(LwipDpdkStack, AKernelClientReachesAnLwipListener) {

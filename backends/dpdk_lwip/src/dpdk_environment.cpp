@@ -82,6 +82,11 @@ Result<DpdkEnvironment*> DpdkEnvironment::get(std::size_t memory_mb) {
     outcome = make_error(err != 0 ? err : EIO, std::string("DPDK EAL initialisation failed: ") + rte_strerror(err) +
                                                    " (DPDK said: " + take_log() + ")");
   } else {
+    // EAL makes its runtime directory (/var/run/dpdk/<prefix>) even with --no-shconf, then leaves it empty: no
+    // shared config, no multi-process socket. Nothing later needs it, and a process that ends without EAL's
+    // cleanup (killed, _exit, exec) would leave it behind for good, one per process: remove it now. rmdir keeps
+    // it if EAL did put something there.
+    ::rmdir(rte_eal_get_runtime_dir());
     outcome = &environment;
   }
   return *outcome;

@@ -2,7 +2,8 @@
 // DPDK's Environment Abstraction Layer, once per process. EAL is process-wide state that DPDK itself refuses to
 // initialise twice, so this is the one singleton of the backend: the first stack that needs DPDK initialises it,
 // every later one shares it. Set up for this kind of host: no hugepages, no PCI scan, private runtime files
-// (--no-shconf and a file prefix unique to the process, so concurrent programs never meet), and the calling
+// (--no-shconf and a file prefix unique to the process, so concurrent programs never meet; the empty runtime
+// directory EAL makes anyway is removed at once, so none outlives its process), and the calling
 // thread's CPU affinity restored afterwards (EAL would pin it to one core).
 #include <cstddef>
 #include <string>
