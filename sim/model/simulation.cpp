@@ -1,24 +1,17 @@
 // Builds the ns-3 world of a scenario and runs it: nodes and point-to-point links, the stack instances
-// (ns-3 TCP/UDP bound to their link, created through the StackRegistry), one orchestrator + nSocket per
-// node, nRD with its in-process policy channel and probes, workloads, scripted events and the recorder.
+// (ns-3 TCP/UDP bound to their link, created through the StackRegistry), the scripted link and stack events, and
+// on them the run every world shares (run/scenario_run.hpp: orchestrators, nSockets, nRD and its probes,
+// workloads) and the recorder.
 #include "model/simulation.hpp"
 
 #include <algorithm>
-#include <set>
 
-#include "dmm/active_prober.hpp"
-#include "dmm/nrd.hpp"
-#include "dmm/nsocket.hpp"
-#include "dmm/orchestrator.hpp"
-#include "dmm/policy_channel.hpp"
-#include "run/delivery_ledger.hpp"
 #include "model/counting_scheduler.hpp"
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_executor.hpp"
 #include "model/ns3_link.hpp"
 #include "model/ns3_stack.hpp"
-#include "run/workload_client.hpp"
-#include "run/workload_server.hpp"
+#include "run/scenario_run.hpp"
 #include "ns3/core-module.h"
 #include "ns3/internet-module.h"
 #include "ns3/network-module.h"
@@ -26,7 +19,6 @@
 namespace dmm::sim {
 namespace {
 
-constexpr std::uint16_t kEchoPort = 7;  // every node answers nRD's probes here
 // Explicit ns-3 random streams (links use theirs from kLinkRngStreamBase = 2^20 up). ns-3 numbers automatic
 // streams from a process-wide counter that Simulator::Destroy does not reset, so without these a second
 // simulation in one process (the Python bindings run many) would draw different random numbers than the first.
@@ -55,14 +47,8 @@ public:
 
   ~World() override {
     // Our objects hold ns-3 sockets: release them before ns-3 tears the world down.
-    clients_.clear();
-    servers_.clear();
-    prober_.reset();
-    nrd_.reset();
-    for (auto& n : nodes_) {
-      n.nsocket.reset();
-      n.stacks.clear();
-    }
+    run_.reset();
+    for (auto& n : nodes_) n.stacks.clear();
     server_stacks_.clear();
     ns3::Simulator::Destroy();
   }
@@ -88,8 +74,6 @@ public:
 private:
   struct NodeState {
     std::map<StackId, std::unique_ptr<Stack>> stacks;
-    std::unique_ptr<Orchestrator> orchestrator;
-    std::unique_ptr<NSocket> nsocket;
   };
 
   Status build_links();
@@ -106,7 +90,6 @@ private:
       report_progress(report, step);
     });
   }
-  Policy initial_policy() const;
 
   const scenario::Scenario& sc_;
   StackRegistry& registry_;
@@ -117,15 +100,8 @@ private:
   std::vector<std::unique_ptr<Ns3Link>> links_;
   std::vector<std::unique_ptr<Ns3Stack>> server_stacks_;  // per node: listens on any interface
   std::vector<NodeState> nodes_;
-  std::vector<StackId> stack_names_;                        // orchestrator index order
   std::multimap<StackId, Ns3Stack*> ns3_instances_;          // targets of stack fail/recover events
-  std::unique_ptr<InProcessPolicyChannel> channel_;
-  std::unique_ptr<Nrd> nrd_;
-  std::unique_ptr<ActiveProber> prober_;
-  DeliveryLedger ledger_;  // before the servers, which write into it
-  std::vector<std::unique_ptr<WorkloadServer>> servers_;
-  std::vector<std::unique_ptr<WorkloadClient>> clients_;
-  std::uint64_t next_session_id_ = 1;
+  std::unique_ptr<ScenarioRun> run_;  // the control plane and workloads, as in every world
   std::uint32_t next_socket_stream_ = 0;
   // Progress ticks are the tool's, not the scenario's: left out of the event count so that summary.json does
   // not depend on whether anyone watched the run.
@@ -144,6 +120,7 @@ Status Simulation::World::build(const std::optional<std::filesystem::path>& pcap
   internet.Install(ns3_nodes_);
   internet.AssignStreams(ns3_nodes_, kInternetRngStreamBase);
   nodes_.resize(sc_.nodes.size());
+  run_ = std::make_unique<ScenarioRun>(sc_, executor_, recorder_);
 
   if (auto st = build_links(); !st) return st;
   if (pcap_dir) {
@@ -216,11 +193,6 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
 
 Status Simulation::World::build_stacks() {
   for (const auto& s : sc_.stacks) {
-    if (std::find(stack_names_.begin(), stack_names_.end(), s.name) == stack_names_.end()) {
-      stack_names_.push_back(s.name);
-    }
-  }
-  for (const auto& s : sc_.stacks) {
     StackConfig config{s.name, s.kind, s.params};
     const StackKind* kind = registry_.find(s.kind);
     const bool modelled = kind && std::find(kind->params.begin(), kind->params.end(), "link") != kind->params.end();
@@ -239,99 +211,26 @@ Status Simulation::World::build_stacks() {
   return {};
 }
 
-Policy Simulation::World::initial_policy() const {
-  Policy p;
-  p.version = 1;
-  p.reason = "scenario policy";
-  for (const auto& r : sc_.policy) p.rules.push_back(r.rule);
-  return p;
-}
-
 Status Simulation::World::build_control_plane() {
-  const Policy initial = initial_policy();
-  if (auto st = validate(initial, stack_names_); !st) {
-    return make_error(EINVAL, sc_.file + ": policy: " + st.error().message);
-  }
-  recorder_.policy(initial);
-  channel_ = std::make_unique<InProcessPolicyChannel>(executor_, sc_.nrd.sync_delay);
-  if (sc_.nrd.enabled) {
-    const AlgorithmRegistry builtins = algorithms_ ? AlgorithmRegistry{} : AlgorithmRegistry::with_builtins();
-    auto algorithm = (algorithms_ ? *algorithms_ : builtins).create(sc_.nrd.algorithm, sc_.nrd.params);
-    if (!algorithm) return make_error(EINVAL, where(sc_, sc_.nrd.mark) + algorithm.error().message);
-    NrdConfig cfg;
-    static_cast<EstimatorConfig&>(cfg) = sc_.nrd.estimates;
-    cfg.period = sc_.nrd.period;
-    nrd_ = std::make_unique<Nrd>(executor_, stack_names_, std::move(algorithm).value(), cfg, *channel_, initial);
-    nrd_->on_period = [this](TimePoint t, const StackEstimates& e) { recorder_.metrics(t, e); };
-    nrd_->on_publish = [this](const Policy& p) { recorder_.policy(p); };
-  }
-  const NSocketConfig ns_cfg = sc_.nsocket;
+  std::vector<std::map<StackId, Stack*>> node_stacks(nodes_.size());
   std::vector<ProbeTarget> probes;
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
-    auto& node = nodes_[n];
-    if (node.stacks.empty()) continue;
-    node.orchestrator = std::make_unique<Orchestrator>(stack_names_, initial);
-    // The node's circuit breaker moves sessions off the policy's choice: events.csv must show when and why.
-    node.orchestrator->set_local_health_observer(
-        [this, node_name = sc_.nodes[n]](StackIndex i, bool healthy, std::string_view why) {
-          recorder_.event({executor_.now(), "local_health", stack_names_[i],
-                           node_name + ": " + (healthy ? "up (" : "down (") + std::string(why) + ")"});
-        });
-    channel_->subscribe(*node.orchestrator);
-    std::vector<Stack*> by_index(stack_names_.size(), nullptr);
-    for (std::size_t i = 0; i < stack_names_.size(); ++i) {
-      auto it = node.stacks.find(stack_names_[i]);
-      if (it != node.stacks.end()) by_index[i] = it->second.get();
-    }
-    node.nsocket = std::make_unique<NSocket>(executor_, *node.orchestrator, by_index, nrd_.get(), ns_cfg);
+    for (auto& [name, stack] : nodes_[n].stacks) node_stacks[n][name] = stack.get();
     for (const auto& s : sc_.stacks) {
-      if (s.node != sc_.nodes[n] || s.link.empty()) continue;
+      if (s.node != sc_.nodes[n] || s.link.empty()) continue;  // a plug-in kind without a link has no path to probe
       const auto* link = sc_.find_link(s.link);
       const std::string& peer = link->a == s.node ? link->b : link->a;
-      probes.push_back({node.stacks.at(s.name).get(), {scenario::node_address(sc_.node_index(peer)), kEchoPort}});
+      probes.push_back({nodes_[n].stacks.at(s.name).get(), {scenario::node_address(sc_.node_index(peer)), kEchoPort}});
     }
   }
   // The echo service nRD's probes talk to, on every node.
-  for (std::size_t n = 0; n < nodes_.size(); ++n) {
-    auto echo = std::make_unique<WorkloadServer>(executor_, ServeSpec{ServeKind::echo});
-    if (auto st = echo->listen(*server_stacks_[n], {IpAddress{}, kEchoPort}, L4Proto::tcp); !st) return st;
-    servers_.push_back(std::move(echo));
-  }
-  if (nrd_ && sc_.nrd.probe_interval.count() > 0 && !probes.empty()) {
-    ProberConfig pc;
-    pc.interval = sc_.nrd.probe_interval;
-    prober_ = std::make_unique<ActiveProber>(executor_, std::move(probes), *nrd_, pc);
-  }
-  return {};
+  std::vector<Stack*> echo_on;
+  for (auto& server : server_stacks_) echo_on.push_back(server.get());
+  return run_->build_control_plane(node_stacks, echo_on, std::move(probes), algorithms_);
 }
 
 Status Simulation::World::build_workloads() {
-  std::set<std::tuple<std::string, std::uint16_t, L4Proto>> listening;
-  for (std::size_t i = 0; i < sc_.workloads.size(); ++i) {
-    const auto& w = sc_.workloads[i];
-    const int from = sc_.node_index(w.from), to = sc_.node_index(w.to);
-    if (!nodes_[from].nsocket) {
-      return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': node '" + w.from +
-                                    "' has no stacks to open sessions with");
-    }
-    if (!listening.insert({w.to, w.port, w.proto}).second || w.port == kEchoPort) {
-      return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': port " + std::to_string(w.port) +
-                                    " on '" + w.to + "' is already in use");
-    }
-    ServeSpec serve{ServeKind::sink, 0, 0};
-    if (w.kind == scenario::WorkloadKind::request_response) serve = {ServeKind::request_response, w.request, w.response};
-    if (w.proto == L4Proto::udp) serve.datagram_ledger = &ledger_;  // UDP is measured where it arrives
-    auto server = std::make_unique<WorkloadServer>(executor_, serve);
-    if (auto st = server->listen(*server_stacks_[to], {IpAddress{}, w.port}, w.proto); !st) {
-      return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': " + st.error().message);
-    }
-    servers_.push_back(std::move(server));
-    WorkloadContext ctx{executor_, *nodes_[from].nsocket, scenario::node_address(to), next_session_id_,
-                        [this](scenario::SessionRecord r) { recorder_.session(std::move(r)); },
-                        sc_.seed * 1000003u + i};
-    clients_.push_back(std::make_unique<WorkloadClient>(w, std::move(ctx)));
-  }
-  return {};
+  return run_->build_workloads([this](int node) { return server_stacks_[static_cast<std::size_t>(node)].get(); });
 }
 
 Status Simulation::World::schedule_events() {
@@ -363,28 +262,15 @@ void Simulation::World::apply_event(const scenario::EventSpec& e) {
       recorder_.event({executor_.now(), "stack", e.name, e.as_text});
       break;
     }
-    case scenario::EventTarget::nrd: {
-      const bool run = e.nrd_running.value_or(true);
-      if (nrd_) {
-        if (run) {
-          nrd_->start();
-          if (prober_) prober_->start();
-        } else {
-          nrd_->stop();
-          if (prober_) prober_->stop();
-        }
-      }
-      recorder_.event({executor_.now(), "nrd", "nrd", e.as_text});
+    case scenario::EventTarget::nrd:
+      run_->apply_nrd_event(e);
       break;
-    }
   }
 }
 
 Result<RunReport> Simulation::World::run(const RunOptions& options) {
   if (stopped_) return *stopped_;
-  if (nrd_) nrd_->start();
-  if (prober_) prober_->start();
-  for (auto& c : clients_) c->start(sc_.duration);
+  run_->start();
   if (options.on_progress) {
     const Duration step = std::max<Duration>(sc_.duration / 100, std::chrono::milliseconds(1));
     report_progress(options.on_progress, step);
@@ -397,22 +283,18 @@ Result<RunReport> Simulation::World::run(const RunOptions& options) {
   std::optional<double> interrupted_at;
   if (options.monitor && options.monitor->stop.load() && executor_.now() < sc_.duration)
     interrupted_at = to_seconds(executor_.now());
-  for (auto& c : clients_) c->finish_run();
-  recorder_.sort_sessions();
-  // UDP figures come from the receiving side, complete only now: datagrams arrive after their sender stopped.
-  settle_udp_sessions(recorder_.sessions_to_settle(), ledger_);
+  run_->finish();
 
   RunReport report;
   // A partial run is not judged: expectations are about the whole run.
   if (!interrupted_at) report.expectations = scenario::evaluate(sc_, recorder_.sessions(), recorder_.policies());
   report.timing.interrupted_at_s = interrupted_at;
   report.stacks = recorder_.stack_totals();
-  for (const auto& s : recorder_.sessions()) {
-    ++report.sessions;
-    report.completed += s.completed;
-    report.failed += !s.error.empty() && s.error != scenario::kUnfinished;
-    report.unfinished += s.error == scenario::kUnfinished;
-  }
+  const SessionCounts counts = count_sessions(recorder_.sessions());
+  report.sessions = counts.sessions;
+  report.completed = counts.completed;
+  report.failed = counts.failed;
+  report.unfinished = counts.unfinished;
   report.policy_versions = recorder_.policies().size();
   report.sessions_table = recorder_.sessions();
   report.timing.sim_events = ns3::Simulator::GetEventCount() - progress_events_;

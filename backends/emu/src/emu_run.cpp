@@ -1,38 +1,29 @@
 // dmm-emu's run: the plan made real, dmm-linkemu started in the emulator's namespace, real stack instances (kernel
-// in each stack's namespace; lwIP on its veth through net_af_packet), and — exactly as in dmm-sim's Simulation —
-// one orchestrator and nSocket per client node, nRD with its in-process policy channel and probes, the workload
-// clients and servers, the scenario's events and the recorder, on the epoll loop in real time.
+// in each stack's namespace; lwIP on its veth through net_af_packet), and on them the run dmm-sim makes too
+// (run/scenario_run.hpp: orchestrators, nSockets, nRD and its probes, workloads) with the scenario's events and
+// the recorder, on the epoll loop in real time.
 #include "emu_run.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
-#include <set>
 
-#include "dmm/active_prober.hpp"
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/host_world.hpp"
 #include "dmm/kernel/kernel_stack.hpp"
 #include "dmm/kernel/stop_signals.hpp"
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
-#include "dmm/nrd.hpp"
-#include "dmm/nsocket.hpp"
-#include "dmm/orchestrator.hpp"
-#include "dmm/policy_channel.hpp"
 #include "emu_network.hpp"
 #include "fidelity.hpp"
 #include "link_process.hpp"
 #include "offset_executor.hpp"
-#include "run/delivery_ledger.hpp"
-#include "run/workload_client.hpp"
-#include "run/workload_server.hpp"
+#include "run/scenario_run.hpp"
 #include "scenario/results.hpp"
 
 namespace dmm::emu {
 namespace {
 
-constexpr std::uint16_t kEchoPort = 7;  // every server node answers nRD's probes here, as in dmm-sim
 // What the link emulator may take beyond the run's end to report (it runs exactly the duration).
 constexpr Duration kReportGrace = std::chrono::seconds(10);
 
@@ -43,14 +34,11 @@ std::string where(const scenario::Scenario& sc, const scenario::Mark& m) {
 class EmuWorld {
 public:
   EmuWorld(const scenario::Scenario& sc, const EmuPlan& plan, const EmuNetwork& network, kernel::EpollExecutor& loop)
-      : sc_(sc), plan_(plan), network_(network), loop_(loop), clock_(loop), host_(loop), recorder_(sc) {}
+      : sc_(sc), plan_(plan), network_(network), loop_(loop), clock_(loop), host_(loop), recorder_(sc),
+        run_(std::make_unique<sim::ScenarioRun>(sc, clock_, recorder_)) {}
 
   ~EmuWorld() {
-    clients_.clear();
-    servers_.clear();
-    prober_.reset();
-    nrd_.reset();
-    nodes_by_name_.clear();
+    run_.reset();  // its sessions and servers use the stacks
     server_stacks_.clear();
     stacks_.clear();
   }
@@ -58,43 +46,39 @@ public:
   Status build() {
     if (auto st = build_stacks(); !st) return st;
     if (auto st = build_servers(); !st) return st;
-    if (auto st = build_control_plane(); !st) return st;
-    return build_workloads();
+    std::vector<ProbeTarget> probes;
+    for (std::size_t j = 0; j < sc_.stacks.size(); ++j) {
+      const auto& s = sc_.stacks[j];
+      const auto* link = sc_.find_link(s.link);
+      const std::string& peer = link->a == s.node ? link->b : link->a;
+      probes.push_back({stack_of_spec_[j], {scenario::node_address(sc_.node_index(peer)), sim::kEchoPort}});
+    }
+    std::vector<Stack*> echo_on;
+    for (auto& server : server_stacks_) echo_on.push_back(server.get());
+    if (auto st = run_->build_control_plane(node_stacks_, echo_on, std::move(probes), nullptr); !st) return st;
+    return run_->build_workloads([this](int node) { return server_stacks_[static_cast<std::size_t>(node)].get(); });
   }
 
   // From time zero (now) to the scenario's end, or until a stop signal; returns the time reached.
   double run(const kernel::StopSignals& signals) {
     clock_.restart();
     for (const auto& e : sc_.events) loop_.schedule(e.at, [this, &e] { apply_event(e); });
-    if (nrd_) nrd_->start();
-    if (prober_) prober_->start();
-    for (auto& c : clients_) c->start(sc_.duration);
+    run_->start();
     loop_.run_until([&] { return clock_.now() >= sc_.duration || signals.received() != 0; },
                     sc_.duration + std::chrono::seconds(5));
     const double reached = to_seconds(clock_.now());
-    if (prober_) prober_->stop();
-    if (nrd_) nrd_->stop();
-    for (auto& c : clients_) c->finish_run();
-    recorder_.sort_sessions();
-    sim::settle_udp_sessions(recorder_.sessions_to_settle(), ledger_);
+    run_->stop_nrd();
+    run_->finish();
     return reached;
   }
 
   sim::Recorder& recorder() { return recorder_; }
 
 private:
-  struct NodeState {
-    std::map<StackId, Stack*> stacks;
-    std::unique_ptr<Orchestrator> orchestrator;
-    std::unique_ptr<NSocket> nsocket;
-  };
-
   Status build_stacks() {
-    for (const auto& s : sc_.stacks)
-      if (std::find(stack_names_.begin(), stack_names_.end(), s.name) == stack_names_.end())
-        stack_names_.push_back(s.name);
     StackRegistry registry;
     if (auto st = lwip_dpdk::register_lwip_dpdk_stack_kind(registry); !st) return st;
+    node_stacks_.resize(sc_.nodes.size());
     for (std::size_t j = 0; j < sc_.stacks.size(); ++j) {
       const auto& s = sc_.stacks[j];
       const StackPlan& p = plan_.stacks[j];
@@ -117,13 +101,14 @@ private:
       if (!stack) return make_error(stack.error().code, where(sc_, s.mark) + "stack '" + s.name + "': " +
                                                             stack.error().message);
       host_.add_stack(**stack);
-      nodes_by_name_[s.node].stacks[s.name] = stack->get();
+      node_stacks_[static_cast<std::size_t>(sc_.node_index(s.node))][s.name] = stack->get();
       stack_of_spec_.push_back(stack->get());
       stacks_.push_back(std::move(*stack));
     }
     return {};
   }
 
+  // The servers' side of every node without stacks: workloads' servers and the probe echo listen here.
   Status build_servers() {
     server_stacks_.resize(sc_.nodes.size());
     for (std::size_t k = 0; k < sc_.nodes.size(); ++k) {
@@ -133,92 +118,6 @@ private:
                                                loop_);
       if (!stack) return stack.error();
       server_stacks_[k] = std::move(*stack);
-      auto echo = std::make_unique<sim::WorkloadServer>(clock_, sim::ServeSpec{sim::ServeKind::echo});
-      if (auto st = echo->listen(*server_stacks_[k], {IpAddress{}, kEchoPort}, L4Proto::tcp); !st) return st;
-      servers_.push_back(std::move(echo));
-    }
-    return {};
-  }
-
-  Policy initial_policy() const {
-    Policy p;
-    p.version = 1;
-    p.reason = "scenario policy";
-    for (const auto& r : sc_.policy) p.rules.push_back(r.rule);
-    return p;
-  }
-
-  Status build_control_plane() {
-    const Policy initial = initial_policy();
-    if (auto st = validate(initial, stack_names_); !st)
-      return make_error(EINVAL, sc_.file + ": policy: " + st.error().message);
-    recorder_.policy(initial);
-    channel_ = std::make_unique<InProcessPolicyChannel>(clock_, sc_.nrd.sync_delay);
-    if (sc_.nrd.enabled) {
-      // Python algorithms need the bindings' registry: dmm-emu runs the built-ins (dmm.emulate is future work).
-      auto algorithm = AlgorithmRegistry::with_builtins().create(sc_.nrd.algorithm, sc_.nrd.params);
-      if (!algorithm) return make_error(EINVAL, where(sc_, sc_.nrd.mark) + algorithm.error().message);
-      NrdConfig cfg;
-      static_cast<EstimatorConfig&>(cfg) = sc_.nrd.estimates;
-      cfg.period = sc_.nrd.period;
-      nrd_ = std::make_unique<Nrd>(clock_, stack_names_, std::move(algorithm).value(), cfg, *channel_, initial);
-      nrd_->on_period = [this](TimePoint t, const StackEstimates& e) { recorder_.metrics(t, e); };
-      nrd_->on_publish = [this](const Policy& p) { recorder_.policy(p); };
-    }
-    std::vector<ProbeTarget> probes;
-    for (auto& [node_name, node] : nodes_by_name_) {
-      node.orchestrator = std::make_unique<Orchestrator>(stack_names_, initial);
-      node.orchestrator->set_local_health_observer(
-          [this, name = node_name](StackIndex i, bool healthy, std::string_view why) {
-            recorder_.event({clock_.now(), "local_health", stack_names_[i],
-                             name + ": " + (healthy ? "up (" : "down (") + std::string(why) + ")"});
-          });
-      channel_->subscribe(*node.orchestrator);
-      std::vector<Stack*> by_index(stack_names_.size(), nullptr);
-      for (std::size_t i = 0; i < stack_names_.size(); ++i) {
-        auto it = node.stacks.find(stack_names_[i]);
-        if (it != node.stacks.end()) by_index[i] = it->second;
-      }
-      node.nsocket = std::make_unique<NSocket>(clock_, *node.orchestrator, by_index, nrd_.get(), sc_.nsocket);
-    }
-    for (std::size_t j = 0; j < sc_.stacks.size(); ++j) {
-      const auto& s = sc_.stacks[j];
-      const auto* link = sc_.find_link(s.link);
-      const std::string& peer = link->a == s.node ? link->b : link->a;
-      probes.push_back({stack_of_spec_[j], {scenario::node_address(sc_.node_index(peer)), kEchoPort}});
-    }
-    if (nrd_ && sc_.nrd.probe_interval.count() > 0 && !probes.empty()) {
-      ProberConfig pc;
-      pc.interval = sc_.nrd.probe_interval;
-      prober_ = std::make_unique<ActiveProber>(clock_, std::move(probes), *nrd_, pc);
-    }
-    return {};
-  }
-
-  Status build_workloads() {
-    std::set<std::tuple<std::string, std::uint16_t, L4Proto>> listening;
-    for (std::size_t i = 0; i < sc_.workloads.size(); ++i) {
-      const auto& w = sc_.workloads[i];
-      const int to = sc_.node_index(w.to);
-      auto node = nodes_by_name_.find(w.from);
-      if (node == nodes_by_name_.end())
-        return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': node '" + w.from +
-                                      "' has no stacks to open sessions with");
-      if (!listening.insert({w.to, w.port, w.proto}).second || w.port == kEchoPort)
-        return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': port " + std::to_string(w.port) +
-                                      " on '" + w.to + "' is already in use");
-      sim::ServeSpec serve{sim::ServeKind::sink, 0, 0};
-      if (w.kind == scenario::WorkloadKind::request_response)
-        serve = {sim::ServeKind::request_response, w.request, w.response};
-      if (w.proto == L4Proto::udp) serve.datagram_ledger = &ledger_;
-      auto server = std::make_unique<sim::WorkloadServer>(clock_, serve);
-      if (auto st = server->listen(*server_stacks_[static_cast<std::size_t>(to)], {IpAddress{}, w.port}, w.proto); !st)
-        return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': " + st.error().message);
-      servers_.push_back(std::move(server));
-      sim::WorkloadContext ctx{clock_, *node->second.nsocket, scenario::node_address(to), next_session_id_,
-                               [this](scenario::SessionRecord r) { recorder_.session(std::move(r)); },
-                               sc_.seed * 1000003u + i};
-      clients_.push_back(std::make_unique<sim::WorkloadClient>(w, std::move(ctx)));
     }
     return {};
   }
@@ -235,20 +134,9 @@ private:
         recorder_.event({clock_.now(), "stack", e.name, e.as_text});
         break;
       }
-      case scenario::EventTarget::nrd: {
-        const bool run = e.nrd_running.value_or(true);
-        if (nrd_) {
-          if (run) {
-            nrd_->start();
-            if (prober_) prober_->start();
-          } else {
-            nrd_->stop();
-            if (prober_) prober_->stop();
-          }
-        }
-        recorder_.event({clock_.now(), "nrd", "nrd", e.as_text});
+      case scenario::EventTarget::nrd:
+        run_->apply_nrd_event(e);
         break;
-      }
     }
   }
 
@@ -260,17 +148,10 @@ private:
   kernel::HostWorld host_;
   sim::Recorder recorder_;
   std::vector<std::unique_ptr<Stack>> stacks_;
-  std::vector<Stack*> stack_of_spec_;  // per Scenario::stacks entry
+  std::vector<Stack*> stack_of_spec_;                  // per Scenario::stacks entry
+  std::vector<std::map<StackId, Stack*>> node_stacks_;  // per node, by name
   std::vector<std::unique_ptr<Stack>> server_stacks_;  // per node (null for client nodes)
-  std::map<std::string, NodeState> nodes_by_name_;
-  std::vector<StackId> stack_names_;
-  std::unique_ptr<InProcessPolicyChannel> channel_;
-  std::unique_ptr<Nrd> nrd_;
-  std::unique_ptr<ActiveProber> prober_;
-  sim::DeliveryLedger ledger_;
-  std::vector<std::unique_ptr<sim::WorkloadServer>> servers_;
-  std::vector<std::unique_ptr<sim::WorkloadClient>> clients_;
-  std::uint64_t next_session_id_ = 1;
+  std::unique_ptr<sim::ScenarioRun> run_;
 };
 
 }  // namespace
@@ -322,12 +203,11 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
   if (!interrupted) report.expectations = scenario::evaluate(sc, recorder.sessions(), recorder.policies());
   if (interrupted) report.interrupted_at_s = reached;
   report.stacks = recorder.stack_totals();
-  for (const auto& s : recorder.sessions()) {
-    ++report.sessions;
-    report.completed += s.completed;
-    report.failed += !s.error.empty() && s.error != scenario::kUnfinished;
-    report.unfinished += s.error == scenario::kUnfinished;
-  }
+  const sim::SessionCounts counts = sim::count_sessions(recorder.sessions());
+  report.sessions = counts.sessions;
+  report.completed = counts.completed;
+  report.failed = counts.failed;
+  report.unfinished = counts.unfinished;
   report.policy_versions = recorder.policies().size();
   report.notes = plan->notes;
   sim::RunTiming timing;
