@@ -2,8 +2,6 @@
 // Runs a scenario in ns-3, checks its expectations and writes the results directory (DESIGN.md §2.2-2.3).
 // Exit codes: 0 ok, 1 expectations failed, 2 bad input or usage, 3 runtime failure, 130 interrupted (partial
 // results written).
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,20 +13,17 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
-#include "analysis_dir.hpp"
 #include "run/build_info.hpp"
 #include "run/provenance.hpp"
 #include "run/progress_line.hpp"
 #include "run/results_dir.hpp"
+#include "run/run_cli.hpp"
 #include "model/simulation.hpp"
 #include "scenario/scenario.hpp"
-
-extern char** environ;
 
 namespace po = boost::program_options;
 using namespace dmm;
@@ -106,50 +101,13 @@ private:
   std::thread thread_;  // last: starts once everything above is ready
 };
 
-int run_plot(const std::filesystem::path& results) {
-  std::string tried;
-  const auto analysis = tools::find_analysis_dir(tried);
-  if (!analysis) {
-    std::cerr << "dmm-sim: cannot find analysis/plot_run.py (looked in " << tried
-              << "); set DMM_ANALYSIS_DIR to the directory that holds it\n";
-    return -1;
-  }
-  const std::string script = (*analysis / "plot_run.py").string();
-  std::string python = "/usr/bin/python3", dir = results.string();
-  char* argv[] = {python.data(), const_cast<char*>(script.c_str()), dir.data(), nullptr};
-  pid_t pid;
-  if (posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv, environ) != 0) {
-    std::cerr << "dmm-sim: cannot start " << python << " for plotting\n";
-    return -1;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void print_report(const scenario::Scenario& sc, const sim::RunReport& r, const std::filesystem::path& out) {
   std::printf("scenario %s (seed %llu): %.1f s simulated in %.2f s wall (%.1fx real time, %llu events)\n",
               sc.name.c_str(), static_cast<unsigned long long>(sc.seed), to_seconds(sc.duration), r.timing.wall_s,
               r.timing.wall_s > 0 ? to_seconds(sc.duration) / r.timing.wall_s : 0.0,
               static_cast<unsigned long long>(r.timing.sim_events));
-  // Delivered: bytes that arrived (TCP: acknowledged by the receiver; UDP: datagrams the receiver got), over the
-  // whole run. Not what the applications offered.
-  std::printf("  %-16s %9s %7s %18s\n", "stack", "sessions", "share", "delivered Mbit/s");
-  for (const auto& s : r.stacks) {
-    std::printf("  %-16s %9llu %7.3f %18.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
-                s.delivered_mbps);
-  }
-  std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
-              static_cast<unsigned long long>(r.sessions), static_cast<unsigned long long>(r.completed),
-              static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.unfinished),
-              static_cast<unsigned long long>(r.policy_versions));
-  std::size_t passed = 0;
-  for (const auto& e : r.expectations) passed += e.passed;
-  std::printf("  expectations: %zu/%zu passed\n", passed, r.expectations.size());
-  for (const auto& e : r.expectations) {
-    std::printf("    %s  %s  -- %s\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
-  }
-  std::printf("  results: %s\n", out.string().c_str());
+  sim::print_run_table(r.stacks, {r.sessions, r.completed, r.failed, r.unfinished}, r.policy_versions,
+                       r.expectations, out);
 }
 
 }  // namespace
@@ -202,15 +160,13 @@ int main(int argc, char** argv) {
   load.registry = &registry;
   if (vm.count("set")) load.overrides = vm["set"].as<std::vector<std::string>>();
   if (vm.count("seed")) {
-    // Parsed here: Boost would wrap `-4` around to a huge unsigned value instead of rejecting it.
     const std::string text = vm["seed"].as<std::string>();
-    errno = 0;
-    const unsigned long long seed = std::strtoull(text.c_str(), nullptr, 10);
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE) {
+    const auto seed = sim::parse_seed(text);
+    if (!seed) {
       std::cerr << "dmm-sim: --seed '" << text << "': expected a non-negative integer\n";
       return kBadInput;
     }
-    load.seed = seed;
+    load.seed = *seed;
   }
   auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
   if (!sc) {
@@ -274,18 +230,14 @@ int main(int argc, char** argv) {
   }
   if (!quiet) print_report(*sc, *report, out);
   if (vm.count("plot")) {
-    const int rc = run_plot(out);
+    const int rc = sim::run_plot("dmm-sim", out);
     if (rc != 0) {
       std::cerr << "dmm-sim: plotting failed (analysis/plot_run.py exited " << rc << ")\n";
       return kRuntimeFailure;
     }
   }
   if (!report->all_passed()) {
-    if (quiet) {
-      for (const auto& e : report->expectations) {
-        if (!e.passed) std::cerr << "expectation failed: " << e.text << " -- " << e.detail << "\n";
-      }
-    }
+    if (quiet) sim::print_failed_expectations(report->expectations);
     return kExpectationsFailed;
   }
   return kOk;

@@ -3,8 +3,6 @@
 // checks its expectations and writes the same results directory as dmm-sim plus emu.json.
 // Exit codes: 0 ok, 1 expectations failed (or the run was not a faithful emulation: emu.json says why), 2 bad input
 // or usage, 3 runtime failure, 130 interrupted (partial results written).
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -19,9 +17,8 @@
 #include "run/build_info.hpp"
 #include "run/provenance.hpp"
 #include "run/results_dir.hpp"
+#include "run/run_cli.hpp"
 #include "scenario/scenario.hpp"
-
-extern char** environ;
 
 namespace po = boost::program_options;
 using namespace dmm;
@@ -46,46 +43,14 @@ std::filesystem::path self_dir() {
   return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
 }
 
-int run_script(const std::string& script, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/python3", script};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  pid_t pid;
-  if (posix_spawn(&pid, raw[0], nullptr, nullptr, raw.data(), environ) != 0) return -1;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::optional<std::filesystem::path> analysis_dir() {
-  for (const auto& dir : {std::filesystem::path(std::getenv("DMM_ANALYSIS_DIR") ? std::getenv("DMM_ANALYSIS_DIR") : ""),
-                          self_dir() / "../share/dmm/analysis", std::filesystem::path(DMM_ANALYSIS_DIR)})
-    if (!dir.empty() && std::filesystem::exists(dir / "plot_run.py")) return dir;
-  return std::nullopt;
-}
-
 void print_report(const scenario::Scenario& sc, const emu::EmuReport& r, const std::filesystem::path& out) {
   std::printf("scenario %s (seed %llu): %.1f s emulated on real stacks%s\n", sc.name.c_str(),
               static_cast<unsigned long long>(sc.seed), to_seconds(sc.duration),
               r.valid ? "" : " -- NOT A FAITHFUL EMULATION (emu.json)");
   for (const auto& why : r.invalid_because) std::printf("  invalid: %s\n", why.c_str());
   for (const auto& note : r.notes) std::printf("  note: %s\n", note.c_str());
-  std::printf("  %-16s %9s %7s %18s\n", "stack", "sessions", "share", "delivered Mbit/s");
-  for (const auto& s : r.stacks)
-    std::printf("  %-16s %9llu %7.3f %18.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
-                s.delivered_mbps);
-  std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
-              static_cast<unsigned long long>(r.sessions), static_cast<unsigned long long>(r.completed),
-              static_cast<unsigned long long>(r.failed), static_cast<unsigned long long>(r.unfinished),
-              static_cast<unsigned long long>(r.policy_versions));
-  std::size_t passed = 0;
-  for (const auto& e : r.expectations) passed += e.passed;
-  std::printf("  expectations: %zu/%zu passed\n", passed, r.expectations.size());
-  for (const auto& e : r.expectations)
-    std::printf("    %s  %s  -- %s\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
-  std::printf("  results: %s\n", out.string().c_str());
+  sim::print_run_table(r.stacks, {r.sessions, r.completed, r.failed, r.unfinished}, r.policy_versions,
+                       r.expectations, out);
 }
 
 }  // namespace
@@ -137,13 +102,12 @@ int main(int argc, char** argv) {
   if (vm.count("set")) load.overrides = vm["set"].as<std::vector<std::string>>();
   if (vm.count("seed")) {
     const std::string text = vm["seed"].as<std::string>();
-    errno = 0;
-    const unsigned long long seed = std::strtoull(text.c_str(), nullptr, 10);
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE) {
+    const auto seed = sim::parse_seed(text);
+    if (!seed) {
       std::cerr << "dmm-emu: --seed '" << text << "': expected a non-negative integer\n";
       return kBadInput;
     }
-    load.seed = seed;
+    load.seed = *seed;
   }
   auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
   if (!sc) {
@@ -180,9 +144,9 @@ int main(int argc, char** argv) {
   }
   if (!quiet) print_report(*sc, *report, out);
   if (vm.count("plot")) {
-    const auto dir = analysis_dir();
-    if (!dir || run_script((*dir / "plot_run.py").string(), {out.string()}) != 0) {
-      std::cerr << "dmm-emu: plotting failed (analysis/plot_run.py)\n";
+    const int rc = sim::run_plot("dmm-emu", out);
+    if (rc != 0) {
+      std::cerr << "dmm-emu: plotting failed (analysis/plot_run.py exited " << rc << ")\n";
       return kRuntimeFailure;
     }
   }
@@ -191,9 +155,7 @@ int main(int argc, char** argv) {
     return kExpectationsFailed;
   }
   if (!report->all_passed()) {
-    if (quiet)
-      for (const auto& e : report->expectations)
-        if (!e.passed) std::cerr << "expectation failed: " << e.text << " -- " << e.detail << "\n";
+    if (quiet) sim::print_failed_expectations(report->expectations);
     return kExpectationsFailed;
   }
   return kOk;

@@ -1,4 +1,4 @@
-#include "analysis_dir.hpp"
+#include "run/analysis_dir.hpp"
 
 #include <cstdlib>
 
