@@ -74,6 +74,15 @@ private:
   bool shut_ = false;
 };
 
+// A TCP server that accepts and never reads: its receive window fills, and then the sender's data waits unsent.
+struct NonReadingServer final : AcceptEvents, ConnectionEvents {
+  void on_accept(std::unique_ptr<Connection> c) override {
+    c->set_events(*this);
+    sessions.push_back(std::move(c));
+  }
+  std::vector<std::unique_ptr<Connection>> sessions;
+};
+
 // Records every event, for tests of the event contract itself.
 struct EventRecorder final : ConnectionEvents {
   void on_connected() override { ++connected; }

@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 using test::EchoClient;
 using test::EchoServer;
 using test::EventRecorder;
+using test::NonReadingServer;
 using test::NetnsLab;
 
 constexpr Duration kDeadline = 20s;  // only a hang reaches it
@@ -158,15 +159,6 @@ struct UdpEchoServer final : AcceptEvents, ConnectionEvents {
 std::string text_of(std::span<const std::byte> bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
-
-// A TCP server that accepts and never reads: its receive window fills, and then the sender's data waits unsent.
-struct NonReadingServer final : AcceptEvents, ConnectionEvents {
-  void on_accept(std::unique_ptr<Connection> c) override {
-    c->set_events(*this);
-    sessions.push_back(std::move(c));
-  }
-  std::vector<std::unique_ptr<Connection>> sessions;
-};
 
 TEST_F(TwoNamespaces, UnsentBytesAreTheSendersBacklog) {
   // Issue 12, item 4: nRD measures capacity only from backlogged senders, so the stack must say when data waits.

@@ -54,15 +54,6 @@ TEST_F(LwipDpdkStack, FiftyMegabytesToAKernelServerAndBackByteExact) {
   EXPECT_GT(m.rtt, Duration::zero());  // the handshake's
 }
 
-// A kernel server that accepts and never reads: the lwIP sender's data ends up waiting unsent.
-struct NonReadingServer final : AcceptEvents, ConnectionEvents {
-  void on_accept(std::unique_ptr<Connection> c) override {
-    c->set_events(*this);
-    sessions.push_back(std::move(c));
-  }
-  std::vector<std::unique_ptr<Connection>> sessions;
-};
-
 TEST_F(LwipDpdkStack, UnsentBytesAreTheSendersBacklog) {
   // Issue 12, item 4: nRD measures capacity only from backlogged senders; lwIP says what waits (snd_lbb - snd_nxt).
   const std::string dev = lab_->add_path(0);
