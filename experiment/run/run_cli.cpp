@@ -22,6 +22,31 @@ std::optional<std::uint64_t> parse_seed(const std::string& text) {
   return seed;
 }
 
+std::optional<scenario::Scenario> load_scenario_for(const std::string& tool, const std::string& file,
+                                                    std::vector<std::string> overrides,
+                                                    const std::optional<std::string>& seed_text,
+                                                    StackRegistry& registry, bool quiet) {
+  scenario::LoadOptions load;
+  load.registry = &registry;
+  load.overrides = std::move(overrides);
+  if (seed_text) {
+    const auto seed = parse_seed(*seed_text);
+    if (!seed) {
+      std::cerr << tool << ": --seed '" << *seed_text << "': expected a non-negative integer\n";
+      return std::nullopt;
+    }
+    load.seed = *seed;
+  }
+  auto sc = scenario::load_file(file, load);
+  if (!sc) {
+    std::cerr << sc.error().message << "\n";
+    return std::nullopt;
+  }
+  if (!quiet)
+    for (const auto& warning : sc->warnings) std::cerr << tool << ": warning: " << warning << "\n";
+  return std::move(*sc);
+}
+
 void print_run_table(const std::vector<StackTotals>& stacks, const SessionCounts& counts,
                      std::uint64_t policy_versions, const std::vector<scenario::ExpectationResult>& expectations,
                      const std::filesystem::path& out) {

@@ -10,11 +10,20 @@
 #include "run/recorder.hpp"
 #include "run/scenario_run.hpp"
 #include "scenario/results.hpp"
+#include "scenario/scenario.hpp"
 
 namespace dmm::sim {
 
 // A non-negative integer, or nullopt. Parsed by hand: Boost would wrap `-4` around to a huge unsigned value.
 std::optional<std::uint64_t> parse_seed(const std::string& text);
+
+// The scenario a tool was asked to run: `file` with the --set `overrides` and the --seed text applied, checked
+// against `registry`'s stack kinds. On bad input the message is printed (a bad seed after `tool: `, a scenario
+// error as `FILE:LINE:COL: ...`) and nullopt returned: exit 2. Without `quiet`, the loader's warnings are printed.
+std::optional<scenario::Scenario> load_scenario_for(const std::string& tool, const std::string& file,
+                                                    std::vector<std::string> overrides,
+                                                    const std::optional<std::string>& seed_text,
+                                                    StackRegistry& registry, bool quiet);
 
 // The per-stack table (sessions, share, delivered Mbit/s), the session counts and policy versions, each
 // expectation with PASS/FAIL, and where the results are.

@@ -97,25 +97,11 @@ int main(int argc, char** argv) {
   const bool quiet = vm.count("quiet") > 0;
   StackRegistry registry;
   register_scenario_kinds(registry);
-  scenario::LoadOptions load;
-  load.registry = &registry;
-  if (vm.count("set")) load.overrides = vm["set"].as<std::vector<std::string>>();
-  if (vm.count("seed")) {
-    const std::string text = vm["seed"].as<std::string>();
-    const auto seed = sim::parse_seed(text);
-    if (!seed) {
-      std::cerr << "dmm-emu: --seed '" << text << "': expected a non-negative integer\n";
-      return kBadInput;
-    }
-    load.seed = *seed;
-  }
-  auto sc = scenario::load_file(vm["scenario"].as<std::string>(), load);
-  if (!sc) {
-    std::cerr << sc.error().message << "\n";
-    return kBadInput;
-  }
-  if (!quiet)
-    for (const auto& warning : sc->warnings) std::cerr << "dmm-emu: warning: " << warning << "\n";
+  const auto sc = sim::load_scenario_for(
+      "dmm-emu", vm["scenario"].as<std::string>(),
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{},
+      vm.count("seed") ? std::optional(vm["seed"].as<std::string>()) : std::nullopt, registry, quiet);
+  if (!sc) return kBadInput;
   const std::filesystem::path out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
                                                     : std::filesystem::path("results") / (sc->name + "-emu");
   const auto ready = sim::prepare_results_dir(out);
