@@ -33,9 +33,10 @@ std::size_t sweep_stale_emu_namespaces() {
   for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(kEmuPrefixStem, 0) != 0) continue;
+    const std::size_t stem = std::string_view(kEmuPrefixStem).size();
     const auto dash = name.find('-');
-    if (dash == std::string::npos) continue;
-    const std::string pid_text = name.substr(std::string(kEmuPrefixStem).size(), dash - 4);
+    if (dash == std::string::npos || dash < stem) continue;
+    const std::string pid_text = name.substr(stem, dash - stem);
     if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
     const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
     if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;  // its run is still going
@@ -74,14 +75,6 @@ Result<std::unique_ptr<EmuNetwork>> EmuNetwork::create(const EmuPlan& plan) {
   for (const auto& ns : plan.namespaces) {
     for (const auto& [prefix, gateway] : ns.routes)
       if (auto st = step({"ip", "-n", ns.name, "route", "add", prefix, "via", gateway}); !st) return fail(st.error());
-  }
-  for (const auto& s : plan.stacks) {
-    const bool kernel = std::find_if(plan.namespaces.begin(), plan.namespaces.end(), [&](const NamespacePlan& n) {
-                          return n.name == s.namespace_name && n.default_route;
-                        }) != plan.namespaces.end();
-    if (kernel)
-      if (auto st = step({"ip", "-n", s.namespace_name, "route", "add", "default", "via", s.gateway.to_string()}); !st)
-        return fail(st.error());
   }
   return net;
 }

@@ -32,7 +32,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
   EmuPlan plan;
   plan.prefix = prefix;
   plan.emulator_namespace = prefix + "emu";
-  plan.namespaces.push_back({plan.emulator_namespace, std::nullopt, false, {}});
+  plan.namespaces.push_back({plan.emulator_namespace, std::nullopt, {}});
   if (sc.links.size() > 256)
     return make_error(EINVAL, sc.file + ": dmm-emu addresses at most 256 links (this scenario has " +
                                   std::to_string(sc.links.size()) + ")");
@@ -72,7 +72,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
   for (std::size_t k = 0; k < sc.nodes.size(); ++k) {
     if (node_has_stacks[k]) continue;
     plan.node_namespaces[k] = prefix + "n" + std::to_string(k);
-    plan.namespaces.push_back({*plan.node_namespaces[k], scenario::node_address(static_cast<int>(k)), false, {}});
+    plan.namespaces.push_back({*plan.node_namespaces[k], scenario::node_address(static_cast<int>(k)), {}});
   }
   // Stacks: a namespace each, on their link's side.
   plan.stacks.resize(sc.stacks.size());
@@ -87,7 +87,8 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
     p.interface = "l" + std::to_string(i);
     p.address = side_address(i, side, 2);
     p.gateway = side_address(i, side, 1);
-    NamespacePlan ns{p.namespace_name, std::nullopt, s.kind == "kernel", {}};
+    NamespacePlan ns{p.namespace_name, std::nullopt, {}};
+    if (s.kind == "kernel") ns.routes.push_back({"default", p.gateway.to_string()});  // lwIP routes by itself
     if (s.kind == "kernel") {
       p.congestion = s.tcp == "newreno" ? "reno" : s.tcp;
       if (!congestion.count(p.congestion)) {
@@ -122,7 +123,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
       ls.interface = (side == 0 ? "a" : "b") + std::to_string(i);
       ls.host = side_address(i, side, 2);
       ls.emulator = side_address(i, side, 1);
-      VethPlan veth{"", "l" + std::to_string(i), ls.interface, ls.host, ls.emulator};
+      VethPlan veth{"", "l" + std::to_string(i), ls.interface, ls.host};
       if (stack_at[i][side]) {
         const auto& s = sc.stacks[*stack_at[i][side]];
         veth.host_namespace = plan.stacks[*stack_at[i][side]].namespace_name;

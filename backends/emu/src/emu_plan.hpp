@@ -26,14 +26,14 @@ struct VethPlan {
   std::string host_namespace, host_interface;  // the real side (a stack's or a node's namespace)
   std::string emulator_interface;              // in the emulator's namespace
   std::optional<IpAddress> host_address;       // /24 on the host side; none for a user-space stack
-  IpAddress gateway;                           // the emulator's address on this side
 };
 
 struct NamespacePlan {
   std::string name;
   std::optional<IpAddress> identity;   // a node's identity address (on lo)
-  bool default_route = false;          // a kernel stack's namespace: everything goes through its only link
-  std::vector<std::pair<std::string, std::string>> routes;  // (prefix, gateway): a node's way back to clients
+  // (prefix, gateway), added once the veths are up: a kernel stack's `default` through its only link, a server
+  // node's way back to the clients behind each link it ends.
+  std::vector<std::pair<std::string, std::string>> routes;
 };
 
 struct StackPlan {
