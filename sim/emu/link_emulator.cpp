@@ -85,8 +85,8 @@ private:
     stats.index = l.index;
     watch(link.device_a(), link.device_b(), stats.a_to_b);
     watch(link.device_b(), link.device_a(), stats.b_to_a);
-    if (auto st = attach_host(a, l.a, link.address_b()); !st) return st;
-    if (auto st = attach_host(b, l.b, link.address_a()); !st) return st;
+    if (auto st = attach_host(a, l.a); !st) return st;
+    if (auto st = attach_host(b, l.b); !st) return st;
     route_links_across(i);
     return {};
   }
@@ -110,7 +110,7 @@ private:
   }
 
   // The FdNetDevice toward a real host, its /24, and host routes to what the host answers for.
-  Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side, ns3::Ipv4Address) {
+  Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side) {
     if (side.interface.empty()) return {};  // no host at this end (dmm-emu's plan leaves it unused)
     auto socket = open_packet_socket(side.interface);
     if (!socket) return socket.error();
