@@ -151,13 +151,20 @@ class IdenticalRuns(Workspace):
 
     def test_the_figures_measure_what_they_say(self):
         result = compare.compare(self.dir("sim"), [self.dir("emu", rpc_scale=1.2)])
-        rpc = figure(result, "completion", workload="rpc")
-        # 390 RPCs: 200 before 10 s take 60 ms; 10 in [10 s, 10.5 s) are still on fast and take 420 ms; 180 after
-        # the switch take 250 ms. Half of all 390 have completed by 60 ms (200/390).
+        # Per window between events: the 200 RPCs before 10 s take 60 ms; after it, 10 in [10 s, 10.5 s) are still
+        # on fast and take 420 ms, and 180 after the switch take 250 ms.
+        rpc = figure(result, "completion", workload="rpc", window=0)
         self.assertAlmostEqual(rpc.sim, 0.06, places=6)
         self.assertAlmostEqual(rpc.emu, 0.072, places=6)
         self.assertAlmostEqual(rpc.error, 0.2, places=6)
-        bulk = figure(result, "goodput", workload="bulk")
+        self.assertEqual(rpc.label, "[0 s, 10 s): rpc: completion median")
+        self.assertAlmostEqual(figure(result, "completion", workload="rpc", window=1).sim, 0.25, places=6)
+        self.assertAlmostEqual(figure(result, "goodput", workload="rpc", window=1).sim,
+                               16584 * 8 / 0.25 / 1e6, places=6)
+        # The bulk transfer started in the first window only: no row for it in the second.
+        with self.assertRaises(AssertionError):
+            figure(result, "goodput", workload="bulk", window=1)
+        bulk = figure(result, "goodput", workload="bulk", window=0)
         self.assertAlmostEqual(bulk.sim, 20_000_000 * 8 / 1.8 / 1e6, places=6)  # bytes delivered / its lifetime
         windows = [(w.start_s, w.end_s) for w in result.windows]
         self.assertEqual(windows, [(0.0, 10.0), (10.0, 20.0)])
@@ -179,11 +186,12 @@ class Tolerance(Workspace):
     def test_completion_and_goodput_within_ten_percent_agree_beyond_diverge(self):
         sim = self.dir("sim")
         near = compare.compare(sim, [self.dir("near", rpc_scale=1.08)])
-        self.assertEqual(figure(near, "completion", workload="rpc").verdict, "agree")
+        self.assertEqual(figure(near, "completion", workload="rpc", window=0).verdict, "agree")
         self.assertEqual(near.verdict, "agree")
         far = compare.compare(sim, [self.dir("far", rpc_scale=1.15)])
         self.assertEqual(far.verdict, "diverge")
-        expected = {figure(far, kind, workload="rpc").label for kind in ("completion", "goodput")}
+        expected = {figure(far, kind, workload="rpc", window=w).label
+                    for kind in ("completion", "goodput") for w in (0, 1)}
         self.assertEqual({f.label for f in far.diverging}, expected)
 
     def test_a_switch_one_period_later_agrees_and_later_diverges(self):
@@ -256,11 +264,11 @@ class NeverAndMissing(Workspace):
                 row[13], row[14], row[15] = "0", "connection reset", "0"
         write_csv(path, rows[0], rows[1:])
         result = compare.compare(sim, [emu])
-        rpc = figure(result, "completion", workload="rpc")
+        rpc = figure(result, "completion", workload="rpc", window=0)
         self.assertEqual(rpc.emu, math.inf)
         self.assertEqual(rpc.verdict, "diverge")
         self.assertIn("median not reached in the emulation only", rpc.reason)
-        goodput = figure(result, "goodput", workload="rpc")
+        goodput = figure(result, "goodput", workload="rpc", window=0)
         self.assertEqual(goodput.verdict, "diverge")
         self.assertIn("no completed sessions in the emulation only", goodput.reason)
 
@@ -278,7 +286,7 @@ class SeveralRuns(Workspace):
 
     def test_inside_the_interval_agrees_though_the_mean_is_beyond_tolerance(self):
         result = compare.compare(self.dir("sim"), self.runs([1.0, 1.3]))
-        rpc = figure(result, "completion", workload="rpc")
+        rpc = figure(result, "completion", workload="rpc", window=0)
         self.assertAlmostEqual(rpc.error, 0.15)  # the mean of the runs is 15 % off
         low, high = rpc.interval
         self.assertLess(low, rpc.sim)
@@ -287,14 +295,14 @@ class SeveralRuns(Workspace):
 
     def test_outside_a_tight_interval_and_beyond_tolerance_diverges(self):
         result = compare.compare(self.dir("sim"), self.runs([1.19, 1.2, 1.21]))
-        rpc = figure(result, "completion", workload="rpc")
+        rpc = figure(result, "completion", workload="rpc", window=0)
         self.assertGreater(rpc.interval[0], rpc.sim)
         self.assertEqual(rpc.verdict, "diverge")
         self.assertIn("outside the emulation runs' 95 % interval", rpc.reason)
 
     def test_outside_the_interval_but_within_tolerance_agrees(self):
         result = compare.compare(self.dir("sim"), self.runs([1.05, 1.06, 1.07]))
-        rpc = figure(result, "completion", workload="rpc")
+        rpc = figure(result, "completion", workload="rpc", window=0)
         self.assertGreater(rpc.interval[0], rpc.sim)
         self.assertEqual(rpc.verdict, "agree")
         self.assertEqual(rpc.reason, "within tolerance of the runs' mean")

@@ -37,7 +37,8 @@ LinkSide side_from(const Json& j) {
 Json direction_json(const DirectionStats& d) {
   return {{"packets_sent", d.packets_sent},         {"packets_delivered", d.packets_delivered},
           {"packets_lost", d.packets_lost},         {"packets_queue_dropped", d.packets_queue_dropped},
-          {"bytes_delivered", d.bytes_delivered}};
+          {"bytes_delivered", d.bytes_delivered},   {"saturated_sim_s", d.saturated_sim_s},
+          {"saturated_wall_s", d.saturated_wall_s}};
 }
 
 DirectionStats direction_from(const Json& j) {
@@ -47,6 +48,8 @@ DirectionStats direction_from(const Json& j) {
   d.packets_lost = j.at("packets_lost").get<std::uint64_t>();
   d.packets_queue_dropped = j.at("packets_queue_dropped").get<std::uint64_t>();
   d.bytes_delivered = j.at("bytes_delivered").get<std::uint64_t>();
+  d.saturated_sim_s = j.at("saturated_sim_s").get<double>();
+  d.saturated_wall_s = j.at("saturated_wall_s").get<double>();
   return d;
 }
 
@@ -118,7 +121,7 @@ std::string emulator_stats_json(const EmulatorStats& stats) {
   Json links = Json::array();
   for (const auto& l : stats.links)
     links.push_back({{"index", l.index}, {"a_to_b", direction_json(l.a_to_b)}, {"b_to_a", direction_json(l.b_to_a)}});
-  return Json{{"links", links}, {"lateness_s", stats.lateness_s}, {"wall_s", stats.wall_s}}.dump();
+  return Json{{"links", links}, {"lateness_s", stats.lateness_s}, {"wall_s", stats.wall_s}, {"cpu_s", stats.cpu_s}}.dump();
 }
 
 Result<EmulatorStats> parse_emulator_stats(const std::string& json_text) {
@@ -133,6 +136,7 @@ Result<EmulatorStats> parse_emulator_stats(const std::string& json_text) {
     }
     stats.lateness_s = j.at("lateness_s").get<std::vector<double>>();
     stats.wall_s = j.at("wall_s").get<double>();
+    stats.cpu_s = j.at("cpu_s").get<double>();
     return stats;
   });
 }

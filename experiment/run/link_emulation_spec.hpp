@@ -55,6 +55,11 @@ struct DirectionStats {
   std::uint64_t packets_lost = 0;       // dropped by the loss model at the receiver
   std::uint64_t packets_queue_dropped = 0;
   std::uint64_t bytes_delivered = 0;
+  // Rate fidelity: over the windows in which ns-3 delivered at (nearly) the link's full rate, how long the
+  // deliveries took in simulated time and on the wall clock. Equal when the emulator kept up; the ratio is the
+  // rate the real hosts saw against the configured one.
+  double saturated_sim_s = 0;
+  double saturated_wall_s = 0;
 };
 
 struct LinkStats {
@@ -67,6 +72,7 @@ struct EmulatorStats {
   // How far behind the wall clock the emulator's events ran, sampled every lateness_tick of the run.
   std::vector<double> lateness_s;
   double wall_s = 0;
+  double cpu_s = 0;  // the emulator process's CPU time (user + system, all threads) over the run
 };
 
 // Parses the spec dmm-emu writes (JSON); EINVAL naming the field.

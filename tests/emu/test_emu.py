@@ -40,14 +40,25 @@ def namespaces_of(pid: int) -> list[str]:
     return [os.path.basename(p) for p in glob.glob(f"/run/netns/dmme{pid}-*")]
 
 
+# Quickstart scaled to a quarter of its bandwidth: the fast link at 25 Mbit/s instead of 100 and the bulk transfer
+# 5 MB instead of 20, so that it overlaps the same share of the RPCs (~1.8 s) — same question, same expectations.
+# (With 20 MB at 25 Mbit/s, the RPCs that share the bottleneck with a 7 s bulk transfer get 13 % less goodput on
+# Linux than in ns-3: a real difference of the two TCPs' queue dynamics, which dmm-compare rightly reports.) How fast a link the emulator can carry is a property of the machine, not
+# of the code: on this machine quickstart's 100 Mbit/s run is valid (README), but a CI machine once carried only
+# ~50 Mbit/s and rightly marked that run invalid. A unit test must not be a speed test, so it stays well inside
+# any machine's reach; the overload test below checks that falling behind is caught, and emu.json reports the
+# emulator's CPU per 100 Mbit/s.
+QUICKSTART_WITHIN_REACH = ["--set", "topology.links.wan-a.rate=25Mbps", "--set", "workloads.bulk.size=5MB"]
+
+
 class EmuScenarios(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="dmm-emu-test-")
         cls.sim = os.path.join(cls.dir, "sim")
         cls.emu = os.path.join(cls.dir, "emu")
-        cls.sim_run = run([SIM, scenario("quickstart.yaml"), "--out", cls.sim, "--quiet"])
-        cls.emu_run = run([EMU, scenario("quickstart.yaml"), "--out", cls.emu])
+        cls.sim_run = run([SIM, scenario("quickstart.yaml"), "--out", cls.sim, "--quiet", *QUICKSTART_WITHIN_REACH])
+        cls.emu_run = run([EMU, scenario("quickstart.yaml"), "--out", cls.emu, *QUICKSTART_WITHIN_REACH])
 
     def test_quickstart_passes_on_real_stacks(self):
         self.assertEqual(self.emu_run.returncode, 0, self.emu_run.stdout + self.emu_run.stderr)
@@ -71,7 +82,7 @@ class EmuScenarios(unittest.TestCase):
 
     def test_a_deliberately_different_simulation_diverges(self):
         other = os.path.join(self.dir, "sim-80ms")
-        made = run([SIM, scenario("quickstart.yaml"), "--out", other, "--quiet", "--set",
+        made = run([SIM, scenario("quickstart.yaml"), "--out", other, "--quiet", *QUICKSTART_WITHIN_REACH, "--set",
                     "topology.links.wan-a.delay=80ms"])
         self.assertIn(made.returncode, (0, 1), made.stderr)
         compare = run([COMPARE, other, self.emu])

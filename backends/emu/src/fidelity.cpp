@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace dmm::emu {
 namespace {
@@ -31,6 +32,9 @@ nlohmann::ordered_json direction(const scenario::LinkSpec& link, const Direction
   // Realised loss outside the binomial interval of the configured one would mean the emulator drops on its own.
   o["loss_consistent"] = arrived == 0 || (link.loss >= lo - 1e-12 && link.loss <= hi + 1e-12);
   o["mean_load"] = duration_s > 0 ? double(d.bytes_delivered) * 8.0 / (link.rate.value * duration_s) : 0.0;
+  // The rate the hosts saw while ns-3 sent at the link's full rate, against that rate (null: never saturated).
+  o["saturated_s"] = d.saturated_sim_s;
+  o["rate_error"] = rate_error(d) ? nlohmann::ordered_json(*rate_error(d)) : nlohmann::ordered_json(nullptr);
   return o;
 }
 
@@ -42,6 +46,11 @@ std::pair<double, double> wilson_interval(std::uint64_t k, std::uint64_t n) {
   const double centre = (p + z * z / (2 * nn)) / (1 + z * z / nn);
   const double half = z * std::sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / (1 + z * z / nn);
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+std::optional<double> rate_error(const DirectionStats& d) {
+  if (d.saturated_sim_s <= 0 || d.saturated_wall_s <= 0) return std::nullopt;
+  return d.saturated_sim_s / d.saturated_wall_s - 1.0;
 }
 
 namespace {
@@ -98,11 +107,33 @@ Fidelity assess_fidelity(const scenario::Scenario& sc, const EmulatorStats& stat
       f.invalid_because.push_back(why.str());
     }
   }
+  for (const auto& l : stats.links) {
+    const auto& spec = sc.links[l.index];
+    for (const auto& [d, from, to] : {std::tuple{&l.a_to_b, spec.a, spec.b}, std::tuple{&l.b_to_a, spec.b, spec.a}}) {
+      const auto error = rate_error(*d);
+      if (!error || *error >= -kRateErrorLimit) continue;
+      f.valid = false;
+      std::ostringstream why;
+      why << "link " << spec.name << " " << from << "->" << to << " ran at " << (1 + *error) * 100
+          << " % of its rate while saturated (limit " << (1 - kRateErrorLimit) * 100 << " %)";
+      f.invalid_because.push_back(why.str());
+    }
+  }
   j["valid"] = f.valid;
   j["reasons"] = f.invalid_because;
   j["emulator"] = {{"lateness_p50_ms", p50 * 1e3}, {"lateness_p99_ms", p99 * 1e3}, {"lateness_max_ms", worst * 1e3},
                    {"lateness_p50_limit_ms", median_limit * 1e3}, {"lateness_p99_limit_ms", limit * 1e3}, {"samples", stats.lateness_s.size()},
-                   {"wall_s", stats.wall_s}};
+                   {"wall_s", stats.wall_s}, {"cpu_s", stats.cpu_s}};
+  // What emulation costs: the emulator's CPU (its share of one core) per 100 Mbit/s carried over all links and
+  // directions. It includes the kernel work a veth does in the sender's context (the receiving host's TCP/IP
+  // input runs in the emulator's write), which is why it grows with the hosts' own per-packet cost.
+  double carried_bits = 0;
+  for (const auto& l : stats.links) carried_bits += 8.0 * double(l.a_to_b.bytes_delivered + l.b_to_a.bytes_delivered);
+  const double carried_mbps = stats.wall_s > 0 ? carried_bits / stats.wall_s / 1e6 : 0;
+  j["emulator"]["carried_mbps"] = carried_mbps;
+  j["emulator"]["cpu_share"] = stats.wall_s > 0 ? stats.cpu_s / stats.wall_s : 0;
+  j["emulator"]["cpu_share_per_100_mbps"] =
+      carried_mbps > 0 ? nlohmann::ordered_json(stats.cpu_s / stats.wall_s / carried_mbps * 100) : nlohmann::ordered_json(nullptr);
   j["cpu_idle"] = cpu_idle >= 0 ? nlohmann::ordered_json(cpu_idle) : nlohmann::ordered_json(nullptr);
   const double duration_s = to_seconds(sc.duration);
   nlohmann::ordered_json links = nlohmann::ordered_json::array();
