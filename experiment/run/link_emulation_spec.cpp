@@ -67,7 +67,7 @@ Result<T> parsed(const std::string& text, const char* what, F&& from) {
 std::string emulator_spec_json(const EmulatorSpec& spec) {
   Json links = Json::array();
   for (const auto& l : spec.links)
-    links.push_back({{"index", l.index}, {"rate_bps", l.rate.value}, {"delay_ns", l.delay.count()}, {"loss", l.loss},
+    links.push_back({{"index", l.index}, {"name", l.name}, {"rate_bps", l.rate.value}, {"delay_ns", l.delay.count()}, {"loss", l.loss},
                      {"queue_packets", l.queue_packets}, {"a", side_json(l.a)}, {"b", side_json(l.b)}});
   Json events = Json::array();
   for (const auto& e : spec.events) {
@@ -82,7 +82,8 @@ std::string emulator_spec_json(const EmulatorSpec& spec) {
               {"events", events},
               {"duration_ns", spec.duration.count()},
               {"seed", spec.seed},
-              {"lateness_tick_ns", spec.lateness_tick.count()}}
+              {"lateness_tick_ns", spec.lateness_tick.count()},
+              {"pcap_dir", spec.pcap_dir}}
       .dump();
 }
 
@@ -92,6 +93,7 @@ Result<EmulatorSpec> parse_emulator_spec(const std::string& json_text) {
     for (const auto& l : j.at("links")) {
       LinkSpec link;
       link.index = l.at("index").get<std::uint32_t>();
+      link.name = l.at("name").get<std::string>();
       link.rate = BitsPerSecond{l.at("rate_bps").get<double>()};
       link.delay = Duration(l.at("delay_ns").get<std::int64_t>());
       link.loss = l.at("loss").get<double>();
@@ -113,6 +115,7 @@ Result<EmulatorSpec> parse_emulator_spec(const std::string& json_text) {
     spec.duration = Duration(j.at("duration_ns").get<std::int64_t>());
     spec.seed = j.at("seed").get<std::uint64_t>();
     spec.lateness_tick = Duration(j.at("lateness_tick_ns").get<std::int64_t>());
+    spec.pcap_dir = j.at("pcap_dir").get<std::string>();
     return spec;
   });
 }

@@ -24,6 +24,7 @@ struct LinkSide {
 
 struct LinkSpec {
   std::uint32_t index = 0;  // the scenario's link index: the p2p subnet inside ns-3 and the loss streams
+  std::string name;         // the scenario's link name (pcap file names, as in dmm-sim)
   BitsPerSecond rate{100e6};
   Duration delay{std::chrono::milliseconds(1)};
   double loss = 0;
@@ -46,6 +47,7 @@ struct EmulatorSpec {
   Duration duration{0};
   std::uint64_t seed = 1;
   Duration lateness_tick = std::chrono::milliseconds(1);  // how often the emulator checks its own lateness
+  std::string pcap_dir;  // non-empty: every link writes pcap traces there, named as dmm-sim's --pcap names them
 };
 
 // Per link and direction, what the emulated link did.

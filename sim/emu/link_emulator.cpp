@@ -145,6 +145,8 @@ private:
     stats.index = l.index;
     watch(link, link.device_a(), link.device_b(), stats.a_to_b);
     watch(link, link.device_b(), link.device_a(), stats.b_to_a);
+    // The same traces as dmm-sim's --pcap: the link's two point-to-point devices, named after the link.
+    if (!spec_.pcap_dir.empty()) link.enable_pcap(spec_.pcap_dir, l.name);
     if (auto st = attach_host(a, l.a); !st) return st;
     if (auto st = attach_host(b, l.b); !st) return st;
     route_links_across(i);

@@ -23,6 +23,15 @@ COMPARE = os.environ["DMM_COMPARE"]
 SOURCE = os.environ["DMM_SOURCE_DIR"]
 
 
+# Every run's results go under one directory, removed when the module's tests are done (pcap traces are tens of MB).
+SCRATCH = tempfile.mkdtemp(prefix="dmm-emu-tests-")
+os.chmod(SCRATCH, 0o755)  # the unprivileged-user test writes below it
+
+
+def tearDownModule():
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
 def scenario(name: str) -> str:
     return os.path.join(SOURCE, "scenarios", name)
 
@@ -54,7 +63,7 @@ QUICKSTART_WITHIN_REACH = ["--set", "topology.links.wan-a.rate=25Mbps", "--set",
 class EmuScenarios(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="dmm-emu-test-")
+        cls.dir = tempfile.mkdtemp(prefix="dmm-emu-test-", dir=SCRATCH)
         cls.sim = os.path.join(cls.dir, "sim")
         cls.emu = os.path.join(cls.dir, "emu")
         cls.sim_run = run([SIM, scenario("quickstart.yaml"), "--out", cls.sim, "--quiet", *QUICKSTART_WITHIN_REACH])
@@ -97,15 +106,71 @@ class EmuScenarios(unittest.TestCase):
 
 
 class EmuFailover(unittest.TestCase):
-    def test_failover_passes_on_real_stacks(self):
-        out = tempfile.mkdtemp(prefix="dmm-emu-failover-")
-        result = run([EMU, scenario("failover.yaml"), "--out", out])
+    """failover.yaml twice at once (two runs share the machine, each in its own namespaces), one with --pcap; both
+    pass, both agree with the simulation — the link going down and coming back included."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="dmm-emu-failover-", dir=SCRATCH)
+        cls.sim = os.path.join(cls.dir, "sim")
+        cls.emus = [os.path.join(cls.dir, "emu1"), os.path.join(cls.dir, "emu2")]
+        cls.sim_run = run([SIM, scenario("failover.yaml"), "--out", cls.sim, "--quiet"])
+        procs = [subprocess.Popen([EMU, scenario("failover.yaml"), "--out", out, *extra], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for out, extra in zip(cls.emus, [[], ["--pcap"]])]
+        # While both run: each has its own namespaces, named after its own pid.
+        deadline = time.monotonic() + 20
+        cls.namespaces = [[], []]
+        while time.monotonic() < deadline and not all(cls.namespaces):
+            cls.namespaces = [namespaces_of(p.pid) for p in procs]
+            time.sleep(0.2)
+        cls.results = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            cls.results.append((p.returncode, out + err))
+
+    def test_two_runs_at_once_both_pass_in_their_own_namespaces(self):
+        for code, text in self.results:
+            self.assertEqual(code, 0, text)
+        first, second = (set(n) for n in self.namespaces)
+        self.assertTrue(first and second, self.namespaces)
+        self.assertFalse(first & second)
+
+    def test_failover_agrees_with_the_simulation(self):
+        self.assertEqual(self.sim_run.returncode, 0, self.sim_run.stderr)
+        # One run at a time, then both as repeats: the link going down must move new sessions as fast as in ns-3
+        # (the hosts' interfaces go down with it) and its coming back must restore the primary's routes.
+        for emus in ([self.emus[0]], self.emus):
+            compare = run([COMPARE, self.sim, *emus])
+            self.assertEqual(compare.returncode, 0, compare.stdout + compare.stderr)
+            self.assertIn("policy switch after 8 s link wan-a down", compare.stdout)
+
+    def test_pcap_traces_every_link_as_dmm_sim_does(self):
+        traces = sorted(os.listdir(os.path.join(self.emus[1], "pcap")))
+        self.assertEqual([t.split("-")[0] + "-" + t.split("-")[1] for t in traces],
+                         ["wan-a", "wan-a", "wan-b", "wan-b"], traces)
+        for trace in traces:
+            with open(os.path.join(self.emus[1], "pcap", trace), "rb") as handle:
+                data = handle.read()
+            self.assertEqual(data[:4], bytes.fromhex("d4c3b2a1"), trace)  # pcap, little-endian
+            self.assertGreater(len(data), 24 + 16 + 40, trace)            # header and at least one packet
+        self.assertFalse(os.path.exists(os.path.join(self.emus[0], "pcap")))
+
+
+class EmuStackEvents(unittest.TestCase):
+    def test_a_recovered_kernel_stack_gets_its_routes_back(self):
+        # A kernel instance that fails loses its routes with its interface; recovering must bring them back, or
+        # every new session on it fails and the last expectation (back on `first` from 7.5 s) does not hold.
+        out = tempfile.mkdtemp(prefix="dmm-emu-stack-fail-", dir=SCRATCH)
+        result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "stack-fail.yaml"), "--out", out,
+                      "--set", "stacks.first.kind=kernel"])
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("expectations: 4/4 passed", result.stdout)
 
 
 class EmuFidelity(unittest.TestCase):
     def test_an_overloaded_emulator_makes_the_run_invalid(self):
-        out = tempfile.mkdtemp(prefix="dmm-emu-overload-")
+        out = tempfile.mkdtemp(prefix="dmm-emu-overload-", dir=SCRATCH)
         result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "emu-overload.yaml"), "--out", out])
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertIn("NOT A FAITHFUL EMULATION", result.stdout)
@@ -114,7 +179,7 @@ class EmuFidelity(unittest.TestCase):
         self.assertTrue(any("fell behind real time" in r for r in fidelity["reasons"]), fidelity["reasons"])
         # ... and dmm-compare never calls an invalid emulation agreement, not even with identical figures (the
         # same directory, as the "simulation", spares simulating 5 Gbit/s).
-        same = tempfile.mkdtemp(prefix="dmm-emu-overload-copy-")
+        same = tempfile.mkdtemp(prefix="dmm-emu-overload-copy-", dir=SCRATCH)
         shutil.copytree(out, same, dirs_exist_ok=True)
         os.remove(os.path.join(same, "emu.json"))
         compare = run([COMPARE, same, out])
@@ -133,7 +198,7 @@ class EmuSignalsAndCleanup(unittest.TestCase):
         return namespaces_of(pid)
 
     def test_ctrl_c_writes_partial_results_and_removes_everything(self):
-        out = tempfile.mkdtemp(prefix="dmm-emu-int-")
+        out = tempfile.mkdtemp(prefix="dmm-emu-int-", dir=SCRATCH)
         p = self.start(out)
         self.assertTrue(self.wait_for_namespaces(p.pid))
         time.sleep(3)
@@ -146,7 +211,7 @@ class EmuSignalsAndCleanup(unittest.TestCase):
         self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")  # the emulator is gone too
 
     def test_after_a_sigkill_the_next_run_removes_what_was_left(self):
-        out = tempfile.mkdtemp(prefix="dmm-emu-kill-")
+        out = tempfile.mkdtemp(prefix="dmm-emu-kill-", dir=SCRATCH)
         p = self.start(out)
         self.assertTrue(self.wait_for_namespaces(p.pid))
         time.sleep(1)
@@ -159,10 +224,31 @@ class EmuSignalsAndCleanup(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(run(["pgrep", "-f", f"{out}/linkemu-spec.json"]).stdout, "")
         # The next run removes them before it makes its own.
-        nxt = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(), "--quiet", "--set",
+        nxt = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(dir=SCRATCH), "--quiet", "--set",
                    "duration=3s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.rpc.stop=3s"])
         self.assertIn(nxt.returncode, (0, 1), nxt.stderr)
         self.assertEqual(namespaces_of(p.pid), [])
+
+
+class EmuRepeat(unittest.TestCase):
+    def test_repeat_writes_one_results_directory_per_run(self):
+        out = tempfile.mkdtemp(prefix="dmm-emu-repeat-", dir=SCRATCH)
+        # all-fail.yaml (3 s) fails its implicit expectation by design: every run goes on, and the exit code is the
+        # worst of the runs'.
+        result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "all-fail.yaml"), "--out", out, "--repeat", "2"])
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertEqual(sorted(os.listdir(out)), ["run-1", "run-2"])
+        for run_dir in ("run-1", "run-2"):
+            self.assertTrue(load_json(os.path.join(out, run_dir, "emu.json"))["valid"])
+            self.assertEqual(load_json(os.path.join(out, run_dir, "summary.json"))["seed"], 1)  # same script
+        self.assertEqual(result.stdout.count("expectations: 0/1 passed"), 2, result.stdout)
+        self.assertIn("repeats: 0 of 2 runs valid with every expectation passed", result.stdout)
+
+    def test_a_bad_repeat_count_is_named(self):
+        for bad in ("0", "-1", "two", "1001"):
+            result = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(dir=SCRATCH), "--repeat", bad])
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn(f"--repeat: expected a whole number of runs from 1 to 1000, got '{bad}'", result.stderr)
 
 
 class EmuInput(unittest.TestCase):
@@ -170,8 +256,8 @@ class EmuInput(unittest.TestCase):
         files = sorted(glob.glob(os.path.join(SOURCE, "tests", "bad-scenarios", "*.yaml")))
         self.assertGreater(len(files), 50)
         for path in files:
-            sim = run([SIM, path, "--out", tempfile.mkdtemp(), "--quiet"])
-            emu = run([EMU, path, "--out", tempfile.mkdtemp(), "--quiet"])
+            sim = run([SIM, path, "--out", tempfile.mkdtemp(dir=SCRATCH), "--quiet"])
+            emu = run([EMU, path, "--out", tempfile.mkdtemp(dir=SCRATCH), "--quiet"])
             self.assertEqual(sim.returncode, 2, path)
             self.assertEqual(emu.returncode, 2, path)
             self.assertEqual(emu.stderr, sim.stderr, path)
@@ -182,13 +268,13 @@ class EmuInput(unittest.TestCase):
             (["--set", "stacks.fast.tcp=vegas"], "tcp: vegas is not available in this kernel"),
         ]
         for extra, message in cases:
-            result = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(), "--quiet", *extra])
+            result = run([EMU, scenario("quickstart.yaml"), "--out", tempfile.mkdtemp(dir=SCRATCH), "--quiet", *extra])
             self.assertEqual(result.returncode, 2, result.stderr)
             self.assertIn(message, result.stderr)
             self.assertIn("quickstart.yaml:", result.stderr)
 
     def test_without_root_it_says_why(self):
-        out = tempfile.mkdtemp(prefix="dmm-emu-nobody-")
+        out = tempfile.mkdtemp(prefix="dmm-emu-nobody-", dir=SCRATCH)
         os.chmod(out, 0o777)
         result = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", EMU, scenario("quickstart.yaml"),
                       "--out", os.path.join(out, "results"), "--quiet"])

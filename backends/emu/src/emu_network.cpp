@@ -80,7 +80,23 @@ Result<std::unique_ptr<EmuNetwork>> EmuNetwork::create(const EmuPlan& plan) {
 }
 
 Status EmuNetwork::set_stack_link(const StackPlan& stack, bool up) const {
-  return step({"ip", "-n", stack.namespace_name, "link", "set", stack.interface, up ? "up" : "down"});
+  return set_up_with_routes(stack.namespace_name, stack.interface, up);
+}
+
+Status EmuNetwork::set_link_hosts(std::size_t link, bool up) const {
+  for (const auto& v : plan_.veths)
+    if (v.link == link)
+      if (auto st = set_up_with_routes(v.host_namespace, v.host_interface, up); !st) return st;
+  return {};
+}
+
+Status EmuNetwork::set_up_with_routes(const std::string& ns, const std::string& interface, bool up) const {
+  if (auto st = step({"ip", "-n", ns, "link", "set", interface, up ? "up" : "down"}); !st || !up) return st;
+  for (const auto& n : plan_.namespaces)
+    if (n.name == ns)
+      for (const auto& [prefix, gateway] : n.routes)  // `replace`: those through other interfaces are still there
+        if (auto st = step({"ip", "-n", ns, "route", "replace", prefix, "via", gateway}); !st) return st;
+  return {};
 }
 
 void EmuNetwork::remove_all() {

@@ -20,9 +20,16 @@ public:
   // Sets a stack's link interface down or up (a scenario's `stack: fail` / `recover` on real stacks).
   Status set_stack_link(const StackPlan& stack, bool up) const;
 
+  // Sets the hosts' interfaces on a link down or up (a scenario's link `down` / `up`): in dmm-sim a link that goes
+  // down takes its two ends' interfaces down with it, so the hosts see it at once (new connections fail with
+  // ENETUNREACH, as they do in ns-3) instead of timing out behind an emulated link that silently drops.
+  Status set_link_hosts(std::size_t link, bool up) const;
+
 private:
   explicit EmuNetwork(EmuPlan plan) : plan_(std::move(plan)) {}
   void remove_all();
+  // Up again: the kernel dropped the namespace's routes through the interface when it went down.
+  Status set_up_with_routes(const std::string& ns, const std::string& interface, bool up) const;
   EmuPlan plan_;
   std::vector<std::string> made_;  // namespaces created so far
 };

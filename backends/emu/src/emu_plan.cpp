@@ -112,6 +112,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
     const auto& l = sc.links[i];
     LinkSpec link;
     link.index = static_cast<std::uint32_t>(i);
+    link.name = l.name;
     link.rate = l.rate;
     link.delay = l.delay;
     link.loss = l.loss;
@@ -123,7 +124,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
       ls.interface = (side == 0 ? "a" : "b") + std::to_string(i);
       ls.host = side_address(i, side, 2);
       ls.emulator = side_address(i, side, 1);
-      VethPlan veth{"", "l" + std::to_string(i), ls.interface, ls.host};
+      VethPlan veth{i, "", "l" + std::to_string(i), ls.interface, ls.host};
       if (stack_at[i][side]) {
         const auto& s = sc.stacks[*stack_at[i][side]];
         veth.host_namespace = plan.stacks[*stack_at[i][side]].namespace_name;

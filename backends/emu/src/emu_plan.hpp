@@ -23,6 +23,7 @@
 namespace dmm::emu {
 
 struct VethPlan {
+  std::size_t link = 0;                        // index in Scenario::links
   std::string host_namespace, host_interface;  // the real side (a stack's or a node's namespace)
   std::string emulator_interface;              // in the emulator's namespace
   std::optional<IpAddress> host_address;       // /24 on the host side; none for a user-space stack

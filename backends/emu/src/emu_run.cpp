@@ -124,7 +124,11 @@ private:
 
   void apply_event(const scenario::EventSpec& e) {
     switch (e.target) {
-      case scenario::EventTarget::link:  // applied by the link emulator at the same time: recorded here
+      case scenario::EventTarget::link:  // applied by the link emulator at the same time
+        if (e.down) {  // ... and, for down/up, on the hosts' interfaces, as dmm-sim's link takes its ends down
+          for (std::size_t i = 0; i < sc_.links.size(); ++i)
+            if (sc_.links[i].name == e.name) (void)network_.set_link_hosts(i, !*e.down);
+        }
         recorder_.event({clock_.now(), "link", e.name, e.as_text});
         break;
       case scenario::EventTarget::stack: {
@@ -179,6 +183,11 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
   spec.seed = sc.seed;
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
+  if (options.pcap) {
+    spec.pcap_dir = std::filesystem::absolute(options.out_dir / "pcap").string();
+    std::filesystem::create_directories(spec.pcap_dir, ec);
+    if (ec) return make_error(EIO, "cannot create " + spec.pcap_dir + ": " + ec.message());
+  }
   const std::string spec_path = (options.out_dir / "linkemu-spec.json").string();
   const std::string log_path = (options.out_dir / "linkemu.log").string();
   auto links = LinkProcess::start(options.linkemu, plan->emulator_namespace, spec, spec_path, log_path);

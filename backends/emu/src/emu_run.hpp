@@ -19,7 +19,7 @@ struct EmuOptions {
   std::filesystem::path out_dir;
   std::string linkemu;  // path of dmm-linkemu
   std::optional<sim::Invocation> invocation;
-  bool pcap = false;    // not yet: refused by the tool
+  bool pcap = false;    // every link writes pcap traces into out_dir/pcap/ (the emulator's ns-3 devices)
 };
 
 struct EmuReport {

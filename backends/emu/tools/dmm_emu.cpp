@@ -1,8 +1,12 @@
-// dmm-emu SCENARIO.yaml [--out DIR] [--seed N] [--set key=value ...] [--plot] [--quiet] | --version
+// dmm-emu SCENARIO.yaml [--out DIR] [--seed N] [--set key=value ...] [--plot] [--pcap] [--quiet] [--repeat N]
+//         | --version
 // Runs a scenario on real stacks in network namespaces, its links emulated in real time by ns-3 (DESIGN.md §2.6),
 // checks its expectations and writes the same results directory as dmm-sim plus emu.json.
 // Exit codes: 0 ok, 1 expectations failed (or the run was not a faithful emulation: emu.json says why), 2 bad input
-// or usage, 3 runtime failure, 130 interrupted (partial results written).
+// or usage, 3 runtime failure, 130 interrupted (partial results written). With --repeat N the scenario runs N times
+// one after the other into <out>/run-1 ... run-N (same seed: the repeats measure how much the real world varies
+// around one script), and the exit code is the worst of the runs'; an interruption or a runtime failure stops
+// the repeats.
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -53,6 +57,56 @@ void print_report(const scenario::Scenario& sc, const emu::EmuReport& r, const s
                        r.expectations, out);
 }
 
+// --repeat's value: a whole number from 1 to 1000 (1 without the option); the error printed otherwise.
+std::optional<std::uint64_t> parse_repeat(const std::optional<std::string>& text) {
+  if (!text) return 1;
+  const auto n = sim::parse_seed(*text);  // a non-negative integer, nothing else
+  if (!n || *n < 1 || *n > 1000) {
+    std::cerr << "dmm-emu: --repeat: expected a whole number of runs from 1 to 1000, got '" << *text << "'\n";
+    return std::nullopt;
+  }
+  return n;
+}
+
+struct RunFlags {
+  bool quiet = false;
+  bool plot = false;
+};
+
+// One run into `out` (`created`: prepare_results_dir made it, so a run that fails early removes it again).
+int run_once(const scenario::Scenario& sc, const std::filesystem::path& out, bool created, emu::EmuOptions options,
+             const RunFlags& flags) {
+  options.out_dir = out;
+  auto report = emu::run_emulation(sc, options);
+  if (!report) {
+    sim::remove_if_unused(out, created);
+    std::cerr << "dmm-emu: " << report.error().message << "\n";
+    return report.error().code == EINVAL || report.error().code == EPERM ? kBadInput : kRuntimeFailure;
+  }
+  if (report->interrupted_at_s) {
+    std::cerr << "dmm-emu: interrupted at " << *report->interrupted_at_s << " s; partial results in " << out.string()
+              << " (summary.json: \"partial\": true)\n";
+    return kInterrupted;
+  }
+  if (!flags.quiet) print_report(sc, *report, out);
+  if (flags.plot) {
+    const int rc = sim::run_plot("dmm-emu", out);
+    if (rc != 0) {
+      std::cerr << "dmm-emu: plotting failed (analysis/plot_run.py exited " << rc << ")\n";
+      return kRuntimeFailure;
+    }
+  }
+  if (!report->valid) {
+    for (const auto& why : report->invalid_because) std::cerr << "dmm-emu: not a faithful emulation: " << why << "\n";
+    return kExpectationsFailed;
+  }
+  if (!report->all_passed()) {
+    if (flags.quiet) sim::print_failed_expectations(report->expectations);
+    return kExpectationsFailed;
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,7 +119,9 @@ int main(int argc, char** argv) {
     ("seed", po::value<std::string>(), "random seed, a non-negative integer (overrides the scenario's)")
     ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
     ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
+    ("pcap", "write pcap traces of every link into <out>/pcap/ (as dmm-sim's --pcap)")
     ("quiet,q", "print nothing but errors")
+    ("repeat", po::value<std::string>(), "run the scenario N times into <out>/run-1 ... run-N (for dmm-compare)")
     ("version", "print the version and exit");
   po::options_description hidden;
   hidden.add_options()("scenario", po::value<std::string>());
@@ -95,6 +151,8 @@ int main(int argc, char** argv) {
     return kBadInput;
   }
   const bool quiet = vm.count("quiet") > 0;
+  const auto repeat = parse_repeat(vm.count("repeat") ? std::optional(vm["repeat"].as<std::string>()) : std::nullopt);
+  if (!repeat) return kBadInput;
   StackRegistry registry;
   register_scenario_kinds(registry);
   const auto sc = sim::load_scenario_for(
@@ -110,39 +168,33 @@ int main(int argc, char** argv) {
     return kBadInput;
   }
   emu::EmuOptions options;
-  options.out_dir = out;
+  options.pcap = vm.count("pcap") > 0;
   const char* linkemu = std::getenv("DMM_LINKEMU");
   options.linkemu = linkemu ? linkemu : (self_dir() / "dmm-linkemu").string();
   options.invocation = sim::this_invocation(
       "dmm-emu", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count()));
-  auto report = emu::run_emulation(*sc, options);
-  if (!report) {
-    sim::remove_if_unused(out, *ready);
-    std::cerr << "dmm-emu: " << report.error().message << "\n";
-    return report.error().code == EINVAL || report.error().code == EPERM ? kBadInput : kRuntimeFailure;
-  }
-  if (report->interrupted_at_s) {
-    std::cerr << "dmm-emu: interrupted at " << *report->interrupted_at_s << " s; partial results in " << out.string()
-              << " (summary.json: \"partial\": true)\n";
-    return kInterrupted;
-  }
-  if (!quiet) print_report(*sc, *report, out);
-  if (vm.count("plot")) {
-    const int rc = sim::run_plot("dmm-emu", out);
-    if (rc != 0) {
-      std::cerr << "dmm-emu: plotting failed (analysis/plot_run.py exited " << rc << ")\n";
+  const RunFlags flags{quiet, vm.count("plot") > 0};
+  if (*repeat == 1) return run_once(*sc, out, *ready, options, flags);
+  int worst = kOk;
+  std::uint64_t clean = 0;
+  for (std::uint64_t i = 1; i <= *repeat; ++i) {
+    const std::filesystem::path run_dir = out / ("run-" + std::to_string(i));
+    const auto made = sim::prepare_results_dir(run_dir);
+    if (!made) {
+      std::cerr << "dmm-emu: --out: " << made.error().message << "\n";
       return kRuntimeFailure;
     }
+    if (!quiet) std::printf("run %llu of %llu\n", static_cast<unsigned long long>(i), static_cast<unsigned long long>(*repeat));
+    const int rc = run_once(*sc, run_dir, *made, options, flags);
+    if (rc == kInterrupted || rc == kRuntimeFailure || rc == kBadInput) return rc;
+    if (rc == kOk) ++clean;
+    worst = std::max(worst, rc);
   }
-  if (!report->valid) {
-    for (const auto& why : report->invalid_because) std::cerr << "dmm-emu: not a faithful emulation: " << why << "\n";
-    return kExpectationsFailed;
-  }
-  if (!report->all_passed()) {
-    if (quiet) sim::print_failed_expectations(report->expectations);
-    return kExpectationsFailed;
-  }
-  return kOk;
+  if (!quiet)
+    std::printf("repeats: %llu of %llu runs valid with every expectation passed; results: %s/run-1 ... run-%llu\n",
+                static_cast<unsigned long long>(clean), static_cast<unsigned long long>(*repeat), out.string().c_str(),
+                static_cast<unsigned long long>(*repeat));
+  return worst;
 }
