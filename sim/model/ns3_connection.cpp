@@ -120,7 +120,10 @@ ConnectionMetrics Ns3Connection::metrics() const {
       acked_ = m.bytes_sent > waiting ? m.bytes_sent - waiting : 0;
       // Never transmitted: the processing delay, and the buffer past the highest byte sent (all of it before the
       // first data segment).
-      unsent_ = sends_in_delay_ + (sent_data_ ? buffer->SizeFromSequence(sent_end_) : buffer->Size());
+      // (Never more than the buffer holds: once our FIN is acknowledged, the buffer's tail is one sequence number
+      // past the last byte, and SizeFromSequence counts that number.)
+      unsent_ = sends_in_delay_ +
+                (sent_data_ ? std::min(buffer->SizeFromSequence(sent_end_), buffer->Size()) : buffer->Size());
     }
     m.bytes_acked = acked_;
     m.bytes_unsent = unsent_;

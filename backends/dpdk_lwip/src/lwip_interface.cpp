@@ -71,7 +71,51 @@ err_t LwipInterface::link_output(netif* n, pbuf* p) {
   std::uint8_t* frame = self->port_->begin_frame(p->tot_len);
   if (!frame) return ERR_OK;  // dropped (counted by the port), as a full NIC queue would: TCP resends
   pbuf_copy_partial(p, frame, p->tot_len, 0);
+  if (!self->tcp_data_segments_.empty()) self->count_tcp_data_segment(frame, p->tot_len);
   return ERR_OK;
+}
+
+namespace {
+// A flow as the frames show it: our port, the peer's IPv4 address (network order bytes) and port.
+std::uint64_t flow_key(std::uint16_t local_port, std::uint32_t remote_be, std::uint16_t remote_port) {
+  return (std::uint64_t(local_port) << 48) | (std::uint64_t(remote_port) << 32) | remote_be;
+}
+std::uint32_t ipv4_bytes(const IpAddress& a) {
+  std::uint32_t v;
+  std::memcpy(&v, a.bytes.data(), 4);
+  return v;
+}
+std::uint16_t read16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+}  // namespace
+
+void LwipInterface::count_tcp_data_segment(const std::uint8_t* frame, std::size_t length) {
+  constexpr std::size_t kEthernet = 14;
+  if (length < kEthernet + 20 || read16(frame + 12) != 0x0800) return;  // IPv4 only
+  const std::uint8_t* ip = frame + kEthernet;
+  const std::size_t ip_header = std::size_t(ip[0] & 0x0f) * 4;
+  if (ip[9] != 6 || ip_header < 20 || length < kEthernet + ip_header + 20) return;  // TCP only
+  const std::uint8_t* tcp = ip + ip_header;
+  const std::size_t tcp_header = std::size_t(tcp[12] >> 4) * 4;
+  const std::size_t ip_total = read16(ip + 2);
+  if (ip_total <= ip_header + tcp_header) return;  // no payload: a pure ACK, SYN or FIN
+  std::uint32_t remote_be;
+  std::memcpy(&remote_be, ip + 16, 4);  // destination address
+  auto it = tcp_data_segments_.find(flow_key(read16(tcp), remote_be, read16(tcp + 2)));
+  if (it != tcp_data_segments_.end()) ++it->second;
+}
+
+void LwipInterface::track_tcp_flow(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port) {
+  tcp_data_segments_.try_emplace(flow_key(local_port, ipv4_bytes(remote), remote_port), 0);
+}
+
+void LwipInterface::forget_tcp_flow(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port) {
+  tcp_data_segments_.erase(flow_key(local_port, ipv4_bytes(remote), remote_port));
+}
+
+std::uint64_t LwipInterface::tcp_data_segments(std::uint16_t local_port, const IpAddress& remote,
+                                               std::uint16_t remote_port) const {
+  auto it = tcp_data_segments_.find(flow_key(local_port, ipv4_bytes(remote), remote_port));
+  return it == tcp_data_segments_.end() ? 0 : it->second;
 }
 
 bool LwipInterface::poll() {

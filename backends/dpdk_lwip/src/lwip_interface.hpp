@@ -5,9 +5,11 @@
 // frames (MACHINE-FACTS.md).
 #include <lwip/netif.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "dmm/address.hpp"
 #include "dmm/executor.hpp"
@@ -45,11 +47,20 @@ public:
 
   const InterfaceCounters& counters() const { return counters_; }
 
+  // TCP data segments (retransmissions included) this interface sent for one connection: what Linux reports as
+  // tcpi_data_segs_out, and what nRD's loss estimate divides the retransmissions by. lwIP keeps no such count, so
+  // the interface counts the frames it sends. A connection registers its flow while it lives; frames of flows
+  // nobody registered (a connection closed and gone, still sending its FIN) are not counted.
+  void track_tcp_flow(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port);
+  void forget_tcp_flow(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port);
+  std::uint64_t tcp_data_segments(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port) const;
+
 private:
   LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
                 const std::optional<IpAddress>& gateway, Executor& executor);
   static err_t init(netif* n);
   static err_t link_output(netif* n, pbuf* p);
+  void count_tcp_data_segment(const std::uint8_t* frame, std::size_t length);
 
   std::unique_ptr<DpdkPort> port_;
   IpAddress address_;
@@ -61,6 +72,7 @@ private:
   bool flush_requested_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for a requested flush that outlives us
   InterfaceCounters counters_;
+  std::unordered_map<std::uint64_t, std::uint64_t> tcp_data_segments_;  // by flow_key
 };
 
 }  // namespace dmm::lwip_dpdk

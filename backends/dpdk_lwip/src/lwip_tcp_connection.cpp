@@ -58,6 +58,7 @@ Result<std::unique_ptr<LwipTcpConnection>> LwipTcpConnection::connect(LwipInterf
     return lwip_error(err, "connect to " + to.to_string());
   }
   self->local_ = Endpoint{from_lwip(pcb->local_ip), pcb->local_port};
+  interface.track_tcp_flow(self->local_.port, to.address, to.port);
   interface.flush();  // the SYN now, not at the next poll
   return self;
 }
@@ -67,6 +68,7 @@ std::unique_ptr<LwipTcpConnection> LwipTcpConnection::adopt(tcp_pcb* pcb, LwipIn
   std::unique_ptr<LwipTcpConnection> self(new LwipTcpConnection(pcb, interface, executor, options, true));
   self->local_ = Endpoint{from_lwip(pcb->local_ip), pcb->local_port};
   self->remote_ = Endpoint{from_lwip(pcb->remote_ip), pcb->remote_port};
+  interface.track_tcp_flow(self->local_.port, self->remote_.address, self->remote_.port);
   self->last_progress_ = executor.now();
   self->mailbox_->post(EventMailbox::kConnected);
   return self;
@@ -83,7 +85,10 @@ LwipTcpConnection::LwipTcpConnection(tcp_pcb* pcb, LwipInterface& interface, Exe
   attach_callbacks();
 }
 
-LwipTcpConnection::~LwipTcpConnection() { close(); }
+LwipTcpConnection::~LwipTcpConnection() {
+  close();
+  if (remote_.address.family == IpFamily::v4) interface_.forget_tcp_flow(local_.port, remote_.address, remote_.port);
+}
 
 void LwipTcpConnection::attach_callbacks() {
   tcp_arg(pcb_, this);
@@ -279,7 +284,9 @@ ConnectionMetrics LwipTcpConnection::metrics() const {
   ConnectionMetrics m = metrics_;
   m.rtt = handshake_rtt_;
   // Written into lwIP and not yet transmitted: from the next sequence number to send to the last one buffered.
-  if (pcb_) m.bytes_unsent = static_cast<ByteCount>(static_cast<u32_t>(pcb_->snd_lbb - pcb_->snd_nxt));
+  // Signed: once our FIN is sent, snd_nxt is one past the last byte buffered.
+  if (pcb_) m.bytes_unsent = static_cast<ByteCount>(std::max<std::int32_t>(0, static_cast<std::int32_t>(pcb_->snd_lbb - pcb_->snd_nxt)));
+  m.segments_sent = interface_.tcp_data_segments(local_.port, remote_.address, remote_.port);
   if (pcb_ && (pcb_->sa >> 3) > 0)  // smoothed RTT x 8, in slow-timer ticks: only once it is a tick or more
     m.rtt = std::chrono::milliseconds(static_cast<std::int64_t>(pcb_->sa >> 3) * TCP_SLOW_INTERVAL);
   return m;
