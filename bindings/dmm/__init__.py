@@ -29,7 +29,7 @@ from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # no
                           unregister_algorithm)
 from ._compare import compare  # noqa: F401
 from ._results import Results  # noqa: F401
-from ._scenario import Scenario, load_scenario, run_scenario  # noqa: F401
+from ._scenario import Scenario, load_scenario, run_emulation, run_scenario  # noqa: F401
 from ._sweep import sweep, sweep_sessions  # noqa: F401
 from .errors import AlgorithmError, Error, RunError, ScenarioError  # noqa: F401
 
@@ -53,6 +53,6 @@ __all__ = [
     "AlgorithmError", "BuiltinAlgorithm", "Choice", "build_info", "compare", "Error", "Match", "Orchestrator", "Policy",
     "PolicyAlgorithm",
     "Results", "Rule", "RunError", "Scenario", "ScenarioError", "SessionRequest", "StackEstimate", "algorithms",
-    "load_results", "load_scenario", "register_algorithm", "run_scenario", "sweep", "sweep_sessions",
+    "load_results", "load_scenario", "register_algorithm", "run_emulation", "run_scenario", "sweep", "sweep_sessions",
     "unregister_algorithm",
 ]

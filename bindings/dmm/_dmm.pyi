@@ -166,6 +166,10 @@ def load_text(text: Union[str, bytes], file: str, overrides: Sequence[str], seed
               algorithms: Sequence[AlgorithmClass]) -> ScenarioView: ...
 def run(text: Union[str, bytes], file: str, overrides: Sequence[str], seed: Optional[int],
         algorithms: Sequence[AlgorithmClass], out: Union[str, PathLike[str]], pcap: bool = False) -> dict[str, Any]: ...
+def emulate(text: Union[str, bytes], file: str, overrides: Sequence[str], seed: Optional[int],
+            algorithms: Sequence[AlgorithmClass], out: Union[str, PathLike[str]], pcap: bool = False) -> dict[str, Any]:
+    """dmm-emu's run: the scenario on real stacks (root), results and emu.json in `out`; KeyboardInterrupt on Ctrl-C."""
+    ...
 
 __version__: str  # the project's version, e.g. "0.1.0" (dmm.__version__)
 def build_info() -> dict[str, Any]:

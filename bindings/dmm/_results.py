@@ -3,6 +3,7 @@ data as `sessions.csv`, `metrics.csv`, `policy.jsonl`, `events.csv` and `summary
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Optional
@@ -20,7 +21,8 @@ class Results(RunResults):
     estimates per stack every period), `policies` (one row per policy version; also `policy`), `events` (scenario
     events as applied). `summary` is summary.json as a dict. `path` is the results directory, or None when the
     run wrote to a temporary one (`Scenario.run(out=None)`). `seed` and `overrides` say how it was run;
-    `provenance`, `invocation` and `scenario_yaml` say the rest (DESIGN.md §2.2).
+    `provenance`, `invocation` and `scenario_yaml` say the rest (DESIGN.md §2.2). `emu` is emu.json (how
+    faithful an emulated run was, `emu["valid"]` first), None for a simulated run.
     """
 
     seed: Optional[int] = None
@@ -28,6 +30,7 @@ class Results(RunResults):
     # The scenario as it ran (the results directory's scenario.yaml: overrides and seed applied); None when the
     # directory has none (results written before it existed).
     scenario_yaml: Optional[str] = None
+    emu: Optional[dict] = None
 
     @classmethod
     def read(cls, path: str, *, keep_path: bool = True, seed: Optional[int] = None,
@@ -40,7 +43,8 @@ class Results(RunResults):
         return cls(path=path if keep_path else None, sessions=run.sessions, metrics=run.metrics,
                    events=run.events, policy=run.policy, summary=run.summary,
                    seed=seed if seed is not None else run.summary.get("seed"), overrides=dict(overrides),
-                   scenario_yaml=_read_text(os.path.join(path, "scenario.yaml")))
+                   scenario_yaml=_read_text(os.path.join(path, "scenario.yaml")),
+                   emu=_read_json(os.path.join(path, "emu.json")))
 
     @property
     def provenance(self) -> dict:
@@ -95,6 +99,11 @@ def recorded_overrides(summary: dict) -> dict:
     """{key: value} of the `--set key=value` edits a run recorded, in order."""
     edits = (summary.get("provenance") or {}).get("overrides") or []
     return dict(edit.partition("=")[::2] for edit in edits if isinstance(edit, str))
+
+
+def _read_json(file: str) -> Optional[dict]:
+    text = _read_text(file)
+    return None if text is None else json.loads(text)
 
 
 def _read_text(file: str) -> Optional[str]:

@@ -131,6 +131,31 @@ class Scenario:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+    def emulate(self, seed: Optional[int] = None, overrides: Overrides = None,
+                out: Optional[Union[str, os.PathLike]] = None, *, pcap: bool = False) -> Results:
+        """Run the scenario on real stacks, as dmm-emu does, and return its results (emu.json included).
+
+        The same scenario, the same control plane and the same registered Python algorithms as `run`, but the
+        stacks are real (kernel instances in network namespaces, lwIP over DPDK) and the links are ns-3 in real
+        time: it takes the scenario's duration in wall time and needs root. `Results.emu` is emu.json's content;
+        check `Results.emu["valid"]` before trusting a figure (dmm.compare does).
+
+        Raises ScenarioError (bad input, or what dmm-emu cannot realise), AlgorithmError (a Python algorithm
+        raised; the run stopped), RunError, or KeyboardInterrupt (Ctrl-C; partial results in `out`).
+        """
+        edits = self._overrides + override_strings(overrides)
+        seed = self._seed if seed is None else check_seed(seed)
+        if pcap and out is None:
+            raise ValueError("pcap=True needs out=DIR to keep the traces")
+        directory = os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="dmm-emu-")
+        try:
+            _call(_dmm.emulate, self._text, self._file, list(edits), seed, loader_classes(), directory, pcap)
+            return Results.read(directory, keep_path=out is not None, overrides=dict(_split(e) for e in edits))
+        finally:
+            if out is None:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
 def _restore(text: bytes, file: str, overrides: tuple[str, ...], seed: Optional[int]) -> Scenario:
     view = _call(_dmm.load_text, text, file, list(overrides), seed, loader_classes())
     return Scenario(view, text, file, overrides, seed)
@@ -145,6 +170,12 @@ def run_scenario(path: Union[str, os.PathLike], seed: Optional[int] = None, over
                  out: Optional[Union[str, os.PathLike]] = None, *, pcap: bool = False) -> Results:
     """`dmm-sim PATH [--seed] [--set ...] [--out]` from Python: load_scenario(path).run(...)."""
     return load_scenario(path).run(seed=seed, overrides=overrides, out=out, pcap=pcap)
+
+
+def run_emulation(path: Union[str, os.PathLike], seed: Optional[int] = None, overrides: Overrides = None,
+                  out: Optional[Union[str, os.PathLike]] = None, *, pcap: bool = False) -> Results:
+    """`dmm-emu PATH [--seed] [--set ...] [--out]` from Python: load_scenario(path).emulate(...)."""
+    return load_scenario(path).emulate(seed=seed, overrides=overrides, out=out, pcap=pcap)
 
 
 def override_strings(overrides: Overrides) -> tuple[str, ...]:

@@ -17,23 +17,13 @@
 #include "run/results_dir.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
+#include "scenario_loading.hpp"
 #include "scenario/scenario.hpp"
 
 namespace dmm::py_bindings {
 namespace {
 
 using namespace pybind11::literals;
-
-struct ErrorTypes {
-  py::object load_error;
-  py::object run_error;
-  py::object algorithm_error;
-};
-
-[[noreturn]] void raise(const py::object& type, const std::string& message) {
-  PyErr_SetString(type.ptr(), message.c_str());
-  throw py::error_already_set();
-}
 
 py::object new_exception(py::module_& m, const char* name, PyObject* base, const char* doc) {
   const std::string qualified = std::string("dmm._dmm.") + name;
@@ -42,72 +32,6 @@ py::object new_exception(py::module_& m, const char* name, PyObject* base, const
   m.attr(name) = type;
   return type;
 }
-
-// What Python passes for each run: the scenario's text and where it came from, the edits, and the Python
-// algorithms registered at the time.
-struct LoadInput {
-  std::string text;
-  std::string file;
-  std::vector<std::string> overrides;
-  std::optional<std::uint64_t> seed;
-  std::vector<PythonAlgorithmClass> algorithms;
-};
-
-struct Registries {
-  std::shared_ptr<PythonErrorSlot> slot = std::make_shared<PythonErrorSlot>();
-  StackRegistry stacks;
-  AlgorithmRegistry algorithms;
-  explicit Registries(const std::vector<PythonAlgorithmClass>& python)
-      : algorithms(registry_with(python, slot)) {
-    sim::register_sim_stack_kinds(stacks);
-  }
-};
-
-scenario::LoadOptions options_for(const LoadInput& in, Registries& r) {
-  scenario::LoadOptions o;
-  o.overrides = in.overrides;
-  o.seed = in.seed;
-  o.registry = &r.stacks;
-  o.algorithms = &r.algorithms;
-  return o;
-}
-
-// A load succeeded, but the loader's check of the algorithm's parameters ran a Python constructor that raised:
-// bad input at the `nrd:` section, caused by that exception.
-void raise_if_algorithm_rejected(const ErrorTypes& errors, const scenario::Scenario& sc, PythonErrorSlot& slot) {
-  if (!slot.failed()) return;
-  slot.raise_from(errors.load_error.ptr(), sc.file + ":" + std::to_string(sc.nrd.mark.line) + ":" +
-                                               std::to_string(sc.nrd.mark.column) + ": " + slot.context());
-  throw py::error_already_set();
-}
-
-scenario::Scenario load_text_or_raise(const ErrorTypes& errors, const LoadInput& in, Registries& r) {
-  auto sc = scenario::load_text(in.text, in.file, options_for(in, r));
-  if (!sc) raise(errors.load_error, sc.error().message);
-  raise_if_algorithm_rejected(errors, *sc, *r.slot);
-  return std::move(*sc);
-}
-
-// ns-3's simulator is one per process: a second run while one is going (from another thread, or from inside a
-// Python algorithm) must be refused, not attempted.
-class OneRunAtATime {
-public:
-  explicit OneRunAtATime(const ErrorTypes& errors) {
-    if (running().exchange(true)) {
-      raise(errors.run_error, "another scenario is running in this process (ns-3's simulator is process-wide); "
-                              "use dmm.sweep(..., processes=N) to run several at once");
-    }
-  }
-  ~OneRunAtATime() { running() = false; }
-  OneRunAtATime(const OneRunAtATime&) = delete;
-  OneRunAtATime& operator=(const OneRunAtATime&) = delete;
-
-private:
-  static std::atomic<bool>& running() {
-    static std::atomic<bool> flag{false};  // mirrors ns-3's own process-wide state
-    return flag;
-  }
-};
 
 struct Outcome {
   std::optional<Error> build_error;  // the scenario could not be built (bad input found by the simulator)

@@ -12,5 +12,6 @@ void bind_orchestrator(py::module_& m);  // Orchestrator, Choice
 void bind_algorithms(py::module_& m);    // built-in algorithms as callable objects
 void bind_scenario_view(py::module_& m);  // a loaded scenario, read-only
 void bind_scenario(py::module_& m);      // load and run scenarios, Python-defined algorithms in the simulator
+void bind_emulate(py::module_& m);       // run scenarios on real stacks (needs bind_scenario's error types)
 
 }  // namespace dmm::py_bindings

@@ -10,4 +10,5 @@ PYBIND11_MODULE(_dmm, m) {
   dmm::py_bindings::bind_algorithms(m);
   dmm::py_bindings::bind_scenario_view(m);
   dmm::py_bindings::bind_scenario(m);
+  dmm::py_bindings::bind_emulate(m);
 }

@@ -33,8 +33,10 @@ std::string where(const scenario::Scenario& sc, const scenario::Mark& m) {
 
 class EmuWorld {
 public:
-  EmuWorld(const scenario::Scenario& sc, const EmuPlan& plan, const EmuNetwork& network, kernel::EpollExecutor& loop)
-      : sc_(sc), plan_(plan), network_(network), loop_(loop), clock_(loop), host_(loop), recorder_(sc),
+  EmuWorld(const scenario::Scenario& sc, const EmuPlan& plan, const EmuNetwork& network, kernel::EpollExecutor& loop,
+           const EmuOptions& options)
+      : sc_(sc), plan_(plan), network_(network), loop_(loop), options_(options), clock_(loop), host_(loop),
+        recorder_(sc),
         run_(std::make_unique<sim::ScenarioRun>(sc, clock_, recorder_)) {}
 
   ~EmuWorld() {
@@ -55,16 +57,19 @@ public:
     }
     std::vector<Stack*> echo_on;
     for (auto& server : server_stacks_) echo_on.push_back(server.get());
-    if (auto st = run_->build_control_plane(node_stacks_, echo_on, std::move(probes), nullptr); !st) return st;
+    if (auto st = run_->build_control_plane(node_stacks_, echo_on, std::move(probes), options_.algorithms); !st)
+      return st;
     return run_->build_workloads([this](int node) { return server_stacks_[static_cast<std::size_t>(node)].get(); });
   }
 
-  // From time zero (now) to the scenario's end, or until a stop signal; returns the time reached.
+  // From time zero (now) to the scenario's end, or until a stop signal (or options.should_stop); returns the
+  // time reached.
   double run(const kernel::StopSignals& signals) {
     clock_.restart();
     for (const auto& e : sc_.events) loop_.schedule(e.at, [this, &e] { apply_event(e); });
+    if (options_.should_stop) ask_whether_to_stop();
     run_->start();
-    loop_.run_until([&] { return clock_.now() >= sc_.duration || signals.received() != 0; },
+    loop_.run_until([&] { return clock_.now() >= sc_.duration || signals.received() != 0 || stop_asked_; },
                     sc_.duration + std::chrono::seconds(5));
     const double reached = to_seconds(clock_.now());
     run_->stop_nrd();
@@ -73,6 +78,7 @@ public:
   }
 
   sim::Recorder& recorder() { return recorder_; }
+  bool stopped_early() const { return stop_asked_; }
 
 private:
   Status build_stacks() {
@@ -122,6 +128,16 @@ private:
     return {};
   }
 
+  void ask_whether_to_stop() {
+    loop_.schedule(std::chrono::milliseconds(100), [this] {
+      if (options_.should_stop()) {
+        stop_asked_ = true;
+      } else if (!stop_asked_) {
+        ask_whether_to_stop();
+      }
+    });
+  }
+
   void apply_event(const scenario::EventSpec& e) {
     switch (e.target) {
       case scenario::EventTarget::link:  // applied by the link emulator at the same time
@@ -148,6 +164,8 @@ private:
   const EmuPlan& plan_;
   const EmuNetwork& network_;
   kernel::EpollExecutor& loop_;
+  const EmuOptions& options_;
+  bool stop_asked_ = false;
   OffsetExecutor clock_;
   kernel::HostWorld host_;
   sim::Recorder recorder_;
@@ -193,12 +211,13 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
   auto links = LinkProcess::start(options.linkemu, plan->emulator_namespace, spec, spec_path, log_path);
   if (!links) return links.error();
 
-  EmuWorld world(sc, *plan, **network, **loop);
+  EmuWorld world(sc, *plan, **network, **loop, options);
   if (auto st = world.build(); !st) return st.error();
   const CpuTicks cpu_before = read_cpu_ticks();
   if (auto st = (*links)->go(); !st) return st.error();
   const double reached = world.run(**signals);
-  const bool interrupted = (*signals)->received() != 0 && reached < to_seconds(sc.duration);
+  const bool interrupted =
+      ((*signals)->received() != 0 || world.stopped_early()) && reached < to_seconds(sc.duration);
   const CpuTicks cpu_after = read_cpu_ticks();
   EmulatorStats stats;
   if (!interrupted) {

@@ -3,10 +3,12 @@
 // plane and workloads as dmm-sim (experiment/run) on the epoll executor, in real time. Writes the same results
 // directory as dmm-sim, plus emu.json (fidelity.hpp).
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "dmm/policy_algorithm.hpp"
 #include "dmm/result.hpp"
 #include "emu_plan.hpp"
 #include "run/recorder.hpp"
@@ -20,6 +22,11 @@ struct EmuOptions {
   std::string linkemu;  // path of dmm-linkemu
   std::optional<sim::Invocation> invocation;
   bool pcap = false;    // every link writes pcap traces into out_dir/pcap/ (the emulator's ns-3 devices)
+  // nRD's algorithm from this registry (e.g. one with Python-defined algorithms); null = the built-ins.
+  const AlgorithmRegistry* algorithms = nullptr;
+  // Asked every 100 ms of the run: true stops it as a stop signal would (partial results). Python uses it for
+  // Ctrl-C and for an algorithm that raised.
+  std::function<bool()> should_stop;
 };
 
 struct EmuReport {

@@ -14,10 +14,15 @@ Result<std::unique_ptr<StopSignals>> StopSignals::watch(EpollExecutor& loop) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
-  ::sigprocmask(SIG_BLOCK, &stop, nullptr);
+  sigset_t previous;
+  ::pthread_sigmask(SIG_BLOCK, &stop, &previous);
   UniqueFd fd(::signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC));
-  if (!fd) return last_sys_error("signalfd");
-  std::unique_ptr<StopSignals> signals(new StopSignals(loop, std::move(fd)));
+  if (!fd) {
+    const Error e = last_sys_error("signalfd");
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return e;
+  }
+  std::unique_ptr<StopSignals> signals(new StopSignals(loop, std::move(fd), previous));
   StopSignals* self = signals.get();
   const int sfd = self->fd_.get();
   if (!loop.watch(sfd, EPOLLIN, [self, sfd](std::uint32_t) {
@@ -29,6 +34,11 @@ Result<std::unique_ptr<StopSignals>> StopSignals::watch(EpollExecutor& loop) {
   return signals;
 }
 
-StopSignals::~StopSignals() { loop_.unwatch(fd_.get()); }
+StopSignals::~StopSignals() {
+  loop_.unwatch(fd_.get());
+  fd_ = UniqueFd();
+  // A stop signal that arrived after the loop stopped stays pending, and is delivered as usual once unblocked.
+  ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+}
 
 }  // namespace dmm::kernel

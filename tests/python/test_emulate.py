@@ -1,0 +1,68 @@
+"""Emulation from Python (Scenario.emulate, dmm.run_emulation): dmm-emu's run in the interpreter, so that Python
+policy algorithms decide on real stacks too. Needs root (namespaces), as dmm-emu does; every client runs in
+namespaces the run makes."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+
+import pytest
+
+import dmm
+from conftest import sessions_by_stack
+
+pytestmark = [pytest.mark.full_scenario,
+              pytest.mark.skipif(os.geteuid() != 0, reason="emulation makes network namespaces: root only")]
+
+
+@pytest.fixture
+def light(quickstart) -> dmm.Scenario:
+    """quickstart for 4 s at a quarter of its bandwidth, without its event and expectations."""
+    return quickstart.with_overrides({"duration": "4s", "workloads.rpc.stop": "4s", "workloads.bulk.size": "1MB",
+                                      "topology.links.wan-a.rate": "25Mbps", "events": [], "expect": []})
+
+
+def our_namespaces() -> list[str]:
+    return glob.glob(f"/run/netns/dmme{os.getpid()}-*")
+
+
+def test_a_python_algorithm_decides_on_real_stacks(light, tmp_path):
+    class SlowFirst(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            return current.reorder(lambda stack: 0 if stack == "slow" else 1)
+
+    results = light.emulate(overrides={"nrd.algorithm": "python:SlowFirst", "nrd.params": {}}, out=tmp_path / "emu")
+    assert results.emu is not None and results.emu["valid"], results.emu
+    # min-rtt keeps the RPCs on `fast`; the Python algorithm moves them to `slow` from its first decision on.
+    after = sessions_by_stack(results, "rpc", 1.0, 4.0)
+    assert after.get("slow", 0) > 0.9 * sum(after.values()), after
+    assert results.policies.reason.iloc[1].startswith("ranking changed")
+    assert results.summary["provenance"]["overrides"]
+    assert our_namespaces() == []
+    # The run blocked SIGINT while it went (Ctrl-C stops it in order); the interpreter has it back.
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def test_an_algorithm_that_raises_stops_the_run_and_leaves_nothing(light, tmp_path):
+    class Breaks(dmm.PolicyAlgorithm):
+        calls = 0
+
+        def decide(self, estimates, current):
+            Breaks.calls += 1
+            if Breaks.calls == 3:
+                raise ValueError("no decision today")
+            return current
+
+    with pytest.raises(dmm.AlgorithmError, match="no decision today") as raised:
+        light.emulate(overrides={"nrd.algorithm": "python:Breaks", "nrd.params": {}}, out=tmp_path / "emu")
+    assert isinstance(raised.value.__cause__, ValueError)
+    assert "partial results" in str(raised.value)
+    assert our_namespaces() == []
+
+
+def test_bad_input_is_a_scenario_error(quickstart, tmp_path):
+    with pytest.raises(dmm.ScenarioError, match="--set nrd.algorithm: .*unknown algorithm 'python:Nobody'"):
+        quickstart.emulate(overrides={"nrd.algorithm": "python:Nobody"}, out=tmp_path / "emu")
+    assert not (tmp_path / "emu").exists()
