@@ -13,8 +13,7 @@ import pytest
 import dmm
 from conftest import sessions_by_stack
 
-pytestmark = [pytest.mark.full_scenario,
-              pytest.mark.skipif(os.geteuid() != 0, reason="emulation makes network namespaces: root only")]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="emulation makes network namespaces: root only")
 
 
 @pytest.fixture
@@ -28,6 +27,7 @@ def our_namespaces() -> list[str]:
     return glob.glob(f"/run/netns/dmme{os.getpid()}-*")
 
 
+@pytest.mark.full_scenario
 def test_a_python_algorithm_decides_on_real_stacks(light, tmp_path):
     class SlowFirst(dmm.PolicyAlgorithm):
         def decide(self, estimates, current):
@@ -45,6 +45,7 @@ def test_a_python_algorithm_decides_on_real_stacks(light, tmp_path):
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
+@pytest.mark.full_scenario
 def test_an_algorithm_that_raises_stops_the_run_and_leaves_nothing(light, tmp_path):
     class Breaks(dmm.PolicyAlgorithm):
         calls = 0
