@@ -32,6 +32,31 @@ def tearDownModule():
     shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
+# Under a sanitizer build (CI's ASan/UBSan phase) our code runs two to three times slower, and on a 2-core machine the
+# emulator may fall behind real time: dmm-emu then rightly marks the run invalid. What that build checks is memory
+# safety on the same paths (the runs still go to the end and write everything); whether an emulation keeps up is
+# judged in the Release build, where these tests demand a faithful run.
+SANITIZED = os.environ.get("DMM_EMU_SANITIZED") == "1"
+
+
+def fell_behind_only(fidelity: dict) -> bool:
+    return not fidelity["valid"] and all("fell behind real time" in r or "of its rate while saturated" in r
+                                         for r in fidelity["reasons"])
+
+
+def expect_faithful(test: unittest.TestCase, code: int, text: str, *results_dirs: str) -> None:
+    """The runs in `results_dirs` were faithful emulations and `code` is 0 — or, in a sanitizer build only, the
+    test is skipped because the emulator fell behind and nothing else went wrong."""
+    if SANITIZED:
+        slow = [d for d in results_dirs if fell_behind_only(load_json(os.path.join(d, "emu.json")))]
+        if slow:
+            test.skipTest(f"sanitizer build: the link emulator fell behind real time in {slow} (judged in Release)")
+    test.assertEqual(code, 0, text)
+    for d in results_dirs:
+        fidelity = load_json(os.path.join(d, "emu.json"))
+        test.assertTrue(fidelity["valid"], fidelity["reasons"])
+
+
 def scenario(name: str) -> str:
     return os.path.join(SOURCE, "scenarios", name)
 
@@ -70,10 +95,8 @@ class EmuScenarios(unittest.TestCase):
         cls.emu_run = run([EMU, scenario("quickstart.yaml"), "--out", cls.emu, *QUICKSTART_WITHIN_REACH])
 
     def test_quickstart_passes_on_real_stacks(self):
-        self.assertEqual(self.emu_run.returncode, 0, self.emu_run.stdout + self.emu_run.stderr)
-        self.assertIn("expectations: 4/4 passed", self.emu_run.stdout)
+        self.assertIn("expectations: 4/4 passed", self.emu_run.stdout, self.emu_run.stdout + self.emu_run.stderr)
         fidelity = load_json(os.path.join(self.emu, "emu.json"))
-        self.assertTrue(fidelity["valid"], fidelity["reasons"])
         self.assertEqual([l["link"] for l in fidelity["links"]], ["wan-a", "wan-b"])
         # lwIP's congestion control is its own: the results say so rather than pretending to run newreno.
         self.assertTrue(any("lwIP" in n for n in fidelity["notes"]), fidelity["notes"])
@@ -83,9 +106,11 @@ class EmuScenarios(unittest.TestCase):
         for name in ["sessions.csv", "metrics.csv", "events.csv"]:
             with open(os.path.join(self.sim, name)) as s, open(os.path.join(self.emu, name)) as e:
                 self.assertEqual(s.readline(), e.readline(), name)
+        expect_faithful(self, self.emu_run.returncode, self.emu_run.stdout + self.emu_run.stderr, self.emu)
 
     def test_quickstart_sim_and_emu_agree(self):
         self.assertEqual(self.sim_run.returncode, 0, self.sim_run.stderr)
+        expect_faithful(self, self.emu_run.returncode, self.emu_run.stdout + self.emu_run.stderr, self.emu)
         compare = run([COMPARE, self.sim, self.emu])
         self.assertEqual(compare.returncode, 0, compare.stdout + compare.stderr)
 
@@ -130,14 +155,17 @@ class EmuFailover(unittest.TestCase):
             cls.results.append((p.returncode, out + err))
 
     def test_two_runs_at_once_both_pass_in_their_own_namespaces(self):
-        for code, text in self.results:
-            self.assertEqual(code, 0, text)
         first, second = (set(n) for n in self.namespaces)
         self.assertTrue(first and second, self.namespaces)
         self.assertFalse(first & second)
+        for (code, text), out in zip(self.results, self.emus):
+            self.assertIn("expectations: 4/4 passed", text, text)
+            expect_faithful(self, code, text, out)
 
     def test_failover_agrees_with_the_simulation(self):
         self.assertEqual(self.sim_run.returncode, 0, self.sim_run.stderr)
+        for (code, text), out in zip(self.results, self.emus):
+            expect_faithful(self, code, text, out)
         # One run at a time, then both as repeats: the link going down must move new sessions as fast as in ns-3
         # (the hosts' interfaces go down with it) and its coming back must restore the primary's routes.
         for emus in ([self.emus[0]], self.emus):
@@ -164,8 +192,8 @@ class EmuStackEvents(unittest.TestCase):
         out = tempfile.mkdtemp(prefix="dmm-emu-stack-fail-", dir=SCRATCH)
         result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "stack-fail.yaml"), "--out", out,
                       "--set", "stacks.first.kind=kernel"])
-        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        self.assertIn("expectations: 4/4 passed", result.stdout)
+        self.assertIn("expectations: 4/4 passed", result.stdout, result.stdout + result.stderr)
+        expect_faithful(self, result.returncode, result.stdout + result.stderr, out)
 
 
 class EmuFidelity(unittest.TestCase):
@@ -239,10 +267,11 @@ class EmuRepeat(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
         self.assertEqual(sorted(os.listdir(out)), ["run-1", "run-2"])
         for run_dir in ("run-1", "run-2"):
-            self.assertTrue(load_json(os.path.join(out, run_dir, "emu.json"))["valid"])
             self.assertEqual(load_json(os.path.join(out, run_dir, "summary.json"))["seed"], 1)  # same script
         self.assertEqual(result.stdout.count("expectations: 0/1 passed"), 2, result.stdout)
         self.assertIn("repeats: 0 of 2 runs valid with every expectation passed", result.stdout)
+        # (exit 1 either way: the expectation fails by design; expect_faithful checks emu.json's verdicts)
+        expect_faithful(self, 0, result.stdout, *(os.path.join(out, d) for d in ("run-1", "run-2")))
 
     def test_a_bad_repeat_count_is_named(self):
         for bad in ("0", "-1", "two", "1001"):
