@@ -38,7 +38,8 @@ Json direction_json(const DirectionStats& d) {
   return {{"packets_sent", d.packets_sent},         {"packets_delivered", d.packets_delivered},
           {"packets_lost", d.packets_lost},         {"packets_queue_dropped", d.packets_queue_dropped},
           {"bytes_delivered", d.bytes_delivered},   {"saturated_sim_s", d.saturated_sim_s},
-          {"saturated_wall_s", d.saturated_wall_s}};
+          {"saturated_wall_s", d.saturated_wall_s},
+          {"packets_dropped_before_emulator", d.packets_dropped_before_emulator}};
 }
 
 DirectionStats direction_from(const Json& j) {
@@ -50,6 +51,7 @@ DirectionStats direction_from(const Json& j) {
   d.bytes_delivered = j.at("bytes_delivered").get<std::uint64_t>();
   d.saturated_sim_s = j.at("saturated_sim_s").get<double>();
   d.saturated_wall_s = j.at("saturated_wall_s").get<double>();
+  d.packets_dropped_before_emulator = j.at("packets_dropped_before_emulator").get<std::uint64_t>();
   return d;
 }
 

@@ -57,6 +57,8 @@ struct DirectionStats {
   std::uint64_t packets_lost = 0;       // dropped by the loss model at the receiver
   std::uint64_t packets_queue_dropped = 0;
   std::uint64_t bytes_delivered = 0;
+  // Frames the sending host put on its veth that never reached ns-3: the emulator's packet socket was full.
+  std::uint64_t packets_dropped_before_emulator = 0;
   // Rate fidelity: over the windows in which ns-3 delivered at (nearly) the link's full rate, how long the
   // deliveries took in simulated time and on the wall clock. Equal when the emulator kept up; the ratio is the
   // rate the real hosts saw against the configured one.

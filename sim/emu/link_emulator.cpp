@@ -126,6 +126,7 @@ public:
     stats_.cpu_s = process_cpu_seconds() - cpu_before;
     stats_.wall_s = impl ? impl->RealtimeNow().GetSeconds() : 0;
     for (auto& meter : meters_) meter->close_window();
+    for (const auto& [fd, stats] : sockets_) stats->packets_dropped_before_emulator += packet_socket_drops(fd);
     return stats_;
   }
 
@@ -147,8 +148,8 @@ private:
     watch(link, link.device_b(), link.device_a(), stats.b_to_a);
     // The same traces as dmm-sim's --pcap: the link's two point-to-point devices, named after the link.
     if (!spec_.pcap_dir.empty()) link.enable_pcap(spec_.pcap_dir, l.name);
-    if (auto st = attach_host(a, l.a); !st) return st;
-    if (auto st = attach_host(b, l.b); !st) return st;
+    if (auto st = attach_host(a, l.a, stats.a_to_b); !st) return st;
+    if (auto st = attach_host(b, l.b, stats.b_to_a); !st) return st;
     route_links_across(i);
     return {};
   }
@@ -175,10 +176,13 @@ private:
   }
 
   // The FdNetDevice toward a real host, its /24, and host routes to what the host answers for.
-  Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side) {
+  // `from_host`: the direction whose frames this socket reads (the host's sends).
+  Status attach_host(const ns3::Ptr<ns3::Node>& node, const LinkSide& side, DirectionStats& from_host) {
     if (side.interface.empty()) return {};  // no host at this end (dmm-emu's plan leaves it unused)
     auto socket = open_packet_socket(side.interface);
     if (!socket) return socket.error();
+    sockets_.push_back({socket->fd, &from_host});
+    (void)packet_socket_drops(socket->fd);  // from zero: what arrived before the run is not the run's
     ns3::Mac48Address mac;
     mac.CopyFrom(socket->mac.data());
     ns3::FdNetDeviceHelper helper;
@@ -228,6 +232,7 @@ private:
   std::vector<std::unique_ptr<Ns3Link>> links_;
   EmulatorStats stats_;  // before meters_: they write into it
   std::vector<std::unique_ptr<DirectionMeter>> meters_;
+  std::vector<std::pair<int, DirectionStats*>> sockets_;  // the packet sockets (owned by their FdNetDevices)
 };
 
 Result<std::unique_ptr<LinkEmulator>> LinkEmulator::create(const EmulatorSpec& spec) {

@@ -32,6 +32,12 @@ Result<PacketSocket> open_packet_socket(const std::string& interface) {
   const int one = 1;
   if (::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) != 0)
     return fail("PACKET_IGNORE_OUTGOING on");
+  // Room for bursts: a 100 Mbit/s link's host sends its congestion window at once (the default is ~200 KiB).
+  // Frames dropped when even this is full are counted (packet_socket_drops) and make the run invalid.
+  const int buffer = 4 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer) != 0 &&
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer) != 0)
+    return fail("SO_RCVBUF on");
   // The emulated device takes the veth's own MAC: the real host's ARP then names a MAC the kernel hands to the veth
   // as its own, with no promiscuous mode needed.
   if (::ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) return fail("no MAC address on");
@@ -39,6 +45,13 @@ Result<PacketSocket> open_packet_socket(const std::string& interface) {
   s.fd = fd;
   std::memcpy(s.mac.data(), ifr.ifr_hwaddr.sa_data, 6);
   return s;
+}
+
+std::uint64_t packet_socket_drops(int fd) {
+  tpacket_stats stats{};
+  socklen_t length = sizeof stats;
+  if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &stats, &length) != 0) return 0;
+  return stats.tp_drops;
 }
 
 }  // namespace dmm::sim::emu

@@ -14,7 +14,12 @@ struct PacketSocket {
   std::array<std::uint8_t, 6> mac{};  // the veth's own MAC address
 };
 
-// Bound to `interface`, all protocols, not seeing its own transmissions (PACKET_IGNORE_OUTGOING).
+// Bound to `interface`, all protocols, not seeing its own transmissions (PACKET_IGNORE_OUTGOING), with a receive
+// buffer large enough for a burst of a fast link (4 MiB).
 Result<PacketSocket> open_packet_socket(const std::string& interface);
+
+// Frames the kernel dropped because the socket's receive buffer was full — the emulator did not read them in time
+// — since the last call (PACKET_STATISTICS resets on read).
+std::uint64_t packet_socket_drops(int fd);
 
 }  // namespace dmm::sim::emu

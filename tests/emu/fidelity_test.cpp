@@ -99,6 +99,19 @@ TEST(EmuFidelity, ARateStretchedWhileSaturatedMakesTheRunInvalid) {
       << f.invalid_because[0];
 }
 
+TEST(EmuFidelity, FramesDroppedBeforeTheEmulatorMakeTheRunInvalid) {
+  // A host sending faster than the emulator reads: the kernel drops frames at the packet socket, before ns-3 (and
+  // its lateness and rate checks) ever sees them. The hosts' TCP backs off, so nothing else would show it.
+  auto stats = punctual_report();
+  stats.links[0].a_to_b.packets_dropped_before_emulator = 12;
+  const auto f = assess_fidelity(two_links(), stats, 0.5, {});
+  EXPECT_FALSE(f.valid);
+  ASSERT_EQ(f.invalid_because.size(), 1u);
+  EXPECT_EQ(f.invalid_because[0],
+            "link wan-a client->server: 12 frames were dropped before the emulator read them (it could not keep up)");
+  EXPECT_EQ(f.json["links"][0]["client->server"]["packets_dropped_before_emulator"].get<std::uint64_t>(), 12u);
+}
+
 TEST(EmuFidelity, LossOutsideItsBinomialIntervalIsFlagged) {
   auto stats = punctual_report();
   stats.links[0].a_to_b.packets_delivered = 97000;  // 3 % lost where 1 % was configured

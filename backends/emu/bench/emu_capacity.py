@@ -2,7 +2,7 @@
 """How much dmm-emu's link emulator carries on this machine while the run stays valid (emu.json), and what it
 costs: one bulk-saturated link at increasing rates, then an increasing number of links each carrying a bulk
 transfer. Prints one row per run: rate or link count, valid, carried Mbit/s, lateness p50/p99, worst rate error,
-emulator CPU (share of one core) and per 100 Mbit/s carried, machine CPU idle.
+emulator CPU (share of one core) and per 100 Mbit/s carried, machine CPU idle, frames dropped before the emulator.
 
     sudo backends/emu/bench/emu_capacity.py [--emu build/bin/dmm-emu] [--rates 100,200,400] [--links 1,2,4,8]
 
@@ -58,10 +58,12 @@ def row(label: str, fidelity: dict) -> str:
               if "->" in key and d["rate_error"] is not None]
     worst = min(errors) if errors else None
     per100 = e["cpu_share_per_100_mbps"]
+    dropped = sum(d["packets_dropped_before_emulator"] for link in fidelity["links"] for key, d in link.items()
+                  if "->" in key)
     return (f"{label:>14}  {'valid' if fidelity['valid'] else 'INVALID':>7}  {e['carried_mbps']:9.1f}  "
             f"{e['lateness_p50_ms']:7.2f}  {e['lateness_p99_ms']:8.2f}  "
             f"{'-' if worst is None else f'{worst * 100:+.2f} %':>10}  {e['cpu_share']:6.2f}  "
-            f"{'-' if per100 is None else f'{per100:.3f}':>9}  {fidelity['cpu_idle']:5.2f}")
+            f"{'-' if per100 is None else f'{per100:.3f}':>9}  {fidelity['cpu_idle']:5.2f}  {dropped:8d}")
 
 
 def main() -> None:
@@ -72,7 +74,7 @@ def main() -> None:
     parser.add_argument("--link-rate", type=float, default=50.0)
     args = parser.parse_args()
     print(f"{'run':>14}  {'verdict':>7}  {'carried':>9}  {'p50 ms':>7}  {'p99 ms':>8}  {'rate err':>10}  "
-          f"{'cpu':>6}  {'cpu/100M':>9}  {'idle':>5}")
+          f"{'cpu':>6}  {'cpu/100M':>9}  {'idle':>5}  {'dropped':>8}")
     for rate in [float(r) for r in args.rates.split(",") if r]:
         print(row(f"1 x {rate:g} Mbit/s", run(args.emu, 1, rate)), flush=True)
     for links in [int(n) for n in args.links.split(",") if n]:

@@ -26,6 +26,7 @@ nlohmann::ordered_json direction(const scenario::LinkSpec& link, const Direction
   o["packets_delivered"] = d.packets_delivered;
   o["packets_lost"] = d.packets_lost;
   o["packets_queue_dropped"] = d.packets_queue_dropped;
+  o["packets_dropped_before_emulator"] = d.packets_dropped_before_emulator;
   o["loss_configured"] = link.loss;
   o["loss_realised"] = arrived ? double(d.packets_lost) / double(arrived) : 0.0;
   o["loss_interval_95"] = {lo, hi};
@@ -111,6 +112,13 @@ Fidelity assess_fidelity(const scenario::Scenario& sc, const EmulatorStats& stat
     const auto& spec = sc.links[l.index];
     for (const auto& [d, from, to] : {std::tuple{&l.a_to_b, spec.a, spec.b}, std::tuple{&l.b_to_a, spec.b, spec.a}}) {
       const auto error = rate_error(*d);
+      if (d->packets_dropped_before_emulator > 0) {
+        f.valid = false;
+        std::ostringstream why;
+        why << "link " << spec.name << " " << from << "->" << to << ": " << d->packets_dropped_before_emulator
+            << " frames were dropped before the emulator read them (it could not keep up)";
+        f.invalid_because.push_back(why.str());
+      }
       if (!error || *error >= -kRateErrorLimit) continue;
       f.valid = false;
       std::ostringstream why;
