@@ -118,17 +118,7 @@ class Scenario:
         Raises ScenarioError (bad input), AlgorithmError (a Python algorithm failed; the run stopped) or RunError.
         Runs one at a time per process (ns-3's simulator is process-wide); `dmm.sweep` runs several in parallel.
         """
-        edits = self._overrides + override_strings(overrides)
-        seed = self._seed if seed is None else check_seed(seed)
-        if pcap and out is None:
-            raise ValueError("pcap=True needs out=DIR to keep the traces")
-        directory = os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="dmm-run-")
-        try:
-            _call(_dmm.run, self._text, self._file, list(edits), seed, loader_classes(), directory, pcap)
-            return Results.read(directory, keep_path=out is not None, overrides=dict(_split(e) for e in edits))
-        finally:
-            if out is None:
-                shutil.rmtree(directory, ignore_errors=True)
+        return self._run_with(_dmm.run, "dmm-run-", seed, overrides, out, pcap)
 
 
     def emulate(self, seed: Optional[int] = None, overrides: Overrides = None,
@@ -143,13 +133,19 @@ class Scenario:
         Raises ScenarioError (bad input, or what dmm-emu cannot realise), AlgorithmError (a Python algorithm
         raised; the run stopped), RunError, or KeyboardInterrupt (Ctrl-C; partial results in `out`).
         """
+        return self._run_with(_dmm.emulate, "dmm-emu-", seed, overrides, out, pcap)
+
+    def _run_with(self, function, prefix: str, seed: Optional[int], overrides: Overrides,
+                  out: Optional[Union[str, os.PathLike]], pcap: bool) -> Results:
+        """One run through `function` (the compiled run or emulate) into `out`, or into a temporary directory
+        removed once the results are read."""
         edits = self._overrides + override_strings(overrides)
         seed = self._seed if seed is None else check_seed(seed)
         if pcap and out is None:
             raise ValueError("pcap=True needs out=DIR to keep the traces")
-        directory = os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="dmm-emu-")
+        directory = os.fspath(out) if out is not None else tempfile.mkdtemp(prefix=prefix)
         try:
-            _call(_dmm.emulate, self._text, self._file, list(edits), seed, loader_classes(), directory, pcap)
+            _call(function, self._text, self._file, list(edits), seed, loader_classes(), directory, pcap)
             return Results.read(directory, keep_path=out is not None, overrides=dict(_split(e) for e in edits))
         finally:
             if out is None:

@@ -44,11 +44,10 @@ void bind_emulate(py::module_& m) {
                std::optional<std::uint64_t> seed, std::vector<PythonAlgorithmClass> algorithms,
                const std::filesystem::path& out, bool pcap) {
         OneRunAtATime guard(errors);
-        LoadInput in{std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)};
-        Registries r(in.algorithms);
-        const scenario::Scenario sc = load_text_or_raise(errors, in, r);
-        const auto ready = sim::prepare_results_dir(out);
-        if (!ready) raise(errors.run_error, ready.error().message);
+        PreparedRun prepared = prepare_run(
+            errors, {std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)}, out);
+        const scenario::Scenario& sc = prepared.scenario;
+        Registries& r = *prepared.registries;
         PythonErrorSlot& slot = *r.slot;
         emu::EmuOptions options;
         options.out_dir = out;
@@ -70,7 +69,7 @@ void bind_emulate(py::module_& m) {
           py::gil_scoped_release nogil;
           report = emu::run_emulation(sc, options);
         }
-        if (!report) sim::remove_if_unused(out, *ready);
+        if (!report) sim::remove_if_unused(out, prepared.made_out);
         if (slot.failed()) {
           slot.raise_from(errors.algorithm_error.ptr(), slot.context() + "; the run stopped, partial results in " +
                                                             out.string());

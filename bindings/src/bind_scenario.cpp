@@ -145,19 +145,17 @@ void bind_scenario(py::module_& m) {
                std::optional<std::uint64_t> seed, std::vector<PythonAlgorithmClass> algorithms,
                const std::filesystem::path& out, bool pcap) {
         OneRunAtATime guard(errors);
-        LoadInput in{std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)};
-        Registries r(in.algorithms);
-        const scenario::Scenario sc = load_text_or_raise(errors, in, r);
-        // As dmm-sim does: a results directory that cannot be written is found before the run, not after it.
-        const auto ready = sim::prepare_results_dir(out);
-        if (!ready) raise(errors.run_error, ready.error().message);
+        PreparedRun prepared = prepare_run(
+            errors, {std::move(text), std::move(file), std::move(overrides), seed, std::move(algorithms)}, out);
+        const scenario::Scenario& sc = prepared.scenario;
+        Registries& r = *prepared.registries;
         Outcome outcome;
         {
           py::gil_scoped_release nogil;
           outcome = simulate(sc, r, out, pcap);
         }
         // A run that did not finish writes nothing, not even the directory made for it.
-        if (!outcome.report || !*outcome.report) sim::remove_if_unused(out, *ready);
+        if (!outcome.report || !*outcome.report) sim::remove_if_unused(out, prepared.made_out);
         PythonErrorSlot& slot = *r.slot;
         if (slot.interrupted()) {
           slot.restore();  // KeyboardInterrupt stays what it is

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "dmm/stack_registry.hpp"
 #include "model/simulation.hpp"
 #include "python_algorithm.hpp"
+#include "run/results_dir.hpp"
 #include "scenario/scenario.hpp"
 
 namespace dmm::py_bindings {
@@ -98,6 +100,24 @@ private:
   }
 };
 
+
+// What every run does first, in the simulator or on real stacks: load and check the scenario, then make sure the
+// results directory can be written (found before the run, not after it, as dmm-sim does).
+struct PreparedRun {
+  std::unique_ptr<Registries> registries;
+  scenario::Scenario scenario;
+  bool made_out = false;  // prepare_results_dir created `out`: a run that then fails removes it again
+};
+
+inline PreparedRun prepare_run(const ErrorTypes& errors, LoadInput in, const std::filesystem::path& out) {
+  PreparedRun p;
+  p.registries = std::make_unique<Registries>(in.algorithms);
+  p.scenario = load_text_or_raise(errors, in, *p.registries);
+  const auto ready = sim::prepare_results_dir(out);
+  if (!ready) raise(errors.run_error, ready.error().message);
+  p.made_out = *ready;
+  return p;
+}
 
 // The module's error types, as bind_scenario registered them.
 inline ErrorTypes error_types_of(const py::module_& m) {
