@@ -186,6 +186,22 @@ class EmuFailover(unittest.TestCase):
 
 
 class EmuStackEvents(unittest.TestCase):
+    def test_a_failed_lwip_stack_moves_sessions_as_fast_as_in_the_simulation(self):
+        # lwIP reads its veth through a packet socket that never reports the link: dmm-emu tells it, so its
+        # connects fail at once (as a kernel instance's do) and nRD switches within one period, as in ns-3.
+        out = tempfile.mkdtemp(prefix="dmm-emu-lwip-fail-", dir=SCRATCH)
+        path = os.path.join(SOURCE, "tests", "scenarios", "stack-fail.yaml")
+        sim = run([SIM, path, "--out", os.path.join(out, "sim"), "--quiet"])
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        emu = run([EMU, path, "--out", os.path.join(out, "emu")])
+        self.assertIn("expectations: 4/4 passed", emu.stdout, emu.stdout + emu.stderr)
+        expect_faithful(self, emu.returncode, emu.stdout + emu.stderr, os.path.join(out, "emu"))
+        compare = run([COMPARE, os.path.join(out, "sim"), os.path.join(out, "emu"), "--json"])
+        switches = {f["figure"]: f for f in json.loads(compare.stdout)["figures"] if f["kind"] == "switch_time"}
+        fail = switches["policy switch after 3 s stack first fail"]
+        self.assertEqual(fail["verdict"], "agree", fail)
+        self.assertLess(fail["emu"], 0.75, fail)  # was 1.5 s: three connect timeouts' worth
+
     def test_a_recovered_kernel_stack_gets_its_routes_back(self):
         # A kernel instance that fails loses its routes with its interface; recovering must bring them back, or
         # every new session on it fails and the last expectation (back on `first` from 7.5 s) does not hold.

@@ -196,6 +196,27 @@ TEST_F(LwipDpdkStack, NoRouteIsAnImmediateError) {
   EXPECT_EQ(v6.error().code, EAFNOSUPPORT);
 }
 
+TEST_F(LwipDpdkStack, WhileItsLinkIsDownConnectsAreRefusedAtOnce) {
+  const std::string dev = lab_->add_path(0);
+  auto user = lab_->lwip_stack(0, dev);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  ASSERT_TRUE(lwip_dpdk::set_lwip_dpdk_link(**user, false).ok());
+  EventRecorder events;
+  auto refused = (*user)->connect(endpoint("10.77.0.1", 9), L4Proto::tcp, events);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ENETUNREACH) << refused.error().message;
+  // Up again: the peer answers (a closed port, so a refusal that comes from the peer).
+  ASSERT_TRUE(lwip_dpdk::set_lwip_dpdk_link(**user, true).ok());
+  auto connection = (*user)->connect(endpoint("10.77.0.1", 9), L4Proto::tcp, events);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  ASSERT_TRUE(lab_->executor().run_until([&] { return events.failed > 0; }, kDeadline));
+  EXPECT_EQ(events.error->code, ECONNREFUSED) << events.error->message;
+  auto server = lab_->server_stack();
+  auto not_lwip = lwip_dpdk::set_lwip_dpdk_link(*server, false);
+  ASSERT_FALSE(not_lwip.ok());
+  EXPECT_EQ(not_lwip.error().code, ENOTSUP);
+}
+
 TEST_F(LwipDpdkStack, AClosedPortIsRefused) {
   const std::string dev = lab_->add_path(0);
   auto user = lab_->lwip_stack(0, dev);

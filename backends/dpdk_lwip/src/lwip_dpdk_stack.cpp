@@ -45,6 +45,8 @@ Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L
                                                            ConnectionEvents& events) {
   if (to.address.family != IpFamily::v4)
     return make_error(EAFNOSUPPORT, "stack '" + info_.id + "': lwip-dpdk instances speak IPv4 only");
+  if (!netif_is_link_up(interface_->raw()))
+    return make_error(ENETUNREACH, "stack '" + info_.id + "': its link is down");
   std::unique_ptr<Connection> connection;
   if (proto == L4Proto::tcp) {
     auto made = LwipTcpConnection::connect(*interface_, core_.executor(), to, tcp_options_);
@@ -57,6 +59,13 @@ Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L
   }
   connection->set_events(events);
   return connection;
+}
+
+void LwipDpdkStack::set_link(bool up) {
+  if (up)
+    netif_set_link_up(interface_->raw());
+  else
+    netif_set_link_down(interface_->raw());
 }
 
 bool LwipDpdkStack::delivering() const {

@@ -29,6 +29,8 @@ public:
   bool delivering() const override;
 
   const LwipInterface& interface() const { return *interface_; }
+  // lwIP's link state of the instance's netif (set_lwip_dpdk_link).
+  void set_link(bool up);
 
 private:
   LwipDpdkStack(StackInfo info, LwipCore& core, StackWorld& world);

@@ -64,6 +64,13 @@ std::optional<std::uint64_t> lwip_dpdk_frames_sent(const Stack& stack) {
   return lwip->interface().port().counters().tx_frames;
 }
 
+Status set_lwip_dpdk_link(Stack& stack, bool up) {
+  auto* lwip = dynamic_cast<LwipDpdkStack*>(&stack);
+  if (!lwip) return make_error(ENOTSUP, "stack '" + stack.info().id + "' is not an lwip-dpdk instance");
+  lwip->set_link(up);
+  return {};
+}
+
 Status register_lwip_dpdk_stack_kind(StackRegistry& registry) {
   StackFactory factory = [](const StackConfig& config, StackWorld& world) -> Result<std::unique_ptr<Stack>> {
     auto parsed = parse_lwip_dpdk_config(config);

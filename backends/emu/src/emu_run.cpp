@@ -144,13 +144,18 @@ private:
         if (e.down) {  // ... and, for down/up, on the hosts' interfaces, as dmm-sim's link takes its ends down
           for (std::size_t i = 0; i < sc_.links.size(); ++i)
             if (sc_.links[i].name == e.name) (void)network_.set_link_hosts(i, !*e.down);
+          for (std::size_t j = 0; j < sc_.stacks.size(); ++j)
+            if (sc_.stacks[j].link == e.name) tell_user_space_stack(j, !*e.down);
         }
         recorder_.event({clock_.now(), "link", e.name, e.as_text});
         break;
       case scenario::EventTarget::stack: {
         // A real stack fails as a real one would: its interface goes down (live sessions stall, new ones fail).
         for (std::size_t j = 0; j < sc_.stacks.size(); ++j)
-          if (sc_.stacks[j].name == e.name) (void)network_.set_stack_link(plan_.stacks[j], !e.fail.value_or(false));
+          if (sc_.stacks[j].name == e.name) {
+            (void)network_.set_stack_link(plan_.stacks[j], !e.fail.value_or(false));
+            tell_user_space_stack(j, !e.fail.value_or(false));
+          }
         recorder_.event({clock_.now(), "stack", e.name, e.as_text});
         break;
       }
@@ -158,6 +163,12 @@ private:
         run_->apply_nrd_event(e);
         break;
     }
+  }
+
+  // A user-space instance reads its veth through a packet socket, which never reports the link: tell it, or its
+  // connects would time out where a kernel instance's fail at once.
+  void tell_user_space_stack(std::size_t j, bool up) {
+    if (sc_.stacks[j].kind == "lwip-dpdk") (void)lwip_dpdk::set_lwip_dpdk_link(*stack_of_spec_[j], up);
   }
 
   const scenario::Scenario& sc_;

@@ -37,4 +37,10 @@ Status register_lwip_dpdk_stack_kind(StackRegistry& registry);
 // instance. For benchmarks: what really left, not what the application was told was sent.
 std::optional<std::uint64_t> lwip_dpdk_frames_sent(const Stack& stack);
 
+// Tells an lwip-dpdk instance that its link went down or came back (lwIP's netif link state). While down, new
+// connections are refused at once with ENETUNREACH, as a kernel refuses them on an interface that is down; open
+// ones stall, as they would there. For ports that never report their link (net_af_packet's is always up), the
+// owner of the interface says it: dmm-emu when it takes a veth down. ENOTSUP if `stack` is not lwip-dpdk.
+Status set_lwip_dpdk_link(Stack& stack, bool up);
+
 }  // namespace dmm::lwip_dpdk
