@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <variant>
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "run/provenance.hpp"
 #include "run/progress_line.hpp"
 #include "run/results_dir.hpp"
+#include "cli/run_command_line.hpp"
 #include "run/run_cli.hpp"
 #include "model/simulation.hpp"
 #include "scenario/scenario.hpp"
@@ -113,56 +115,22 @@ void print_report(const scenario::Scenario& sc, const sim::RunReport& r, const s
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description visible("Usage: dmm-sim SCENARIO.yaml [options]\n\nRuns a DMM scenario in ns-3.\nOptions");
-  visible.add_options()
-    ("help,h", "show this help")
-    ("out,o", po::value<std::string>(), "results directory (default results/<scenario name>/)")
-    ("seed", po::value<std::string>(), "random seed, a non-negative integer (overrides the scenario's)")
-    ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
-    ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
-    ("pcap", "write pcap traces of every link into <out>/pcap/")
-    ("quiet,q", "print nothing but errors")
-    ("version", "print the version (and git commit, ns-3 version) and exit");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("scenario", 1);
-
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "dmm-sim: " << e.what() << "\n(see dmm-sim --help)\n";
-    return kBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << visible
-              << "\nExit codes: 0 ok, 1 expectations failed, 2 bad input, 3 runtime failure, 130 interrupted\n"
-                 "(Ctrl-C: the run stops after the current event and writes partial results).\n";
-    return kOk;
-  }
-  if (vm.count("version")) {
-    std::cout << sim::version_line("dmm-sim") << "\n";
-    return kOk;
-  }
-  if (!vm.count("scenario")) {
-    std::cerr << "dmm-sim: missing SCENARIO.yaml\n(see dmm-sim --help)\n";
-    return kBadInput;
-  }
-  const bool quiet = vm.count("quiet") > 0;
+  const sim::RunToolText text{
+      "dmm-sim", "Runs a DMM scenario in ns-3.", "results/<scenario name>/",
+      "write pcap traces of every link into <out>/pcap/",
+      "Exit codes: 0 ok, 1 expectations failed, 2 bad input, 3 runtime failure, 130 interrupted\n"
+      "(Ctrl-C: the run stops after the current event and writes partial results).\n"};
+  const auto parsed = sim::parse_run_command_line(argc, argv, text, po::options_description());
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const auto& cli = std::get<sim::RunCommandLine>(parsed);
+  const bool quiet = cli.quiet;
 
   StackRegistry registry;
   sim::register_sim_stack_kinds(registry);
-  const auto sc = sim::load_scenario_for(
-      "dmm-sim", vm["scenario"].as<std::string>(),
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{},
-      vm.count("seed") ? std::optional(vm["seed"].as<std::string>()) : std::nullopt, registry, quiet);
+  const auto sc = sim::load_scenario_for("dmm-sim", cli.scenario, cli.overrides, cli.seed, registry, quiet);
   if (!sc) return kBadInput;
   const std::filesystem::path out =
-      vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>()) : std::filesystem::path("results") / sc->name;
+      cli.out ? std::filesystem::path(*cli.out) : std::filesystem::path("results") / sc->name;
   // Before simulating: a directory that cannot hold the results is bad input, not a failure after the run.
   const auto ready = sim::prepare_results_dir(out);
   if (!ready) {
@@ -170,7 +138,7 @@ int main(int argc, char** argv) {
     return kBadInput;
   }
 
-  auto sim = sim::Simulation::create(*sc, registry, vm.count("pcap") ? std::optional(out / "pcap") : std::nullopt);
+  auto sim = sim::Simulation::create(*sc, registry, cli.pcap ? std::optional(out / "pcap") : std::nullopt);
   if (!sim) {
     std::cerr << sim.error().message << "\n";
     return kBadInput;
@@ -215,7 +183,7 @@ int main(int argc, char** argv) {
     return kInterrupted;
   }
   if (!quiet) print_report(*sc, *report, out);
-  if (vm.count("plot")) {
+  if (cli.plot) {
     const int rc = sim::run_plot("dmm-sim", out);
     if (rc != 0) {
       std::cerr << "dmm-sim: plotting failed (analysis/plot_run.py exited " << rc << ")\n";

@@ -16,11 +16,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <variant>
 
 #include "emu_run.hpp"
 #include "run/build_info.hpp"
 #include "run/provenance.hpp"
 #include "run/results_dir.hpp"
+#include "cli/run_command_line.hpp"
 #include "run/run_cli.hpp"
 #include "scenario/scenario.hpp"
 
@@ -110,72 +112,41 @@ int run_once(const scenario::Scenario& sc, const std::filesystem::path& out, boo
 }  // namespace
 
 int main(int argc, char** argv) {
-  po::options_description visible(
-      "Usage: dmm-emu SCENARIO.yaml [options]\n\nRuns a DMM scenario on real stacks in network namespaces, its links "
-      "emulated in real time by ns-3.\nOptions");
-  visible.add_options()
-    ("help,h", "show this help")
-    ("out,o", po::value<std::string>(), "results directory (default results/<scenario name>-emu/)")
-    ("seed", po::value<std::string>(), "random seed, a non-negative integer (overrides the scenario's)")
-    ("set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set nrd.period=250ms")
-    ("plot", "draw plots into <out>/plots/ (analysis/plot_run.py)")
-    ("pcap", "write pcap traces of every link into <out>/pcap/ (as dmm-sim's --pcap)")
-    ("quiet,q", "print nothing but errors")
-    ("repeat", po::value<std::string>(), "run the scenario N times into <out>/run-1 ... run-N (for dmm-compare)")
-    ("version", "print the version and exit");
-  po::options_description hidden;
-  hidden.add_options()("scenario", po::value<std::string>());
-  po::options_description all;
-  all.add(visible).add(hidden);
-  po::positional_options_description positional;
-  positional.add("scenario", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::cerr << "dmm-emu: " << e.what() << "\n(see dmm-emu --help)\n";
-    return kBadInput;
-  }
-  if (vm.count("help")) {
-    std::cout << visible << "\nExit codes: 0 ok, 1 expectations failed or not a faithful emulation, 2 bad input, "
-                            "3 runtime failure, 130 interrupted.\nNeeds root (network namespaces).\n";
-    return kOk;
-  }
-  if (vm.count("version")) {
-    std::cout << sim::version_line("dmm-emu") << "\n";
-    return kOk;
-  }
-  if (!vm.count("scenario")) {
-    std::cerr << "dmm-emu: missing SCENARIO.yaml\n(see dmm-emu --help)\n";
-    return kBadInput;
-  }
-  const bool quiet = vm.count("quiet") > 0;
-  const auto repeat = parse_repeat(vm.count("repeat") ? std::optional(vm["repeat"].as<std::string>()) : std::nullopt);
+  const sim::RunToolText text{
+      "dmm-emu", "Runs a DMM scenario on real stacks in network namespaces, its links emulated in real time by ns-3.",
+      "results/<scenario name>-emu/", "write pcap traces of every link into <out>/pcap/ (as dmm-sim's --pcap)",
+      "Exit codes: 0 ok, 1 expectations failed or not a faithful emulation, 2 bad input, 3 runtime failure, "
+      "130 interrupted.\nNeeds root (network namespaces).\n"};
+  po::options_description own;
+  own.add_options()(
+      "repeat", po::value<std::string>(), "run the scenario N times into <out>/run-1 ... run-N (for dmm-compare)");
+  const auto parsed = sim::parse_run_command_line(argc, argv, text, own);
+  if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
+  const auto& cli = std::get<sim::RunCommandLine>(parsed);
+  const bool quiet = cli.quiet;
+  const auto repeat = parse_repeat(cli.values.count("repeat") ? std::optional(cli.values["repeat"].as<std::string>())
+                                                              : std::nullopt);
   if (!repeat) return kBadInput;
   StackRegistry registry;
   register_scenario_kinds(registry);
-  const auto sc = sim::load_scenario_for(
-      "dmm-emu", vm["scenario"].as<std::string>(),
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{},
-      vm.count("seed") ? std::optional(vm["seed"].as<std::string>()) : std::nullopt, registry, quiet);
+  const auto sc = sim::load_scenario_for("dmm-emu", cli.scenario, cli.overrides, cli.seed, registry, quiet);
   if (!sc) return kBadInput;
-  const std::filesystem::path out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
-                                                    : std::filesystem::path("results") / (sc->name + "-emu");
+  const std::filesystem::path out =
+      cli.out ? std::filesystem::path(*cli.out) : std::filesystem::path("results") / (sc->name + "-emu");
   const auto ready = sim::prepare_results_dir(out);
   if (!ready) {
     std::cerr << "dmm-emu: --out: " << ready.error().message << "\n";
     return kBadInput;
   }
   emu::EmuOptions options;
-  options.pcap = vm.count("pcap") > 0;
+  options.pcap = cli.pcap;
   const char* linkemu = std::getenv("DMM_LINKEMU");
   options.linkemu = linkemu ? linkemu : (self_dir() / "dmm-linkemu").string();
   options.invocation = sim::this_invocation(
       "dmm-emu", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count()));
-  const RunFlags flags{quiet, vm.count("plot") > 0};
+  const RunFlags flags{quiet, cli.plot};
   if (*repeat == 1) return run_once(*sc, out, *ready, options, flags);
   int worst = kOk;
   std::uint64_t clean = 0;
