@@ -837,27 +837,29 @@ def _window_scope(window: Window, name: str) -> dict:
     return {"workload": name, "window": window.index, "start_s": window.start_s, "end_s": window.end_s}
 
 
+def _median_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence, *, kind: str, what: str,
+                    unit: str, median, tolerance: float, **texts) -> list[Figure]:
+    """One relative figure per window and workload: `median(run, workload, window)` in each world."""
+    return [judge(Figure(kind=kind, label=f"{window.label()}: {name}: {what}", unit=unit, relative=True,
+                         sim=median(sim.run, name, window),
+                         emu_runs=[median(emu.run, name, w) for (emu, _, _), w in zip(per_world, own)],
+                         tolerance=tolerance, tolerance_text=f"±{_format_number(tolerance * 100)} %",
+                         scope=_window_scope(window, name), **texts))
+            for window, name, own in _workload_windows(sim, sim_windows, per_world)]
+
+
 def completion_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence,
                        limits: Tolerances) -> list[Figure]:
-    return [judge(Figure(kind="completion", label=f"{window.label()}: {name}: completion median", unit="s",
-                         relative=True, sim=window_completion_median_s(sim.run, name, window),
-                         emu_runs=[window_completion_median_s(emu.run, name, w)
-                                   for (emu, _, _), w in zip(per_world, own)],
-                         tolerance=limits.completion, tolerance_text=f"±{_format_number(limits.completion * 100)} %",
-                         scope=_window_scope(window, name), never_text="median not reached",
-                         missing_text="no sessions"))
-            for window, name, own in _workload_windows(sim, sim_windows, per_world)]
+    return _median_figures(sim, sim_windows, per_world, kind="completion", what="completion median", unit="s",
+                           median=window_completion_median_s, tolerance=limits.completion,
+                           never_text="median not reached", missing_text="no sessions")
 
 
 def goodput_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence,
                     limits: Tolerances) -> list[Figure]:
-    return [judge(Figure(kind="goodput", label=f"{window.label()}: {name}: goodput median", unit="Mbit/s",
-                         relative=True, sim=window_goodput_median_mbps(sim.run, name, window),
-                         emu_runs=[window_goodput_median_mbps(emu.run, name, w)
-                                   for (emu, _, _), w in zip(per_world, own)],
-                         tolerance=limits.goodput, tolerance_text=f"±{_format_number(limits.goodput * 100)} %",
-                         scope=_window_scope(window, name), missing_text="no completed sessions"))
-            for window, name, own in _workload_windows(sim, sim_windows, per_world)]
+    return _median_figures(sim, sim_windows, per_world, kind="goodput", what="goodput median", unit="Mbit/s",
+                           median=window_goodput_median_mbps, tolerance=limits.goodput,
+                           missing_text="no completed sessions")
 
 
 def share_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence, limits: Tolerances) -> list:

@@ -35,7 +35,8 @@ nlohmann::ordered_json direction(const scenario::LinkSpec& link, const Direction
   o["mean_load"] = duration_s > 0 ? double(d.bytes_delivered) * 8.0 / (link.rate.value * duration_s) : 0.0;
   // The rate the hosts saw while ns-3 sent at the link's full rate, against that rate (null: never saturated).
   o["saturated_s"] = d.saturated_sim_s;
-  o["rate_error"] = rate_error(d) ? nlohmann::ordered_json(*rate_error(d)) : nlohmann::ordered_json(nullptr);
+  const auto error = rate_error(d);
+  o["rate_error"] = error ? nlohmann::ordered_json(*error) : nlohmann::ordered_json(nullptr);
   return o;
 }
 
