@@ -76,11 +76,11 @@ import pandas as pd
 
 if __package__:  # imported as dmm.analysis.compare
     from . import completion
-    from .results import ResultsError, RunResults, delivered_bytes, load_results
+    from .results import ResultsError, RunResults, bytes_unknown, delivered_bytes, load_results
 else:  # run as a script, or imported from the analysis directory
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import completion  # noqa: E402
-    from results import ResultsError, RunResults, delivered_bytes, load_results  # noqa: E402
+    from results import ResultsError, RunResults, bytes_unknown, delivered_bytes, load_results  # noqa: E402
 
 __all__ = ["Comparison", "CompareInputError", "Figure", "Tolerances", "World", "compare", "parse_tolerances"]
 
@@ -455,7 +455,8 @@ def delivered_rates_of(sessions: pd.DataFrame) -> np.ndarray:
     done = sessions[sessions.completed.astype(bool)]
     lifetime = (done.end_s - done.start_s).to_numpy(float)
     delivered = delivered_bytes(done).to_numpy(float)
-    measurable = np.isfinite(lifetime) & (lifetime > 0)
+    # No measurable time, or bytes not known (a command run): no rate, rather than a made-up one.
+    measurable = np.isfinite(lifetime) & (lifetime > 0) & np.isfinite(delivered)
     return delivered[measurable] * 8 / lifetime[measurable] / 1e6
 
 
@@ -795,6 +796,9 @@ def compare(sim_dir: str, emu_dirs: Union[str, Sequence[str]], tolerances: Toler
         if note:
             notes.append(note)
         per_world.append((emu, times, world_windows([times[g[0]] for g in groups], emu.duration_s)))
+    for name in command_workloads(w for w, _, _ in per_world):
+        notes.append(f"workload {name}: its emulated sessions are programs' runs, whose bytes are not known: its "
+                     "goodput is not compared (completion and shares are)")
     figures = (completion_figures(sim, sim_windows, per_world, limits)
                + goodput_figures(sim, sim_windows, per_world, limits)
                + share_figures(sim, sim_windows, per_world, limits)
@@ -857,9 +861,21 @@ def completion_figures(sim: World, sim_windows: Sequence[Window], per_world: Seq
 
 def goodput_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence,
                     limits: Tolerances) -> list[Figure]:
-    return _median_figures(sim, sim_windows, per_world, kind="goodput", what="goodput median", unit="Mbit/s",
-                           median=window_goodput_median_mbps, tolerance=limits.goodput,
-                           missing_text="no completed sessions")
+    figures = _median_figures(sim, sim_windows, per_world, kind="goodput", what="goodput median", unit="Mbit/s",
+                              median=window_goodput_median_mbps, tolerance=limits.goodput,
+                              missing_text="no completed sessions")
+    # A command workload's emulated bytes are not known: no goodput to set beside the simulation's.
+    unmeasured = set(command_workloads(w for w, _, _ in per_world))
+    return [f for f in figures if f.scope.get("workload") not in unmeasured]
+
+
+def command_workloads(worlds) -> list[str]:
+    """Workloads some of whose sessions have no known bytes in some world (dmm-emu's `kind: command` runs)."""
+    names = set()
+    for world in worlds:
+        sessions = world.run.sessions
+        names.update(sessions[bytes_unknown(sessions)].workload.dropna().astype(str))
+    return sorted(names)
 
 
 def share_figures(sim: World, sim_windows: Sequence[Window], per_world: Sequence, limits: Tolerances) -> list:

@@ -112,16 +112,26 @@ class RunResults:
 
 
 def delivered_bytes(sessions: pd.DataFrame) -> pd.Series:
-    """Bytes each session delivered (sessions.csv `bytes_delivered`: what arrived, DESIGN.md §2.2). Results
-    written before that column existed only have what was offered, bytes_sent + bytes_received: used then, with a
-    warning, since for lossy paths (UDP above all) it overstates what arrived."""
+    """Bytes each session delivered (sessions.csv `bytes_delivered`: what arrived, DESIGN.md §2.2); NaN where it is
+    not known: a dmm-emu `kind: command` run, whose program's data path is the kernel's, has every bytes column
+    empty. Results written before that column existed only have what was offered, bytes_sent + bytes_received:
+    used then, with a warning, since for lossy paths (UDP above all) it overstates what arrived."""
+    unknown = sessions["bytes_sent"].isna() & sessions["bytes_received"].isna()
     if "bytes_delivered" in sessions and sessions["bytes_delivered"].notna().any():
-        return sessions["bytes_delivered"].fillna(0).clip(lower=0).astype(float)
-    if len(sessions):
+        delivered = sessions["bytes_delivered"].clip(lower=0).astype(float)
+        return delivered.where(~unknown | delivered.notna(), np.nan)
+    if len(sessions) and not unknown.all():
         log.warning("no bytes_delivered in these results (written by an older dmm-sim): using bytes offered "
                     "(bytes_sent + bytes_received) instead")
-    return (sessions["bytes_sent"].fillna(0).clip(lower=0) + sessions["bytes_received"].fillna(0).clip(lower=0)
-            ).astype(float)
+    offered = (sessions["bytes_sent"].fillna(0).clip(lower=0) + sessions["bytes_received"].fillna(0).clip(lower=0)
+               ).astype(float)
+    return offered.where(~unknown, np.nan)
+
+
+def bytes_unknown(sessions: pd.DataFrame) -> pd.Series:
+    """True for the sessions whose bytes are not known (dmm-emu's command runs: every bytes column empty)."""
+    return sessions["bytes_sent"].isna() & sessions["bytes_received"].isna() & (
+        sessions["bytes_delivered"].isna() if "bytes_delivered" in sessions else True)
 
 
 def load_results(path: str) -> RunResults:

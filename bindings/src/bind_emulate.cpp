@@ -24,6 +24,12 @@ std::string linkemu_path() {
   return from_env ? from_env : DMM_LINKEMU_PATH;
 }
 
+// dmm-run (command workloads' programs): $DMM_RUN, else the one built with this module.
+std::string dmm_run_path() {
+  const char* from_env = std::getenv("DMM_RUN");
+  return from_env ? from_env : DMM_RUN_PATH;
+}
+
 py::dict emu_report_dict(const emu::EmuReport& r) {
   py::list expectations;
   for (const auto& e : r.expectations)
@@ -52,6 +58,7 @@ void bind_emulate(py::module_& m) {
         emu::EmuOptions options;
         options.out_dir = out;
         options.linkemu = linkemu_path();
+        options.dmm_run = dmm_run_path();
         options.pcap = pcap;
         options.algorithms = &r.algorithms;
         options.invocation = sim::this_invocation(

@@ -15,6 +15,7 @@ const char* kind_name(scenario::WorkloadKind k) {
     case scenario::WorkloadKind::bulk: return "bulk";
     case scenario::WorkloadKind::request_response: return "request-response";
     case scenario::WorkloadKind::on_off: return "on-off";
+    case scenario::WorkloadKind::command: return "command";
   }
   return "?";
 }
@@ -82,6 +83,11 @@ py::tuple workloads(const scenario::Scenario& s) {
         d["on_s"] = to_seconds(w.on);
         d["off_s"] = to_seconds(w.off);
         d["send_rate_mbps"] = w.send_rate.value / 1e6;
+        break;
+      case scenario::WorkloadKind::command:
+        d["run"] = w.command->run;
+        d["serve"] = w.command->serve ? py::object(py::str(*w.command->serve)) : py::object(py::none());
+        d["simulate_as"] = w.simulate_as ? py::object(py::str(kind_name(w.simulate_as->kind))) : py::object(py::none());
         break;
     }
     out.append(d);

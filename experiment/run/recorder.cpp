@@ -29,6 +29,9 @@ std::string cell(const std::string& s) {
   return out + "\"";
 }
 
+// A byte count, or an empty cell where it is not known (a command's run).
+std::string bytes(const scenario::SessionRecord& s, ByteCount n) { return s.bytes_unknown ? "" : std::to_string(n); }
+
 constexpr const char* kScenarioCopy = "scenario.yaml";
 
 nlohmann::ordered_json invocation_json(const Invocation& inv) {
@@ -88,6 +91,10 @@ std::vector<StackTotals> Recorder::stack_totals() const {
     t.stack = s.stack;
     ++t.sessions;
     ++carried;
+    if (s.bytes_unknown) {
+      ++t.sessions_bytes_unknown;
+      continue;
+    }
     t.bytes += s.bytes_sent + s.bytes_received;
     t.bytes_delivered += s.bytes_delivered;
   }
@@ -116,8 +123,8 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
                 std::to_string(s.port) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
                 std::to_string(s.rule) + "," + std::to_string(s.policy_version) + "," +
                 num(to_seconds(s.start)) + "," + (s.unfinished() ? "" : num(to_seconds(s.end))) + "," +
-                std::to_string(s.bytes_sent) + "," + std::to_string(s.bytes_received) + "," +
-                (s.completed ? "1" : "0") + "," + cell(s.error) + "," + std::to_string(s.bytes_delivered) + "," +
+                bytes(s, s.bytes_sent) + "," + bytes(s, s.bytes_received) + "," + (s.completed ? "1" : "0") + "," +
+                cell(s.error) + "," + bytes(s, s.bytes_delivered) + "," +
                 (s.loss ? num(*s.loss) : "") + "," + (s.owd ? num(to_millis(*s.owd)) : "") + "," +
                 (s.jitter ? num(to_millis(*s.jitter)) : "") + "," + cell(s.attempts) + "\n";
   }
@@ -160,6 +167,8 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
     summary["stacks"].push_back({{"stack", t.stack}, {"sessions", t.sessions}, {"share", t.share},
                                  {"goodput_mbps", t.delivered_mbps}, {"bytes", t.bytes},
                                  {"bytes_delivered", t.bytes_delivered}, {"delivered_mbps", t.delivered_mbps}});
+    // Command runs' bytes are unknown: delivered_mbps leaves them out, and says how many it left out.
+    if (t.sessions_bytes_unknown > 0) summary["stacks"].back()["sessions_bytes_unknown"] = t.sessions_bytes_unknown;
   }
   summary["expectations"] = nlohmann::ordered_json::array();
   for (const auto& x : expectations) {

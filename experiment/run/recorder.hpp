@@ -35,6 +35,7 @@ struct StackTotals {
   ByteCount bytes = 0;            // offered and read by the client applications: bytes_sent + bytes_received
   ByteCount bytes_delivered = 0;  // what arrived (sessions.csv bytes_delivered, summed)
   double delivered_mbps = 0;      // bytes_delivered * 8 / run duration (summary.json's goodput_mbps is this too)
+  std::uint64_t sessions_bytes_unknown = 0;  // command runs among `sessions`: not in the byte figures
 };
 
 struct RunTiming {

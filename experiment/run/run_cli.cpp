@@ -53,10 +53,21 @@ void print_run_table(const std::vector<StackTotals>& stacks, const SessionCounts
   // Delivered: bytes that arrived (TCP: acknowledged by the receiver; UDP: datagrams the receiver got), over the
   // whole run. Not what the applications offered.
   std::printf("  %-16s %9s %7s %18s\n", "stack", "sessions", "share", "delivered Mbit/s");
+  std::uint64_t bytes_unknown = 0;
   for (const auto& s : stacks) {
-    std::printf("  %-16s %9llu %7.3f %18.3f\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
-                s.delivered_mbps);
+    // A stack that carried only command runs delivered an unknown amount, not 0; with some, a lower bound.
+    char delivered[32];
+    if (s.sessions_bytes_unknown > 0 && s.sessions_bytes_unknown == s.sessions)
+      std::snprintf(delivered, sizeof delivered, "unknown*");
+    else
+      std::snprintf(delivered, sizeof delivered, s.sessions_bytes_unknown > 0 ? "%.3f*" : "%.3f", s.delivered_mbps);
+    std::printf("  %-16s %9llu %7.3f %18s\n", s.stack.c_str(), static_cast<unsigned long long>(s.sessions), s.share,
+                delivered);
+    bytes_unknown += s.sessions_bytes_unknown;
   }
+  if (bytes_unknown > 0)
+    std::printf("  * not counted: the bytes of %llu command runs (their programs' data path is the kernel's)\n",
+                static_cast<unsigned long long>(bytes_unknown));
   std::printf("  sessions: %llu total, %llu completed, %llu failed, %llu unfinished at the end; policy versions: %llu\n",
               static_cast<unsigned long long>(counts.sessions), static_cast<unsigned long long>(counts.completed),
               static_cast<unsigned long long>(counts.failed), static_cast<unsigned long long>(counts.unfinished),

@@ -49,12 +49,17 @@ Policy ScenarioRun::initial_policy() const {
 
 Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stack*>>& node_stacks,
                                         const std::vector<Stack*>& echo_on, std::vector<ProbeTarget> probes,
-                                        const AlgorithmRegistry* algorithms) {
+                                        const AlgorithmRegistry* algorithms, PolicyChannel* also_publish_to) {
   const Policy initial = initial_policy();
   if (auto st = validate(initial, stack_names_); !st)
     return make_error(EINVAL, sc_.file + ": policy: " + st.error().message);
   recorder_.policy(initial);
   channel_ = std::make_unique<InProcessPolicyChannel>(clock_, sc_.nrd.sync_delay);
+  PolicyChannel* publish_to = channel_.get();
+  if (also_publish_to) {
+    fan_out_ = std::make_unique<PolicyFanOut>(std::vector<PolicyChannel*>{channel_.get(), also_publish_to});
+    publish_to = fan_out_.get();
+  }
   if (sc_.nrd.enabled) {
     const AlgorithmRegistry builtins = algorithms ? AlgorithmRegistry{} : AlgorithmRegistry::with_builtins();
     auto algorithm = (algorithms ? *algorithms : builtins).create(sc_.nrd.algorithm, sc_.nrd.params);
@@ -62,7 +67,7 @@ Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stac
     NrdConfig cfg;
     static_cast<EstimatorConfig&>(cfg) = sc_.nrd.estimates;
     cfg.period = sc_.nrd.period;
-    nrd_ = std::make_unique<Nrd>(clock_, stack_names_, std::move(algorithm).value(), cfg, *channel_, initial);
+    nrd_ = std::make_unique<Nrd>(clock_, stack_names_, std::move(algorithm).value(), cfg, *publish_to, initial);
     nrd_->on_period = [this](TimePoint t, const StackEstimates& e) { recorder_.metrics(t, e); };
     nrd_->on_publish = [this](const Policy& p) { recorder_.policy(p); };
   }
@@ -99,10 +104,24 @@ Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stac
   return {};
 }
 
-Status ScenarioRun::build_workloads(const std::function<Stack*(int node)>& server_stack) {
+Status ScenarioRun::build_workloads(const std::function<Stack*(int node)>& server_stack, CommandWorkloads commands) {
   std::set<std::tuple<std::string, std::uint16_t, L4Proto>> listening;
   for (std::size_t i = 0; i < sc_.workloads.size(); ++i) {
-    const auto& w = sc_.workloads[i];
+    const auto& written = sc_.workloads[i];
+    if (written.kind == scenario::WorkloadKind::command && commands == CommandWorkloads::run_elsewhere) {
+      // The program's server (`serve:`) takes its port: no built-in server may.
+      if (written.port != 0 &&
+          (!listening.insert({written.to, written.port, L4Proto::tcp}).second || written.port == kEchoPort))
+        return make_error(EINVAL, where(sc_, written.mark) + "workload '" + written.name + "': port " +
+                                      std::to_string(written.port) + " on '" + written.to + "' is already in use");
+      continue;
+    }
+    if (written.kind == scenario::WorkloadKind::command && !written.simulate_as) {
+      return make_error(EINVAL, where(sc_, written.mark) + "workload '" + written.name + "': kind: command runs a "
+                                    "real program, which only dmm-emu can; give it `simulate_as:` (the built-in "
+                                    "workload dmm-sim runs in its place) or run the scenario with dmm-emu");
+    }
+    const auto& w = written.simulate_as ? *written.simulate_as : written;
     const int from = sc_.node_index(w.from), to = sc_.node_index(w.to);
     NSocket* nsocket = nodes_[static_cast<std::size_t>(from)].nsocket.get();
     if (!nsocket) {

@@ -30,6 +30,10 @@ struct SessionCounts {
 };
 SessionCounts count_sessions(const std::vector<scenario::SessionRecord>& sessions);
 
+// What build_workloads does with `kind: command` workloads: dmm-sim runs their `simulate_as:` (and refuses one
+// without it, naming it); dmm-emu runs the programs itself (backends/emu) and only reserves their ports here.
+enum class CommandWorkloads { simulate, run_elsewhere };
+
 class ScenarioRun {
 public:
   // `clock` is the run's: its now() is the scenario's time. Both must outlive the run.
@@ -44,11 +48,20 @@ public:
   // nRD (its algorithm from `algorithms`, or the built-ins when null), and per node with stacks
   // (`node_stacks[k]`, by name) an orchestrator and an nSocket; the probe echo on every stack of `echo_on` (null
   // entries skipped); probes to `probes`. EINVAL naming the scenario line for a bad policy or algorithm.
+  // nRD also publishes to `also_publish_to` when given (dmm-emu's programs under dmm-run subscribe there).
   Status build_control_plane(const std::vector<std::map<StackId, Stack*>>& node_stacks,
                              const std::vector<Stack*>& echo_on, std::vector<ProbeTarget> probes,
-                             const AlgorithmRegistry* algorithms);
+                             const AlgorithmRegistry* algorithms, PolicyChannel* also_publish_to = nullptr);
   // Each workload's server on `server_stack(node)` of its destination and its client on its source's nSocket.
-  Status build_workloads(const std::function<Stack*(int node)>& server_stack);
+  Status build_workloads(const std::function<Stack*(int node)>& server_stack,
+                         CommandWorkloads commands = CommandWorkloads::simulate);
+
+  // nRD (null when the scenario turns it off): where samples from outside the run's nSockets go.
+  Nrd* nrd() { return nrd_.get(); }
+  // The initial policy (version 1, the scenario's `policy:`).
+  Policy initial_policy() const;
+  // A session number no other session of the run has (sessions.csv `session`).
+  std::uint64_t next_session_id() { return next_session_id_++; }
 
   // Time zero: nRD and its probes start, the workloads' clients start.
   void start();
@@ -60,7 +73,6 @@ public:
   void finish();
 
 private:
-  Policy initial_policy() const;
 
   const scenario::Scenario& sc_;
   Executor& clock_;
@@ -72,6 +84,7 @@ private:
   };
   std::vector<Node> nodes_;  // per scenario node; empty for nodes without stacks
   std::unique_ptr<InProcessPolicyChannel> channel_;
+  std::unique_ptr<PolicyFanOut> fan_out_;  // channel_ and the caller's, when it gave one
   std::unique_ptr<Nrd> nrd_;
   std::unique_ptr<ActiveProber> prober_;
   DeliveryLedger ledger_;  // before the servers, which write into it

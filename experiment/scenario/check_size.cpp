@@ -26,7 +26,9 @@ struct Load {
   double bytes = 0;
 };
 
-Load offered(const WorkloadSpec& w, Duration run) {
+Load offered(const WorkloadSpec& spec, Duration run) {
+  // A command's own traffic is unknown; what dmm-sim runs in its place is not.
+  const WorkloadSpec& w = spec.simulate_as ? *spec.simulate_as : spec;
   const double active = to_seconds(w.stop.value_or(run) - w.start);
   Load load;
   if (w.rate) {
@@ -41,6 +43,7 @@ Load offered(const WorkloadSpec& w, Duration run) {
     case WorkloadKind::bulk: per_session = double(w.size); break;
     case WorkloadKind::request_response: per_session = double(w.request) + double(w.response); break;
     case WorkloadKind::on_off: per_session = w.send_rate.value / 8 * std::min(to_seconds(w.on), active); break;
+    case WorkloadKind::command: break;
   }
   load.bytes = load.sessions * per_session;
   return load;

@@ -14,12 +14,16 @@ struct KindInfo {
 
 const std::vector<std::string> kCommonKeys{"name", "kind",  "from", "to",   "port", "intent",
                                            "proto", "start", "stop", "rate", "count"};
+// A command's program chooses its own protocol; its port (where `serve` listens) is optional.
+const std::vector<std::string> kCommandKeys{"name", "kind", "from", "to", "port", "intent", "start", "stop",
+                                            "rate", "count", "run", "serve", "timeout", "simulate_as"};
 
 const std::vector<KindInfo>& kinds() {
   static const std::vector<KindInfo> table{
       {"bulk", WorkloadKind::bulk, {"size"}},
       {"request-response", WorkloadKind::request_response, {"request", "response"}},
       {"on-off", WorkloadKind::on_off, {"on", "off", "send_rate"}},
+      {"command", WorkloadKind::command, {}},
   };
   return table;
 }
@@ -28,7 +32,7 @@ const KindInfo& read_kind(const Field& f) {
   const std::string text = read_text(f);
   for (const auto& k : kinds())
     if (k.name == text) return k;
-  f.fail("unknown workload kind '" + text + "' (bulk, request-response, on-off)");
+  f.fail("unknown workload kind '" + text + "' (bulk, request-response, on-off, command)");
 }
 
 ByteCount read_positive_size(const Field& f) {
@@ -73,14 +77,64 @@ void read_kind_fields(const MapReader& m, WorkloadSpec& w) {
       if (auto f = m.get("off")) w.off = read_duration(*f);
       if (auto f = m.get("send_rate")) w.send_rate = read_rate(*f);
       break;
+    case WorkloadKind::command: break;  // read_command
   }
+}
+
+std::string read_command_line(const Field& f) {
+  std::string text = read_text(f);
+  if (text.find_first_not_of(" \t") == std::string::npos) f.fail("needs a command line (run by /bin/sh -c)");
+  if (text.find('\0') != std::string::npos || text.size() > 4096) f.fail("a command line of at most 4096 bytes");
+  return text;
+}
+
+void read_protocol(const MapReader& m, const std::string_view kind, WorkloadSpec& w) {
+  if (auto p = m.get("proto")) {
+    const auto proto = parse_l4proto(read_text(*p));
+    if (!proto) p->fail("unknown protocol '" + (*p)->text + "' (tcp, udp)");
+    if (*proto == L4Proto::udp && w.kind != WorkloadKind::on_off)
+      p->fail("udp is only for on-off workloads; a " + std::string(kind) + " workload needs tcp");
+    w.proto = *proto;
+  }
+}
+
+// `simulate_as:` of a command: a built-in workload with the command's name, nodes, intent and schedule; its own
+// keys are the kind, that kind's parameters, and port/proto.
+std::shared_ptr<const WorkloadSpec> read_simulate_as(const Field& f, const WorkloadSpec& command) {
+  const MapReader m(f, "simulate_as (the built-in workload dmm-sim runs in place of the command)");
+  const KindInfo& kind = read_kind(m.require("kind"));
+  if (kind.kind == WorkloadKind::command) m.require("kind").fail("simulate_as needs a built-in kind (bulk, request-response, on-off)");
+  std::vector<std::string> allowed{"kind", "port", "proto"};
+  allowed.insert(allowed.end(), kind.own_keys.begin(), kind.own_keys.end());
+  m.allow(allowed, " in simulate_as (name, nodes, intent and schedule are the command's)");
+  auto w = std::make_shared<WorkloadSpec>(command);
+  w->kind = kind.kind;
+  w->command.reset();
+  w->mark = Mark{f->where.line, f->where.column};
+  if (auto p = m.get("port")) {
+    w->port = static_cast<std::uint16_t>(read_uint(*p, 1, 65535));
+  } else if (command.port == 0) {
+    f.fail("needs a port: the command has none to share");
+  }
+  read_protocol(m, kind.name, *w);
+  read_kind_fields(m, *w);
+  return w;
+}
+
+void read_command(const MapReader& m, WorkloadSpec& w) {
+  CommandSpec c;
+  c.run = read_command_line(m.require("run"));
+  if (auto f = m.get("serve")) c.serve = read_command_line(*f);
+  if (auto f = m.get("timeout")) c.timeout = read_positive_duration(*f);
+  w.command = std::move(c);
+  if (auto f = m.get("simulate_as")) w.simulate_as = read_simulate_as(*f, w);
 }
 
 WorkloadSpec load_workload(const Field& f, const LoadContext& ctx) {
   const Scenario& s = ctx.scenario;
   const MapReader m(f, "a workload");
   const KindInfo& kind = read_kind(m.require("kind"));
-  std::vector<std::string> allowed = kCommonKeys;
+  std::vector<std::string> allowed = kind.kind == WorkloadKind::command ? kCommandKeys : kCommonKeys;
   allowed.insert(allowed.end(), kind.own_keys.begin(), kind.own_keys.end());
   m.allow(allowed, " for a " + std::string(kind.name) + " workload");
 
@@ -100,21 +154,17 @@ WorkloadSpec load_workload(const Field& f, const LoadContext& ctx) {
   // Sessions are opened through the stacks of `from`; without one, nothing could carry them.
   if (!ctx.names.nodes_with_stacks.count(w.from))
     from.fail("node '" + w.from + "' has no stacks, so it cannot open sessions");
-  w.port = static_cast<std::uint16_t>(read_uint(m.require("port"), 1, 65535));
+  if (auto p = kind.kind == WorkloadKind::command ? m.get("port") : std::optional<Field>(m.require("port")))
+    w.port = static_cast<std::uint16_t>(read_uint(*p, 1, 65535));
   if (auto i = m.get("intent")) {
     const auto intent = parse_intent(read_text(*i));
     if (!intent) i->fail("unknown intent '" + (*i)->text + "' (default, latency, throughput, bulk)");
     w.intent = *intent;
   }
-  if (auto p = m.get("proto")) {
-    const auto proto = parse_l4proto(read_text(*p));
-    if (!proto) p->fail("unknown protocol '" + (*p)->text + "' (tcp, udp)");
-    if (*proto == L4Proto::udp && w.kind != WorkloadKind::on_off)
-      p->fail("udp is only for on-off workloads; a " + std::string(kind.name) + " workload needs tcp");
-    w.proto = *proto;
-  }
+  read_protocol(m, kind.name, w);
   read_timing(m, s, w);
   read_kind_fields(m, w);
+  if (w.kind == WorkloadKind::command) read_command(m, w);
   return w;
 }
 

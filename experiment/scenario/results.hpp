@@ -37,6 +37,9 @@ struct SessionRecord {
   std::optional<double> loss;        // UDP: 1 - datagrams arrived / sent (in flight at the end = lost)
   std::optional<Duration> owd;       // UDP: mean one-way delay of the datagrams that arrived
   std::optional<Duration> jitter;    // UDP: RFC 3550 interarrival jitter (at least two datagrams arrived)
+  // A `kind: command` run: its program's sessions bypass the run's nSockets, so what they carried is not known
+  // (the bytes columns are written empty, never as 0).
+  bool bytes_unknown = false;
 
   // Still open when the run ended: not failed, not finished either; `end` is not an end (written empty).
   bool unfinished() const;

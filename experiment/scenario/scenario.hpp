@@ -3,6 +3,7 @@
 // never parses or guesses; every field remembers where it came from for error messages.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,7 +65,16 @@ struct RuleSpec {
   Mark mark;
 };
 
-enum class WorkloadKind { bulk, request_response, on_off };
+enum class WorkloadKind { bulk, request_response, on_off, command };
+
+// `kind: command` (dmm-emu): an unmodified program run under dmm-run in the source node, once per session of the
+// workload's schedule (`count` back to back, or `rate` launches). Each run is one session in sessions.csv: it
+// completes when the program exits with status 0. The program sees the destination node's address as `{to}`.
+struct CommandSpec {
+  std::string run;                   // a shell command line (/bin/sh -c), `{to}` replaced by the destination's address
+  std::optional<std::string> serve;  // started in the destination node before time zero, stopped at the end
+  std::optional<Duration> timeout;   // a run still going after this is stopped and counted as failed
+};
 
 struct WorkloadSpec {
   std::string name;
@@ -83,6 +93,10 @@ struct WorkloadSpec {
   Duration on{std::chrono::seconds(1)};   // on-off
   Duration off{std::chrono::seconds(1)};
   BitsPerSecond send_rate{1e6};    // on-off: sending rate while on
+  std::optional<CommandSpec> command;  // kind: command
+  // kind: command, `simulate_as:`: the built-in workload dmm-sim runs in its place (same name, nodes and
+  // schedule); absent, dmm-sim refuses the scenario, naming this workload.
+  std::shared_ptr<const WorkloadSpec> simulate_as;
   Mark mark;
 };
 

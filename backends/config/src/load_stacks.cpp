@@ -15,7 +15,7 @@ using scenario::read_text;
 
 // The kinds this loader types itself, with their keys (DESIGN.md §2.5).
 // `allow:` is dmm-stackd's admission, not a property of the instance: typed here, never a registry parameter.
-const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol", "allow"};
+const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol", "congestion", "allow"};
 const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
@@ -62,6 +62,14 @@ KernelStackSpec read_kernel(const MapReader& m, const LoadContext& ctx) {
     if (text == "tcp") spec.protocol = KernelProtocol::tcp;
     else if (text == "mptcp") spec.protocol = KernelProtocol::mptcp;
     else f->fail("unknown protocol '" + text + "' for a kernel stack (tcp, mptcp)");
+  }
+  if (auto f = m.get("congestion")) {
+    const std::string text = read_text(*f);
+    // The kernel's names are at most 15 characters of [a-z0-9_] (TCP_CA_NAME_MAX); whether this kernel has it
+    // is checked with the host (check_host), not here.
+    if (text.empty() || text.size() > 15 || text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+      f->fail("invalid congestion control '" + text + "': a kernel name such as cubic, bbr or reno");
+    spec.congestion = text;
   }
   return spec;
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "command.hpp"
 
@@ -23,25 +24,47 @@ Status offloads_off(const std::string& ns, const std::string& interface) {
                "off", "gro", "off"});
 }
 
+// Kills every process still in namespace `ns` (a program a command workload started that outlived its group),
+// then removes the namespace: one that still has processes would otherwise live on without its name.
+Status remove_namespace(const std::string& ns) {
+  if (auto pids = run_command({"ip", "netns", "pids", ns})) {
+    std::istringstream in(*pids);
+    for (long pid = 0; in >> pid;)
+      if (pid > 1) ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+  return step({"ip", "netns", "del", ns});
+}
+
 }  // namespace
 
+std::filesystem::path emu_scratch_root() { return "/run/dmm-emu"; }
+
 std::string emu_prefix_for_this_process() { return std::string(kEmuPrefixStem) + std::to_string(::getpid()) + "-"; }
+
+namespace {
+
+// Whether `name` (a namespace or scratch directory) belongs to a dmm-emu run whose process is gone: dmme<pid>-*.
+bool left_by_a_dead_run(const std::string& name) {
+  const std::size_t stem = std::string_view(kEmuPrefixStem).size();
+  const auto dash = name.find('-');
+  if (name.rfind(kEmuPrefixStem, 0) != 0 || dash == std::string::npos || dash <= stem || dash - stem > 9) return false;
+  const std::string pid_text = name.substr(stem, dash - stem);
+  if (pid_text.find_first_not_of("0123456789") != std::string::npos) return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+  return pid != ::getpid() && ::kill(pid, 0) != 0 && errno != EPERM;  // else its run is still going
+}
+
+}  // namespace
 
 std::size_t sweep_stale_emu_namespaces() {
   std::size_t removed = 0;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(kEmuPrefixStem, 0) != 0) continue;
-    const std::size_t stem = std::string_view(kEmuPrefixStem).size();
-    const auto dash = name.find('-');
-    if (dash == std::string::npos || dash < stem) continue;
-    const std::string pid_text = name.substr(stem, dash - stem);
-    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
-    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM) continue;  // its run is still going
-    if (run_command({"ip", "netns", "del", name})) ++removed;
-  }
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec))
+    if (left_by_a_dead_run(entry.path().filename().string()) && remove_namespace(entry.path().filename().string()))
+      ++removed;
+  // The scratch directories of dead runs (their nRD socket, their servers' files).
+  for (const auto& entry : std::filesystem::directory_iterator(emu_scratch_root(), ec))
+    if (left_by_a_dead_run(entry.path().filename().string())) std::filesystem::remove_all(entry.path(), ec);
   return removed;
 }
 
@@ -100,7 +123,7 @@ Status EmuNetwork::set_up_with_routes(const std::string& ns, const std::string& 
 }
 
 void EmuNetwork::remove_all() {
-  for (auto it = made_.rbegin(); it != made_.rend(); ++it) (void)run_command({"ip", "netns", "del", *it});
+  for (auto it = made_.rbegin(); it != made_.rend(); ++it) (void)remove_namespace(*it);
   made_.clear();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Makes an EmuPlan real (namespaces, veths with offloads off, addresses, routes) and takes
 // it down again: at the end of a run, on a signal, and, for a run that was killed, at the start of the next one.
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -37,7 +38,11 @@ private:
 // The namespace prefix of this process's runs (dmme<pid>-).
 std::string emu_prefix_for_this_process();
 
-// Removes namespaces left by dmm-emu runs whose process is gone (named dmme<pid>-*); returns how many.
+// Where runs keep their scratch directories (<root>/<prefix>: the programs' nRD socket, servers' files).
+std::filesystem::path emu_scratch_root();
+
+// Removes namespaces (and the processes still in them) and scratch directories left by dmm-emu runs whose process
+// is gone (named dmme<pid>-*); returns how many namespaces.
 std::size_t sweep_stale_emu_namespaces();
 
 }  // namespace dmm::emu

@@ -61,10 +61,28 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
       return make_error(EINVAL, at(sc, sc.links[i].mark) + "link '" + sc.links[i].name + "': dmm-emu needs a server "
                                     "node at one end, and both ends have stacks");
   }
+  plan.program_namespaces.resize(sc.nodes.size());
   for (const auto& w : sc.workloads) {
     if (node_has_stacks[static_cast<std::size_t>(sc.node_index(w.to))])
       return make_error(EINVAL, at(sc, w.mark) + "workload '" + w.name + "': dmm-emu runs servers only on nodes "
                                     "without stacks, and '" + w.to + "' has stacks");
+    if (w.kind != scenario::WorkloadKind::command) continue;
+    for (const auto& s : sc.stacks)
+      if (s.node == w.from && s.kind != "kernel")
+        return make_error(EINVAL, at(sc, w.mark) + "workload '" + w.name + "': a command's program reaches " +
+                                      "only kernel stacks, and '" + w.from + "' has " + s.kind + " stack '" + s.name +
+                                      "' (its instance belongs to dmm-emu's process; sharing a user-space instance "
+                                      "with programs is issue 14)");
+    for (const auto& s : sc.stacks)
+      if (s.node != w.from)
+        return make_error(EINVAL, at(sc, w.mark) + "workload '" + w.name + "': a command's program applies the " +
+                                      "scenario's policies only if it has every stack they name, and stack '" +
+                                      s.name + "' is on node '" + s.node + "', not on '" + w.from + "'");
+    const auto k = static_cast<std::size_t>(sc.node_index(w.from));
+    if (!plan.program_namespaces[k]) {
+      plan.program_namespaces[k] = prefix + "p" + std::to_string(k);
+      plan.namespaces.push_back({*plan.program_namespaces[k], std::nullopt, {}});
+    }
   }
 
   // Namespaces of the nodes without stacks: their servers' home.

@@ -10,6 +10,8 @@
 //            lwip-dpdk instance leaves the veth without a kernel address (lwIP owns it, through net_af_packet)
 //   n<k>     node k, when it has no stacks: the node's servers (workloads' and the probe echo) listen here, on its
 //            identity address (10.255.x.y on lo, as in dmm-sim) and on one veth per link it ends
+//   p<k>     node k's programs (`kind: command` workloads from it): only a loopback, so a session the shim did not
+//            place on one of the node's stacks goes nowhere
 // A node with stacks is a client: its sessions go out through its stacks' namespaces.
 #include <optional>
 #include <string>
@@ -54,6 +56,7 @@ struct EmuPlan {
   std::vector<VethPlan> veths;
   std::vector<StackPlan> stacks;          // one per Scenario::stacks entry
   std::vector<std::optional<std::string>> node_namespaces;  // per node: its namespace if it has no stacks
+  std::vector<std::optional<std::string>> program_namespaces;  // per node: its programs' namespace, if it runs any
   EmulatorSpec links;                     // for dmm-linkemu (without duration and seed: the run sets them)
   std::vector<std::string> notes;         // what differs from the scenario as written (one line each)
 };

@@ -14,9 +14,11 @@
 #include "dmm/kernel/kernel_stack.hpp"
 #include "dmm/kernel/stop_signals.hpp"
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
+#include "command_workloads.hpp"
 #include "emu_network.hpp"
 #include "fidelity.hpp"
 #include "link_process.hpp"
+#include "nrd_socket_front.hpp"
 #include "offset_executor.hpp"
 #include "run/scenario_run.hpp"
 #include "scenario/results.hpp"
@@ -40,6 +42,7 @@ public:
         run_(std::make_unique<sim::ScenarioRun>(sc, clock_, recorder_)) {}
 
   ~EmuWorld() {
+    commands_.reset();  // its programs' records go to the run
     run_.reset();  // its sessions and servers use the stacks
     server_stacks_.clear();
     stacks_.clear();
@@ -57,9 +60,41 @@ public:
     }
     std::vector<Stack*> echo_on;
     for (auto& server : server_stacks_) echo_on.push_back(server.get());
-    if (auto st = run_->build_control_plane(node_stacks_, echo_on, std::move(probes), options_.algorithms); !st)
+    const bool programs = std::any_of(sc_.workloads.begin(), sc_.workloads.end(),
+                                      [](const auto& w) { return w.kind == scenario::WorkloadKind::command; });
+    if (programs) {
+      auto front = NrdSocketFront::create(scratch_dir() + "/nrd.sock", loop_, clock_, run_->stack_names(),
+                                          run_->initial_policy());
+      if (!front) return front.error();
+      nrd_front_ = std::move(*front);
+    }
+    if (auto st = run_->build_control_plane(node_stacks_, echo_on, std::move(probes), options_.algorithms,
+                                            nrd_front_ ? &nrd_front_->channel() : nullptr);
+        !st)
       return st;
-    return run_->build_workloads([this](int node) { return server_stacks_[static_cast<std::size_t>(node)].get(); });
+    if (nrd_front_) nrd_front_->feed(run_->nrd());
+    if (auto st = run_->build_workloads(
+            [this](int node) { return server_stacks_[static_cast<std::size_t>(node)].get(); },
+            sim::CommandWorkloads::run_elsewhere);
+        !st)
+      return st;
+    if (!programs) return {};
+    auto commands = CommandWorkloads::create(
+        sc_, plan_, loop_, clock_, recorder_, *run_,
+        CommandSetup{options_.out_dir, scratch_dir(), options_.dmm_run, scratch_dir() + "/nrd.sock"});
+    if (!commands) return commands.error();
+    commands_ = std::move(*commands);
+    return commands_->start_servers();
+  }
+
+  // Where the programs' nRD socket and the servers' working directories live (removed by run_emulation).
+  std::string scratch_dir() const { return (emu_scratch_root() / plan_.prefix).string(); }
+  nlohmann::json commands_report() const { return commands_ ? commands_->report() : nlohmann::json(); }
+  // What the programs' shims did with the run's nRD: how many subscribed, how many samples they reported.
+  nlohmann::json programs_nrd_report() const {
+    if (!nrd_front_) return nlohmann::json();
+    return {{"subscribers", nrd_front_->subscribers_seen()}, {"samples", nrd_front_->samples_received()},
+            {"peers_rejected", nrd_front_->peers_rejected()}};
   }
 
   // From time zero (now) to the scenario's end, or until a stop signal (or options.should_stop); returns the
@@ -69,10 +104,12 @@ public:
     for (const auto& e : sc_.events) loop_.schedule(e.at, [this, &e] { apply_event(e); });
     if (options_.should_stop) ask_whether_to_stop();
     run_->start();
+    if (commands_) commands_->start(sc_.duration);
     loop_.run_until([&] { return clock_.now() >= sc_.duration || signals.received() != 0 || stop_asked_; },
                     sc_.duration + std::chrono::seconds(5));
     const double reached = to_seconds(clock_.now());
     run_->stop_nrd();
+    if (commands_) commands_->finish();
     run_->finish();
     return reached;
   }
@@ -184,7 +221,9 @@ private:
   std::vector<Stack*> stack_of_spec_;                  // per Scenario::stacks entry
   std::vector<std::map<StackId, Stack*>> node_stacks_;  // per node, by name
   std::vector<std::unique_ptr<Stack>> server_stacks_;  // per node (null for client nodes)
+  std::unique_ptr<NrdSocketFront> nrd_front_;          // for the programs of command workloads (else null)
   std::unique_ptr<sim::ScenarioRun> run_;
+  std::unique_ptr<CommandWorkloads> commands_;
 };
 
 }  // namespace
@@ -206,6 +245,18 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
   if (!signals) return signals.error();
   auto network = EmuNetwork::create(*plan);
   if (!network) return network.error();
+  // The run's scratch directory (programs' nRD socket, servers' files): made now, gone with the run.
+  const std::filesystem::path scratch = emu_scratch_root() / plan->prefix;
+  std::error_code scratch_ec;
+  std::filesystem::create_directories(scratch, scratch_ec);
+  if (scratch_ec) return make_error(EIO, "cannot create " + scratch.string() + ": " + scratch_ec.message());
+  struct RemoveScratch {
+    std::filesystem::path path;
+    ~RemoveScratch() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } remove_scratch{scratch};
 
   EmulatorSpec spec = plan->links;
   spec.duration = sc.duration;
@@ -264,6 +315,8 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
     fidelity.json["valid"] = false;
     fidelity.json["reasons"] = fidelity.invalid_because;
   }
+  if (auto commands = world.commands_report(); !commands.is_null()) fidelity.json["commands"] = commands;
+  if (auto nrd = world.programs_nrd_report(); !nrd.is_null()) fidelity.json["programs_nrd"] = nrd;
   report.valid = fidelity.valid;
   report.invalid_because = fidelity.invalid_because;
   report.wall_s = stats.wall_s;

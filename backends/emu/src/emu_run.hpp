@@ -20,6 +20,7 @@ namespace dmm::emu {
 struct EmuOptions {
   std::filesystem::path out_dir;
   std::string linkemu;  // path of dmm-linkemu
+  std::string dmm_run;  // path of dmm-run (for `kind: command` workloads)
   std::optional<sim::Invocation> invocation;
   bool pcap = false;    // every link writes pcap traces into out_dir/pcap/ (the emulator's ns-3 devices)
   // nRD's algorithm from this registry (e.g. one with Python-defined algorithms); null = the built-ins.

@@ -142,6 +142,8 @@ int main(int argc, char** argv) {
   options.pcap = cli.pcap;
   const char* linkemu = std::getenv("DMM_LINKEMU");
   options.linkemu = linkemu ? linkemu : (self_dir() / "dmm-linkemu").string();
+  const char* dmm_run = std::getenv("DMM_RUN");  // command workloads' programs start under it
+  options.dmm_run = dmm_run ? dmm_run : (self_dir() / "dmm-run").string();
   options.invocation = sim::this_invocation(
       "dmm-emu", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())

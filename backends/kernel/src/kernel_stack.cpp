@@ -41,10 +41,6 @@ Result<int> KernelStack::create_socket(int domain, int type, int protocol) const
 Result<std::unique_ptr<Connection>> KernelStack::connect(const Endpoint& to, L4Proto proto, ConnectionEvents& events) {
   auto fd = sockets_.socket(address_family(to.address), socket_type(proto), socket_protocol(proto));
   if (!fd) return make_error(fd.error().code, "stack '" + info_.id + "': " + fd.error().message);
-  if (proto == L4Proto::tcp && config_.congestion &&
-      ::setsockopt(fd->get(), IPPROTO_TCP, TCP_CONGESTION, config_.congestion->data(),
-                   static_cast<socklen_t>(config_.congestion->size())) != 0)
-    return last_sys_error("stack '" + info_.id + "': TCP congestion control " + *config_.congestion);
   const SocketAddress peer = to_socket_address(to);
   KernelConnection::Start start = KernelConnection::Start::connected_now;
   if (::connect(fd->get(), peer.get(), peer.length) != 0) {

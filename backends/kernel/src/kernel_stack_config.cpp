@@ -2,7 +2,7 @@
 
 namespace dmm::kernel {
 
-std::vector<std::string> kernel_stack_params() { return {"netns", "protocol"}; }
+std::vector<std::string> kernel_stack_params() { return {"netns", "protocol", "congestion"}; }
 
 std::string_view to_string(KernelProtocol protocol) { return protocol == KernelProtocol::mptcp ? "mptcp" : "tcp"; }
 
@@ -18,6 +18,10 @@ Result<KernelStackConfig> parse_kernel_stack_config(const StackConfig& config) {
       if (value == "tcp") out.protocol = KernelProtocol::tcp;
       else if (value == "mptcp") out.protocol = KernelProtocol::mptcp;
       else return make_error(EINVAL, "stack '" + config.name + "': unknown protocol '" + value + "' (tcp, mptcp)");
+    } else if (key == "congestion") {
+      if (value.empty() || value.size() > 15)
+        return make_error(EINVAL, "stack '" + config.name + "': invalid congestion control '" + value + "'");
+      out.congestion = value;
     } else {
       return make_error(EINVAL, "stack '" + config.name + "': kind 'kernel' has no parameter '" + key + "'");
     }

@@ -35,4 +35,17 @@ private:
   std::uint64_t rejected_ = 0;
 };
 
+// Hands every published policy to several channels, in order (dmm-emu: its in-process orchestrators and the
+// programs under dmm-run that subscribe over a socket).
+class PolicyFanOut final : public PolicyChannel {
+public:
+  explicit PolicyFanOut(std::vector<PolicyChannel*> channels) : channels_(std::move(channels)) {}
+  void publish(std::shared_ptr<const Policy> policy) override {
+    for (PolicyChannel* c : channels_) c->publish(policy);
+  }
+
+private:
+  std::vector<PolicyChannel*> channels_;
+};
+
 }  // namespace dmm

@@ -43,6 +43,10 @@ struct AllowSpec {
 struct KernelStackSpec {
   std::optional<std::string> netns;  // a name under /run/netns; absent = the namespace the program runs in
   KernelProtocol protocol = KernelProtocol::tcp;
+  // `congestion: cubic`: TCP congestion control of the instance's TCP sockets (TCP_CONGESTION on each one, so a
+  // namespace whose default differs, or that may not select it as its default, still gets it); absent = the
+  // namespace's default.
+  std::optional<std::string> congestion;
   AllowSpec allow;                   // dmm-stackd's admission for this instance; not a registry parameter
 };
 

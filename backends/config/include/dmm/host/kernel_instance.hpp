@@ -14,6 +14,7 @@ inline kernel::KernelStackConfig kernel_stack_config(const StackSpec& spec) {
   config.netns = spec.kernel->netns;
   config.protocol = spec.kernel->protocol == KernelProtocol::mptcp ? kernel::KernelProtocol::mptcp
                                                                    : kernel::KernelProtocol::tcp;
+  config.congestion = spec.kernel->congestion;
   return config;
 }
 

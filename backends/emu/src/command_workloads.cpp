@@ -1,0 +1,325 @@
+#include "command_workloads.hpp"
+
+#include <algorithm>
+#include <set>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "dmm/policy_json.hpp"
+
+namespace dmm::emu {
+namespace {
+
+// A program still running this long after SIGTERM is killed.
+constexpr Duration kStopGrace = std::chrono::seconds(1);
+// How long a server may take to listen on its port before the run gives up on it.
+constexpr Duration kServerStartLimit = std::chrono::seconds(10);
+// Runs of one workload at once: beyond this a launch is recorded as failed instead of forking without end.
+constexpr std::size_t kMaxLiveRuns = 256;
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+std::string tail_of(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  if (s.size() > 300) s = "..." + s.substr(s.size() - 300);
+  return s;
+}
+
+// Whether a socket of the namespace `pid` is in listens on TCP `port` (/proc/PID/net/tcp{,6} show that
+// namespace's sockets; state 0A is LISTEN).
+bool listens_on(pid_t pid, std::uint16_t port) {
+  for (const char* file : {"tcp", "tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + file);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const auto colon = local.rfind(':');
+      if (state == "0A" && colon != std::string::npos &&
+          std::stoul(local.substr(colon + 1), nullptr, 16) == port)
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+struct CommandWorkloads::Run {
+  scenario::SessionRecord record;
+  std::unique_ptr<ChildProcess> process;
+  std::string decisions;  // its decision log
+  TimerId timeout = 0;
+  bool timed_out = false;
+};
+
+struct CommandWorkloads::Workload {
+  const scenario::WorkloadSpec& spec;
+  std::size_t index;
+  std::string program_namespace, server_namespace, host_config, dir, destination;
+  std::mt19937_64 rng;
+  TimePoint stop{0};
+  TimePoint next_at{0};
+  TimerId arrival = 0;
+  std::uint32_t started = 0;
+  std::map<std::uint64_t, std::unique_ptr<Run>> live;
+  std::unique_ptr<ChildProcess> server;
+  std::optional<ExitStatus> server_ended;
+  std::map<std::string, std::uint64_t> endings;  // `exit status 0`, `unfinished at end of run`, ... -> runs
+};
+
+CommandWorkloads::CommandWorkloads(const scenario::Scenario& sc, const EmuPlan& plan, kernel::EpollExecutor& loop,
+                                   Executor& clock, sim::Recorder& recorder, sim::ScenarioRun& run,
+                                   CommandSetup setup)
+    : sc_(sc), plan_(plan), loop_(loop), clock_(clock), recorder_(recorder), run_(run), setup_(std::move(setup)) {}
+
+CommandWorkloads::~CommandWorkloads() {
+  for (auto& w : workloads_) {
+    clock_.cancel(w->arrival);
+    for (auto& [id, r] : w->live) clock_.cancel(r->timeout);
+  }
+}
+
+Result<std::unique_ptr<CommandWorkloads>> CommandWorkloads::create(const scenario::Scenario& sc, const EmuPlan& plan,
+                                                                   kernel::EpollExecutor& loop, Executor& clock,
+                                                                   sim::Recorder& recorder, sim::ScenarioRun& run,
+                                                                   CommandSetup setup) {
+  std::unique_ptr<CommandWorkloads> c(new CommandWorkloads(sc, plan, loop, clock, recorder, run, std::move(setup)));
+  for (std::size_t i = 0; i < sc.workloads.size(); ++i) {
+    const auto& spec = sc.workloads[i];
+    if (spec.kind != scenario::WorkloadKind::command) continue;
+    const auto from = static_cast<std::size_t>(sc.node_index(spec.from));
+    const auto to = static_cast<std::size_t>(sc.node_index(spec.to));
+    // The same seed as dmm-sim's generator of this workload: the same launch times.
+    auto w = std::unique_ptr<Workload>(new Workload{spec, i, *plan.program_namespaces[from], *plan.node_namespaces[to],
+                                                    (c->setup_.out_dir / "commands" / (spec.from + ".dmm.yaml")).string(),
+                                                    (c->setup_.out_dir / "commands" / spec.name).string(),
+                                                    scenario::node_address(static_cast<int>(to)).to_string(),
+                                                    std::mt19937_64(sc.seed * 1000003u + i)});
+    std::error_code ec;
+    std::filesystem::create_directories(w->dir, ec);
+    if (ec) return make_error(EIO, "cannot create " + w->dir + ": " + ec.message());
+    c->workloads_.push_back(std::move(w));
+  }
+  if (auto st = c->write_host_configs(); !st) return st.error();
+  return c;
+}
+
+Status CommandWorkloads::write_host_configs() {
+  std::set<std::string> written;
+  const nlohmann::json rules = policy_to_json(run_.initial_policy())["rules"];
+  for (const auto& w : workloads_) {
+    const std::string& node = w->spec.from;
+    if (!written.insert(node).second) continue;
+    std::ofstream out(w->host_config);
+    out << "# dmm-emu wrote this for the programs of node '" << node << "' (kind: command workloads): its stack\n"
+        << "# instances, the scenario's policy (version 1) and the run's nRD. Read by dmm-run.\nstacks:\n";
+    for (std::size_t j = 0; j < sc_.stacks.size(); ++j) {
+      const auto& s = sc_.stacks[j];
+      if (s.node != node) continue;
+      // The scenario's TCP variant on the programs' sockets too, as on the run's own.
+      out << "  - {name: " << s.name << ", kind: kernel, netns: " << plan_.stacks[j].namespace_name
+          << ", congestion: " << plan_.stacks[j].congestion << "}\n";
+    }
+    out << "policy:\n";
+    for (const auto& rule : rules) out << "  - " << rule.dump() << "\n";  // JSON is YAML's flow style
+    out << "nrd: {socket: " << setup_.nrd_socket << "}\n";
+    if (!out) return make_error(EIO, "cannot write " + w->host_config);
+  }
+  return {};
+}
+
+Status CommandWorkloads::start_servers() {
+  for (auto& w : workloads_) {
+    if (!w->spec.command->serve) continue;
+    const std::string cwd = (setup_.scratch_dir / w->spec.name).string();
+    std::error_code ec;
+    std::filesystem::create_directories(cwd, ec);
+    if (ec) return make_error(EIO, "cannot create " + cwd + ": " + ec.message());
+    const std::string line = replace_all(*w->spec.command->serve, "{to}", w->destination);
+    const std::string err = w->dir + "/serve.err";
+    Workload* wp = w.get();
+    auto server = ChildProcess::spawn(loop_, w->server_namespace, {"/bin/sh", "-c", line}, cwd, w->dir + "/serve.out",
+                                      err, [this, wp](ExitStatus s) {
+                                        if (!finishing_) wp->server_ended = s;  // not our own stop at the end
+                                      });
+    if (!server) return make_error(server.error().code, "workload '" + w->spec.name + "': serve: " + server.error().message);
+    w->server = std::move(*server);
+    if (w->spec.port == 0) continue;
+    const TimePoint limit = loop_.now() + kServerStartLimit;
+    while (!listens_on(w->server->pid(), w->spec.port)) {
+      loop_.run_until([&] { return false; }, std::chrono::milliseconds(20));  // lets the pidfd report an exit
+      const std::string why = w->server_ended ? "ended (" + w->server_ended->to_string() + ")"
+                              : loop_.now() >= limit ? "did not listen on port " + std::to_string(w->spec.port) +
+                                                           " within " + format_duration(kServerStartLimit)
+                                                     : "";
+      if (!why.empty())
+        return make_error(EIO, sc_.file + ":" + std::to_string(w->spec.mark.line) + ":" +
+                                   std::to_string(w->spec.mark.column) + ": workload '" + w->spec.name +
+                                   "': its server `" + line + "` " + why + "; its stderr: " + tail_of(err));
+    }
+  }
+  return {};
+}
+
+void CommandWorkloads::start(Duration run_end) {
+  for (auto& w : workloads_) {
+    w->stop = TimePoint{w->spec.stop.value_or(run_end)};
+    w->next_at = TimePoint{w->spec.start};
+    Workload* wp = w.get();
+    w->arrival = clock_.schedule(w->next_at - clock_.now(), [this, wp] {
+      wp->arrival = 0;
+      launch(*wp);
+      if (wp->spec.rate) schedule_next(*wp);
+    });
+  }
+}
+
+void CommandWorkloads::schedule_next(Workload& w) {
+  std::exponential_distribution<double> gap(*w.spec.rate);
+  w.next_at += from_seconds(gap(w.rng));  // from the last planned launch, so lateness does not accumulate
+  if (w.next_at >= w.stop) return;
+  w.arrival = clock_.schedule(std::max(Duration::zero(), w.next_at - clock_.now()), [this, &w] {
+    w.arrival = 0;
+    launch(w);
+    schedule_next(w);
+  });
+}
+
+void CommandWorkloads::launch(Workload& w) {
+  ended_.clear();  // a timer's turn: no exit callback of theirs is running
+  if (finishing_ || clock_.now() >= w.stop) return;
+  ++w.started;
+  auto r = std::make_unique<Run>();
+  auto& rec = r->record;
+  rec.session = run_.next_session_id();
+  rec.workload = w.spec.name;
+  rec.node = w.spec.from;
+  rec.dst = w.spec.to;
+  rec.port = w.spec.port;
+  rec.intent = w.spec.intent;
+  rec.start = clock_.now();
+  rec.bytes_unknown = true;
+  const std::string stem = w.dir + "/" + std::to_string(w.started);
+  r->decisions = stem + ".decisions.jsonl";
+  const std::uint64_t id = rec.session;
+  Run* rp = r.get();
+  w.live.emplace(id, std::move(r));
+  if (w.live.size() > kMaxLiveRuns) {
+    record(w, *rp, false, "not started: " + std::to_string(kMaxLiveRuns) + " runs of this workload still going");
+    return;
+  }
+  const std::string line = replace_all(w.spec.command->run, "{to}", w.destination);
+  auto process = ChildProcess::spawn(
+      loop_, w.program_namespace,
+      {setup_.dmm_run, "--config", w.host_config, "--intent", std::string(to_string(w.spec.intent)), "--log",
+       rp->decisions, "--", "/bin/sh", "-c", line},
+      (setup_.scratch_dir).string(), stem + ".out", stem + ".err",
+      [this, &w, id](ExitStatus s) { ended(w, id, s); });
+  if (!process) return record(w, *rp, false, "not started: " + process.error().message);
+  rp->process = std::move(*process);
+  if (w.spec.command->timeout) {
+    rp->timeout = clock_.schedule(*w.spec.command->timeout, [rp] {
+      rp->timeout = 0;
+      rp->timed_out = true;
+      rp->process->stop(kStopGrace);
+    });
+  }
+}
+
+void CommandWorkloads::ended(Workload& w, std::uint64_t session, ExitStatus status) {
+  auto it = w.live.find(session);
+  if (it == w.live.end()) return;
+  Run& r = *it->second;
+  if (r.timed_out) {
+    record(w, r, false, "timed out after " + format_duration(*w.spec.command->timeout) + " (stopped; " +
+                            status.to_string() + ")");
+  } else {
+    record(w, r, status.success(), status.success() ? "" : status.to_string());
+  }
+  // Without a rate, runs go back to back: the next starts when this one has ended.
+  if (!finishing_ && !w.spec.rate && w.started < w.spec.count)
+    w.arrival = clock_.schedule(Duration::zero(), [this, &w] {
+      w.arrival = 0;
+      launch(w);
+    });
+}
+
+void CommandWorkloads::record(Workload& w, Run& r, bool completed, std::string error) {
+  clock_.cancel(r.timeout);
+  r.timeout = 0;
+  const std::uint64_t id = r.record.session;
+  auto& rec = r.record;
+  rec.end = clock_.now();
+  rec.completed = completed;
+  rec.error = std::move(error);
+  // The stack of the run's first session, as its shim decided it (one JSON line per decision).
+  std::ifstream in(r.decisions);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("stack") || !j["stack"].is_string()) continue;
+    rec.stack = j["stack"].get<std::string>();
+    rec.rule = j.value("rule", -1);
+    rec.policy_version = j.value("policy_version", 0ull);
+    if (j.contains("fallback_from") && j["fallback_from"].is_string())
+      rec.attempts = j["fallback_from"].get<std::string>() + ":failed;" + rec.stack + ":ok";
+    break;
+  }
+  ++w.endings[rec.error.empty() ? "exit status 0" : rec.error.substr(0, rec.error.find(" ("))];
+  recorder_.session(rec);
+  auto it = w.live.find(id);
+  if (it == w.live.end()) return;
+  // Usually called from inside the process's exit callback: kept until outside it (the next launch or the end).
+  ended_.push_back(std::move(it->second));
+  w.live.erase(it);
+}
+
+void CommandWorkloads::finish() {
+  finishing_ = true;
+  for (auto& w : workloads_) {
+    clock_.cancel(w->arrival);
+    w->arrival = 0;
+    std::vector<Run*> open;
+    for (auto& [id, r] : w->live) open.push_back(r.get());
+    for (Run* r : open) {
+      if (r->process) r->process->stop(kStopGrace);
+      record(*w, *r, false, scenario::kUnfinished);
+    }
+    if (w->server) w->server->stop(kStopGrace);
+  }
+  // Give the programs their grace, then whatever still runs is killed by ~ChildProcess.
+  const TimePoint limit = loop_.now() + kStopGrace + std::chrono::milliseconds(200);
+  loop_.run_until(
+      [&] {
+        return std::none_of(workloads_.begin(), workloads_.end(),
+                            [](const auto& w) { return w->server && w->server->running(); });
+      },
+      limit - loop_.now());
+  ended_.clear();
+}
+
+nlohmann::json CommandWorkloads::report() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& w : workloads_) {
+    nlohmann::json j{{"runs", w->started}, {"endings", w->endings}, {"program_namespace", w->program_namespace}};
+    if (w->spec.command->serve)
+      j["server"] = w->server_ended ? "ended during the run: " + w->server_ended->to_string() : "ran to the end";
+    out[w->spec.name] = j;
+  }
+  return out;
+}
+
+}  // namespace dmm::emu
