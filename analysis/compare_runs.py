@@ -149,8 +149,9 @@ def session_rates_mbps(runs: Iterable[RunResults], workload: Optional[str] = Non
             s = s[s.workload == workload]
         ends = np.where(np.isfinite(s.end_s), s.end_s, run.duration_s)
         seconds = ends - s.start_s.to_numpy(float)
-        keep = seconds > 0
-        parts.append(delivered_bytes(s).to_numpy(float)[keep] * 8 / seconds[keep] / 1e6)
+        delivered = delivered_bytes(s).to_numpy(float)
+        keep = (seconds > 0) & np.isfinite(delivered)  # unknown bytes (a command's run): no rate
+        parts.append(delivered[keep] * 8 / seconds[keep] / 1e6)
     return np.concatenate(parts) if parts else np.array([])
 
 

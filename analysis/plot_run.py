@@ -32,11 +32,11 @@ from matplotlib.lines import Line2D
 
 if __package__:  # imported as dmm.analysis.plot_run
     from . import completion
-    from .results import ResultsError, RunResults, delivered_bytes, load_results
+    from .results import ResultsError, RunResults, bytes_unknown, delivered_bytes, load_results
 else:  # run as a script, or imported from the analysis directory
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import completion  # noqa: E402
-    from results import ResultsError, RunResults, delivered_bytes, load_results  # noqa: E402
+    from results import ResultsError, RunResults, bytes_unknown, delivered_bytes, load_results  # noqa: E402
 
 DPI = 150
 MIN_BIN_S = 0.1
@@ -125,6 +125,8 @@ def goodput_series(sessions: pd.DataFrame, duration_s: float) -> tuple[np.ndarra
     frame = sessions[sessions["stack"].notna() & np.isfinite(sessions.start_s)]
     series = {}
     delivered = delivered_bytes(frame)
+    # Command runs (dmm-emu) have no known bytes: left out, never counted as 0 (the plot says how many).
+    frame, delivered = frame[delivered.notna()], delivered[delivered.notna()]
     for stack, group in frame.groupby("stack", sort=True):
         sizes = delivered.loc[group.index]
         starts = group.start_s.to_numpy(float)
@@ -298,13 +300,16 @@ def save(fig, out_dir: str, name: str) -> str:
 def plot_goodput(run: RunResults, out_dir: str):
     duration = run.duration_s
     edges, series = goodput_series(run.sessions, duration)
+    unknown = int(bytes_unknown(run.sessions).sum())
     if not series:
-        note("skipping goodput.png: no session ran on a stack")
+        note("skipping goodput.png: " + ("the sessions are command runs, whose bytes are not known" if unknown
+                                         else "no session ran on a stack"))
         return None
     colors = stack_colors(run)
+    left_out = f"; {unknown} command runs left out: their bytes are not known" if unknown else ""
     fig, (ax,), events, policies = time_figure(
         run, [4.0], f"delivered rate per stack ({goodput_bin_s(duration):g} s bins; bytes that arrived, "
-                    "sessions.csv bytes_delivered)")
+                    f"sessions.csv bytes_delivered{left_out})")
     for stack, mbps in series.items():
         ax.step(edges, np.append(mbps, mbps[-1]), where="post", color=colors.get(stack), linewidth=1.2,
                 label=stack)

@@ -327,6 +327,42 @@ class SeveralRuns(Workspace):
         self.assertIn("the emulation runs differ among themselves", switch.reason)
 
 
+class CommandRuns(Workspace):
+    """dmm-emu's `kind: command` runs: every bytes column empty (a program's bytes are not known)."""
+
+    def as_command(self, directory, workload):
+        path = os.path.join(directory, "sessions.csv")
+        with open(path, encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        header = rows[0]
+        for row in rows[1:]:
+            if row[header.index("workload")] == workload:
+                for column in ("bytes_sent", "bytes_received", "bytes_delivered"):
+                    row[header.index(column)] = ""
+        write_csv(path, header, rows[1:])
+        return directory
+
+    def test_their_goodput_is_not_compared_and_the_notes_say_why(self):
+        emu = self.as_command(self.dir("emu"), "bulk")
+        result = compare.compare(self.dir("sim"), [emu])
+        goodput = [f for f in result.figures if f.kind == "goodput"]
+        self.assertTrue(goodput, "the RPCs' goodput is still compared")
+        self.assertFalse([f for f in goodput if f.scope.get("workload") == "bulk"],
+                         "a command's unknown bytes must not read as 0 Mbit/s")
+        self.assertEqual(figure(result, "completion", workload="bulk", window=0).verdict, compare.AGREE)
+        self.assertTrue(any("workload bulk: its emulated sessions are programs' runs" in n for n in result.notes),
+                        result.notes)
+
+    def test_unknown_bytes_are_nan_not_zero(self):
+        emu = self.as_command(self.dir("emu"), "bulk")
+        sessions = compare.load_results(emu).sessions
+        delivered = compare.delivered_bytes(sessions)
+        bulk = sessions.workload == "bulk"
+        self.assertTrue(delivered[bulk].isna().all())
+        self.assertTrue((delivered[~bulk] > 0).all())
+        self.assertEqual(len(compare.delivered_rates_mbps(compare.load_results(emu), "bulk")), 0)
+
+
 class Fidelity(Workspace):
     def test_an_invalid_emulation_is_never_a_clean_agree(self):
         result = compare.compare(self.dir("sim"), [self.dir("emu", emu={"valid": False,

@@ -286,6 +286,22 @@ TEST(HostConfig, CheckHostFindsAMissingPlugin) {
   EXPECT_EQ(s.error().message.rfind("/etc/dmm/dmm.yaml:1:11: plug-in /nonexistent/x.so", 0), 0u) << s.error().message;
 }
 
+TEST(HostConfig, AKernelStacksCongestionControlIsTypedAndCheckedWithTheKernel) {
+  auto r = load("stacks: [{name: host, kind: kernel, congestion: reno}]\npolicy: [{match: {}, use: [host]}]\n");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->stacks.at(0).kernel->congestion, "reno");
+  EXPECT_EQ(r->stacks.at(0).params.at("congestion"), "reno");  // for the registry's factory too
+  EXPECT_TRUE(check_host(*r).ok());
+  auto unknown = load("stacks: [{name: host, kind: kernel, congestion: nosuchvariant}]\n"
+                      "policy: [{match: {}, use: [host]}]\n");
+  ASSERT_TRUE(unknown.ok()) << unknown.error().message;
+  const Status s = check_host(*unknown);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message.rfind("/etc/dmm/dmm.yaml:1:10: stack 'host': congestion control 'nosuchvariant' is "
+                                    "not available in this kernel (available: ", 0), 0u)
+      << s.error().message;
+}
+
 TEST(HostConfig, ABinaryFileIsNamedAsNotAHostConfig) {
   // A binary (the shim's own .so, a pcap) handed over as dmm.yaml: the message names what was expected.
   auto r = load(std::string("stacks: \xC3\x28\n"));

@@ -7,6 +7,7 @@ run made.
 Environment: DMM_SIM, DMM_EMU, DMM_COMPARE (the built tools), DMM_SOURCE_DIR."""
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import os
@@ -272,6 +273,82 @@ class EmuSignalsAndCleanup(unittest.TestCase):
                    "duration=3s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.rpc.stop=3s"])
         self.assertIn(nxt.returncode, (0, 1), nxt.stderr)
         self.assertEqual(namespaces_of(p.pid), [])
+
+
+class EmuCommands(unittest.TestCase):
+    """command-fetch.yaml: an unmodified curl under dmm-run follows the policy nRD publishes (version 2, once wan-a's
+    delay grows); each run is a session with its exit status; dmm-sim runs the simulated equivalent, and dmm-compare
+    sets the two side by side without inventing a goodput for curl."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="dmm-emu-command-", dir=SCRATCH)
+        cls.sim = os.path.join(cls.dir, "sim")
+        cls.emu = os.path.join(cls.dir, "emu")
+        cls.emu_run = run([EMU, scenario("command-fetch.yaml"), "--out", cls.emu])
+        cls.sim_run = run([SIM, scenario("command-fetch.yaml"), "--out", cls.sim, "--quiet"])
+
+    def sessions(self):
+        with open(os.path.join(self.emu, "sessions.csv")) as handle:
+            return list(csv.DictReader(handle))
+
+    def test_the_programs_follow_the_policy_nrd_publishes(self):
+        text = self.emu_run.stdout + self.emu_run.stderr
+        expect_faithful(self, self.emu_run.returncode, text, self.emu)
+        self.assertIn("expectations: 3/3 passed", self.emu_run.stdout, text)
+        rows = self.sessions()
+        self.assertGreater(len(rows), 10)
+        # Version 2 reached the programs over the socket (the initial policy in their dmm.yaml is version 1).
+        late = [r for r in rows if float(r["start_s"]) >= 8]
+        self.assertTrue(late)
+        self.assertTrue(all(r["policy_version"] == "2" and r["stack"] == "backup" for r in late), late)
+        # A program's bytes are not known: empty, never 0; the table says so.
+        self.assertTrue(all(r[c] == "" for r in rows for c in ("bytes_sent", "bytes_received", "bytes_delivered")))
+        self.assertIn("unknown*", self.emu_run.stdout)
+        fidelity = load_json(os.path.join(self.emu, "emu.json"))
+        self.assertEqual(fidelity["commands"]["fetch"]["runs"], len(rows))
+        self.assertEqual(fidelity["commands"]["fetch"]["server"], "ran to the end")
+        self.assertGreaterEqual(fidelity["programs_nrd"]["subscribers"], len(rows))  # every run's shim subscribed
+        self.assertGreater(fidelity["programs_nrd"]["samples"], 0)  # and reported its sessions to the run's nRD
+        with open(os.path.join(self.emu, "commands", "fetch", "1.decisions.jsonl")) as handle:
+            self.assertEqual(json.loads(handle.readline())["stack"], "primary")
+        with open(os.path.join(self.emu, "commands", "client.dmm.yaml")) as handle:
+            self.assertIn("congestion: cubic", handle.read())  # the scenario's TCP variant on the programs' sockets
+        for path in glob.glob("/run/dmm-emu/dmme*-"):
+            pid = os.path.basename(path)[len("dmme"):].split("-")[0]
+            self.assertTrue(os.path.exists(f"/proc/{pid}"), f"{path} outlived its run")
+
+    def test_compare_sets_curl_beside_its_simulated_equivalent(self):
+        self.assertEqual(self.sim_run.returncode, 0, self.sim_run.stderr)
+        compare = run([COMPARE, self.sim, self.emu, "--json"])
+        self.assertIn(compare.returncode, (0, 1), compare.stderr)
+        result = json.loads(compare.stdout)
+        kinds = {(f["kind"], f["scope"].get("workload")) for f in result["figures"]}
+        self.assertIn(("completion", "fetch"), kinds)
+        self.assertNotIn(("goodput", "fetch"), kinds)
+        self.assertTrue(any("workload fetch" in n and "not compared" in n for n in result["notes"]), result["notes"])
+        switch = [f for f in result["figures"] if f["kind"] == "switch_time"]
+        self.assertEqual([f["verdict"] for f in switch], ["agree"], switch)
+
+    def test_a_killed_runs_programs_are_stopped_by_the_next_run(self):
+        marker = "97.531"  # a sleep no one else runs; the shell forks it, so it has no PR_SET_PDEATHSIG of its own
+        out = tempfile.mkdtemp(prefix="dmm-emu-command-kill-", dir=SCRATCH)
+        p = subprocess.Popen([EMU, scenario("command-fetch.yaml"), "--out", out, "--quiet", "--set",
+                              f"workloads.fetch.run=sleep {marker}; true", "--set", "workloads.fetch.timeout=60s"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not run(["pgrep", "-f", f"^sleep {marker}"]).stdout:
+            time.sleep(0.1)
+        self.assertTrue(run(["pgrep", "-f", f"^sleep {marker}"]).stdout, "the program never started")
+        p.kill()
+        p.communicate(timeout=30)
+        self.assertTrue(run(["pgrep", "-f", f"^sleep {marker}"]).stdout, "expected a leftover for the next run")
+        nxt = run([EMU, scenario("command-fetch.yaml"), "--out", tempfile.mkdtemp(dir=SCRATCH), "--quiet", "--set",
+                   "duration=3s", "--set", "expect=[]", "--set", "events=[]", "--set", "workloads.fetch.stop=2s"])
+        self.assertIn(nxt.returncode, (0, 1), nxt.stderr)
+        self.assertEqual(run(["pgrep", "-f", f"^sleep {marker}"]).stdout, "")
+        self.assertEqual(namespaces_of(p.pid), [])
+        self.assertFalse(glob.glob(f"/run/dmm-emu/dmme{p.pid}-"))
 
 
 class EmuRepeat(unittest.TestCase):

@@ -329,3 +329,33 @@ TEST(DmmSimCli, PlotFindsTheAnalysisScriptsBesideTheExecutable) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DmmSimCli, ACommandWorkloadRunsItsSimulatedEquivalentOrIsRefusedByLine) {
+  // command-fetch's curl runs in dmm-emu; dmm-sim runs its `simulate_as:` request-response in its place.
+  const auto out = fresh_dir("command-sim");
+  auto run = run_sim({scenario_path("scenarios/command-fetch.yaml"), "--out", out.string()});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto rows = read_csv(out / "sessions.csv");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front().at("workload"), "fetch");
+  EXPECT_EQ(rows.front().at("bytes_received"), "250000");  // the simulated answer, measured
+
+  // Without `simulate_as:` dmm-sim cannot run it, and says which workload and where.
+  std::ifstream in(scenario_path("scenarios/command-fetch.yaml"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("    simulate_as:");
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, text.find('\n', at) + 1 - at);
+  const auto file = out / "no-simulate-as.yaml";
+  std::ofstream(file) << text;
+  auto refused = run_sim({file.string(), "--out", (out / "refused").string()});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("no-simulate-as.yaml:26:5: workload 'fetch': kind: command runs a real program, "
+                                "which only dmm-emu can"),
+            std::string::npos)
+      << refused.output;
+}
+
+}  // namespace

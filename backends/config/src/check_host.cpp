@@ -5,6 +5,7 @@
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <net/if.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <string_view>
 #include <thread>
@@ -132,6 +134,27 @@ Status check_vdev(const HostConfig& config, const StackSpec& stack) {
   return {};
 }
 
+// A kernel instance's `congestion:` must be one this kernel has (tcp_available_congestion_control); a module not
+// loaded yet is loaded by the first socket that asks for it, as by sysctl, so it counts when it is on disk.
+Status check_congestion(const HostConfig& config, const StackSpec& stack) {
+  const std::string& wanted = *stack.kernel->congestion;
+  std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
+  std::string name, available;
+  while (in >> name) {
+    if (name == wanted) return {};
+    available += (available.empty() ? "" : ", ") + name;
+  }
+  if (!in.eof() && available.empty()) return {};  // unreadable: the first socket will say
+  struct utsname host {};
+  ::uname(&host);
+  const std::string module = std::string("/lib/modules/") + host.release + "/kernel/net/ipv4/tcp_" + wanted + ".ko";
+  for (const char* suffix : {"", ".xz", ".zst", ".gz"})
+    if (::access((module + suffix).c_str(), R_OK) == 0) return {};
+  return error_at(config, stack.mark, ENOENT,
+                  "stack '" + stack.name + "': congestion control '" + wanted + "' is not available in this kernel " +
+                      "(available: " + available + ")");
+}
+
 }  // namespace
 
 Status check_host(const HostConfig& config) {
@@ -142,6 +165,8 @@ Status check_host(const HostConfig& config) {
       if (Status s = check_netns(config, stack, *netns); !s) return s;
     if (stack.lwip_dpdk)
       if (Status s = check_vdev(config, stack); !s) return s;
+    if (stack.kernel && stack.kernel->congestion)
+      if (Status s = check_congestion(config, stack); !s) return s;
   }
   for (std::size_t i = 0; i < config.plugins.size(); ++i) {
     const std::string& path = config.plugins[i];
