@@ -125,6 +125,9 @@ void read_command(const MapReader& m, WorkloadSpec& w) {
   CommandSpec c;
   c.run = read_command_line(m.require("run"));
   if (auto f = m.get("serve")) c.serve = read_command_line(*f);
+  for (const char* key : {"run", "serve"})
+    if (auto f = m.get(key); f && w.port == 0 && read_text(*f).find("{port}") != std::string::npos)
+      f->fail("uses {port}, and the workload has no port");
   if (auto f = m.get("timeout")) c.timeout = read_positive_duration(*f);
   w.command = std::move(c);
   if (auto f = m.get("simulate_as")) w.simulate_as = read_simulate_as(*f, w);

@@ -69,9 +69,10 @@ enum class WorkloadKind { bulk, request_response, on_off, command };
 
 // `kind: command` (dmm-emu): an unmodified program run under dmm-run in the source node, once per session of the
 // workload's schedule (`count` back to back, or `rate` launches). Each run is one session in sessions.csv: it
-// completes when the program exits with status 0. The program sees the destination node's address as `{to}`.
+// completes when the program exits with status 0. `{to}` in its command lines is the destination node's address,
+// `{port}` the workload's port.
 struct CommandSpec {
-  std::string run;                   // a shell command line (/bin/sh -c), `{to}` replaced by the destination's address
+  std::string run;                   // a shell command line (/bin/sh -c), `{to}` and `{port}` replaced
   std::optional<std::string> serve;  // started in the destination node before time zero, stopped at the end
   std::optional<Duration> timeout;   // a run still going after this is stopped and counted as failed
 };

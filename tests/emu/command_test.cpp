@@ -61,59 +61,61 @@ bool gone(pid_t pid) {
   return false;
 }
 
-TEST(EmuChildProcess, ItsExitStatusArrivesOnTheLoop) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
-  test::NetnsLab lab;
-  auto ns = lab.add_namespace();
-  ASSERT_TRUE(ns.ok()) << ns.error().message;
-  auto loop = make_loop();
-  Ended ended;
-  auto child = spawn(*loop, *ns, "exit 3", ended);
+// A namespace for the program and a loop to hear of it (root: namespaces).
+class EmuChildProcess : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
+    auto made = lab_.add_namespace();
+    ASSERT_TRUE(made.ok()) << made.error().message;
+    ns_ = *made;
+    loop_ = make_loop();
+  }
+  std::unique_ptr<ChildProcess> start(const std::string& line) { return spawn(*loop_, ns_, line, ended_); }
+  bool wait_for_end() {
+    loop_->run_until([&] { return ended_.status.has_value(); }, 10s);
+    return ended_.status.has_value();
+  }
+
+  test::NetnsLab lab_;
+  std::string ns_;
+  std::unique_ptr<kernel::EpollExecutor> loop_;
+  Ended ended_;
+};
+
+TEST_F(EmuChildProcess, ItsExitStatusArrivesOnTheLoop) {
+  auto child = start("exit 3");
   ASSERT_TRUE(child);
-  loop->run_until([&] { return ended.status.has_value(); }, 10s);
-  ASSERT_TRUE(ended.status);
-  EXPECT_FALSE(ended.status->success());
-  EXPECT_EQ(ended.status->to_string(), "exit status 3");
+  ASSERT_TRUE(wait_for_end());
+  EXPECT_FALSE(ended_.status->success());
+  EXPECT_EQ(ended_.status->to_string(), "exit status 3");
   EXPECT_FALSE(child->running());
 }
 
-TEST(EmuChildProcess, StopAsksThenKillsAndTakesItsWholeGroup) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
-  test::NetnsLab lab;
-  auto ns = lab.add_namespace();
-  ASSERT_TRUE(ns.ok()) << ns.error().message;
-  auto loop = make_loop();
+TEST_F(EmuChildProcess, StopAsksThenKillsAndTakesItsWholeGroup) {
   // A program that ignores SIGTERM and has a child of its own that writes its pid down.
   const auto pid_file = scratch("grandchild.pid");
   std::filesystem::remove(pid_file);
-  Ended ended;
-  auto child = spawn(*loop, *ns, "trap '' TERM; sleep 300 & echo $! > " + pid_file.string() + "; wait", ended);
+  auto child = start("trap '' TERM; sleep 300 & echo $! > " + pid_file.string() + "; wait");
   ASSERT_TRUE(child);
   for (int i = 0; i < 500 && !(std::filesystem::exists(pid_file) && std::filesystem::file_size(pid_file) > 0); ++i)
-    loop->run_until([] { return false; }, 20ms);
+    loop_->run_until([] { return false; }, 20ms);
   pid_t grandchild = 0;
   std::ifstream(pid_file) >> grandchild;
   ASSERT_GT(grandchild, 0);
   child->stop(300ms);
-  loop->run_until([&] { return ended.status.has_value(); }, 10s);
-  ASSERT_TRUE(ended.status);
-  EXPECT_EQ(ended.status->to_string(), "killed by signal 9 (SIGKILL)");  // SIGTERM was ignored: the grace ran out
+  ASSERT_TRUE(wait_for_end());
+  EXPECT_EQ(ended_.status->to_string(), "killed by signal 9 (SIGKILL)");  // SIGTERM was ignored: the grace ran out
   EXPECT_TRUE(gone(grandchild)) << "the group's other process outlived it";
 }
 
-TEST(EmuChildProcess, DestroyingItKillsWhatStillRuns) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)";
-  test::NetnsLab lab;
-  auto ns = lab.add_namespace();
-  ASSERT_TRUE(ns.ok()) << ns.error().message;
-  auto loop = make_loop();
-  Ended ended;
-  auto child = spawn(*loop, *ns, "exec sleep 300", ended);
+TEST_F(EmuChildProcess, DestroyingItKillsWhatStillRuns) {
+  auto child = start("exec sleep 300");
   ASSERT_TRUE(child);
   const pid_t pid = child->pid();
   child.reset();
   EXPECT_TRUE(gone(pid));
-  EXPECT_FALSE(ended.status) << "no callback from a destroyed process";
+  EXPECT_FALSE(ended_.status) << "no callback from a destroyed process";
 }
 
 // ---- NrdSocketFront -----------------------------------------------------------------------------------------
@@ -230,6 +232,24 @@ TEST(EmuPlanCommands, ProgramsNeedEveryStackThePolicyNamesOnTheirNode) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.error().message.find("stack 's3' is on node 'c', not on 'a'"), std::string::npos)
       << plan.error().message;
+}
+
+}  // namespace
+}  // namespace dmm::emu
+
+namespace dmm::emu {
+namespace {
+
+TEST(EmuPlan, AServerNodesOwnFlowsLeaveFromItsIdentityAddress) {
+  // A UDP server that connect()s to its client (iperf3's) must answer from the address the client sent to.
+  const auto sc = load("  - {name: s1, node: a, kind: kernel, link: l1}\n",
+                       "  - {name: w, kind: bulk, from: a, to: b, port: 80, size: 1MB}\n");
+  auto plan = plan_emulation(sc, "dmmeX-");
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const auto& b = *std::find_if(plan->namespaces.begin(), plan->namespaces.end(),
+                                [&](const NamespacePlan& n) { return n.name == *plan->node_namespaces.at(1); });
+  ASSERT_FALSE(b.routes.empty());
+  for (const auto& route : b.routes) EXPECT_EQ(route.source, scenario::node_address(1).to_string()) << route.prefix;
 }
 
 }  // namespace

@@ -294,7 +294,13 @@ class EmuCommands(unittest.TestCase):
 
     def test_the_programs_follow_the_policy_nrd_publishes(self):
         text = self.emu_run.stdout + self.emu_run.stderr
-        expect_faithful(self, self.emu_run.returncode, text, self.emu)
+        # What is checked here is behaviour, not the emulator's speed: a run the machine's load made the emulator
+        # fall behind in (exit 1, emu.json says why) still shows whether the programs followed the policy.
+        fidelity = load_json(os.path.join(self.emu, "emu.json"))
+        if self.emu_run.returncode == 1 and fell_behind_only(fidelity):
+            self.assertIn("not a faithful emulation", self.emu_run.stderr)
+        else:
+            self.assertEqual(self.emu_run.returncode, 0, text)
         self.assertIn("expectations: 3/3 passed", self.emu_run.stdout, text)
         rows = self.sessions()
         self.assertGreater(len(rows), 10)
@@ -305,7 +311,6 @@ class EmuCommands(unittest.TestCase):
         # A program's bytes are not known: empty, never 0; the table says so.
         self.assertTrue(all(r[c] == "" for r in rows for c in ("bytes_sent", "bytes_received", "bytes_delivered")))
         self.assertIn("unknown*", self.emu_run.stdout)
-        fidelity = load_json(os.path.join(self.emu, "emu.json"))
         self.assertEqual(fidelity["commands"]["fetch"]["runs"], len(rows))
         self.assertEqual(fidelity["commands"]["fetch"]["server"], "ran to the end")
         self.assertGreaterEqual(fidelity["programs_nrd"]["subscribers"], len(rows))  # every run's shim subscribed
@@ -329,6 +334,25 @@ class EmuCommands(unittest.TestCase):
         self.assertTrue(any("workload fetch" in n and "not compared" in n for n in result["notes"]), result["notes"])
         switch = [f for f in result["figures"] if f["kind"] == "switch_time"]
         self.assertEqual([f["verdict"] for f in switch], ["agree"], switch)
+
+    def test_real_programs_and_every_way_a_run_ends(self):
+        out = os.path.join(self.dir, "programs")
+        result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "command-programs.yaml"), "--out", out])
+        text = result.stdout + result.stderr
+        fidelity = load_json(os.path.join(out, "emu.json"))
+        if not (result.returncode == 1 and fell_behind_only(fidelity)):
+            self.assertEqual(result.returncode, 0, text)
+        self.assertIn("expectations: 4/4 passed", result.stdout, text)
+        with open(os.path.join(out, "sessions.csv")) as handle:
+            ends = {r["workload"]: (r["completed"], r["error"]) for r in csv.DictReader(handle)}
+        # iperf3 over UDP: its server replies from the address the client sent to (before: refused, never ended).
+        self.assertEqual(ends["udp"], ("1", ""))
+        self.assertEqual(ends["tcp"], ("1", ""))
+        self.assertEqual(ends["fails"], ("0", "exit status 7"))
+        self.assertTrue(ends["overruns"][1].startswith("timed out after 1s (stopped; "), ends)
+        self.assertEqual(ends["unfinished"], ("0", "unfinished at end of run"))
+        report = load_json(os.path.join(out, "commands", "tcp", "1.out"))  # iperf3's own figure (-J)
+        self.assertGreater(report["end"]["sum_received"]["bits_per_second"], 10e6)  # of a 20 Mbit/s link
 
     def test_a_killed_runs_programs_are_stopped_by_the_next_run(self):
         marker = "97.531"  # a sleep no one else runs; the shell forks it, so it has no PR_SET_PDEATHSIG of its own

@@ -148,7 +148,7 @@ Status CommandWorkloads::start_servers() {
     std::error_code ec;
     std::filesystem::create_directories(cwd, ec);
     if (ec) return make_error(EIO, "cannot create " + cwd + ": " + ec.message());
-    const std::string line = replace_all(*w->spec.command->serve, "{to}", w->destination);
+    const std::string line = fill_in(*w->spec.command->serve, *w);
     const std::string err = w->dir + "/serve.err";
     Workload* wp = w.get();
     auto server = ChildProcess::spawn(loop_, w->server_namespace, {"/bin/sh", "-c", line}, cwd, w->dir + "/serve.out",
@@ -198,6 +198,11 @@ void CommandWorkloads::schedule_next(Workload& w) {
   });
 }
 
+std::string CommandWorkloads::fill_in(const std::string& line, const Workload& w) {
+  const std::string with_address = replace_all(line, "{to}", w.destination);
+  return w.spec.port == 0 ? with_address : replace_all(with_address, "{port}", std::to_string(w.spec.port));
+}
+
 void CommandWorkloads::launch(Workload& w) {
   ended_.clear();  // a timer's turn: no exit callback of theirs is running
   if (finishing_ || clock_.now() >= w.stop) return;
@@ -221,7 +226,7 @@ void CommandWorkloads::launch(Workload& w) {
     record(w, *rp, false, "not started: " + std::to_string(kMaxLiveRuns) + " runs of this workload still going");
     return;
   }
-  const std::string line = replace_all(w.spec.command->run, "{to}", w.destination);
+  const std::string line = fill_in(w.spec.command->run, w);
   auto process = ChildProcess::spawn(
       loop_, w.program_namespace,
       {setup_.dmm_run, "--config", w.host_config, "--intent", std::string(to_string(w.spec.intent)), "--log",

@@ -62,6 +62,8 @@ private:
   CommandWorkloads(const scenario::Scenario& sc, const EmuPlan& plan, kernel::EpollExecutor& loop, Executor& clock,
                    sim::Recorder& recorder, sim::ScenarioRun& run, CommandSetup setup);
   Status write_host_configs();
+  // A command line with `{to}` (the destination node's address) and `{port}` (the workload's) filled in.
+  static std::string fill_in(const std::string& line, const Workload& w);
   void launch(Workload& w);
   void schedule_next(Workload& w);
   void ended(Workload& w, std::uint64_t session, ExitStatus status);

@@ -24,6 +24,12 @@ Status offloads_off(const std::string& ns, const std::string& interface) {
                "off", "gro", "off"});
 }
 
+std::vector<std::string> route_command(const std::string& ns, const std::string& verb, const NamespacePlan::Route& r) {
+  std::vector<std::string> argv{"ip", "-n", ns, "route", verb, r.prefix, "via", r.gateway};
+  if (!r.source.empty()) argv.insert(argv.end(), {"src", r.source});
+  return argv;
+}
+
 // Kills every process still in namespace `ns` (a program a command workload started that outlived its group),
 // then removes the namespace: one that still has processes would otherwise live on without its name.
 Status remove_namespace(const std::string& ns) {
@@ -96,8 +102,8 @@ Result<std::unique_ptr<EmuNetwork>> EmuNetwork::create(const EmuPlan& plan) {
         return fail(st.error());
   }
   for (const auto& ns : plan.namespaces) {
-    for (const auto& [prefix, gateway] : ns.routes)
-      if (auto st = step({"ip", "-n", ns.name, "route", "add", prefix, "via", gateway}); !st) return fail(st.error());
+    for (const auto& route : ns.routes)
+      if (auto st = step(route_command(ns.name, "add", route)); !st) return fail(st.error());
   }
   return net;
 }
@@ -117,8 +123,8 @@ Status EmuNetwork::set_up_with_routes(const std::string& ns, const std::string& 
   if (auto st = step({"ip", "-n", ns, "link", "set", interface, up ? "up" : "down"}); !st || !up) return st;
   for (const auto& n : plan_.namespaces)
     if (n.name == ns)
-      for (const auto& [prefix, gateway] : n.routes)  // `replace`: those through other interfaces are still there
-        if (auto st = step({"ip", "-n", ns, "route", "replace", prefix, "via", gateway}); !st) return st;
+      for (const auto& route : n.routes)  // `replace`: those through other interfaces are still there
+        if (auto st = step(route_command(ns, "replace", route)); !st) return st;
   return {};
 }
 

@@ -106,7 +106,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
     p.address = side_address(i, side, 2);
     p.gateway = side_address(i, side, 1);
     NamespacePlan ns{p.namespace_name, std::nullopt, {}};
-    if (s.kind == "kernel") ns.routes.push_back({"default", p.gateway.to_string()});  // lwIP routes by itself
+    if (s.kind == "kernel") ns.routes.push_back({"default", p.gateway.to_string(), ""});  // lwIP routes by itself
     if (s.kind == "kernel") {
       p.congestion = s.tcp == "newreno" ? "reno" : s.tcp;
       if (!congestion.count(p.congestion)) {
@@ -154,7 +154,7 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
         auto& ns = *std::find_if(plan.namespaces.begin(), plan.namespaces.end(),
                                  [&](const NamespacePlan& n) { return n.name == veth.host_namespace; });
         const IpAddress far = side_address(i, 1 - side, 0);
-        ns.routes.push_back({far.to_string() + "/24", ls.emulator.to_string()});
+        ns.routes.push_back({far.to_string() + "/24", ls.emulator.to_string(), ns.identity->to_string()});
       } else {
         ls.interface.clear();  // a node with stacks, none on this link: this end is not used (no veth)
         continue;

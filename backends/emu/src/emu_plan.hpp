@@ -34,9 +34,17 @@ struct VethPlan {
 struct NamespacePlan {
   std::string name;
   std::optional<IpAddress> identity;   // a node's identity address (on lo)
-  // (prefix, gateway), added once the veths are up: a kernel stack's `default` through its only link, a server
-  // node's way back to the clients behind each link it ends.
-  std::vector<std::pair<std::string, std::string>> routes;
+  // Added once the veths are up: a kernel stack's `default` through its only link, a server node's way back to
+  // the clients behind each link it ends.
+  struct Route {
+    std::string prefix, gateway;
+    // The source address the namespace's new flows take on it (empty: the kernel's choice). A server node's
+    // replies that the kernel addresses itself — a UDP server that connect()s to its client, as iperf3's does —
+    // must come from the identity address the client sent to, not the veth's, or the client's connected socket
+    // refuses them.
+    std::string source;
+  };
+  std::vector<Route> routes;
 };
 
 struct StackPlan {
