@@ -11,7 +11,7 @@ import signal
 import pytest
 
 import dmm
-from conftest import sessions_by_stack
+from conftest import scenario_path, sessions_by_stack
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="emulation makes network namespaces: root only")
 
@@ -69,3 +69,23 @@ def test_bad_input_is_a_scenario_error(quickstart, tmp_path):
     with pytest.raises(dmm.ScenarioError, match="--set nrd.algorithm: .*unknown algorithm 'python:Nobody'"):
         quickstart.emulate(overrides={"nrd.algorithm": "python:Nobody"}, out=tmp_path / "emu")
     assert not (tmp_path / "emu").exists()
+
+
+@pytest.mark.full_scenario
+def test_a_python_algorithms_policy_reaches_an_unmodified_program(tmp_path):
+    """A command workload's curl under dmm-run gets its policy from the run's nRD over the wire protocol: the one a
+    Python algorithm decides, in this interpreter."""
+    class BackupFirst(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            return current.reorder(lambda stack: 0 if stack == "backup" else 1)
+
+    fetch = dmm.load_scenario(scenario_path("command-fetch.yaml")).with_overrides(
+        {"duration": "5s", "workloads.fetch.stop": "5s", "events": [], "expect": [],
+         "nrd.algorithm": "python:BackupFirst"})
+    results = fetch.emulate(out=tmp_path / "emu")
+    late = results.sessions[results.sessions.start_s >= 2.0]
+    assert len(late) > 0
+    assert (late["stack"] == "backup").all() and (late["policy_version"] >= 2).all(), late
+    assert late.bytes_delivered.isna().all()  # a program's bytes are not known: empty, never 0
+    assert results.emu["programs_nrd"]["subscribers"] >= len(late)
+    assert our_namespaces() == []
