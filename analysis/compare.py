@@ -1230,11 +1230,15 @@ def _spans_decades(rates: Sequence[np.ndarray]) -> bool:
 def plot_goodput(result: Comparison, out_dir: str) -> str:
     names = workloads([result.sim, *result.emus])
     fig, axes = _figure(max(1, len(names)), 1, (9, 2.8 * max(1, len(names))))
+    unmeasured = set(command_workloads(result.emus))
     for axis, name in zip(axes[:, 0], names):
         rates = [delivered_rates_mbps(world.run, name) for world in [result.sim, *result.emus]]
         _cdf(axis, rates[0], "simulation", SIM_STYLE)
         for index, emu_rates in enumerate(rates[1:]):
             _cdf(axis, emu_rates, _emu_label(index, len(result.emus)), _emu_style(index, len(result.emus)))
+        if name in unmeasured:  # say why the emulation has no curve, rather than leave a reader guessing
+            axis.set_title("no emulation curve: its sessions are command runs, whose bytes are not known",
+                           fontsize="small", loc="right")
         if _spans_decades(rates):
             axis.set_xscale("log")
         axis.set_ylim(0, 1.02)
