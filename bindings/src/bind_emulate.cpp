@@ -61,6 +61,7 @@ void bind_emulate(py::module_& m) {
         options.dmm_run = dmm_run_path();
         options.pcap = pcap;
         options.algorithms = &r.algorithms;
+        options.plugin_kinds = &r.stacks;  // with the scenario's `plugins:` loaded
         options.invocation = sim::this_invocation(
             "python dmm", sim::utc_timestamp(std::chrono::duration_cast<std::chrono::seconds>(
                                                  std::chrono::system_clock::now().time_since_epoch())

@@ -44,6 +44,7 @@ private:
   WorkloadContext ctx_;
   std::mt19937_64 rng_;
   TimePoint stop_{0};
+  TimePoint next_arrival_{0};  // the planned time of the latest Poisson arrival
   std::map<std::uint64_t, std::unique_ptr<Run>> live_;
   std::uint32_t started_in_sequence_ = 0;
   std::uint64_t opened_ = 0;

@@ -254,3 +254,36 @@ TEST(EmuPlan, AServerNodesOwnFlowsLeaveFromItsIdentityAddress) {
 
 }  // namespace
 }  // namespace dmm::emu
+
+namespace dmm::emu {
+namespace {
+
+TEST(EmuPlan, APlugInKindHasNoNamespaceLinkOrFailureOfItsOwn) {
+  const std::string stacks = "  - {name: s1, node: a, kind: kernel, link: l1}\n  - {name: r, node: a, kind: relay, over: s1}\n";
+  const std::string workloads = "  - {name: w, kind: bulk, from: a, to: b, port: 80, size: 1MB}\n";
+  StackRegistry registry;
+  ASSERT_TRUE(registry.add({"relay", {"over"}, [](const StackConfig&, StackWorld&) -> Result<std::unique_ptr<Stack>> {
+                              return make_error(ENOSYS, "not made here");
+                            }}).ok());
+  auto with = [&](const std::string& extra) {
+    const std::string text = "name: p\nduration: 10s\ntopology:\n  nodes: [a, b]\n  links:\n"
+                             "    - {name: l1, between: [a, b]}\nstacks:\n" + stacks +
+                             "policy: [{match: {}, use: [r, s1]}]\nworkloads:\n" + workloads + extra;
+    scenario::LoadOptions options;
+    options.registry = &registry;
+    auto sc = scenario::load_text(text, "p.yaml", options);
+    EXPECT_TRUE(sc.ok()) << sc.error().message;
+    return sc.ok() ? plan_emulation(*sc, "dmmeX-") : Result<EmuPlan>(sc.error());
+  };
+  auto plan = with("");
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_TRUE(plan->stacks.at(1).namespace_name.empty());
+  EXPECT_EQ(plan->stacks.at(1).stack, 1u);
+  auto failing = with("events: [{at: 1s, stack: r, fail: true}]\n");
+  ASSERT_FALSE(failing.ok());
+  EXPECT_NE(failing.error().message.find("plug-in kinds cannot fail on cue"), std::string::npos)
+      << failing.error().message;
+}
+
+}  // namespace
+}  // namespace dmm::emu

@@ -381,6 +381,21 @@ class EmuCommands(unittest.TestCase):
         self.assertFalse(glob.glob(f"/run/dmm-emu/dmme{p.pid}-"))
 
 
+class EmuPluginKinds(unittest.TestCase):
+    def test_a_plug_in_kind_carries_sessions_on_real_stacks(self):
+        # tests/scenarios/plugin.yaml: kind `relay` (tests/plugins) over a kernel instance, as in dmm-sim.
+        out = tempfile.mkdtemp(prefix="dmm-emu-plugin-", dir=SCRATCH)
+        # New sessions stop half a second before the end: one still connecting when the run ends has no stack yet,
+        # and the scenario asks for a share of exactly 1.
+        result = run([EMU, os.path.join(SOURCE, "tests", "scenarios", "plugin.yaml"), "--out", out, "--set",
+                      f"plugins=[{os.environ['DMM_TEST_PLUGIN']}]", "--set", "workloads.rpc.stop=2.5s", "--set",
+                      "workloads.direct.stop=2.5s"])
+        text = result.stdout + result.stderr
+        if not (result.returncode == 1 and fell_behind_only(load_json(os.path.join(out, "emu.json")))):
+            self.assertEqual(result.returncode, 0, text)
+        self.assertIn("expectations: 3/3 passed", result.stdout, text)  # rpc on `relayed`, direct on `base`
+
+
 class EmuRepeat(unittest.TestCase):
     def test_repeat_writes_one_results_directory_per_run(self):
         out = tempfile.mkdtemp(prefix="dmm-emu-repeat-", dir=SCRATCH)

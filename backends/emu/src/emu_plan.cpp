@@ -18,6 +18,9 @@ IpAddress side_address(std::size_t link, int side, std::uint32_t host) {
                        (static_cast<std::uint32_t>(link) << 8) | host);
 }
 
+// The kinds dmm-emu realises itself on a link's interface; any other comes from a plug-in.
+bool real_kind(const std::string& kind) { return kind == "kernel" || kind == "lwip-dpdk"; }
+
 std::set<std::string> available_congestion_controls() {
   std::ifstream in("/proc/sys/net/ipv4/tcp_available_congestion_control");
   std::set<std::string> names;
@@ -43,9 +46,18 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
   const auto congestion = available_congestion_controls();
   for (std::size_t j = 0; j < sc.stacks.size(); ++j) {
     const auto& s = sc.stacks[j];
-    if (s.kind != "kernel" && s.kind != "lwip-dpdk")
-      return make_error(EINVAL, at(sc, s.mark) + "stack '" + s.name + "': kind '" + s.kind +
-                                    "' has no real backend in dmm-emu (kernel, lwip-dpdk)");
+    if (s.kind == "ns3")
+      return make_error(EINVAL, at(sc, s.mark) + "stack '" + s.name + "': kind 'ns3' has no real backend in "
+                                    "dmm-emu (kernel, lwip-dpdk, or a plug-in kind)");
+    if (!real_kind(s.kind)) {
+      // A plug-in kind builds on the run's other instances (a relay over one of them): it has no interface of
+      // its own, so a link it names would be one nobody carries.
+      if (!s.link.empty())
+        return make_error(EINVAL, at(sc, s.mark) + "stack '" + s.name + "': a plug-in kind has no interface of its "
+                                      "own in dmm-emu, so it cannot have link '" + s.link + "'");
+      node_has_stacks[static_cast<std::size_t>(sc.node_index(s.node))] = true;
+      continue;
+    }
     const auto* link = sc.find_link(s.link);
     const std::size_t i = static_cast<std::size_t>(link - sc.links.data());
     const int side = link->a == s.node ? 0 : 1;
@@ -68,11 +80,12 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
                                     "without stacks, and '" + w.to + "' has stacks");
     if (w.kind != scenario::WorkloadKind::command) continue;
     for (const auto& s : sc.stacks)
-      if (s.node == w.from && s.kind != "kernel")
+      if (s.node == w.from && s.kind != "kernel")  // lwIP, or a plug-in kind: an object in dmm-emu's process
         return make_error(EINVAL, at(sc, w.mark) + "workload '" + w.name + "': a command's program reaches " +
                                       "only kernel stacks, and '" + w.from + "' has " + s.kind + " stack '" + s.name +
-                                      "' (its instance belongs to dmm-emu's process; sharing a user-space instance "
-                                      "with programs is issue 14)");
+                                      "' (its instance lives in dmm-emu's process" +
+                                      (s.kind == "lwip-dpdk" ? "; sharing a user-space instance with programs is "
+                                                               "issue 14)" : ")"));
     for (const auto& s : sc.stacks)
       if (s.node != w.from)
         return make_error(EINVAL, at(sc, w.mark) + "workload '" + w.name + "': a command's program applies the " +
@@ -96,6 +109,8 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
   plan.stacks.resize(sc.stacks.size());
   for (std::size_t j = 0; j < sc.stacks.size(); ++j) {
     const auto& s = sc.stacks[j];
+    plan.stacks[j].stack = j;
+    if (!real_kind(s.kind)) continue;  // a plug-in kind: made from the others, in no namespace of its own
     const auto* link = sc.find_link(s.link);
     const std::size_t i = static_cast<std::size_t>(link - sc.links.data());
     const int side = link->a == s.node ? 0 : 1;
@@ -164,6 +179,11 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
     plan.links.links.push_back(std::move(link));
   }
   for (const auto& e : sc.events) {
+    if (e.target == scenario::EventTarget::stack && e.fail)
+      for (const auto& s : sc.stacks)
+        if (s.name == e.name && !real_kind(s.kind))
+          return make_error(EINVAL, at(sc, e.mark) + "stack '" + e.name + "' is of plug-in kind '" + s.kind +
+                                        "', which has no interface to take down (plug-in kinds cannot fail on cue)");
     if (e.target != scenario::EventTarget::link) continue;
     LinkEventSpec le;
     le.at = e.at;

@@ -47,6 +47,7 @@ struct NamespacePlan {
   std::vector<Route> routes;
 };
 
+// A plug-in kind's plan is empty but for `stack`: it is made from the run's other instances, in none of its own.
 struct StackPlan {
   std::size_t stack = 0;     // index in Scenario::stacks
   std::string namespace_name;

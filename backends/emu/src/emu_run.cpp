@@ -54,6 +54,7 @@ public:
     std::vector<ProbeTarget> probes;
     for (std::size_t j = 0; j < sc_.stacks.size(); ++j) {
       const auto& s = sc_.stacks[j];
+      if (s.link.empty()) continue;  // a plug-in kind without a link has no path to probe (as in dmm-sim)
       const auto* link = sc_.find_link(s.link);
       const std::string& peer = link->a == s.node ? link->b : link->a;
       probes.push_back({stack_of_spec_[j], {scenario::node_address(sc_.node_index(peer)), sim::kEchoPort}});
@@ -126,7 +127,11 @@ private:
       const auto& s = sc_.stacks[j];
       const StackPlan& p = plan_.stacks[j];
       Result<std::unique_ptr<Stack>> stack = make_error(EINVAL, "unknown kind");
-      if (s.kind == "kernel") {
+      if (s.kind != "kernel" && s.kind != "lwip-dpdk") {
+        // A plug-in kind, from the scenario's registry, on the instances made before it (scenario order).
+        if (options_.plugin_kinds) stack = options_.plugin_kinds->create(StackConfig{s.name, s.kind, s.params}, host_);
+        else stack = make_error(EINVAL, "kind '" + s.kind + "' comes from a plug-in, and this run has no registry");
+      } else if (s.kind == "kernel") {
         kernel::KernelStackConfig config{s.name, p.namespace_name};
         config.congestion = p.congestion;
         auto k = kernel::KernelStack::create(std::move(config), loop_);

@@ -25,6 +25,9 @@ struct EmuOptions {
   bool pcap = false;    // every link writes pcap traces into out_dir/pcap/ (the emulator's ns-3 devices)
   // nRD's algorithm from this registry (e.g. one with Python-defined algorithms); null = the built-ins.
   const AlgorithmRegistry* algorithms = nullptr;
+  // The registry the scenario was loaded with (its `plugins:` loaded): plug-in kinds are made through it, with the
+  // run's other instances to build on. Null: a scenario with a plug-in kind is refused.
+  StackRegistry* plugin_kinds = nullptr;
   // Asked every 100 ms of the run: true stops it as a stop signal would (partial results). Python uses it for
   // Ctrl-C and for an algorithm that raised.
   std::function<bool()> should_stop;

@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   }
   emu::EmuOptions options;
   options.pcap = cli.pcap;
+  options.plugin_kinds = &registry;  // with the scenario's `plugins:` loaded
   const char* linkemu = std::getenv("DMM_LINKEMU");
   options.linkemu = linkemu ? linkemu : (self_dir() / "dmm-linkemu").string();
   const char* dmm_run = std::getenv("DMM_RUN");  // command workloads' programs start under it
