@@ -1,8 +1,9 @@
 #include "command_workloads.hpp"
 
 #include <algorithm>
-#include <set>
+#include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -48,7 +49,7 @@ bool listens_on(pid_t pid, std::uint16_t port) {
       fields >> slot >> local >> remote >> state;
       const auto colon = local.rfind(':');
       if (state == "0A" && colon != std::string::npos &&
-          std::stoul(local.substr(colon + 1), nullptr, 16) == port)
+          std::strtoul(local.c_str() + colon + 1, nullptr, 16) == port)
         return true;
     }
   }
@@ -67,7 +68,6 @@ struct CommandWorkloads::Run {
 
 struct CommandWorkloads::Workload {
   const scenario::WorkloadSpec& spec;
-  std::size_t index;
   std::string program_namespace, server_namespace, host_config, dir, destination;
   std::mt19937_64 rng;
   TimePoint stop{0};
@@ -103,7 +103,7 @@ Result<std::unique_ptr<CommandWorkloads>> CommandWorkloads::create(const scenari
     const auto from = static_cast<std::size_t>(sc.node_index(spec.from));
     const auto to = static_cast<std::size_t>(sc.node_index(spec.to));
     // The same seed as dmm-sim's generator of this workload: the same launch times.
-    auto w = std::unique_ptr<Workload>(new Workload{spec, i, *plan.program_namespaces[from], *plan.node_namespaces[to],
+    auto w = std::unique_ptr<Workload>(new Workload{spec, *plan.program_namespaces[from], *plan.node_namespaces[to],
                                                     (c->setup_.out_dir / "commands" / (spec.from + ".dmm.yaml")).string(),
                                                     (c->setup_.out_dir / "commands" / spec.name).string(),
                                                     scenario::node_address(static_cast<int>(to)).to_string(),
@@ -305,14 +305,14 @@ void CommandWorkloads::finish() {
     }
     if (w->server) w->server->stop(kStopGrace);
   }
-  // Give the programs their grace, then whatever still runs is killed by ~ChildProcess.
-  const TimePoint limit = loop_.now() + kStopGrace + std::chrono::milliseconds(200);
-  loop_.run_until(
-      [&] {
-        return std::none_of(workloads_.begin(), workloads_.end(),
-                            [](const auto& w) { return w->server && w->server->running(); });
-      },
-      limit - loop_.now());
+  // Give the programs their grace (their SIGKILL timers run here), then whatever still runs is killed by
+  // ~ChildProcess.
+  const auto still_running = [&] {
+    return std::any_of(workloads_.begin(), workloads_.end(),
+                        [](const auto& w) { return w->server && w->server->running(); }) ||
+           std::any_of(ended_.begin(), ended_.end(), [](const auto& r) { return r->process && r->process->running(); });
+  };
+  loop_.run_until([&] { return !still_running(); }, kStopGrace + std::chrono::milliseconds(200));
   ended_.clear();
 }
 
