@@ -103,7 +103,8 @@ void read_protocol(const MapReader& m, const std::string_view kind, WorkloadSpec
 std::shared_ptr<const WorkloadSpec> read_simulate_as(const Field& f, const WorkloadSpec& command) {
   const MapReader m(f, "simulate_as (the built-in workload dmm-sim runs in place of the command)");
   const KindInfo& kind = read_kind(m.require("kind"));
-  if (kind.kind == WorkloadKind::command) m.require("kind").fail("simulate_as needs a built-in kind (bulk, request-response, on-off)");
+  if (kind.kind == WorkloadKind::command)
+    m.require("kind").fail("simulate_as needs a built-in kind (bulk, request-response, on-off)");
   std::vector<std::string> allowed{"kind", "port", "proto"};
   allowed.insert(allowed.end(), kind.own_keys.begin(), kind.own_keys.end());
   m.allow(allowed, " in simulate_as (name, nodes, intent and schedule are the command's)");

@@ -103,9 +103,10 @@ Result<std::unique_ptr<CommandWorkloads>> CommandWorkloads::create(const scenari
     const auto from = static_cast<std::size_t>(sc.node_index(spec.from));
     const auto to = static_cast<std::size_t>(sc.node_index(spec.to));
     // The same seed as dmm-sim's generator of this workload: the same launch times.
+    const std::filesystem::path commands = c->setup_.out_dir / "commands";
     auto w = std::unique_ptr<Workload>(new Workload{spec, *plan.program_namespaces[from], *plan.node_namespaces[to],
-                                                    (c->setup_.out_dir / "commands" / (spec.from + ".dmm.yaml")).string(),
-                                                    (c->setup_.out_dir / "commands" / spec.name).string(),
+                                                    (commands / (spec.from + ".dmm.yaml")).string(),
+                                                    (commands / spec.name).string(),
                                                     scenario::node_address(static_cast<int>(to)).to_string(),
                                                     std::mt19937_64(sc.seed * 1000003u + i)});
     std::error_code ec;
@@ -155,7 +156,8 @@ Status CommandWorkloads::start_servers() {
                                       err, [this, wp](ExitStatus s) {
                                         if (!finishing_) wp->server_ended = s;  // not our own stop at the end
                                       });
-    if (!server) return make_error(server.error().code, "workload '" + w->spec.name + "': serve: " + server.error().message);
+    if (!server)
+      return make_error(server.error().code, "workload '" + w->spec.name + "': serve: " + server.error().message);
     w->server = std::move(*server);
     if (w->spec.port == 0) continue;
     const TimePoint limit = loop_.now() + kServerStartLimit;
