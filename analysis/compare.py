@@ -569,12 +569,14 @@ def most_used_stacks(run: RunResults, start_s: float, end_s: float) -> frozenset
 
 def decision_agreement(sim: RunResults, emu: RunResults, duration_s: float,
                        bin_s: float = AGREEMENT_BIN_S) -> tuple[int, int]:
-    """(bins that agree, bins compared) over [0, duration_s) in bins of bin_s."""
+    """(bins that agree, bins compared) over [0, duration_s) in bins of bin_s. A bin is compared when both worlds
+    started sessions in it: one where only one world did holds no decision of the other to agree with (sessions
+    back to back start at different times once their durations differ)."""
     agree = compared = 0
     for k in range(int(math.ceil(duration_s / bin_s - 1e-9))):
         start, end = k * bin_s, min((k + 1) * bin_s, duration_s)
         in_sim, in_emu = most_used_stacks(sim, start, end), most_used_stacks(emu, start, end)
-        if not in_sim and not in_emu:
+        if not in_sim or not in_emu:
             continue
         compared += 1
         agree += int(in_sim == in_emu)
@@ -1152,7 +1154,7 @@ def comparison_dict(result: Comparison) -> dict:
                            "event) whose ranked use lists or down list differ from those in force before it; "
                            "'inf' = no switch",
             "agreement": f"fraction of {AGREEMENT_BIN_S:g} s bins whose most-used stack for new sessions is the "
-                         "same in both worlds (bins without new sessions in either world left out)",
+                         "same in both worlds (only bins in which both worlds started sessions)",
             "several_runs": "emu = mean over runs; the sim value agrees inside the runs' 95 % t-interval, "
                             "otherwise within the tolerance of the mean",
             "values": "numbers; \"inf\" = median not reached / no switch; null = no data",

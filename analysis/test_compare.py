@@ -363,6 +363,20 @@ class CommandRuns(Workspace):
         self.assertEqual(len(compare.delivered_rates_mbps(compare.load_results(emu), "bulk")), 0)
 
 
+class DecisionAgreement(Workspace):
+    def test_a_bin_where_only_one_world_started_sessions_is_not_compared(self):
+        sim = self.dir("sim")
+        path = os.path.join(sim, "sessions.csv")
+        with open(path, encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        start = rows[0].index("start_s")
+        kept = [r for r in rows[1:] if not 5.0 <= float(r[start]) < 6.0]  # no session starts in [5 s, 6 s) in sim
+        write_csv(path, rows[0], kept)
+        agree, compared = compare.decision_agreement(compare.load_results(sim), compare.load_results(self.dir("emu")),
+                                                     20.0)
+        self.assertEqual((agree, compared), (19, 19))  # before: 19 of 20, the empty bin counted as a disagreement
+
+
 class Fidelity(Workspace):
     def test_an_invalid_emulation_is_never_a_clean_agree(self):
         result = compare.compare(self.dir("sim"), [self.dir("emu", emu={"valid": False,

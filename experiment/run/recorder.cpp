@@ -120,7 +120,7 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
       "completed,error,bytes_delivered,loss,owd_ms,jitter_ms,attempts\n";
   for (const auto& s : sessions_) {
     sessions += std::to_string(s.session) + "," + cell(s.workload) + "," + cell(s.node) + "," + cell(s.dst) + "," +
-                std::to_string(s.port) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
+                (s.port == 0 ? "" : std::to_string(s.port)) + "," + std::string(to_string(s.intent)) + "," + cell(s.stack) + "," +
                 std::to_string(s.rule) + "," + std::to_string(s.policy_version) + "," +
                 num(to_seconds(s.start)) + "," + (s.unfinished() ? "" : num(to_seconds(s.end))) + "," +
                 bytes(s, s.bytes_sent) + "," + bytes(s, s.bytes_received) + "," + (s.completed ? "1" : "0") + "," +
@@ -167,8 +167,14 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
     summary["stacks"].push_back({{"stack", t.stack}, {"sessions", t.sessions}, {"share", t.share},
                                  {"goodput_mbps", t.delivered_mbps}, {"bytes", t.bytes},
                                  {"bytes_delivered", t.bytes_delivered}, {"delivered_mbps", t.delivered_mbps}});
-    // Command runs' bytes are unknown: delivered_mbps leaves them out, and says how many it left out.
-    if (t.sessions_bytes_unknown > 0) summary["stacks"].back()["sessions_bytes_unknown"] = t.sessions_bytes_unknown;
+    // Command runs' bytes are unknown: the byte figures leave them out and say how many they left out; a stack
+    // that carried nothing else has no byte figures at all (null, never 0).
+    if (t.sessions_bytes_unknown > 0) {
+      auto& entry = summary["stacks"].back();
+      entry["sessions_bytes_unknown"] = t.sessions_bytes_unknown;
+      if (t.sessions_bytes_unknown == t.sessions)
+        for (const char* key : {"goodput_mbps", "bytes", "bytes_delivered", "delivered_mbps"}) entry[key] = nullptr;
+    }
   }
   summary["expectations"] = nlohmann::ordered_json::array();
   for (const auto& x : expectations) {

@@ -27,10 +27,12 @@ public:
         to_receive_ = spec.response;
         break;
       case scenario::WorkloadKind::on_off: break;  // paced, see tick()
+      case scenario::WorkloadKind::command: break;  // never here: dmm-sim runs its simulate_as
     }
   }
   ~Run() override {
     owner_.ctx_.executor.cancel(tick_timer_);
+    owner_.ctx_.executor.cancel(timeout_timer_);
   }
 
   Status open(const SessionRequest& request) {
@@ -40,10 +42,20 @@ public:
     return {};
   }
 
+  // A `timeout` (a command's, kept by its simulate_as): still going after it, the session is stopped and failed,
+  // as dmm-emu stops the program.
+  void stop_after(Duration timeout) {
+    timeout_timer_ = owner_.ctx_.executor.schedule(timeout, [this, timeout] {
+      timeout_timer_ = 0;
+      end(false, "timed out after " + format_duration(timeout) + " (stopped)");
+    });
+  }
+
   void end(bool completed, const std::string& error) {
     if (ended_) return;
     ended_ = true;
     owner_.ctx_.executor.cancel(tick_timer_);
+    owner_.ctx_.executor.cancel(timeout_timer_);
     rec_.end = owner_.ctx_.executor.now();
     if (session_ && !session_->established()) {
       // Never set up (failed, or still trying when the run ended): what nSocket decided so far, and the stack
@@ -166,6 +178,7 @@ private:
   TimePoint on_until_{0};
   double credit_ = 0;
   TimerId tick_timer_ = 0;
+  TimerId timeout_timer_ = 0;
 };
 
 WorkloadClient::WorkloadClient(const scenario::WorkloadSpec& spec, WorkloadContext context)
@@ -218,7 +231,8 @@ void WorkloadClient::open_one() {
   Run* r = run.get();
   live_.emplace(rec.session, std::move(run));
   const SessionRequest request{.dst = {ctx_.dst, spec_.port}, .proto = spec_.proto, .intent = spec_.intent};
-  if (auto st = r->open(request); !st) r->end(false, st.error().message);
+  if (auto st = r->open(request); !st) return r->end(false, st.error().message);
+  if (spec_.session_timeout) r->stop_after(*spec_.session_timeout);
 }
 
 void WorkloadClient::ended(Run* run) {

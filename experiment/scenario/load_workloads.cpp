@@ -110,7 +110,13 @@ std::shared_ptr<const WorkloadSpec> read_simulate_as(const Field& f, const Workl
   m.allow(allowed, " in simulate_as (name, nodes, intent and schedule are the command's)");
   auto w = std::make_shared<WorkloadSpec>(command);
   w->kind = kind.kind;
+  w->session_timeout = command.command->timeout;  // the simulated session is stopped when the program would be
   w->command.reset();
+  // On-off without a rate repeats sessions until `stop`, with `off` between them: not the command's `count`
+  // back to back. Refused rather than simulated on another schedule.
+  if (kind.kind == WorkloadKind::on_off && !command.rate)
+    m.require("kind").fail("an on-off workload without a rate repeats until its stop, not the command's count of "
+                           "runs: give the command a rate, or simulate it as bulk or request-response");
   w->mark = Mark{f->where.line, f->where.column};
   if (auto p = m.get("port")) {
     w->port = static_cast<std::uint16_t>(read_uint(*p, 1, 65535));

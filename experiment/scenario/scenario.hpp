@@ -95,6 +95,8 @@ struct WorkloadSpec {
   Duration off{std::chrono::seconds(1)};
   BitsPerSecond send_rate{1e6};    // on-off: sending rate while on
   std::optional<CommandSpec> command;  // kind: command
+  // A session still going after this is stopped and fails: a command's `timeout`, kept by its simulate_as.
+  std::optional<Duration> session_timeout;
   // kind: command, `simulate_as:`: the built-in workload dmm-sim runs in its place (same name, nodes and
   // schedule); absent, dmm-sim refuses the scenario, naming this workload.
   std::shared_ptr<const WorkloadSpec> simulate_as;

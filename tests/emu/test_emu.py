@@ -317,6 +317,10 @@ class EmuCommands(unittest.TestCase):
         # A program's bytes are not known: empty, never 0; the table says so.
         self.assertTrue(all(r[c] == "" for r in rows for c in ("bytes_sent", "bytes_received", "bytes_delivered")))
         self.assertIn("unknown*", self.emu_run.stdout)
+        for stack in load_json(os.path.join(self.emu, "summary.json"))["stacks"]:
+            if stack["sessions"]:  # only command runs: no byte figure at all, rather than 0
+                self.assertIsNone(stack["delivered_mbps"], stack)
+        self.assertTrue(all(r["attempts"] == r["stack"] + ":ok" for r in rows), rows[0])
         self.assertEqual(fidelity["commands"]["fetch"]["runs"], len(rows))
         self.assertEqual(fidelity["commands"]["fetch"]["server"], "ran to the end")
         self.assertGreaterEqual(fidelity["programs_nrd"]["subscribers"], len(rows))  # every run's shim subscribed
@@ -357,6 +361,9 @@ class EmuCommands(unittest.TestCase):
         self.assertEqual(ends["fails"], ("0", "exit status 7"))
         self.assertTrue(ends["overruns"][1].startswith("timed out after 1s (stopped; "), ends)
         self.assertEqual(ends["unfinished"], ("0", "unfinished at end of run"))
+        with open(os.path.join(out, "sessions.csv")) as handle:
+            ports = {r["workload"]: r["port"] for r in csv.DictReader(handle)}
+        self.assertEqual((ports["tcp"], ports["fails"]), ("5201", ""))  # no port: an empty cell, not 0
         report = load_json(os.path.join(out, "commands", "tcp", "1.out"))  # iperf3's own figure (-J)
         self.assertGreater(report["end"]["sum_received"]["bits_per_second"], 10e6)  # of a 20 Mbit/s link
 

@@ -342,6 +342,14 @@ TEST(DmmSimCli, ACommandWorkloadRunsItsSimulatedEquivalentOrIsRefusedByLine) {
   EXPECT_EQ(rows.front().at("workload"), "fetch");
   EXPECT_EQ(rows.front().at("bytes_received"), "250000");  // the simulated answer, measured
 
+  // The command's timeout holds for its stand-in too: dmm-emu stops the program, dmm-sim the session.
+  const auto short_out = out / "timeout";
+  auto timed = run_sim({scenario_path("scenarios/command-fetch.yaml"), "--out", short_out.string(), "--set",
+                        "workloads.fetch.timeout=50ms", "--set", "expect=[]"});
+  EXPECT_EQ(timed.exit_code, 1) << timed.output;  // every session failed: the implicit expectation
+  for (const auto& row : read_csv(short_out / "sessions.csv"))
+    EXPECT_EQ(row.at("error"), "timed out after 50ms (stopped)") << row.at("session");
+
   // Without `simulate_as:` dmm-sim cannot run it, and says which workload and where.
   std::ifstream in(scenario_path("scenarios/command-fetch.yaml"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -1,6 +1,7 @@
 #include "command_workloads.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -36,9 +37,22 @@ std::string tail_of(const std::string& path) {
   return s;
 }
 
-// Whether a socket of the namespace `pid` is in listens on TCP `port` (/proc/PID/net/tcp{,6} show that
-// namespace's sockets; state 0A is LISTEN).
-bool listens_on(pid_t pid, std::uint16_t port) {
+// Where a server listens, as the namespace `pid` is in shows its sockets (/proc/PID/net/tcp{,6}; state 0A is
+// LISTEN, addresses in the kernel's hex: 127.0.0.1 is 0100007F).
+enum class Listening { no, elsewhere, reachable };
+
+std::string proc_hex(const IpAddress& v4) {
+  const auto& b = v4.bytes;  // a.b.c.d in b[0..3]; the kernel prints the 32-bit word little-endian
+  char text[9];
+  std::snprintf(text, sizeof text, "%02X%02X%02X%02X", b[3], b[2], b[1], b[0]);
+  return text;
+}
+
+Listening listening_on(pid_t pid, std::uint16_t port, const IpAddress& destination) {
+  // Reachable from the clients: on any address, or on the node's identity address they connect to.
+  const std::string to = proc_hex(destination);
+  const std::set<std::string> reachable{"00000000", to, std::string(32, '0'), "0000000000000000FFFF0000" + to};
+  Listening found = Listening::no;
   for (const char* file : {"tcp", "tcp6"}) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + file);
     std::string line;
@@ -48,12 +62,13 @@ bool listens_on(pid_t pid, std::uint16_t port) {
       std::string slot, local, remote, state;
       fields >> slot >> local >> remote >> state;
       const auto colon = local.rfind(':');
-      if (state == "0A" && colon != std::string::npos &&
-          std::strtoul(local.c_str() + colon + 1, nullptr, 16) == port)
-        return true;
+      if (state != "0A" || colon == std::string::npos || std::strtoul(local.c_str() + colon + 1, nullptr, 16) != port)
+        continue;
+      if (reachable.count(local.substr(0, colon))) return Listening::reachable;
+      found = Listening::elsewhere;
     }
   }
-  return false;
+  return found;
 }
 
 }  // namespace
@@ -77,6 +92,7 @@ struct CommandWorkloads::Workload {
   std::map<std::uint64_t, std::unique_ptr<Run>> live;
   std::unique_ptr<ChildProcess> server;
   std::optional<ExitStatus> server_ended;
+  TimePoint server_ended_at{0};  // on the run's clock (0: before time zero)
   std::map<std::string, std::uint64_t> endings;  // `exit status 0`, `unfinished at end of run`, ... -> runs
 };
 
@@ -154,29 +170,42 @@ Status CommandWorkloads::start_servers() {
     Workload* wp = w.get();
     auto server = ChildProcess::spawn(loop_, w->server_namespace, {"/bin/sh", "-c", line}, cwd, w->dir + "/serve.out",
                                       err, [this, wp](ExitStatus s) {
-                                        if (!finishing_) wp->server_ended = s;  // not our own stop at the end
+                                        if (finishing_) return;  // our own stop at the end
+                                        wp->server_ended = s;
+                                        wp->server_ended_at = started_ ? clock_.now() : TimePoint{0};
                                       });
     if (!server)
       return make_error(server.error().code, "workload '" + w->spec.name + "': serve: " + server.error().message);
     w->server = std::move(*server);
     if (w->spec.port == 0) continue;
     const TimePoint limit = loop_.now() + kServerStartLimit;
-    while (!listens_on(w->server->pid(), w->spec.port)) {
+    const IpAddress to = scenario::node_address(sc_.node_index(w->spec.to));
+    Listening listening = Listening::no;
+    while ((listening = listening_on(w->server->pid(), w->spec.port, to)) != Listening::reachable) {
       loop_.run_until([&] { return false; }, std::chrono::milliseconds(20));  // lets the pidfd report an exit
-      const std::string why = w->server_ended ? "ended (" + w->server_ended->to_string() + ")"
-                              : loop_.now() >= limit ? "did not listen on port " + std::to_string(w->spec.port) +
-                                                           " within " + format_duration(kServerStartLimit)
-                                                     : "";
+      const std::string port = std::to_string(w->spec.port);
+      const std::string why =
+          w->server_ended ? "ended (" + w->server_ended->to_string() + ")" +
+                                (w->server_ended->success() ? ": a server must stay in the foreground (e.g. nginx's "
+                                                              "`daemon off;`)"
+                                                            : "")
+          : loop_.now() < limit ? ""
+          : listening == Listening::elsewhere
+              ? "listens on port " + port + ", but neither on " + w->destination + " ({to}) nor on every address, " +
+                    "so the clients cannot reach it"
+              : "did not listen on port " + port + " within " + format_duration(kServerStartLimit);
       if (!why.empty())
         return make_error(EIO, sc_.file + ":" + std::to_string(w->spec.mark.line) + ":" +
                                    std::to_string(w->spec.mark.column) + ": workload '" + w->spec.name +
-                                   "': its server `" + line + "` " + why + "; its stderr: " + tail_of(err));
+                                   "': its server `" + line + "` " + why + "; its stderr: " +
+                                   (tail_of(err).empty() ? "(empty)" : tail_of(err)));
     }
   }
   return {};
 }
 
 void CommandWorkloads::start(Duration run_end) {
+  started_ = true;
   for (auto& w : workloads_) {
     w->stop = TimePoint{w->spec.stop.value_or(run_end)};
     w->next_at = TimePoint{w->spec.start};
@@ -281,11 +310,14 @@ void CommandWorkloads::record(Workload& w, Run& r, bool completed, std::string e
     rec.stack = j["stack"].get<std::string>();
     rec.rule = j.value("rule", -1);
     rec.policy_version = j.value("policy_version", 0ull);
+    // As nSocket's `attempts`: the stack that failed before it, if any, then this one.
+    rec.attempts = rec.stack + ":ok";
     if (j.contains("fallback_from") && j["fallback_from"].is_string())
-      rec.attempts = j["fallback_from"].get<std::string>() + ":failed;" + rec.stack + ":ok";
+      rec.attempts = j["fallback_from"].get<std::string>() + ":failed;" + rec.attempts;
     break;
   }
-  ++w.endings[rec.error.empty() ? "exit status 0" : rec.error.substr(0, rec.error.find(" ("))];
+  // Counted as sessions.csv says them, a timeout without how the program then ended.
+  ++w.endings[rec.error.empty() ? "exit status 0" : rec.error.substr(0, rec.error.find(" (stopped"))];
   recorder_.session(rec);
   auto it = w.live.find(id);
   if (it == w.live.end()) return;
@@ -318,12 +350,27 @@ void CommandWorkloads::finish() {
   ended_.clear();
 }
 
+std::vector<std::string> CommandWorkloads::warnings() const {
+  std::vector<std::string> out;
+  for (const auto& w : workloads_) {
+    if (!w->server_ended) continue;
+    const double at = to_seconds(w->server_ended_at);
+    char when[64];
+    std::snprintf(when, sizeof when, at > 0 ? "%.3f s into the run" : "before time zero", at);
+    out.push_back("workload '" + w->spec.name + "': its server ended " + when + " (" +
+                  w->server_ended->to_string() + "); a server must stay in the foreground until the end");
+  }
+  return out;
+}
+
 nlohmann::json CommandWorkloads::report() const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& w : workloads_) {
     nlohmann::json j{{"runs", w->started}, {"endings", w->endings}, {"program_namespace", w->program_namespace}};
     if (w->spec.command->serve)
-      j["server"] = w->server_ended ? "ended during the run: " + w->server_ended->to_string() : "ran to the end";
+      j["server"] = w->server_ended ? nlohmann::json{{"ended_at_s", to_seconds(w->server_ended_at)},
+                                                     {"how", w->server_ended->to_string()}}
+                                    : nlohmann::json("ran to the end");
     out[w->spec.name] = j;
   }
   return out;

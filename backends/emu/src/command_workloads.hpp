@@ -55,6 +55,8 @@ public:
 
   // Per workload: runs started and how they ended, for emu.json.
   nlohmann::json report() const;
+  // One line per server that ended before the end of the run (printed and kept in emu.json's notes).
+  std::vector<std::string> warnings() const;
 
 private:
   struct Workload;
@@ -78,6 +80,7 @@ private:
   CommandSetup setup_;
   std::vector<std::unique_ptr<Workload>> workloads_;
   std::vector<std::unique_ptr<Run>> ended_;  // runs recorded inside their exit callback, destroyed later
+  bool started_ = false;    // time zero has come
   bool finishing_ = false;
 };
 

@@ -91,6 +91,9 @@ public:
   // Where the programs' nRD socket and the servers' working directories live (removed by run_emulation).
   std::string scratch_dir() const { return (emu_scratch_root() / plan_.prefix).string(); }
   nlohmann::json commands_report() const { return commands_ ? commands_->report() : nlohmann::json(); }
+  std::vector<std::string> commands_warnings() const {
+    return commands_ ? commands_->warnings() : std::vector<std::string>{};
+  }
   // What the programs' shims did with the run's nRD: how many subscribed, how many samples they reported.
   nlohmann::json programs_nrd_report() const {
     if (!nrd_front_) return nlohmann::json();
@@ -305,6 +308,7 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
   report.unfinished = counts.unfinished;
   report.policy_versions = recorder.policies().size();
   report.notes = plan->notes;
+  for (const auto& w : world.commands_warnings()) report.notes.push_back(w);
   sim::RunTiming timing;
   timing.wall_s = reached;
   timing.interrupted_at_s = report.interrupted_at_s;
@@ -313,7 +317,7 @@ Result<EmuReport> run_emulation(const scenario::Scenario& sc, const EmuOptions& 
 
   const double total = double(cpu_after.total - cpu_before.total);
   const double idle = total > 0 ? double(cpu_after.idle - cpu_before.idle) / total : -1.0;
-  Fidelity fidelity = assess_fidelity(sc, stats, idle, plan->notes);
+  Fidelity fidelity = assess_fidelity(sc, stats, idle, report.notes);
   if (interrupted) {
     fidelity.valid = false;
     fidelity.invalid_because.push_back("interrupted: the emulator's report was not collected");
