@@ -188,8 +188,10 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
   summary["sim_events"] = timing.sim_events;
   summary["provenance"] = provenance();
   // The only values that differ between two runs of the same seed: everything else is deterministic.
+  // An interrupted run covered only part of the scenario: its speed is over the part it ran.
+  const double covered_s = timing.interrupted_at_s ? *timing.interrupted_at_s : to_seconds(scenario_.duration);
   summary["timing"] = {{"wall_s", timing.wall_s},
-                       {"sim_s_per_wall_s", timing.wall_s > 0 ? to_seconds(scenario_.duration) / timing.wall_s : 0},
+                       {"sim_s_per_wall_s", timing.wall_s > 0 ? covered_s / timing.wall_s : 0},
                        {"events_per_wall_s", timing.wall_s > 0 ? double(timing.sim_events) / timing.wall_s : 0}};
   // Where and when: differs between runs of the same seed, like timing.
   if (invocation) summary["invocation"] = invocation_json(*invocation);

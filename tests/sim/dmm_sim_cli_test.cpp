@@ -98,6 +98,9 @@ TEST(DmmSimCli, CtrlCWritesPartialResultsMarkedAsSuch) {
   EXPECT_LT(at, 30);
   EXPECT_TRUE(summary["expectations"].empty()) << "a partial run is not judged";
   EXPECT_FALSE(read_csv(out / "sessions.csv").empty());
+  // Its speed is over the part it ran, not the whole scenario's 30 s (which inflated it).
+  const auto& timing = summary["timing"];
+  EXPECT_NEAR(timing["sim_s_per_wall_s"].get<double>(), at / timing["wall_s"].get<double>(), 1e-6);
 }
 
 TEST(DmmSimCli, AWorkloadThatOnlyFailedFailsTheRun) {
