@@ -142,7 +142,7 @@ Status ScenarioRun::build_workloads(const std::function<Stack*(int node)>& serve
     servers_.push_back(std::move(server));
     WorkloadContext ctx{clock_, *nsocket, scenario::node_address(to), next_session_id_,
                         [this](scenario::SessionRecord r) { recorder_.session(std::move(r)); },
-                        sc_.seed * 1000003u + i};
+                        workload_seed(sc_.seed, i)};
     clients_.push_back(std::make_unique<WorkloadClient>(w, std::move(ctx)));
   }
   return {};

@@ -182,7 +182,7 @@ private:
 };
 
 WorkloadClient::WorkloadClient(const scenario::WorkloadSpec& spec, WorkloadContext context)
-    : spec_(spec), ctx_(std::move(context)), rng_(ctx_.seed), graveyard_(ctx_.executor) {}
+    : spec_(spec), ctx_(std::move(context)), graveyard_(ctx_.executor) {}
 
 WorkloadClient::~WorkloadClient() {
   ctx_.executor.cancel(arrival_timer_);
@@ -191,7 +191,7 @@ WorkloadClient::~WorkloadClient() {
 
 void WorkloadClient::start(TimePoint run_end) {
   stop_ = spec_.stop ? *spec_.stop : run_end;
-  next_arrival_ = TimePoint{spec_.start};
+  if (spec_.rate) arrivals_.emplace(*spec_.rate, ctx_.seed, TimePoint{spec_.start});
   const Duration first = spec_.start - ctx_.executor.now();
   arrival_timer_ = ctx_.executor.schedule(first, [this] {
     arrival_timer_ = 0;
@@ -201,13 +201,9 @@ void WorkloadClient::start(TimePoint run_end) {
 }
 
 void WorkloadClient::schedule_next_arrival() {
-  std::exponential_distribution<double> gap(*spec_.rate);
-  // From the last planned arrival, not from now: in real time a timer fires a little late, and counting from
-  // when it fired would let that lateness pile up over a run (dmm-emu's arrivals drifted 13 ms behind dmm-sim's
-  // in 3 s). In simulation the two are the same instant.
-  next_arrival_ += from_seconds(gap(rng_));
-  if (next_arrival_ >= stop_) return;
-  arrival_timer_ = ctx_.executor.schedule(std::max(Duration::zero(), next_arrival_ - ctx_.executor.now()), [this] {
+  const TimePoint at = arrivals_->next();
+  if (at >= stop_) return;
+  arrival_timer_ = ctx_.executor.schedule(std::max(Duration::zero(), at - ctx_.executor.now()), [this] {
     arrival_timer_ = 0;
     open_one();
     schedule_next_arrival();

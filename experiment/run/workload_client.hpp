@@ -4,10 +4,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
+#include <optional>
 
 #include "dmm/graveyard.hpp"
 #include "dmm/nsocket.hpp"
+#include "run/poisson_arrivals.hpp"
 #include "scenario/results.hpp"
 #include "scenario/scenario.hpp"
 
@@ -42,9 +43,8 @@ private:
 
   const scenario::WorkloadSpec& spec_;
   WorkloadContext ctx_;
-  std::mt19937_64 rng_;
+  std::optional<PoissonArrivals> arrivals_;  // with a rate
   TimePoint stop_{0};
-  TimePoint next_arrival_{0};  // the planned time of the latest Poisson arrival
   std::map<std::uint64_t, std::unique_ptr<Run>> live_;
   std::uint32_t started_in_sequence_ = 0;
   std::uint64_t opened_ = 0;

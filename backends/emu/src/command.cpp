@@ -7,10 +7,22 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 extern char** environ;
 
 namespace dmm::emu {
+
+std::string file_tail(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  if (s.size() > max_bytes) s = "..." + s.substr(s.size() - max_bytes);
+  return s;
+}
 
 std::string command_line(const std::vector<std::string>& argv) {
   std::string line;

@@ -14,4 +14,8 @@ Result<std::string> run_command(const std::vector<std::string>& argv);
 // The command as a shell line, for messages.
 std::string command_line(const std::vector<std::string>& argv);
 
+// The last `max_bytes` of a program's log file, trailing blank lines dropped ("" when empty or unreadable): what a
+// message quotes of a child's stderr.
+std::string file_tail(const std::string& path, std::size_t max_bytes);
+
 }  // namespace dmm::emu

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "command.hpp"
 #include "dmm/policy_json.hpp"
 
 namespace dmm::emu {
@@ -27,14 +28,10 @@ std::string replace_all(std::string text, const std::string& from, const std::st
   return text;
 }
 
-std::string tail_of(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  if (s.size() > 300) s = "..." + s.substr(s.size() - 300);
-  return s;
+// What a message quotes of a server's stderr.
+std::string stderr_text(const std::string& path) {
+  const std::string tail = file_tail(path, 300);
+  return tail.empty() ? "(empty)" : tail;
 }
 
 // Where a server listens, as the namespace `pid` is in shows its sockets (/proc/PID/net/tcp{,6}; state 0A is
@@ -84,9 +81,9 @@ struct CommandWorkloads::Run {
 struct CommandWorkloads::Workload {
   const scenario::WorkloadSpec& spec;
   std::string program_namespace, server_namespace, host_config, dir, destination;
-  std::mt19937_64 rng;
+  std::uint64_t seed;
+  std::optional<sim::PoissonArrivals> arrivals;  // with a rate
   TimePoint stop{0};
-  TimePoint next_at{0};
   TimerId arrival = 0;
   std::uint32_t started = 0;
   std::map<std::uint64_t, std::unique_ptr<Run>> live;
@@ -124,7 +121,7 @@ Result<std::unique_ptr<CommandWorkloads>> CommandWorkloads::create(const scenari
                                                     (commands / (spec.from + ".dmm.yaml")).string(),
                                                     (commands / spec.name).string(),
                                                     scenario::node_address(static_cast<int>(to)).to_string(),
-                                                    std::mt19937_64(sc.seed * 1000003u + i)});
+                                                    sim::workload_seed(sc.seed, i)});
     std::error_code ec;
     std::filesystem::create_directories(w->dir, ec);
     if (ec) return make_error(EIO, "cannot create " + w->dir + ": " + ec.message());
@@ -197,8 +194,7 @@ Status CommandWorkloads::start_servers() {
       if (!why.empty())
         return make_error(EIO, sc_.file + ":" + std::to_string(w->spec.mark.line) + ":" +
                                    std::to_string(w->spec.mark.column) + ": workload '" + w->spec.name +
-                                   "': its server `" + line + "` " + why + "; its stderr: " +
-                                   (tail_of(err).empty() ? "(empty)" : tail_of(err)));
+                                   "': its server `" + line + "` " + why + "; its stderr: " + stderr_text(err));
     }
   }
   return {};
@@ -208,9 +204,9 @@ void CommandWorkloads::start(Duration run_end) {
   started_ = true;
   for (auto& w : workloads_) {
     w->stop = TimePoint{w->spec.stop.value_or(run_end)};
-    w->next_at = TimePoint{w->spec.start};
+    if (w->spec.rate) w->arrivals.emplace(*w->spec.rate, w->seed, TimePoint{w->spec.start});
     Workload* wp = w.get();
-    w->arrival = clock_.schedule(w->next_at - clock_.now(), [this, wp] {
+    w->arrival = clock_.schedule(TimePoint{w->spec.start} - clock_.now(), [this, wp] {
       wp->arrival = 0;
       launch(*wp);
       if (wp->spec.rate) schedule_next(*wp);
@@ -219,10 +215,9 @@ void CommandWorkloads::start(Duration run_end) {
 }
 
 void CommandWorkloads::schedule_next(Workload& w) {
-  std::exponential_distribution<double> gap(*w.spec.rate);
-  w.next_at += from_seconds(gap(w.rng));  // from the last planned launch, so lateness does not accumulate
-  if (w.next_at >= w.stop) return;
-  w.arrival = clock_.schedule(std::max(Duration::zero(), w.next_at - clock_.now()), [this, &w] {
+  const TimePoint at = w.arrivals->next();
+  if (at >= w.stop) return;
+  w.arrival = clock_.schedule(std::max(Duration::zero(), at - clock_.now()), [this, &w] {
     w.arrival = 0;
     launch(w);
     schedule_next(w);

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <vector>
 

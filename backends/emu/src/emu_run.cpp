@@ -64,7 +64,7 @@ public:
     const bool programs = std::any_of(sc_.workloads.begin(), sc_.workloads.end(),
                                       [](const auto& w) { return w.kind == scenario::WorkloadKind::command; });
     if (programs) {
-      auto front = NrdSocketFront::create(scratch_dir() + "/nrd.sock", loop_, clock_, run_->stack_names(),
+      auto front = NrdSocketFront::create(nrd_socket(), loop_, clock_, run_->stack_names(),
                                           run_->initial_policy());
       if (!front) return front.error();
       nrd_front_ = std::move(*front);
@@ -82,7 +82,7 @@ public:
     if (!programs) return {};
     auto commands = CommandWorkloads::create(
         sc_, plan_, loop_, clock_, recorder_, *run_,
-        CommandSetup{options_.out_dir, scratch_dir(), options_.dmm_run, scratch_dir() + "/nrd.sock"});
+        CommandSetup{options_.out_dir, scratch_dir(), options_.dmm_run, nrd_socket()});
     if (!commands) return commands.error();
     commands_ = std::move(*commands);
     return commands_->start_servers();
@@ -90,6 +90,7 @@ public:
 
   // Where the programs' nRD socket and the servers' working directories live (removed by run_emulation).
   std::string scratch_dir() const { return (emu_scratch_root() / plan_.prefix).string(); }
+  std::string nrd_socket() const { return scratch_dir() + "/nrd.sock"; }  // where the programs' shims reach nRD
   nlohmann::json commands_report() const { return commands_ ? commands_->report() : nlohmann::json(); }
   std::vector<std::string> commands_warnings() const {
     return commands_ ? commands_->warnings() : std::vector<std::string>{};

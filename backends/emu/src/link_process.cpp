@@ -11,7 +11,8 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+
+#include "command.hpp"
 
 namespace dmm::emu {
 
@@ -109,12 +110,7 @@ Result<std::string> LinkProcess::read_line(Duration timeout) {
 }
 
 std::string LinkProcess::log_tail() const {
-  std::ifstream in(log_path_);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  if (s.size() > 400) s = s.substr(s.size() - 400);
+  const std::string s = file_tail(log_path_, 400);
   return s.empty() ? "" : " (" + s + ")";
 }
 
