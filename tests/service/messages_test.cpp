@@ -93,7 +93,7 @@ TEST(ServiceMessages, TheHeaderIsMagicVersionTypeAndRequestId) {
   const std::string bytes = encode(Message{tcp_request()});
   ASSERT_GE(bytes.size(), kHeaderBytes);
   EXPECT_EQ(bytes.substr(0, 2), "DS");
-  EXPECT_EQ(bytes[2], 1);
+  EXPECT_EQ(bytes[2], kHighestVersion);
   EXPECT_EQ(bytes[3], static_cast<char>(MessageType::sockets));
   EXPECT_EQ(bytes.substr(4, 4), std::string("\0\0\0\x07", 4));
   // hello and welcome are written in version 1 whatever versions the sender speaks.
@@ -130,17 +130,71 @@ TEST(ServiceMessages, ShortOrCutMessagesAreTruncated) {
 
 TEST(ServiceMessages, OtherVersionsAndTypesAreRefused) {
   std::string bytes = encode(Message{tcp_request()});
-  bytes[2] = 2;
+  bytes[2] = 3;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::wrong_version);
   bytes[2] = 0;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::wrong_version);
   bytes[2] = 1;
   bytes[3] = 0;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
-  bytes[3] = 6;
+  bytes[3] = 6;  // open: a version-2 type, not in a version-1 message
+  EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
+  bytes[2] = 2;
+  bytes[3] = 10;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
   bytes[3] = static_cast<char>(0xff);
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
+}
+
+TEST(ServiceMessages, SessionMessagesRoundTripAndTheirFieldsAreChecked) {
+  OpenRequest open;
+  open.id = 9;
+  open.stack = "user0";
+  open.proto = L4Proto::udp;
+  open.destination = *Endpoint::parse("10.1.2.3:53");
+  open.nonblocking = true;
+  const OpenRequest o = round_trip(open);
+  EXPECT_EQ(o.id, 9u);
+  EXPECT_EQ(o.stack, "user0");
+  EXPECT_EQ(o.proto, L4Proto::udp);
+  EXPECT_EQ(o.destination, open.destination);
+  EXPECT_TRUE(o.nonblocking);
+  open.destination = *Endpoint::parse("[fd00::7]:443");
+  EXPECT_EQ(round_trip(open).destination, open.destination);
+
+  const OpenReply r = round_trip(OpenReply{4, 0, 77, "", ""});
+  EXPECT_EQ(r.session, 77u);
+  const OpenReply refused = round_trip(OpenReply{4, ENETUNREACH, 0, "unreachable", "no route"});
+  EXPECT_EQ(refused.error, ENETUNREACH);
+  EXPECT_EQ(refused.reason, "unreachable");
+
+  EXPECT_EQ(round_trip(StatusRequest{5, 77}).session, 77u);
+  StatusReply status{5, 77, SessionState::failed, ECONNREFUSED, *Endpoint::parse("10.0.0.2:49152"), "refused"};
+  const StatusReply st = round_trip(status);
+  EXPECT_EQ(st.state, SessionState::failed);
+  EXPECT_EQ(st.error, ECONNREFUSED);
+  EXPECT_EQ(st.local, status.local);
+  EXPECT_EQ(st.message, "refused");
+
+  // Each bad field is named.
+  auto field_problem = [](std::string bytes, std::size_t at, char value) {
+    bytes[at] = value;
+    auto d = decode(bytes);
+    return d.ok() ? std::string("ok") : d.error().message;
+  };
+  open.destination = *Endpoint::parse("10.1.2.3:53");
+  const std::string bytes = encode(Message{open});
+  const std::size_t proto_at = kHeaderBytes + 1 + 5;
+  EXPECT_NE(field_problem(bytes, proto_at, 1).find("proto 1"), std::string::npos);
+  EXPECT_NE(field_problem(bytes, proto_at + 1, 5).find("address family 5"), std::string::npos);
+  EXPECT_NE(field_problem(bytes, proto_at + 2 + 6, 1).find("IPv4 with bytes past its fourth"), std::string::npos);
+  EXPECT_NE(field_problem(bytes, bytes.size() - 1, 4).find("flags 4"), std::string::npos);
+  std::string no_port = bytes;
+  no_port[bytes.size() - 3] = 0;
+  no_port[bytes.size() - 2] = 0;
+  EXPECT_EQ(problem_of(no_port), DecodeProblem::bad_field);
+  EXPECT_EQ(problem_of(encode(Message{StatusRequest{1, 0}})), DecodeProblem::bad_field);
+  EXPECT_EQ(problem_of(encode(Message{OpenReply{1, 0, 0, "", ""}})), DecodeProblem::bad_field);
 }
 
 TEST(ServiceMessages, TrailingBytesAreRefused) {
@@ -200,10 +254,13 @@ TEST(ServiceMessages, VersionsAreNegotiated) {
   auto v = negotiate_version(Hello{1, 9, ""});
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(*v, kHighestVersion);
-  auto none = negotiate_version(Hello{2, 9, ""});
+  auto one = negotiate_version(Hello{1, 1, ""});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, 1);  // a version-1 client still gets sockets; sessions need 2
+  auto none = negotiate_version(Hello{3, 9, ""});
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, EPROTONOSUPPORT);
-  EXPECT_NE(none.error().message.find("the client speaks versions 2..9, dmm-stackd 1..1"), std::string::npos)
+  EXPECT_NE(none.error().message.find("the client speaks versions 3..9, dmm-stackd 1..2"), std::string::npos)
       << none.error().message;
 }
 

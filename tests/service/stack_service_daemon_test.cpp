@@ -357,7 +357,7 @@ TEST_F(StackServiceDaemonTest, HostilePeersAreAnsweredAndDroppedWhileOthersAreSe
        },
        "unexpected_fds", EINVAL},
       {"a version the daemon does not speak",
-       [](RawPeer& p) { ASSERT_TRUE(p.send(service::encode(service::Message{service::Hello{2, 3, "future"}})).ok()); },
+       [](RawPeer& p) { ASSERT_TRUE(p.send(service::encode(service::Message{service::Hello{3, 4, "future"}})).ok()); },
        "wrong_version", EPROTONOSUPPORT},
       {"count out of range",
        [](RawPeer& p) {
@@ -527,7 +527,7 @@ TEST_F(StackServiceDaemonTest, TheSocketFileHasTheModeAndIsRemovedAtTheEnd) {
   // A second daemon on the same socket refuses to start.
   auto second = DaemonThread::start(dir_.file("dmm.yaml"));
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.error().code, EADDRINUSE);
+  EXPECT_EQ(second.error().code, EADDRINUSE) << second.error().message;
   EXPECT_NE(second.error().message.find("another daemon is listening there"), std::string::npos);
   daemon_.reset();
   EXPECT_NE(::access(path.c_str(), F_OK), 0) << "socket file left behind";

@@ -16,7 +16,8 @@ using scenario::read_text;
 // The kinds this loader types itself, with their keys (DESIGN.md §2.5).
 // `allow:` is dmm-stackd's admission, not a property of the instance: typed here, never a registry parameter.
 const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol", "congestion", "allow"};
-const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout"};
+const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout",
+                                             "allow"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
   std::vector<std::string> names{"kernel", "lwip-dpdk"};
@@ -87,8 +88,10 @@ InterfaceAddress read_interface_address(const Field& f) {
   return InterfaceAddress{*address, prefix->length};
 }
 
-LwipDpdkStackSpec read_lwip_dpdk(const MapReader& m) {
+LwipDpdkStackSpec read_lwip_dpdk(const MapReader& m, const LoadContext& ctx) {
   LwipDpdkStackSpec spec;
+  if (auto f = m.get("allow")) spec.allow = read_allow(*f, ctx.options.resolve_accounts);
+  else spec.allow.mark = mark_of(m.field());
   const Field vdev = m.require("vdev");
   spec.vdev = read_text(vdev);
   if (spec.vdev.empty()) vdev.fail("empty vdev (expected a DPDK --vdev argument such as net_af_packet0,iface=IF)");
@@ -128,10 +131,10 @@ void load_stack(const Field& item, LoadContext& ctx) {
     name_field.fail("a stack named '" + spec.name + "' is already defined (line " + std::to_string(first->second) + ")");
 
   if (spec.kind == "kernel") spec.kernel = read_kernel(m, ctx);
-  if (spec.kind == "lwip-dpdk") spec.lwip_dpdk = read_lwip_dpdk(m);
+  if (spec.kind == "lwip-dpdk") spec.lwip_dpdk = read_lwip_dpdk(m, ctx);
   // Every kind's parameters also travel as text, for the registry's factories (typed above for built-ins).
   for (const auto& key : keys) {
-    if (key == "name" || key == "kind" || (key == "allow" && spec.kind == "kernel")) continue;
+    if (key == "name" || key == "kind" || key == "allow") continue;
     if (auto p = m.get(key)) spec.params[key] = read_text(*p);
   }
   ctx.config.stacks.push_back(std::move(spec));

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "dmm/address.hpp"
+
 namespace dmm::preload {
 
 enum class FdState : std::uint8_t {
@@ -14,6 +16,11 @@ enum class FdState : std::uint8_t {
   pending,    // a placeholder socket in the program's own namespace; the stack is not chosen yet
   placed,     // the stack is chosen; the fd is that stack's kernel socket and the shim stays out of the way
   user,       // carried by a user-space stack: the fd is a UserSession's application end; data calls are the shim's
+  // Carried by a user-space instance that dmm-stackd runs: the fd is the program's end of a session the daemon
+  // pumps (a real AF_UNIX socket), so the data path is the kernel's, in this process, its children and after exec.
+  // Only what an AF_UNIX socket would answer differently is the shim's: addresses, TCP/IP options, SO_ERROR,
+  // connect() again, a UDP peer's address, a reset read as ECONNRESET (service_fd.hpp).
+  service,
 };
 
 inline constexpr int kNoStack = -1;
@@ -55,7 +62,14 @@ struct FdRecord {
   // Where that placeholder lives: kNoStack = the program's own namespace; otherwise the stack socket() predicted
   // (Shim::predicted_stack) and made it on, so that a decision for that same stack has nothing left to do.
   int placeholder_stack = kNoStack;
-  std::uint64_t session = 0;   // FdState::user: the UserSessions id
+  std::uint64_t session = 0;   // FdState::user: the UserSessions id; FdState::service: dmm-stackd's session id
+  // FdState::service: the session's peer and (once dmm-stackd said) local address; its outcome once known.
+  Endpoint peer;
+  Endpoint local;
+  bool local_known = false;
+  bool settled = false;        // established or failed, as the daemon said
+  int session_errno = 0;       // the failure, until SO_ERROR or a second connect() reports it
+  bool error_reported = false;
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
   bool made_nonblocking = false;  // socket() was asked for SOCK_NONBLOCK (the pool kind its next ones come from)
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket

@@ -9,6 +9,7 @@
 #include "fd_bookkeeping.hpp"
 #include "placement.hpp"
 #include "real_calls.hpp"
+#include "service_fd.hpp"
 #include "user_fd.hpp"
 
 using namespace dmm::preload;
@@ -29,6 +30,25 @@ ssize_t sendmsg_on(UserSession& s, int fd, const msghdr* message, int flags) {
   return s.send(fd, message->msg_iov, static_cast<int>(message->msg_iovlen), flags);
 }
 
+// On the program's end of a dmm-stackd session the destination is the session's: the address goes (an AF_UNIX
+// socket would refuse it).
+ssize_t sendmsg_without_address(int fd, const msghdr* message, int flags) {
+  msghdr bare = *message;
+  bare.msg_name = nullptr;
+  bare.msg_namelen = 0;
+  return real().sendmsg(fd, &bare, flags);
+}
+
+int sendmmsg_without_addresses(int fd, mmsghdr* messages, unsigned int count, int flags) {
+  unsigned int sent = 0;
+  for (; sent < count; ++sent) {
+    const ssize_t n = sendmsg_without_address(fd, &messages[sent].msg_hdr, flags);
+    if (n < 0) return sent > 0 ? static_cast<int>(sent) : -1;
+    messages[sent].msg_len = static_cast<unsigned int>(n);
+  }
+  return static_cast<int>(sent);
+}
+
 // A user-space session only connects (listeners stay on kernel stacks): listen and bind never reach one.
 int refused(UserSession&) { return fail(EOPNOTSUPP); }
 
@@ -41,9 +61,11 @@ DMM_INTERPOSE int connect(int fd, const sockaddr* address, socklen_t length) {
     if (u.session->proto() == dmm::L4Proto::udp) return 0;
     return u.session->connect_again(fd);
   }
+  if (FdSlot* slot = service_slot(fd)) return service_connect_again(fd, *slot);
   return decide_then_call(fd, address, length, Trigger::connect,
                           [&] { return real().connect(fd, address, length); },
-                          [&](UserSession& s) { return s.finish_connect(fd); });
+                          [&](UserSession& s) { return s.finish_connect(fd); },
+                          [&] { return service_finish_connect(fd); });
 }
 
 DMM_INTERPOSE ssize_t sendto(int fd, const void* buffer, size_t size, int flags, const sockaddr* address,
@@ -55,9 +77,11 @@ DMM_INTERPOSE ssize_t sendto(int fd, const void* buffer, size_t size, int flags,
   }
   // No address: a connected socket (or EDESTADDRREQ); its stack is already chosen.
   if (!address) return real().sendto(fd, buffer, size, flags, address, length);
+  if (service_strips_address(fd)) return real().send(fd, buffer, size, flags);
   return decide_then_call(fd, address, length, Trigger::sendto,
                           [&] { return real().sendto(fd, buffer, size, flags, address, length); },
-                          [&](UserSession& s) { return send_on(s, fd, buffer, size, flags); });
+                          [&](UserSession& s) { return send_on(s, fd, buffer, size, flags); },
+                          [&] { return real().send(fd, buffer, size, flags); });
 }
 
 DMM_INTERPOSE ssize_t sendmsg(int fd, const msghdr* message, int flags) {
@@ -67,9 +91,11 @@ DMM_INTERPOSE ssize_t sendmsg(int fd, const msghdr* message, int flags) {
     return sendmsg_on(*u.session, fd, message, flags);
   }
   if (!message || !message->msg_name) return real().sendmsg(fd, message, flags);
+  if (service_strips_address(fd)) return sendmsg_without_address(fd, message, flags);
   return decide_then_call(fd, static_cast<const sockaddr*>(message->msg_name), message->msg_namelen,
                           Trigger::sendmsg, [&] { return real().sendmsg(fd, message, flags); },
-                          [&](UserSession& s) { return sendmsg_on(s, fd, message, flags); });
+                          [&](UserSession& s) { return sendmsg_on(s, fd, message, flags); },
+                          [&] { return sendmsg_without_address(fd, message, flags); });
 }
 
 DMM_INTERPOSE int sendmmsg(int fd, mmsghdr* messages, unsigned int count, int flags) {
@@ -89,13 +115,15 @@ DMM_INTERPOSE int sendmmsg(int fd, mmsghdr* messages, unsigned int count, int fl
   }
   // One socket, one stack: the first message's destination decides for the socket.
   if (!messages || count == 0 || !messages[0].msg_hdr.msg_name) return real().sendmmsg(fd, messages, count, flags);
+  if (service_strips_address(fd)) return sendmmsg_without_addresses(fd, messages, count, flags);
   return decide_then_call(fd, static_cast<const sockaddr*>(messages[0].msg_hdr.msg_name),
                           messages[0].msg_hdr.msg_namelen, Trigger::sendmmsg,
-                          [&] { return real().sendmmsg(fd, messages, count, flags); }, each_on);
+                          [&] { return real().sendmmsg(fd, messages, count, flags); }, each_on,
+                          [&] { return sendmmsg_without_addresses(fd, messages, count, flags); });
 }
 
 DMM_INTERPOSE int listen(int fd, int backlog) __THROW {
-  if (user_fd(fd)) return fail(EINVAL);  // a connected socket, as the kernel says
+  if (user_fd(fd) || service_slot(fd)) return fail(EINVAL);  // a connected socket, as the kernel says
   if (!slot_needing_decision(fd)) return real().listen(fd, backlog);
   // Sessions will arrive at the local address: that is what a rule's `dst` matches for a listener. Unbound
   // (listen picks a port): the any address of the socket's family.
@@ -110,7 +138,7 @@ DMM_INTERPOSE int listen(int fd, int backlog) __THROW {
 }
 
 DMM_INTERPOSE int bind(int fd, const sockaddr* address, socklen_t length) __THROW {
-  if (user_fd(fd)) return fail(EINVAL);  // bound already, as the kernel says of a connected socket
+  if (user_fd(fd) || service_slot(fd)) return fail(EINVAL);  // bound already, as the kernel says of a connected socket
   // Only a UDP socket bound to a fixed port decides here (placement.cpp says why); everything else binds the
   // placeholder, and the bound address is replayed if the socket later moves.
   int result = decide_then_call(fd, address, length, Trigger::bind,

@@ -18,6 +18,7 @@
 #include "shim_state.hpp"
 #include "real_calls.hpp"
 #include "sockaddr_view.hpp"
+#include "service_fd.hpp"
 #include "user_fd.hpp"
 
 using namespace dmm::preload;
@@ -64,6 +65,12 @@ ssize_t user_send(const UserFd& u, int fd, const iovec* iov, int iovcnt, int fla
   return u.session->send(fd, iov, iovcnt, flags);
 }
 
+// A read that met the end of a dmm-stackd session's stream: a reset reads as ECONNRESET, as on a kernel socket.
+ssize_t ended(ssize_t n, int fd) {
+  if (n == 0 && service_read_reset(fd)) return -1;
+  return n;
+}
+
 }  // namespace
 
 DMM_INTERPOSE ssize_t read(int fd, void* buffer, size_t size) {
@@ -71,7 +78,7 @@ DMM_INTERPOSE ssize_t read(int fd, void* buffer, size_t size) {
     const iovec iov{buffer, size};
     return user_receive(u, fd, &iov, 1, 0, nullptr, nullptr);
   }
-  return real().read(fd, buffer, size);
+  return ended(real().read(fd, buffer, size), fd);
 }
 
 DMM_INTERPOSE ssize_t __read_chk(int fd, void* buffer, size_t size, size_t buffer_size) {
@@ -79,12 +86,12 @@ DMM_INTERPOSE ssize_t __read_chk(int fd, void* buffer, size_t size, size_t buffe
     const iovec iov{buffer, std::min(size, buffer_size)};
     return user_receive(u, fd, &iov, 1, 0, nullptr, nullptr);
   }
-  return real().read_chk(fd, buffer, size, buffer_size);
+  return ended(real().read_chk(fd, buffer, size, buffer_size), fd);
 }
 
 DMM_INTERPOSE ssize_t readv(int fd, const iovec* iov, int iovcnt) {
   if (UserFd u = user_fd(fd)) return user_receive(u, fd, iov, iovcnt, 0, nullptr, nullptr);
-  return real().readv(fd, iov, iovcnt);
+  return ended(real().readv(fd, iov, iovcnt), fd);
 }
 
 DMM_INTERPOSE ssize_t recv(int fd, void* buffer, size_t size, int flags) {
@@ -92,7 +99,7 @@ DMM_INTERPOSE ssize_t recv(int fd, void* buffer, size_t size, int flags) {
     const iovec iov{buffer, size};
     return user_receive(u, fd, &iov, 1, flags, nullptr, nullptr);
   }
-  return real().recv(fd, buffer, size, flags);
+  return ended(real().recv(fd, buffer, size, flags), fd);
 }
 
 DMM_INTERPOSE ssize_t __recv_chk(int fd, void* buffer, size_t size, size_t buffer_size, int flags) {
@@ -100,7 +107,7 @@ DMM_INTERPOSE ssize_t __recv_chk(int fd, void* buffer, size_t size, size_t buffe
     const iovec iov{buffer, std::min(size, buffer_size)};
     return user_receive(u, fd, &iov, 1, flags, nullptr, nullptr);
   }
-  return real().recv_chk(fd, buffer, size, buffer_size, flags);
+  return ended(real().recv_chk(fd, buffer, size, buffer_size, flags), fd);
 }
 
 DMM_INTERPOSE ssize_t recvfrom(int fd, void* buffer, size_t size, int flags, sockaddr* from, socklen_t* length) {
@@ -108,7 +115,7 @@ DMM_INTERPOSE ssize_t recvfrom(int fd, void* buffer, size_t size, int flags, soc
     const iovec iov{buffer, size};
     return user_receive(u, fd, &iov, 1, flags, from, length);
   }
-  return real().recvfrom(fd, buffer, size, flags, from, length);
+  return ended(real().recvfrom(fd, buffer, size, flags, from, length), fd);
 }
 
 DMM_INTERPOSE ssize_t __recvfrom_chk(int fd, void* buffer, size_t size, size_t buffer_size, int flags, sockaddr* from,
@@ -117,7 +124,7 @@ DMM_INTERPOSE ssize_t __recvfrom_chk(int fd, void* buffer, size_t size, size_t b
     const iovec iov{buffer, std::min(size, buffer_size)};
     return user_receive(u, fd, &iov, 1, flags, from, length);
   }
-  return real().recvfrom_chk(fd, buffer, size, buffer_size, flags, from, length);
+  return ended(real().recvfrom_chk(fd, buffer, size, buffer_size, flags, from, length), fd);
 }
 
 DMM_INTERPOSE ssize_t recvmsg(int fd, msghdr* message, int flags) {
@@ -133,7 +140,7 @@ DMM_INTERPOSE ssize_t recvmsg(int fd, msghdr* message, int flags) {
     }
     return n;
   }
-  const ssize_t n = real().recvmsg(fd, message, flags);
+  const ssize_t n = ended(real().recvmsg(fd, message, flags), fd);
   if (n >= 0 && message && message->msg_controllen > 0 && active_shim() && !inside_shim()) {
     const int saved_errno = errno;
     note_received_fds(message);
@@ -237,6 +244,7 @@ DMM_INTERPOSE int getsockname(int fd, sockaddr* address, socklen_t* length) __TH
     put_address(u.session->local(), address, length);
     return 0;
   }
+  if (FdSlot* slot = service_slot(fd)) return service_getname(fd, *slot, false, address, length);
   return real().getsockname(fd, address, length);
 }
 
@@ -248,6 +256,7 @@ DMM_INTERPOSE int getpeername(int fd, sockaddr* address, socklen_t* length) __TH
     put_address(u.session->peer(), address, length);
     return 0;
   }
+  if (FdSlot* slot = service_slot(fd)) return service_getname(fd, *slot, true, address, length);
   return real().getpeername(fd, address, length);
 }
 

@@ -12,6 +12,7 @@
 #include "placement.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "service_fd.hpp"
 #include "user_fd.hpp"
 #include "user_sockopt.hpp"
 #include "shim_guard.hpp"
@@ -86,6 +87,7 @@ DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, soc
       if (u.foreign) return fail(foreign_user_fd_error());
       return user_setsockopt(*u.session, level, name, value, length);
     }
+    if (FdSlot* slot = service_slot(fd)) return service_setsockopt(fd, *slot, level, name, value, length);
   }
   if (level == SOL_DMM) {
     FdSlot* slot = managed_slot(fd);
@@ -111,6 +113,7 @@ DMM_INTERPOSE int getsockopt(int fd, int level, int name, void* value, socklen_t
       if (u.foreign) return fail(foreign_user_fd_error());
       return user_getsockopt(*u.session, level, name, value, length);
     }
+    if (FdSlot* slot = service_slot(fd)) return service_getsockopt(fd, *slot, level, name, value, length);
     return real().getsockopt(fd, level, name, value, length);
   }
   FdSlot* slot = managed_slot(fd);

@@ -173,6 +173,64 @@ int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome&
   return 0;
 }
 
+// Puts `fd` (its slot locked by us) on user-space instance `index`, which dmm-stackd runs: the daemon opens the
+// session and hands over the program's end of it, which replaces the placeholder under the same fd number (its
+// status flags, FD_CLOEXEC and epoll registrations follow). A listener is refused (EOPNOTSUPP) so that the ranked
+// list moves on; a daemon that cannot be reached, or a destination the instance has no route to, is ENETUNREACH
+// (or the stack's own path error), also moving on. 0, or an errno with `why`.
+int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
+  std::string& why = outcome.why;
+  Shim& shim = *active_shim();
+  const ShimStack& stack = shim.stack(index);
+  if (p.trigger == Trigger::listen || p.trigger == Trigger::bind) {
+    why = "listening on a user-space stack through the preload shim is not supported";
+    return EOPNOTSUPP;
+  }
+  ServiceLink* link = shim.sources().service();
+  if (!link) {
+    why = "user-space stack '" + stack.name + "' is run by dmm-stackd, and the host config has no `service:`";
+    return ENETUNREACH;
+  }
+  FdRecord& rec = slot.record;
+  FileState state;
+  if (const int err = read_file_state(fd, state, why); err != 0) return err;
+  ServiceLink::Failure failure = ServiceLink::Failure::none;
+  auto opened = link->open_session(stack.name, p.request.proto, p.request.dst, (state.status_flags & O_NONBLOCK) != 0,
+                                   failure);
+  if (!opened) {
+    why = opened.error().message;
+    const int code = opened.error().code;
+    if (failure != ServiceLink::Failure::refused || code == EOPNOTSUPP || code == ENOENT) return ENETUNREACH;
+    return code != 0 ? code : EIO;
+  }
+  struct stat st {};
+  if (fstat(opened->fd.get(), &st) != 0) {
+    const int err = errno;
+    why = std::string("fstat: ") + std::strerror(err);
+    return err;
+  }
+  const SocketId old_identity = identity_of(rec);
+  if (const int err = swap_socket(fd, rec, opened->fd.get(), state, why, outcome.epoll_refused); err != 0) return err;
+  rec.dev = st.st_dev;
+  rec.ino = st.st_ino;
+  rec.stack = index;
+  rec.original = false;
+  rec.placeholder_stack = kNoStack;
+  rec.session = opened->session;
+  rec.peer = p.request.dst;
+  rec.local_known = false;
+  rec.settled = p.request.proto == L4Proto::udp;  // a datagram session is usable at once
+  rec.session_errno = 0;
+  rec.error_reported = false;
+  // A UDP session's end is a real connected UDP socket (addresses, options, errors are the kernel's): the shim
+  // stays out of its way entirely, as for a kernel instance's socket.
+  const FdState placed = p.request.proto == L4Proto::udp ? FdState::placed : FdState::service;
+  if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, opened->fd.get(), rec, placed);
+  slot.state.store(placed, std::memory_order_release);
+  p.service_session = opened->session;
+  return 0;
+}  // our copy of the program's end closes with `opened`: fd is it now
+
 // The placeholder can stay as it is for stack `index`: it was made there (in the program's own namespace for an
 // instance of that namespace, or on the stack socket() predicted) and nothing has replaced it since.
 bool placeholder_fits(const FdRecord& rec, int index, const ShimStack& stack) {
@@ -193,6 +251,7 @@ int put_on(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
     outcome.known_unusable = true;
     return ENETUNREACH;
   }
+  if (stack.served) return put_on_service_stack(fd, slot, index, p, outcome);
   if (stack.user_space) return put_on_user_stack(fd, slot, index, p, outcome);
   if (placeholder_fits(rec, index, stack)) {
     outcome.predicted = rec.placeholder_stack == index;

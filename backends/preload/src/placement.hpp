@@ -35,6 +35,8 @@ struct Placement {
   BoundAddress bound;           // the placeholder's local address, replayed on every re-created socket
   // Set when a user-space stack took the session: the call is the session's, not the kernel's.
   std::shared_ptr<UserSession> user_session;
+  // Set when a user-space instance of dmm-stackd took the session: the fd is the program's end of it already.
+  std::uint64_t service_session = 0;
 };
 
 // The slot of `fd` if a decision is due (shim active, pending socket), else nullptr. Lock-free.
@@ -63,10 +65,11 @@ bool move_predicted_placeholder_home(int fd) noexcept;
 
 // connect/sendto/sendmsg/listen/bind share this: decide if due, then call, then fall back on path errors.
 // `call` performs the real libc call and returns its result (-1/errno on failure); `user_call(session)` is the
-// same call on a user-space session, when a user-space stack took the socket.
-template <typename Call, typename UserCall>
+// same call on a user-space session, when a user-space stack took the socket; `service_call()` the same call once
+// the fd is the program's end of a dmm-stackd session (the destination is the session's: no address is passed).
+template <typename Call, typename UserCall, typename ServiceCall>
 auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger trigger, Call&& call,
-                      UserCall&& user_call) -> decltype(call()) {
+                      UserCall&& user_call, ServiceCall&& service_call) -> decltype(call()) {
   using R = decltype(call());
   FdSlot* slot = slot_needing_decision(fd);
   if (!slot) return call();
@@ -78,9 +81,9 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     errno = placement.failed_errno;
     return static_cast<R>(-1);
   }
-  if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
   for (;;) {
     if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
+    if (placement.service_session) return static_cast<R>(service_call());
     const R result = call();
     if (result >= 0) return result;
     const int err = errno;
@@ -94,6 +97,17 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
       return result;
     }
   }
+}
+
+// listen and bind: never placed on a user-space instance (refused there, the ranked list moves on).
+template <typename Call, typename UserCall>
+auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger trigger, Call&& call,
+                      UserCall&& user_call) -> decltype(call()) {
+  return decide_then_call(fd, dst, dst_length, trigger, std::forward<Call>(call), std::forward<UserCall>(user_call),
+                          [] {
+                            errno = EOPNOTSUPP;
+                            return -1;
+                          });
 }
 
 }  // namespace dmm::preload

@@ -22,8 +22,9 @@ bool transport_error(int code) {
 
 }  // namespace
 
-Result<std::vector<kernel::UniqueFd>> ServiceLink::sockets(std::string_view stack, int domain, int type, int protocol,
-                                                           int count, Failure& failure) {
+template <typename Request>
+auto ServiceLink::call(Request&& request, Failure& failure)
+    -> decltype(request(std::declval<service::StackServiceClient&>())) {
   const std::uintptr_t me = thread_token();
   if (holder_.load(std::memory_order_relaxed) == me) {
     failure = Failure::busy;
@@ -66,22 +67,39 @@ Result<std::vector<kernel::UniqueFd>> ServiceLink::sockets(std::string_view stac
       client_uid_ = uid;
       client_gid_ = gid;
     }
-    auto made = client_->sockets(stack, domain, type, protocol, count);
-    if (made) {
+    auto answer = request(*client_);
+    if (answer) {
       failure = Failure::none;
-      return made;
+      return answer;
     }
-    if (!transport_error(made.error().code)) {
+    if (!transport_error(answer.error().code)) {
       failure = Failure::refused;
-      return made;
+      return answer;
     }
     connection_fd_.store(-1, std::memory_order_release);
     client_.reset();  // the daemon restarted, or the connection broke: one fresh connection
     if (attempt > 0) {
       failure = Failure::unreachable;
-      return made;
+      return answer;
     }
   }
+}
+
+Result<std::vector<kernel::UniqueFd>> ServiceLink::sockets(std::string_view stack, int domain, int type, int protocol,
+                                                           int count, Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.sockets(stack, domain, type, protocol, count); },
+              failure);
+}
+
+Result<service::StackServiceClient::Opened> ServiceLink::open_session(std::string_view stack, L4Proto proto,
+                                                                      const Endpoint& destination, bool nonblocking,
+                                                                      Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.open_session(stack, proto, destination, nonblocking); },
+              failure);
+}
+
+Result<service::StatusReply> ServiceLink::status(std::uint64_t session, Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.status(session); }, failure);
 }
 
 void ServiceLink::after_fork_in_child() noexcept {

@@ -43,6 +43,13 @@ public:
   Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count,
                                                 Failure& failure);
 
+  // A session of a user-space instance that dmm-stackd runs (its end for the program, still connecting for TCP),
+  // and where a session stands. As sockets(): one reconnect when the connection is found gone.
+  Result<service::StackServiceClient::Opened> open_session(std::string_view stack, L4Proto proto,
+                                                           const Endpoint& destination, bool nonblocking,
+                                                           Failure& failure);
+  Result<service::StatusReply> status(std::uint64_t session, Failure& failure);
+
   // pthread_atfork child handler (async-signal-safe): closes this process's copy of the parent's connection (if
   // the number still is it) and releases a lock a parent thread held.
   void after_fork_in_child() noexcept;
@@ -51,6 +58,10 @@ public:
   void credentials_changed() noexcept { credentials_changed_.store(true, std::memory_order_release); }
 
 private:
+  // Runs `request(client)` on this process's connection (made first if needed, once more if it broke).
+  template <typename Request>
+  auto call(Request&& request, Failure& failure) -> decltype(request(std::declval<service::StackServiceClient&>()));
+
   std::string path_;
   pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
   std::atomic<std::uintptr_t> holder_{0};               // the thread token of the caller inside, for re-entry

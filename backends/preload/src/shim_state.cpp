@@ -142,7 +142,12 @@ Shim* Shim::create_from_environment() {
       const host::StackSpec* spec = config->find_stack(name);
       ShimStack stack;
       stack.name = name;
-      if (spec && spec->lwip_dpdk) {
+      if (spec && spec->lwip_dpdk && config->service) {
+        // dmm-stackd runs it (dmm-run starts the daemon when none answers); whether it really does is found at
+        // the first session, which then moves down the ranked list with the reason.
+        stack.served = true;
+        stack.usable = true;
+      } else if (spec && spec->lwip_dpdk) {
         stack.user_space = true;
         user_space.push_back(StackConfig{spec->name, spec->kind, spec->params});
       } else if (!spec || !spec->kernel) {

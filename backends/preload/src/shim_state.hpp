@@ -34,6 +34,9 @@ struct ShimStack {
   bool own_namespace = false;  // a kernel instance in the namespace the program runs in
   bool mptcp = false;          // TCP sessions become IPPROTO_MPTCP
   bool user_space = false;     // an lwip-dpdk instance: sessions are UserSessions on the user-space stack thread
+  // An lwip-dpdk instance that dmm-stackd runs for every process on the host (the host config has `service:`):
+  // sessions are the daemon's, the fd the program's end of one (FdState::service).
+  bool served = false;
   // The kernel backend's socket maker for this instance (its namespace, its MPTCP substitution). The shim needs
   // no KernelStack: that one drives connections on an event loop, and the shim only makes sockets.
   std::optional<kernel::InstanceSockets> sockets;

@@ -47,6 +47,9 @@ public:
   }
   bool setns_refused() const { return setns_refused_.load(std::memory_order_relaxed); }
 
+  // The dmm-stackd connection (nullptr without `service:`): also where sessions of user-space instances come from.
+  ServiceLink* service() const { return service_.get(); }
+
   // pthread_atfork child handler (async-signal-safe): the dmm-stackd connection is the parent's.
   void after_fork_in_child() noexcept {
     if (service_) service_->after_fork_in_child();

@@ -18,6 +18,7 @@
 #include "dmm/host/host_config.hpp"
 #include "dmm/session.hpp"
 #include "preload_library.hpp"
+#include "stack_service_start.hpp"
 
 namespace po = boost::program_options;
 
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
     po::notify(vm);
     if (vm.count("help")) {
       std::cout << desc << "\nExit codes: 2 bad config or usage (before PROGRAM starts), 3 libdmm_preload.so not "
-                           "found,\n127 PROGRAM not found, 126 PROGRAM not executable, else PROGRAM's own.\n";
+                           "found\nor dmm-stackd (which runs the config's lwip-dpdk instances) could not be started,\n127 PROGRAM not found, 126 PROGRAM not executable, else PROGRAM's own.\n";
       return 0;
     }
   } catch (const po::error& e) {
@@ -120,6 +121,18 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     ::close(fd);
+  }
+
+  if (dmm::preload::needs_stack_service(*config)) {
+    // The config's lwip-dpdk instances are dmm-stackd's: one answers, or one is started (it lives on while
+    // programs use it, then ends by itself).
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    const std::string stackd = ec ? std::string("dmm-stackd") : (self.parent_path() / "dmm-stackd").string();
+    if (dmm::Status up = dmm::preload::ensure_stack_service(*config, absolute(opt.config), stackd); !up) {
+      std::cerr << "dmm-run: " << up.error().message << "\n";
+      return kExitRuntime;
+    }
   }
 
   const std::optional<std::string> library = dmm::preload::find_preload_library();

@@ -195,7 +195,78 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
                                               ", which this client does not speak");
   // Each request's send is bounded by the whole timeout again.
   if (Status s = set_send_timeout(fd.get(), timeout); !s) return s.error();
-  return StackServiceClient(std::move(fd), socket_path, timeout);
+  return StackServiceClient(std::move(fd), socket_path, timeout, welcome->version);
+}
+
+std::uint32_t StackServiceClient::take_id() {
+  const std::uint32_t id = next_id_++;
+  if (next_id_ == 0) next_id_ = 1;  // 0 marks messages that answer no request
+  return id;
+}
+
+namespace {
+std::uint32_t id_of(const Message& m) {
+  return std::visit([](const auto& x) -> std::uint32_t {
+    if constexpr (requires { x.id; }) return x.id;
+    else return 0;
+  }, m);
+}
+}  // namespace
+
+Result<Message> StackServiceClient::exchange(const Message& request, std::uint32_t id, std::vector<UniqueFd>& fds) {
+  if (!fd_) return service_error(EPIPE, "not connected");
+  const Deadline deadline(timeout_);
+  const std::string& path = socket_path_;
+  if (Status s = send_bytes(fd_.get(), encode(request), path); !s) return closed_error(fd_.get(), s.error());
+  for (;;) {
+    fds.clear();
+    auto answer = receive(fd_.get(), deadline, fds, path);
+    if (!answer) return answer.error();
+    if (const auto* refused = std::get_if<ErrorMessage>(&*answer)) return refusal_from(*refused);
+    // The answer to an earlier request that timed out: its descriptors are closed with `fds`.
+    if (id_of(*answer) != id) continue;
+    return answer;
+  }
+}
+
+Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_view stack, L4Proto proto,
+                                                                    const Endpoint& destination, bool nonblocking) {
+  if (stack.empty() || stack.size() > kMaxName || stack.find('\0') != std::string_view::npos)
+    return service_error(EINVAL, std::string("'").append(stack).append("' is not a stack name"));
+  if (destination.port == 0) return service_error(EINVAL, "destination port 0");
+  if (version_ < 2)
+    return service_error(EOPNOTSUPP, "the service at " + socket_path_ +
+                                         " speaks protocol version 1: it runs no user-space stack instances");
+  OpenRequest request;
+  request.id = take_id();
+  request.stack = std::string(stack);
+  request.proto = proto;
+  request.destination = destination;
+  request.nonblocking = nonblocking;
+  std::vector<UniqueFd> fds;
+  auto answer = exchange(request, request.id, fds);
+  if (!answer) return answer.error();
+  const auto* reply = std::get_if<OpenReply>(&*answer);
+  if (!reply) return service_error(EPROTO, "answered open with " + std::string(to_string(type_of(*answer))));
+  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
+  if (fds.size() != 1)
+    return service_error(EPROTO, "an opened session carries one descriptor, not " + std::to_string(fds.size()));
+  const int domain = proto == L4Proto::tcp ? AF_UNIX : destination.address.family == IpFamily::v4 ? AF_INET : AF_INET6;
+  if (Status s = check_sockets(fds, domain, proto == L4Proto::tcp ? SOCK_STREAM : SOCK_DGRAM); !s) return s.error();
+  return Opened{std::move(fds.front()), reply->session};
+}
+
+Result<StatusReply> StackServiceClient::status(std::uint64_t session) {
+  if (version_ < 2) return service_error(EOPNOTSUPP, "the service speaks protocol version 1");
+  StatusRequest request;
+  request.id = take_id();
+  request.session = session;
+  std::vector<UniqueFd> fds;
+  auto answer = exchange(request, request.id, fds);
+  if (!answer) return answer.error();
+  auto* reply = std::get_if<StatusReply>(&*answer);
+  if (!reply) return service_error(EPROTO, "answered status with " + std::string(to_string(type_of(*answer))));
+  return std::move(*reply);
 }
 
 Result<std::vector<UniqueFd>> StackServiceClient::sockets(std::string_view stack, int domain, int type, int protocol,

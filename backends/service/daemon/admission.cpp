@@ -15,7 +15,9 @@ Status admit(const PeerIdentity& peer, const host::StackSpec& stack, const std::
   // Root can enter the namespace itself; refusing it would protect nothing.
   if (peer.uid == 0) return {};
   static const host::AllowSpec kNobody{};
-  const host::AllowSpec& allow = stack.kernel ? stack.kernel->allow : kNobody;
+  const host::AllowSpec& allow = stack.kernel      ? stack.kernel->allow
+                                 : stack.lwip_dpdk ? stack.lwip_dpdk->allow
+                                                   : kNobody;
   if (std::find(allow.users.begin(), allow.users.end(), peer.uid) != allow.users.end()) return {};
   if (std::any_of(allow.groups.begin(), allow.groups.end(), [&](gid_t g) { return peer.in_group(g); })) return {};
   const std::string who = "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) + ")";

@@ -2,6 +2,7 @@
 // (no raw sockets for anyone), the stack (known, a kernel instance in a namespace), the peer's admission for that
 // stack — then served by making the sockets as the peer and passing them in the reply.
 #include <linux/sockios.h>
+#include <spdlog/fmt/fmt.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -12,6 +13,7 @@
 #include "dmm/service/seqpacket.hpp"
 #include "dmm/service/socket_kind.hpp"
 #include "dmm/service/sockets_as_peer.hpp"
+#include "user_stack_host.hpp"
 
 namespace dmm::service {
 namespace {
@@ -95,6 +97,13 @@ bool StackServiceDaemon::on_message(Peer& peer, Message& message) {
     return false;
   }
   if (type == MessageType::sockets) return on_sockets(peer, std::get<SocketsRequest>(message));
+  if ((type == MessageType::open || type == MessageType::status) && peer.version < 2) {
+    reject(peer, "unexpected", EPROTO,
+           std::string(to_string(type)) + " is a version-2 request; this connection chose version 1");
+    return false;
+  }
+  if (type == MessageType::open) return on_open(peer, std::get<OpenRequest>(message));
+  if (type == MessageType::status) return on_status(peer, std::get<StatusRequest>(message));
   reject(peer, "unexpected", EPROTO, "a client does not send " + std::string(to_string(type)) + " (after hello)");
   return false;
 }
@@ -193,5 +202,78 @@ bool StackServiceDaemon::on_sockets(Peer& peer, const SocketsRequest& request) {
               describe_socket_kind(request.domain, request.type, request.protocol), fds.size());
   return true;
 }  // our copies of the descriptors close with `made`: the peer holds the sockets now
+
+bool StackServiceDaemon::answer(Peer& peer, const Message& message, std::span<const int> fds) {
+  if (Status sent = send_message(peer.fd.get(), encode(message), fds, MSG_DONTWAIT); !sent) {
+    const bool full = sent.error().code == EAGAIN || sent.error().code == EWOULDBLOCK;
+    drop(peer.id, full ? "slow_peer" : "", "cannot send an answer: " + sent.error().message);
+    return false;
+  }
+  return true;
+}
+
+bool StackServiceDaemon::refuse_open(Peer& peer, const OpenRequest& request, const Error& why) {
+  auto [reason, text] = split_reason(why.message, "open_failed");
+  ++counters_.requests_refused[reason];
+  // A destination without a route is the ranked list's business (the shim moves on), not the daemon's news.
+  const bool routine = reason == "unreachable";
+  const std::string line = fmt::format("event=open_refused id={} peer=\"{}\" stack={} to={} reason={} errno={} "
+                                       "detail=\"{}\"", peer.id, peer.who, printable(request.stack),
+                                       request.destination.to_string(), reason, why.code,
+                                       printable(text, true, kMaxText));
+  if (routine) log_->debug("{}", line);
+  else log_->warn("{}", line);
+  OpenReply reply;
+  reply.id = request.id;
+  reply.error = why.code > 0 && why.code <= 4095 ? why.code : EIO;
+  reply.reason = reason;
+  reply.message = text;
+  return answer(peer, reply);
+}
+
+bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
+  ++peer.requests;
+  if (const std::size_t unread = unread_bytes(peer.fd.get()); unread > options_.max_unread_reply_bytes) {
+    drop(peer.id, "slow_peer", std::to_string(unread) + " bytes of replies unread; it sends requests without reading");
+    return false;
+  }
+  const host::StackSpec* spec = config_.find_stack(request.stack);
+  if (!spec)
+    return refuse_open(peer, request, make_error(ENOENT, "unknown_stack: no stack named '" + request.stack + "' in " +
+                                                             config_.file));
+  if (!user_ || !user_->serves(request.stack))
+    return refuse_open(peer, request,
+                       make_error(EOPNOTSUPP, "not_served: stack '" + request.stack + "' is not a user-space instance "
+                                              "that dmm-stackd runs (kind '" + spec->kind + "')"));
+  if (Status admitted = admit(peer.identity, *spec, config_.file); !admitted)
+    return refuse_open(peer, request, admitted.error());
+  auto opened = user_->open(request, peer.identity.uid);
+  if (!opened) {
+    const int code = opened.error().code;
+    const bool unreachable = code == ENETUNREACH || code == EHOSTUNREACH;
+    return refuse_open(peer, request, make_error(code, std::string(unreachable ? "unreachable: " : "open_failed: ") +
+                                                           opened.error().message));
+  }
+  OpenReply reply;
+  reply.id = request.id;
+  reply.session = opened->session;
+  const int fds[1] = {opened->program_end};
+  const bool sent = answer(peer, reply, fds);
+  user_->sent(opened->session);  // our copy of the program's end closes: the program holds it (or nobody does)
+  if (!sent) return false;
+  ++counters_.sessions_opened;
+  log_->debug("event=session_opened id={} peer=\"{}\" stack={} proto={} to={} session={}", peer.id, peer.who,
+              request.stack, request.proto == L4Proto::tcp ? "tcp" : "udp", request.destination.to_string(),
+              opened->session);
+  return true;
+}
+
+bool StackServiceDaemon::on_status(Peer& peer, const StatusRequest& request) {
+  ++peer.requests;
+  StatusReply reply = user_ ? user_->status(request.session, peer.identity.uid) : StatusReply{};
+  reply.id = request.id;
+  reply.session = request.session;
+  return answer(peer, reply);
+}
 
 }  // namespace dmm::service

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "daemon_peer.hpp"
+#include "user_stack_host.hpp"
 #include "dmm/host/kernel_instance.hpp"
 #include "dmm/service/seqpacket.hpp"
 #include "dmm/units.hpp"
@@ -33,6 +34,7 @@ StackServiceDaemon::~StackServiceDaemon() {
     executor_.unwatch(peer->fd.get());
   }
   peers_.clear();
+  user_.reset();
   if (listener_.fd) {
     executor_.unwatch(listener_.fd.get());
     remove_socket_file(config_.service->socket, listener_);
@@ -55,9 +57,11 @@ Result<std::unique_ptr<StackServiceDaemon>> StackServiceDaemon::create(host::Hos
 std::vector<StackId> StackServiceDaemon::served_stacks() const {
   std::vector<StackId> names;
   for (const host::StackSpec& spec : config_.stacks)
-    if (instances_.contains(spec.name)) names.push_back(spec.name);
+    if (instances_.contains(spec.name) || (user_ && user_->serves(spec.name))) names.push_back(spec.name);
   return names;
 }
+
+std::size_t StackServiceDaemon::live_sessions() const { return user_ ? user_->live_sessions() : 0; }
 
 Status StackServiceDaemon::open() {
   // Every namespace now, before the socket exists: a daemon that started is one that can serve every stack it
@@ -71,6 +75,12 @@ Status StackServiceDaemon::open() {
   auto listener = listen_seqpacket(config_.service->socket, config_.service->mode);
   if (!listener) return listener.error();
   listener_ = std::move(*listener);
+  // The user-space instances after the socket: a second daemon must stop at a live one's socket before it
+  // touches an interface that the first one's instances own.
+  // Each owns its port from now on, for every program on the host.
+  auto user = UserStackHost::create(config_, executor_, log_, options_.load_user_kinds);
+  if (!user) return user.error();
+  user_ = std::move(*user);
   if (Status s = executor_.watch(listener_.fd.get(), EPOLLIN, [this](std::uint32_t) { accept_all(); }); !s) return s;
   std::string served;
   for (const StackId& name : served_stacks()) served += (served.empty() ? "" : ",") + name;

@@ -40,6 +40,15 @@ public:
     u16(static_cast<std::uint16_t>(v));
   }
   void i32(std::int32_t v) { u32(static_cast<std::uint32_t>(v)); }
+  void u64(std::uint64_t v) {
+    u32(static_cast<std::uint32_t>(v >> 32));
+    u32(static_cast<std::uint32_t>(v));
+  }
+  void endpoint(const Endpoint& e) {
+    u8(e.address.family == IpFamily::v4 ? 4 : 6);
+    for (std::uint8_t b : e.address.bytes) u8(b);
+    u16(e.port);
+  }
   // Clipped to the field's limit: encode() never makes a message the other side must refuse for its size.
   void name(std::string_view s) {
     const std::string_view clipped = s.substr(0, kMaxName);
@@ -83,6 +92,34 @@ public:
     auto v = u32(field);
     if (!v) return v.error();
     return static_cast<std::int32_t>(*v);
+  }
+  Result<std::uint64_t> u64(const char* field) {
+    auto high = u32(field);
+    if (!high) return high.error();
+    auto low = u32(field);
+    if (!low) return low.error();
+    return (std::uint64_t{*high} << 32) | *low;
+  }
+  // u8 family (4 or 6), 16 address bytes (IPv4: the first 4, the rest zero), u16 port.
+  Result<Endpoint> endpoint(const char* field) {
+    auto family = u8(field);
+    if (!family) return family.error();
+    if (*family != 4 && *family != 6)
+      return bad(std::string(field) + " has address family " + std::to_string(*family) + " (4 or 6)");
+    Endpoint e;
+    e.address.family = *family == 4 ? IpFamily::v4 : IpFamily::v6;
+    for (std::size_t i = 0; i < 16; ++i) {
+      auto b = u8(field);
+      if (!b) return b.error();
+      e.address.bytes[i] = *b;
+    }
+    if (*family == 4)
+      for (std::size_t i = 4; i < 16; ++i)
+        if (e.address.bytes[i] != 0) return bad(std::string(field) + " is IPv4 with bytes past its fourth");
+    auto port = u16(field);
+    if (!port) return port.error();
+    e.port = *port;
+    return e;
   }
   Result<std::string> name(const char* field) {
     auto n = u8(field);
@@ -187,6 +224,51 @@ Result<Message> decode_error_message(Reader& r) {
   return Message{ErrorMessage{error, std::move(reason), std::move(message)}};
 }
 
+Result<Message> decode_open(Reader& r, std::uint32_t id) {
+  DMM_TRY(stack, r.name("stack"));
+  DMM_TRY(proto, r.u8("proto"));
+  DMM_TRY(destination, r.endpoint("destination"));
+  DMM_TRY(flags, r.u8("flags"));
+  if (Status s = r.end(); !s) return s.error();
+  if (stack.empty()) return r.bad("empty stack name");
+  if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
+  if (proto != 6 && proto != 17) return r.bad("proto " + std::to_string(proto) + " (6 tcp, 17 udp)");
+  if (destination.port == 0) return r.bad("destination port 0");
+  if ((flags & ~1u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bit 0 is defined)");
+  return Message{OpenRequest{id, std::move(stack), proto == 6 ? L4Proto::tcp : L4Proto::udp, destination,
+                             (flags & 1u) != 0}};
+}
+
+Result<Message> decode_opened(Reader& r, std::uint32_t id) {
+  DMM_TRY(error, r.i32("errno"));
+  DMM_TRY(session, r.u64("session"));
+  DMM_TRY(reason, r.name("reason"));
+  DMM_TRY(message, r.text("message"));
+  if (Status s = r.end(); !s) return s.error();
+  if (error < 0 || error > 4095) return r.bad("errno " + std::to_string(error) + " is not an errno");
+  if ((error == 0) != (session != 0)) return r.bad("an opened session has an id, a refusal none");
+  return Message{OpenReply{id, error, session, std::move(reason), std::move(message)}};
+}
+
+Result<Message> decode_status(Reader& r, std::uint32_t id) {
+  DMM_TRY(session, r.u64("session"));
+  if (Status s = r.end(); !s) return s.error();
+  if (session == 0) return r.bad("session 0");
+  return Message{StatusRequest{id, session}};
+}
+
+Result<Message> decode_session(Reader& r, std::uint32_t id) {
+  DMM_TRY(session, r.u64("session"));
+  DMM_TRY(state, r.u8("state"));
+  DMM_TRY(error, r.i32("errno"));
+  DMM_TRY(local, r.endpoint("local"));
+  DMM_TRY(message, r.text("message"));
+  if (Status s = r.end(); !s) return s.error();
+  if (state > kLastSessionState) return r.bad("state " + std::to_string(state));
+  if (error < 0 || error > 4095) return r.bad("errno " + std::to_string(error) + " is not an errno");
+  return Message{StatusReply{id, session, static_cast<SessionState>(state), error, local, std::move(message)}};
+}
+
 #undef DMM_TRY
 
 }  // namespace
@@ -198,8 +280,22 @@ std::string_view to_string(MessageType type) {
     case MessageType::sockets: return "sockets";
     case MessageType::reply: return "reply";
     case MessageType::error: return "error";
+    case MessageType::open: return "open";
+    case MessageType::opened: return "opened";
+    case MessageType::status: return "status";
+    case MessageType::session: return "session";
   }
   return "unknown";
+}
+
+std::string_view to_string(SessionState state) {
+  switch (state) {
+    case SessionState::connecting: return "connecting";
+    case SessionState::established: return "established";
+    case SessionState::failed: return "failed";
+    case SessionState::closed: return "closed";
+  }
+  return "closed";
 }
 
 std::string_view to_string(DecodeProblem problem) {
@@ -275,6 +371,36 @@ std::string encode(const Message& message) {
       w.text(m.message);
       return w.take();
     }
+    std::string operator()(const OpenRequest& m) const {
+      Writer w(MessageType::open, 2, m.id);
+      w.name(m.stack);
+      w.u8(m.proto == L4Proto::tcp ? 6 : 17);
+      w.endpoint(m.destination);
+      w.u8(m.nonblocking ? 1 : 0);
+      return w.take();
+    }
+    std::string operator()(const OpenReply& m) const {
+      Writer w(MessageType::opened, 2, m.id);
+      w.i32(m.error);
+      w.u64(m.session);
+      w.name(m.reason);
+      w.text(m.message);
+      return w.take();
+    }
+    std::string operator()(const StatusRequest& m) const {
+      Writer w(MessageType::status, 2, m.id);
+      w.u64(m.session);
+      return w.take();
+    }
+    std::string operator()(const StatusReply& m) const {
+      Writer w(MessageType::session, 2, m.id);
+      w.u64(m.session);
+      w.u8(static_cast<std::uint8_t>(m.state));
+      w.i32(m.error);
+      w.endpoint(m.local);
+      w.text(m.message);
+      return w.take();
+    }
   };
   return std::visit(Encode{}, message);
 }
@@ -293,12 +419,12 @@ Result<Message> decode(std::span<const std::byte> bytes) {
                             "-byte header");
   const auto version = static_cast<std::uint8_t>(bytes[2]);
   const auto type_number = static_cast<std::uint8_t>(bytes[3]);
-  // Only version 1 exists; when a second does, the connection's negotiated version is what later messages must carry.
+  // Version 2 only adds message types; the daemon checks that a connection uses what its welcome chose.
   if (version < kLowestVersion || version > kHighestVersion)
     return decode_error(DecodeProblem::wrong_version, "version " + std::to_string(version) + " (this side speaks " +
                                                           std::to_string(kLowestVersion) + ".." +
                                                           std::to_string(kHighestVersion) + ")");
-  if (type_number == 0 || type_number > kLastMessageType)
+  if (type_number == 0 || type_number > kLastMessageType || (version == 1 && type_number > kLastVersion1Type))
     return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
   const auto type = static_cast<MessageType>(type_number);
   const std::uint32_t id = (std::uint32_t{static_cast<std::uint8_t>(bytes[4])} << 24) |
@@ -312,6 +438,10 @@ Result<Message> decode(std::span<const std::byte> bytes) {
     case MessageType::sockets: return decode_sockets(r, id);
     case MessageType::reply: return decode_reply(r, id);
     case MessageType::error: return decode_error_message(r);
+    case MessageType::open: return decode_open(r, id);
+    case MessageType::opened: return decode_opened(r, id);
+    case MessageType::status: return decode_status(r, id);
+    case MessageType::session: return decode_session(r, id);
   }
   return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
 }

@@ -7,6 +7,8 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <iostream>
 #include <spdlog/spdlog.h>
 
@@ -15,6 +17,7 @@
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/stop_signals.hpp"
 #include "dmm/service/stack_service_daemon.hpp"
+#include "dmm/units.hpp"
 
 namespace po = boost::program_options;
 
@@ -43,7 +46,9 @@ int main(int argc, char** argv) {
   desc.add_options()
       ("help,h", "print this help and exit")
       ("config,c", po::value(&config_path), "the host config (dmm.yaml, with a `service:` section)")
-      ("check", "load and check the config, print a summary, and exit (0 if it is good)");
+      ("check", "load and check the config, print a summary, and exit (0 if it is good)")
+      ("idle-exit", po::value<std::string>(), "stop (exit 0) once no program has been connected and no session "
+       "open for this long, e.g. 30s (dmm-run starts the daemon on demand with it)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -57,6 +62,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (config_path.empty()) return usage_error("--config is required");
+  std::optional<dmm::Duration> idle_exit;
+  if (vm.count("idle-exit")) {
+    auto parsed = dmm::parse_duration(vm["idle-exit"].as<std::string>());
+    if (!parsed || *parsed <= dmm::Duration::zero())
+      return usage_error("--idle-exit '" + vm["idle-exit"].as<std::string>() + "' is not a positive duration (e.g. 30s)");
+    idle_exit = *parsed;
+  }
 
   auto config = dmm::host::load_host_config_file(config_path);
   if (!config) {
@@ -70,7 +82,7 @@ int main(int argc, char** argv) {
   }
   if (vm.count("check")) {
     int served = 0;
-    for (const auto& stack : config->stacks) served += stack.kernel && stack.kernel->netns ? 1 : 0;
+    for (const auto& stack : config->stacks) served += (stack.kernel && stack.kernel->netns) || stack.lwip_dpdk ? 1 : 0;
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(config->service->mode));
     std::cout << "config ok: " << served << " of " << config->stacks.size() << " stacks served, socket "
@@ -94,6 +106,25 @@ int main(int argc, char** argv) {
   if (!daemon) {
     std::cerr << "dmm-stackd: " << daemon.error().message << "\n";
     return kExitRuntime;
+  }
+  // An on-demand daemon ends when nobody has needed it for `idle_exit` (checked once a second).
+  std::function<void()> check_idle;
+  dmm::TimePoint idle_since{-1};
+  if (idle_exit) {
+    check_idle = [&] {
+      const dmm::TimePoint now = (*executor)->now();
+      if ((*daemon)->peers() > 0 || (*daemon)->live_sessions() > 0) {
+        idle_since = dmm::TimePoint{-1};
+      } else if (idle_since < dmm::TimePoint::zero()) {
+        idle_since = now;
+      } else if (now - idle_since >= *idle_exit) {
+        log->info("event=idle_exit idle={}", dmm::format_duration(now - idle_since));
+        (*executor)->stop();
+        return;
+      }
+      (*executor)->schedule(std::chrono::seconds(1), check_idle);
+    };
+    (*executor)->schedule(std::chrono::seconds(1), check_idle);
   }
   const dmm::Status ran = (*executor)->run();
   if (!ran) {

@@ -30,7 +30,7 @@ struct Mark {  // 1-based line and column in the config file
 // asks for TCP.
 enum class KernelProtocol : std::uint8_t { tcp, mptcp };
 
-// Who may get sockets of a kernel instance through dmm-stackd (`allow: {users: [...], groups: [...]}`). Root (uid 0)
+// Who may get sockets of a kernel instance, or sessions of a user-space one, through dmm-stackd (`allow: {users: [...], groups: [...]}`). Root (uid 0)
 // always may; another peer may if its uid is in `users`, or its gid or one of its supplementary groups is in
 // `groups`. Without `allow:` only root may. Names are resolved to numbers when the config is loaded.
 struct AllowSpec {
@@ -64,6 +64,7 @@ struct LwipDpdkStackSpec {
   std::optional<IpAddress> gateway;  // on `address`'s subnet; absent = only the subnet is reachable
   std::optional<std::string> netns;  // the namespace the vdev's interface is in (af_packet, pcap)
   std::optional<Duration> user_timeout;  // sent data unacknowledged this long fails the connection
+  AllowSpec allow;  // who may open sessions on it through dmm-stackd, which runs it; not a registry parameter
 };
 
 struct StackSpec {

@@ -28,8 +28,16 @@
 //   reply    daemon -> client  i32 errno (0: granted), u8 fds attached (SCM_RIGHTS; 0 when errno is set),
 //                              name reason (empty when granted), text message
 //   error    daemon -> client  i32 errno, name reason, text message: the daemon's last word before it closes
-// Later request types (user-space stack sessions) get new type numbers; a version-1 daemon refuses them as
-// unknown_type.
+// Version 2 adds sessions of user-space stack instances, which the daemon runs (one process owns each port):
+//   open     client -> daemon  name stack, u8 proto (6 tcp, 17 udp), endpoint destination, u8 flags (bit 0: the
+//                              program's socket is non-blocking)
+//   opened   daemon -> client  i32 errno (0: opened, one fd attached: the program's end of the session), u64
+//                              session, name reason, text message
+//   status   client -> daemon  u64 session
+//   session  daemon -> client  u64 session, u8 state (SessionState), i32 errno (of a failed or reset session),
+//                              endpoint local, text message
+// An endpoint is u8 family (4 or 6), 16 address bytes (an IPv4 address in the first 4, the rest zero), u16 port.
+// A version-1 message of types 6..9 is unknown_type.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -37,14 +45,16 @@
 #include <string_view>
 #include <variant>
 
+#include "dmm/address.hpp"
 #include "dmm/result.hpp"
+#include "dmm/session.hpp"
 
 namespace dmm::service {
 
 inline constexpr std::uint8_t kMagic0 = 'D';
 inline constexpr std::uint8_t kMagic1 = 'S';
 inline constexpr std::uint8_t kLowestVersion = 1;   // the versions this build speaks
-inline constexpr std::uint8_t kHighestVersion = 1;
+inline constexpr std::uint8_t kHighestVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 8;
 // The largest message of version 1 is a reply: 8 + 4 + 1 + 1 + 255 + 2 + 1024 bytes.
 inline constexpr std::size_t kMaxMessage = 2048;
@@ -60,8 +70,13 @@ enum class MessageType : std::uint8_t {
   sockets = 3,
   reply = 4,
   error = 5,
+  open = 6,
+  opened = 7,
+  status = 8,
+  session = 9,
 };
-inline constexpr std::uint8_t kLastMessageType = 5;
+inline constexpr std::uint8_t kLastMessageType = 9;
+inline constexpr std::uint8_t kLastVersion1Type = 5;
 std::string_view to_string(MessageType type);
 
 // Why bytes were refused; each has its own errno (decode_problem maps it back), so Result<T> stays errno-shaped.
@@ -117,7 +132,50 @@ struct ErrorMessage {
   std::string message;
 };
 
-using Message = std::variant<Hello, Welcome, SocketsRequest, SocketsReply, ErrorMessage>;
+// Version 2: a session of a user-space stack instance (lwip-dpdk) that the daemon runs. The program's fd is one end
+// of an AF_UNIX SOCK_STREAM socketpair for TCP, a connected UDP socket for UDP, whose other end the daemon pumps to and from
+// the instance's connection (backends/service/README.md, "User-space stack instances").
+struct OpenRequest {
+  std::uint32_t id = 0;
+  std::string stack;           // 1..kMaxName bytes
+  L4Proto proto = L4Proto::tcp;
+  Endpoint destination;        // port 1..65535
+  bool nonblocking = false;    // the program's end gets O_NONBLOCK
+};
+
+struct OpenReply {
+  std::uint32_t id = 0;
+  std::int32_t error = 0;      // 0: opened, one fd attached
+  std::uint64_t session = 0;   // the daemon's id of the session (nonzero when opened)
+  std::string reason;          // a token when refused: not_allowed, unknown_stack, not_served, unreachable, ...
+  std::string message;
+};
+
+enum class SessionState : std::uint8_t {
+  connecting = 0,   // TCP handshake under way; the program's end is not writable yet
+  established = 1,  // data flows
+  failed = 2,       // the connection could not be made, or was reset: `error` says why (ECONNREFUSED, ...)
+  closed = 3,       // ended normally, or unknown to the daemon (long gone)
+};
+inline constexpr std::uint8_t kLastSessionState = 3;
+std::string_view to_string(SessionState state);
+
+struct StatusRequest {
+  std::uint32_t id = 0;
+  std::uint64_t session = 0;
+};
+
+struct StatusReply {
+  std::uint32_t id = 0;
+  std::uint64_t session = 0;
+  SessionState state = SessionState::closed;
+  std::int32_t error = 0;      // of a failed session, else 0
+  Endpoint local;              // the session's local address and port once the stack chose them (else unspecified)
+  std::string message;         // why it failed, for people
+};
+
+using Message = std::variant<Hello, Welcome, SocketsRequest, SocketsReply, ErrorMessage, OpenRequest, OpenReply,
+                             StatusRequest, StatusReply>;
 MessageType type_of(const Message& message);
 
 // One datagram. Fields are clipped to their limits (a message never exceeds kMaxMessage); numeric fields are

@@ -20,6 +20,7 @@
 
 #include "dmm/kernel/unique_fd.hpp"
 #include "dmm/result.hpp"
+#include "dmm/service/messages.hpp"
 
 namespace dmm::service {
 
@@ -44,6 +45,21 @@ public:
   // own errno in the namespace (EAFNOSUPPORT, ENOBUFS, ...).
   Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count);
 
+  // A session of a user-space stack instance the daemon runs (protocol version 2): the program's end of it, an
+  // AF_UNIX SOCK_STREAM socket for TCP, a connected UDP socket (of the daemon's pump namespace) for UDP, with FD_CLOEXEC, and O_NONBLOCK if asked. A TCP
+  // session is still connecting when this returns: its end becomes writable once the handshake is over, or
+  // readable with an error (ECONNRESET) if it failed; status() tells which, and why. Errors as sockets(), plus
+  // EOPNOTSUPP from a daemon that speaks version 1 only, and the stack's own immediate error (ENETUNREACH,
+  // EHOSTUNREACH: no route) with reason `unreachable`.
+  struct Opened {
+    kernel::UniqueFd fd;
+    std::uint64_t session = 0;
+  };
+  Result<Opened> open_session(std::string_view stack, L4Proto proto, const Endpoint& destination, bool nonblocking);
+  // Where session `session` stands (any session opened by a process of the same user, or by anyone for root).
+  Result<StatusReply> status(std::uint64_t session);
+  std::uint8_t version() const { return version_; }
+
   int fd() const { return fd_.get(); }  // the connection's fd (the shim keeps it high and closes it in fork children)
   // Forgets the connection's fd without closing it: a fork child closes its copy itself (async-signal-safe, no
   // destructor in the atfork handler) and must never close that number again once the program may reuse it.
@@ -51,13 +67,19 @@ public:
   void forget_connection() noexcept { (void)fd_.release(); }
 
 private:
-  StackServiceClient(kernel::UniqueFd fd, std::string socket_path, std::chrono::milliseconds timeout)
-      : fd_(std::move(fd)), socket_path_(std::move(socket_path)), timeout_(timeout) {}
+  StackServiceClient(kernel::UniqueFd fd, std::string socket_path, std::chrono::milliseconds timeout,
+                     std::uint8_t version)
+      : fd_(std::move(fd)), socket_path_(std::move(socket_path)), timeout_(timeout), version_(version) {}
+  std::uint32_t take_id();
+  // Sends `request` and waits for its answer (the message with its id; stale answers of earlier requests that timed
+  // out are skipped and their descriptors closed); `fds` gets the answer's descriptors.
+  Result<Message> exchange(const Message& request, std::uint32_t id, std::vector<kernel::UniqueFd>& fds);
 
   kernel::UniqueFd fd_;
   std::string socket_path_;  // for messages
   std::chrono::milliseconds timeout_;  // of each request, as of connect
   std::uint32_t next_id_ = 1;
+  std::uint8_t version_ = 1;  // as the welcome chose
 };
 
 }  // namespace dmm::service

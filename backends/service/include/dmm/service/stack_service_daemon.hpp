@@ -15,6 +15,8 @@
 #include <spdlog/logger.h>
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,8 +27,11 @@
 #include "dmm/service/messages.hpp"
 #include "dmm/service/peer_identity.hpp"
 #include "dmm/service/seqpacket_listener.hpp"
+#include "dmm/stack_registry.hpp"
 
 namespace dmm::service {
+
+class UserStackHost;
 
 // What is not in dmm.yaml: fixed for dmm-stackd, shorter in tests.
 struct StackServiceOptions {
@@ -36,12 +41,15 @@ struct StackServiceOptions {
   // more than one or two unread (after a timeout); a peer with more is not reading, and every further reply
   // would add up to 64 sockets in flight towards it.
   std::size_t max_unread_reply_bytes = 8 * 1024;
+  // Registers the kinds of the user-space instances the daemon runs (default: the lwip-dpdk plug-in).
+  std::function<Status(StackRegistry&, kernel::EpollExecutor&)> load_user_kinds;
 };
 
 struct ServiceCounters {
   std::uint64_t peers_accepted = 0;
   std::uint64_t requests_granted = 0;
   std::uint64_t sockets_made = 0;
+  std::uint64_t sessions_opened = 0;  // of user-space instances
   std::map<std::string, std::uint64_t> peers_rejected;     // too_many_peers, credentials_unknown
   std::map<std::string, std::uint64_t> requests_refused;   // not_allowed, unknown_stack, refused_kind, not_served,
                                                            // socket_failed
@@ -64,8 +72,9 @@ public:
   const ServiceCounters& counters() const { return counters_; }
   std::size_t peers() const { return peers_.size(); }
   const std::string& socket_path() const { return config_.service->socket; }
-  // The stacks served (kernel instances with a netns), in config order.
+  // The stacks served (kernel instances with a netns, user-space instances), in config order.
   std::vector<StackId> served_stacks() const;
+  std::size_t live_sessions() const;
 
 private:
   struct Peer;
@@ -81,6 +90,11 @@ private:
   bool on_hello(Peer& peer, const Hello& hello);
   bool on_sockets(Peer& peer, const SocketsRequest& request);
   bool refuse_request(Peer& peer, const SocketsRequest& request, const Error& why);
+  bool on_open(Peer& peer, const OpenRequest& request);
+  bool refuse_open(Peer& peer, const OpenRequest& request, const Error& why);
+  bool on_status(Peer& peer, const StatusRequest& request);
+  // Sends one answer; false (and the peer dropped) when it cannot.
+  bool answer(Peer& peer, const Message& message, std::span<const int> fds = {});
   // Sends `error` and closes the connection; `reason` is counted and logged.
   void reject(Peer& peer, const std::string& reason, int code, const std::string& message);
   void drop(PeerId id, const std::string& reason, const std::string& detail);
@@ -90,6 +104,7 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   StackServiceOptions options_;
   std::map<std::string, kernel::InstanceSockets, std::less<>> instances_;  // served stacks by name
+  std::unique_ptr<UserStackHost> user_;  // the user-space instances it runs
   SeqpacketListener listener_;
   std::map<PeerId, std::unique_ptr<Peer>> peers_;
   PeerId next_peer_ = 1;

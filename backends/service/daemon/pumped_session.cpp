@@ -1,0 +1,289 @@
+#include "pumped_session.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dmm/kernel/netns_socket_factory.hpp"
+#include "dmm/kernel/sys_error.hpp"
+
+namespace dmm::service {
+namespace {
+
+using kernel::UniqueFd;
+
+// Bytes moved per system call and per step: a large chunk keeps the number of wake-ups per megabyte low; a
+// session never holds more than one chunk each way (the rest waits in the program's socket or in the stack).
+constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kDatagram = 65536;
+
+}  // namespace
+
+PumpedSession::PumpedSession(std::uint64_t id, L4Proto proto, kernel::EpollExecutor& executor, Done done)
+    : id_(id), proto_(proto), executor_(executor), done_(std::move(done)) {}
+
+PumpedSession::~PumpedSession() {
+  if (watching_) executor_.unwatch(ours_.get());
+  if (connection_) connection_->close();  // a session the daemon drops unfinished (it is stopping)
+}
+
+Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Stack& stack, L4Proto proto,
+                                                           const Endpoint& destination, bool nonblocking,
+                                                           const PumpNamespace& pump,
+                                                           kernel::EpollExecutor& executor, Done done) {
+  std::unique_ptr<PumpedSession> s(new PumpedSession(id, proto, executor, std::move(done)));
+  s->stack_name_ = stack.info().id;
+  s->peer_ = destination;
+  if (proto == L4Proto::tcp)
+    if (Status made = s->make_stream_pair(nonblocking); !made) return made.error();
+  auto connection = stack.connect(destination, proto, *s);
+  if (!connection) return connection.error();
+  s->connection_ = std::move(*connection);
+  s->connection_->set_nodelay(true);  // the pump already writes in large chunks; Nagle would only add delay
+  if (proto == L4Proto::udp) {
+    // A datagram session is usable at once (the kernel's connected UDP socket is too); its program end is bound
+    // to the local address and port the instance chose.
+    auto local = s->connection_->local_endpoint();
+    if (!local) return make_error(EIO, "the user-space stack did not say which local port the session has");
+    s->local_ = *local;
+    auto pair = pump.udp_pair(*local, destination, nonblocking);
+    if (!pair) return pair.error();
+    s->program_ = std::move(pair->program);
+    s->ours_ = std::move(pair->ours);
+    s->cookie_ = pair->program_cookie;
+    s->state_ = SessionState::established;
+    s->update_interest();
+  }
+  return s;
+}
+
+void PumpedSession::program_closed() {
+  program_gone_ = true;
+  maybe_done();
+}
+
+Status PumpedSession::make_stream_pair(bool nonblocking) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0)
+    return kernel::last_sys_error("socketpair");
+  program_ = UniqueFd(pair[0]);
+  ours_ = UniqueFd(pair[1]);
+  {
+    // Unwritable until connected: the smallest send buffer, filled (the filler waits unread in ours_).
+    socklen_t len = sizeof program_sndbuf_;
+    ::getsockopt(program_.get(), SOL_SOCKET, SO_SNDBUF, &program_sndbuf_, &len);
+    const int smallest = 1;
+    ::setsockopt(program_.get(), SOL_SOCKET, SO_SNDBUF, &smallest, sizeof smallest);
+    char filler[4096];
+    std::memset(filler, 'f', sizeof filler);
+    for (;;) {
+      const ssize_t n = ::send(program_.get(), filler, sizeof filler, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n <= 0) break;
+      filler_ += static_cast<std::size_t>(n);
+    }
+    hold_ = UniqueFd(::fcntl(program_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!hold_) return kernel::last_sys_error("dup");
+  }
+  // O_NONBLOCK belongs to the open file the program gets; the daemon only ever uses MSG_DONTWAIT on it.
+  if (!nonblocking && ::fcntl(program_.get(), F_SETFL, ::fcntl(program_.get(), F_GETFL) & ~O_NONBLOCK) != 0)
+    return kernel::last_sys_error("fcntl");
+  return {};
+}
+
+Endpoint PumpedSession::local() const {
+  if (connection_)
+    if (auto local = connection_->local_endpoint()) return *local;
+  return local_;
+}
+
+ConnectionMetrics PumpedSession::metrics() const { return connection_ ? connection_->metrics() : final_metrics_; }
+
+void PumpedSession::on_connected() {
+  if (state_ != SessionState::connecting) return;
+  state_ = SessionState::established;
+  if (auto local = connection_->local_endpoint()) local_ = *local;
+  // The filler first (it precedes anything the program writes), then the program's normal send buffer back.
+  std::byte sink[4096];
+  while (filler_ > 0) {
+    const ssize_t n = ::recv(ours_.get(), sink, std::min(filler_, sizeof sink), MSG_DONTWAIT);
+    if (n <= 0) break;
+    filler_ -= static_cast<std::size_t>(n);
+  }
+  if (hold_) {
+    const int size = program_sndbuf_ / 2;  // the kernel doubles what is set, and reported the doubled value
+    if (size > 0) ::setsockopt(hold_.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    hold_.reset();
+  }
+  update_interest();
+  pump_down();
+  pump_up();
+}
+
+void PumpedSession::on_failed(const Error& error) {
+  fail(error.code != 0 ? error.code : EIO, error.message);
+}
+
+void PumpedSession::on_readable() { pump_down(); }
+void PumpedSession::on_writable() { pump_up(); }
+void PumpedSession::on_peer_closed() { pump_down(); }
+
+void PumpedSession::on_ours(std::uint32_t events) {
+  if (done_reported_) return;
+  if (events & EPOLLOUT) pump_down();
+  if (done_reported_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pump_up();
+  if (done_reported_) return;
+  if ((events & EPOLLHUP) && !down_shut_) program_gone_ = true;  // not our own shutdown meeting the program's
+  maybe_done();
+}
+
+void PumpedSession::pump_up() {
+  if (done_reported_ || state_ != SessionState::established) return;
+  while (!program_gone_) {
+    if (up_off_ < up_.size()) {
+      auto took = connection_->send(std::span<const std::byte>(up_).subspan(up_off_));
+      if (!took) {
+        if (proto_ == L4Proto::udp) {  // a datagram the stack refused is lost, as a full UDP socket loses it
+          up_.clear();
+          up_off_ = 0;
+          continue;
+        }
+        fail(took.error().code, took.error().message);
+        return;
+      }
+      up_off_ += *took;
+      if (proto_ == L4Proto::udp) up_off_ = up_.size();
+      if (up_off_ < up_.size()) break;  // the stack is full: on_writable() brings us back
+    }
+    up_.clear();
+    up_off_ = 0;
+    if (program_ended_) break;
+    up_.resize(proto_ == L4Proto::tcp ? kChunk : kDatagram);
+    const ssize_t n = ::recv(ours_.get(), up_.data(), up_.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      up_.resize(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0 && proto_ == L4Proto::udp) {
+      up_.clear();
+      (void)connection_->send({});  // an empty datagram is still one
+      continue;
+    }
+    up_.clear();
+    if (n == 0) {
+      program_ended_ = true;
+      break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+    if (proto_ == L4Proto::udp) break;  // ECONNREFUSED from an earlier datagram: UDP goes on
+    program_ended_ = program_gone_ = true;  // ECONNRESET: it closed with our data unread
+    break;
+  }
+  if (program_ended_ && up_off_ >= up_.size() && !up_shut_ && proto_ == L4Proto::tcp) {
+    connection_->shutdown_write();
+    up_shut_ = true;
+  }
+  update_interest();
+  maybe_done();
+}
+
+void PumpedSession::pump_down() {
+  if (done_reported_ || state_ != SessionState::established) return;
+  while (!program_gone_) {
+    if (down_off_ < down_.size() || (proto_ == L4Proto::udp && !down_.empty())) {
+      const ssize_t n = ::send(ours_.get(), down_.data() + down_off_, down_.size() - down_off_,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;  // EPOLLOUT brings us back
+        program_gone_ = true;  // EPIPE: it closed every copy
+        break;
+      }
+      down_off_ += static_cast<std::size_t>(n);
+      if (proto_ == L4Proto::udp) down_off_ = down_.size();
+      if (down_off_ < down_.size()) continue;
+    }
+    down_.clear();
+    down_off_ = 0;
+    if (peer_ended_) {
+      if (!down_shut_) {
+        ::shutdown(ours_.get(), SHUT_WR);  // the program reads its end of stream after the data
+        down_shut_ = true;
+      }
+      break;
+    }
+    down_.resize(proto_ == L4Proto::tcp ? kChunk : kDatagram);
+    auto got = connection_->receive(down_);
+    if (!got) {
+      down_.clear();
+      if (got.error().code == EAGAIN || got.error().code == EWOULDBLOCK) break;
+      fail(got.error().code, got.error().message);
+      return;
+    }
+    down_.resize(*got);
+    if (*got == 0 && proto_ == L4Proto::tcp) peer_ended_ = true;
+    if (*got == 0 && proto_ == L4Proto::udp) {
+      // An empty datagram still is one.
+      (void)::send(ours_.get(), "", 0, MSG_DONTWAIT | MSG_NOSIGNAL);
+      down_.clear();
+    }
+  }
+  update_interest();
+  maybe_done();
+}
+
+void PumpedSession::update_interest() {
+  if (done_reported_ || !ours_ || state_ != SessionState::established) return;
+  std::uint32_t want = EPOLLRDHUP;
+  if (!program_ended_ && up_off_ >= up_.size()) want |= EPOLLIN;
+  if (down_off_ < down_.size()) want |= EPOLLOUT;
+  if (watching_ && want == interest_) return;
+  if (!watching_) {
+    if (Status s = executor_.watch(ours_.get(), want, [this](std::uint32_t events) { on_ours(events); }); !s) {
+      fail(s.error().code, "cannot watch the session's socket: " + s.error().message);
+      return;
+    }
+    watching_ = true;
+  } else if (Status s = executor_.modify(ours_.get(), want); !s) {
+    fail(s.error().code, "cannot watch the session's socket: " + s.error().message);
+    return;
+  }
+  interest_ = want;
+}
+
+void PumpedSession::fail(int code, const std::string& why) {
+  if (done_reported_) return;
+  error_ = code;
+  why_ = why;
+  // The daemon's end closes with the filler (or the program's data) unread: the program's end reports an error
+  // (ECONNRESET on read, EPOLLERR|EPOLLHUP), and writes fail with EPIPE.
+  finish(SessionState::failed);
+}
+
+void PumpedSession::maybe_done() {
+  if (done_reported_) return;
+  const bool tcp_done = proto_ == L4Proto::tcp && up_shut_ && down_shut_;
+  if (program_gone_ || tcp_done) finish(SessionState::closed);
+}
+
+void PumpedSession::finish(SessionState state) {
+  if (done_reported_) return;
+  done_reported_ = true;
+  state_ = state;
+  if (watching_) executor_.unwatch(ours_.get());
+  watching_ = false;
+  if (connection_) {
+    if (auto local = connection_->local_endpoint()) local_ = *local;
+    final_metrics_ = connection_->metrics();
+    // A graceful close: what the stack holds still goes out, then the FIN (a failed connection just goes).
+    connection_->close();
+    connection_.reset();
+  }
+  hold_.reset();
+  ours_.reset();
+  executor_.post([done = done_, id = id_] { done(id); });
+}
+
+}  // namespace dmm::service

@@ -1,0 +1,113 @@
+#pragma once
+// One session of a user-space stack instance that dmm-stackd runs, as a program sees it: a real kernel fd — one end
+// of an AF_UNIX SOCK_STREAM socketpair for TCP, a connected UDP socket in the daemon's pump namespace for UDP
+// (pump_namespace.hpp) — whose other end the daemon pumps to and from the instance's Connection. The program's
+// data path is the kernel's (read, write, sendfile, splice, stdio, raw system calls, fork, exec, dup all work
+// unchanged); the daemon moves the bytes.
+//
+// Connecting: the program's end starts unwritable (its send buffer is filled with filler bytes that sit unread in
+// the daemon's end, the readiness-mirror trick), so a non-blocking connect sees EINPROGRESS semantics: POLLOUT
+// when the handshake is over. The daemon keeps a copy of the program's end until then, to give it its normal send
+// buffer back; the filler, written before anything of the program's, is discarded in order. A connection that
+// fails closes the daemon's end with the filler unread: the program's end reports EPOLLERR|EPOLLHUP and reads
+// ECONNRESET, as a kernel socket whose connect failed (the shim's SO_ERROR names the real errno, from status()).
+//
+// Everything runs on the daemon's executor thread.
+#include <sys/types.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dmm/kernel/epoll_executor.hpp"
+#include "dmm/kernel/unique_fd.hpp"
+#include "dmm/service/messages.hpp"
+#include "dmm/stack.hpp"
+#include "pump_namespace.hpp"
+
+namespace dmm::service {
+
+class PumpedSession final : public ConnectionEvents {
+public:
+  using Done = std::function<void(std::uint64_t id)>;  // the session ended; called once, from the executor
+
+  // Makes the pair and starts the connection (UDP: usable at once). The stack's immediate error (no route) is
+  // returned as it is.
+  static Result<std::unique_ptr<PumpedSession>> open(std::uint64_t id, Stack& stack, L4Proto proto,
+                                                     const Endpoint& destination, bool nonblocking,
+                                                     const PumpNamespace& pump, kernel::EpollExecutor& executor,
+                                                     Done done);
+  ~PumpedSession() override;
+  PumpedSession(const PumpedSession&) = delete;
+  PumpedSession& operator=(const PumpedSession&) = delete;
+
+  // The program's end, for the reply (the caller closes its copy once sent).
+  int program_end() const { return program_.get(); }
+  void program_end_sent() { program_.reset(); }
+
+  std::uint64_t id() const { return id_; }
+  SessionState state() const { return state_; }
+  int error() const { return error_; }
+  const std::string& why() const { return why_; }
+  Endpoint local() const;
+  ConnectionMetrics metrics() const;
+  L4Proto proto() const { return proto_; }
+  const Endpoint& peer() const { return peer_; }
+  std::uint64_t program_cookie() const { return cookie_; }
+  // The program closed its last copy of a UDP session's socket (found by the host's check): the session ends.
+  void program_closed();
+  const std::string& stack_name() const { return stack_name_; }
+
+  // ConnectionEvents (the stack's, on the executor)
+  void on_connected() override;
+  void on_failed(const Error& error) override;
+  void on_readable() override;
+  void on_writable() override;
+  void on_peer_closed() override;
+
+private:
+  PumpedSession(std::uint64_t id, L4Proto proto, kernel::EpollExecutor& executor, Done done);
+  Status make_stream_pair(bool nonblocking);
+  void on_ours(std::uint32_t events);
+  void pump_up();    // program -> stack
+  void pump_down();  // stack -> program
+  void update_interest();
+  void fail(int code, const std::string& why);
+  void finish(SessionState state);  // closes everything, reports done (later, on the executor)
+  void maybe_done();
+
+  const std::uint64_t id_;
+  const L4Proto proto_;
+  kernel::EpollExecutor& executor_;
+  Done done_;
+  std::string stack_name_;
+  std::unique_ptr<Connection> connection_;
+  kernel::UniqueFd ours_;      // the daemon's end
+  kernel::UniqueFd program_;   // the program's end until it is sent
+  kernel::UniqueFd hold_;      // a copy of the program's end while connecting (to restore its send buffer)
+  int program_sndbuf_ = 0;     // its send buffer before the filler
+  std::size_t filler_ = 0;     // filler bytes waiting unread in ours_
+  SessionState state_ = SessionState::connecting;
+  int error_ = 0;
+  std::string why_;
+  Endpoint local_;
+  Endpoint peer_;
+  std::uint64_t cookie_ = 0;  // SO_COOKIE of a UDP session's program end
+  ConnectionMetrics final_metrics_;
+  bool watching_ = false;
+  std::uint32_t interest_ = 0;
+  std::vector<std::byte> up_;    // read from the program, not yet taken by the stack
+  std::size_t up_off_ = 0;
+  std::vector<std::byte> down_;  // received from the stack, not yet written to the program
+  std::size_t down_off_ = 0;
+  bool program_ended_ = false;   // the program shut its sending side or closed (EOF read)
+  bool program_gone_ = false;    // it closed every copy of its end (EPOLLHUP, EPIPE)
+  bool up_shut_ = false;         // the stack was told the program ended (shutdown_write)
+  bool peer_ended_ = false;      // the stack's peer ended its stream
+  bool down_shut_ = false;       // the program was told (shutdown of ours)
+  bool done_reported_ = false;
+};
+
+}  // namespace dmm::service

@@ -1,0 +1,125 @@
+#include "user_stack_host.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace dmm::service {
+namespace {
+
+// libdmm_lwip_dpdk.so: DMM_LWIP_PLUGIN, else where the build and an installation put it relative to this program
+// (bin/ and lib/ side by side), so that DPDK is loaded only by a daemon that runs such instances.
+std::string plugin_path() {
+  if (const char* forced = std::getenv("DMM_LWIP_PLUGIN"); forced && *forced) return forced;
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "libdmm_lwip_dpdk.so";
+  return (self.parent_path() / DMM_LIB_FROM_BIN / "libdmm_lwip_dpdk.so").lexically_normal().string();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UserStackHost>> UserStackHost::create(const host::HostConfig& config,
+                                                             kernel::EpollExecutor& executor,
+                                                             std::shared_ptr<spdlog::logger> log,
+                                                             const KindLoader& load_kinds) {
+  std::unique_ptr<UserStackHost> host(new UserStackHost(executor, std::move(log)));
+  bool any = false;
+  for (const host::StackSpec& spec : config.stacks) any = any || spec.lwip_dpdk.has_value();
+  if (!any) return host;
+  auto pump = PumpNamespace::create();
+  if (!pump) return pump.error();
+  host->pump_.emplace(std::move(*pump));
+  const Status loaded = load_kinds ? load_kinds(host->registry_, executor) : host->registry_.load_plugin(plugin_path());
+  if (!loaded) return make_error(loaded.error().code, "cannot load the lwip-dpdk kind: " + loaded.error().message);
+  for (const host::StackSpec& spec : config.stacks) {
+    if (!spec.lwip_dpdk) continue;
+    auto stack = host->registry_.create(host::to_stack_config(spec), host->world_);
+    if (!stack)
+      return make_error(stack.error().code, config.file + ":" + std::to_string(spec.mark.line) + ":" +
+                                                std::to_string(spec.mark.column) + ": stack '" + spec.name +
+                                                "' cannot start: " + stack.error().message);
+    host->world_.add_stack(**stack);
+    host->stacks_.emplace(spec.name, std::move(*stack));
+  }
+  UserStackHost* self = host.get();
+  host->udp_timer_ = executor.schedule(kUdpCheck, [self] { self->check_udp_sessions(); });
+  return host;
+}
+
+UserStackHost::~UserStackHost() {
+  if (udp_timer_ != 0) executor_.cancel(udp_timer_);
+  live_.clear();  // connections close before the stacks they live on
+  stacks_.clear();
+}
+
+std::vector<std::string> UserStackHost::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, stack] : stacks_) out.push_back(name);
+  return out;
+}
+
+Result<UserStackHost::Opened> UserStackHost::open(const OpenRequest& request, uid_t owner) {
+  const auto it = stacks_.find(request.stack);
+  if (it == stacks_.end()) return make_error(EOPNOTSUPP, "not_served: no user-space stack '" + request.stack + "' here");
+  const std::uint64_t id = next_id_++;
+  auto session = PumpedSession::open(id, *it->second, request.proto, request.destination, request.nonblocking,
+                                     *pump_, executor_, [this](std::uint64_t ended_id) { ended(ended_id); });
+  if (!session) return session.error();
+  Opened opened{id, (*session)->program_end()};
+  live_.emplace(id, Live{owner, std::move(*session)});
+  return opened;
+}
+
+void UserStackHost::check_udp_sessions() {
+  std::vector<PumpedSession*> gone;
+  for (auto& [id, live] : live_) {
+    PumpedSession& s = *live.session;
+    if (s.proto() == L4Proto::udp && s.state() == SessionState::established &&
+        !pump_->udp_socket_alive(s.local(), s.peer(), s.program_cookie()))
+      gone.push_back(&s);
+  }
+  for (PumpedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
+  udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
+}
+
+void UserStackHost::sent(std::uint64_t session) {
+  if (const auto it = live_.find(session); it != live_.end()) it->second.session->program_end_sent();
+}
+
+void UserStackHost::ended(std::uint64_t id) {
+  const auto it = live_.find(id);
+  if (it == live_.end()) return;
+  const PumpedSession& s = *it->second.session;
+  ended_[id] = Outcome{it->second.owner, s.state(), s.error(), s.local(), s.why()};
+  ended_order_.push_back(id);
+  while (ended_order_.size() > kMaxOutcomes) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
+  log_->debug("event=session_ended session={} stack={} state={} errno={}", id, s.stack_name(), to_string(s.state()),
+              s.error());
+  live_.erase(it);
+}
+
+StatusReply UserStackHost::status(std::uint64_t session, uid_t asker) const {
+  StatusReply reply;
+  reply.session = session;
+  reply.state = SessionState::closed;
+  if (const auto it = live_.find(session); it != live_.end() && (asker == 0 || asker == it->second.owner)) {
+    const PumpedSession& s = *it->second.session;
+    reply.state = s.state();
+    reply.error = s.error();
+    reply.local = s.local();
+    reply.message = s.why();
+  } else if (const auto e = ended_.find(session); e != ended_.end() && (asker == 0 || asker == e->second.owner)) {
+    reply.state = e->second.state;
+    reply.error = e->second.error;
+    reply.local = e->second.local;
+    reply.message = e->second.why;
+  }
+  return reply;
+}
+
+}  // namespace dmm::service
