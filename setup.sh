@@ -27,6 +27,8 @@ PACKAGES=(
   # real programs the shim's tests run under dmm-run: a reverse proxy with unprivileged workers, a load balancer,
   # and ab (apache2-utils) for connection-per-request rates
   nginx-light haproxy apache2-utils
+  # a DNS client that sends with libuv (BIND's dig) and a DNS server for it, over user-space stack instances
+  bind9-dnsutils dnsmasq-base
 )
 
 missing=()

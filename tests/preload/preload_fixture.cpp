@@ -1,7 +1,9 @@
 #include "preload_fixture.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <stdexcept>
@@ -103,6 +105,28 @@ std::string probe_bin() { return DMM_PROBE_BIN; }
 std::string stackd_bin() { return DMM_STACKD_BIN; }
 std::string test_program(const std::string& name) { return std::string(DMM_PRELOAD_PROGRAMS) + "/" + name; }
 
+std::string to_string(UserStacksIn mode) { return mode == UserStacksIn::program ? "InProgram" : "InService"; }
+
+void stop_stack_services_of(const std::string& config) {
+  if (config.empty()) return;
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_text(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("dmm-stackd") != std::string::npos && cmdline.find(config) != std::string::npos)
+      pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  for (pid_t pid : pids) ::kill(pid, SIGTERM);
+  for (pid_t pid : pids) {
+    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) ::usleep(10'000);
+    if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+  }
+}
+
+void PreloadTest::TearDown() { stop_stack_services_of(user_config_); }
+
 void PreloadTest::SetUp() {
   topo_ = std::make_unique<Topology>();
   dir_ = std::make_unique<TempDir>();
@@ -121,14 +145,18 @@ std::string PreloadTest::write_config(const std::string& policy, const std::stri
 std::string PreloadTest::write_user_config(const std::string& policy, const std::string& name) {
   topo_->add_user_path(0);
   topo_->add_user_path(1);
-  return dir_->write(name, "stacks:\n"
+  const bool in_service = user_stacks_in_ == UserStacksIn::service;
+  const std::string allow = in_service ? ", allow: {users: [nobody]}" : "";
+  const std::string service = in_service ? "service: {socket: " + dir_->file("stackd.sock") + "}\n" : "";
+  user_config_ = dir_->write(name, "stacks:\n"
                                  "  - {name: host, kind: kernel}\n"
                                  "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
                                  "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
-                                 "address: 10.232.3.2/24, netns: " + topo_->cli() + "}\n"
+                                 "address: 10.232.3.2/24, netns: " + topo_->cli() + allow + "}\n"
                                  "  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                 "address: 10.232.4.2/24, netns: " + topo_->cli() + "}\n"
-                                 "policy:\n" + policy);
+                                 "address: 10.232.4.2/24, netns: " + topo_->cli() + allow + "}\n"
+                                 "policy:\n" + policy + service);
+  return user_config_;
 }
 
 std::string PreloadTest::default_config() {

@@ -53,9 +53,21 @@ std::string stackd_bin();
 // A script or config of tests/preload/programs/.
 std::string test_program(const std::string& name);
 
+// How the lwip-dpdk instances of write_user_config run: inside each program under dmm-run (no `service:`), or in
+// dmm-stackd for every program (the config has `service:`; dmm-run starts the daemon on demand).
+enum class UserStacksIn { program, service };
+std::string to_string(UserStacksIn mode);
+
+// Every dmm-stackd process whose command line names `config` gets SIGTERM (SIGKILL after 5 s): daemons that dmm-run
+// started on demand outlive their programs, and a test must leave none behind.
+void stop_stack_services_of(const std::string& config);
+
 class PreloadTest : public ::testing::Test {
 protected:
   void SetUp() override;
+  void TearDown() override;
+  // Set before write_user_config: where its lwip-dpdk instances run.
+  UserStacksIn user_stacks_in_ = UserStacksIn::program;
 
   // Stacks host (the client's own namespace), blue, red, dead; `policy` is the YAML list of rules, written with
   // the stack names as they are (the namespaces behind them are the topology's).
@@ -75,6 +87,7 @@ protected:
   std::unique_ptr<Topology> topo_;
   std::unique_ptr<TempDir> dir_;
   std::string log_;
+  std::string user_config_;  // the last config write_user_config wrote
 };
 
 // Assertion helper: the outcome finished with `code`, printing the command's output otherwise.

@@ -1,7 +1,9 @@
-// Sessions carried by lwip-dpdk instances through the preload shim: the program holds a kernel fd whose
-// readiness mirrors the user-space connection, so blocking, non-blocking, epoll and select behave as with a
-// kernel socket; the data path is the shim's. The veth ends the instances drive are in the client namespace
-// (no kernel address there), the kernel peers in srv.
+// Sessions carried by lwip-dpdk instances through the preload shim, each test twice: with the instances inside
+// the program (no `service:` in the host config: the program holds a kernel fd whose readiness mirrors the
+// user-space connection, the data path is the shim's) and in dmm-stackd, shared by every program (the fd is the
+// program's end of a session the daemon pumps). Either way blocking, non-blocking, epoll and select behave as
+// with a kernel socket. The veth ends the instances drive are in the client namespace (no kernel address
+// there), the kernel peers in srv.
 #include <algorithm>
 
 #include "echo_server.hpp"
@@ -12,10 +14,11 @@ namespace {
 
 constexpr const char* kPort = "7000";
 
-class ShimUserSpace : public PreloadTest {
+class ShimUserSpace : public PreloadTest, public ::testing::WithParamInterface<UserStacksIn> {
 protected:
   void SetUp() override {
     PreloadTest::SetUp();
+    user_stacks_in_ = GetParam();
     config_ = write_user_config("  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
                                 "  - {match: {dst: 10.232.4.0/24}, use: [user1]}\n"
                                 "  - {match: {dst: 10.232.1.0/24}, use: [blue]}\n"
@@ -23,12 +26,18 @@ protected:
     server_ = std::make_unique<EchoServer>(topo_->srv(),
                                            std::vector<std::string>{kUserServer0, kUserServer1, kBlueServer}, 7000);
   }
-  void TearDown() override { server_.reset(); }
+  void TearDown() override {
+    server_.reset();
+    PreloadTest::TearDown();
+  }
   std::string config_;
   std::unique_ptr<EchoServer> server_;
 };
 
-TEST_F(ShimUserSpace, BlockingConnectAndEchoOverAnLwipInstance) {
+INSTANTIATE_TEST_SUITE_P(Modes, ShimUserSpace, ::testing::Values(UserStacksIn::program, UserStacksIn::service),
+                         [](const auto& info) { return to_string(info.param); });
+
+TEST_P(ShimUserSpace, BlockingConnectAndEchoOverAnLwipInstance) {
   const Outcome o = run_dmm(config_, probe({"tcp", kUserServer0, kPort, "block"}));
   ASSERT_TRUE(exited_with(o, 0));
   EXPECT_EQ(facts(o.out)["stack"], "user0");
@@ -40,7 +49,7 @@ TEST_F(ShimUserSpace, BlockingConnectAndEchoOverAnLwipInstance) {
   EXPECT_EQ(o.err, "");
 }
 
-TEST_F(ShimUserSpace, NonBlockingConnectsOfTwoLwipInstancesAndAKernelOneInOneEpollSet) {
+TEST_P(ShimUserSpace, NonBlockingConnectsOfTwoLwipInstancesAndAKernelOneInOneEpollSet) {
   const Outcome o =
       run_dmm(config_, probe({"epoll3", kUserServer0, kPort, kUserServer1, kPort, kBlueServer, kPort}));
   ASSERT_TRUE(exited_with(o, 0));
@@ -51,7 +60,7 @@ TEST_F(ShimUserSpace, NonBlockingConnectsOfTwoLwipInstancesAndAKernelOneInOneEpo
   EXPECT_EQ(server_->peers(), (std::set<std::string>{kUserClient0, kUserClient1, kBlueClient}));
 }
 
-TEST_F(ShimUserSpace, EightMegabytesEchoedByteExactWithBlockingReadsAndWrites) {
+TEST_P(ShimUserSpace, EightMegabytesEchoedByteExactWithBlockingReadsAndWrites) {
   const Outcome o = run_dmm(config_, probe({"big", kUserServer0, kPort, std::to_string(8 << 20)}));
   ASSERT_TRUE(exited_with(o, 0));
   const auto f = facts(o.out);
@@ -61,7 +70,7 @@ TEST_F(ShimUserSpace, EightMegabytesEchoedByteExactWithBlockingReadsAndWrites) {
   EXPECT_EQ(f.at("stack"), "user0");
 }
 
-TEST_F(ShimUserSpace, ARefusedConnectionIsReportedAsTheKernelWould) {
+TEST_P(ShimUserSpace, ARefusedConnectionIsReportedAsTheKernelWould) {
   const Outcome o = run_dmm(config_, probe({"tcp", kUserServer0, "9", "block"}));
   EXPECT_TRUE(exited_with(o, 3));
   EXPECT_EQ(facts(o.out)["error"], "connect:ECONNREFUSED");
@@ -70,7 +79,8 @@ TEST_F(ShimUserSpace, ARefusedConnectionIsReportedAsTheKernelWould) {
   EXPECT_EQ(facts(nb.out)["error"], "connect:ECONNREFUSED");  // via SO_ERROR after POLLOUT
 }
 
-TEST_F(ShimUserSpace, ABadVdevIsNamedOnceAndTheRankedListMovesOn) {
+TEST_P(ShimUserSpace, ABadVdevIsNamedOnceAndTheRankedListMovesOn) {
+  if (GetParam() == UserStacksIn::service) GTEST_SKIP() << "in-program instances only (the daemon's: DmmStackdLwip)";
   // user9's vdev names an interface that does not exist: DPDK refuses it; user0 and blue still work.
   const std::string config = dir_->write(
       "bad.yaml", "stacks:\n"
@@ -103,7 +113,7 @@ TEST_F(ShimUserSpace, ABadVdevIsNamedOnceAndTheRankedListMovesOn) {
   EXPECT_NE(lines[0]["error"].get<std::string>().find("nope9"), std::string::npos) << lines[0].dump();
 }
 
-TEST_F(ShimUserSpace, APeerResetReachesTheProgramAsConnectionReset) {
+TEST_P(ShimUserSpace, APeerResetReachesTheProgramAsConnectionReset) {
   // The server side resets the connection (SO_LINGER 0): the program's blocking read reports ECONNRESET.
   server_.reset();
   Child resetter = Child::spawn(topo_->in(topo_->srv(), {probe_bin(), "reset-server", kUserServer0, kPort}));
@@ -114,7 +124,7 @@ TEST_F(ShimUserSpace, APeerResetReachesTheProgramAsConnectionReset) {
   EXPECT_NE(o.out.find("ECONNRESET"), std::string::npos) << o.out;
 }
 
-TEST_F(ShimUserSpace, UdpRequestResponseOverAnLwipInstance) {
+TEST_P(ShimUserSpace, UdpRequestResponseOverAnLwipInstance) {
   // The first sendto decides, and is sent at once (the session is usable at once: no "connecting" for UDP).
   const Outcome o = run_dmm(config_, probe({"udp", kUserServer0, kPort}));
   ASSERT_TRUE(exited_with(o, 0));
@@ -122,7 +132,7 @@ TEST_F(ShimUserSpace, UdpRequestResponseOverAnLwipInstance) {
   EXPECT_EQ(server_->peers(), (std::set<std::string>{kUserClient0}));
 }
 
-TEST_F(ShimUserSpace, PythonSendfileAndTimeoutsOnAnLwipSession) {
+TEST_P(ShimUserSpace, PythonSendfileAndTimeoutsOnAnLwipSession) {
   // socket.sendfile() is sendfile64 in CPython (large-file build); a read with a timeout on a silent session
   // returns (socket.timeout) instead of blocking for ever.
   const std::string file = write_random_file(*dir_, "send.bin", 300000);
@@ -160,7 +170,7 @@ TEST_F(ShimUserSpace, PythonSendfileAndTimeoutsOnAnLwipSession) {
   EXPECT_GE(occurrences(read_text(log_), "\"stack\":\"user0\""), 2) << read_text(log_);
 }
 
-TEST_F(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
+TEST_P(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
   const std::string served = write_random_file(*dir_, "file.bin", 4 << 20);
   Child http = start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080");
   const std::string url = std::string("http://") + kUserServer0 + ":8080/file.bin";
@@ -173,7 +183,7 @@ TEST_F(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
   EXPECT_NE(read_text(log_).find("\"stack\":\"user0\""), std::string::npos) << read_text(log_);
 }
 
-TEST_F(ShimUserSpace, UnmodifiedIperf3ClientRunsOverAnLwipInstance) {
+TEST_P(ShimUserSpace, UnmodifiedIperf3ClientRunsOverAnLwipInstance) {
   Child server = start_iperf3_server(*topo_, topo_->srv(), "5201");
   const Outcome client = run_dmm(config_, {"iperf3", "-c", kUserServer0, "-p", "5201", "-t", "1", "-J"});
   ASSERT_TRUE(exited_with(client, 0));

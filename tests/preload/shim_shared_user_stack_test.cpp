@@ -1,0 +1,227 @@
+// lwip-dpdk instances as a host service (issue 14): dmm-stackd runs them for every program under dmm-run, and a
+// session's fd is the program's end of a session the daemon pumps — a real kernel fd whose data path needs no
+// interposition. What breaks when each program runs its own lwIP on the same interface works here: several
+// programs at once, forked children with inherited and new sessions, exec, raw system calls and stdio, workers
+// that dropped root, a DNS client (dig: libuv, raw recvmmsg). The veth ends the instances drive are in the client
+// namespace (no kernel address there), the kernel peers in srv.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "echo_server.hpp"
+#include "listening.hpp"
+#include "preload_fixture.hpp"
+
+namespace dmm::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SharedUserStack : public PreloadTest {
+protected:
+  void SetUp() override {
+    PreloadTest::SetUp();
+    user_stacks_in_ = UserStacksIn::service;
+    ::chmod(dir_->path().c_str(), 0711);  // workers that dropped root reach the daemon's socket in it
+    config_ = write_user_config("  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                                "  - {match: {}, use: [host]}\n");
+  }
+  void TearDown() override {
+    echo_.reset();
+    http_.reset();
+    PreloadTest::TearDown();
+  }
+
+  void start_http() {
+    served_ = write_random_file(*dir_, "file.bin", 4 << 20);
+    http_ = std::make_unique<Child>(start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080"));
+  }
+  void start_echo() {
+    echo_ = std::make_unique<EchoServer>(topo_->srv(), std::vector<std::string>{kUserServer0}, 7000);
+  }
+  // dmm-stackd processes running for this test's config.
+  std::vector<pid_t> daemons() {
+    std::vector<pid_t> pids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string cmdline = read_text(entry.path().string() + "/cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      if (cmdline.find("dmm-stackd") != std::string::npos && cmdline.find(config_) != std::string::npos)
+        pids.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    return pids;
+  }
+  int connects_on(const std::string& stack) {
+    int n = 0;
+    for (const auto& line : json_lines(read_text(log_)))
+      if (line["event"] == "connect" && line["stack"] == stack) ++n;
+    return n;
+  }
+
+  std::string config_;
+  std::string served_;
+  std::unique_ptr<Child> http_;
+  std::unique_ptr<EchoServer> echo_;
+};
+
+TEST_F(SharedUserStack, EightDownloadsFromFourProgramsAtOnceAreAllIntact) {
+  // Each program running its own lwIP on u0 reset the others' connections (4-6 of 8 failed).
+  start_http();
+  const std::string url = std::string("http://") + kUserServer0 + ":8080/file.bin";
+  const Outcome o = run_dmm(config_, {"sh", "-c", "seq 8 | xargs -P4 -I{} curl -sS -o " + dir_->path() +
+                                                      "/got{} " + url});
+  ASSERT_TRUE(exited_with(o, 0));
+  const std::string want = sha256_of(served_);
+  for (int i = 1; i <= 8; ++i) EXPECT_EQ(sha256_of(dir_->file("got" + std::to_string(i))), want) << i;
+  EXPECT_EQ(connects_on("user0"), 8) << read_text(log_);
+  // One daemon, started on demand, serves them all, and a later program finds the same one.
+  const std::vector<pid_t> first = daemons();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(exited_with(run_dmm(config_, {"curl", "-sS", "-o", dir_->file("again"), url}), 0));
+  EXPECT_EQ(daemons(), first);
+}
+
+TEST_F(SharedUserStack, AForkedChildUsesInheritedSessionsAndOpensNewOnesAsDoesItsParent) {
+  start_echo();
+  const std::string script = std::string("import os, socket\n") +
+                             "def echo(s, text):\n"
+                             "    s.sendall(text)\n"
+                             "    got = b''\n"
+                             "    while len(got) < len(text):\n"
+                             "        got += s.recv(4096)\n"
+                             "    return got == text\n"
+                             "inherited = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "pid = os.fork()\n"
+                             "if pid == 0:\n"
+                             "    ok = echo(inherited, b'child-on-inherited' * 100)\n"
+                             "    fresh = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "    ok = ok and echo(fresh, b'child-on-new' * 100)\n"
+                             "    os._exit(0 if ok else 1)\n"
+                             "_, status = os.waitpid(pid, 0)\n"
+                             "print('child=%d' % os.waitstatus_to_exitcode(status))\n"
+                             "print('parent_inherited=%d' % echo(inherited, b'parent-after-child' * 100))\n"
+                             "again = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "print('parent_new=%d' % echo(again, b'parent-new' * 100))\n";
+  const Outcome o = run_dmm(config_, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("child"), "0");  // in-program instances: EIO on the inherited one, EAFNOSUPPORT on a new one
+  EXPECT_EQ(f.at("parent_inherited"), "1");
+  EXPECT_EQ(f.at("parent_new"), "1");
+  EXPECT_EQ(connects_on("user0"), 3) << read_text(log_);
+}
+
+TEST_F(SharedUserStack, ExecedProgramsStdioAndRawSystemCallsMoveTheSessionsBytes) {
+  start_echo();
+  // bash opens the session (/dev/tcp: connect), then cat and head — programs that never saw it opened — write to
+  // and read from the inherited fd.
+  const std::string in = write_random_file(*dir_, "in.bin", 200000);
+  const Outcome o = run_dmm(config_, {"bash", "-c", "exec 3<>/dev/tcp/" + std::string(kUserServer0) +
+                                                         "/7000; cat " + in + " >&3 & exec head -c 200000 <&3 > " +
+                                                         dir_->file("out.bin")});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(sha256_of(dir_->file("out.bin")), sha256_of(in));
+  // write(2) as a raw system call and reads through stdio (fdopen): no interposed call in the data path.
+  const std::string script = std::string("import ctypes, socket\n") +
+                             "libc = ctypes.CDLL(None, use_errno=True)\n"
+                             "s = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "data = b'raw-syscall-bytes' * 1000\n"
+                             "sent = libc.syscall(1, s.fileno(), data, len(data))\n"  // SYS_write
+                             "f = libc.fdopen(s.fileno(), b'r')\n"
+                             "buf = ctypes.create_string_buffer(len(data))\n"
+                             "got = libc.fread(buf, 1, len(data), ctypes.c_void_p(f))\n"
+                             "print('sent=%d' % sent)\n"
+                             "print('same=%d' % (buf.raw[:got] == data))\n";
+  const Outcome raw = run_dmm(config_, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(raw, 0));
+  EXPECT_EQ(facts(raw.out).at("sent"), "17000");
+  EXPECT_EQ(facts(raw.out).at("same"), "1");
+}
+
+TEST_F(SharedUserStack, NginxWorkersRunningAsNobodyProxyToAnUpstreamOnTheInstance) {
+  // master + 2 workers as nobody: the workers open every upstream session; in-program instances gave them
+  // EAFNOSUPPORT (502). The daemon admits nobody (allow:).
+  start_http();
+  const std::string d = dir_->path();
+  const std::string conf = dir_->write("nginx.conf", "daemon off;\nmaster_process on;\nworker_processes 2;\n"
+                                       "user nobody nogroup;\npid " + d + "/nginx.pid;\nerror_log stderr warn;\n"
+                                       "events { worker_connections 256; }\n"
+                                       "http {\n  access_log off;\n"
+                                       "  client_body_temp_path " + d + "/body; proxy_temp_path " + d + "/proxy;\n"
+                                       "  fastcgi_temp_path " + d + "/fastcgi; uwsgi_temp_path " + d + "/uwsgi; "
+                                       "scgi_temp_path " + d + "/scgi;\n"
+                                       "  proxy_buffering off;\n"
+                                       "  server {\n    listen 127.0.0.1:8081;\n"
+                                       "    location /user/ { proxy_pass http://10.232.3.1:8080/; }\n  }\n}\n");
+  Child nginx = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--log", log_, "--", "nginx", "-e",
+                                            "stderr", "-p", d, "-c", conf}));
+  ASSERT_TRUE(wait_until_listening(topo_->cli(), "127.0.0.1", 8081)) << nginx.wait(1s).err;
+  constexpr int kRequests = 40;
+  std::vector<std::string> argv{"curl", "-sS", "-Z", "--parallel-max", "8", "-w", "%{http_code} %{size_download}\\n"};
+  for (int i = 0; i < kRequests; ++i) argv.insert(argv.end(), {"-o", "/dev/null", "http://127.0.0.1:8081/user/file.bin"});
+  const Outcome o = run_plain(argv);
+  EXPECT_EQ(occurrences(o.out, "200 4194304\n"), kRequests) << o.out << o.err;
+  nginx.kill_group();
+  int by_workers = 0;
+  for (const auto& line : json_lines(read_text(log_)))
+    if (line["event"] == "connect" && line["stack"] == "user0" && line["pid"] != nginx.pid()) ++by_workers;
+  EXPECT_EQ(by_workers, kRequests) << read_text(log_);
+}
+
+TEST_F(SharedUserStack, AUserTheInstanceDoesNotAdmitIsRefusedByName) {
+  start_http();
+  const std::string url = std::string("http://") + kUserServer0 + ":8080/file.bin";
+  // nobody is admitted (allow:); uid 1234 is not: its session fails and stderr names the key that would let it in.
+  const Outcome nobody = run_dmm(config_, {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS",
+                                           "-o", "/dev/null", "-w", "%{http_code}", url});
+  ASSERT_TRUE(exited_with(nobody, 0));
+  EXPECT_EQ(nobody.out, "200");
+  const Outcome other = run_dmm(config_, {"setpriv", "--reuid=1234", "--regid=1234", "--clear-groups", "curl", "-sS",
+                                          "-o", "/dev/null", url});
+  EXPECT_TRUE(exited_with(other, 7));
+  EXPECT_NE(other.err.find("not_allowed"), std::string::npos) << other.err;
+  EXPECT_NE(other.err.find("stacks.user0.allow"), std::string::npos) << other.err;
+}
+
+TEST_F(SharedUserStack, DigResolvesOverTheInstancesUdp) {
+  // BIND's dig (libuv) receives with raw recvmmsg and checks each reply's source address: the session's fd is a
+  // real connected UDP socket whose peer is the server's address.
+  Child dns = Child::spawn(topo_->in(topo_->srv(), {"dnsmasq", "--no-daemon", "--port=53",
+                                                    std::string("--listen-address=") + kUserServer0,
+                                                    "--bind-interfaces", "--no-resolv", "--no-hosts",
+                                                    "--address=/dmm.test/10.9.9.9", "--user=root",
+                                                    "--pid-file=" + dir_->file("dnsmasq.pid")}));
+  // dnsmasq serves DNS over TCP on the same port: listening there means it is up.
+  ASSERT_TRUE(wait_until_listening(topo_->srv(), kUserServer0, 53)) << dns.wait(1s).err;
+  const Outcome o = run_dmm(config_, {"dig", std::string("@") + kUserServer0, "dmm.test", "+short", "+tries=1",
+                                      "+time=3"});
+  dns.kill_group();
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(o.out, "10.9.9.9\n");
+  bool on_user0 = false;
+  for (const auto& line : json_lines(read_text(log_))) on_user0 = on_user0 || (line["stack"] == "user0" && line["proto"] == "udp");
+  EXPECT_TRUE(on_user0) << read_text(log_);
+}
+
+TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {
+  // --idle-exit: with no program connected and no session open for that long, the daemon exits 0.
+  Child idle = Child::spawn(topo_->in_cli({stackd_bin(), "--config", config_, "--idle-exit", "1s"}));
+  const Outcome ended = idle.wait(10s);
+  ASSERT_TRUE(exited_with(ended, 0));
+  EXPECT_NE(ended.err.find("event=idle_exit"), std::string::npos) << ended.err;
+  // An instance the daemon cannot start (its interface is taken away after dmm-run's check cannot see it here:
+  // the daemon is started by hand) stops the daemon with exit 3, naming the stack.
+  const std::string bad = dir_->write("bad.yaml", "stacks:\n  - {name: user9, kind: lwip-dpdk, "
+                                                  "vdev: 'net_af_packet9,iface=nope9', address: 10.232.9.2/24}\n"
+                                                  "policy:\n  - {match: {}, use: [user9]}\n"
+                                                  "service: {socket: " + dir_->file("bad.sock") + "}\n");
+  const Outcome refused = run(topo_->in_cli({stackd_bin(), "--config", bad}));
+  EXPECT_TRUE(exited_with(refused, 3));
+  EXPECT_NE(refused.err.find("stack 'user9' cannot start"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.sock")));
+}
+
+}  // namespace
+}  // namespace dmm::test
