@@ -38,6 +38,7 @@ public:
   ~BackgroundProcess();
   // Still running (not exited yet).
   bool running() const;
+  pid_t pid() const { return pid_; }
 
 private:
   explicit BackgroundProcess(pid_t pid) : pid_(pid) {}

@@ -1,5 +1,8 @@
 #include "lwip_suite.hpp"
 
+#include <filesystem>
+#include <thread>
+
 #include "bench_lab.hpp"
 #include "bench_process.hpp"
 #include "bench_servers.hpp"
@@ -38,6 +41,9 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
   if (Status s = checksums_in_software(*srv, "u0"); !s) return s.error();
+  // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
+  if (Status s = lab.link(*cli, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
+  if (Status s = checksums_in_software(*srv, "u1"); !s) return s.error();
 
   std::vector<std::unique_ptr<BenchServer>> servers;
   for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort}}) {
@@ -62,6 +68,22 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
                                   "address: 10.79.2.2/24}\n"
                                   "policy:\n  - {match: {}, use: [user0]}\n");
   if (!shim_config) return shim_config.error();
+  // The same kind of instance run by dmm-stackd for every program: the program's fd is its end of a session the
+  // daemon pumps (the cost of the shared path: one more copy each way, through an AF_UNIX socket).
+  const std::filesystem::path socket = options.work_dir / "stackd-lwip.sock";
+  auto service_config = write_config(options, "service-lwip.yaml",
+                                     "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
+                                     "address: 10.79.5.2/24, netns: " + *cli + "}\n"
+                                     "policy:\n  - {match: {}, use: [user1]}\n"
+                                     "service: {socket: " + socket.string() + "}\n");
+  if (!service_config) return service_config.error();
+  auto stackd = BackgroundProcess::start(
+      {(options.self.parent_path() / "dmm-stackd").string(), "--config", service_config->string()}, "");
+  if (!stackd) return stackd.error();
+  for (int i = 0; i < 500 && !std::filesystem::exists(socket) && stackd->running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!std::filesystem::exists(socket))
+    return make_error(EIO, "dmm-stackd did not come up (no " + socket.string() + "; its stderr says why)");
   const std::vector<ClientVariant> variants{
       {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
        core_args("kernel", {}), "10.79.1.1"},
@@ -69,6 +91,9 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
        core_args("lwip-dpdk", {"vdev=net_af_packet0,iface=u0", "address=10.79.2.2/24"}), "10.79.2.1"},
       {"shim-lwip", "POSIX client under dmm-run, session on the same lwip-dpdk instance", *cli, *shim_config, {}, {},
        "10.79.2.1"},
+      {"stackd-lwip", "POSIX client under dmm-run, session on an lwip-dpdk instance that dmm-stackd runs (CPU: "
+       "client + daemon)", *cli, *service_config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->pid())}, {},
+       "10.79.5.1"},
   };
   BenchReport report("lwip", "kernel");
   report.add_figure({"p50_us", "ping-pong p50", "us", Better::lower, std::nullopt});
