@@ -1,5 +1,7 @@
 #include "bench_runner.hpp"
 
+#include <time.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -30,7 +32,13 @@ Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVaria
     argv.push_back(std::move(arg));
   }
   argv.insert(argv.end(), variant.client_args.begin(), variant.client_args.end());
-  auto outcome = run_process(argv, variant.env, BenchLab::path_of(variant.netns), std::chrono::seconds(120),
+  // When the process starts, for clients that measure what their first session cost them (run_first_session).
+  std::vector<std::string> env = variant.env;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  env.push_back("DMM_BENCH_SPAWNED_AT_NS=" + std::to_string(static_cast<long long>(now.tv_sec) * 1'000'000'000LL +
+                                                           now.tv_nsec));
+  auto outcome = run_process(argv, env, BenchLab::path_of(variant.netns), std::chrono::seconds(120),
                              options.cancel_fd);
   if (!outcome) return outcome.error();
   const std::string where = "client " + workload.name + " (" + variant.name + ")";

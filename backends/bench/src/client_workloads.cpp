@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -178,6 +179,21 @@ Result<nlohmann::json> run_connect_close(const ClientTarget& to, std::chrono::mi
                         {"cpu_us_per_connection", cpu_per_connection},
                         {"count", count},
                         {"seconds", seconds}};
+}
+
+Result<nlohmann::json> run_first_session(const ClientTarget& to) {
+  const char* spawned = std::getenv("DMM_BENCH_SPAWNED_AT_NS");
+  if (!spawned || !*spawned) return make_error(EINVAL, "first-session needs DMM_BENCH_SPAWNED_AT_NS (set by dmm-bench)");
+  auto address = address_of(to);
+  if (!address) return address.error();
+  UniqueFd fd(::socket(address->family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return last_sys_error("socket");
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address->storage), address->length) != 0)
+    return last_sys_error("connect");
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const double now_ns = static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
+  return nlohmann::json{{"first_session_ms", (now_ns - std::strtod(spawned, nullptr)) / 1e6}};
 }
 
 }  // namespace dmm::bench

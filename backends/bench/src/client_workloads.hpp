@@ -31,4 +31,9 @@ Result<nlohmann::json> run_bulk(const ClientTarget& to, std::chrono::millisecond
 // connection),"count","seconds"}.
 Result<nlohmann::json> run_connect_close(const ClientTarget& to, std::chrono::milliseconds duration);
 
+// The cost of a program's first session: one connect in a fresh process (the shim's start, the stack's — EAL for
+// a user-space instance in the program —, the session's set-up). {"first_session_ms": from the moment the runner
+// started the process (DMM_BENCH_SPAWNED_AT_NS, CLOCK_MONOTONIC, shared by every process) until connect returned}.
+Result<nlohmann::json> run_first_session(const ClientTarget& to);
+
 }  // namespace dmm::bench

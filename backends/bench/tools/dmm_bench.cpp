@@ -23,6 +23,7 @@
 #include "dmm/units.hpp"
 #include "ab_suite.hpp"
 #include "kernel_suite.hpp"
+#include "first_session_suite.hpp"
 #include "lwip_suite.hpp"
 
 namespace po = boost::program_options;
@@ -41,6 +42,9 @@ const std::map<std::string, std::pair<Suite, std::string>>& suites() {
                                     "bulk throughput, connect+close rate (veth between two namespaces)"}},
       {"lwip", {run_lwip_suite, "lwip-dpdk (net_af_packet) vs a kernel instance, same client (core API), same kind "
                                 "of veth: TCP ping-pong p50/p99, bulk throughput"}},
+      {"first-session", {run_first_session_suite, "a program's first session: process start to first connect under "
+                                                  "dmm-run, on a kernel instance vs lwip-dpdk inside the program vs "
+                                                  "lwip-dpdk run by dmm-stackd"}},
       {"udp-tx", {run_udp_tx_suite, "UDP transmit rate: lwip-dpdk on net_null vs a kernel socket into a veth "
                                     "whose peer drops (64-byte frames)"}},
       {"ab", {run_ab_suite, "ApacheBench (a new connection per request) against nginx: plain vs under dmm-run "
@@ -119,8 +123,10 @@ int client_main(int argc, char** argv) {
     figures = run_bulk(target, ms, write_size);
   else if (workload == "connect")
     figures = run_connect_close(target, ms);
+  else if (workload == "first")
+    figures = run_first_session(target);
   else
-    return usage_error("client: unknown workload '" + workload + "' (pingpong, bulk, connect)");
+    return usage_error("client: unknown workload '" + workload + "' (pingpong, bulk, connect, first)");
   if (!figures) {
     std::cerr << "dmm-bench client " << workload << ": " << figures.error().message << "\n";
     return kExitRuntime;

@@ -1,6 +1,8 @@
 #include "stack_service_start.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,7 +13,6 @@
 #include <sstream>
 #include <vector>
 
-#include "dmm/service/stack_service_client.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -31,9 +32,18 @@ std::string log_tail(const std::string& path) {
   return s;
 }
 
+// A daemon accepts connections there. Only a connect, no hello: every program's start pays for this check, and a
+// daemon too old to run user-space instances is named at the first session (EOPNOTSUPP, "protocol version 1").
 bool answers(const std::string& socket) {
-  auto client = service::StackServiceClient::connect(socket, std::chrono::milliseconds(500));
-  return client && client->version() >= 2;
+  sockaddr_un address{};
+  if (socket.size() >= sizeof address.sun_path) return false;
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, socket.data(), socket.size());
+  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return connected;
 }
 
 }  // namespace
