@@ -33,8 +33,10 @@ PumpedSession::~PumpedSession() {
 Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Stack& stack, L4Proto proto,
                                                            const Endpoint& destination, bool nonblocking,
                                                            const PumpNamespace& pump,
-                                                           kernel::EpollExecutor& executor, Done done) {
+                                                           kernel::EpollExecutor& executor, PathSampleSink* samples,
+                                                           Done done) {
   std::unique_ptr<PumpedSession> s(new PumpedSession(id, proto, executor, std::move(done)));
+  s->samples_ = samples;
   s->stack_name_ = stack.info().id;
   s->peer_ = destination;
   if (proto == L4Proto::tcp)
@@ -55,9 +57,22 @@ Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Sta
     s->ours_ = std::move(pair->ours);
     s->cookie_ = pair->program_cookie;
     s->state_ = SessionState::established;
+    s->report_progress(false);
     s->update_interest();
   }
   return s;
+}
+
+void PumpedSession::report_progress(bool final) {
+  if (!samples_ || !connection_ || state_ != SessionState::established) return;
+  const TimePoint now = executor_.now();
+  const ConnectionMetrics current = connection_->metrics();
+  if (last_report_ >= TimePoint::zero()) {
+    if (auto sample = progress_sample(stack_name_, reported_, current, now, now - last_report_, 64 * 1024, final))
+      samples_->on_sample(*sample);
+  }
+  last_report_ = now;
+  reported_ = current;
 }
 
 void PumpedSession::program_closed() {
@@ -104,6 +119,7 @@ ConnectionMetrics PumpedSession::metrics() const { return connection_ ? connecti
 void PumpedSession::on_connected() {
   if (state_ != SessionState::connecting) return;
   state_ = SessionState::established;
+  report_progress(false);  // the first look: later ones report what moved since
   if (auto local = connection_->local_endpoint()) local_ = *local;
   // The filler first (it precedes anything the program writes), then the program's normal send buffer back.
   std::byte sink[4096];
@@ -270,6 +286,15 @@ void PumpedSession::maybe_done() {
 
 void PumpedSession::finish(SessionState state) {
   if (done_reported_) return;
+  if (state == SessionState::failed && samples_) {
+    PathSample failed;
+    failed.stack = stack_name_;
+    failed.at = executor_.now();
+    failed.failure = true;  // could not be set up, or died on this stack
+    samples_->on_sample(failed);
+  } else {
+    report_progress(true);
+  }
   done_reported_ = true;
   state_ = state;
   if (watching_) executor_.unwatch(ours_.get());

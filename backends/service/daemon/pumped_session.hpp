@@ -24,6 +24,7 @@
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/unique_fd.hpp"
 #include "dmm/service/messages.hpp"
+#include "dmm/path_sample.hpp"
 #include "dmm/stack.hpp"
 #include "pump_namespace.hpp"
 
@@ -35,10 +36,12 @@ public:
 
   // Makes the pair and starts the connection (UDP: usable at once). The stack's immediate error (no route) is
   // returned as it is.
+  // `samples` (may be null): where the session's path samples go (dmm-nrd), as the shim reports a kernel
+  // session's: progress while it lives (report_progress), once more when it ends, a failure when it fails.
   static Result<std::unique_ptr<PumpedSession>> open(std::uint64_t id, Stack& stack, L4Proto proto,
                                                      const Endpoint& destination, bool nonblocking,
                                                      const PumpNamespace& pump, kernel::EpollExecutor& executor,
-                                                     Done done);
+                                                     PathSampleSink* samples, Done done);
   ~PumpedSession() override;
   PumpedSession(const PumpedSession&) = delete;
   PumpedSession& operator=(const PumpedSession&) = delete;
@@ -58,6 +61,8 @@ public:
   std::uint64_t program_cookie() const { return cookie_; }
   // The program closed its last copy of a UDP session's socket (found by the host's check): the session ends.
   void program_closed();
+  // The session's progress since the last call, as a path sample (core progress_sample's rule).
+  void report_progress(bool final);
   const std::string& stack_name() const { return stack_name_; }
 
   // ConnectionEvents (the stack's, on the executor)
@@ -108,6 +113,9 @@ private:
   bool peer_ended_ = false;      // the stack's peer ended its stream
   bool down_shut_ = false;       // the program was told (shutdown of ours)
   bool done_reported_ = false;
+  PathSampleSink* samples_ = nullptr;
+  TimePoint last_report_{-1};      // when report_progress last looked (-1: never)
+  ConnectionMetrics reported_;     // what it saw then
 };
 
 }  // namespace dmm::service

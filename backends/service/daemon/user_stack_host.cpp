@@ -45,12 +45,28 @@ Result<std::unique_ptr<UserStackHost>> UserStackHost::create(const host::HostCon
   }
   UserStackHost* self = host.get();
   host->udp_timer_ = executor.schedule(kUdpCheck, [self] { self->check_udp_sessions(); });
+  if (config.nrd) {
+    nrd::NrdClientConfig nrd;
+    nrd.address = config.nrd->tcp ? nrd::NrdAddress::tcp_endpoint(*config.nrd->tcp)
+                                  : nrd::NrdAddress::unix_socket(config.nrd->socket);
+    nrd.name = "dmm-stackd";
+    nrd.pid = static_cast<std::uint32_t>(::getpid());
+    nrd.subscribe = false;
+    host->nrd_ = std::make_unique<nrd::NrdClient>(executor, nrd, nullptr);
+    host->nrd_->start();
+    host->progress_timer_ = executor.schedule(std::chrono::seconds(1), [self] { self->report_progress(); });
+  }
   return host;
 }
 
 UserStackHost::~UserStackHost() {
   if (udp_timer_ != 0) executor_.cancel(udp_timer_);
-  live_.clear();  // connections close before the stacks they live on
+  if (progress_timer_ != 0) executor_.cancel(progress_timer_);
+  live_.clear();
+  if (nrd_) {
+    (void)nrd_->flush_now();  // the last samples of the sessions just closed
+    nrd_->stop();
+  }  // connections close before the stacks they live on
   stacks_.clear();
 }
 
@@ -65,7 +81,8 @@ Result<UserStackHost::Opened> UserStackHost::open(const OpenRequest& request, ui
   if (it == stacks_.end()) return make_error(EOPNOTSUPP, "not_served: no user-space stack '" + request.stack + "' here");
   const std::uint64_t id = next_id_++;
   auto session = PumpedSession::open(id, *it->second, request.proto, request.destination, request.nonblocking,
-                                     *pump_, executor_, [this](std::uint64_t ended_id) { ended(ended_id); });
+                                     *pump_, executor_, nrd_.get(),
+                                     [this](std::uint64_t ended_id) { ended(ended_id); });
   if (!session) return session.error();
   Opened opened{id, (*session)->program_end()};
   live_.emplace(id, Live{owner, std::move(*session)});
@@ -82,6 +99,11 @@ void UserStackHost::check_udp_sessions() {
   }
   for (PumpedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
   udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
+}
+
+void UserStackHost::report_progress() {
+  for (auto& [id, live] : live_) live.session->report_progress(false);
+  progress_timer_ = executor_.schedule(std::chrono::seconds(1), [this] { report_progress(); });
 }
 
 void UserStackHost::sent(std::uint64_t session) {

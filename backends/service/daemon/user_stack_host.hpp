@@ -4,6 +4,8 @@
 // forked children, workers that dropped root — instead of each starting its own lwIP on the same interface and
 // resetting the others' connections. Each session is a PumpedSession: the program holds a real kernel fd.
 //
+// Each session reports its path samples to the host config's dmm-nrd (nrd:), if any.
+//
 // Sessions are looked up by id for status(); a session that ended leaves its outcome behind for a while (a program
 // asks for SO_ERROR after its fd reported the failure), bounded in number.
 #include <spdlog/logger.h>
@@ -20,6 +22,7 @@
 #include "dmm/host/host_config.hpp"
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/host_world.hpp"
+#include "dmm/nrd/nrd_client.hpp"
 #include "dmm/service/messages.hpp"
 #include "dmm/stack_registry.hpp"
 #include "pumped_session.hpp"
@@ -61,6 +64,8 @@ private:
   // when its peer closes).
   void check_udp_sessions();
   static constexpr auto kUdpCheck = std::chrono::seconds(2);
+  // Every second, each live session's progress for dmm-nrd (sessions report once more when they end).
+  void report_progress();
 
   struct Outcome {
     uid_t owner = 0;
@@ -80,6 +85,10 @@ private:
   kernel::HostWorld world_;
   std::optional<PumpNamespace> pump_;
   TimerId udp_timer_ = 0;
+  // The host config's dmm-nrd, told about the sessions' paths as the shim tells it about kernel sessions (a
+  // sample source only: the daemon places nothing, so it subscribes to no policy).
+  std::unique_ptr<nrd::NrdClient> nrd_;
+  TimerId progress_timer_ = 0;
   std::map<std::string, std::unique_ptr<Stack>, std::less<>> stacks_;
   std::map<std::uint64_t, Live> live_;
   std::map<std::uint64_t, Outcome> ended_;

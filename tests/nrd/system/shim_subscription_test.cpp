@@ -108,6 +108,50 @@ TEST_F(NrdSystemTest, SessionsOnAUserSpaceStackReportTheirSamplesToo) {
   })) << (status() ? status()->dump(2) : "no status");
 }
 
+TEST_F(NrdSystemTest, SessionsOnAnInstanceDmmStackdRunsAreReportedByTheDaemon) {
+  // The same with `service:`: dmm-stackd runs user0 and reports its sessions' samples to dmm-nrd itself (the
+  // program's shim sees no bytes: its fd is the daemon's socket).
+  topo_->add_user_path(0);
+  host_config_ = dir_->write("dmm.yaml", "stacks:\n"
+                                         "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
+                                         "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
+                                         "address: 10.232.3.2/24, netns: " + topo_->cli() + "}\n"
+                                         "policy:\n"
+                                         "  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                                         "  - {match: {}, use: [blue]}\n"
+                                         "nrd: {socket: nrd.sock}\n"
+                                         "service: {socket: stackd.sock}\n");
+  struct StopDaemon {
+    std::string config;
+    ~StopDaemon() { stop_stack_services_of(config); }
+  } stop{host_config_};
+  start_daemon(write_nrd_config("algorithm: static\nperiod: 200ms\n", std::nullopt));
+  EchoServer user_echo(topo_->srv(), {kUserServer0}, 7000);
+  const std::string script = std::string("import socket\n") +
+                             "s = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "data = bytes(range(256)) * 4096\n"
+                             "s.sendall(data)\n"
+                             "got = 0\n"
+                             "while got < len(data):\n"
+                             "    got += len(s.recv(65536))\n"
+                             "s.close()\n"
+                             "print('got=%d' % got)\n";
+  // The program exits at once: the daemon, not the program, reports the session (once more when it ends).
+  const Outcome o = run(topo_->in_cli({dmm_run_bin(), "--config", host_config_, "--log", decision_log_, "--",
+                                       "/usr/bin/python3", "-c", script}),
+                        std::chrono::seconds(30));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["got"], "1048576");
+  EXPECT_NE(read_text(decision_log_).find("\"stack\":\"user0\""), std::string::npos);
+  ASSERT_TRUE(eventually([&] {
+    const auto s = status();
+    if (!s) return false;
+    for (const auto& stack : (*s)["stacks"])
+      if (stack["stack"] == "user0" && stack["rtt_ms"].is_number()) return true;
+    return false;
+  })) << (status() ? status()->dump(2) : "no status");
+}
+
 TEST_F(NrdSystemTest, ForkingWithThreadsNeverHangsUnderASubscription) {
 #ifdef DMM_PRELOAD_SANITIZED
   // As in the preload tests: GCC 12's ASan allocator is not fork-safe, and the subscription is a second thread
