@@ -205,6 +205,35 @@ TEST_F(SharedUserStack, DigResolvesOverTheInstancesUdp) {
   EXPECT_TRUE(on_user0) << read_text(log_);
 }
 
+TEST_F(SharedUserStack, AHostThatDoesNotAnswerArpFailsInSecondsAndTheRankedListMovesOn) {
+  // user0's gateway (10.232.3.77) does not exist: lwIP alone would retransmit the SYN for its whole user timeout
+  // (30 s, ETIMEDOUT). Like the kernel, the connection gives up after ~3 s without an ARP reply (EHOSTUNREACH),
+  // and the blocking connect moves on to blue, whose server is there.
+  EchoServer blue_echo(topo_->srv(), {kBlueServer}, 7000);
+  const std::string config = dir_->write(
+      "gateway.yaml", "stacks:\n"
+                      "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"
+                      "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', address: 10.232.3.2/24, "
+                      "gateway: 10.232.3.77, netns: " + topo_->cli() + "}\n"
+                      "policy:\n  - {match: {dst: 10.232.1.0/24}, use: [user0, blue]}\n"
+                      "service: {socket: " + dir_->file("gateway.sock") + "}\n");
+  struct StopDaemon {
+    std::string config;
+    ~StopDaemon() { stop_stack_services_of(config); }
+  } stop{config};
+  const auto start = std::chrono::steady_clock::now();
+  const Outcome o = run_dmm(config, probe({"tcp", kBlueServer, "7000", "block"}));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["stack"], "blue");
+  EXPECT_GT(seconds, 2.5);
+  EXPECT_LT(seconds, 8.0);  // not lwIP's 30 s
+  const auto lines = json_lines(read_text(log_));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back()["fallback_from"], "user0") << read_text(log_);
+  EXPECT_NE(read_text(log_).find("No route to host"), std::string::npos) << read_text(log_);
+}
+
 TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {
   // --idle-exit: with no program connected and no session open for that long, the daemon exits 0.
   Child idle = Child::spawn(topo_->in_cli({stackd_bin(), "--config", config_, "--idle-exit", "1s"}));

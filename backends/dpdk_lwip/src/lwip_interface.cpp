@@ -53,6 +53,20 @@ bool LwipInterface::can_reach(const IpAddress& to) const {
   return to.family == IpFamily::v4 && (gateway_ || IpPrefix::of(address_, prefix_length_).contains(to));
 }
 
+std::string LwipInterface::next_hop(const IpAddress& to) const {
+  if (IpPrefix::of(address_, prefix_length_).contains(to) || !gateway_) return to.to_string();
+  return gateway_->to_string();
+}
+
+bool LwipInterface::neighbour_resolved(const IpAddress& to) {
+  const IpAddress& hop = IpPrefix::of(address_, prefix_length_).contains(to) || !gateway_ ? to : *gateway_;
+  ip4_addr_t address;
+  std::memcpy(&address.addr, hop.bytes.data(), 4);
+  eth_addr* mac = nullptr;
+  const ip4_addr_t* ip = nullptr;
+  return etharp_find_addr(&netif_, &address, &mac, &ip) >= 0;
+}
+
 err_t LwipInterface::init(netif* n) {
   auto* self = static_cast<LwipInterface*>(n->state);
   n->name[0] = 'd';

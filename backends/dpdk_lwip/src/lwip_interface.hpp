@@ -36,6 +36,11 @@ public:
   const IpAddress& address() const { return address_; }
   // `to` is on this interface's subnet, or there is a gateway.
   bool can_reach(const IpAddress& to) const;
+  // The next hop towards `to` (itself on the subnet, else the gateway) has answered ARP: lwIP holds its address.
+  // A host that never answers leaves a connection retransmitting its SYN into nothing; the kernel gives up with
+  // EHOSTUNREACH after about 3 s of unanswered neighbour solicitations, and so do connections here.
+  bool neighbour_resolved(const IpAddress& to);
+  std::string next_hop(const IpAddress& to) const;
 
   // One RX burst into lwIP, then the TX burst. True if any frame moved.
   bool poll();

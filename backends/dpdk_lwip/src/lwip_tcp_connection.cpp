@@ -180,6 +180,15 @@ err_t LwipTcpConnection::on_poll(void* arg, tcp_pcb* pcb) {
     self->want_writable_ = false;
     self->mailbox_->post(EventMailbox::kWritable);
   }
+  if (pcb->state == SYN_SENT && self->executor_.now() - self->connect_started_ >= kNeighbourTimeout &&
+      !self->interface_.neighbour_resolved(self->remote_.address)) {
+    self->detach_pcb();
+    tcp_abort(pcb);
+    self->fail(make_error(EHOSTUNREACH, "connect to " + self->remote_.to_string() + ": no ARP reply from " +
+                                            self->interface_.next_hop(self->remote_.address) + " within " +
+                                            std::to_string(kNeighbourTimeout.count() / 1000) + " s (host down?)"));
+    return ERR_ABRT;
+  }
   const bool unacknowledged = pcb->unacked != nullptr || pcb->state == SYN_SENT;
   if (unacknowledged && self->executor_.now() - self->last_progress_ >= self->options_.user_timeout) {
     self->detach_pcb();

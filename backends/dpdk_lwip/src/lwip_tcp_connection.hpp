@@ -48,6 +48,10 @@ public:
   std::optional<Endpoint> local_endpoint() const override { return local_; }
   Endpoint remote() const { return remote_; }
 
+  // How long a connection waits for its next hop to answer ARP before EHOSTUNREACH (the kernel's default: 3
+  // unicast/multicast solicitations 1 s apart). Checked on lwIP's 500 ms poll, so it fires within 3-3.5 s.
+  static constexpr std::chrono::milliseconds kNeighbourTimeout{3000};
+
 private:
   LwipTcpConnection(tcp_pcb* pcb, LwipInterface& interface, Executor& executor, TcpOptions options, bool connected);
   void attach_callbacks();

@@ -369,11 +369,13 @@ Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trig
 
 bool fall_back_or_throw(int fd, FdSlot& slot, Placement& p, int err) {
   SlotLock lock(slot);
-  if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+  const FdState state = slot.state.load(std::memory_order_relaxed);
+  if (lock.reentered() || (state != FdState::placed && state != FdState::service)) return false;
   if (!still_same_socket(fd, slot.record)) return false;  // closed or replaced meanwhile: not ours to move
   Shim& shim = *active_shim();
   const std::string failed = shim.stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]).name;
   const int saved_failed = p.failed_errno;
+  p.service_session = 0;  // the next stack's socket replaces the session's end (the daemon ends that session)
   const bool moved = walk(fd, slot, p, p.rank + 1, failed, std::strerror(err), err);
   if (!moved) p.failed_errno = saved_failed;  // the socket stays as it was; the caller reports `err`
   return moved;

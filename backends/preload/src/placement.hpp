@@ -83,8 +83,9 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
   }
   for (;;) {
     if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
-    if (placement.service_session) return static_cast<R>(service_call());
-    const R result = call();
+    // A session of dmm-stackd's that failed for want of a path (its host does not answer ARP) before the program
+    // saw anything of it (a blocking connect) moves down the ranked list like a kernel socket.
+    const R result = placement.service_session ? static_cast<R>(service_call()) : call();
     if (result >= 0) return result;
     const int err = errno;
     if (!placement.can_fall_back) {
