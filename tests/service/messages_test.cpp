@@ -140,7 +140,7 @@ TEST(ServiceMessages, OtherVersionsAndTypesAreRefused) {
   bytes[3] = 6;  // open: a version-2 type, not in a version-1 message
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
   bytes[2] = 2;
-  bytes[3] = 10;
+  bytes[3] = 12;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
   bytes[3] = static_cast<char>(0xff);
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);

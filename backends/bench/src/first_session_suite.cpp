@@ -30,7 +30,11 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   // k0: the kernel path; u0: an lwIP instance inside each program; u1: an lwIP instance dmm-stackd runs.
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  if (Status s = lab.link(*cli, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
+  // The daemon's end in a namespace of its own (DPDK's af_packet fanout group ids collide across processes in one
+  // namespace: lwip_suite.cpp).
+  auto daemon_ns = lab.add_namespace("stackd");
+  if (!daemon_ns) return daemon_ns.error();
+  if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
   for (const char* dev : {"u0", "u1"})
     if (Status s = checksums_in_software(*srv, dev); !s) return s.error();
   auto server = BenchServer::start(ServerKind::echo, BenchLab::path_of(*srv), "0.0.0.0", kEchoPort);
@@ -45,7 +49,7 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   const std::filesystem::path socket = options.work_dir / "stackd-first.sock";
   auto service_config = write_config(options, "first-service.yaml",
                                      "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                     "address: 10.79.5.2/24, netns: " + *cli + "}\n"
+                                     "address: 10.79.5.2/24, netns: " + *daemon_ns + "}\n"
                                      "policy:\n  - {match: {}, use: [user1]}\n"
                                      "service: {socket: " + socket.string() + "}\n");
   for (const auto* c : {&kernel_config, &program_config, &service_config})

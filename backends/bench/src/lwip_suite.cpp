@@ -42,7 +42,12 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
   if (Status s = checksums_in_software(*srv, "u0"); !s) return s.error();
   // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
-  if (Status s = lab.link(*cli, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
+  // Its end is in a namespace of its own: DPDK's af_packet ports join a PACKET_FANOUT group numbered
+  // (pid ^ ifindex) & 0xffff, per namespace, so two DPDK processes in one namespace (the daemon, an in-program
+  // client) with nearly equal pids collide and the second port fails (EINVAL).
+  auto daemon_ns = lab.add_namespace("stackd");
+  if (!daemon_ns) return daemon_ns.error();
+  if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
   if (Status s = checksums_in_software(*srv, "u1"); !s) return s.error();
 
   std::vector<std::unique_ptr<BenchServer>> servers;
@@ -73,7 +78,7 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   const std::filesystem::path socket = options.work_dir / "stackd-lwip.sock";
   auto service_config = write_config(options, "service-lwip.yaml",
                                      "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                     "address: 10.79.5.2/24, netns: " + *cli + "}\n"
+                                     "address: 10.79.5.2/24, netns: " + *daemon_ns + "}\n"
                                      "policy:\n  - {match: {}, use: [user1]}\n"
                                      "service: {socket: " + socket.string() + "}\n");
   if (!service_config) return service_config.error();

@@ -47,6 +47,7 @@ public:
   bool set_nodelay(bool on) override;
   std::optional<Endpoint> local_endpoint() const override { return local_; }
   Endpoint remote() const { return remote_; }
+  std::optional<Endpoint> remote_endpoint() const override { return remote_; }
 
   // How long a connection waits for its next hop to answer ARP before EHOSTUNREACH (the kernel's default: 3
   // unicast/multicast solicitations 1 s apart). Checked on lwIP's 500 ms poll, so it fires within 3-3.5 s.

@@ -123,7 +123,8 @@ DMM_INTERPOSE int sendmmsg(int fd, mmsghdr* messages, unsigned int count, int fl
 }
 
 DMM_INTERPOSE int listen(int fd, int backlog) __THROW {
-  if (user_fd(fd) || service_slot(fd)) return fail(EINVAL);  // a connected socket, as the kernel says
+  if (FdSlot* slot = service_slot(fd)) return slot->record.service_listener ? 0 : fail(EINVAL);  // listening already
+  if (user_fd(fd)) return fail(EINVAL);  // a connected socket, as the kernel says
   if (!slot_needing_decision(fd)) return real().listen(fd, backlog);
   // Sessions will arrive at the local address: that is what a rule's `dst` matches for a listener. Unbound
   // (listen picks a port): the any address of the socket's family.
@@ -134,7 +135,7 @@ DMM_INTERPOSE int listen(int fd, int backlog) __THROW {
     local.length = len;
   }
   return decide_then_call(fd, reinterpret_cast<const sockaddr*>(&local.storage), local.length, Trigger::listen,
-                          [&] { return real().listen(fd, backlog); }, refused);
+                          [&] { return real().listen(fd, backlog); }, refused, [] { return 0; });
 }
 
 DMM_INTERPOSE int bind(int fd, const sockaddr* address, socklen_t length) __THROW {

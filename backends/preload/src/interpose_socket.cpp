@@ -11,6 +11,7 @@
 #include "fd_bookkeeping.hpp"
 #include "nrd_subscription.hpp"
 #include "real_calls.hpp"
+#include "service_fd.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
 
@@ -89,9 +90,13 @@ DMM_INTERPOSE int socket(int domain, int type, int protocol) __THROW {
 }
 
 namespace {
-int after_accept(int listener, int fd) {
+int after_accept(int listener, int fd, sockaddr* address, socklen_t* length) {
   if (fd < 0 || inside_shim() || !active_shim()) return fd;
   const int saved_errno = errno;
+  // A connection of a user-space instance's listener (dmm-stackd): its addresses come first on the stream.
+  bool handled = false;
+  const int accepted = service_after_accept(listener, fd, address, length, handled);
+  if (handled) return accepted;  // errno as service_after_accept left it
   note_accepted(listener, fd);
   errno = saved_errno;
   return fd;
@@ -99,11 +104,11 @@ int after_accept(int listener, int fd) {
 }  // namespace
 
 DMM_INTERPOSE int accept(int fd, sockaddr* address, socklen_t* length) {
-  return after_accept(fd, real().accept(fd, address, length));
+  return after_accept(fd, real().accept(fd, address, length), address, length);
 }
 
 DMM_INTERPOSE int accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
-  return after_accept(fd, real().accept4(fd, address, length, flags));
+  return after_accept(fd, real().accept4(fd, address, length, flags), address, length);
 }
 
 DMM_INTERPOSE int close(int fd) {

@@ -173,6 +173,52 @@ int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome&
   return 0;
 }
 
+// A listener: the daemon listens on the instance and hands over an AF_UNIX listener whose connections are the
+// instance's (accept() reads each one's addresses, service_fd.hpp). It replaces the placeholder like a session.
+int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, const FileState& state,
+                                  ServiceLink& link, PutOutcome& outcome) {
+  std::string& why = outcome.why;
+  const ShimStack& stack = active_shim()->stack(index);
+  if (p.request.proto != L4Proto::tcp) {
+    why = "a UDP server port on a user-space stack is not supported";
+    return EOPNOTSUPP;
+  }
+  ServiceLink::Failure failure = ServiceLink::Failure::none;
+  auto listening = link.listen(stack.name, p.request.dst, (state.status_flags & O_NONBLOCK) != 0, failure);
+  if (!listening) {
+    why = listening.error().message;
+    const int code = listening.error().code;
+    if (failure != ServiceLink::Failure::refused || code == EOPNOTSUPP || code == ENOENT) return ENETUNREACH;
+    return code != 0 ? code : EIO;
+  }
+  struct stat st {};
+  if (fstat(listening->fd.get(), &st) != 0) {
+    const int err = errno;
+    why = std::string("fstat: ") + std::strerror(err);
+    return err;
+  }
+  FdRecord& rec = slot.record;
+  const SocketId old_identity = identity_of(rec);
+  if (const int err = swap_socket(fd, rec, listening->fd.get(), state, why, outcome.epoll_refused); err != 0)
+    return err;
+  rec.dev = st.st_dev;
+  rec.ino = st.st_ino;
+  rec.stack = index;
+  rec.original = false;
+  rec.placeholder_stack = kNoStack;
+  rec.session = listening->listener;
+  rec.local = listening->local;
+  rec.local_known = true;
+  rec.settled = true;
+  rec.session_errno = 0;
+  rec.error_reported = false;
+  rec.service_listener = true;
+  if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, listening->fd.get(), rec, FdState::service);
+  slot.state.store(FdState::service, std::memory_order_release);
+  p.service_session = listening->listener;
+  return 0;
+}
+
 // Puts `fd` (its slot locked by us) on user-space instance `index`, which dmm-stackd runs: the daemon opens the
 // session and hands over the program's end of it, which replaces the placeholder under the same fd number (its
 // status flags, FD_CLOEXEC and epoll registrations follow). A listener is refused (EOPNOTSUPP) so that the ranked
@@ -182,8 +228,8 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   std::string& why = outcome.why;
   Shim& shim = *active_shim();
   const ShimStack& stack = shim.stack(index);
-  if (p.trigger == Trigger::listen || p.trigger == Trigger::bind) {
-    why = "listening on a user-space stack through the preload shim is not supported";
+  if (p.trigger == Trigger::bind) {
+    why = "a UDP server port on a user-space stack is not supported";
     return EOPNOTSUPP;
   }
   ServiceLink* link = shim.sources().service();
@@ -194,6 +240,7 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   FdRecord& rec = slot.record;
   FileState state;
   if (const int err = read_file_state(fd, state, why); err != 0) return err;
+  if (p.trigger == Trigger::listen) return put_listener_on_service_stack(fd, slot, index, p, state, *link, outcome);
   ServiceLink::Failure failure = ServiceLink::Failure::none;
   auto opened = link->open_session(stack.name, p.request.proto, p.request.dst, (state.status_flags & O_NONBLOCK) != 0,
                                    failure);
@@ -222,6 +269,7 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   rec.settled = p.request.proto == L4Proto::udp;  // a datagram session is usable at once
   rec.session_errno = 0;
   rec.error_reported = false;
+  rec.service_listener = false;
   // A UDP session's end is a real connected UDP socket (addresses, options, errors are the kernel's): the shim
   // stays out of its way entirely, as for a kernel instance's socket.
   const FdState placed = p.request.proto == L4Proto::udp ? FdState::placed : FdState::service;

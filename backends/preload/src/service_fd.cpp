@@ -15,6 +15,7 @@
 #include "record_ops.hpp"
 #include "shim_guard.hpp"
 #include "shim_state.hpp"
+#include "dmm/service/messages.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -176,7 +177,7 @@ int service_getsockopt(int fd, FdSlot& slot, int level, int name, void* value, s
       case SO_DOMAIN: return put_int(rec.domain);
       case SO_TYPE: return put_int(rec.type);
       case SO_PROTOCOL: return put_int(rec.type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP);
-      case SO_ACCEPTCONN: return put_int(0);
+      case SO_ACCEPTCONN: return put_int(rec.service_listener ? 1 : 0);
       default: return real().getsockopt(fd, level, name, value, length);  // buffers, timeouts: the fd's own
     }
   }
@@ -214,6 +215,7 @@ int service_getname(int fd, FdSlot& slot, bool peer, sockaddr* address, socklen_
   if (!address || !length) return fail(EFAULT);
   SlotLock lock(slot);
   FdRecord& rec = slot.record;
+  if (peer && rec.service_listener) return fail(ENOTCONN);
   if (peer) {
     if (!lock.reentered()) refresh(rec, false);
     if (!rec.settled || rec.session_errno != 0) return fail(ENOTCONN);
@@ -245,6 +247,69 @@ bool service_read_reset(int fd) {
   rec.error_reported = true;
   errno = ECONNRESET;
   return true;
+}
+
+int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, bool& handled) {
+  handled = false;
+  FdSlot* from = service_slot(listener);
+  if (!from) return fd;
+  int stack = kNoStack;
+  int domain = AF_INET;
+  {
+    SlotLock lock(*from);
+    if (lock.reentered() || !from->record.service_listener) return fd;
+    stack = from->record.stack;
+    domain = from->record.domain;
+  }
+  handled = true;
+  std::byte header[service::kAcceptedHeaderBytes];
+  std::size_t got = 0;
+  timespec start{};
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  while (got < sizeof header) {
+    const ssize_t n = real().recv(fd, header + got, sizeof header - got, MSG_DONTWAIT);
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+      continue;
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const long long waited_ms = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1'000'000;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) || waited_ms >= 2000) break;
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(2000 - waited_ms));
+  }
+  auto decoded = got == sizeof header ? service::decode_accepted_header(std::span<const std::byte>(header, got))
+                                      : Result<service::AcceptedHeader>(make_error(EPROTO, "short"));
+  if (!decoded) {
+    real().close(fd);
+    errno = ECONNABORTED;  // as for a connection reset before it was accepted
+    return -1;
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  if (FdSlot* slot = fd_table().find_or_create(fd)) {
+    SlotLock lock(*slot);
+    if (!lock.reentered()) {
+      FdRecord& rec = slot->record;
+      start_pending(rec, domain, SOCK_STREAM, 0, 0);
+      rec.dev = st.st_dev;
+      rec.ino = st.st_ino;
+      rec.stack = stack;
+      rec.original = false;
+      rec.session = decoded->session;
+      rec.peer = decoded->peer;
+      rec.local = decoded->local;
+      rec.local_known = true;
+      rec.settled = true;
+      rec.session_errno = 0;
+      rec.error_reported = false;
+      rec.service_listener = false;
+      slot->state.store(FdState::service, std::memory_order_release);
+    }
+  }
+  if (address && length) put_endpoint(decoded->peer, address, length);
+  return fd;
 }
 
 bool service_strips_address(int fd) {

@@ -32,6 +32,13 @@ bool service_read_reset(int fd);
 // a connected TCP socket ignores it).
 bool service_strips_address(int fd);
 
+// accept()/accept4() returned `fd` from `listener`: if that is a listener of an instance dmm-stackd runs, the
+// connection's AcceptedHeader is read off `fd` (it precedes the data; waited for briefly, the daemon writes it
+// as it connects), `fd` becomes a session end (FdState::service) with the session's addresses, and `address`
+// gets the peer's. Returns `fd`, or -1 (ECONNABORTED, fd closed) if the header is not there; other fds: `fd`
+// untouched, false in `handled`.
+int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, bool& handled);
+
 // Fills a sockaddr of the program's with `e`, truncating as the kernel does; *length gets the full size.
 void put_endpoint(const Endpoint& e, sockaddr* address, socklen_t* length);
 

@@ -98,6 +98,11 @@ Result<service::StackServiceClient::Opened> ServiceLink::open_session(std::strin
               failure);
 }
 
+Result<service::StackServiceClient::Listening> ServiceLink::listen(std::string_view stack, const Endpoint& local,
+                                                                   bool nonblocking, Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.listen(stack, local, nonblocking); }, failure);
+}
+
 Result<service::StatusReply> ServiceLink::status(std::uint64_t session, Failure& failure) {
   return call([&](service::StackServiceClient& c) { return c.status(session); }, failure);
 }

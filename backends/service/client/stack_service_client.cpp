@@ -256,6 +256,30 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
   return Opened{std::move(fds.front()), reply->session};
 }
 
+Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_view stack, const Endpoint& local,
+                                                                 bool nonblocking) {
+  if (stack.empty() || stack.size() > kMaxName || stack.find('\0') != std::string_view::npos)
+    return service_error(EINVAL, std::string("'").append(stack).append("' is not a stack name"));
+  if (version_ < 2)
+    return service_error(EOPNOTSUPP, "the service at " + socket_path_ +
+                                         " speaks protocol version 1: it runs no user-space stack instances");
+  ListenRequest request;
+  request.id = take_id();
+  request.stack = std::string(stack);
+  request.local = local;
+  request.nonblocking = nonblocking;
+  std::vector<UniqueFd> fds;
+  auto answer = exchange(request, request.id, fds);
+  if (!answer) return answer.error();
+  const auto* reply = std::get_if<ListenReply>(&*answer);
+  if (!reply) return service_error(EPROTO, "answered listen with " + std::string(to_string(type_of(*answer))));
+  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
+  if (fds.size() != 1)
+    return service_error(EPROTO, "a listener carries one descriptor, not " + std::to_string(fds.size()));
+  if (Status s = check_sockets(fds, AF_UNIX, SOCK_STREAM); !s) return s.error();
+  return Listening{std::move(fds.front()), reply->listener, reply->local};
+}
+
 Result<StatusReply> StackServiceClient::status(std::uint64_t session) {
   if (version_ < 2) return service_error(EOPNOTSUPP, "the service speaks protocol version 1");
   StatusRequest request;

@@ -97,13 +97,14 @@ bool StackServiceDaemon::on_message(Peer& peer, Message& message) {
     return false;
   }
   if (type == MessageType::sockets) return on_sockets(peer, std::get<SocketsRequest>(message));
-  if ((type == MessageType::open || type == MessageType::status) && peer.version < 2) {
+  if ((type == MessageType::open || type == MessageType::status || type == MessageType::listen) && peer.version < 2) {
     reject(peer, "unexpected", EPROTO,
            std::string(to_string(type)) + " is a version-2 request; this connection chose version 1");
     return false;
   }
   if (type == MessageType::open) return on_open(peer, std::get<OpenRequest>(message));
   if (type == MessageType::status) return on_status(peer, std::get<StatusRequest>(message));
+  if (type == MessageType::listen) return on_listen(peer, std::get<ListenRequest>(message));
   reject(peer, "unexpected", EPROTO, "a client does not send " + std::string(to_string(type)) + " (after hello)");
   return false;
 }
@@ -265,6 +266,52 @@ bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
   log_->debug("event=session_opened id={} peer=\"{}\" stack={} proto={} to={} session={}", peer.id, peer.who,
               request.stack, request.proto == L4Proto::tcp ? "tcp" : "udp", request.destination.to_string(),
               opened->session);
+  return true;
+}
+
+bool StackServiceDaemon::refuse_listen(Peer& peer, const ListenRequest& request, const Error& why) {
+  auto [reason, text] = split_reason(why.message, "listen_failed");
+  ++counters_.requests_refused[reason];
+  log_->warn("event=listen_refused id={} peer=\"{}\" stack={} on={} reason={} errno={} detail=\"{}\"", peer.id, peer.who,
+             printable(request.stack), request.local.to_string(), reason, why.code, printable(text, true, kMaxText));
+  ListenReply reply;
+  reply.id = request.id;
+  reply.error = why.code > 0 && why.code <= 4095 ? why.code : EIO;
+  reply.reason = reason;
+  reply.message = text;
+  return answer(peer, reply);
+}
+
+bool StackServiceDaemon::on_listen(Peer& peer, const ListenRequest& request) {
+  ++peer.requests;
+  if (const std::size_t unread = unread_bytes(peer.fd.get()); unread > options_.max_unread_reply_bytes) {
+    drop(peer.id, "slow_peer", std::to_string(unread) + " bytes of replies unread; it sends requests without reading");
+    return false;
+  }
+  const host::StackSpec* spec = config_.find_stack(request.stack);
+  if (!spec)
+    return refuse_listen(peer, request, make_error(ENOENT, "unknown_stack: no stack named '" + request.stack +
+                                                               "' in " + config_.file));
+  if (!user_ || !user_->serves(request.stack))
+    return refuse_listen(peer, request,
+                         make_error(EOPNOTSUPP, "not_served: stack '" + request.stack + "' is not a user-space "
+                                                "instance that dmm-stackd runs (kind '" + spec->kind + "')"));
+  if (Status admitted = admit(peer.identity, *spec, config_.file); !admitted)
+    return refuse_listen(peer, request, admitted.error());
+  auto listening = user_->listen(request, peer.identity.uid);
+  if (!listening)
+    return refuse_listen(peer, request, make_error(listening.error().code, "listen_failed: " +
+                                                                              listening.error().message));
+  ListenReply reply;
+  reply.id = request.id;
+  reply.listener = listening->listener;
+  reply.local = listening->local;
+  const int fds[1] = {listening->program_end};
+  const bool sent = answer(peer, reply, fds);
+  user_->listen_sent(listening->listener);
+  if (!sent) return false;
+  log_->info("event=listening id={} peer=\"{}\" stack={} on={} listener={}", peer.id, peer.who, request.stack,
+             request.local.to_string(), listening->listener);
   return true;
 }
 

@@ -63,6 +63,26 @@ Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Sta
   return s;
 }
 
+std::unique_ptr<PumpedSession> PumpedSession::adopt(std::uint64_t id, std::unique_ptr<Connection> connection,
+                                                    UniqueFd ours, const std::string& stack,
+                                                    kernel::EpollExecutor& executor, PathSampleSink* samples,
+                                                    Done done) {
+  std::unique_ptr<PumpedSession> s(new PumpedSession(id, L4Proto::tcp, executor, std::move(done)));
+  s->samples_ = samples;
+  s->stack_name_ = stack;
+  s->connection_ = std::move(connection);
+  s->connection_->set_events(*s);
+  s->connection_->set_nodelay(true);
+  s->ours_ = std::move(ours);
+  if (auto local = s->connection_->local_endpoint()) s->local_ = *local;
+  if (auto peer = s->connection_->remote_endpoint()) s->peer_ = *peer;
+  s->state_ = SessionState::established;
+  s->report_progress(false);
+  s->update_interest();
+  s->pump_down();  // what arrived before the program's listener accepted
+  return s;
+}
+
 void PumpedSession::report_progress(bool final) {
   if (!samples_ || !connection_ || state_ != SessionState::established) return;
   const TimePoint now = executor_.now();

@@ -42,6 +42,11 @@ public:
                                                      const Endpoint& destination, bool nonblocking,
                                                      const PumpNamespace& pump, kernel::EpollExecutor& executor,
                                                      PathSampleSink* samples, Done done);
+  // A connection a listener of the instance accepted (established already), pumped through `ours`, whose other
+  // end the program accepts from its listener.
+  static std::unique_ptr<PumpedSession> adopt(std::uint64_t id, std::unique_ptr<Connection> connection,
+                                              kernel::UniqueFd ours, const std::string& stack,
+                                              kernel::EpollExecutor& executor, PathSampleSink* samples, Done done);
   ~PumpedSession() override;
   PumpedSession(const PumpedSession&) = delete;
   PumpedSession& operator=(const PumpedSession&) = delete;

@@ -1,5 +1,8 @@
 #include "user_stack_host.hpp"
 
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -62,6 +65,7 @@ Result<std::unique_ptr<UserStackHost>> UserStackHost::create(const host::HostCon
 UserStackHost::~UserStackHost() {
   if (udp_timer_ != 0) executor_.cancel(udp_timer_);
   if (progress_timer_ != 0) executor_.cancel(progress_timer_);
+  listeners_.clear();
   live_.clear();
   if (nrd_) {
     (void)nrd_->flush_now();  // the last samples of the sessions just closed
@@ -98,12 +102,49 @@ void UserStackHost::check_udp_sessions() {
       gone.push_back(&s);
   }
   for (PumpedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    ServiceListener& l = *it->second.listener;
+    if (l.closed() || (unix_diag_ && !unix_socket_exists(unix_diag_.get(), l.inode()))) {
+      log_->debug("event=listener_closed listener={} local={}", it->first, l.local().to_string());
+      it = listeners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
 }
 
 void UserStackHost::report_progress() {
   for (auto& [id, live] : live_) live.session->report_progress(false);
   progress_timer_ = executor_.schedule(std::chrono::seconds(1), [this] { report_progress(); });
+}
+
+Result<UserStackHost::Listening> UserStackHost::listen(const ListenRequest& request, uid_t owner) {
+  const auto it = stacks_.find(request.stack);
+  if (it == stacks_.end()) return make_error(EOPNOTSUPP, "not_served: no user-space stack '" + request.stack + "' here");
+  if (!unix_diag_) {
+    unix_diag_ = kernel::UniqueFd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    timeval tv{0, 200'000};
+    if (unix_diag_) ::setsockopt(unix_diag_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  const std::uint64_t id = next_id_++;
+  const std::string stack = request.stack;
+  auto listener = ServiceListener::open(
+      id, *it->second, request.local, request.nonblocking,
+      [this, owner, stack](std::uint64_t session, std::unique_ptr<Connection> connection, kernel::UniqueFd ours) {
+        auto pumped = PumpedSession::adopt(session, std::move(connection), std::move(ours), stack, executor_,
+                                           nrd_.get(), [this](std::uint64_t ended_id) { ended(ended_id); });
+        live_.emplace(session, Live{owner, std::move(pumped)});
+      });
+  if (!listener) return listener.error();
+  (*listener)->next_session_id = [this] { return next_id_++; };
+  Listening out{id, (*listener)->program_end(), (*listener)->local()};
+  listeners_.emplace(id, LiveListener{owner, std::move(*listener)});
+  return out;
+}
+
+void UserStackHost::listen_sent(std::uint64_t listener) {
+  if (const auto it = listeners_.find(listener); it != listeners_.end()) it->second.listener->program_end_sent();
 }
 
 void UserStackHost::sent(std::uint64_t session) {

@@ -26,6 +26,7 @@
 #include "dmm/service/messages.hpp"
 #include "dmm/stack_registry.hpp"
 #include "pumped_session.hpp"
+#include "service_listener.hpp"
 
 namespace dmm::service {
 
@@ -52,6 +53,16 @@ public:
   // is the uid that may ask for its status.
   Result<Opened> open(const OpenRequest& request, uid_t owner);
   void sent(std::uint64_t session);  // the program's end was passed on: our copy closes
+
+  struct Listening {
+    std::uint64_t listener = 0;
+    int program_end = -1;  // valid until listen_sent() is called
+    Endpoint local;
+  };
+  // A listener on an instance; connections it accepts become sessions owned by `owner`.
+  Result<Listening> listen(const ListenRequest& request, uid_t owner);
+  void listen_sent(std::uint64_t listener);
+  std::size_t listeners() const { return listeners_.size(); }
   // Where a session stands; `closed` for one unknown or not the asker's.
   StatusReply status(std::uint64_t session, uid_t asker) const;
   std::size_t live_sessions() const { return live_.size(); }
@@ -60,8 +71,8 @@ private:
   UserStackHost(kernel::EpollExecutor& executor, std::shared_ptr<spdlog::logger> log)
       : executor_(executor), log_(std::move(log)), world_(executor) {}
   void ended(std::uint64_t id);
-  // Every kUdpCheck: UDP sessions whose program end no process holds any more end (a UDP socket says nothing
-  // when its peer closes).
+  // Every kUdpCheck: UDP sessions and listeners whose program end no process holds any more end (a UDP socket
+  // says nothing when its peer closes; nobody connects to a listener to find out).
   void check_udp_sessions();
   static constexpr auto kUdpCheck = std::chrono::seconds(2);
   // Every second, each live session's progress for dmm-nrd (sessions report once more when they end).
@@ -91,6 +102,12 @@ private:
   TimerId progress_timer_ = 0;
   std::map<std::string, std::unique_ptr<Stack>, std::less<>> stacks_;
   std::map<std::uint64_t, Live> live_;
+  struct LiveListener {
+    uid_t owner = 0;
+    std::unique_ptr<ServiceListener> listener;
+  };
+  std::map<std::uint64_t, LiveListener> listeners_;
+  kernel::UniqueFd unix_diag_;  // NETLINK_SOCK_DIAG in the daemon's own namespace (its listeners' names live there)
   std::map<std::uint64_t, Outcome> ended_;
   std::deque<std::uint64_t> ended_order_;  // oldest first, to bound ended_
   std::uint64_t next_id_ = 1;

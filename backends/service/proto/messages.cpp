@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace dmm::service {
 namespace {
@@ -269,6 +270,29 @@ Result<Message> decode_session(Reader& r, std::uint32_t id) {
   return Message{StatusReply{id, session, static_cast<SessionState>(state), error, local, std::move(message)}};
 }
 
+Result<Message> decode_listen(Reader& r, std::uint32_t id) {
+  DMM_TRY(flags, r.u8("flags"));
+  DMM_TRY(local, r.endpoint("local"));
+  DMM_TRY(stack, r.name("stack"));
+  if (Status s = r.end(); !s) return s.error();
+  if (stack.empty()) return r.bad("empty stack name");
+  if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
+  if ((flags & ~1u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bit 0 is defined)");
+  return Message{ListenRequest{id, std::move(stack), local, (flags & 1u) != 0}};
+}
+
+Result<Message> decode_listening(Reader& r, std::uint32_t id) {
+  DMM_TRY(error, r.i32("errno"));
+  DMM_TRY(listener, r.u64("listener"));
+  DMM_TRY(local, r.endpoint("local"));
+  DMM_TRY(reason, r.name("reason"));
+  DMM_TRY(message, r.text("message"));
+  if (Status s = r.end(); !s) return s.error();
+  if (error < 0 || error > 4095) return r.bad("errno " + std::to_string(error) + " is not an errno");
+  if ((error == 0) != (listener != 0)) return r.bad("a listener has an id, a refusal none");
+  return Message{ListenReply{id, error, listener, local, std::move(reason), std::move(message)}};
+}
+
 #undef DMM_TRY
 
 }  // namespace
@@ -284,6 +308,8 @@ std::string_view to_string(MessageType type) {
     case MessageType::opened: return "opened";
     case MessageType::status: return "status";
     case MessageType::session: return "session";
+    case MessageType::listen: return "listen";
+    case MessageType::listening: return "listening";
   }
   return "unknown";
 }
@@ -392,6 +418,22 @@ std::string encode(const Message& message) {
       w.u64(m.session);
       return w.take();
     }
+    std::string operator()(const ListenRequest& m) const {
+      Writer w(MessageType::listen, 2, m.id);
+      w.u8(m.nonblocking ? 1 : 0);
+      w.endpoint(m.local);
+      w.name(m.stack);
+      return w.take();
+    }
+    std::string operator()(const ListenReply& m) const {
+      Writer w(MessageType::listening, 2, m.id);
+      w.i32(m.error);
+      w.u64(m.listener);
+      w.endpoint(m.local);
+      w.name(m.reason);
+      w.text(m.message);
+      return w.take();
+    }
     std::string operator()(const StatusReply& m) const {
       Writer w(MessageType::session, 2, m.id);
       w.u64(m.session);
@@ -442,8 +484,39 @@ Result<Message> decode(std::span<const std::byte> bytes) {
     case MessageType::opened: return decode_opened(r, id);
     case MessageType::status: return decode_status(r, id);
     case MessageType::session: return decode_session(r, id);
+    case MessageType::listen: return decode_listen(r, id);
+    case MessageType::listening: return decode_listening(r, id);
   }
   return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
+}
+
+std::string encode_accepted_header(const AcceptedHeader& header) {
+  Writer w(MessageType::hello, 0, 0);  // only for its field writers: the 8 header bytes are replaced below
+  std::string out = "DMMA";
+  w.u64(header.session);
+  w.endpoint(header.peer);
+  w.endpoint(header.local);
+  return out + w.take().substr(kHeaderBytes);
+}
+
+Result<AcceptedHeader> decode_accepted_header(std::span<const std::byte> bytes) {
+  if (bytes.size() != kAcceptedHeaderBytes || std::memcmp(bytes.data(), "DMMA", 4) != 0)
+    return decode_error(DecodeProblem::bad_magic, "not the header of an accepted connection (it starts with 'DMMA')");
+  // The reader skips a message header; give it one.
+  std::vector<std::byte> framed(kHeaderBytes);
+  framed.insert(framed.end(), bytes.begin() + 4, bytes.end());
+  Reader r(framed, MessageType::session);
+  AcceptedHeader h;
+  auto session = r.u64("session");
+  if (!session) return session.error();
+  auto peer = r.endpoint("peer");
+  if (!peer) return peer.error();
+  auto local = r.endpoint("local");
+  if (!local) return local.error();
+  h.session = *session;
+  h.peer = *peer;
+  h.local = *local;
+  return h;
 }
 
 Result<std::uint8_t> negotiate_version(const Hello& hello) {

@@ -69,6 +69,8 @@ public:
   virtual ConnectionMetrics metrics() const = 0;
   // The local address and port, once the stack has chosen them (nullopt where a backend cannot tell).
   virtual std::optional<Endpoint> local_endpoint() const { return std::nullopt; }
+  // The peer's address and port (an accepted connection's is news to its listener); nullopt where unknown.
+  virtual std::optional<Endpoint> remote_endpoint() const { return std::nullopt; }
   // Nagle's algorithm off (TCP_NODELAY) or on; false if the backend has no such switch.
   virtual bool set_nodelay(bool on) {
     (void)on;

@@ -36,8 +36,13 @@
 //   status   client -> daemon  u64 session
 //   session  daemon -> client  u64 session, u8 state (SessionState), i32 errno (of a failed or reset session),
 //                              endpoint local, text message
+//   listen    client -> daemon u8 flags (bit 0: non-blocking), endpoint local (the any address: the instance's;
+//                              port 0: the instance picks), name stack
+//   listening daemon -> client i32 errno (0: listening, one fd attached: an AF_UNIX listener whose connections are
+//                              the instance's), u64 listener, endpoint local (as bound), name reason, text message
+// Each connection a program accepts from such a listener starts with an AcceptedHeader (below), then the data.
 // An endpoint is u8 family (4 or 6), 16 address bytes (an IPv4 address in the first 4, the rest zero), u16 port.
-// A version-1 message of types 6..9 is unknown_type.
+// A version-1 message of types 6..11 is unknown_type.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -74,8 +79,10 @@ enum class MessageType : std::uint8_t {
   opened = 7,
   status = 8,
   session = 9,
+  listen = 10,
+  listening = 11,
 };
-inline constexpr std::uint8_t kLastMessageType = 9;
+inline constexpr std::uint8_t kLastMessageType = 11;
 inline constexpr std::uint8_t kLastVersion1Type = 5;
 std::string_view to_string(MessageType type);
 
@@ -174,8 +181,36 @@ struct StatusReply {
   std::string message;         // why it failed, for people
 };
 
+struct ListenRequest {
+  std::uint32_t id = 0;
+  std::string stack;
+  Endpoint local;            // the any address: the instance's own; port 0: one the instance picks
+  bool nonblocking = false;  // the listener the program gets has O_NONBLOCK
+};
+
+struct ListenReply {
+  std::uint32_t id = 0;
+  std::int32_t error = 0;     // 0: listening, one fd attached
+  std::uint64_t listener = 0;  // nonzero when listening
+  Endpoint local;             // as bound on the instance
+  std::string reason;
+  std::string message;
+};
+
 using Message = std::variant<Hello, Welcome, SocketsRequest, SocketsReply, ErrorMessage, OpenRequest, OpenReply,
-                             StatusRequest, StatusReply>;
+                             StatusRequest, StatusReply, ListenRequest, ListenReply>;
+
+// The first bytes of every connection accepted from a listener of a user-space instance (the preload shim reads
+// them in accept() and answers getpeername/getsockname from them): magic "DMMA", u64 session, endpoint peer,
+// endpoint local — kAcceptedHeaderBytes in all, big-endian like the messages.
+struct AcceptedHeader {
+  std::uint64_t session = 0;
+  Endpoint peer;
+  Endpoint local;
+};
+inline constexpr std::size_t kAcceptedHeaderBytes = 4 + 8 + 19 + 19;
+std::string encode_accepted_header(const AcceptedHeader& header);
+Result<AcceptedHeader> decode_accepted_header(std::span<const std::byte> bytes);
 MessageType type_of(const Message& message);
 
 // One datagram. Fields are clipped to their limits (a message never exceeds kMaxMessage); numeric fields are

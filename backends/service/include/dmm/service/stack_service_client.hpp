@@ -56,6 +56,14 @@ public:
     std::uint64_t session = 0;
   };
   Result<Opened> open_session(std::string_view stack, L4Proto proto, const Endpoint& destination, bool nonblocking);
+  // A listener on a user-space instance the daemon runs (protocol version 2): an AF_UNIX stream listener (with
+  // FD_CLOEXEC, O_NONBLOCK if asked) whose connections are the instance's, each starting with an AcceptedHeader.
+  struct Listening {
+    kernel::UniqueFd fd;
+    std::uint64_t listener = 0;
+    Endpoint local;  // as bound on the instance
+  };
+  Result<Listening> listen(std::string_view stack, const Endpoint& local, bool nonblocking);
   // Where session `session` stands (any session opened by a process of the same user, or by anyone for root).
   Result<StatusReply> status(std::uint64_t session);
   std::uint8_t version() const { return version_; }

@@ -93,6 +93,8 @@ private:
   bool on_open(Peer& peer, const OpenRequest& request);
   bool refuse_open(Peer& peer, const OpenRequest& request, const Error& why);
   bool on_status(Peer& peer, const StatusRequest& request);
+  bool on_listen(Peer& peer, const ListenRequest& request);
+  bool refuse_listen(Peer& peer, const ListenRequest& request, const Error& why);
   // Sends one answer; false (and the peer dropped) when it cannot.
   bool answer(Peer& peer, const Message& message, std::span<const int> fds = {});
   // Sends `error` and closes the connection; `reason` is counted and logged.
