@@ -29,6 +29,8 @@ PACKAGES=(
   nginx-light haproxy apache2-utils
   # a DNS client that sends with libuv (BIND's dig) and a DNS server for it, over user-space stack instances
   bind9-dnsutils dnsmasq-base
+  # a server with its own benchmark, served over user-space stack instances
+  redis-server redis-tools
 )
 
 missing=()

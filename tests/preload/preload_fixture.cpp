@@ -125,7 +125,9 @@ void stop_stack_services_of(const std::string& config) {
   }
 }
 
-void PreloadTest::TearDown() { stop_stack_services_of(user_config_); }
+void PreloadTest::TearDown() {
+  for (const std::string& config : user_configs_) stop_stack_services_of(config);
+}
 
 void PreloadTest::SetUp() {
   topo_ = std::make_unique<Topology>();
@@ -143,11 +145,15 @@ std::string PreloadTest::write_config(const std::string& policy, const std::stri
 }
 
 std::string PreloadTest::write_user_config(const std::string& policy, const std::string& name) {
-  topo_->add_user_path(0);
-  topo_->add_user_path(1);
+  if (!user_paths_) {  // a test may write several configs over the same paths
+    topo_->add_user_path(0);
+    topo_->add_user_path(1);
+    user_paths_ = true;
+  }
   const bool in_service = user_stacks_in_ == UserStacksIn::service;
   const std::string allow = in_service ? ", allow: {users: [nobody]}" : "";
   const std::string service = in_service ? "service: {socket: " + dir_->file("stackd.sock") + "}\n" : "";
+  user_configs_.push_back(dir_->file(name));
   user_config_ = dir_->write(name, "stacks:\n"
                                  "  - {name: host, kind: kernel}\n"
                                  "  - {name: blue, kind: kernel, netns: " + topo_->blue() + "}\n"

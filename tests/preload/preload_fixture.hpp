@@ -88,6 +88,8 @@ protected:
   std::unique_ptr<TempDir> dir_;
   std::string log_;
   std::string user_config_;  // the last config write_user_config wrote
+  bool user_paths_ = false;  // write_user_config made the user paths
+  std::vector<std::string> user_configs_;  // every config it wrote (their daemons are stopped at the end)
 };
 
 // Assertion helper: the outcome finished with `code`, printing the command's output otherwise.

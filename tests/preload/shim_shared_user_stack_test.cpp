@@ -234,6 +234,114 @@ TEST_F(SharedUserStack, AHostThatDoesNotAnswerArpFailsInSecondsAndTheRankedListM
   EXPECT_NE(read_text(log_).find("No route to host"), std::string::npos) << read_text(log_);
 }
 
+// Servers on the instance: listeners on port 8090 go to user0; the clients are plain kernel programs in srv.
+class SharedUserStackServers : public SharedUserStack {
+protected:
+  void SetUp() override {
+    SharedUserStack::SetUp();
+    config_ = write_user_config("  - {match: {port: 8090}, use: [user0]}\n"
+                                "  - {match: {dst: 10.232.3.0/24}, use: [user0]}\n"
+                                "  - {match: {}, use: [host]}\n", "servers.yaml");
+  }
+  Outcome in_srv(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s) {
+    return run(topo_->in(topo_->srv(), argv), timeout);
+  }
+};
+
+TEST_F(SharedUserStackServers, AcceptedConnectionsHaveTheirPeersAddressAndPortAndCarryBytesBothWays) {
+  // A Python server on 0.0.0.0:8090 (the instance's address, 10.232.3.2): accept() returns a real fd whose
+  // getpeername/getsockname are the TCP session's, then it echoes what it reads.
+  const std::string script = std::string("import socket\n") +
+                             "l = socket.socket()\n"
+                             "l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                             "l.bind(('0.0.0.0', 8090))\n"
+                             "l.listen(8)\n"
+                             "print('listening=%d' % l.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), flush=True)\n"
+                             "c, peer = l.accept()\n"
+                             "print('peer=%s' % peer[0])\n"
+                             "print('same_peer=%d' % (c.getpeername() == peer))\n"
+                             "print('local=%s:%d' % c.getsockname())\n"
+                             "got = b''\n"
+                             "while len(got) < 100000:\n"
+                             "    got += c.recv(65536)\n"
+                             "c.sendall(got)\n"
+                             "c.close()\n";
+  Child server = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--log", log_, "--",
+                                             "/usr/bin/python3", "-c", script}));
+  ASSERT_EQ(server.read_line(10s).value_or(""), "listening=1");
+  const std::string client = std::string("import socket, os\n") +
+                             "s = socket.create_connection(('10.232.3.2', 8090))\n"
+                             "data = os.urandom(100000)\n"
+                             "s.sendall(data)\n"
+                             "got = b''\n"
+                             "while len(got) < len(data):\n"
+                             "    got += s.recv(65536)\n"
+                             "print('same=%d' % (got == data))\n";
+  const Outcome c = in_srv({"/usr/bin/python3", "-c", client});
+  ASSERT_TRUE(exited_with(c, 0));
+  EXPECT_EQ(facts(c.out).at("same"), "1");
+  const Outcome o = server.wait(10s);
+  ASSERT_TRUE(exited_with(o, 0));
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("peer"), kUserServer0);  // the kernel client's address in srv
+  EXPECT_EQ(f.at("same_peer"), "1");
+  EXPECT_EQ(f.at("local"), std::string(kUserClient0) + ":8090");
+  const std::string log = read_text(log_);
+  EXPECT_NE(log.find("\"event\":\"listen\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"stack\":\"user0\""), std::string::npos) << log;
+}
+
+TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) {
+  const std::string served = write_random_file(*dir_, "page.bin", 20000);
+  const std::string d = dir_->path();
+  const std::string conf = dir_->write("nginx.conf", "daemon off;\nmaster_process on;\nworker_processes 2;\n"
+                                       "user nobody nogroup;\npid " + d + "/nginx.pid;\nerror_log stderr warn;\n"
+                                       "events { worker_connections 256; }\n"
+                                       "http {\n  access_log off;\n"
+                                       "  client_body_temp_path " + d + "/body; proxy_temp_path " + d + "/proxy;\n"
+                                       "  fastcgi_temp_path " + d + "/fastcgi; uwsgi_temp_path " + d + "/uwsgi; "
+                                       "scgi_temp_path " + d + "/scgi;\n"
+                                       "  server {\n    listen 8090;\n    root " + d + ";\n  }\n}\n");
+  Child nginx = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--log", log_, "--", "nginx", "-e",
+                                            "stderr", "-p", d, "-c", conf}));
+  // Not listening in the client namespace's kernel: the listener is the instance's, reached from srv.
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = exited_with(in_srv({"curl", "-sS", "-o", "/dev/null", "http://10.232.3.2:8090/page.bin"}, 5s), 0);
+    if (!up) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(up) << nginx.wait(1s).err;
+  const Outcome ab = in_srv({"ab", "-n", "400", "-c", "8", "http://10.232.3.2:8090/page.bin"});
+  nginx.kill_group();
+  ASSERT_TRUE(exited_with(ab, 0));
+  EXPECT_NE(ab.out.find("Complete requests:      400"), std::string::npos) << ab.out;
+  EXPECT_NE(ab.out.find("Failed requests:        0"), std::string::npos) << ab.out;
+  EXPECT_NE(ab.out.find("Document Length:        20000 bytes"), std::string::npos) << ab.out;
+}
+
+TEST_F(SharedUserStackServers, RedisServerAnswersRedisBenchmarkOverTheInstance) {
+  Child redis = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--", "redis-server", "--port", "8090",
+                                            "--bind", "0.0.0.0", "--save", "", "--appendonly", "no",
+                                            "--protected-mode", "no", "--daemonize", "no"}));
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    const Outcome ping = in_srv({"redis-cli", "-h", "10.232.3.2", "-p", "8090", "ping"}, 5s);
+    up = exited_with(ping, 0) && ping.out == "PONG\n";
+    if (!up) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(up) << redis.wait(1s).out;
+  const Outcome bench = in_srv({"redis-benchmark", "-h", "10.232.3.2", "-p", "8090", "-n", "5000", "-c", "10", "-t",
+                                "set,get", "-q", "--csv"});
+  redis.kill_group();
+  ASSERT_TRUE(exited_with(bench, 0)) << bench.err;
+  // "SET","21834.06",... : a rate for each test means all 5000 requests of it were answered.
+  for (const std::string test : {"SET", "GET"}) {
+    const auto at = bench.out.find("\"" + test + "\",\"");
+    ASSERT_NE(at, std::string::npos) << bench.out;
+    EXPECT_GT(std::stod(bench.out.substr(at + test.size() + 4)), 100.0) << bench.out;
+  }
+}
+
 TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {
   // --idle-exit: with no program connected and no session open for that long, the daemon exits 0.
   Child idle = Child::spawn(topo_->in_cli({stackd_bin(), "--config", config_, "--idle-exit", "1s"}));

@@ -90,12 +90,13 @@ DMM_INTERPOSE int socket(int domain, int type, int protocol) __THROW {
 }
 
 namespace {
-int after_accept(int listener, int fd, sockaddr* address, socklen_t* length) {
+// `capacity`: the size of the caller's address buffer, before the kernel wrote the length of the address it got.
+int after_accept(int listener, int fd, sockaddr* address, socklen_t* length, socklen_t capacity) {
   if (fd < 0 || inside_shim() || !active_shim()) return fd;
   const int saved_errno = errno;
   // A connection of a user-space instance's listener (dmm-stackd): its addresses come first on the stream.
   bool handled = false;
-  const int accepted = service_after_accept(listener, fd, address, length, handled);
+  const int accepted = service_after_accept(listener, fd, address, length, capacity, handled);
   if (handled) return accepted;  // errno as service_after_accept left it
   note_accepted(listener, fd);
   errno = saved_errno;
@@ -104,11 +105,13 @@ int after_accept(int listener, int fd, sockaddr* address, socklen_t* length) {
 }  // namespace
 
 DMM_INTERPOSE int accept(int fd, sockaddr* address, socklen_t* length) {
-  return after_accept(fd, real().accept(fd, address, length), address, length);
+  const socklen_t capacity = length ? *length : 0;
+  return after_accept(fd, real().accept(fd, address, length), address, length, capacity);
 }
 
 DMM_INTERPOSE int accept4(int fd, sockaddr* address, socklen_t* length, int flags) {
-  return after_accept(fd, real().accept4(fd, address, length, flags), address, length);
+  const socklen_t capacity = length ? *length : 0;
+  return after_accept(fd, real().accept4(fd, address, length, flags), address, length, capacity);
 }
 
 DMM_INTERPOSE int close(int fd) {

@@ -249,7 +249,8 @@ bool service_read_reset(int fd) {
   return true;
 }
 
-int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, bool& handled) {
+int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, socklen_t capacity,
+                         bool& handled) {
   handled = false;
   FdSlot* from = service_slot(listener);
   if (!from) return fd;
@@ -308,7 +309,10 @@ int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* len
       slot->state.store(FdState::service, std::memory_order_release);
     }
   }
-  if (address && length) put_endpoint(decoded->peer, address, length);
+  if (address && length) {
+    *length = capacity;
+    put_endpoint(decoded->peer, address, length);
+  }
   return fd;
 }
 

@@ -37,7 +37,9 @@ bool service_strips_address(int fd);
 // as it connects), `fd` becomes a session end (FdState::service) with the session's addresses, and `address`
 // gets the peer's. Returns `fd`, or -1 (ECONNABORTED, fd closed) if the header is not there; other fds: `fd`
 // untouched, false in `handled`.
-int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, bool& handled);
+// `capacity`: the size of the program's address buffer (the kernel has set *length to the AF_UNIX peer's).
+int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* length, socklen_t capacity,
+                         bool& handled);
 
 // Fills a sockaddr of the program's with `e`, truncating as the kernel does; *length gets the full size.
 void put_endpoint(const Endpoint& e, sockaddr* address, socklen_t* length);

@@ -170,15 +170,17 @@ void PumpedSession::on_ours(std::uint32_t events) {
   if (done_reported_) return;
   if (events & EPOLLOUT) pump_down();
   if (done_reported_) return;
+  // The program gone (EPOLLHUP that is not our own shutdown meeting the program's) reads nothing more of ours;
+  // what it wrote before still goes up, to the end of its stream.
+  if ((events & EPOLLHUP) && !down_shut_) program_gone_ = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pump_up();
   if (done_reported_) return;
-  if ((events & EPOLLHUP) && !down_shut_) program_gone_ = true;  // not our own shutdown meeting the program's
   maybe_done();
 }
 
 void PumpedSession::pump_up() {
   if (done_reported_ || state_ != SessionState::established) return;
-  while (!program_gone_) {
+  for (;;) {
     if (up_off_ < up_.size()) {
       auto took = connection_->send(std::span<const std::byte>(up_).subspan(up_off_));
       if (!took) {
@@ -215,7 +217,7 @@ void PumpedSession::pump_up() {
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
     if (proto_ == L4Proto::udp) break;  // ECONNREFUSED from an earlier datagram: UDP goes on
-    program_ended_ = program_gone_ = true;  // ECONNRESET: it closed with our data unread
+    program_ended_ = program_gone_ = true;  // ECONNRESET: it closed with our data unread: its stream ends here
     break;
   }
   if (program_ended_ && up_off_ >= up_.size() && !up_shut_ && proto_ == L4Proto::tcp) {
@@ -272,7 +274,16 @@ void PumpedSession::pump_down() {
 
 void PumpedSession::update_interest() {
   if (done_reported_ || !ours_ || state_ != SessionState::established) return;
-  std::uint32_t want = EPOLLRDHUP;
+  // Level-triggered: a condition we cannot act on yet must not be asked for, or the loop spins on it. Once the
+  // program's stream has ended, its RDHUP says nothing new; once nothing more can go down either, nothing about
+  // our end is news (EPOLLHUP, which cannot be masked, included): stop watching it.
+  if (program_ended_ && (program_gone_ || down_shut_)) {
+    if (watching_) executor_.unwatch(ours_.get());
+    watching_ = false;
+    return;
+  }
+  std::uint32_t want = 0;
+  if (!program_ended_) want |= EPOLLRDHUP;
   if (!program_ended_ && up_off_ >= up_.size()) want |= EPOLLIN;
   if (down_off_ < down_.size()) want |= EPOLLOUT;
   if (watching_ && want == interest_) return;
@@ -300,8 +311,15 @@ void PumpedSession::fail(int code, const std::string& why) {
 
 void PumpedSession::maybe_done() {
   if (done_reported_) return;
-  const bool tcp_done = proto_ == L4Proto::tcp && up_shut_ && down_shut_;
-  if (program_gone_ || tcp_done) finish(SessionState::closed);
+  if (proto_ == L4Proto::udp) {
+    if (program_gone_) finish(SessionState::closed);
+    return;
+  }
+  // Up: everything the program wrote went to the stack, then its FIN. Down: the peer's end reached the program,
+  // or nobody is left to read it. A gone program whose stream is not all up yet keeps the session until it is.
+  const bool up_done = up_shut_;
+  const bool down_done = down_shut_ || program_gone_;
+  if (up_done && down_done) finish(SessionState::closed);
 }
 
 void PumpedSession::finish(SessionState state) {

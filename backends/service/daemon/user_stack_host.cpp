@@ -102,6 +102,16 @@ void UserStackHost::check_udp_sessions() {
       gone.push_back(&s);
   }
   for (PumpedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
+  close_gone_listeners();
+  udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
+}
+
+void UserStackHost::report_progress() {
+  for (auto& [id, live] : live_) live.session->report_progress(false);
+  progress_timer_ = executor_.schedule(std::chrono::seconds(1), [this] { report_progress(); });
+}
+
+void UserStackHost::close_gone_listeners() {
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     ServiceListener& l = *it->second.listener;
     if (l.closed() || (unix_diag_ && !unix_socket_exists(unix_diag_.get(), l.inode()))) {
@@ -111,12 +121,6 @@ void UserStackHost::check_udp_sessions() {
       ++it;
     }
   }
-  udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
-}
-
-void UserStackHost::report_progress() {
-  for (auto& [id, live] : live_) live.session->report_progress(false);
-  progress_timer_ = executor_.schedule(std::chrono::seconds(1), [this] { report_progress(); });
 }
 
 Result<UserStackHost::Listening> UserStackHost::listen(const ListenRequest& request, uid_t owner) {
@@ -127,6 +131,9 @@ Result<UserStackHost::Listening> UserStackHost::listen(const ListenRequest& requ
     timeval tv{0, 200'000};
     if (unix_diag_) ::setsockopt(unix_diag_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
+  // A listener its program has just closed still holds its port until the next check: a server that restarts at
+  // once (as with SO_REUSEADDR on a kernel socket) must find it free.
+  close_gone_listeners();
   const std::uint64_t id = next_id_++;
   const std::string stack = request.stack;
   auto listener = ServiceListener::open(

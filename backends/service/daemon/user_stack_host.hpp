@@ -74,6 +74,7 @@ private:
   // Every kUdpCheck: UDP sessions and listeners whose program end no process holds any more end (a UDP socket
   // says nothing when its peer closes; nobody connects to a listener to find out).
   void check_udp_sessions();
+  void close_gone_listeners();
   static constexpr auto kUdpCheck = std::chrono::seconds(2);
   // Every second, each live session's progress for dmm-nrd (sessions report once more when they end).
   void report_progress();
