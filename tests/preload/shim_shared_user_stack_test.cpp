@@ -342,6 +342,66 @@ TEST_F(SharedUserStackServers, RedisServerAnswersRedisBenchmarkOverTheInstance) 
   }
 }
 
+TEST_F(SharedUserStack, Ipv6CurlDigAndAServerOverTheInstance) {
+  // address6: the instance speaks IPv6 too (on-link: lwIP 2.1 takes routers from advertisements only); the
+  // policy's IPv6 rules place sessions and listeners on it.
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "addr", "add", "fd00:232:3::1/64", "dev", "u0",
+                                                       "nodad"})), 0));
+  const std::string config = dir_->write(
+      "v6.yaml", "stacks:\n"
+                 "  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', address: 10.232.3.2/24, "
+                 "address6: 'fd00:232:3::2/64', netns: " + topo_->cli() + "}\n"
+                 "policy:\n  - {match: {dst: 'fd00:232:3::/64'}, use: [user0]}\n"
+                 "  - {match: {port: 8090}, use: [user0]}\n"
+                 "service: {socket: " + dir_->file("v6.sock") + "}\n");
+  struct StopDaemon {
+    std::string config;
+    ~StopDaemon() { stop_stack_services_of(config); }
+  } stop{config};
+  // curl to an IPv6 server in srv.
+  start_http();
+  Child http6 = start_http_server(*topo_, topo_->srv(), "fd00:232:3::1", dir_->path(), "8081");
+  const Outcome curl = run_dmm(config, {"curl", "-g", "-sS", "-o", dir_->file("v6.bin"), "-w", "%{local_ip}",
+                                        "http://[fd00:232:3::1]:8081/file.bin"});
+  ASSERT_TRUE(exited_with(curl, 0));
+  EXPECT_EQ(curl.out, "fd00:232:3::2");
+  EXPECT_EQ(sha256_of(dir_->file("v6.bin")), sha256_of(served_));
+  // dig over IPv6 UDP.
+  Child dns = Child::spawn(topo_->in(topo_->srv(), {"dnsmasq", "--no-daemon", "--port=53",
+                                                    "--listen-address=fd00:232:3::1", "--bind-interfaces",
+                                                    "--no-resolv", "--no-hosts", "--address=/dmm.test/10.9.9.9",
+                                                    "--user=root", "--pid-file=" + dir_->file("dnsmasq6.pid")}));
+  bool dns_up = false;  // its TCP socket on [fd00:232:3::1]:53 (wait_until_listening reads IPv4's table only)
+  for (int i = 0; i < 100 && !dns_up; ++i) {
+    dns_up = run(topo_->in(topo_->srv(), {"ss", "-Hltn", "sport = :53"})).out.find("fd00:232:3::1") != std::string::npos;
+    if (!dns_up) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(dns_up) << dns.wait(1s).err;
+  const Outcome dig = run_dmm(config, {"dig", "@fd00:232:3::1", "dmm.test", "+short", "+tries=1", "+time=3"});
+  dns.kill_group();
+  ASSERT_TRUE(exited_with(dig, 0));
+  EXPECT_EQ(dig.out, "10.9.9.9\n");
+  // A server on the IPv6 any address of the instance, reached by a kernel client over IPv6.
+  const std::string script = std::string("import socket\n") +
+                             "l = socket.socket(socket.AF_INET6)\n"
+                             "l.bind(('::', 8090))\n"
+                             "l.listen(4)\n"
+                             "print('listening', flush=True)\n"
+                             "c, peer = l.accept()\n"
+                             "print('peer=%s' % peer[0])\n"
+                             "c.sendall(c.recv(100))\n";
+  Child server = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config, "--", "/usr/bin/python3", "-c", script}));
+  ASSERT_EQ(server.read_line(10s).value_or(""), "listening");
+  const Outcome client = run(topo_->in(topo_->srv(), {"/usr/bin/python3", "-c",
+      "import socket\ns = socket.create_connection(('fd00:232:3::2', 8090))\ns.sendall(b'hello6')\n"
+      "print(s.recv(100).decode())\n"}));
+  ASSERT_TRUE(exited_with(client, 0));
+  EXPECT_EQ(client.out, "hello6\n");
+  const Outcome served = server.wait(10s);
+  ASSERT_TRUE(exited_with(served, 0));
+  EXPECT_EQ(facts(served.out).at("peer"), "fd00:232:3::1");
+}
+
 TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {
   // --idle-exit: with no program connected and no session open for that long, the daemon exits 0.
   Child idle = Child::spawn(topo_->in_cli({stackd_bin(), "--config", config_, "--idle-exit", "1s"}));

@@ -16,8 +16,8 @@ using scenario::read_text;
 // The kinds this loader types itself, with their keys (DESIGN.md §2.5).
 // `allow:` is dmm-stackd's admission, not a property of the instance: typed here, never a registry parameter.
 const std::vector<std::string> kKernelKeys{"name", "kind", "netns", "protocol", "congestion", "allow"};
-const std::vector<std::string> kLwipDpdkKeys{"name", "kind", "vdev", "address", "gateway", "netns", "user_timeout",
-                                             "allow"};
+const std::vector<std::string> kLwipDpdkKeys{"name",  "kind",        "vdev",  "address", "gateway", "address6",
+                                             "netns", "user_timeout", "allow"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
   std::vector<std::string> names{"kernel", "lwip-dpdk"};
@@ -96,6 +96,8 @@ LwipDpdkStackSpec read_lwip_dpdk(const MapReader& m, const LoadContext& ctx) {
   spec.vdev = read_text(vdev);
   if (spec.vdev.empty()) vdev.fail("empty vdev (expected a DPDK --vdev argument such as net_af_packet0,iface=IF)");
   spec.address = read_interface_address(m.require("address"));
+  if (spec.address.address.family != IpFamily::v4)
+    m.require("address").fail("'address' is the instance's IPv4 address; an IPv6 one goes in 'address6'");
   if (auto f = m.get("gateway")) {
     auto gateway = IpAddress::parse(read_text(*f));
     if (!gateway) f->fail(gateway.error().message);
@@ -104,6 +106,10 @@ LwipDpdkStackSpec read_lwip_dpdk(const MapReader& m, const LoadContext& ctx) {
       f->fail("gateway " + gateway->to_string() + " is not on the stack's subnet " + subnet.to_string());
     if (*gateway == spec.address.address) f->fail("the gateway cannot be the stack's own address");
     spec.gateway = *gateway;
+  }
+  if (auto f = m.get("address6")) {
+    spec.address6 = read_interface_address(*f);
+    if (spec.address6->address.family != IpFamily::v6) f->fail("address6 must be an IPv6 ADDRESS/LENGTH");
   }
   if (auto f = m.get("netns")) spec.netns = read_netns(*f);
   if (auto f = m.get("user_timeout")) {

@@ -26,6 +26,8 @@ Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfi
       LwipInterface::create(std::move(*port), config.address, config.prefix_length, config.gateway, world.executor());
   if (!interface) return named(interface.error());
   self->interface_ = std::move(*interface);
+  if (config.address6)
+    if (Status s = self->interface_->add_ipv6(*config.address6, config.prefix_length6); !s) return s.error();
   auto poller = world.add_poller([stack = self.get()] { return stack->interface_->poll(); });
   if (!poller) return named(poller.error());
   self->poller_ = *poller;
@@ -43,8 +45,8 @@ LwipDpdkStack::~LwipDpdkStack() {
 
 Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L4Proto proto,
                                                            ConnectionEvents& events) {
-  if (to.address.family != IpFamily::v4)
-    return make_error(EAFNOSUPPORT, "stack '" + info_.id + "': lwip-dpdk instances speak IPv4 only");
+  if (to.address.family == IpFamily::v6 && !interface_->has_ipv6())
+    return make_error(ENETUNREACH, "stack '" + info_.id + "' has no IPv6 address (address6:)");
   if (!netif_is_link_up(interface_->raw()))
     return make_error(ENETUNREACH, "stack '" + info_.id + "': its link is down");
   std::unique_ptr<Connection> connection;

@@ -6,7 +6,9 @@
 
 namespace dmm::lwip_dpdk {
 
-std::vector<std::string> lwip_dpdk_stack_params() { return {"vdev", "address", "gateway", "netns", "user_timeout"}; }
+std::vector<std::string> lwip_dpdk_stack_params() {
+  return {"vdev", "address", "gateway", "address6", "netns", "user_timeout"};
+}
 
 Result<LwipDpdkConfig> parse_lwip_dpdk_config(const StackConfig& config) {
   LwipDpdkConfig out;
@@ -43,6 +45,19 @@ Result<LwipDpdkConfig> parse_lwip_dpdk_config(const StackConfig& config) {
     if (!IpPrefix::of(out.address, out.prefix_length).contains(*gw))
       return fail("gateway", gw->to_string() + " is not on the stack's subnet");
     out.gateway = *gw;
+  }
+  if (const std::string* address6 = param("address6")) {
+    const auto slash6 = address6->find('/');
+    if (slash6 == std::string::npos)
+      return fail("address6", "'" + *address6 + "' needs a prefix length: ADDRESS/LENGTH");
+    auto ip6 = IpAddress::parse(std::string_view(*address6).substr(0, slash6));
+    auto prefix6 = IpPrefix::parse(*address6);
+    if (!ip6) return fail("address6", ip6.error().message);
+    if (!prefix6) return fail("address6", prefix6.error().message);
+    if (ip6->family != IpFamily::v6) return fail("address6", "an IPv6 address (ADDRESS/LENGTH)");
+    if (prefix6->length == 0) return fail("address6", "a prefix length of at least 1");
+    out.address6 = *ip6;
+    out.prefix_length6 = prefix6->length;
   }
   if (const std::string* netns = param("netns")) {
     if (netns->empty() || netns->find('/') != std::string::npos || *netns == "." || *netns == "..")

@@ -2,7 +2,10 @@
 
 #include <lwip/etharp.h>
 #include <lwip/pbuf.h>
+#include <lwip/ip6_addr.h>
+#include <lwip/netif.h>
 #include <netif/ethernet.h>
+#include <lwip/ethip6.h>
 
 #include <cstring>
 
@@ -50,7 +53,23 @@ void LwipInterface::request_flush() {
 }
 
 bool LwipInterface::can_reach(const IpAddress& to) const {
-  return to.family == IpFamily::v4 && (gateway_ || IpPrefix::of(address_, prefix_length_).contains(to));
+  if (to.family == IpFamily::v6) return address6_ && IpPrefix::of(*address6_, prefix_length6_).contains(to);
+  return gateway_ || IpPrefix::of(address_, prefix_length_).contains(to);
+}
+
+Status LwipInterface::add_ipv6(const IpAddress& address, std::uint8_t prefix_length) {
+  // lwIP compares IPv6 prefixes over 64 bits (nd6_is_prefix_in_netif): a longer prefix is narrowed here by
+  // can_reach, a shorter one is not reachable beyond its /64 without a router.
+  netif_create_ip6_linklocal_address(&netif_, 1);
+  netif_ip6_addr_set_state(&netif_, 0, IP6_ADDR_PREFERRED);  // static: no duplicate address detection
+  const ip_addr_t ip6 = to_lwip(address);
+  s8_t index = -1;
+  if (netif_add_ip6_address(&netif_, ip_2_ip6(&ip6), &index) != ERR_OK || index < 0)
+    return make_error(EIO, "lwIP has no room for IPv6 address " + address.to_string() + " on " + port_->name());
+  netif_ip6_addr_set_state(&netif_, index, IP6_ADDR_PREFERRED);
+  address6_ = address;
+  prefix_length6_ = prefix_length;
+  return {};
 }
 
 std::string LwipInterface::next_hop(const IpAddress& to) const {
@@ -59,6 +78,7 @@ std::string LwipInterface::next_hop(const IpAddress& to) const {
 }
 
 bool LwipInterface::neighbour_resolved(const IpAddress& to) {
+  if (to.family != IpFamily::v4) return true;  // neighbour discovery: lwIP's own timers (not checked here)
   const IpAddress& hop = IpPrefix::of(address_, prefix_length_).contains(to) || !gateway_ ? to : *gateway_;
   ip4_addr_t address;
   std::memcpy(&address.addr, hop.bytes.data(), 4);
@@ -74,8 +94,9 @@ err_t LwipInterface::init(netif* n) {
   n->hwaddr_len = ETH_HWADDR_LEN;
   std::memcpy(n->hwaddr, self->port_->mac().data(), ETH_HWADDR_LEN);
   n->mtu = self->port_->mtu();
-  n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+  n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6;
   n->output = etharp_output;
+  n->output_ip6 = ethip6_output;
   n->linkoutput = &LwipInterface::link_output;
   return ERR_OK;
 }

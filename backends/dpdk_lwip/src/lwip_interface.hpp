@@ -34,8 +34,12 @@ public:
   netif* raw() { return &netif_; }
   const DpdkPort& port() const { return *port_; }
   const IpAddress& address() const { return address_; }
-  // `to` is on this interface's subnet, or there is a gateway.
+  // An IPv6 address next to the IPv4 one (static: no duplicate address detection), with a link-local address
+  // for neighbour discovery. EIO if lwIP has no room for it.
+  Status add_ipv6(const IpAddress& address, std::uint8_t prefix_length);
+  // IPv4: `to` is on this interface's subnet, or there is a gateway. IPv6: it is on the IPv6 prefix.
   bool can_reach(const IpAddress& to) const;
+  bool has_ipv6() const { return address6_.has_value(); }
   // The next hop towards `to` (itself on the subnet, else the gateway) has answered ARP: lwIP holds its address.
   // A host that never answers leaves a connection retransmitting its SYN into nothing; the kernel gives up with
   // EHOSTUNREACH after about 3 s of unanswered neighbour solicitations, and so do connections here.
@@ -71,6 +75,8 @@ private:
   IpAddress address_;
   std::uint8_t prefix_length_;
   std::optional<IpAddress> gateway_;
+  std::optional<IpAddress> address6_;
+  std::uint8_t prefix_length6_ = 64;
   Executor& executor_;
   netif netif_{};
   bool added_ = false;

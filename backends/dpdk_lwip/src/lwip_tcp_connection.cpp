@@ -43,7 +43,7 @@ Result<std::unique_ptr<LwipTcpConnection>> LwipTcpConnection::connect(LwipInterf
                                                                       const Endpoint& to, TcpOptions options) {
   if (!interface.can_reach(to.address))
     return make_error(ENETUNREACH, "no route to " + to.address.to_string() + " on this lwip-dpdk instance");
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  tcp_pcb* pcb = tcp_new_ip_type(to.address.family == IpFamily::v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return make_error(ENOMEM, "lwIP has no memory for a TCP connection");
   tcp_bind_netif(pcb, interface.raw());
   std::unique_ptr<LwipTcpConnection> self(new LwipTcpConnection(pcb, interface, executor, options, false));

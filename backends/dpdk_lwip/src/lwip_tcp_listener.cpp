@@ -7,12 +7,14 @@ namespace dmm::lwip_dpdk {
 Result<std::unique_ptr<LwipTcpListener>> LwipTcpListener::create(LwipInterface& interface, Executor& executor,
                                                                  const Endpoint& on, AcceptEvents& events,
                                                                  TcpOptions options) {
-  if (on.address.family != IpFamily::v4)
-    return make_error(EAFNOSUPPORT, "lwip-dpdk instances listen on IPv4 only");
-  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  const bool v6 = on.address.family == IpFamily::v6;
+  if (v6 && !interface.has_ipv6()) return make_error(EADDRNOTAVAIL, "the instance has no IPv6 address (address6:)");
+  // The IPv6 any address listens on both families, as a kernel socket without IPV6_V6ONLY does.
+  const bool any6 = v6 && on.address == IpAddress{IpFamily::v6, {}};
+  tcp_pcb* pcb = tcp_new_ip_type(any6 ? IPADDR_TYPE_ANY : v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return make_error(ENOMEM, "lwIP has no memory for a listener");
   tcp_bind_netif(pcb, interface.raw());
-  const ip_addr_t address = to_lwip(on.address);
+  const ip_addr_t address = any6 ? ip_addr_t(*IP_ANY_TYPE) : to_lwip(on.address);
   if (const err_t err = tcp_bind(pcb, &address, on.port); err != ERR_OK) {
     tcp_abort(pcb);
     return lwip_error(err, "bind " + on.to_string());

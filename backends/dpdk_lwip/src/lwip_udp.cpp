@@ -59,7 +59,7 @@ Result<std::unique_ptr<LwipUdpConnection>> LwipUdpConnection::connect(LwipInterf
                                                                       const Endpoint& to) {
   if (!interface.can_reach(to.address))
     return make_error(ENETUNREACH, "no route to " + to.address.to_string() + " on this lwip-dpdk instance");
-  udp_pcb* pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+  udp_pcb* pcb = udp_new_ip_type(to.address.family == IpFamily::v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return make_error(ENOMEM, "lwIP has no memory for a UDP socket");
   udp_bind_netif(pcb, interface.raw());
   const ip_addr_t address = to_lwip(to.address);
@@ -158,8 +158,9 @@ void LwipUdpPeerConnection::close() {
 
 Result<std::unique_ptr<LwipUdpListener>> LwipUdpListener::create(LwipInterface& interface, Executor& executor,
                                                                  const Endpoint& on, AcceptEvents& events) {
-  if (on.address.family != IpFamily::v4) return make_error(EAFNOSUPPORT, "lwip-dpdk instances listen on IPv4 only");
-  udp_pcb* pcb = udp_new_ip_type(IPADDR_TYPE_V4);
+  const bool v6 = on.address.family == IpFamily::v6;
+  if (v6 && !interface.has_ipv6()) return make_error(EADDRNOTAVAIL, "the instance has no IPv6 address (address6:)");
+  udp_pcb* pcb = udp_new_ip_type(v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return make_error(ENOMEM, "lwIP has no memory for a UDP socket");
   udp_bind_netif(pcb, interface.raw());
   const ip_addr_t address = to_lwip(on.address);

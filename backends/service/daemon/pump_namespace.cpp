@@ -102,6 +102,12 @@ Result<PumpNamespace::UdpPair> PumpNamespace::udp_pair(const Endpoint& local, co
   // Several sessions with one peer: the daemon's ends share its address; each is connected to its own session's
   // local end, which the kernel prefers over every other match.
   ::setsockopt(ours->get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  // IPv6 binds only to configured addresses whatever the routes say; FREEBIND lets both ends take any (the
+  // AnyIP routes then deliver between them). IPv4 needs it not, and it does no harm.
+  for (int fd : {ours->get(), program->get()}) {
+    if (domain == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof on);
+  }
   socklen_t local_len = 0, peer_len = 0;
   const sockaddr_storage local_addr = to_sockaddr(local, local_len);
   const sockaddr_storage peer_addr = to_sockaddr(peer, peer_len);

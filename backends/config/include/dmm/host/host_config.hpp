@@ -62,6 +62,9 @@ struct LwipDpdkStackSpec {
   std::string vdev;                 // a DPDK --vdev argument, e.g. `net_af_packet0,iface=dmmu0`
   InterfaceAddress address;
   std::optional<IpAddress> gateway;  // on `address`'s subnet; absent = only the subnet is reachable
+  // IPv6 next to IPv4 (static, no duplicate address detection); absent = IPv4 only. On-link destinations only
+  // (its prefix): lwIP 2.1 learns IPv6 routers from router advertisements alone.
+  std::optional<InterfaceAddress> address6;
   std::optional<std::string> netns;  // the namespace the vdev's interface is in (af_packet, pcap)
   std::optional<Duration> user_timeout;  // sent data unacknowledged this long fails the connection
   AllowSpec allow;  // who may open sessions on it through dmm-stackd, which runs it; not a registry parameter

@@ -23,6 +23,10 @@ struct LwipDpdkConfig {
   IpAddress address;
   std::uint8_t prefix_length = 24;
   std::optional<IpAddress> gateway;
+  // IPv6 next to IPv4 (optional): a static address (no duplicate address detection); on-link peers only (lwIP
+  // 2.1 takes IPv6 routers from router advertisements alone).
+  std::optional<IpAddress> address6;
+  std::uint8_t prefix_length6 = 64;
   std::optional<std::string> netns;
   Duration user_timeout = std::chrono::seconds(30);
 };
