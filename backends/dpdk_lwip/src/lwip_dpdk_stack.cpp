@@ -4,6 +4,7 @@
 
 #include "dpdk_environment.hpp"
 #include "dpdk_port.hpp"
+#include "interface_claim.hpp"
 #include "lwip_tcp_listener.hpp"
 #include "lwip_udp.hpp"
 
@@ -15,11 +16,15 @@ Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfi
   if (!environment) return named(environment.error());
   auto core = LwipCore::attach(world.executor());
   if (!core) return named(core.error());
-  StackInfo info{config.name, "lwip-dpdk", StackCapabilities{.tcp = true, .udp = true, .ipv6 = false}};
+  StackInfo info{config.name, "lwip-dpdk",
+                 StackCapabilities{.tcp = true, .udp = true, .ipv6 = config.address6.has_value()}};
   // From here the stack owns its share of lwIP: its destructor detaches, also on the error paths below.
   std::unique_ptr<LwipDpdkStack> self(new LwipDpdkStack(std::move(info), **core, world));
   self->tcp_options_.user_timeout = config.user_timeout;
   const std::string netns_path = config.netns ? "/run/netns/" + *config.netns : "";
+  auto claim = InterfaceClaim::claim(config.vdev, netns_path);  // before DPDK touches the interface
+  if (!claim) return named(claim.error());
+  self->claim_ = std::make_unique<InterfaceClaim>(std::move(*claim));
   auto port = DpdkPort::open(config.vdev, netns_path);
   if (!port) return named(port.error());
   auto interface =

@@ -6,6 +6,7 @@
 #include "dmm/lwip_dpdk/lwip_dpdk_stack_kind.hpp"
 #include "dmm/stack.hpp"
 #include "lwip_core.hpp"
+#include "interface_claim.hpp"
 #include "lwip_interface.hpp"
 #include "lwip_tcp_connection.hpp"
 
@@ -38,6 +39,7 @@ private:
   StackInfo info_;
   LwipCore& core_;
   StackWorld& world_;
+  std::unique_ptr<InterfaceClaim> claim_;  // released after the port closes (members go in reverse order)
   std::unique_ptr<LwipInterface> interface_;
   std::optional<StackWorld::PollerId> poller_;
   TcpOptions tcp_options_;
