@@ -402,6 +402,25 @@ TEST_F(SharedUserStack, Ipv6CurlDigAndAServerOverTheInstance) {
   EXPECT_EQ(facts(served.out).at("peer"), "fd00:232:3::1");
 }
 
+TEST_F(SharedUserStack, AnInstanceInsideAProgramCannotTakeTheInterfaceTheDaemonDrives) {
+  // The same interface in a config without `service:` (the instance would run inside the program, beside the
+  // daemon's, and each would reset the other's connections): refused at once, naming the daemon.
+  start_http();
+  const std::string url = std::string("http://") + kUserServer0 + ":8080/file.bin";
+  ASSERT_TRUE(exited_with(run_dmm(config_, {"curl", "-sS", "-o", "/dev/null", url}), 0));
+  ASSERT_EQ(daemons().size(), 1u);
+  const std::string inside = dir_->write(
+      "inside.yaml", "stacks:\n  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
+                     "address: 10.232.3.2/24}\npolicy:\n  - {match: {}, use: [user0]}\n");
+  const Outcome o = run_dmm(inside, {"curl", "-sS", "-o", "/dev/null", url});
+  EXPECT_TRUE(exited_with(o, 7));
+  EXPECT_NE(o.err.find("interface 'u0'"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("(dmm-stackd)"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("service:"), std::string::npos) << o.err;
+  // The daemon's instance is untouched: its next session works.
+  EXPECT_TRUE(exited_with(run_dmm(config_, {"curl", "-sS", "-o", "/dev/null", url}), 0));
+}
+
 TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {
   // --idle-exit: with no program connected and no session open for that long, the daemon exits 0.
   Child idle = Child::spawn(topo_->in_cli({stackd_bin(), "--config", config_, "--idle-exit", "1s"}));
