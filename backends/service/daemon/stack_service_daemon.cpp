@@ -61,7 +61,9 @@ std::vector<StackId> StackServiceDaemon::served_stacks() const {
   return names;
 }
 
-std::size_t StackServiceDaemon::live_sessions() const { return user_ ? user_->live_sessions() : 0; }
+std::size_t StackServiceDaemon::live_sessions() const {
+  return user_ ? user_->live_sessions() + user_->listeners() : 0;
+}
 
 Status StackServiceDaemon::open() {
   // Every namespace now, before the socket exists: a daemon that started is one that can serve every stack it

@@ -74,6 +74,7 @@ public:
   const std::string& socket_path() const { return config_.service->socket; }
   // The stacks served (kernel instances with a netns, user-space instances), in config order.
   std::vector<StackId> served_stacks() const;
+  // Sessions and listeners of the user-space instances that are open (an idle daemon has none).
   std::size_t live_sessions() const;
 
 private:
