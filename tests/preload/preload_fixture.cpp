@@ -107,9 +107,9 @@ std::string test_program(const std::string& name) { return std::string(DMM_PRELO
 
 std::string to_string(UserStacksIn mode) { return mode == UserStacksIn::program ? "InProgram" : "InService"; }
 
-void stop_stack_services_of(const std::string& config) {
-  if (config.empty()) return;
+std::vector<pid_t> stack_services_of(const std::string& config) {
   std::vector<pid_t> pids;
+  if (config.empty()) return pids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
@@ -118,6 +118,11 @@ void stop_stack_services_of(const std::string& config) {
     if (cmdline.find("dmm-stackd") != std::string::npos && cmdline.find(config) != std::string::npos)
       pids.push_back(static_cast<pid_t>(std::stol(name)));
   }
+  return pids;
+}
+
+void stop_stack_services_of(const std::string& config) {
+  const std::vector<pid_t> pids = stack_services_of(config);
   for (pid_t pid : pids) ::kill(pid, SIGTERM);
   for (pid_t pid : pids) {
     for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) ::usleep(10'000);

@@ -61,6 +61,13 @@ std::string to_string(UserStacksIn mode);
 // Every dmm-stackd process whose command line names `config` gets SIGTERM (SIGKILL after 5 s): daemons that dmm-run
 // started on demand outlive their programs, and a test must leave none behind.
 void stop_stack_services_of(const std::string& config);
+// The dmm-stackd processes whose command line names `config`.
+std::vector<pid_t> stack_services_of(const std::string& config);
+// Stops them when it goes out of scope (a test that writes a config of its own).
+struct StackServicesStopper {
+  std::string config;
+  ~StackServicesStopper() { stop_stack_services_of(config); }
+};
 
 class PreloadTest : public ::testing::Test {
 protected:

@@ -41,18 +41,7 @@ protected:
     echo_ = std::make_unique<EchoServer>(topo_->srv(), std::vector<std::string>{kUserServer0}, 7000);
   }
   // dmm-stackd processes running for this test's config.
-  std::vector<pid_t> daemons() {
-    std::vector<pid_t> pids;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-      const std::string name = entry.path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::string cmdline = read_text(entry.path().string() + "/cmdline");
-      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-      if (cmdline.find("dmm-stackd") != std::string::npos && cmdline.find(config_) != std::string::npos)
-        pids.push_back(static_cast<pid_t>(std::stol(name)));
-    }
-    return pids;
-  }
+  std::vector<pid_t> daemons() { return stack_services_of(config_); }
   int connects_on(const std::string& stack) {
     int n = 0;
     for (const auto& line : json_lines(read_text(log_)))
@@ -217,10 +206,7 @@ TEST_F(SharedUserStack, AHostThatDoesNotAnswerArpFailsInSecondsAndTheRankedListM
                       "gateway: 10.232.3.77, netns: " + topo_->cli() + "}\n"
                       "policy:\n  - {match: {dst: 10.232.1.0/24}, use: [user0, blue]}\n"
                       "service: {socket: " + dir_->file("gateway.sock") + "}\n");
-  struct StopDaemon {
-    std::string config;
-    ~StopDaemon() { stop_stack_services_of(config); }
-  } stop{config};
+  const StackServicesStopper stop{config};
   const auto start = std::chrono::steady_clock::now();
   const Outcome o = run_dmm(config, probe({"tcp", kBlueServer, "7000", "block"}));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -354,10 +340,7 @@ TEST_F(SharedUserStack, Ipv6CurlDigAndAServerOverTheInstance) {
                  "policy:\n  - {match: {dst: 'fd00:232:3::/64'}, use: [user0]}\n"
                  "  - {match: {port: 8090}, use: [user0]}\n"
                  "service: {socket: " + dir_->file("v6.sock") + "}\n");
-  struct StopDaemon {
-    std::string config;
-    ~StopDaemon() { stop_stack_services_of(config); }
-  } stop{config};
+  const StackServicesStopper stop{config};
   // curl to an IPv6 server in srv.
   start_http();
   Child http6 = start_http_server(*topo_, topo_->srv(), "fd00:232:3::1", dir_->path(), "8081");

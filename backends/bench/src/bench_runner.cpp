@@ -2,7 +2,9 @@
 
 #include <time.h>
 
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <iostream>
 
 #include "bench_process.hpp"
@@ -17,6 +19,18 @@ Result<std::filesystem::path> write_config(const BenchOptions& options, const st
   out << text;
   if (!out.flush()) return make_error(EIO, "cannot write " + path.string());
   return path;
+}
+
+Result<BackgroundProcess> start_stack_service(const BenchOptions& options, const std::filesystem::path& config,
+                                              const std::filesystem::path& socket) {
+  auto stackd = BackgroundProcess::start(
+      {(options.self.parent_path() / "dmm-stackd").string(), "--config", config.string()}, "");
+  if (!stackd) return stackd.error();
+  for (int i = 0; i < 500 && !std::filesystem::exists(socket) && stackd->running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!std::filesystem::exists(socket))
+    return make_error(EIO, "dmm-stackd did not come up (no " + socket.string() + "; its stderr says why)");
+  return stackd;
 }
 
 Result<nlohmann::json> run_client(const BenchOptions& options, const ClientVariant& variant,

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_process.hpp"
 #include "bench_report.hpp"
 #include "dmm/result.hpp"
 
@@ -50,6 +51,10 @@ struct ClientWorkload {
 };
 
 // Writes `text` to work_dir/name and returns its path.
+// dmm-stackd (next to dmm-bench) for `config`, once its socket `socket` is there.
+Result<BackgroundProcess> start_stack_service(const BenchOptions& options, const std::filesystem::path& config,
+                                              const std::filesystem::path& socket);
+
 Result<std::filesystem::path> write_config(const BenchOptions& options, const std::string& name,
                                            const std::string& text);
 

@@ -12,12 +12,6 @@ namespace {
 
 constexpr std::uint16_t kEchoPort = 5201;
 
-Status checksums_in_software(const std::string& ns, const std::string& dev) {
-  auto outcome = run_process({"ethtool", "-K", dev, "tx", "off"}, {}, BenchLab::path_of(ns), std::chrono::seconds(10));
-  if (!outcome) return outcome.error();
-  if (outcome->exit_code != 0) return make_error(EIO, "ethtool -K " + dev + " tx off failed in " + ns);
-  return {};
-}
 
 }  // namespace
 
@@ -36,7 +30,7 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   if (!daemon_ns) return daemon_ns.error();
   if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
   for (const char* dev : {"u0", "u1"})
-    if (Status s = checksums_in_software(*srv, dev); !s) return s.error();
+    if (Status s = lab.checksums_in_software(*srv, dev); !s) return s.error();
   auto server = BenchServer::start(ServerKind::echo, BenchLab::path_of(*srv), "0.0.0.0", kEchoPort);
   if (!server) return server.error();
 
@@ -56,13 +50,8 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
     if (!*c) return c->error();
   // Started here rather than on demand, so that every round meets a running daemon (as every program but the
   // first one does on a host).
-  auto stackd = BackgroundProcess::start(
-      {(options.self.parent_path() / "dmm-stackd").string(), "--config", service_config->string()}, "");
+  auto stackd = start_stack_service(options, *service_config, socket);
   if (!stackd) return stackd.error();
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket) && stackd->running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!std::filesystem::exists(socket))
-    return make_error(EIO, "dmm-stackd did not come up (no " + socket.string() + "; its stderr says why)");
 
   const std::vector<ClientWorkload> workloads{
       {"first", {"--workload", "first", "--to", "{host}:" + std::to_string(kEchoPort)}, {"first_session_ms"}},

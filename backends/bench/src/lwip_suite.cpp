@@ -12,15 +12,6 @@ namespace {
 
 constexpr std::uint16_t kEchoPort = 5201, kSinkPort = 5202, kFloodPort = 5203;
 
-// A veth end that a user-space stack reads through af_packet needs its peer to fill in checksums itself (a veth
-// otherwise hands frames over with them still to be computed, and lwIP drops them).
-Status checksums_in_software(const std::string& ns, const std::string& dev) {
-  auto outcome = run_process({"ethtool", "-K", dev, "tx", "off"}, {}, BenchLab::path_of(ns), std::chrono::seconds(10));
-  if (!outcome) return outcome.error();
-  if (outcome->exit_code != 0) return make_error(EIO, "ethtool -K " + dev + " tx off failed in " + ns);
-  return {};
-}
-
 std::vector<std::string> core_args(const std::string& kind, const std::vector<std::string>& params) {
   std::vector<std::string> args{"--api", "core", "--stack", kind};
   for (const auto& p : params) {
@@ -40,7 +31,7 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   if (!srv) return srv.error();
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  if (Status s = checksums_in_software(*srv, "u0"); !s) return s.error();
+  if (Status s = lab.checksums_in_software(*srv, "u0"); !s) return s.error();
   // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
   // Its end is in a namespace of its own: DPDK's af_packet ports join a PACKET_FANOUT group numbered
   // (pid ^ ifindex) & 0xffff, per namespace, so two DPDK processes in one namespace (the daemon, an in-program
@@ -48,7 +39,7 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   auto daemon_ns = lab.add_namespace("stackd");
   if (!daemon_ns) return daemon_ns.error();
   if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
-  if (Status s = checksums_in_software(*srv, "u1"); !s) return s.error();
+  if (Status s = lab.checksums_in_software(*srv, "u1"); !s) return s.error();
 
   std::vector<std::unique_ptr<BenchServer>> servers;
   for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort}}) {
@@ -82,13 +73,8 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
                                      "policy:\n  - {match: {}, use: [user1]}\n"
                                      "service: {socket: " + socket.string() + "}\n");
   if (!service_config) return service_config.error();
-  auto stackd = BackgroundProcess::start(
-      {(options.self.parent_path() / "dmm-stackd").string(), "--config", service_config->string()}, "");
+  auto stackd = start_stack_service(options, *service_config, socket);
   if (!stackd) return stackd.error();
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket) && stackd->running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!std::filesystem::exists(socket))
-    return make_error(EIO, "dmm-stackd did not come up (no " + socket.string() + "; its stderr says why)");
   const std::vector<ClientVariant> variants{
       {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
        core_args("kernel", {}), "10.79.1.1"},

@@ -21,13 +21,8 @@ Result<NobodyPlacement> start_nobody_placement(const BenchOptions& options, cons
                                  "policy:\n  - {match: {}, use: [blue]}\n"
                                  "service: {socket: " + socket.string() + "}\n");
   if (!config) return config.error();
-  auto stackd = BackgroundProcess::start(
-      {(options.self.parent_path() / "dmm-stackd").string(), "--config", config->string()}, "");
+  auto stackd = start_stack_service(options, *config, socket);
   if (!stackd) return stackd.error();
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket) && stackd->running(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!std::filesystem::exists(socket))
-    return make_error(EIO, "dmm-stackd did not come up (no " + socket.string() + "; its stderr says why)");
   return NobodyPlacement{*config, std::move(*stackd)};
 }
 

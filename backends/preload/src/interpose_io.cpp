@@ -30,33 +30,11 @@ ssize_t fail(int err) {
   return -1;
 }
 
-// Fills a sockaddr of the program's with `e`, truncating as the kernel does; *length gets the full size.
-void put_address(const dmm::Endpoint& e, sockaddr* address, socklen_t* length) {
-  if (!address || !length) return;
-  sockaddr_storage storage{};
-  socklen_t full = 0;
-  if (e.address.family == dmm::IpFamily::v4) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(e.port);
-    std::memcpy(&v4->sin_addr, e.address.bytes.data(), 4);
-    full = sizeof(sockaddr_in);
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(e.port);
-    std::memcpy(&v6->sin6_addr, e.address.bytes.data(), 16);
-    full = sizeof(sockaddr_in6);
-  }
-  std::memcpy(address, &storage, std::min(*length, full));
-  *length = full;
-}
-
 ssize_t user_receive(const UserFd& u, int fd, const iovec* iov, int iovcnt, int flags, sockaddr* from,
                      socklen_t* from_length) {
   if (u.foreign) return fail(foreign_user_fd_error());
   const ssize_t n = u.session->receive(fd, iov, iovcnt, flags);
-  if (n >= 0) put_address(u.session->peer(), from, from_length);
+  if (n >= 0) put_endpoint(u.session->peer(), from, from_length);
   return n;
 }
 
@@ -241,7 +219,7 @@ DMM_INTERPOSE int getsockname(int fd, sockaddr* address, socklen_t* length) __TH
   if (UserFd u = user_fd(fd)) {
     if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
     if (!address || !length) return static_cast<int>(fail(EFAULT));
-    put_address(u.session->local(), address, length);
+    put_endpoint(u.session->local(), address, length);
     return 0;
   }
   if (FdSlot* slot = service_slot(fd)) return service_getname(fd, *slot, false, address, length);
@@ -253,7 +231,7 @@ DMM_INTERPOSE int getpeername(int fd, sockaddr* address, socklen_t* length) __TH
     if (u.foreign) return static_cast<int>(fail(foreign_user_fd_error()));
     if (!address || !length) return static_cast<int>(fail(EFAULT));
     if (!u.session->connected()) return static_cast<int>(fail(ENOTCONN));
-    put_address(u.session->peer(), address, length);
+    put_endpoint(u.session->peer(), address, length);
     return 0;
   }
   if (FdSlot* slot = service_slot(fd)) return service_getname(fd, *slot, true, address, length);

@@ -213,23 +213,28 @@ bool StackServiceDaemon::answer(Peer& peer, const Message& message, std::span<co
   return true;
 }
 
-bool StackServiceDaemon::refuse_open(Peer& peer, const OpenRequest& request, const Error& why) {
-  auto [reason, text] = split_reason(why.message, "open_failed");
+template <typename Reply>
+bool StackServiceDaemon::refuse_with(Peer& peer, std::uint32_t id, const std::string& stack, const std::string& where,
+                                     const Error& why, const char* event, const char* fallback) {
+  auto [reason, text] = split_reason(why.message, fallback);
   ++counters_.requests_refused[reason];
   // A destination without a route is the ranked list's business (the shim moves on), not the daemon's news.
-  const bool routine = reason == "unreachable";
-  const std::string line = fmt::format("event=open_refused id={} peer=\"{}\" stack={} to={} reason={} errno={} "
-                                       "detail=\"{}\"", peer.id, peer.who, printable(request.stack),
-                                       request.destination.to_string(), reason, why.code,
+  const std::string line = fmt::format("event={} id={} peer=\"{}\" stack={} at={} reason={} errno={} detail=\"{}\"",
+                                       event, peer.id, peer.who, printable(stack), where, reason, why.code,
                                        printable(text, true, kMaxText));
-  if (routine) log_->debug("{}", line);
+  if (reason == "unreachable") log_->debug("{}", line);
   else log_->warn("{}", line);
-  OpenReply reply;
-  reply.id = request.id;
+  Reply reply;
+  reply.id = id;
   reply.error = why.code > 0 && why.code <= 4095 ? why.code : EIO;
   reply.reason = reason;
   reply.message = text;
   return answer(peer, reply);
+}
+
+bool StackServiceDaemon::refuse_open(Peer& peer, const OpenRequest& request, const Error& why) {
+  return refuse_with<OpenReply>(peer, request.id, request.stack, request.destination.to_string(), why,
+                                "open_refused", "open_failed");
 }
 
 bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
@@ -270,16 +275,8 @@ bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
 }
 
 bool StackServiceDaemon::refuse_listen(Peer& peer, const ListenRequest& request, const Error& why) {
-  auto [reason, text] = split_reason(why.message, "listen_failed");
-  ++counters_.requests_refused[reason];
-  log_->warn("event=listen_refused id={} peer=\"{}\" stack={} on={} reason={} errno={} detail=\"{}\"", peer.id, peer.who,
-             printable(request.stack), request.local.to_string(), reason, why.code, printable(text, true, kMaxText));
-  ListenReply reply;
-  reply.id = request.id;
-  reply.error = why.code > 0 && why.code <= 4095 ? why.code : EIO;
-  reply.reason = reason;
-  reply.message = text;
-  return answer(peer, reply);
+  return refuse_with<ListenReply>(peer, request.id, request.stack, request.local.to_string(), why, "listen_refused",
+                                  "listen_failed");
 }
 
 bool StackServiceDaemon::on_listen(Peer& peer, const ListenRequest& request) {

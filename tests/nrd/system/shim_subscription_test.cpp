@@ -121,10 +121,7 @@ TEST_F(NrdSystemTest, SessionsOnAnInstanceDmmStackdRunsAreReportedByTheDaemon) {
                                          "  - {match: {}, use: [blue]}\n"
                                          "nrd: {socket: nrd.sock}\n"
                                          "service: {socket: stackd.sock}\n");
-  struct StopDaemon {
-    std::string config;
-    ~StopDaemon() { stop_stack_services_of(config); }
-  } stop{host_config_};
+  const StackServicesStopper stop{host_config_};
   start_daemon(write_nrd_config("algorithm: static\nperiod: 200ms\n", std::nullopt));
   EchoServer user_echo(topo_->srv(), {kUserServer0}, 7000);
   const std::string script = std::string("import socket\n") +

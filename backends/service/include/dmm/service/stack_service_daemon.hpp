@@ -96,6 +96,10 @@ private:
   bool on_status(Peer& peer, const StatusRequest& request);
   bool on_listen(Peer& peer, const ListenRequest& request);
   bool refuse_listen(Peer& peer, const ListenRequest& request, const Error& why);
+  // Logs a refused open or listen (`event`) and answers it with a Reply carrying the errno and reason.
+  template <typename Reply>
+  bool refuse_with(Peer& peer, std::uint32_t id, const std::string& stack, const std::string& where, const Error& why,
+                   const char* event, const char* fallback);
   // Sends one answer; false (and the peer dropped) when it cannot.
   bool answer(Peer& peer, const Message& message, std::span<const int> fds = {});
   // Sends `error` and closes the connection; `reason` is counted and logged.
