@@ -50,6 +50,13 @@ void check_kind(const SocketsRequest& r) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // The header of an accepted connection (what the shim reads first from each): decoded or refused, and what it
+  // decodes re-encodes to the same bytes.
+  if (size == kAcceptedHeaderBytes) {
+    auto header = decode_accepted_header(std::as_bytes(std::span(data, size)));
+    if (header.ok() && encode_accepted_header(*header) != bytes)
+      fail("an accepted header re-encodes differently", std::string(bytes.substr(0, 4)));
+  }
   auto m = decode(bytes);
   if (!m.ok()) {
     check_error(m.error());
