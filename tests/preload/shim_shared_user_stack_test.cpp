@@ -274,10 +274,17 @@ TEST_F(SharedUserStackServers, AcceptedConnectionsHaveTheirPeersAddressAndPortAn
   EXPECT_EQ(f.at("local"), std::string(kUserClient0) + ":8090");
   const std::string log = read_text(log_);
   EXPECT_NE(log.find("\"event\":\"listen\""), std::string::npos) << log;
+  // Restarted at once on the same port (its last connection's TIME_WAIT in lwIP notwithstanding).
+  Child again = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--", "/usr/bin/python3", "-c",
+                                            "import socket\nl = socket.socket()\n"
+                                            "l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                            "l.bind(('0.0.0.0', 8090))\nl.listen(1)\nprint('again', flush=True)\n"}));
+  EXPECT_EQ(again.read_line(10s).value_or(""), "again") << again.wait(1s).err;
   EXPECT_NE(log.find("\"stack\":\"user0\""), std::string::npos) << log;
 }
 
 TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) {
+  // nginx's usual pair of listens, 0.0.0.0:8090 and [::]:8090 (IPV6_V6ONLY), side by side on the instance.
   const std::string served = write_random_file(*dir_, "page.bin", 20000);
   const std::string d = dir_->path();
   const std::string conf = dir_->write("nginx.conf", "daemon off;\nmaster_process on;\nworker_processes 2;\n"
@@ -287,7 +294,7 @@ TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) 
                                        "  client_body_temp_path " + d + "/body; proxy_temp_path " + d + "/proxy;\n"
                                        "  fastcgi_temp_path " + d + "/fastcgi; uwsgi_temp_path " + d + "/uwsgi; "
                                        "scgi_temp_path " + d + "/scgi;\n"
-                                       "  server {\n    listen 8090;\n    root " + d + ";\n  }\n}\n");
+                                       "  server {\n    listen 8090;\n    listen [::]:8090;\n    root " + d + ";\n  }\n}\n");
   Child nginx = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--log", log_, "--", "nginx", "-e",
                                             "stderr", "-p", d, "-c", conf}));
   // Not listening in the client namespace's kernel: the listener is the instance's, reached from srv.
@@ -306,8 +313,9 @@ TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) 
 }
 
 TEST_F(SharedUserStackServers, RedisServerAnswersRedisBenchmarkOverTheInstance) {
+  // Its default bind (`* -::*`: 0.0.0.0 and [::] with IPV6_V6ONLY).
   Child redis = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--", "redis-server", "--port", "8090",
-                                            "--bind", "0.0.0.0", "--save", "", "--appendonly", "no",
+                                            "--save", "", "--appendonly", "no",
                                             "--protected-mode", "no", "--daemonize", "no"}));
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {

@@ -163,7 +163,10 @@ Status check_host(const HostConfig& config) {
                                               : stack.lwip_dpdk ? stack.lwip_dpdk->netns : std::nullopt;
     if (netns)
       if (Status s = check_netns(config, stack, *netns); !s) return s;
-    if (stack.lwip_dpdk)
+    // Looking at a vdev's interfaces means entering its namespace. A user who may not (a program started as a
+    // user) need not: with `service:` the instance is dmm-stackd's, which checks it when it starts.
+    const bool daemon_checks = config.service && ::geteuid() != 0;
+    if (stack.lwip_dpdk && !daemon_checks)
       if (Status s = check_vdev(config, stack); !s) return s;
     if (stack.kernel && stack.kernel->congestion)
       if (Status s = check_congestion(config, stack); !s) return s;

@@ -86,8 +86,13 @@ bool LwipDpdkStack::delivering() const {
 }
 
 Result<std::unique_ptr<Listener>> LwipDpdkStack::listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) {
+  return listen(on, proto, events, ListenOptions{});
+}
+
+Result<std::unique_ptr<Listener>> LwipDpdkStack::listen(const Endpoint& on, L4Proto proto, AcceptEvents& events,
+                                                        const ListenOptions& options) {
   if (proto == L4Proto::tcp) {
-    auto made = LwipTcpListener::create(*interface_, core_.executor(), on, events, tcp_options_);
+    auto made = LwipTcpListener::create(*interface_, core_.executor(), on, events, tcp_options_, options.v6only);
     if (!made) return made.error();
     return std::unique_ptr<Listener>(std::move(*made));
   }

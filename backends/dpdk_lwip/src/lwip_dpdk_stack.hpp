@@ -26,6 +26,8 @@ public:
   // ENETUNREACH at once, as a kernel without a route answers.
   Result<std::unique_ptr<Connection>> connect(const Endpoint& to, L4Proto proto, ConnectionEvents& events) override;
   Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) override;
+  Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events,
+                                           const ListenOptions& options) override;
   // A pcb of this instance still sends data, or its FIN is not acknowledged yet.
   bool delivering() const override;
 

@@ -6,15 +6,22 @@ namespace dmm::lwip_dpdk {
 
 Result<std::unique_ptr<LwipTcpListener>> LwipTcpListener::create(LwipInterface& interface, Executor& executor,
                                                                  const Endpoint& on, AcceptEvents& events,
-                                                                 TcpOptions options) {
+                                                                 TcpOptions options, bool v6only) {
   const bool v6 = on.address.family == IpFamily::v6;
-  if (v6 && !interface.has_ipv6()) return make_error(EADDRNOTAVAIL, "the instance has no IPv6 address (address6:)");
+  const bool unspecified6 = v6 && on.address == IpAddress{IpFamily::v6, {}};
+  // The IPv6 any address is fine without an IPv6 address (a kernel socket binds it too; nothing arrives); a
+  // specific one must be the instance's.
+  if (v6 && !unspecified6 && !interface.has_ipv6())
+    return make_error(EADDRNOTAVAIL, "the instance has no IPv6 address (address6:)");
   // The IPv6 any address listens on both families, as a kernel socket without IPV6_V6ONLY does.
-  const bool any6 = v6 && on.address == IpAddress{IpFamily::v6, {}};
+  const bool any6 = unspecified6 && !v6only;
   tcp_pcb* pcb = tcp_new_ip_type(any6 ? IPADDR_TYPE_ANY : v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return make_error(ENOMEM, "lwIP has no memory for a listener");
   tcp_bind_netif(pcb, interface.raw());
   const ip_addr_t address = any6 ? ip_addr_t(*IP_ANY_TYPE) : to_lwip(on.address);
+  // A server restarted at once finds its port in TIME_WAIT from the connections it closed; it sets SO_REUSEADDR
+  // on its socket for that, and the daemon's listener stands for such a socket.
+  ip_set_option(pcb, SOF_REUSEADDR);
   if (const err_t err = tcp_bind(pcb, &address, on.port); err != ERR_OK) {
     tcp_abort(pcb);
     return lwip_error(err, "bind " + on.to_string());

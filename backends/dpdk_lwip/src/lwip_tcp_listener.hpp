@@ -16,7 +16,7 @@ public:
   // Binds `on` (the unspecified address: the instance's own) and listens. EADDRINUSE, EAFNOSUPPORT, ENOMEM.
   static Result<std::unique_ptr<LwipTcpListener>> create(LwipInterface& interface, Executor& executor,
                                                          const Endpoint& on, AcceptEvents& events,
-                                                         TcpOptions options);
+                                                         TcpOptions options, bool v6only = false);
   ~LwipTcpListener() override;  // close()
   LwipTcpListener(const LwipTcpListener&) = delete;
   LwipTcpListener& operator=(const LwipTcpListener&) = delete;

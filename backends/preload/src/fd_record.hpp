@@ -71,6 +71,7 @@ struct FdRecord {
   int session_errno = 0;       // the failure, until SO_ERROR or a second connect() reports it
   bool error_reported = false;
   bool service_listener = false;  // FdState::service: a listener of the instance (its connections are accepted)
+  bool end_checked = false;       // FdState::service: a read met the end once, and the daemon was asked why
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
   bool made_nonblocking = false;  // socket() was asked for SOCK_NONBLOCK (the pool kind its next ones come from)
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket

@@ -183,8 +183,14 @@ int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p,
     why = "a UDP server port on a user-space stack is not supported";
     return EOPNOTSUPP;
   }
+  // IPV6_V6ONLY as the placeholder has it (set by the program, or the namespace's bindv6only default): nginx and
+  // redis listen on [::] with it and on 0.0.0.0 beside it.
+  int v6only = 0;
+  socklen_t len = sizeof v6only;
+  if (slot.record.domain == AF_INET6) (void)real().getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
   ServiceLink::Failure failure = ServiceLink::Failure::none;
-  auto listening = link.listen(stack.name, p.request.dst, (state.status_flags & O_NONBLOCK) != 0, failure);
+  auto listening = link.listen(stack.name, p.request.dst, (state.status_flags & O_NONBLOCK) != 0, v6only != 0,
+                               failure);
   if (!listening) {
     why = listening.error().message;
     const int code = listening.error().code;
@@ -213,6 +219,7 @@ int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p,
   rec.session_errno = 0;
   rec.error_reported = false;
   rec.service_listener = true;
+  rec.end_checked = false;
   if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, listening->fd.get(), rec, FdState::service);
   slot.state.store(FdState::service, std::memory_order_release);
   p.service_session = listening->listener;
@@ -270,6 +277,7 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   rec.session_errno = 0;
   rec.error_reported = false;
   rec.service_listener = false;
+  rec.end_checked = false;
   // A UDP session's end is a real connected UDP socket (addresses, options, errors are the kernel's): the shim
   // stays out of its way entirely, as for a kernel instance's socket.
   const FdState placed = p.request.proto == L4Proto::udp ? FdState::placed : FdState::service;

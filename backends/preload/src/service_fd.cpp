@@ -239,11 +239,20 @@ bool service_read_reset(int fd) {
   SlotLock lock(*slot);
   if (lock.reentered() || slot->record.type != SOCK_STREAM) return false;
   FdRecord& rec = slot->record;
-  // The daemon closes its end at once when the session fails; its status says so by the time EOF is read.
-  rec.settled = false;
-  refresh(rec, false);
-  if (rec.session_errno != ECONNRESET) return false;
-  rec.session_errno = 0;
+  if (rec.end_checked) return false;  // asked once already: later reads at the end read 0, as on a kernel socket
+  rec.end_checked = true;
+  // The daemon closes its end at once when the session fails; its status says so by the time EOF is read. A
+  // daemon that is gone (stopped or crashed under an open session: an idle one never stops with sessions open)
+  // took the session with it: that is a reset, not the peer's end of stream.
+  Shim* shim = active_shim();
+  ServiceLink* link = shim ? shim->sources().service() : nullptr;
+  if (!link) return false;
+  ServiceLink::Failure failure = ServiceLink::Failure::none;
+  auto status = link->status(rec.session, failure);
+  const bool daemon_gone = !status && failure == ServiceLink::Failure::unreachable;
+  const bool reset = daemon_gone || (status && status->state == service::SessionState::failed &&
+                                     status->error == ECONNRESET);
+  if (!reset) return false;
   rec.error_reported = true;
   errno = ECONNRESET;
   return true;
@@ -306,6 +315,7 @@ int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* len
       rec.session_errno = 0;
       rec.error_reported = false;
       rec.service_listener = false;
+      rec.end_checked = false;
       slot->state.store(FdState::service, std::memory_order_release);
     }
   }

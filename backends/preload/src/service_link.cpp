@@ -99,8 +99,8 @@ Result<service::StackServiceClient::Opened> ServiceLink::open_session(std::strin
 }
 
 Result<service::StackServiceClient::Listening> ServiceLink::listen(std::string_view stack, const Endpoint& local,
-                                                                   bool nonblocking, Failure& failure) {
-  return call([&](service::StackServiceClient& c) { return c.listen(stack, local, nonblocking); }, failure);
+                                                                   bool nonblocking, bool v6only, Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.listen(stack, local, nonblocking, v6only); }, failure);
 }
 
 Result<service::StatusReply> ServiceLink::status(std::uint64_t session, Failure& failure) {

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <vector>
 
+#include "dmm/service/stack_service_client.hpp"
+
 
 namespace dmm::preload {
 namespace {
@@ -44,6 +46,13 @@ bool answers(const std::string& socket) {
   const bool connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
   return connected;
+}
+
+// The daemon serves: it answers a hello, which it does only once its instances are up (its socket exists a moment
+// earlier, and a daemon whose instance cannot start removes it again and exits).
+bool serves(const std::string& socket) {
+  auto client = service::StackServiceClient::connect(socket, std::chrono::milliseconds(500));
+  return client && client->version() >= 2;
 }
 
 }  // namespace
@@ -84,7 +93,7 @@ Status ensure_stack_service(const host::HostConfig& config, const std::string& c
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   for (int waited = 0; waited < kStartWaitMs; waited += 20) {
-    if (answers(socket)) return {};
+    if (serves(socket)) return {};
     const timespec pause{0, 20'000'000};
     ::nanosleep(&pause, nullptr);
   }

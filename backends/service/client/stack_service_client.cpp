@@ -257,7 +257,7 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
 }
 
 Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_view stack, const Endpoint& local,
-                                                                 bool nonblocking) {
+                                                                 bool nonblocking, bool v6only) {
   if (stack.empty() || stack.size() > kMaxName || stack.find('\0') != std::string_view::npos)
     return service_error(EINVAL, std::string("'").append(stack).append("' is not a stack name"));
   if (version_ < 2)
@@ -268,6 +268,7 @@ Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_vie
   request.stack = std::string(stack);
   request.local = local;
   request.nonblocking = nonblocking;
+  request.v6only = v6only;
   std::vector<UniqueFd> fds;
   auto answer = exchange(request, request.id, fds);
   if (!answer) return answer.error();

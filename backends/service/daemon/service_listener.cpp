@@ -32,7 +32,7 @@ sockaddr_un abstract_address(const std::string& name, socklen_t& length) {
 }  // namespace
 
 Result<std::unique_ptr<ServiceListener>> ServiceListener::open(std::uint64_t id, Stack& stack, const Endpoint& local,
-                                                               bool nonblocking, Accepted accepted) {
+                                                               bool nonblocking, bool v6only, Accepted accepted) {
   std::unique_ptr<ServiceListener> l(new ServiceListener());
   l->accepted_ = std::move(accepted);
   l->name_ = "dmm-stackd/" + std::to_string(::getpid()) + "/listener/" + std::to_string(id);
@@ -46,7 +46,7 @@ Result<std::unique_ptr<ServiceListener>> ServiceListener::open(std::uint64_t id,
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return kernel::last_sys_error("fstat");
   l->inode_ = st.st_ino;
-  auto listener = stack.listen(local, L4Proto::tcp, *l);
+  auto listener = stack.listen(local, L4Proto::tcp, *l, Stack::ListenOptions{v6only});
   if (!listener) return listener.error();
   l->listener_ = std::move(*listener);
   l->local_ = local;

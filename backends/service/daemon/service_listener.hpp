@@ -26,7 +26,7 @@ public:
 
   // Listens on `stack` at `local`; `program_end` is the listener to hand over (non-blocking if asked).
   static Result<std::unique_ptr<ServiceListener>> open(std::uint64_t id, Stack& stack, const Endpoint& local,
-                                                       bool nonblocking, Accepted accepted);
+                                                       bool nonblocking, bool v6only, Accepted accepted);
   ~ServiceListener() override;
   ServiceListener(const ServiceListener&) = delete;
   ServiceListener& operator=(const ServiceListener&) = delete;

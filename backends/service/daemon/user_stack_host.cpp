@@ -137,7 +137,7 @@ Result<UserStackHost::Listening> UserStackHost::listen(const ListenRequest& requ
   const std::uint64_t id = next_id_++;
   const std::string stack = request.stack;
   auto listener = ServiceListener::open(
-      id, *it->second, request.local, request.nonblocking,
+      id, *it->second, request.local, request.nonblocking, request.v6only,
       [this, owner, stack](std::uint64_t session, std::unique_ptr<Connection> connection, kernel::UniqueFd ours) {
         auto pumped = PumpedSession::adopt(session, std::move(connection), std::move(ours), stack, executor_,
                                            nrd_.get(), [this](std::uint64_t ended_id) { ended(ended_id); });

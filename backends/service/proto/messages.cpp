@@ -277,8 +277,8 @@ Result<Message> decode_listen(Reader& r, std::uint32_t id) {
   if (Status s = r.end(); !s) return s.error();
   if (stack.empty()) return r.bad("empty stack name");
   if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
-  if ((flags & ~1u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bit 0 is defined)");
-  return Message{ListenRequest{id, std::move(stack), local, (flags & 1u) != 0}};
+  if ((flags & ~3u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bits 0 and 1 are defined)");
+  return Message{ListenRequest{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
 }
 
 Result<Message> decode_listening(Reader& r, std::uint32_t id) {
@@ -420,7 +420,7 @@ std::string encode(const Message& message) {
     }
     std::string operator()(const ListenRequest& m) const {
       Writer w(MessageType::listen, 2, m.id);
-      w.u8(m.nonblocking ? 1 : 0);
+      w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
       w.endpoint(m.local);
       w.name(m.stack);
       return w.take();

@@ -35,11 +35,12 @@ int usage_error(const std::string& what) {
 
 int main(int argc, char** argv) {
   po::options_description desc(
-      "Usage: dmm-stackd --config dmm.yaml [--check]\n\n"
+      "Usage: dmm-stackd --config dmm.yaml [--check] [--idle-exit DURATION]\n\n"
       "The DMM host stack service: makes TCP and UDP sockets inside the network namespaces of the host config's\n"
-      "kernel stack instances for programs under dmm-run that may not enter them (they dropped root), and passes\n"
-      "them over the Unix socket `service.socket`. Each stack's `allow:` says which users and groups may have its\n"
-      "sockets (root always may). Runs as root. Logs go to stderr, one `event=... key=value` line each; the level\n"
+      "kernel stack instances for programs under dmm-run that may not enter them (they dropped root), and runs\n"
+      "the config's lwip-dpdk instances for every program under dmm-run (sessions and listeners; each program's\n"
+      "fd is a real socket the daemon pumps), over the Unix socket `service.socket`. Each stack's `allow:` says\n"
+      "which users and groups may use it (root always may). Runs as root. Logs go to stderr, one `event=... key=value` line each; the level\n"
       "is the host config's `log.level`. SIGTERM or SIGINT stop it (exit 0).\n\n"
       "Options");
   std::string config_path;
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << desc << "\nExit codes: 0 stopped by a signal (or --check passed), 2 bad input or usage,\n"
-                         "3 runtime failure (the socket is taken by a live daemon, a namespace cannot be opened).\n";
+                         "3 runtime failure (the socket is taken by a live daemon, a namespace cannot be opened, an lwip-dpdk\n"
+                         "instance cannot start).\n";
     return 0;
   }
   if (config_path.empty()) return usage_error("--config is required");
@@ -118,7 +120,8 @@ int main(int argc, char** argv) {
       } else if (idle_since < dmm::TimePoint::zero()) {
         idle_since = now;
       } else if (now - idle_since >= *idle_exit) {
-        log->info("event=idle_exit idle={}", dmm::format_duration(now - idle_since));
+        log->info("event=idle_exit idle_ms={}",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - idle_since).count());
         (*executor)->stop();
         return;
       }
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
     return kExitRuntime;
   }
   const auto& c = (*daemon)->counters();
-  log->info("event=stopped signal={} peers_accepted={} requests_granted={} sockets_made={}", (*signals)->received(),
-            c.peers_accepted, c.requests_granted, c.sockets_made);
+  log->info("event=stopped signal={} peers_accepted={} requests_granted={} sockets_made={} sessions_opened={}",
+            (*signals)->received(), c.peers_accepted, c.requests_granted, c.sockets_made, c.sessions_opened);
   return 0;
 }

@@ -99,6 +99,17 @@ public:
   virtual Result<std::unique_ptr<Connection>> connect(const Endpoint& to, L4Proto proto,
                                                       ConnectionEvents& events) = 0;
   virtual Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events) = 0;
+  // The same with socket options a listener may need. `v6only`: a listener on the IPv6 any address takes IPv6
+  // only (IPV6_V6ONLY; servers that also listen on 0.0.0.0 set it), else both families. Stacks without the
+  // distinction ignore it.
+  struct ListenOptions {
+    bool v6only = false;
+  };
+  virtual Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events,
+                                                   const ListenOptions& options) {
+    (void)options;
+    return listen(on, proto, events);
+  }
   // True while connections already closed by the application still have data or a FIN to deliver. A kernel
   // does this after the process is gone; a stack living inside the process must be waited for before it exits.
   virtual bool delivering() const { return false; }

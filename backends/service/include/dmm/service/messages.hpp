@@ -36,7 +36,7 @@
 //   status   client -> daemon  u64 session
 //   session  daemon -> client  u64 session, u8 state (SessionState), i32 errno (of a failed or reset session),
 //                              endpoint local, text message
-//   listen    client -> daemon u8 flags (bit 0: non-blocking), endpoint local (the any address: the instance's;
+//   listen    client -> daemon u8 flags (bit 0: non-blocking, bit 1: IPv6 only), endpoint local (the any address: the instance's;
 //                              port 0: the instance picks), name stack
 //   listening daemon -> client i32 errno (0: listening, one fd attached: an AF_UNIX listener whose connections are
 //                              the instance's), u64 listener, endpoint local (as bound), name reason, text message
@@ -186,6 +186,7 @@ struct ListenRequest {
   std::string stack;
   Endpoint local;            // the any address: the instance's own; port 0: one the instance picks
   bool nonblocking = false;  // the listener the program gets has O_NONBLOCK
+  bool v6only = false;       // IPV6_V6ONLY: on the IPv6 any address, IPv6 only (else both families)
 };
 
 struct ListenReply {

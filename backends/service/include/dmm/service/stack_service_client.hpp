@@ -63,7 +63,7 @@ public:
     std::uint64_t listener = 0;
     Endpoint local;  // as bound on the instance
   };
-  Result<Listening> listen(std::string_view stack, const Endpoint& local, bool nonblocking);
+  Result<Listening> listen(std::string_view stack, const Endpoint& local, bool nonblocking, bool v6only = false);
   // Where session `session` stands (any session opened by a process of the same user, or by anyone for root).
   Result<StatusReply> status(std::uint64_t session);
   std::uint8_t version() const { return version_; }
