@@ -17,6 +17,7 @@
 
 #include "dmm/kernel/socket_address.hpp"
 #include "dmm/kernel/sys_error.hpp"
+#include "sock_diag.hpp"
 
 namespace dmm::service {
 namespace {
@@ -145,16 +146,7 @@ bool PumpNamespace::udp_socket_alive(const Endpoint& local, const Endpoint& peer
   std::memcpy(r.id.idiag_dst, peer.address.bytes.data(), peer.address.family == IpFamily::v4 ? 4 : 16);
   r.id.idiag_cookie[0] = static_cast<std::uint32_t>(cookie);
   r.id.idiag_cookie[1] = static_cast<std::uint32_t>(cookie >> 32);
-  if (::send(diag_.get(), &message, sizeof message, 0) != static_cast<ssize_t>(sizeof message)) return true;
-  alignas(nlmsghdr) char answer[4096];
-  const ssize_t n = ::recv(diag_.get(), answer, sizeof answer, 0);
-  if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) return true;
-  const auto* h = reinterpret_cast<const nlmsghdr*>(answer);
-  if (h->nlmsg_type == NLMSG_ERROR) {
-    const auto* e = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(h));
-    return e->error != -ENOENT;  // gone; any other error: cannot tell
-  }
-  return true;  // SOCK_DIAG_BY_FAMILY: the socket is there
+  return sock_diag_exists(diag_.get(), &message, sizeof message);
 }
 
 }  // namespace dmm::service

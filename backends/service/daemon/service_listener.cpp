@@ -14,6 +14,7 @@
 
 #include "dmm/kernel/sys_error.hpp"
 #include "dmm/service/messages.hpp"
+#include "sock_diag.hpp"
 
 namespace dmm::service {
 namespace {
@@ -104,13 +105,7 @@ bool unix_socket_exists(int diag_fd, ino_t ino) {
   message.request.udiag_ino = static_cast<__u32>(ino);
   message.request.udiag_cookie[0] = ~0u;  // INET_DIAG_NOCOOKIE: by inode alone
   message.request.udiag_cookie[1] = ~0u;
-  if (::send(diag_fd, &message, sizeof message, 0) != static_cast<ssize_t>(sizeof message)) return true;
-  alignas(nlmsghdr) char answer[4096];
-  const ssize_t n = ::recv(diag_fd, answer, sizeof answer, 0);
-  if (n < static_cast<ssize_t>(sizeof(nlmsghdr))) return true;
-  const auto* h = reinterpret_cast<const nlmsghdr*>(answer);
-  if (h->nlmsg_type == NLMSG_ERROR) return reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(h))->error != -ENOENT;
-  return true;
+  return sock_diag_exists(diag_fd, &message, sizeof message);
 }
 
 }  // namespace dmm::service
