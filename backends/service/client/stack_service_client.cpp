@@ -229,14 +229,19 @@ Result<Message> StackServiceClient::exchange(const Message& request, std::uint32
   }
 }
 
-Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_view stack, L4Proto proto,
-                                                                    const Endpoint& destination, bool nonblocking) {
+Status StackServiceClient::check_user_space_request(std::string_view stack) const {
   if (stack.empty() || stack.size() > kMaxName || stack.find('\0') != std::string_view::npos)
     return service_error(EINVAL, std::string("'").append(stack).append("' is not a stack name"));
-  if (destination.port == 0) return service_error(EINVAL, "destination port 0");
   if (version_ < 2)
     return service_error(EOPNOTSUPP, "the service at " + socket_path_ +
                                          " speaks protocol version 1: it runs no user-space stack instances");
+  return {};
+}
+
+Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_view stack, L4Proto proto,
+                                                                    const Endpoint& destination, bool nonblocking) {
+  if (Status ok = check_user_space_request(stack); !ok) return ok.error();
+  if (destination.port == 0) return service_error(EINVAL, "destination port 0");
   OpenRequest request;
   request.id = take_id();
   request.stack = std::string(stack);
@@ -258,11 +263,7 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
 
 Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_view stack, const Endpoint& local,
                                                                  bool nonblocking, bool v6only) {
-  if (stack.empty() || stack.size() > kMaxName || stack.find('\0') != std::string_view::npos)
-    return service_error(EINVAL, std::string("'").append(stack).append("' is not a stack name"));
-  if (version_ < 2)
-    return service_error(EOPNOTSUPP, "the service at " + socket_path_ +
-                                         " speaks protocol version 1: it runs no user-space stack instances");
+  if (Status ok = check_user_space_request(stack); !ok) return ok.error();
   ListenRequest request;
   request.id = take_id();
   request.stack = std::string(stack);

@@ -79,6 +79,8 @@ private:
                      std::uint8_t version)
       : fd_(std::move(fd)), socket_path_(std::move(socket_path)), timeout_(timeout), version_(version) {}
   std::uint32_t take_id();
+  // A request about a user-space instance: a stack name that can be sent, and a daemon that speaks version 2.
+  Status check_user_space_request(std::string_view stack) const;
   // Sends `request` and waits for its answer (the message with its id; stale answers of earlier requests that timed
   // out are skipped and their descriptors closed); `fds` gets the answer's descriptors.
   Result<Message> exchange(const Message& request, std::uint32_t id, std::vector<kernel::UniqueFd>& fds);
