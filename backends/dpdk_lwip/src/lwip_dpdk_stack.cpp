@@ -6,6 +6,7 @@
 #include "dpdk_port.hpp"
 #include "interface_claim.hpp"
 #include "lwip_tcp_listener.hpp"
+#include "lwip_datagram_socket.hpp"
 #include "lwip_udp.hpp"
 
 namespace dmm::lwip_dpdk {
@@ -66,6 +67,14 @@ Result<std::unique_ptr<Connection>> LwipDpdkStack::connect(const Endpoint& to, L
   }
   connection->set_events(events);
   return connection;
+}
+
+Result<std::unique_ptr<DatagramSocket>> LwipDpdkStack::open_datagram(const DatagramOptions& options,
+                                                                     ConnectionEvents& events) {
+  if (!netif_is_link_up(interface_->raw())) return make_error(ENETUNREACH, "stack '" + info_.id + "': its link is down");
+  auto made = LwipDatagramSocket::open(*interface_, core_.executor(), options, events);
+  if (!made) return made.error();
+  return std::unique_ptr<DatagramSocket>(std::move(*made));
 }
 
 void LwipDpdkStack::set_link(bool up) {

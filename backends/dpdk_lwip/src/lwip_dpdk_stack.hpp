@@ -29,6 +29,8 @@ public:
   Result<std::unique_ptr<Listener>> listen(const Endpoint& on, L4Proto proto, AcceptEvents& events,
                                            const ListenOptions& options) override;
   // A pcb of this instance still sends data, or its FIN is not acknowledged yet.
+  Result<std::unique_ptr<DatagramSocket>> open_datagram(const DatagramOptions& options,
+                                                        ConnectionEvents& events) override;
   bool delivering() const override;
 
   const LwipInterface& interface() const { return *interface_; }

@@ -40,6 +40,7 @@ public:
   // IPv4: `to` is on this interface's subnet, or there is a gateway. IPv6: it is on the IPv6 prefix.
   bool can_reach(const IpAddress& to) const;
   bool has_ipv6() const { return address6_.has_value(); }
+  const std::optional<IpAddress>& address6() const { return address6_; }
   // The next hop towards `to` (itself on the subnet, else the gateway) has answered ARP: lwIP holds its address.
   // A host that never answers leaves a connection retransmitting its SYN into nothing; the kernel gives up with
   // EHOSTUNREACH after about 3 s of unanswered neighbour solicitations, and so do connections here.

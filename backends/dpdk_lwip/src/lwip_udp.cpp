@@ -16,21 +16,22 @@ LwipUdpShare::PeerKey key_of(const Endpoint& e) { return {e.address.bytes, e.por
 
 }  // namespace
 
-bool DatagramQueue::push(const pbuf* p) {
+bool DatagramQueue::push(const pbuf* p, const Endpoint& from) {
   if (bytes_ + p->tot_len > kMaxQueuedBytes) return false;
-  std::vector<std::byte> datagram(p->tot_len);
-  pbuf_copy_partial(p, datagram.data(), p->tot_len, 0);
-  bytes_ += datagram.size();
+  Datagram datagram{std::vector<std::byte>(p->tot_len), from};
+  pbuf_copy_partial(p, datagram.bytes.data(), p->tot_len, 0);
+  bytes_ += datagram.bytes.size();
   datagrams_.push_back(std::move(datagram));
   return true;
 }
 
-Result<std::size_t> DatagramQueue::pop(std::span<std::byte> buffer) {
+Result<std::size_t> DatagramQueue::pop(std::span<std::byte> buffer, Endpoint* from) {
   if (datagrams_.empty()) return make_error(EAGAIN, "no datagram");
-  std::vector<std::byte>& d = datagrams_.front();
-  const std::size_t n = std::min(buffer.size(), d.size());
-  if (n > 0) std::memcpy(buffer.data(), d.data(), n);
-  bytes_ -= d.size();
+  Datagram& d = datagrams_.front();
+  const std::size_t n = std::min(buffer.size(), d.bytes.size());
+  if (n > 0) std::memcpy(buffer.data(), d.bytes.data(), n);
+  if (from) *from = d.from;
+  bytes_ -= d.bytes.size();
   datagrams_.pop_front();
   return n;
 }

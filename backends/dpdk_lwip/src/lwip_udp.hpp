@@ -22,14 +22,18 @@ namespace dmm::lwip_dpdk {
 class DatagramQueue {
 public:
   static constexpr std::size_t kMaxQueuedBytes = 256 * 1024;
-  // False (dropped) when the queue is full.
-  bool push(const pbuf* p);
+  // False (dropped) when the queue is full. `from`: its source, for receive_from.
+  bool push(const pbuf* p, const Endpoint& from = {});
   // One datagram into `buffer` (the rest of a longer one is discarded, as recv(2) does); EAGAIN when empty.
-  Result<std::size_t> pop(std::span<std::byte> buffer);
+  Result<std::size_t> pop(std::span<std::byte> buffer, Endpoint* from = nullptr);
   bool empty() const { return datagrams_.empty(); }
 
 private:
-  std::deque<std::vector<std::byte>> datagrams_;
+  struct Datagram {
+    std::vector<std::byte> bytes;
+    Endpoint from;
+  };
+  std::deque<Datagram> datagrams_;
   std::size_t bytes_ = 0;
 };
 

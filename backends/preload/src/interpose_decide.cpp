@@ -142,8 +142,9 @@ DMM_INTERPOSE int bind(int fd, const sockaddr* address, socklen_t length) __THRO
   if (user_fd(fd) || service_slot(fd)) return fail(EINVAL);  // bound already, as the kernel says of a connected socket
   // Only a UDP socket bound to a fixed port decides here (placement.cpp says why); everything else binds the
   // placeholder, and the bound address is replayed if the socket later moves.
+  // A UDP server port on an instance dmm-stackd runs comes bound already: nothing is left to do.
   int result = decide_then_call(fd, address, length, Trigger::bind,
-                                [&] { return real().bind(fd, address, length); }, refused);
+                                [&] { return real().bind(fd, address, length); }, refused, [] { return 0; });
   if (result != 0 && move_predicted_placeholder_home(fd)) result = real().bind(fd, address, length);
   if (result == 0 && active_shim() && !inside_shim()) {
     const int saved_errno = errno;

@@ -173,6 +173,25 @@ int put_on_user_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome&
   return 0;
 }
 
+// Where an unconnected UDP socket of dmm-stackd's is bound: a server's bind address; for a socket that first
+// sends, where the program bound it (port 0: the instance picks), else the any address of its family.
+Endpoint unconnected_local(const FdRecord& rec, const Placement& p) {
+  if (p.trigger == Trigger::bind) return p.request.dst;
+  if (p.bound.bound())
+    if (auto bound = endpoint_of(reinterpret_cast<const sockaddr*>(&p.bound.storage), p.bound.length)) return *bound;
+  Endpoint any;
+  any.address.family = rec.domain == AF_INET6 ? IpFamily::v6 : IpFamily::v4;
+  return any;
+}
+
+// IPV6_V6ONLY as the placeholder has it (set by the program, or the namespace's bindv6only default).
+bool v6only_of(int fd, const FdRecord& rec) {
+  int v6only = 0;
+  socklen_t len = sizeof v6only;
+  if (rec.domain == AF_INET6) (void)real().getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
+  return v6only != 0;
+}
+
 // A listener: the daemon listens on the instance and hands over an AF_UNIX listener whose connections are the
 // instance's (accept() reads each one's addresses, service_fd.hpp). It replaces the placeholder like a session.
 int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, const FileState& state,
@@ -183,14 +202,10 @@ int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p,
     why = "a UDP server port on a user-space stack is not supported";
     return EOPNOTSUPP;
   }
-  // IPV6_V6ONLY as the placeholder has it (set by the program, or the namespace's bindv6only default): nginx and
-  // redis listen on [::] with it and on 0.0.0.0 beside it.
-  int v6only = 0;
-  socklen_t len = sizeof v6only;
-  if (slot.record.domain == AF_INET6) (void)real().getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
+  // IPV6_V6ONLY travels: nginx and redis listen on [::] with it and on 0.0.0.0 beside it.
   ServiceLink::Failure failure = ServiceLink::Failure::none;
-  auto listening = link.listen(stack.name, p.request.dst, (state.status_flags & O_NONBLOCK) != 0, v6only != 0,
-                               failure);
+  auto listening = link.listen(stack.name, p.request.dst, (state.status_flags & O_NONBLOCK) != 0,
+                               v6only_of(fd, slot.record), failure);
   if (!listening) {
     why = listening.error().message;
     const int code = listening.error().code;
@@ -228,17 +243,14 @@ int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p,
 
 // Puts `fd` (its slot locked by us) on user-space instance `index`, which dmm-stackd runs: the daemon opens the
 // session and hands over the program's end of it, which replaces the placeholder under the same fd number (its
-// status flags, FD_CLOEXEC and epoll registrations follow). A listener is refused (EOPNOTSUPP) so that the ranked
-// list moves on; a daemon that cannot be reached, or a destination the instance has no route to, is ENETUNREACH
-// (or the stack's own path error), also moving on. 0, or an errno with `why`.
+// status flags, FD_CLOEXEC and epoll registrations follow): a TCP session or listener, a connected UDP socket, or
+// an unconnected one (a UDP server's bind, a first sendto). A daemon that cannot be reached, or a destination the
+// instance has no route to, is ENETUNREACH (or the stack's own path error), moving down the ranked list. 0, or an
+// errno with `why`.
 int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutcome& outcome) {
   std::string& why = outcome.why;
   Shim& shim = *active_shim();
   const ShimStack& stack = shim.stack(index);
-  if (p.trigger == Trigger::bind) {
-    why = "a UDP server port on a user-space stack is not supported";
-    return EOPNOTSUPP;
-  }
   ServiceLink* link = shim.sources().service();
   if (!link) {
     why = "user-space stack '" + stack.name + "' is run by dmm-stackd, and the host config has no `service:`";
@@ -248,9 +260,13 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   FileState state;
   if (const int err = read_file_state(fd, state, why); err != 0) return err;
   if (p.trigger == Trigger::listen) return put_listener_on_service_stack(fd, slot, index, p, state, *link, outcome);
+  const bool nonblocking = (state.status_flags & O_NONBLOCK) != 0;
+  // UDP that does not connect — a server's bind to its port, or a first sendto — gets a socket with any peers.
+  const bool unconnected = p.request.proto == L4Proto::udp && p.trigger != Trigger::connect;
   ServiceLink::Failure failure = ServiceLink::Failure::none;
-  auto opened = link->open_session(stack.name, p.request.proto, p.request.dst, (state.status_flags & O_NONBLOCK) != 0,
-                                   failure);
+  auto opened = unconnected ? link->bind_datagram(stack.name, unconnected_local(rec, p), nonblocking,
+                                                  v6only_of(fd, rec), failure)
+                            : link->open_session(stack.name, p.request.proto, p.request.dst, nonblocking, failure);
   if (!opened) {
     why = opened.error().message;
     const int code = opened.error().code;
@@ -271,7 +287,7 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   rec.original = false;
   rec.placeholder_stack = kNoStack;
   rec.session = opened->session;
-  rec.peer = p.request.dst;
+  rec.peer = unconnected ? Endpoint{} : p.request.dst;
   rec.local_known = false;
   rec.settled = p.request.proto == L4Proto::udp;  // a datagram session is usable at once
   rec.session_errno = 0;
@@ -283,7 +299,9 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   const FdState placed = p.request.proto == L4Proto::udp ? FdState::placed : FdState::service;
   if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, opened->fd.get(), rec, placed);
   slot.state.store(placed, std::memory_order_release);
-  p.service_session = opened->session;
+  // The call that decided is then made on the new socket: a bind is done (the daemon bound it), a connected
+  // session's send goes to its peer, and an unconnected socket's sendto is the real one, address and all.
+  p.service_session = unconnected && p.trigger != Trigger::bind ? 0 : opened->session;
   return 0;
 }  // our copy of the program's end closes with `opened`: fd is it now
 

@@ -103,6 +103,13 @@ Result<service::StackServiceClient::Listening> ServiceLink::listen(std::string_v
   return call([&](service::StackServiceClient& c) { return c.listen(stack, local, nonblocking, v6only); }, failure);
 }
 
+Result<service::StackServiceClient::Opened> ServiceLink::bind_datagram(std::string_view stack, const Endpoint& local,
+                                                                       bool nonblocking, bool v6only,
+                                                                       Failure& failure) {
+  return call([&](service::StackServiceClient& c) { return c.bind_datagram(stack, local, nonblocking, v6only); },
+              failure);
+}
+
 Result<service::StatusReply> ServiceLink::status(std::uint64_t session, Failure& failure) {
   return call([&](service::StackServiceClient& c) { return c.status(session); }, failure);
 }

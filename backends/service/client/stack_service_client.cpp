@@ -261,6 +261,28 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
   return Opened{std::move(fds.front()), reply->session};
 }
 
+Result<StackServiceClient::Opened> StackServiceClient::bind_datagram(std::string_view stack, const Endpoint& local,
+                                                                     bool nonblocking, bool v6only) {
+  if (Status ok = check_user_space_request(stack); !ok) return ok.error();
+  BindRequest request;
+  request.id = take_id();
+  request.stack = std::string(stack);
+  request.local = local;
+  request.nonblocking = nonblocking;
+  request.v6only = v6only;
+  std::vector<UniqueFd> fds;
+  auto answer = exchange(request, request.id, fds);
+  if (!answer) return answer.error();
+  const auto* reply = std::get_if<OpenReply>(&*answer);
+  if (!reply) return service_error(EPROTO, "answered bind with " + std::string(to_string(type_of(*answer))));
+  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
+  if (fds.size() != 1)
+    return service_error(EPROTO, "a UDP socket comes as one descriptor, not " + std::to_string(fds.size()));
+  if (Status s = check_sockets(fds, local.address.family == IpFamily::v4 ? AF_INET : AF_INET6, SOCK_DGRAM); !s)
+    return s.error();
+  return Opened{std::move(fds.front()), reply->session};
+}
+
 Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_view stack, const Endpoint& local,
                                                                  bool nonblocking, bool v6only) {
   if (Status ok = check_user_space_request(stack); !ok) return ok.error();

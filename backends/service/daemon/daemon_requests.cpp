@@ -97,7 +97,9 @@ bool StackServiceDaemon::on_message(Peer& peer, Message& message) {
     return false;
   }
   if (type == MessageType::sockets) return on_sockets(peer, std::get<SocketsRequest>(message));
-  if ((type == MessageType::open || type == MessageType::status || type == MessageType::listen) && peer.version < 2) {
+  if ((type == MessageType::open || type == MessageType::status || type == MessageType::listen ||
+       type == MessageType::bind) &&
+      peer.version < 2) {
     reject(peer, "unexpected", EPROTO,
            std::string(to_string(type)) + " is a version-2 request; this connection chose version 1");
     return false;
@@ -105,6 +107,7 @@ bool StackServiceDaemon::on_message(Peer& peer, Message& message) {
   if (type == MessageType::open) return on_open(peer, std::get<OpenRequest>(message));
   if (type == MessageType::status) return on_status(peer, std::get<StatusRequest>(message));
   if (type == MessageType::listen) return on_listen(peer, std::get<ListenRequest>(message));
+  if (type == MessageType::bind) return on_bind(peer, std::get<BindRequest>(message));
   reject(peer, "unexpected", EPROTO, "a client does not send " + std::string(to_string(type)) + " (after hello)");
   return false;
 }
@@ -232,6 +235,23 @@ bool StackServiceDaemon::refuse_with(Peer& peer, std::uint32_t id, const std::st
   return answer(peer, reply);
 }
 
+bool StackServiceDaemon::dropped_for_unread_replies(Peer& peer) {
+  const std::size_t unread = unread_bytes(peer.fd.get());
+  if (unread <= options_.max_unread_reply_bytes) return false;
+  drop(peer.id, "slow_peer", std::to_string(unread) + " bytes of replies unread; it sends requests without reading");
+  return true;
+}
+
+std::optional<Error> StackServiceDaemon::user_request_refusal(const Peer& peer, const std::string& stack) const {
+  const host::StackSpec* spec = config_.find_stack(stack);
+  if (!spec) return make_error(ENOENT, "unknown_stack: no stack named '" + stack + "' in " + config_.file);
+  if (!user_ || !user_->serves(stack))
+    return make_error(EOPNOTSUPP, "not_served: stack '" + stack + "' is not a user-space instance that dmm-stackd "
+                                  "runs (kind '" + spec->kind + "')");
+  if (Status admitted = admit(peer.identity, *spec, config_.file); !admitted) return admitted.error();
+  return std::nullopt;
+}
+
 bool StackServiceDaemon::refuse_open(Peer& peer, const OpenRequest& request, const Error& why) {
   return refuse_with<OpenReply>(peer, request.id, request.stack, request.destination.to_string(), why,
                                 "open_refused", "open_failed");
@@ -239,20 +259,8 @@ bool StackServiceDaemon::refuse_open(Peer& peer, const OpenRequest& request, con
 
 bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
   ++peer.requests;
-  if (const std::size_t unread = unread_bytes(peer.fd.get()); unread > options_.max_unread_reply_bytes) {
-    drop(peer.id, "slow_peer", std::to_string(unread) + " bytes of replies unread; it sends requests without reading");
-    return false;
-  }
-  const host::StackSpec* spec = config_.find_stack(request.stack);
-  if (!spec)
-    return refuse_open(peer, request, make_error(ENOENT, "unknown_stack: no stack named '" + request.stack + "' in " +
-                                                             config_.file));
-  if (!user_ || !user_->serves(request.stack))
-    return refuse_open(peer, request,
-                       make_error(EOPNOTSUPP, "not_served: stack '" + request.stack + "' is not a user-space instance "
-                                              "that dmm-stackd runs (kind '" + spec->kind + "')"));
-  if (Status admitted = admit(peer.identity, *spec, config_.file); !admitted)
-    return refuse_open(peer, request, admitted.error());
+  if (dropped_for_unread_replies(peer)) return false;
+  if (auto refusal = user_request_refusal(peer, request.stack)) return refuse_open(peer, request, *refusal);
   auto opened = user_->open(request, peer.identity.uid);
   if (!opened) {
     const int code = opened.error().code;
@@ -260,17 +268,37 @@ bool StackServiceDaemon::on_open(Peer& peer, const OpenRequest& request) {
     return refuse_open(peer, request, make_error(code, std::string(unreachable ? "unreachable: " : "open_failed: ") +
                                                            opened.error().message));
   }
-  OpenReply reply;
-  reply.id = request.id;
-  reply.session = opened->session;
-  const int fds[1] = {opened->program_end};
-  const bool sent = answer(peer, reply, fds);
-  user_->sent(opened->session);  // our copy of the program's end closes: the program holds it (or nobody does)
-  if (!sent) return false;
-  ++counters_.sessions_opened;
+  if (!send_opened(peer, request.id, opened->session, opened->program_end)) return false;
   log_->debug("event=session_opened id={} peer=\"{}\" stack={} proto={} to={} session={}", peer.id, peer.who,
               request.stack, request.proto == L4Proto::tcp ? "tcp" : "udp", request.destination.to_string(),
               opened->session);
+  return true;
+}
+
+bool StackServiceDaemon::send_opened(Peer& peer, std::uint32_t id, std::uint64_t session, int program_end) {
+  OpenReply reply;
+  reply.id = id;
+  reply.session = session;
+  const int fds[1] = {program_end};
+  const bool sent = answer(peer, reply, fds);
+  user_->sent(session);  // our copy of the program's end closes: the program holds it (or nobody does)
+  if (sent) ++counters_.sessions_opened;
+  return sent;
+}
+
+bool StackServiceDaemon::on_bind(Peer& peer, const BindRequest& request) {
+  ++peer.requests;
+  if (dropped_for_unread_replies(peer)) return false;
+  auto refuse = [&](const Error& why) {
+    return refuse_with<OpenReply>(peer, request.id, request.stack, request.local.to_string(), why, "bind_refused",
+                                  "bind_failed");
+  };
+  if (auto refusal = user_request_refusal(peer, request.stack)) return refuse(*refusal);
+  auto opened = user_->bind(request, peer.identity.uid);
+  if (!opened) return refuse(make_error(opened.error().code, "bind_failed: " + opened.error().message));
+  if (!send_opened(peer, request.id, opened->session, opened->program_end)) return false;
+  log_->debug("event=datagram_socket id={} peer=\"{}\" stack={} on={} session={}", peer.id, peer.who, request.stack,
+              request.local.to_string(), opened->session);
   return true;
 }
 
@@ -281,20 +309,8 @@ bool StackServiceDaemon::refuse_listen(Peer& peer, const ListenRequest& request,
 
 bool StackServiceDaemon::on_listen(Peer& peer, const ListenRequest& request) {
   ++peer.requests;
-  if (const std::size_t unread = unread_bytes(peer.fd.get()); unread > options_.max_unread_reply_bytes) {
-    drop(peer.id, "slow_peer", std::to_string(unread) + " bytes of replies unread; it sends requests without reading");
-    return false;
-  }
-  const host::StackSpec* spec = config_.find_stack(request.stack);
-  if (!spec)
-    return refuse_listen(peer, request, make_error(ENOENT, "unknown_stack: no stack named '" + request.stack +
-                                                               "' in " + config_.file));
-  if (!user_ || !user_->serves(request.stack))
-    return refuse_listen(peer, request,
-                         make_error(EOPNOTSUPP, "not_served: stack '" + request.stack + "' is not a user-space "
-                                                "instance that dmm-stackd runs (kind '" + spec->kind + "')"));
-  if (Status admitted = admit(peer.identity, *spec, config_.file); !admitted)
-    return refuse_listen(peer, request, admitted.error());
+  if (dropped_for_unread_replies(peer)) return false;
+  if (auto refusal = user_request_refusal(peer, request.stack)) return refuse_listen(peer, request, *refusal);
   auto listening = user_->listen(request, peer.identity.uid);
   if (!listening)
     return refuse_listen(peer, request, make_error(listening.error().code, "listen_failed: " +

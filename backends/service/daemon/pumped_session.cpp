@@ -18,48 +18,30 @@ using kernel::UniqueFd;
 // Bytes moved per system call and per step: a large chunk keeps the number of wake-ups per megabyte low; a
 // session never holds more than one chunk each way (the rest waits in the program's socket or in the stack).
 constexpr std::size_t kChunk = 64 * 1024;
-constexpr std::size_t kDatagram = 65536;
 
 }  // namespace
 
-PumpedSession::PumpedSession(std::uint64_t id, L4Proto proto, kernel::EpollExecutor& executor, Done done)
-    : id_(id), proto_(proto), executor_(executor), done_(std::move(done)) {}
+PumpedSession::PumpedSession(std::uint64_t id, kernel::EpollExecutor& executor, Done done)
+    : id_(id), executor_(executor), done_(std::move(done)) {}
 
 PumpedSession::~PumpedSession() {
   if (watching_) executor_.unwatch(ours_.get());
   if (connection_) connection_->close();  // a session the daemon drops unfinished (it is stopping)
 }
 
-Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Stack& stack, L4Proto proto,
+Result<std::unique_ptr<PumpedSession>> PumpedSession::open(std::uint64_t id, Stack& stack,
                                                            const Endpoint& destination, bool nonblocking,
-                                                           const PumpNamespace& pump,
                                                            kernel::EpollExecutor& executor, PathSampleSink* samples,
                                                            Done done) {
-  std::unique_ptr<PumpedSession> s(new PumpedSession(id, proto, executor, std::move(done)));
+  std::unique_ptr<PumpedSession> s(new PumpedSession(id, executor, std::move(done)));
   s->samples_ = samples;
   s->stack_name_ = stack.info().id;
   s->peer_ = destination;
-  if (proto == L4Proto::tcp)
-    if (Status made = s->make_stream_pair(nonblocking); !made) return made.error();
-  auto connection = stack.connect(destination, proto, *s);
+  if (Status made = s->make_stream_pair(nonblocking); !made) return made.error();
+  auto connection = stack.connect(destination, L4Proto::tcp, *s);
   if (!connection) return connection.error();
   s->connection_ = std::move(*connection);
   s->connection_->set_nodelay(true);  // the pump already writes in large chunks; Nagle would only add delay
-  if (proto == L4Proto::udp) {
-    // A datagram session is usable at once (the kernel's connected UDP socket is too); its program end is bound
-    // to the local address and port the instance chose.
-    auto local = s->connection_->local_endpoint();
-    if (!local) return make_error(EIO, "the user-space stack did not say which local port the session has");
-    s->local_ = *local;
-    auto pair = pump.udp_pair(*local, destination, nonblocking);
-    if (!pair) return pair.error();
-    s->program_ = std::move(pair->program);
-    s->ours_ = std::move(pair->ours);
-    s->cookie_ = pair->program_cookie;
-    s->state_ = SessionState::established;
-    s->report_progress(false);
-    s->update_interest();
-  }
   return s;
 }
 
@@ -67,7 +49,7 @@ std::unique_ptr<PumpedSession> PumpedSession::adopt(std::uint64_t id, std::uniqu
                                                     UniqueFd ours, const std::string& stack,
                                                     kernel::EpollExecutor& executor, PathSampleSink* samples,
                                                     Done done) {
-  std::unique_ptr<PumpedSession> s(new PumpedSession(id, L4Proto::tcp, executor, std::move(done)));
+  std::unique_ptr<PumpedSession> s(new PumpedSession(id, executor, std::move(done)));
   s->samples_ = samples;
   s->stack_name_ = stack;
   s->connection_ = std::move(connection);
@@ -93,11 +75,6 @@ void PumpedSession::report_progress(bool final) {
   }
   last_report_ = now;
   reported_ = current;
-}
-
-void PumpedSession::program_closed() {
-  program_gone_ = true;
-  maybe_done();
 }
 
 Status PumpedSession::make_stream_pair(bool nonblocking) {
@@ -184,30 +161,19 @@ void PumpedSession::pump_up() {
     if (up_off_ < up_.size()) {
       auto took = connection_->send(std::span<const std::byte>(up_).subspan(up_off_));
       if (!took) {
-        if (proto_ == L4Proto::udp) {  // a datagram the stack refused is lost, as a full UDP socket loses it
-          up_.clear();
-          up_off_ = 0;
-          continue;
-        }
         fail(took.error().code, took.error().message);
         return;
       }
       up_off_ += *took;
-      if (proto_ == L4Proto::udp) up_off_ = up_.size();
       if (up_off_ < up_.size()) break;  // the stack is full: on_writable() brings us back
     }
     up_.clear();
     up_off_ = 0;
     if (program_ended_) break;
-    up_.resize(proto_ == L4Proto::tcp ? kChunk : kDatagram);
+    up_.resize(kChunk);
     const ssize_t n = ::recv(ours_.get(), up_.data(), up_.size(), MSG_DONTWAIT);
     if (n > 0) {
       up_.resize(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n == 0 && proto_ == L4Proto::udp) {
-      up_.clear();
-      (void)connection_->send({});  // an empty datagram is still one
       continue;
     }
     up_.clear();
@@ -216,11 +182,10 @@ void PumpedSession::pump_up() {
       break;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-    if (proto_ == L4Proto::udp) break;  // ECONNREFUSED from an earlier datagram: UDP goes on
     program_ended_ = program_gone_ = true;  // ECONNRESET: it closed with our data unread: its stream ends here
     break;
   }
-  if (program_ended_ && up_off_ >= up_.size() && !up_shut_ && proto_ == L4Proto::tcp) {
+  if (program_ended_ && up_off_ >= up_.size() && !up_shut_) {
     connection_->shutdown_write();
     up_shut_ = true;
   }
@@ -231,7 +196,7 @@ void PumpedSession::pump_up() {
 void PumpedSession::pump_down() {
   if (done_reported_ || state_ != SessionState::established) return;
   while (!program_gone_) {
-    if (down_off_ < down_.size() || (proto_ == L4Proto::udp && !down_.empty())) {
+    if (down_off_ < down_.size()) {
       const ssize_t n = ::send(ours_.get(), down_.data() + down_off_, down_.size() - down_off_,
                                MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0) {
@@ -240,7 +205,6 @@ void PumpedSession::pump_down() {
         break;
       }
       down_off_ += static_cast<std::size_t>(n);
-      if (proto_ == L4Proto::udp) down_off_ = down_.size();
       if (down_off_ < down_.size()) continue;
     }
     down_.clear();
@@ -252,7 +216,7 @@ void PumpedSession::pump_down() {
       }
       break;
     }
-    down_.resize(proto_ == L4Proto::tcp ? kChunk : kDatagram);
+    down_.resize(kChunk);
     auto got = connection_->receive(down_);
     if (!got) {
       down_.clear();
@@ -261,12 +225,7 @@ void PumpedSession::pump_down() {
       return;
     }
     down_.resize(*got);
-    if (*got == 0 && proto_ == L4Proto::tcp) peer_ended_ = true;
-    if (*got == 0 && proto_ == L4Proto::udp) {
-      // An empty datagram still is one.
-      (void)::send(ours_.get(), "", 0, MSG_DONTWAIT | MSG_NOSIGNAL);
-      down_.clear();
-    }
+    if (*got == 0) peer_ended_ = true;
   }
   update_interest();
   maybe_done();
@@ -311,10 +270,6 @@ void PumpedSession::fail(int code, const std::string& why) {
 
 void PumpedSession::maybe_done() {
   if (done_reported_) return;
-  if (proto_ == L4Proto::udp) {
-    if (program_gone_) finish(SessionState::closed);
-    return;
-  }
   // Up: everything the program wrote went to the stack, then its FIN. Down: the peer's end reached the program,
   // or nobody is left to read it. A gone program whose stream is not all up yet keeps the session until it is.
   const bool up_done = up_shut_;

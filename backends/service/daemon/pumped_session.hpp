@@ -1,7 +1,7 @@
 #pragma once
-// One session of a user-space stack instance that dmm-stackd runs, as a program sees it: a real kernel fd — one end
-// of an AF_UNIX SOCK_STREAM socketpair for TCP, a connected UDP socket in the daemon's pump namespace for UDP
-// (pump_namespace.hpp) — whose other end the daemon pumps to and from the instance's Connection. The program's
+// One TCP session of a user-space stack instance that dmm-stackd runs, as a program sees it: a real kernel fd — one
+// end of an AF_UNIX SOCK_STREAM socketpair — whose other end the daemon pumps to and from the instance's Connection
+// (UDP sessions are DatagramSession's). The program's
 // data path is the kernel's (read, write, sendfile, splice, stdio, raw system calls, fork, exec, dup all work
 // unchanged); the daemon moves the bytes.
 //
@@ -26,21 +26,19 @@
 #include "dmm/service/messages.hpp"
 #include "dmm/path_sample.hpp"
 #include "dmm/stack.hpp"
-#include "pump_namespace.hpp"
+#include "hosted_session.hpp"
 
 namespace dmm::service {
 
-class PumpedSession final : public ConnectionEvents {
+class PumpedSession final : public HostedSession, public ConnectionEvents {
 public:
   using Done = std::function<void(std::uint64_t id)>;  // the session ended; called once, from the executor
 
-  // Makes the pair and starts the connection (UDP: usable at once). The stack's immediate error (no route) is
-  // returned as it is.
+  // Makes the pair and starts the connection. The stack's immediate error (no route) is returned as it is.
   // `samples` (may be null): where the session's path samples go (dmm-nrd), as the shim reports a kernel
   // session's: progress while it lives (report_progress), once more when it ends, a failure when it fails.
-  static Result<std::unique_ptr<PumpedSession>> open(std::uint64_t id, Stack& stack, L4Proto proto,
-                                                     const Endpoint& destination, bool nonblocking,
-                                                     const PumpNamespace& pump, kernel::EpollExecutor& executor,
+  static Result<std::unique_ptr<PumpedSession>> open(std::uint64_t id, Stack& stack, const Endpoint& destination,
+                                                     bool nonblocking, kernel::EpollExecutor& executor,
                                                      PathSampleSink* samples, Done done);
   // A connection a listener of the instance accepted (established already), pumped through `ours`, whose other
   // end the program accepts from its listener.
@@ -51,24 +49,19 @@ public:
   PumpedSession(const PumpedSession&) = delete;
   PumpedSession& operator=(const PumpedSession&) = delete;
 
-  // The program's end, for the reply (the caller closes its copy once sent).
-  int program_end() const { return program_.get(); }
-  void program_end_sent() { program_.reset(); }
+  // HostedSession
+  int program_end() const override { return program_.get(); }
+  void program_end_sent() override { program_.reset(); }
+  std::uint64_t id() const override { return id_; }
+  SessionState state() const override { return state_; }
+  int error() const override { return error_; }
+  const std::string& why() const override { return why_; }
+  Endpoint local() const override;
+  void report_progress(bool final) override;
+  const std::string& stack_name() const override { return stack_name_; }
 
-  std::uint64_t id() const { return id_; }
-  SessionState state() const { return state_; }
-  int error() const { return error_; }
-  const std::string& why() const { return why_; }
-  Endpoint local() const;
   ConnectionMetrics metrics() const;
-  L4Proto proto() const { return proto_; }
   const Endpoint& peer() const { return peer_; }
-  std::uint64_t program_cookie() const { return cookie_; }
-  // The program closed its last copy of a UDP session's socket (found by the host's check): the session ends.
-  void program_closed();
-  // The session's progress since the last call, as a path sample (core progress_sample's rule).
-  void report_progress(bool final);
-  const std::string& stack_name() const { return stack_name_; }
 
   // ConnectionEvents (the stack's, on the executor)
   void on_connected() override;
@@ -78,7 +71,7 @@ public:
   void on_peer_closed() override;
 
 private:
-  PumpedSession(std::uint64_t id, L4Proto proto, kernel::EpollExecutor& executor, Done done);
+  PumpedSession(std::uint64_t id, kernel::EpollExecutor& executor, Done done);
   Status make_stream_pair(bool nonblocking);
   void on_ours(std::uint32_t events);
   void pump_up();    // program -> stack
@@ -89,7 +82,6 @@ private:
   void maybe_done();
 
   const std::uint64_t id_;
-  const L4Proto proto_;
   kernel::EpollExecutor& executor_;
   Done done_;
   std::string stack_name_;
@@ -104,7 +96,6 @@ private:
   std::string why_;
   Endpoint local_;
   Endpoint peer_;
-  std::uint64_t cookie_ = 0;  // SO_COOKIE of a UDP session's program end
   ConnectionMetrics final_metrics_;
   bool watching_ = false;
   std::uint32_t interest_ = 0;

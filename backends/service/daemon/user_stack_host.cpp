@@ -7,6 +7,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <unordered_set>
+
+#include "datagram_session.hpp"
+#include "pumped_session.hpp"
 
 namespace dmm::service {
 namespace {
@@ -31,9 +35,6 @@ Result<std::unique_ptr<UserStackHost>> UserStackHost::create(const host::HostCon
   bool any = false;
   for (const host::StackSpec& spec : config.stacks) any = any || spec.lwip_dpdk.has_value();
   if (!any) return host;
-  auto pump = PumpNamespace::create();
-  if (!pump) return pump.error();
-  host->pump_.emplace(std::move(*pump));
   const Status loaded = load_kinds ? load_kinds(host->registry_, executor) : host->registry_.load_plugin(plugin_path());
   if (!loaded) return make_error(loaded.error().code, "cannot load the lwip-dpdk kind: " + loaded.error().message);
   for (const host::StackSpec& spec : config.stacks) {
@@ -43,6 +44,12 @@ Result<std::unique_ptr<UserStackHost>> UserStackHost::create(const host::HostCon
       return make_error(stack.error().code, config.file + ":" + std::to_string(spec.mark.line) + ":" +
                                                 std::to_string(spec.mark.column) + ": stack '" + spec.name +
                                                 "' cannot start: " + stack.error().message);
+    auto pump = DatagramPump::create(spec.name, spec.lwip_dpdk->address.address,
+                                     spec.lwip_dpdk->address6 ? std::optional(spec.lwip_dpdk->address6->address)
+                                                              : std::nullopt,
+                                     executor);
+    if (!pump) return pump.error();
+    host->pumps_.emplace(spec.name, std::move(*pump));
     host->world_.add_stack(**stack);
     host->stacks_.emplace(spec.name, std::move(*stack));
   }
@@ -83,25 +90,64 @@ std::vector<std::string> UserStackHost::names() const {
 Result<UserStackHost::Opened> UserStackHost::open(const OpenRequest& request, uid_t owner) {
   const auto it = stacks_.find(request.stack);
   if (it == stacks_.end()) return make_error(EOPNOTSUPP, "not_served: no user-space stack '" + request.stack + "' here");
+  if (request.proto == L4Proto::udp) {
+    // A connected UDP socket: bound where the instance sends from towards the peer.
+    DatagramOptions options;
+    options.local.address.family = request.destination.address.family;
+    options.peer = request.destination;
+    return open_datagram(request.stack, options, request.nonblocking, owner);
+  }
   const std::uint64_t id = next_id_++;
-  auto session = PumpedSession::open(id, *it->second, request.proto, request.destination, request.nonblocking,
-                                     *pump_, executor_, nrd_.get(),
-                                     [this](std::uint64_t ended_id) { ended(ended_id); });
+  auto session = PumpedSession::open(id, *it->second, request.destination, request.nonblocking, executor_,
+                                     nrd_.get(), [this](std::uint64_t ended_id) { ended(ended_id); });
   if (!session) return session.error();
   Opened opened{id, (*session)->program_end()};
-  live_.emplace(id, Live{owner, std::move(*session)});
+  live_.emplace(id, Live{owner, std::move(*session), request.stack});
   return opened;
 }
 
-void UserStackHost::check_udp_sessions() {
-  std::vector<PumpedSession*> gone;
-  for (auto& [id, live] : live_) {
-    PumpedSession& s = *live.session;
-    if (s.proto() == L4Proto::udp && s.state() == SessionState::established &&
-        !pump_->udp_socket_alive(s.local(), s.peer(), s.program_cookie()))
-      gone.push_back(&s);
+Result<UserStackHost::Opened> UserStackHost::bind(const BindRequest& request, uid_t owner) {
+  if (!stacks_.contains(request.stack))
+    return make_error(EOPNOTSUPP, "not_served: no user-space stack '" + request.stack + "' here");
+  DatagramOptions options;
+  options.local = request.local;
+  options.v6only = request.v6only;
+  auto opened = open_datagram(request.stack, options, request.nonblocking, owner);
+  if (!opened && opened.error().code == EADDRINUSE && request.local.port != 0) {
+    // The port may be held by a socket its program has just closed (a server restarting): look now rather than
+    // at the next check, as a kernel frees the port at close.
+    close_gone_udp_sessions();
+    opened = open_datagram(request.stack, options, request.nonblocking, owner);
   }
-  for (PumpedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
+  return opened;
+}
+
+Result<UserStackHost::Opened> UserStackHost::open_datagram(const std::string& stack, const DatagramOptions& options,
+                                                          bool nonblocking, uid_t owner) {
+  const std::uint64_t id = next_id_++;
+  auto session = DatagramSession::open(id, *stacks_.at(stack), *pumps_.at(stack), options, nonblocking, executor_,
+                                       nrd_.get(), [this](std::uint64_t ended_id) { ended(ended_id); });
+  if (!session) return session.error();
+  Opened opened{id, (*session)->program_end()};
+  live_.emplace(id, Live{owner, std::move(*session), stack});
+  return opened;
+}
+
+void UserStackHost::close_gone_udp_sessions() {
+  std::map<std::string, std::optional<std::unordered_set<std::uint64_t>>, std::less<>> live_sockets;
+  std::vector<HostedSession*> gone;
+  for (auto& [id, live] : live_) {
+    HostedSession& s = *live.session;
+    if (s.program_cookie() == 0 || s.state() != SessionState::established) continue;
+    auto [at, fresh] = live_sockets.try_emplace(live.stack);
+    if (fresh) at->second = pumps_.at(live.stack)->live_sockets();
+    if (at->second && !at->second->contains(s.program_cookie())) gone.push_back(&s);
+  }
+  for (HostedSession* s : gone) s->program_closed();  // ended() runs later, from the executor
+}
+
+void UserStackHost::check_udp_sessions() {
+  close_gone_udp_sessions();
   close_gone_listeners();
   udp_timer_ = executor_.schedule(kUdpCheck, [this] { check_udp_sessions(); });
 }
@@ -141,7 +187,7 @@ Result<UserStackHost::Listening> UserStackHost::listen(const ListenRequest& requ
       [this, owner, stack](std::uint64_t session, std::unique_ptr<Connection> connection, kernel::UniqueFd ours) {
         auto pumped = PumpedSession::adopt(session, std::move(connection), std::move(ours), stack, executor_,
                                            nrd_.get(), [this](std::uint64_t ended_id) { ended(ended_id); });
-        live_.emplace(session, Live{owner, std::move(pumped)});
+        live_.emplace(session, Live{owner, std::move(pumped), stack});
       });
   if (!listener) return listener.error();
   (*listener)->next_session_id = [this] { return next_id_++; };
@@ -161,7 +207,7 @@ void UserStackHost::sent(std::uint64_t session) {
 void UserStackHost::ended(std::uint64_t id) {
   const auto it = live_.find(id);
   if (it == live_.end()) return;
-  const PumpedSession& s = *it->second.session;
+  const HostedSession& s = *it->second.session;
   ended_[id] = Outcome{it->second.owner, s.state(), s.error(), s.local(), s.why()};
   ended_order_.push_back(id);
   while (ended_order_.size() > kMaxOutcomes) {
@@ -178,7 +224,7 @@ StatusReply UserStackHost::status(std::uint64_t session, uid_t asker) const {
   reply.session = session;
   reply.state = SessionState::closed;
   if (const auto it = live_.find(session); it != live_.end() && (asker == 0 || asker == it->second.owner)) {
-    const PumpedSession& s = *it->second.session;
+    const HostedSession& s = *it->second.session;
     reply.state = s.state();
     reply.error = s.error();
     reply.local = s.local();

@@ -2,7 +2,9 @@
 // The user-space stack instances (lwip-dpdk, and plug-in kinds) that dmm-stackd runs for every program on the host
 // (DESIGN.md §2.4): one process owns each instance's port, so programs under dmm-run share it — several at once,
 // forked children, workers that dropped root — instead of each starting its own lwIP on the same interface and
-// resetting the others' connections. Each session is a PumpedSession: the program holds a real kernel fd.
+// resetting the others' connections. The program holds a real kernel fd for each session: a TCP session is a
+// PumpedSession, a UDP one (one peer or many) a DatagramSession, whose program sockets live in the instance's
+// DatagramPump namespace.
 //
 // Each session reports its path samples to the host config's dmm-nrd (nrd:), if any.
 //
@@ -25,7 +27,8 @@
 #include "dmm/nrd/nrd_client.hpp"
 #include "dmm/service/messages.hpp"
 #include "dmm/stack_registry.hpp"
-#include "pumped_session.hpp"
+#include "datagram_pump.hpp"
+#include "hosted_session.hpp"
 #include "service_listener.hpp"
 
 namespace dmm::service {
@@ -52,6 +55,8 @@ public:
   // Opens a session; the errno-shaped error of the stack (ENETUNREACH, ...) when it cannot even start. `owner`
   // is the uid that may ask for its status.
   Result<Opened> open(const OpenRequest& request, uid_t owner);
+  // A UDP socket on an instance with any number of peers (unconnected), bound where the request says.
+  Result<Opened> bind(const BindRequest& request, uid_t owner);
   void sent(std::uint64_t session);  // the program's end was passed on: our copy closes
 
   struct Listening {
@@ -74,6 +79,8 @@ private:
   // Every kUdpCheck: UDP sessions and listeners whose program end no process holds any more end (a UDP socket
   // says nothing when its peer closes; nobody connects to a listener to find out).
   void check_udp_sessions();
+  void close_gone_udp_sessions();
+  Result<Opened> open_datagram(const std::string& stack, const DatagramOptions& options, bool nonblocking, uid_t owner);
   void close_gone_listeners();
   static constexpr auto kUdpCheck = std::chrono::seconds(2);
   // Every second, each live session's progress for dmm-nrd (sessions report once more when they end).
@@ -88,20 +95,21 @@ private:
   };
   struct Live {
     uid_t owner = 0;
-    std::unique_ptr<PumpedSession> session;
+    std::unique_ptr<HostedSession> session;
+    std::string stack;
   };
 
   kernel::EpollExecutor& executor_;
   std::shared_ptr<spdlog::logger> log_;
   StackRegistry registry_;
   kernel::HostWorld world_;
-  std::optional<PumpNamespace> pump_;
+  std::map<std::string, std::unique_ptr<DatagramPump>, std::less<>> pumps_;  // by instance
   TimerId udp_timer_ = 0;
   // The host config's dmm-nrd, told about the sessions' paths as the shim tells it about kernel sessions (a
   // sample source only: the daemon places nothing, so it subscribes to no policy).
   std::unique_ptr<nrd::NrdClient> nrd_;
   TimerId progress_timer_ = 0;
-  std::map<std::string, std::unique_ptr<Stack>, std::less<>> stacks_;
+  std::map<std::string, std::unique_ptr<Stack>, std::less<>> stacks_;  // declared after pumps_: closes first
   std::map<std::uint64_t, Live> live_;
   struct LiveListener {
     uid_t owner = 0;

@@ -281,6 +281,17 @@ Result<Message> decode_listen(Reader& r, std::uint32_t id) {
   return Message{ListenRequest{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
 }
 
+Result<Message> decode_bind(Reader& r, std::uint32_t id) {
+  DMM_TRY(flags, r.u8("flags"));
+  DMM_TRY(local, r.endpoint("local"));
+  DMM_TRY(stack, r.name("stack"));
+  if (Status s = r.end(); !s) return s.error();
+  if (stack.empty()) return r.bad("empty stack name");
+  if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
+  if ((flags & ~3u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bits 0 and 1 are defined)");
+  return Message{BindRequest{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
+}
+
 Result<Message> decode_listening(Reader& r, std::uint32_t id) {
   DMM_TRY(error, r.i32("errno"));
   DMM_TRY(listener, r.u64("listener"));
@@ -310,6 +321,7 @@ std::string_view to_string(MessageType type) {
     case MessageType::session: return "session";
     case MessageType::listen: return "listen";
     case MessageType::listening: return "listening";
+    case MessageType::bind: return "bind";
   }
   return "unknown";
 }
@@ -425,6 +437,13 @@ std::string encode(const Message& message) {
       w.name(m.stack);
       return w.take();
     }
+    std::string operator()(const BindRequest& m) const {
+      Writer w(MessageType::bind, 2, m.id);
+      w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
+      w.endpoint(m.local);
+      w.name(m.stack);
+      return w.take();
+    }
     std::string operator()(const ListenReply& m) const {
       Writer w(MessageType::listening, 2, m.id);
       w.i32(m.error);
@@ -486,6 +505,7 @@ Result<Message> decode(std::span<const std::byte> bytes) {
     case MessageType::session: return decode_session(r, id);
     case MessageType::listen: return decode_listen(r, id);
     case MessageType::listening: return decode_listening(r, id);
+    case MessageType::bind: return decode_bind(r, id);
   }
   return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dmm/address.hpp"
+#include "dmm/datagram_socket.hpp"
 #include "dmm/result.hpp"
 #include "dmm/session.hpp"
 #include "dmm/units.hpp"
@@ -109,6 +110,13 @@ public:
                                                    const ListenOptions& options) {
     (void)options;
     return listen(on, proto, events);
+  }
+  // A UDP socket with any number of peers (datagram_socket.hpp). Stacks that cannot make one say EOPNOTSUPP.
+  virtual Result<std::unique_ptr<DatagramSocket>> open_datagram(const DatagramOptions& options,
+                                                                ConnectionEvents& events) {
+    (void)options;
+    (void)events;
+    return make_error(EOPNOTSUPP, "stack '" + info().id + "' has no unconnected UDP sockets");
   }
   // True while connections already closed by the application still have data or a FIN to deliver. A kernel
   // does this after the process is gone; a stack living inside the process must be waited for before it exits.

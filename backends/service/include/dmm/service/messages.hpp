@@ -40,9 +40,12 @@
 //                              port 0: the instance picks), name stack
 //   listening daemon -> client i32 errno (0: listening, one fd attached: an AF_UNIX listener whose connections are
 //                              the instance's), u64 listener, endpoint local (as bound), name reason, text message
+//   bind      client -> daemon u8 flags (as listen's), endpoint local (the any address or the instance's; port 0:
+//                              the instance picks), name stack: an unconnected UDP socket (any peers), answered by
+//                              `opened` (the fd: a real UDP socket bound as asked, whose datagrams the instance carries)
 // Each connection a program accepts from such a listener starts with an AcceptedHeader (below), then the data.
 // An endpoint is u8 family (4 or 6), 16 address bytes (an IPv4 address in the first 4, the rest zero), u16 port.
-// A version-1 message of types 6..11 is unknown_type.
+// A version-1 message of types 6..12 is unknown_type.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -81,8 +84,9 @@ enum class MessageType : std::uint8_t {
   session = 9,
   listen = 10,
   listening = 11,
+  bind = 12,
 };
-inline constexpr std::uint8_t kLastMessageType = 11;
+inline constexpr std::uint8_t kLastMessageType = 12;
 inline constexpr std::uint8_t kLastVersion1Type = 5;
 std::string_view to_string(MessageType type);
 
@@ -198,8 +202,17 @@ struct ListenReply {
   std::string message;
 };
 
+// An unconnected UDP socket on an instance (DNS clients and servers: any number of peers), answered by `opened`.
+struct BindRequest {
+  std::uint32_t id = 0;
+  std::string stack;
+  Endpoint local;            // the any address or the instance's; port 0: one the instance picks
+  bool nonblocking = false;  // the program's socket has O_NONBLOCK
+  bool v6only = false;       // IPV6_V6ONLY: on the IPv6 any address, IPv6 only (else both families)
+};
+
 using Message = std::variant<Hello, Welcome, SocketsRequest, SocketsReply, ErrorMessage, OpenRequest, OpenReply,
-                             StatusRequest, StatusReply, ListenRequest, ListenReply>;
+                             StatusRequest, StatusReply, ListenRequest, ListenReply, BindRequest>;
 
 // The first bytes of every connection accepted from a listener of a user-space instance (the preload shim reads
 // them in accept() and answers getpeername/getsockname from them): magic "DMMA", u64 session, endpoint peer,

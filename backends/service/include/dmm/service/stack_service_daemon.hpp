@@ -19,6 +19,7 @@
 #include <span>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "dmm/host/host_config.hpp"
@@ -96,7 +97,14 @@ private:
   bool on_status(Peer& peer, const StatusRequest& request);
   bool on_listen(Peer& peer, const ListenRequest& request);
   bool refuse_listen(Peer& peer, const ListenRequest& request, const Error& why);
-  // Logs a refused open or listen (`event`) and answers it with a Reply carrying the errno and reason.
+  bool on_bind(Peer& peer, const BindRequest& request);
+  // What open, listen and bind share: a peer that does not read its replies is dropped (true: it was); a request
+  // for a stack that is not in the config, not run here, or not the peer's to use gets the refusal returned.
+  bool dropped_for_unread_replies(Peer& peer);
+  std::optional<Error> user_request_refusal(const Peer& peer, const std::string& stack) const;
+  // Sends `opened` with the program's end of a session; false when the peer was dropped.
+  bool send_opened(Peer& peer, std::uint32_t id, std::uint64_t session, int program_end);
+  // Logs a refused open, listen or bind (`event`) and answers it with a Reply carrying the errno and reason.
   template <typename Reply>
   bool refuse_with(Peer& peer, std::uint32_t id, const std::string& stack, const std::string& where, const Error& why,
                    const char* event, const char* fallback);
