@@ -34,7 +34,8 @@ Result<std::unique_ptr<LwipDatagramSocket>> LwipDatagramSocket::open(LwipInterfa
   const bool v6 = local.family == IpFamily::v6;
   if (options.peer && options.peer->address.family == IpFamily::v6 && !interface.has_ipv6())
     return make_error(ENETUNREACH, "the instance has no IPv6 address (address6:)");
-  if (v6 && !interface.has_ipv6()) return make_error(EADDRNOTAVAIL, "the instance has no IPv6 address (address6:)");
+  // The IPv6 any address binds without an IPv6 address too, as on Linux (dnsmasq opens [::]:53 beside 0.0.0.0:53
+  // everywhere): such a socket just never receives IPv6.
   if (!is_any(local) && local != interface.address() && local != interface.address6())
     return make_error(EADDRNOTAVAIL, local.to_string() + " is not an address of this instance");
   if (options.peer && !interface.can_reach(options.peer->address))
