@@ -7,15 +7,18 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dmm/service/messages.hpp"
 #include "dmm/service/socket_kind.hpp"
+#include "dmm/service/udp_packet.hpp"
 
 namespace {
 
@@ -56,6 +59,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto header = decode_accepted_header(std::as_bytes(std::span(data, size)));
     if (header.ok() && encode_accepted_header(*header) != bytes)
       fail("an accepted header re-encodes differently", std::string(bytes.substr(0, 4)));
+  }
+  // As a packet the datagram pump read from its tun: parsed (its payload inside the input) or refused, and a parsed
+  // datagram builds into a packet that parses to the same datagram.
+  const auto span = std::as_bytes(std::span(data, size));
+  if (auto packet = parse_udp_packet(span); packet.ok()) {
+    if (packet->payload.data() < span.data() || packet->payload.data() + packet->payload.size() > span.data() + size)
+      fail("a parsed payload outside the packet", std::to_string(size));
+    std::vector<std::byte> built;
+    if (!build_udp_packet(packet->source, packet->destination, packet->payload, built).ok())
+      fail("a parsed datagram does not build", packet->source.to_string());
+    auto again = parse_udp_packet(built);
+    if (!again.ok() || again->source != packet->source || again->destination != packet->destination ||
+        !std::equal(again->payload.begin(), again->payload.end(), packet->payload.begin(), packet->payload.end()))
+      fail("a built packet parses to another datagram", packet->source.to_string());
   }
   auto m = decode(bytes);
   if (!m.ok()) {

@@ -140,7 +140,7 @@ TEST(ServiceMessages, OtherVersionsAndTypesAreRefused) {
   bytes[3] = 6;  // open: a version-2 type, not in a version-1 message
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
   bytes[2] = 2;
-  bytes[3] = 12;
+  bytes[3] = kLastMessageType + 1;
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
   bytes[3] = static_cast<char>(0xff);
   EXPECT_EQ(problem_of(bytes), DecodeProblem::unknown_type);
@@ -195,6 +195,39 @@ TEST(ServiceMessages, SessionMessagesRoundTripAndTheirFieldsAreChecked) {
   EXPECT_EQ(problem_of(no_port), DecodeProblem::bad_field);
   EXPECT_EQ(problem_of(encode(Message{StatusRequest{1, 0}})), DecodeProblem::bad_field);
   EXPECT_EQ(problem_of(encode(Message{OpenReply{1, 0, 0, "", ""}})), DecodeProblem::bad_field);
+}
+
+TEST(ServiceMessages, BindRequestsRoundTripAndTheirFlagsAreChecked) {
+  BindRequest bind;
+  bind.id = 12;
+  bind.stack = "user0";
+  bind.local = *Endpoint::parse("[::]:53");
+  bind.nonblocking = true;
+  bind.v6only = true;
+  const BindRequest b = round_trip(bind);
+  EXPECT_EQ(b.id, 12u);
+  EXPECT_EQ(b.stack, "user0");
+  EXPECT_EQ(b.local, bind.local);
+  EXPECT_TRUE(b.nonblocking);
+  EXPECT_TRUE(b.v6only);
+  bind.local = *Endpoint::parse("0.0.0.0:0");  // port 0: the instance picks
+  bind.nonblocking = bind.v6only = false;
+  const BindRequest any = round_trip(bind);
+  EXPECT_EQ(any.local, bind.local);
+  EXPECT_FALSE(any.nonblocking);
+  EXPECT_FALSE(any.v6only);
+  std::string bytes = encode(Message{bind});
+  EXPECT_EQ(static_cast<MessageType>(bytes[3]), MessageType::bind);
+  bytes[kHeaderBytes] = 4;  // flags: bits 0 and 1 only
+  auto bad = decode(bytes);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("flags 4"), std::string::npos) << bad.error().message;
+  bind.stack.clear();
+  EXPECT_EQ(problem_of(encode(Message{bind})), DecodeProblem::bad_field);
+  // Version 1 has no such message.
+  std::string v1 = encode(Message{BindRequest{1, "user0", *Endpoint::parse("0.0.0.0:53"), false, false}});
+  v1[2] = 1;
+  EXPECT_EQ(problem_of(v1), DecodeProblem::unknown_type);
 }
 
 TEST(ServiceMessages, TrailingBytesAreRefused) {
