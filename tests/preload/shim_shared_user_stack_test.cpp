@@ -283,6 +283,23 @@ TEST_F(SharedUserStackServers, AcceptedConnectionsHaveTheirPeersAddressAndPortAn
   EXPECT_NE(log.find("\"stack\":\"user0\""), std::string::npos) << log;
 }
 
+TEST_F(SharedUserStackServers, AListenerOnPortZeroReportsThePortTheInstancePicked) {
+  const std::string config = write_user_config("  - {match: {}, use: [user0]}\n", "anyport.yaml");
+  Child server = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config, "--", "/usr/bin/python3", "-c",
+                                             "import socket\nl = socket.socket()\nl.listen(1)\n"
+                                             "print('port=%d' % l.getsockname()[1], flush=True)\n"
+                                             "c, _ = l.accept()\nc.sendall(b'picked')\n"}));
+  const std::string port = facts(server.read_line(10s).value_or("") + "\n")["port"];
+  ASSERT_FALSE(port.empty());
+  EXPECT_NE(port, "0");
+  const Outcome c = in_srv({"/usr/bin/python3", "-c",
+                            "import socket, sys\ns = socket.create_connection(('10.232.3.2', int(sys.argv[1])))\n"
+                            "print(s.recv(100).decode())\n", port});
+  ASSERT_TRUE(exited_with(c, 0)) << c.err;
+  EXPECT_EQ(c.out, "picked\n");
+  EXPECT_TRUE(exited_with(server.wait(10s), 0));
+}
+
 TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) {
   // nginx's usual pair of listens, 0.0.0.0:8090 and [::]:8090 (IPV6_V6ONLY), side by side on the instance.
   const std::string served = write_random_file(*dir_, "page.bin", 20000);
@@ -391,6 +408,15 @@ TEST_F(SharedUserStack, Ipv6CurlDigAndAServerOverTheInstance) {
   const Outcome served = server.wait(10s);
   ASSERT_TRUE(exited_with(served, 0));
   EXPECT_EQ(facts(served.out).at("peer"), "fd00:232:3::1");
+  // A neighbour that never answers solicitations fails a connect in seconds (EHOSTUNREACH), as IPv4's ARP does.
+  const Outcome absent = run_dmm(config, {"/usr/bin/python3", "-c",
+      "import socket, time, errno\ns = socket.socket(socket.AF_INET6)\nt = time.monotonic()\n"
+      "try:\n    s.connect(('fd00:232:3::99', 80))\n    print('error=none')\n"
+      "except OSError as e:\n    print('error=%s' % errno.errorcode[e.errno])\n"
+      "print('seconds=%d' % (time.monotonic() - t))\n"});
+  ASSERT_TRUE(exited_with(absent, 0)) << absent.err;
+  EXPECT_EQ(facts(absent.out).at("error"), "EHOSTUNREACH");
+  EXPECT_LE(std::stoi(facts(absent.out).at("seconds")), 5);
 }
 
 TEST_F(SharedUserStack, AnInstanceInsideAProgramCannotTakeTheInterfaceTheDaemonDrives) {

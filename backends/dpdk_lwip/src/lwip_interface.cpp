@@ -6,6 +6,7 @@
 #include <lwip/netif.h>
 #include <netif/ethernet.h>
 #include <lwip/ethip6.h>
+#include <lwip/priv/nd6_priv.h>
 
 #include <cstring>
 
@@ -73,12 +74,23 @@ Status LwipInterface::add_ipv6(const IpAddress& address, std::uint8_t prefix_len
 }
 
 std::string LwipInterface::next_hop(const IpAddress& to) const {
+  if (to.family == IpFamily::v6) return to.to_string();  // on-link only
   if (IpPrefix::of(address_, prefix_length_).contains(to) || !gateway_) return to.to_string();
   return gateway_->to_string();
 }
 
 bool LwipInterface::neighbour_resolved(const IpAddress& to) {
-  if (to.family != IpFamily::v4) return true;  // neighbour discovery: lwIP's own timers (not checked here)
+  if (to.family == IpFamily::v6) {
+    // On-link only (no IPv6 gateway): the neighbour is `to`. lwIP keeps no lookup for it in its API, but its
+    // neighbour cache is exported (nd6_priv.h); an entry past INCOMPLETE has answered a solicitation.
+    for (int i = 0; i < LWIP_ND6_NUM_NEIGHBORS; ++i) {
+      const nd6_neighbor_cache_entry& entry = neighbor_cache[i];
+      if (entry.netif == &netif_ && entry.state >= ND6_REACHABLE &&
+          std::memcmp(entry.next_hop_address.addr, to.bytes.data(), 16) == 0)
+        return true;
+    }
+    return false;
+  }
   const IpAddress& hop = IpPrefix::of(address_, prefix_length_).contains(to) || !gateway_ ? to : *gateway_;
   ip4_addr_t address;
   std::memcpy(&address.addr, hop.bytes.data(), 4);

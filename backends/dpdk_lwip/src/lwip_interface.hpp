@@ -41,7 +41,8 @@ public:
   bool can_reach(const IpAddress& to) const;
   bool has_ipv6() const { return address6_.has_value(); }
   const std::optional<IpAddress>& address6() const { return address6_; }
-  // The next hop towards `to` (itself on the subnet, else the gateway) has answered ARP: lwIP holds its address.
+  // The next hop towards `to` (itself on the subnet, else the gateway) has answered ARP (IPv6: neighbour
+  // solicitation): lwIP holds its link-layer address.
   // A host that never answers leaves a connection retransmitting its SYN into nothing; the kernel gives up with
   // EHOSTUNREACH after about 3 s of unanswered neighbour solicitations, and so do connections here.
   bool neighbour_resolved(const IpAddress& to);

@@ -184,7 +184,9 @@ err_t LwipTcpConnection::on_poll(void* arg, tcp_pcb* pcb) {
       !self->interface_.neighbour_resolved(self->remote_.address)) {
     self->detach_pcb();
     tcp_abort(pcb);
-    self->fail(make_error(EHOSTUNREACH, "connect to " + self->remote_.to_string() + ": no ARP reply from " +
+    const bool v4 = self->remote_.address.family == IpFamily::v4;
+    self->fail(make_error(EHOSTUNREACH, "connect to " + self->remote_.to_string() +
+                                            (v4 ? ": no ARP reply from " : ": no neighbour advertisement from ") +
                                             self->interface_.next_hop(self->remote_.address) + " within " +
                                             std::to_string(kNeighbourTimeout.count() / 1000) + " s (host down?)"));
     return ERR_ABRT;

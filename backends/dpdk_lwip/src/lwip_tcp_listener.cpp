@@ -55,6 +55,11 @@ void LwipTcpListener::close() {
   pcb_ = nullptr;
 }
 
+std::optional<Endpoint> LwipTcpListener::local_endpoint() const {
+  if (!pcb_) return std::nullopt;
+  return Endpoint{from_lwip(pcb_->local_ip), pcb_->local_port};
+}
+
 err_t LwipTcpListener::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<LwipTcpListener*>(arg);
   if (!self || !pcb || err != ERR_OK) return ERR_VAL;  // lwIP aborts the new pcb

@@ -22,6 +22,7 @@ public:
   LwipTcpListener& operator=(const LwipTcpListener&) = delete;
 
   void close() override;
+  std::optional<Endpoint> local_endpoint() const override;
   std::uint16_t port() const { return port_; }
 
 private:

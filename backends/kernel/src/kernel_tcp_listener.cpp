@@ -39,9 +39,11 @@ void KernelTcpListener::close() {
   fd_.reset();
 }
 
-Result<Endpoint> KernelTcpListener::local_endpoint() const {
-  if (!fd_) return make_error(EBADF, "listener is closed");
-  return local_endpoint_of(fd_.get());
+std::optional<Endpoint> KernelTcpListener::local_endpoint() const {
+  if (!fd_) return std::nullopt;
+  auto bound = local_endpoint_of(fd_.get());
+  if (!bound) return std::nullopt;
+  return *bound;
 }
 
 void KernelTcpListener::on_io() {

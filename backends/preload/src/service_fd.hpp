@@ -3,8 +3,8 @@
 // socket, so the data path needs the shim for nothing. What an AF_UNIX socket answers differently from the TCP or
 // UDP socket the program believes it holds is answered here: the session's addresses, SO_ERROR and a second
 // connect() (from the daemon's status), SO_DOMAIN/SO_TYPE/SO_PROTOCOL, TCP/IP-level options (accepted and read
-// back), a reset read as ECONNRESET. Only TCP sessions are such ends: a UDP session's end is a real connected UDP
-// socket (the daemon's pump namespace), FdState::placed like a kernel instance's.
+// back), a reset read as ECONNRESET. Only TCP sessions are such ends: a UDP session's end is a real UDP socket
+// (connected or not, in the instance's datagram namespace of the daemon's), FdState::placed like a kernel instance's.
 // After exec the shim's table is gone and the fd is what it is: data still flows; addresses read as AF_UNIX.
 #include <sys/socket.h>
 

@@ -51,6 +51,8 @@ Result<std::unique_ptr<ServiceListener>> ServiceListener::open(std::uint64_t id,
   if (!listener) return listener.error();
   l->listener_ = std::move(*listener);
   l->local_ = local;
+  // Port 0: the one the instance picked, which the program's getsockname reports.
+  if (auto bound = l->listener_->local_endpoint()) l->local_.port = bound->port;
   l->program_ = std::move(fd);
   return l;
 }

@@ -89,6 +89,8 @@ class Listener {
 public:
   virtual ~Listener() = default;
   virtual void close() = 0;
+  // Where it listens: the port the stack picked for port 0 (getsockname after listen). nullopt: cannot tell.
+  virtual std::optional<Endpoint> local_endpoint() const { return std::nullopt; }
 };
 
 class Stack {

@@ -1,6 +1,7 @@
 #pragma once
 // A listening kernel TCP (or MPTCP) socket: every connection it accepts becomes a KernelConnection handed to
 // AcceptEvents::on_accept, whose receiver calls set_events on it.
+#include <optional>
 #include <memory>
 
 #include "dmm/kernel/epoll_executor.hpp"
@@ -20,7 +21,7 @@ public:
   // Stops listening; connections still in the accept queue are reset by the kernel.
   void close() override;
   int fd() const { return fd_.get(); }
-  Result<Endpoint> local_endpoint() const;  // the bound address (the port the kernel chose for port 0)
+  std::optional<Endpoint> local_endpoint() const override;  // the bound address (the kernel's port for port 0)
 
 private:
   KernelTcpListener(UniqueFd fd, EpollExecutor& executor, AcceptEvents& events)

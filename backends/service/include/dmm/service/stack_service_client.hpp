@@ -46,7 +46,8 @@ public:
   Result<std::vector<kernel::UniqueFd>> sockets(std::string_view stack, int domain, int type, int protocol, int count);
 
   // A session of a user-space stack instance the daemon runs (protocol version 2): the program's end of it, an
-  // AF_UNIX SOCK_STREAM socket for TCP, a connected UDP socket (of the daemon's pump namespace) for UDP, with FD_CLOEXEC, and O_NONBLOCK if asked. A TCP
+  // AF_UNIX SOCK_STREAM socket for TCP, a connected UDP socket (of the instance's datagram namespace in the
+  // daemon) for UDP, with FD_CLOEXEC, and O_NONBLOCK if asked. A TCP
   // session is still connecting when this returns: its end becomes writable once the handshake is over, or
   // readable with an error (ECONNRESET) if it failed; status() tells which, and why. Errors as sockets(), plus
   // EOPNOTSUPP from a daemon that speaks version 1 only, and the stack's own immediate error (ENETUNREACH,
