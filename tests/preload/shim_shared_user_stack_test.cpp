@@ -456,5 +456,32 @@ TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsN
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.sock")));
 }
 
+TEST_F(SharedUserStack, AnEditedInstanceIsRunAnewByTheNextProgramOnceTheOnDemandDaemonIsIdle) {
+  start_http();
+  const auto local_ip = [&] {
+    const Outcome o = run_dmm(config_, {"curl", "-sS", "-o", "/dev/null", "-w", "%{local_ip}",
+                                        std::string("http://") + kUserServer0 + ":8080/file.bin"});
+    EXPECT_TRUE(exited_with(o, 0)) << o.err;
+    return o.out;
+  };
+  EXPECT_EQ(local_ip(), kUserClient0);  // the on-demand daemon started with the config as written
+  ASSERT_FALSE(daemons().empty());
+  // The instance's address changes (saved as editors do: written aside, renamed over). The daemon cannot move a
+  // running instance; it exits once no program uses it, and the next program's dmm-run starts it anew.
+  std::string text = read_text(config_);
+  const std::string from = std::string(kUserClient0) + "/24";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "10.232.3.7/24");
+  const std::string next = dir_->write("edited.yaml", text);
+  ASSERT_EQ(::rename(next.c_str(), config_.c_str()), 0);
+  bool gone = false;
+  for (int i = 0; i < 80 && !gone; ++i) {
+    gone = daemons().empty();
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(gone) << "the on-demand daemon still runs the old instance";
+  EXPECT_EQ(local_ip(), "10.232.3.7");
+}
+
 }  // namespace
 }  // namespace dmm::test

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "dmm/service/stack_service_client.hpp"
 #include "netns_lab.hpp"
 #include "service_harness.hpp"
@@ -96,6 +98,54 @@ TEST_F(StackdProgram, BadConfigIsTwoWithItsLocationAndCheckSaysWhatItServes) {
   ASSERT_TRUE(exited_with(check, 0)) << check.err;
   EXPECT_EQ(check.out, "config ok: 1 of 2 stacks served, socket " + socket_ + " mode 0666\n");
   EXPECT_NE(::access(socket_.c_str(), F_OK), 0) << "--check must not listen";
+}
+
+TEST_F(StackdProgram, CheckLooksAtTheHostToo) {
+  // The config is well formed, but its namespace does not exist on this host: --check says so where it is written.
+  const std::string absent = dir_.write("absent-ns.yaml", "stacks:\n  - {name: host, kind: kernel}\n"
+                                                          "  - {name: gone, kind: kernel, netns: dmm-no-such-ns-here}\n"
+                                                          "policy: [{match: {}, use: [host]}]\nservice: {socket: s.sock}\n");
+  const Outcome o = run({stackd(), "--config", absent, "--check"});
+  ASSERT_TRUE(exited_with(o, 2)) << o.out << o.err;
+  EXPECT_EQ(o.err.rfind("dmm-stackd: " + absent + ":3:", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find("dmm-no-such-ns-here"), std::string::npos) << o.err;
+}
+
+TEST_F(StackdProgram, AnEditedConfigIsServedWithoutARestartAndABrokenEditIsNot) {
+  const auto config_allowing = [&](const std::string& who) {
+    // Written next to the old one and renamed over it, as editors save.
+    const std::string next = dir_.write("next.yaml",
+                                        "stacks:\n"
+                                        "  - {name: host, kind: kernel}\n"
+                                        "  - {name: blue, kind: kernel, netns: " + blue_ + ", allow: {users: [" + who + "]}}\n"
+                                        "policy:\n  - {match: {}, use: [blue, host]}\n"
+                                        "service: {socket: stackd.sock}\nlog: {level: debug}\n");
+    EXPECT_EQ(::rename(next.c_str(), config_.c_str()), 0);
+  };
+  const std::string socket = socket_;
+  const auto ask_as_nobody = [&] {
+    return run_as({65534, 65534, {}, cli_}, [&]() -> std::string {
+      auto c = StackServiceClient::connect(socket, 5s);
+      if (!c) return "connect: " + c.error().message;
+      auto fds = c->sockets("blue", AF_INET, SOCK_STREAM, 0, 1);
+      return fds ? std::string("granted") : std::string(strerrorname_np(fds.error().code));
+    });
+  };
+  config_allowing("root");
+  Child daemon = start_daemon();
+  EXPECT_EQ(ask_as_nobody(), "EACCES");
+  config_allowing("nobody");
+  EXPECT_TRUE(eventually([&] { return ask_as_nobody() == "granted"; }, 8s));
+  // An edit that does not load leaves the daemon serving what it had.
+  const std::string broken = dir_.write("broken.yaml", "stacks: [{name: blue, kind: kernel, netns: \n");
+  ASSERT_EQ(::rename(broken.c_str(), config_.c_str()), 0);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(ask_as_nobody(), "granted");
+  ::kill(daemon.pid(), SIGTERM);
+  const Outcome o = daemon.wait(10s);
+  ASSERT_TRUE(exited_with(o, 0)) << o.err;
+  EXPECT_NE(o.err.find("event=config_reloaded"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("event=config_invalid error=\"" + config_ + ":"), std::string::npos) << o.err;
 }
 
 TEST_F(StackdProgram, RuntimeFailuresAreThree) {

@@ -3,9 +3,11 @@
 #include "dmm/service/stack_service_daemon.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cstring>
 
+#include "config_reload.hpp"
 #include "daemon_peer.hpp"
 #include "user_stack_host.hpp"
 #include "dmm/host/kernel_instance.hpp"
@@ -29,6 +31,7 @@ StackServiceDaemon::StackServiceDaemon(host::HostConfig config, kernel::EpollExe
     : config_(std::move(config)), executor_(executor), log_(std::move(log)), options_(options) {}
 
 StackServiceDaemon::~StackServiceDaemon() {
+  if (config_timer_ != 0) executor_.cancel(config_timer_);
   for (auto& [id, peer] : peers_) {
     executor_.cancel(peer->hello_timer);
     executor_.unwatch(peer->fd.get());
@@ -91,6 +94,68 @@ Status StackServiceDaemon::open() {
   log_->info("event=started socket={} mode={} stacks={} max_peers={} protocol={}..{}", config_.service->socket, mode,
              served.empty() ? "-" : served, config_.service->max_peers, kLowestVersion, kHighestVersion);
   return {};
+}
+
+Result<std::vector<std::string>> StackServiceDaemon::reload(host::HostConfig next) {
+  ConfigMerge merge = merge_for_running_daemon(config_, std::move(next));
+  // Kernel instances: those whose namespace is unchanged stay open; new ones open now, all or nothing.
+  std::map<std::string, kernel::InstanceSockets, std::less<>> instances;
+  for (const host::StackSpec& spec : merge.config.stacks) {
+    if (!spec.kernel || !spec.kernel->netns) continue;
+    const host::StackSpec* before = config_.find_stack(spec.name);
+    const auto open = instances_.find(spec.name);
+    if (open != instances_.end() && before && before->kernel && before->kernel->netns == spec.kernel->netns) {
+      instances.emplace(spec.name, std::move(open->second));
+      instances_.erase(open);
+      continue;
+    }
+    auto sockets = kernel::InstanceSockets::open(host::kernel_stack_config(spec));
+    if (!sockets) {
+      for (auto& [name, kept] : instances) instances_.emplace(name, std::move(kept));  // as they were
+      return sockets.error();
+    }
+    instances.emplace(spec.name, std::move(*sockets));
+  }
+  instances_ = std::move(instances);
+  config_ = std::move(merge.config);
+  return merge.not_applied;
+}
+
+std::optional<StackServiceDaemon::FileStamp> StackServiceDaemon::stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{st.st_dev, st.st_ino, st.st_size,
+                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+void StackServiceDaemon::watch_config(Duration every,
+                                      std::function<void(const std::vector<std::string>&)> needs_restart) {
+  config_every_ = every;
+  needs_restart_ = std::move(needs_restart);
+  config_stamp_ = stamp_of(config_.file);
+  config_timer_ = executor_.schedule(every, [this] { check_config_file(); });
+}
+
+void StackServiceDaemon::check_config_file() {
+  config_timer_ = executor_.schedule(config_every_, [this] { check_config_file(); });
+  const std::optional<FileStamp> now = stamp_of(config_.file);
+  if (!now || now == config_stamp_) return;  // unchanged, or gone for a moment (an editor's rename)
+  config_stamp_ = now;
+  auto next = host::load_host_config_file(config_.file);
+  if (!next) {
+    log_->error("event=config_invalid error=\"{}\" serving=\"the config as it was\"", next.error().message);
+    return;
+  }
+  auto not_applied = reload(std::move(*next));
+  if (!not_applied) {
+    log_->error("event=config_not_applied error=\"{}\" serving=\"the config as it was\"",
+                not_applied.error().message);
+    return;
+  }
+  std::string waiting;
+  for (const std::string& name : *not_applied) waiting += (waiting.empty() ? "" : ",") + name;
+  log_->info("event=config_reloaded file={} waits_for_restart={}", config_.file, waiting.empty() ? "-" : waiting);
+  if (!not_applied->empty() && needs_restart_) needs_restart_(*not_applied);
 }
 
 void StackServiceDaemon::accept_all() {

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <functional>
 #include <optional>
@@ -31,6 +34,23 @@ int usage_error(const std::string& what) {
   return kExitUsage;
 }
 
+// What dmm-stackd needs beyond the config to run its lwip-dpdk instances: /dev/net/tun and `ip` (datagram_pump).
+dmm::Status check_user_space_needs(const dmm::host::HostConfig& config) {
+  const auto user = std::find_if(config.stacks.begin(), config.stacks.end(),
+                                 [](const dmm::host::StackSpec& s) { return s.lwip_dpdk.has_value(); });
+  if (user == config.stacks.end()) return {};
+  const std::string where = config.file + ":" + std::to_string(user->mark.line) + ":" +
+                            std::to_string(user->mark.column) + ": stack '" + user->name + "': ";
+  if (::access("/dev/net/tun", R_OK | W_OK) != 0) {
+    const int err = errno;
+    return dmm::make_error(err, where + "/dev/net/tun is not usable (" + std::strerror(err) +
+                                    "): a user-space instance's UDP sockets need a tun device");
+  }
+  for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"})
+    if (::access((std::string(dir) + "/ip").c_str(), X_OK) == 0) return {};
+  return dmm::make_error(ENOENT, where + "`ip` (iproute2) is not installed: it sets up the instance's UDP namespace");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,13 +61,16 @@ int main(int argc, char** argv) {
       "the config's lwip-dpdk instances for every program under dmm-run (sessions and listeners; each program's\n"
       "fd is a real socket the daemon pumps), over the Unix socket `service.socket`. Each stack's `allow:` says\n"
       "which users and groups may use it (root always may). Runs as root. Logs go to stderr, one `event=... key=value` line each; the level\n"
-      "is the host config's `log.level`. SIGTERM or SIGINT stop it (exit 0).\n\n"
+      "is the host config's `log.level`. SIGTERM or SIGINT stop it (exit 0). An edit of the config file is served\n"
+      "within 2 s (`allow:`, kernel instances); a changed lwip-dpdk instance or `service:` needs a restart (with\n"
+      "--idle-exit it exits as soon as no program uses it, and the next dmm-run starts it anew).\n\n"
       "Options");
   std::string config_path;
   desc.add_options()
       ("help,h", "print this help and exit")
       ("config,c", po::value(&config_path), "the host config (dmm.yaml, with a `service:` section)")
-      ("check", "load and check the config, print a summary, and exit (0 if it is good)")
+      ("check", "load and check the config and the host (namespaces, interfaces, tun), print a summary, and exit "
+       "(0 if both are good)")
       ("idle-exit", po::value<std::string>(), "stop (exit 0) once no program has been connected and no session "
        "open for this long, e.g. 30s (dmm-run starts the daemon on demand with it)");
   po::variables_map vm;
@@ -83,6 +106,16 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (vm.count("check")) {
+    // The host too, as a start would find it: namespaces, interfaces, congestion controls, plug-ins, and what
+    // running user-space instances needs (a tun device and `ip` for their UDP namespaces).
+    if (dmm::Status host = dmm::host::check_host(*config); !host) {
+      std::cerr << "dmm-stackd: " << host.error().message << "\n";
+      return kExitUsage;
+    }
+    if (dmm::Status needs = check_user_space_needs(*config); !needs) {
+      std::cerr << "dmm-stackd: " << needs.error().message << "\n";
+      return kExitUsage;
+    }
     int served = 0;
     for (const auto& stack : config->stacks) served += (stack.kernel && stack.kernel->netns) || stack.lwip_dpdk ? 1 : 0;
     char mode[8];
@@ -109,13 +142,33 @@ int main(int argc, char** argv) {
     std::cerr << "dmm-stackd: " << daemon.error().message << "\n";
     return kExitRuntime;
   }
+  // An edited config is served from the next check on, as far as a running daemon can; what needs a restart (a
+  // user-space instance changed, the socket moved) ends an on-demand daemon as soon as nobody uses it — the next
+  // dmm-run starts one with the config as it is now — and is left to the administrator otherwise.
+  bool restart_for_config = false;
+  (*daemon)->watch_config(std::chrono::seconds(2), [&](const std::vector<std::string>& waiting) {
+    std::string names;
+    for (const std::string& name : waiting) names += (names.empty() ? "" : ",") + name;
+    if (idle_exit) {
+      restart_for_config = true;
+      log->info("event=config_needs_restart waiting={} action=\"exit once no program uses this daemon\"", names);
+    } else {
+      log->warn("event=config_needs_restart waiting={} action=\"restart dmm-stackd to apply\"", names);
+    }
+  });
   // An on-demand daemon ends when nobody has needed it for `idle_exit` (checked once a second).
   std::function<void()> check_idle;
   dmm::TimePoint idle_since{-1};
   if (idle_exit) {
     check_idle = [&] {
       const dmm::TimePoint now = (*executor)->now();
-      if ((*daemon)->peers() > 0 || (*daemon)->live_sessions() > 0) {
+      const bool in_use = (*daemon)->peers() > 0 || (*daemon)->live_sessions() > 0;
+      if (restart_for_config && !in_use) {
+        log->info("event=exit_for_config");
+        (*executor)->stop();
+        return;
+      }
+      if (in_use) {
         idle_since = dmm::TimePoint{-1};
       } else if (idle_since < dmm::TimePoint::zero()) {
         idle_since = now;

@@ -75,6 +75,14 @@ public:
   const std::string& socket_path() const { return config_.service->socket; }
   // The stacks served (kernel instances with a netns, user-space instances), in config order.
   std::vector<StackId> served_stacks() const;
+  // Serves `next` (the host config as edited) from now on, as far as a running daemon can (config_reload.hpp):
+  // admission and kernel instances at once. Returns what waits for a restart (stack names, "service"); an error,
+  // and the old config kept whole, when a new kernel instance's namespace cannot be opened.
+  Result<std::vector<std::string>> reload(host::HostConfig next);
+  // Looks at the config file every `every` (its inode, size and mtime: editors replace files) and reloads it when
+  // it changed. An edit that does not load (FILE:LINE:COL in the log) leaves the running config as it is; what the
+  // reload could not apply is passed to `needs_restart` (and logged).
+  void watch_config(Duration every, std::function<void(const std::vector<std::string>&)> needs_restart);
   // Sessions and listeners of the user-space instances that are open (an idle daemon has none).
   std::size_t live_sessions() const;
 
@@ -114,7 +122,21 @@ private:
   void reject(Peer& peer, const std::string& reason, int code, const std::string& message);
   void drop(PeerId id, const std::string& reason, const std::string& detail);
 
+  void check_config_file();
+  struct FileStamp {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = -1;
+    std::int64_t mtime_ns = 0;
+    friend bool operator==(const FileStamp&, const FileStamp&) = default;
+  };
+  static std::optional<FileStamp> stamp_of(const std::string& path);
+
   host::HostConfig config_;
+  std::optional<FileStamp> config_stamp_;  // of the file as last loaded
+  Duration config_every_{0};
+  TimerId config_timer_ = 0;
+  std::function<void(const std::vector<std::string>&)> needs_restart_;
   kernel::EpollExecutor& executor_;
   std::shared_ptr<spdlog::logger> log_;
   StackServiceOptions options_;
