@@ -300,6 +300,37 @@ TEST_F(SharedUserStackServers, AListenerOnPortZeroReportsThePortTheInstancePicke
   EXPECT_TRUE(exited_with(server.wait(10s), 0));
 }
 
+TEST_F(SharedUserStackServers, AClientReusingAPortInTheServersTimeWaitConnectsAgainAtOnce) {
+  // The server closes first, so lwIP holds each connection in TIME-WAIT (2 MSL: 120 s). A client whose port comes
+  // round again (a busy client's ephemeral ports do within seconds) must get a new connection, as from Linux.
+  Child server = Child::spawn(topo_->in_cli({dmm_run_bin(), "--config", config_, "--", "/usr/bin/python3", "-c",
+                                             "import socket\nl = socket.socket()\nl.bind(('0.0.0.0', 8090))\n"
+                                             "l.listen(8)\nprint('up', flush=True)\n"
+                                             "for _ in range(3):\n    c, _ = l.accept()\n    c.sendall(b'hi')\n"
+                                             "    c.close()\n"}));
+  ASSERT_EQ(server.read_line(10s).value_or(""), "up");
+  const Outcome c = in_srv({"/usr/bin/python3", "-c",
+                            "import socket, time\n"
+                            "for i in range(3):\n"
+                            "    time.sleep(0.2)\n"  // the client's own LAST-ACK of the previous one is over
+                            "    s = socket.socket()\n"
+                            "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                            "    s.settimeout(2)\n"
+                            "    s.bind(('10.232.3.1', 47001))\n"
+                            "    t = time.monotonic()\n"
+                            "    s.connect(('10.232.3.2', 8090))\n"
+                            "    got = b''\n"
+                            "    while True:\n"  // to the server's FIN: the server is the one that closes first
+                            "        more = s.recv(10)\n"
+                            "        if not more: break\n"
+                            "        got += more\n"
+                            "    s.close()\n"
+                            "    print('%s in %d ms' % (got.decode(), (time.monotonic() - t) * 1000 // 100 * 100))\n"});
+  ASSERT_TRUE(exited_with(c, 0)) << c.err;
+  EXPECT_EQ(c.out, "hi in 0 ms\nhi in 0 ms\nhi in 0 ms\n");
+  EXPECT_TRUE(exited_with(server.wait(10s), 0));
+}
+
 TEST_F(SharedUserStackServers, NginxWithWorkersAsNobodyServesAbOverTheInstance) {
   // nginx's usual pair of listens, 0.0.0.0:8090 and [::]:8090 (IPV6_V6ONLY), side by side on the instance.
   const std::string served = write_random_file(*dir_, "page.bin", 20000);

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "lwip_address.hpp"
+#include "time_wait_reuse.hpp"
 
 namespace dmm::lwip_dpdk {
 
@@ -170,6 +171,7 @@ bool LwipInterface::poll() {
   const std::uint16_t n = port_->receive(frames, DpdkPort::kBurst);
   for (std::uint16_t i = 0; i < n; ++i) {
     const std::size_t length = DpdkPort::frame_length(frames[i]);
+    (void)let_syn_reuse_time_wait(DpdkPort::frame_data(frames[i]), length);
     pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
     if (!p) {
       ++counters_.rx_dropped;
