@@ -63,6 +63,25 @@ TEST(DmmBench, LwipAndUdpTxSuitesRunEndToEnd) {
   std::filesystem::remove_all(out);
 }
 
+// UDP from one unconnected socket to 4 servers, on a kernel instance and on an lwip-dpdk instance dmm-stackd runs:
+// every reply came back from the server asked (the client fails the run otherwise).
+TEST(DmmBench, UdpSuiteRunsEndToEndOverDmmStackd) {
+  const std::string out = std::filesystem::temp_directory_path() / ("dmm-bench-udp-" + std::to_string(getpid()));
+  const Outcome o = run({kBench, "udp", "--quick", "--out", out}, std::chrono::seconds(90));
+  ASSERT_TRUE(o.finished && o.exit_code == 0) << o.out << o.err;
+  std::ifstream in(out + "/udp.json");
+  ASSERT_TRUE(in);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  for (const auto& figure : j["figures"])
+    for (const std::string variant : {"shim-kernel", "stackd-lwip"}) {
+      ASSERT_TRUE(figure["by_variant"].contains(variant)) << figure.dump();
+      const double median = figure["by_variant"][variant]["median"].get<double>();
+      if (figure["key"] == "lost") EXPECT_EQ(median, 0) << variant;
+      else EXPECT_GT(median, 0) << variant << " " << figure["key"];
+    }
+  std::filesystem::remove_all(out);
+}
+
 TEST(DmmBench, BadUsageExitsTwoWithTheReason) {
   Outcome o = run({kBench, "no-such-suite"});
   EXPECT_EQ(o.exit_code, 2);
@@ -78,6 +97,9 @@ TEST(DmmBench, BadUsageExitsTwoWithTheReason) {
   o = run({kBench, "client", "--workload", "teleport", "--to", "10.0.0.1:80"});
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_NE(o.err.find("unknown workload 'teleport'"), std::string::npos) << o.err;
+  o = run({kBench, "client", "--workload", "udp-pingpong", "--to", "10.0.0.1:65535", "--peers", "2"});
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.err.find("--peers 2"), std::string::npos) << o.err;
   o = run({kBench, "client", "--workload", "bulk", "--to", "10.0.0.1:80", "--duration", "fast"});
   EXPECT_EQ(o.exit_code, 2);
   o = run({kBench, "--help"});

@@ -124,6 +124,62 @@ Result<nlohmann::json> run_pingpong(const ClientTarget& to, int count, int warmu
                         {"count", rtt_us.size()}};
 }
 
+Result<nlohmann::json> run_udp_pingpong(const ClientTarget& to, int count, int warmup, std::size_t size, int peers) {
+  if (count <= 0 || warmup < 0 || size == 0 || peers <= 0 || to.port + peers - 1 > 65535)
+    return make_error(EINVAL, "udp-pingpong needs count > 0, size > 0 and 1.. peers on ports that exist");
+  std::vector<SocketAddress> servers;
+  for (int i = 0; i < peers; ++i) {
+    auto a = address_of(ClientTarget{to.address, static_cast<std::uint16_t>(to.port + i)});
+    if (!a) return a.error();
+    servers.push_back(*a);
+  }
+  // One unconnected socket for every peer, as a DNS client asks several servers.
+  UniqueFd fd(::socket(servers.front().family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return last_sys_error("socket");
+  const timeval timeout{1, 0};
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0)
+    return last_sys_error("setsockopt SO_RCVTIMEO");
+  std::vector<char> message(size, 'u');
+  std::vector<char> reply(size + 1);
+  std::vector<double> rtt_us;
+  rtt_us.reserve(static_cast<std::size_t>(count));
+  int lost = 0;
+  double cpu_start = 0;
+  for (int i = 0; i < warmup + count; ++i) {
+    if (i == warmup) cpu_start = process_cpu_us();
+    const SocketAddress& server = servers[static_cast<std::size_t>(i % peers)];
+    const auto start = Clock::now();
+    if (::sendto(fd.get(), message.data(), size, 0, reinterpret_cast<const sockaddr*>(&server.storage),
+                 server.length) != static_cast<ssize_t>(size))
+      return last_sys_error("sendto");
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    const ssize_t n = ::recvfrom(fd.get(), reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), &length);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      ++lost;  // one second without the reply: counted, not waited for again
+      continue;
+    }
+    if (n < 0) return last_sys_error("recvfrom");
+    // The reply must come from the server asked (the real peer's address, not a relay's).
+    if (length != server.length || std::memcmp(&from, &server.storage, length) != 0)
+      return make_error(EPROTO, "a reply came from another address than the one asked");
+    if (static_cast<std::size_t>(n) != size) return make_error(EPROTO, "a reply of " + std::to_string(n) + " bytes");
+    if (i >= warmup) rtt_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+  if (rtt_us.empty()) return make_error(ETIMEDOUT, "no reply at all");
+  const double cpu_per_round_trip = (process_cpu_us() - cpu_start) / count;
+  std::sort(rtt_us.begin(), rtt_us.end());
+  auto percentile = [&](double q) {
+    const auto index = static_cast<std::size_t>(q * static_cast<double>(rtt_us.size() - 1) + 0.5);
+    return rtt_us[std::min(index, rtt_us.size() - 1)];
+  };
+  return nlohmann::json{{"p50_us", percentile(0.50)},
+                        {"p99_us", percentile(0.99)},
+                        {"cpu_us_per_rt", cpu_per_round_trip},
+                        {"lost", lost},
+                        {"count", rtt_us.size()}};
+}
+
 Result<nlohmann::json> run_bulk(const ClientTarget& to, std::chrono::milliseconds duration, std::size_t write_size) {
   if (duration.count() <= 0 || write_size == 0) return make_error(EINVAL, "bulk needs a duration and a write size");
   auto address = address_of(to);

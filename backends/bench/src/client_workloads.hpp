@@ -25,6 +25,11 @@ Result<nlohmann::json> run_pingpong(const ClientTarget& to, int count, int warmu
 // One connection; writes of `write_size` for `duration`, then shutdown(SHUT_WR) and waits for the server's
 // count of bytes received: the time runs until every byte is known to have arrived. {"gbps",
 // "cpu_s_per_gb" (client CPU seconds per GB sent),"bytes","seconds"}.
+// UDP request/response: `count` datagrams of `size` bytes from one unconnected socket, each to the next of `peers`
+// echo servers on consecutive ports from `to`'s, each answered before the next: p50_us, p99_us, cpu_us_per_rt,
+// lost (no reply within 1 s). A reply from another address than the server asked fails the run.
+Result<nlohmann::json> run_udp_pingpong(const ClientTarget& to, int count, int warmup, std::size_t size, int peers);
+
 Result<nlohmann::json> run_bulk(const ClientTarget& to, std::chrono::milliseconds duration, std::size_t write_size);
 
 // connect, wait for the server's close (EOF), close; repeated for `duration`. {"per_s","cpu_us_per_connection" (client CPU per

@@ -24,6 +24,7 @@
 #include "ab_suite.hpp"
 #include "kernel_suite.hpp"
 #include "first_session_suite.hpp"
+#include "udp_suite.hpp"
 #include "lwip_suite.hpp"
 
 namespace po = boost::program_options;
@@ -45,6 +46,8 @@ const std::map<std::string, std::pair<Suite, std::string>>& suites() {
       {"first-session", {run_first_session_suite, "a program's first session: process start to first connect under "
                                                   "dmm-run, on a kernel instance vs lwip-dpdk inside the program vs "
                                                   "lwip-dpdk run by dmm-stackd"}},
+      {"udp", {run_udp_suite, "UDP request/response from one unconnected socket to 4 servers under dmm-run: a kernel "
+                              "instance vs lwip-dpdk inside the program vs lwip-dpdk run by dmm-stackd"}},
       {"udp-tx", {run_udp_tx_suite, "UDP transmit rate: lwip-dpdk on net_null vs a kernel socket into a veth "
                                     "whose peer drops (64-byte frames)"}},
       {"ab", {run_ab_suite, "ApacheBench (a new connection per request) against nginx: plain vs under dmm-run "
@@ -62,11 +65,11 @@ int usage_error(const std::string& what) {
 int client_main(int argc, char** argv) {
   std::string workload, to, duration_text = "2s", api = "posix", stack_kind = "kernel";
   std::vector<std::string> params;
-  int count = 10000, warmup = 1000;
+  int count = 10000, warmup = 1000, peers = 1;
   std::size_t size = 64, write_size = 128 * 1024;
   po::options_description desc("Usage: dmm-bench client --workload KIND --to ADDR:PORT [options]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")(
-      "workload", po::value(&workload)->required(), "posix: pingpong, bulk, connect; core: pingpong, bulk, udp-flood")(
+      "workload", po::value(&workload)->required(), "posix: pingpong, udp-pingpong, bulk, connect, first; core: pingpong, bulk, udp-flood")(
       "to", po::value(&to)->required(), "server as ADDR:PORT (IPv6 as [ADDR]:PORT)")(
       "api", po::value(&api), "posix (blocking sockets: what the shim sees) or core (Stack/Connection API)")(
       "stack", po::value(&stack_kind), "core: the stack kind to build (kernel, lwip-dpdk)")(
@@ -75,7 +78,8 @@ int client_main(int argc, char** argv) {
                                                                   "ping-pong: untimed round trips first")(
       "size", po::value(&size), "ping-pong: message size in bytes")("write-size", po::value(&write_size),
                                                                      "bulk: bytes per write")(
-      "duration", po::value(&duration_text), "bulk, connect: how long to run (e.g. 2s, 500ms)");
+      "duration", po::value(&duration_text), "bulk, connect: how long to run (e.g. 2s, 500ms)")(
+      "peers", po::value(&peers), "udp-pingpong: echo servers on consecutive ports from --to's, asked in turn");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -119,6 +123,11 @@ int client_main(int argc, char** argv) {
     return usage_error("client: --api must be posix or core, got '" + api + "'");
   } else if (workload == "pingpong")
     figures = run_pingpong(target, count, warmup, size);
+  else if (workload == "udp-pingpong") {
+    if (peers < 1 || target.port + peers - 1 > 65535)
+      return usage_error("client: --peers " + std::to_string(peers) + " (1.., on ports up to 65535)");
+    figures = run_udp_pingpong(target, count, warmup, size, peers);
+  }
   else if (workload == "bulk")
     figures = run_bulk(target, ms, write_size);
   else if (workload == "connect")
@@ -126,7 +135,7 @@ int client_main(int argc, char** argv) {
   else if (workload == "first")
     figures = run_first_session(target);
   else
-    return usage_error("client: unknown workload '" + workload + "' (pingpong, bulk, connect, first)");
+    return usage_error("client: unknown workload '" + workload + "' (pingpong, udp-pingpong, bulk, connect, first)");
   if (!figures) {
     std::cerr << "dmm-bench client " << workload << ": " << figures.error().message << "\n";
     return kExitRuntime;
