@@ -142,6 +142,25 @@ Status check_sockets(const std::vector<UniqueFd>& fds, int domain, int type) {
   return {};
 }
 
+// The answer to a request for one descriptor (open, bind, listen): a `Reply` that grants it with exactly one
+// descriptor of `domain`/`type` attached, or the refusal's errno and words.
+template <typename Reply>
+Result<std::pair<Reply, UniqueFd>> one_descriptor(Result<Message> answer, std::vector<UniqueFd>& fds,
+                                                  std::string_view asked, int domain, int type) {
+  if (!answer) return answer.error();
+  auto* reply = std::get_if<Reply>(&*answer);
+  if (!reply)
+    return service_error(EPROTO, "answered " + std::string(asked) + " with " + std::string(to_string(type_of(*answer))));
+  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
+  if (fds.size() != 1)
+    return service_error(EPROTO, "the answer to " + std::string(asked) + " carries one descriptor, not " +
+                                     std::to_string(fds.size()));
+  if (Status s = check_sockets(fds, domain, type); !s) return s.error();
+  return std::pair<Reply, UniqueFd>{std::move(*reply), std::move(fds.front())};
+}
+
+int domain_of(const Endpoint& e) { return e.address.family == IpFamily::v4 ? AF_INET : AF_INET6; }
+
 }  // namespace
 
 Result<StackServiceClient> StackServiceClient::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
@@ -249,16 +268,11 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
   request.destination = destination;
   request.nonblocking = nonblocking;
   std::vector<UniqueFd> fds;
-  auto answer = exchange(request, request.id, fds);
-  if (!answer) return answer.error();
-  const auto* reply = std::get_if<OpenReply>(&*answer);
-  if (!reply) return service_error(EPROTO, "answered open with " + std::string(to_string(type_of(*answer))));
-  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
-  if (fds.size() != 1)
-    return service_error(EPROTO, "an opened session carries one descriptor, not " + std::to_string(fds.size()));
-  const int domain = proto == L4Proto::tcp ? AF_UNIX : destination.address.family == IpFamily::v4 ? AF_INET : AF_INET6;
-  if (Status s = check_sockets(fds, domain, proto == L4Proto::tcp ? SOCK_STREAM : SOCK_DGRAM); !s) return s.error();
-  return Opened{std::move(fds.front()), reply->session};
+  auto opened = one_descriptor<OpenReply>(exchange(request, request.id, fds), fds, "open",
+                                          proto == L4Proto::tcp ? AF_UNIX : domain_of(destination),
+                                          proto == L4Proto::tcp ? SOCK_STREAM : SOCK_DGRAM);
+  if (!opened) return opened.error();
+  return Opened{std::move(opened->second), opened->first.session};
 }
 
 Result<StackServiceClient::Opened> StackServiceClient::bind_datagram(std::string_view stack, const Endpoint& local,
@@ -271,16 +285,9 @@ Result<StackServiceClient::Opened> StackServiceClient::bind_datagram(std::string
   request.nonblocking = nonblocking;
   request.v6only = v6only;
   std::vector<UniqueFd> fds;
-  auto answer = exchange(request, request.id, fds);
-  if (!answer) return answer.error();
-  const auto* reply = std::get_if<OpenReply>(&*answer);
-  if (!reply) return service_error(EPROTO, "answered bind with " + std::string(to_string(type_of(*answer))));
-  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
-  if (fds.size() != 1)
-    return service_error(EPROTO, "a UDP socket comes as one descriptor, not " + std::to_string(fds.size()));
-  if (Status s = check_sockets(fds, local.address.family == IpFamily::v4 ? AF_INET : AF_INET6, SOCK_DGRAM); !s)
-    return s.error();
-  return Opened{std::move(fds.front()), reply->session};
+  auto opened = one_descriptor<OpenReply>(exchange(request, request.id, fds), fds, "bind", domain_of(local), SOCK_DGRAM);
+  if (!opened) return opened.error();
+  return Opened{std::move(opened->second), opened->first.session};
 }
 
 Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_view stack, const Endpoint& local,
@@ -293,15 +300,9 @@ Result<StackServiceClient::Listening> StackServiceClient::listen(std::string_vie
   request.nonblocking = nonblocking;
   request.v6only = v6only;
   std::vector<UniqueFd> fds;
-  auto answer = exchange(request, request.id, fds);
-  if (!answer) return answer.error();
-  const auto* reply = std::get_if<ListenReply>(&*answer);
-  if (!reply) return service_error(EPROTO, "answered listen with " + std::string(to_string(type_of(*answer))));
-  if (reply->error != 0) return service_error(reply->error, reply->reason + ": " + reply->message);
-  if (fds.size() != 1)
-    return service_error(EPROTO, "a listener carries one descriptor, not " + std::to_string(fds.size()));
-  if (Status s = check_sockets(fds, AF_UNIX, SOCK_STREAM); !s) return s.error();
-  return Listening{std::move(fds.front()), reply->listener, reply->local};
+  auto listening = one_descriptor<ListenReply>(exchange(request, request.id, fds), fds, "listen", AF_UNIX, SOCK_STREAM);
+  if (!listening) return listening.error();
+  return Listening{std::move(listening->second), listening->first.listener, listening->first.local};
 }
 
 Result<StatusReply> StackServiceClient::status(std::uint64_t session) {

@@ -270,18 +270,18 @@ Result<Message> decode_session(Reader& r, std::uint32_t id) {
   return Message{StatusReply{id, session, static_cast<SessionState>(state), error, local, std::move(message)}};
 }
 
-Result<Message> decode_listen(Reader& r, std::uint32_t id) {
-  DMM_TRY(flags, r.u8("flags"));
-  DMM_TRY(local, r.endpoint("local"));
-  DMM_TRY(stack, r.name("stack"));
-  if (Status s = r.end(); !s) return s.error();
-  if (stack.empty()) return r.bad("empty stack name");
-  if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
-  if ((flags & ~3u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bits 0 and 1 are defined)");
-  return Message{ListenRequest{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
+template <typename Request>
+std::string encode_local_request(MessageType type, const Request& m) {
+  Writer w(type, 2, m.id);
+  w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
+  w.endpoint(m.local);
+  w.name(m.stack);
+  return w.take();
 }
 
-Result<Message> decode_bind(Reader& r, std::uint32_t id) {
+// listen and bind share their body: u8 flags (bit 0 non-blocking, bit 1 IPv6 only), endpoint local, name stack.
+template <typename Request>
+Result<Message> decode_local_request(Reader& r, std::uint32_t id) {
   DMM_TRY(flags, r.u8("flags"));
   DMM_TRY(local, r.endpoint("local"));
   DMM_TRY(stack, r.name("stack"));
@@ -289,7 +289,7 @@ Result<Message> decode_bind(Reader& r, std::uint32_t id) {
   if (stack.empty()) return r.bad("empty stack name");
   if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
   if ((flags & ~3u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bits 0 and 1 are defined)");
-  return Message{BindRequest{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
+  return Message{Request{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
 }
 
 Result<Message> decode_listening(Reader& r, std::uint32_t id) {
@@ -430,20 +430,8 @@ std::string encode(const Message& message) {
       w.u64(m.session);
       return w.take();
     }
-    std::string operator()(const ListenRequest& m) const {
-      Writer w(MessageType::listen, 2, m.id);
-      w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
-      w.endpoint(m.local);
-      w.name(m.stack);
-      return w.take();
-    }
-    std::string operator()(const BindRequest& m) const {
-      Writer w(MessageType::bind, 2, m.id);
-      w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
-      w.endpoint(m.local);
-      w.name(m.stack);
-      return w.take();
-    }
+    std::string operator()(const ListenRequest& m) const { return encode_local_request(MessageType::listen, m); }
+    std::string operator()(const BindRequest& m) const { return encode_local_request(MessageType::bind, m); }
     std::string operator()(const ListenReply& m) const {
       Writer w(MessageType::listening, 2, m.id);
       w.i32(m.error);
@@ -503,9 +491,9 @@ Result<Message> decode(std::span<const std::byte> bytes) {
     case MessageType::opened: return decode_opened(r, id);
     case MessageType::status: return decode_status(r, id);
     case MessageType::session: return decode_session(r, id);
-    case MessageType::listen: return decode_listen(r, id);
+    case MessageType::listen: return decode_local_request<ListenRequest>(r, id);
     case MessageType::listening: return decode_listening(r, id);
-    case MessageType::bind: return decode_bind(r, id);
+    case MessageType::bind: return decode_local_request<BindRequest>(r, id);
   }
   return decode_error(DecodeProblem::unknown_type, "message type " + std::to_string(type_number));
 }
