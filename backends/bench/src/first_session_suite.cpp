@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "bench_lab.hpp"
+#include "stackd_instance.hpp"
 #include "bench_process.hpp"
 #include "bench_servers.hpp"
 
@@ -24,13 +25,11 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   // k0: the kernel path; u0: an lwIP instance inside each program; u1: an lwIP instance dmm-stackd runs.
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  // The daemon's end in a namespace of its own (DPDK's af_packet fanout group ids collide across processes in one
-  // namespace: lwip_suite.cpp).
-  auto daemon_ns = lab.add_namespace("stackd");
-  if (!daemon_ns) return daemon_ns.error();
-  if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
-  for (const char* dev : {"u0", "u1"})
-    if (Status s = lab.checksums_in_software(*srv, dev); !s) return s.error();
+  if (Status s = lab.checksums_in_software(*srv, "u0"); !s) return s.error();
+  // Started here rather than on demand, so that every round meets a running daemon (as every program but the
+  // first one does on a host).
+  auto stackd = start_stackd_instance(lab, *srv, options, "first-service");
+  if (!stackd) return stackd.error();
   auto server = BenchServer::start(ServerKind::echo, BenchLab::path_of(*srv), "0.0.0.0", kEchoPort);
   if (!server) return server.error();
 
@@ -40,18 +39,8 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   auto program_config = write_config(options, "first-program.yaml",
                                      "stacks:\n  - {name: user0, kind: lwip-dpdk, vdev: 'net_af_packet0,iface=u0', "
                                      "address: 10.79.2.2/24}\npolicy:\n  - {match: {}, use: [user0]}\n");
-  const std::filesystem::path socket = options.work_dir / "stackd-first.sock";
-  auto service_config = write_config(options, "first-service.yaml",
-                                     "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                     "address: 10.79.5.2/24, netns: " + *daemon_ns + "}\n"
-                                     "policy:\n  - {match: {}, use: [user1]}\n"
-                                     "service: {socket: " + socket.string() + "}\n");
-  for (const auto* c : {&kernel_config, &program_config, &service_config})
+  for (const auto* c : {&kernel_config, &program_config})
     if (!*c) return c->error();
-  // Started here rather than on demand, so that every round meets a running daemon (as every program but the
-  // first one does on a host).
-  auto stackd = start_stack_service(options, *service_config, socket);
-  if (!stackd) return stackd.error();
 
   const std::vector<ClientWorkload> workloads{
       {"first", {"--workload", "first", "--to", "{host}:" + std::to_string(kEchoPort)}, {"first_session_ms"}},
@@ -61,8 +50,8 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
        *kernel_config, {}, {}, "10.79.1.1"},
       {"shim-lwip", "the same, on an lwip-dpdk instance inside the program (DPDK's EAL starts in every process)",
        *cli, *program_config, {}, {}, "10.79.2.1"},
-      {"stackd-lwip", "the same, on an lwip-dpdk instance that dmm-stackd runs", *cli, *service_config, {}, {},
-       "10.79.5.1"},
+      {"stackd-lwip", "the same, on an lwip-dpdk instance that dmm-stackd runs", *cli, stackd->config, {}, {},
+       kStackdPeer},
   };
   BenchReport report("first-session", "shim-kernel");
   // Issue 14's target: a program's first session on a shared user-space instance costs what a kernel connect

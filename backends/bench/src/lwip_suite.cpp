@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "bench_lab.hpp"
+#include "stackd_instance.hpp"
 #include "bench_process.hpp"
 #include "bench_servers.hpp"
 
@@ -33,13 +34,10 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
   if (Status s = lab.checksums_in_software(*srv, "u0"); !s) return s.error();
   // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
-  // Its end is in a namespace of its own: DPDK's af_packet ports join a PACKET_FANOUT group numbered
-  // (pid ^ ifindex) & 0xffff, per namespace, so two DPDK processes in one namespace (the daemon, an in-program
-  // client) with nearly equal pids collide and the second port fails (EINVAL).
-  auto daemon_ns = lab.add_namespace("stackd");
-  if (!daemon_ns) return daemon_ns.error();
-  if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
-  if (Status s = lab.checksums_in_software(*srv, "u1"); !s) return s.error();
+  // The same kind of instance run by dmm-stackd for every program: the program's fd is its end of a session the
+  // daemon pumps (the cost of the shared path: one more copy each way, through an AF_UNIX socket).
+  auto stackd = start_stackd_instance(lab, *srv, options, "service-lwip");
+  if (!stackd) return stackd.error();
 
   std::vector<std::unique_ptr<BenchServer>> servers;
   for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort}}) {
@@ -64,17 +62,6 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
                                   "address: 10.79.2.2/24}\n"
                                   "policy:\n  - {match: {}, use: [user0]}\n");
   if (!shim_config) return shim_config.error();
-  // The same kind of instance run by dmm-stackd for every program: the program's fd is its end of a session the
-  // daemon pumps (the cost of the shared path: one more copy each way, through an AF_UNIX socket).
-  const std::filesystem::path socket = options.work_dir / "stackd-lwip.sock";
-  auto service_config = write_config(options, "service-lwip.yaml",
-                                     "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                     "address: 10.79.5.2/24, netns: " + *daemon_ns + "}\n"
-                                     "policy:\n  - {match: {}, use: [user1]}\n"
-                                     "service: {socket: " + socket.string() + "}\n");
-  if (!service_config) return service_config.error();
-  auto stackd = start_stack_service(options, *service_config, socket);
-  if (!stackd) return stackd.error();
   const std::vector<ClientVariant> variants{
       {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
        core_args("kernel", {}), "10.79.1.1"},
@@ -83,8 +70,8 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
       {"shim-lwip", "POSIX client under dmm-run, session on the same lwip-dpdk instance", *cli, *shim_config, {}, {},
        "10.79.2.1"},
       {"stackd-lwip", "POSIX client under dmm-run, session on an lwip-dpdk instance that dmm-stackd runs (CPU: "
-       "client + daemon)", *cli, *service_config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->pid())}, {},
-       "10.79.5.1"},
+       "client + daemon)", *cli, stackd->config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->daemon.pid())}, {},
+       kStackdPeer},
   };
   BenchReport report("lwip", "kernel");
   report.add_figure({"p50_us", "ping-pong p50", "us", Better::lower, std::nullopt});

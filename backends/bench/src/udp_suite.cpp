@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "bench_lab.hpp"
-#include "bench_process.hpp"
+#include "stackd_instance.hpp"
 #include "udp_echo_server.hpp"
 
 namespace dmm::bench {
@@ -21,13 +21,10 @@ Result<BenchReport> run_udp_suite(const BenchOptions& options) {
   if (!cli) return cli.error();
   auto srv = lab.add_namespace("srv");
   if (!srv) return srv.error();
-  // k0: the kernel path; u1: an lwIP instance dmm-stackd runs, its veth end in a namespace of the daemon's own
-  // (DPDK's af_packet fanout ids: lwip_suite.cpp).
+  // k0: the kernel path; u1: the lwIP instance dmm-stackd runs.
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
-  auto daemon_ns = lab.add_namespace("stackd");
-  if (!daemon_ns) return daemon_ns.error();
-  if (Status s = lab.link(*daemon_ns, "u1", "", *srv, "u1", "10.79.5.1/24"); !s) return s.error();
-  if (Status s = lab.checksums_in_software(*srv, "u1"); !s) return s.error();
+  auto stackd = start_stackd_instance(lab, *srv, options, "udp-service");
+  if (!stackd) return stackd.error();
   std::vector<std::unique_ptr<UdpEchoServer>> servers;
   for (int i = 0; i < kPeers; ++i) {
     auto server = UdpEchoServer::start(BenchLab::path_of(*srv), "0.0.0.0", static_cast<std::uint16_t>(kFirstEchoPort + i));
@@ -37,15 +34,6 @@ Result<BenchReport> run_udp_suite(const BenchOptions& options) {
   auto kernel_config = write_config(options, "udp-kernel.yaml",
                                     "stacks:\n  - {name: host, kind: kernel}\npolicy:\n  - {match: {}, use: [host]}\n");
   if (!kernel_config) return kernel_config.error();
-  const std::filesystem::path socket = options.work_dir / "stackd-udp.sock";
-  auto service_config = write_config(options, "udp-service.yaml",
-                                     "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "
-                                     "address: 10.79.5.2/24, netns: " + *daemon_ns + "}\n"
-                                     "policy:\n  - {match: {}, use: [user1]}\n"
-                                     "service: {socket: " + socket.string() + "}\n");
-  if (!service_config) return service_config.error();
-  auto stackd = start_stack_service(options, *service_config, socket);
-  if (!stackd) return stackd.error();
 
   const std::string count = options.quick ? "500" : "10000";
   const std::string warmup = options.quick ? "50" : "1000";
@@ -59,8 +47,8 @@ Result<BenchReport> run_udp_suite(const BenchOptions& options) {
       {"shim-kernel", "POSIX client under dmm-run, its socket on a kernel instance, veth k0 (baseline)", *cli,
        *kernel_config, {}, {}, "10.79.1.1"},
       {"stackd-lwip", "POSIX client under dmm-run, its socket on an lwip-dpdk instance that dmm-stackd runs (CPU: "
-       "client + daemon)", *cli, *service_config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->pid())}, {},
-       "10.79.5.1"},
+       "client + daemon)", *cli, stackd->config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->daemon.pid())}, {},
+       kStackdPeer},
   };
   BenchReport report("udp", "shim-kernel");
   report.add_figure({"p50_us", "UDP request/response p50", "us", Better::lower, std::nullopt});
