@@ -162,5 +162,74 @@ TEST_F(SharedUserStackUdp, DnsmasqOnTheInstanceAnswersDig) {
   EXPECT_TRUE(decided_udp_on("user0")) << read_text(log_);
 }
 
+TEST_F(SharedUserStackUdp, OptionsSetBeforeTheFirstSendAndABindToTheInstancesAddressHold) {
+  Child echoes = Child::spawn(topo_->in(topo_->srv(), {"/usr/bin/python3", "-c", kTwoEchoes}));
+  ASSERT_EQ(echoes.read_line(10s).value_or(""), "up");
+  // IP_PKTINFO set before the first sendto (as DNS servers and resolvers do) reaches the socket the daemon hands
+  // over; a socket bound to the instance's own address with port 0 (dig -b) is placed at bind.
+  const std::string client =
+      "import socket\n"
+      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+      "IP_PKTINFO = 8\n"  // Linux; this Python does not name it
+      "s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)\n"
+      "s.settimeout(5)\n"
+      "s.sendto(b'a', ('10.232.3.1', 7001))\n"
+      "data, ancillary, flags, peer = s.recvmsg(100, 1024)\n"
+      "print('pktinfo=%d option=%d' % (len(ancillary), s.getsockopt(socket.IPPROTO_IP, IP_PKTINFO)))\n"
+      "b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+      "b.settimeout(5)\n"
+      "b.bind(('10.232.3.2', 0))\n"
+      "b.sendto(b'b', ('10.232.3.1', 7002))\n"
+      "print('bound=%s reply=%s' % (b.getsockname()[0], b.recvfrom(100)[0].decode()))\n"
+      "for _ in range(4):\n"  // the rest of kTwoEchoes' six answers
+      "    s.sendto(b'c', ('10.232.3.1', 7001)); s.recvfrom(100)\n";
+  const Outcome o = run_dmm(config_, {"/usr/bin/python3", "-c", client});
+  ASSERT_TRUE(exited_with(o, 0)) << o.err;
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("pktinfo"), "1");
+  EXPECT_EQ(f.at("option"), "1");
+  EXPECT_EQ(f.at("bound"), "10.232.3.2");
+  EXPECT_EQ(f.at("reply"), "7002:b");
+  EXPECT_TRUE(exited_with(echoes.wait(10s), 0));
+}
+
+TEST_F(SharedUserStackUdp, APrivilegedPortNeedsThePeersOwnPrivilege) {
+  // nobody is allowed on the instance (allow: {users: [nobody]}), but port 53 is below ip_unprivileged_port_start:
+  // as on a kernel socket, only root or CAP_NET_BIND_SERVICE binds it; an unprivileged port is fine.
+  const std::string script = "import socket, sys\n"
+                             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                             "try:\n"
+                             "    s.bind(('0.0.0.0', int(sys.argv[1])))\n"
+                             "    print('bound')\n"
+                             "except OSError as e:\n"
+                             "    print('error=%d' % e.errno)\n";
+  for (const auto& [port, expected] : {std::pair{"53", "error=13"}, std::pair{"5300", "bound"}}) {
+    const Outcome o = run_dmm(config_, {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                        "/usr/bin/python3", "-c", script, port});
+    ASSERT_TRUE(exited_with(o, 0)) << o.err;
+    EXPECT_EQ(o.out, std::string(expected) + "\n") << port << o.err;
+  }
+}
+
+TEST_F(SharedUserStackUdp, AFirstDatagramTheInstanceCannotRouteMovesDownTheRankedList) {
+  // user0 (10.232.3.2/24, no gateway) has no route to 10.232.4.1; the rule ranks user1 next, which has.
+  const std::string config = write_user_config("  - {match: {dst: 10.232.4.0/24}, use: [user0, user1]}\n"
+                                               "  - {match: {}, use: [host]}\n", "ranked.yaml");
+  Child echo = Child::spawn(topo_->in(topo_->srv(), {"/usr/bin/python3", "-c",
+      "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('10.232.4.1', 7003))\n"
+      "print('up', flush=True)\nd, p = s.recvfrom(100)\ns.sendto(d, p)\n"}));
+  ASSERT_EQ(echo.read_line(10s).value_or(""), "up");
+  const Outcome o = run_dmm(config, {"/usr/bin/python3", "-c",
+      "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(5)\n"
+      "s.sendto(b'routed', ('10.232.4.1', 7003))\nd, p = s.recvfrom(100)\nprint('%s from %s' % (d.decode(), p[0]))\n"});
+  stop_stack_services_of(config);
+  ASSERT_TRUE(exited_with(o, 0)) << o.err;
+  EXPECT_EQ(o.out, "routed from 10.232.4.1\n");
+  bool fell_back = false;
+  for (const auto& line : json_lines(read_text(log_)))
+    fell_back = fell_back || (line["stack"] == "user1" && line.contains("fallback_from") && line["fallback_from"] == "user0");
+  EXPECT_TRUE(fell_back) << read_text(log_);
+}
+
 }  // namespace
 }  // namespace dmm::test

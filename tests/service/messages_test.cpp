@@ -210,12 +210,15 @@ TEST(ServiceMessages, BindRequestsRoundTripAndTheirFlagsAreChecked) {
   EXPECT_EQ(b.local, bind.local);
   EXPECT_TRUE(b.nonblocking);
   EXPECT_TRUE(b.v6only);
+  EXPECT_FALSE(b.first_destination.has_value());  // a server's bind
   bind.local = *Endpoint::parse("0.0.0.0:0");  // port 0: the instance picks
   bind.nonblocking = bind.v6only = false;
+  bind.first_destination = *Endpoint::parse("10.0.0.1:53");  // a client's first sendto
   const BindRequest any = round_trip(bind);
   EXPECT_EQ(any.local, bind.local);
   EXPECT_FALSE(any.nonblocking);
   EXPECT_FALSE(any.v6only);
+  EXPECT_EQ(any.first_destination, bind.first_destination);
   std::string bytes = encode(Message{bind});
   EXPECT_EQ(static_cast<MessageType>(bytes[3]), MessageType::bind);
   bytes[kHeaderBytes] = 4;  // flags: bits 0 and 1 only
@@ -225,7 +228,7 @@ TEST(ServiceMessages, BindRequestsRoundTripAndTheirFlagsAreChecked) {
   bind.stack.clear();
   EXPECT_EQ(problem_of(encode(Message{bind})), DecodeProblem::bad_field);
   // Version 1 has no such message.
-  std::string v1 = encode(Message{BindRequest{1, "user0", *Endpoint::parse("0.0.0.0:53"), false, false}});
+  std::string v1 = encode(Message{BindRequest{1, "user0", *Endpoint::parse("0.0.0.0:53"), false, false, {}}});
   v1[2] = 1;
   EXPECT_EQ(problem_of(v1), DecodeProblem::unknown_type);
 }

@@ -32,14 +32,17 @@ Result<std::unique_ptr<LwipDatagramSocket>> LwipDatagramSocket::open(LwipInterfa
                                                                      ConnectionEvents& events) {
   const IpAddress& local = options.local.address;
   const bool v6 = local.family == IpFamily::v6;
-  if (options.peer && options.peer->address.family == IpFamily::v6 && !interface.has_ipv6())
-    return make_error(ENETUNREACH, "the instance has no IPv6 address (address6:)");
   // The IPv6 any address binds without an IPv6 address too, as on Linux (dnsmasq opens [::]:53 beside 0.0.0.0:53
   // everywhere): such a socket just never receives IPv6.
   if (!is_any(local) && local != interface.address() && local != interface.address6())
     return make_error(EADDRNOTAVAIL, local.to_string() + " is not an address of this instance");
-  if (options.peer && !interface.can_reach(options.peer->address))
-    return make_error(ENETUNREACH, "no route to " + options.peer->address.to_string() + " on this lwip-dpdk instance");
+  for (const std::optional<Endpoint>* to : {&options.peer, &options.first_destination}) {
+    if (!*to) continue;
+    if ((*to)->address.family == IpFamily::v6 && !interface.has_ipv6())
+      return make_error(ENETUNREACH, "the instance has no IPv6 address (address6:)");
+    if (!interface.can_reach((*to)->address))
+      return make_error(ENETUNREACH, "no route to " + (*to)->address.to_string() + " on this lwip-dpdk instance");
+  }
   // The IPv6 any address without IPV6_V6ONLY takes both families, as a Linux socket does.
   const bool both = v6 && is_any(local) && !options.v6only && !options.peer;
   udp_pcb* pcb = udp_new_ip_type(both ? IPADDR_TYPE_ANY : v6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "real_calls.hpp"
@@ -264,8 +265,10 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   // UDP that does not connect — a server's bind to its port, or a first sendto — gets a socket with any peers.
   const bool unconnected = p.request.proto == L4Proto::udp && p.trigger != Trigger::connect;
   ServiceLink::Failure failure = ServiceLink::Failure::none;
+  const std::optional<Endpoint> first_destination =
+      p.trigger == Trigger::bind ? std::nullopt : std::optional<Endpoint>(p.request.dst);
   auto opened = unconnected ? link->bind_datagram(stack.name, unconnected_local(rec, p), nonblocking,
-                                                  v6only_of(fd, rec), failure)
+                                                  v6only_of(fd, rec), first_destination, failure)
                             : link->open_session(stack.name, p.request.proto, p.request.dst, nonblocking, failure);
   if (!opened) {
     why = opened.error().message;
@@ -273,6 +276,10 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
     if (failure != ServiceLink::Failure::refused || code == EOPNOTSUPP || code == ENOENT) return ENETUNREACH;
     return code != 0 ? code : EIO;
   }
+  // A UDP session's end is a real UDP socket: the options the program set before the decision (IP_PKTINFO,
+  // SO_RCVBUF, timestamps...) go onto it, as onto a kernel instance's new socket. (A TCP session's AF_UNIX end
+  // answers them from the record: service_fd.hpp.)
+  if (p.request.proto == L4Proto::udp) outcome.options_refused = replay_options(rec, fd, opened->fd.get());
   struct stat st {};
   if (fstat(opened->fd.get(), &st) != 0) {
     const int err = errno;
@@ -402,6 +409,15 @@ bool walk(int fd, FdSlot& slot, Placement& p, int from, std::string failed_stack
   return false;
 }
 
+bool served_address(const Shim& shim, const IpAddress& address) {
+  for (int i = 0; i < shim.stack_count(); ++i) {
+    const ShimStack& stack = shim.stack(i);
+    if (stack.served && std::find(stack.addresses.begin(), stack.addresses.end(), address) != stack.addresses.end())
+      return true;
+  }
+  return false;
+}
+
 Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trigger trigger) {
   Placement p;
   Shim& shim = *active_shim();
@@ -409,8 +425,10 @@ Placement place_pending_or_throw(int fd, FdSlot& slot, const Endpoint& dst, Trig
   if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::pending) return p;
   FdRecord& rec = slot.record;
   // UDP bound to a fixed port is a server socket: it must receive in its stack's namespace before it ever
-  // sends, so bind decides. Other binds (TCP, port 0) leave the decision to connect/sendto/listen.
-  if (trigger == Trigger::bind && (rec.type != SOCK_DGRAM || dst.port == 0)) return p;
+  // sends, so bind decides; so does UDP bound to an address of an instance dmm-stackd runs (dig -b ADDRESS), which
+  // no namespace of this host has. Other binds (TCP, port 0) leave the decision to connect/sendto/listen.
+  if (trigger == Trigger::bind && (rec.type != SOCK_DGRAM || (dst.port == 0 && !served_address(shim, dst.address))))
+    return p;
   p.managed = true;
   p.trigger = trigger;
   p.request = SessionRequest{dst, proto_of(rec), static_cast<Intent>(rec.intent)};

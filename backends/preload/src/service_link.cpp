@@ -105,9 +105,11 @@ Result<service::StackServiceClient::Listening> ServiceLink::listen(std::string_v
 
 Result<service::StackServiceClient::Opened> ServiceLink::bind_datagram(std::string_view stack, const Endpoint& local,
                                                                        bool nonblocking, bool v6only,
+                                                                       const std::optional<Endpoint>& first_destination,
                                                                        Failure& failure) {
-  return call([&](service::StackServiceClient& c) { return c.bind_datagram(stack, local, nonblocking, v6only); },
-              failure);
+  return call([&](service::StackServiceClient& c) {
+    return c.bind_datagram(stack, local, nonblocking, v6only, first_destination);
+  }, failure);
 }
 
 Result<service::StatusReply> ServiceLink::status(std::uint64_t session, Failure& failure) {

@@ -52,7 +52,9 @@ public:
   Result<service::StackServiceClient::Listening> listen(std::string_view stack, const Endpoint& local,
                                                         bool nonblocking, bool v6only, Failure& failure);
   Result<service::StackServiceClient::Opened> bind_datagram(std::string_view stack, const Endpoint& local,
-                                                            bool nonblocking, bool v6only, Failure& failure);
+                                                            bool nonblocking, bool v6only,
+                                                            const std::optional<Endpoint>& first_destination,
+                                                            Failure& failure);
 
   // pthread_atfork child handler (async-signal-safe): closes this process's copy of the parent's connection (if
   // the number still is it) and releases a lock a parent thread held.

@@ -147,6 +147,8 @@ Shim* Shim::create_from_environment() {
         // the first session, which then moves down the ranked list with the reason.
         stack.served = true;
         stack.usable = true;
+        stack.addresses.push_back(spec->lwip_dpdk->address.address);
+        if (spec->lwip_dpdk->address6) stack.addresses.push_back(spec->lwip_dpdk->address6->address);
       } else if (spec && spec->lwip_dpdk) {
         stack.user_space = true;
         user_space.push_back(StackConfig{spec->name, spec->kind, spec->params});

@@ -37,6 +37,7 @@ struct ShimStack {
   // An lwip-dpdk instance that dmm-stackd runs for every process on the host (the host config has `service:`):
   // sessions are the daemon's, the fd the program's end of one (FdState::service).
   bool served = false;
+  std::vector<IpAddress> addresses;  // a served instance's own (IPv4, and IPv6 with address6:)
   // The kernel backend's socket maker for this instance (its namespace, its MPTCP substitution). The shim needs
   // no KernelStack: that one drives connections on an event loop, and the shim only makes sockets.
   std::optional<kernel::InstanceSockets> sockets;

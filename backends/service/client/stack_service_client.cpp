@@ -276,7 +276,8 @@ Result<StackServiceClient::Opened> StackServiceClient::open_session(std::string_
 }
 
 Result<StackServiceClient::Opened> StackServiceClient::bind_datagram(std::string_view stack, const Endpoint& local,
-                                                                     bool nonblocking, bool v6only) {
+                                                                     bool nonblocking, bool v6only,
+                                                                     const std::optional<Endpoint>& first_destination) {
   if (Status ok = check_user_space_request(stack); !ok) return ok.error();
   BindRequest request;
   request.id = take_id();
@@ -284,6 +285,7 @@ Result<StackServiceClient::Opened> StackServiceClient::bind_datagram(std::string
   request.local = local;
   request.nonblocking = nonblocking;
   request.v6only = v6only;
+  request.first_destination = first_destination;
   std::vector<UniqueFd> fds;
   auto opened = one_descriptor<OpenReply>(exchange(request, request.id, fds), fds, "bind", domain_of(local), SOCK_DGRAM);
   if (!opened) return opened.error();

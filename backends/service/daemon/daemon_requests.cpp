@@ -9,6 +9,7 @@
 #include <span>
 
 #include "daemon_peer.hpp"
+#include "port_privilege.hpp"
 #include "dmm/service/admission.hpp"
 #include "dmm/service/seqpacket.hpp"
 #include "dmm/service/socket_kind.hpp"
@@ -294,8 +295,13 @@ bool StackServiceDaemon::on_bind(Peer& peer, const BindRequest& request) {
                                   "bind_failed");
   };
   if (auto refusal = user_request_refusal(peer, request.stack)) return refuse(*refusal);
+  if (Status port = admit_port(peer.identity, request.local.port); !port) return refuse(port.error());
   auto opened = user_->bind(request, peer.identity.uid);
-  if (!opened) return refuse(make_error(opened.error().code, "bind_failed: " + opened.error().message));
+  if (!opened) {
+    const int code = opened.error().code;
+    const bool unreachable = code == ENETUNREACH || code == EHOSTUNREACH;
+    return refuse(make_error(code, std::string(unreachable ? "unreachable: " : "bind_failed: ") + opened.error().message));
+  }
   if (!send_opened(peer, request.id, opened->session, opened->program_end)) return false;
   log_->debug("event=datagram_socket id={} peer=\"{}\" stack={} on={} session={}", peer.id, peer.who, request.stack,
               request.local.to_string(), opened->session);
@@ -311,6 +317,7 @@ bool StackServiceDaemon::on_listen(Peer& peer, const ListenRequest& request) {
   ++peer.requests;
   if (dropped_for_unread_replies(peer)) return false;
   if (auto refusal = user_request_refusal(peer, request.stack)) return refuse_listen(peer, request, *refusal);
+  if (Status port = admit_port(peer.identity, request.local.port); !port) return refuse_listen(peer, request, port.error());
   auto listening = user_->listen(request, peer.identity.uid);
   if (!listening)
     return refuse_listen(peer, request, make_error(listening.error().code, "listen_failed: " +

@@ -74,7 +74,8 @@ sockaddr_storage to_sockaddr(const Endpoint& e, int domain, socklen_t& length) {
 // The steps that make the namespace, run inside it; the first that failed, 0 if none.
 int set_up(const IpAddress& v4, const std::optional<IpAddress>& v6) {
   if (run_ip({"link", "set", "lo", "up"}) != 0) return 1;
-  if (run_ip({"link", "set", kTun, "mtu", "65535", "up"}) != 0) return 2;
+  // A deep queue: a program that sends a burst must not lose it before the daemon reads (UDP drops there silently).
+  if (run_ip({"link", "set", kTun, "mtu", "65535", "txqueuelen", "10000", "up"}) != 0) return 2;
   if (run_ip({"address", "add", v4.to_string() + "/32", "dev", kTun}) != 0) return 3;
   if (run_ip({"route", "add", "default", "dev", kTun}) != 0) return 4;
   if (v6) {

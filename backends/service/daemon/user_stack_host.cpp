@@ -112,6 +112,7 @@ Result<UserStackHost::Opened> UserStackHost::bind(const BindRequest& request, ui
   DatagramOptions options;
   options.local = request.local;
   options.v6only = request.v6only;
+  options.first_destination = request.first_destination;
   auto opened = open_datagram(request.stack, options, request.nonblocking, owner);
   if (!opened && opened.error().code == EADDRINUSE && request.local.port != 0) {
     // The port may be held by a socket its program has just closed (a server restarting): look now rather than

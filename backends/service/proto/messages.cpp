@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace dmm::service {
@@ -275,21 +276,34 @@ std::string encode_local_request(MessageType type, const Request& m) {
   Writer w(type, 2, m.id);
   w.u8(static_cast<std::uint8_t>((m.nonblocking ? 1 : 0) | (m.v6only ? 2 : 0)));
   w.endpoint(m.local);
+  if constexpr (std::is_same_v<Request, BindRequest>) {
+    Endpoint none;
+    none.address.family = m.local.address.family;
+    w.endpoint(m.first_destination.value_or(none));
+  }
   w.name(m.stack);
   return w.take();
 }
 
-// listen and bind share their body: u8 flags (bit 0 non-blocking, bit 1 IPv6 only), endpoint local, name stack.
+// listen and bind share their body: u8 flags (bit 0 non-blocking, bit 1 IPv6 only), endpoint local, [bind: endpoint
+// first destination, port 0 for none,] name stack.
 template <typename Request>
 Result<Message> decode_local_request(Reader& r, std::uint32_t id) {
   DMM_TRY(flags, r.u8("flags"));
   DMM_TRY(local, r.endpoint("local"));
+  std::optional<Endpoint> first_destination;
+  if constexpr (std::is_same_v<Request, BindRequest>) {
+    DMM_TRY(to, r.endpoint("first destination"));
+    if (to.port != 0) first_destination = to;
+  }
   DMM_TRY(stack, r.name("stack"));
   if (Status s = r.end(); !s) return s.error();
   if (stack.empty()) return r.bad("empty stack name");
   if (stack.find('\0') != std::string::npos) return r.bad("a stack name cannot contain a NUL byte");
   if ((flags & ~3u) != 0) return r.bad("flags " + std::to_string(flags) + " (only bits 0 and 1 are defined)");
-  return Message{Request{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0}};
+  Request request{id, std::move(stack), local, (flags & 1u) != 0, (flags & 2u) != 0};
+  if constexpr (std::is_same_v<Request, BindRequest>) request.first_destination = first_destination;
+  return Message{std::move(request)};
 }
 
 Result<Message> decode_listening(Reader& r, std::uint32_t id) {

@@ -41,6 +41,9 @@ struct DatagramOptions {
   Endpoint local;
   bool v6only = false;
   std::optional<Endpoint> peer;
+  // An unconnected socket's first destination (a client's first sendto): checked for a route at once
+  // (ENETUNREACH), as sendto(2) fails at once on a host without one, so that a ranked list can move on.
+  std::optional<Endpoint> first_destination;
 };
 
 }  // namespace dmm

@@ -41,13 +41,15 @@
 //   listening daemon -> client i32 errno (0: listening, one fd attached: an AF_UNIX listener whose connections are
 //                              the instance's), u64 listener, endpoint local (as bound), name reason, text message
 //   bind      client -> daemon u8 flags (as listen's), endpoint local (the any address or the instance's; port 0:
-//                              the instance picks), name stack: an unconnected UDP socket (any peers), answered by
-//                              `opened` (the fd: a real UDP socket bound as asked, whose datagrams the instance carries)
+//                              the instance picks), endpoint first destination (port 0: none; else checked for a
+//                              route), name stack: an unconnected UDP socket (any peers), answered by `opened` (the
+//                              fd: a real UDP socket bound as asked, whose datagrams the instance carries)
 // Each connection a program accepts from such a listener starts with an AcceptedHeader (below), then the data.
 // An endpoint is u8 family (4 or 6), 16 address bytes (an IPv4 address in the first 4, the rest zero), u16 port.
 // A version-1 message of types 6..12 is unknown_type.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -209,6 +211,9 @@ struct BindRequest {
   Endpoint local;            // the any address or the instance's; port 0: one the instance picks
   bool nonblocking = false;  // the program's socket has O_NONBLOCK
   bool v6only = false;       // IPV6_V6ONLY: on the IPv6 any address, IPv6 only (else both families)
+  // Where the program's first datagram goes (a client's sendto), checked for a route as sendto(2) would
+  // (ENETUNREACH: the ranked list moves on); absent for a server's bind. On the wire: port 0 = absent.
+  std::optional<Endpoint> first_destination;
 };
 
 using Message = std::variant<Hello, Welcome, SocketsRequest, SocketsReply, ErrorMessage, OpenRequest, OpenReply,

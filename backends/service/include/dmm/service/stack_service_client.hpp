@@ -59,8 +59,10 @@ public:
   Result<Opened> open_session(std::string_view stack, L4Proto proto, const Endpoint& destination, bool nonblocking);
   // An unconnected UDP socket on a user-space instance the daemon runs (protocol version 2): a real UDP socket
   // bound to `local` (the any address or the instance's; port 0: the instance picks), sending to and receiving
-  // from any peer through the instance.
-  Result<Opened> bind_datagram(std::string_view stack, const Endpoint& local, bool nonblocking, bool v6only = false);
+  // from any peer through the instance. `first_destination` (a client's first sendto) is checked for a route:
+  // ENETUNREACH with reason `unreachable` without one.
+  Result<Opened> bind_datagram(std::string_view stack, const Endpoint& local, bool nonblocking, bool v6only = false,
+                               const std::optional<Endpoint>& first_destination = std::nullopt);
   // A listener on a user-space instance the daemon runs (protocol version 2): an AF_UNIX stream listener (with
   // FD_CLOEXEC, O_NONBLOCK if asked) whose connections are the instance's, each starting with an AcceptedHeader.
   struct Listening {
