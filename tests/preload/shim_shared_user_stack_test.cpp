@@ -467,6 +467,14 @@ TEST_F(SharedUserStack, AnInstanceInsideAProgramCannotTakeTheInterfaceTheDaemonD
   EXPECT_NE(o.err.find("service:"), std::string::npos) << o.err;
   // The daemon's instance is untouched: its next session works.
   EXPECT_TRUE(exited_with(run_dmm(config_, {"curl", "-sS", "-o", "/dev/null", url}), 0));
+  // Nothing left behind once the daemon stops: the lock file goes with its instance.
+  struct stat ns {};
+  ASSERT_EQ(::stat(("/run/netns/" + topo_->cli()).c_str(), &ns), 0);
+  const std::string lock = "/run/dmm/lwip/" + std::to_string(ns.st_ino) + ".u0.lock";
+  EXPECT_TRUE(std::filesystem::exists(lock));
+  stop_stack_services_of(config_);
+  EXPECT_TRUE(daemons().empty());
+  EXPECT_FALSE(std::filesystem::exists(lock));
 }
 
 TEST_F(SharedUserStack, AnOnDemandDaemonEndsWhenIdleAndADaemonThatCannotStartIsNamed) {

@@ -79,7 +79,8 @@ InterfaceAddress read_interface_address(const Field& f) {
   const std::string text = read_text(f);
   const auto slash = text.find('/');
   if (slash == std::string::npos)
-    f.fail("'" + text + "' needs a prefix length: ADDRESS/LENGTH, e.g. 10.77.0.2/24");
+    f.fail("'" + text + "' needs a prefix length: ADDRESS/LENGTH, e.g. " +
+           (text.find(':') != std::string::npos ? "fd00:77::2/64" : "10.77.0.2/24"));
   auto address = IpAddress::parse(std::string_view(text).substr(0, slash));
   if (!address) f.fail(address.error().message);
   auto prefix = IpPrefix::parse(text);  // checks the length against the family

@@ -49,24 +49,50 @@ Result<InterfaceClaim> InterfaceClaim::claim(const std::string& vdev, const std:
     return claim;
   for (const std::string& iface : interfaces) {
     const std::string path = std::string(kDirectory) + "/" + std::to_string(ns.st_ino) + "." + iface + ".lock";
-    kernel::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) continue;
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-      const std::string where = netns_path.empty() ? "this namespace" : netns_path;
-      return make_error(EBUSY, "interface '" + iface + "' (" + where + ") is driven by " + holder_of(fd.get()) +
-                                   ": two user-space stacks on one interface reset each other's connections; "
-                                   "share that instance instead (a host config with `service:` runs it in "
-                                   "dmm-stackd for every program)");
+    kernel::UniqueFd fd;
+    // A holder that stops removes the file under its lock: the file locked must still be the one at the path.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      fd = kernel::UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+      if (!fd) break;
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        const std::string where = netns_path.empty() ? "this namespace" : netns_path;
+        return make_error(EBUSY, "interface '" + iface + "' (" + where + ") is driven by " + holder_of(fd.get()) +
+                                     ": two user-space stacks on one interface reset each other's connections; "
+                                     "share that instance instead (a host config with `service:` runs it in "
+                                     "dmm-stackd for every program)");
+      }
+      struct stat locked {}, named {};
+      if (::fstat(fd.get(), &locked) == 0 && ::stat(path.c_str(), &named) == 0 && locked.st_ino == named.st_ino &&
+          locked.st_dev == named.st_dev)
+        break;
+      fd.reset();  // removed meanwhile by the holder that stopped: lock the new one
     }
+    if (!fd) continue;
     char self[64] = {};
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     const std::string program = n > 0 ? std::string(self, static_cast<std::size_t>(n)) : "?";
     const std::string text = "pid " + std::to_string(::getpid()) + " (" +
                              program.substr(program.find_last_of('/') + 1) + ")\n";
     if (::ftruncate(fd.get(), 0) == 0) (void)::pwrite(fd.get(), text.data(), text.size(), 0);
-    claim.locks_.push_back(std::move(fd));
+    claim.locks_.push_back(Lock{path, std::move(fd)});
   }
   return claim;
 }
+
+void InterfaceClaim::release() {
+  for (Lock& lock : locks_)
+    if (lock.fd) ::unlink(lock.path.c_str());  // still ours (locked): nobody else has it
+  locks_.clear();
+}
+
+InterfaceClaim& InterfaceClaim::operator=(InterfaceClaim&& other) noexcept {
+  if (this != &other) {
+    release();
+    locks_ = std::move(other.locks_);
+  }
+  return *this;
+}
+
+InterfaceClaim::~InterfaceClaim() { release(); }
 
 }  // namespace dmm::lwip_dpdk
