@@ -520,6 +520,8 @@ TEST_F(SharedUserStack, AnEditedInstanceIsRunAnewByTheNextProgramOnceTheOnDemand
   }
   EXPECT_TRUE(gone) << "the on-demand daemon still runs the old instance";
   EXPECT_EQ(local_ip(), "10.232.3.7");
+  // Why the first one stopped stays readable next to the new one's log.
+  EXPECT_NE(read_text(dir_->file("stackd.sock.log.1")).find("event=exit_for_config"), std::string::npos);
 }
 
 }  // namespace

@@ -68,6 +68,8 @@ Status ensure_stack_service(const host::HostConfig& config, const std::string& c
   const std::string& socket = config.service->socket;
   if (answers(socket)) return {};
   const std::string log = socket + ".log";
+  // The previous daemon's log (why it stopped: idle, an edited config) stays readable next to the new one.
+  (void)::rename(log.c_str(), (log + ".1").c_str());
   const pid_t child = ::fork();
   if (child < 0) return make_error(errno, std::string("cannot start dmm-stackd: fork: ") + std::strerror(errno));
   if (child == 0) {
