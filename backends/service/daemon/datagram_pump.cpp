@@ -12,10 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
 
+#include "dmm/kernel/socket_address.hpp"
 #include "dmm/kernel/sys_error.hpp"
 
 namespace dmm::service {
@@ -48,27 +50,15 @@ int run_ip(std::vector<std::string> args) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-sockaddr_storage to_sockaddr(const Endpoint& e, int domain, socklen_t& length) {
-  sockaddr_storage s{};
-  if (domain == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&s);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(e.port);
-    std::memcpy(&v4->sin_addr, e.address.bytes.data(), 4);
-    length = sizeof(sockaddr_in);
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&s);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(e.port);
-    if (e.address.family == IpFamily::v4) {  // an IPv4 peer of an IPv6 socket: its mapped form
-      v6->sin6_addr.s6_addr[10] = v6->sin6_addr.s6_addr[11] = 0xff;
-      std::memcpy(&v6->sin6_addr.s6_addr[12], e.address.bytes.data(), 4);
-    } else {
-      std::memcpy(&v6->sin6_addr, e.address.bytes.data(), 16);
-    }
-    length = sizeof(sockaddr_in6);
-  }
-  return s;
+// `e` as a socket of `domain` takes it: an IPv4 peer of an IPv6 socket in its mapped form (::ffff:a.b.c.d).
+kernel::SocketAddress socket_address_for(const Endpoint& e, int domain) {
+  if (domain != AF_INET6 || e.address.family != IpFamily::v4) return kernel::to_socket_address(e);
+  Endpoint mapped = e;
+  mapped.address.family = IpFamily::v6;
+  mapped.address.bytes.fill(0);
+  mapped.address.bytes[10] = mapped.address.bytes[11] = 0xff;
+  std::copy_n(e.address.bytes.begin(), 4, mapped.address.bytes.begin() + 12);
+  return kernel::to_socket_address(mapped);
 }
 
 // The steps that make the namespace, run inside it; the first that failed, 0 if none.
@@ -149,13 +139,12 @@ Result<DatagramPump::ProgramSocket> DatagramPump::program_socket(const Endpoint&
     const int on = v6only ? 1 : 0;
     ::setsockopt(fd->get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
   }
-  socklen_t length = 0;
-  const sockaddr_storage bound = to_sockaddr(local, domain, length);
-  if (::bind(fd->get(), reinterpret_cast<const sockaddr*>(&bound), length) != 0)
+  const kernel::SocketAddress bound = socket_address_for(local, domain);
+  if (::bind(fd->get(), bound.get(), bound.length) != 0)
     return kernel::last_sys_error("bind the program's UDP socket to " + local.to_string());
   if (peer) {
-    const sockaddr_storage to = to_sockaddr(*peer, domain, length);
-    if (::connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), length) != 0)
+    const kernel::SocketAddress to = socket_address_for(*peer, domain);
+    if (::connect(fd->get(), to.get(), to.length) != 0)
       return kernel::last_sys_error("connect the program's UDP socket to " + peer->to_string());
   }
   ProgramSocket out;

@@ -1,7 +1,8 @@
 #pragma once
 // One exact sock_diag lookup (a NETLINK_SOCK_DIAG request for a single socket, not a dump): whether the kernel still
-// knows the socket the request describes. The daemon asks it about program ends it cannot otherwise watch (a UDP
-// socket, a listener's name) to learn that no process holds them any more.
+// knows the socket the request describes. The daemon asks it about a listener's name, which nobody connects to, to
+// learn that no process holds the program's listener any more. (UDP sessions' sockets are listed all at once:
+// DatagramPump::live_sockets.)
 #include <cstddef>
 
 namespace dmm::service {
