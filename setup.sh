@@ -10,8 +10,8 @@ PACKAGES=(
   build-essential cmake g++ pkg-config git
   # simulation: ns-3 3.37 and what its CMake targets name
   libns3-dev ns3 libgsl-dev libxml2-dev libsqlite3-dev python3-dev
-  # user-space stack: DPDK 22.11 and lwIP 2.1
-  libdpdk-dev dpdk dpdk-dev liblwip-dev
+  # user-space stack: DPDK 22.11; lwIP 2.1 is built from its Debian source package (below), which dpkg-dev unpacks
+  libdpdk-dev dpdk dpdk-dev dpkg-dev
   # core libraries
   libyaml-cpp-dev libboost-program-options-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # tests and benchmarks
@@ -31,6 +31,8 @@ PACKAGES=(
   bind9-dnsutils dnsmasq-base
   # a server with its own benchmark, served over user-space stack instances
   redis-server redis-tools
+  # an HTTP load generator for the request/response comparison of lwIP and the kernel (dmm-bench apps)
+  wrk
 )
 
 missing=()
@@ -41,6 +43,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# lwIP 2.1.3 from Debian's source package (the build options of Debian's liblwip are compiled in: see
+# backends/dpdk_lwip/lwip_port/lwipopts.h). apt-get source checks the package against the archive's signed index.
+LWIP_SOURCE_VERSION=2.1.3+dfsg1-2
+LWIP_SOURCE_DIR=third_party/lwip-2.1.3+dfsg1
+if [ ! -f "$LWIP_SOURCE_DIR/.dmm-source-version" ] || \
+   [ "$(cat "$LWIP_SOURCE_DIR/.dmm-source-version")" != "$LWIP_SOURCE_VERSION" ]; then
+  if ! apt-cache showsrc lwip 2>/dev/null | grep -q "^Version: $LWIP_SOURCE_VERSION\$"; then
+    # No deb-src entry for bookworm yet: add one for the archive the machine already uses, signed by the same
+    # key as its deb entry when that names one (apt refuses two entries for one archive with different keys).
+    signed_by=$(grep -h -m1 '^Signed-By:' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n%s\n' \
+      "$signed_by" >/etc/apt/sources.list.d/dmm-lwip-source.sources
+    apt-get update
+  fi
+  rm -rf "$LWIP_SOURCE_DIR"
+  mkdir -p third_party
+  (cd third_party && apt-get source --only-source "lwip=$LWIP_SOURCE_VERSION")
+  echo "$LWIP_SOURCE_VERSION" >"$LWIP_SOURCE_DIR/.dmm-source-version"
 fi
 
 # pybind11's CMake would otherwise pick a pyenv python3 from PATH (see shared/MACHINE-FACTS.md).

@@ -2,6 +2,7 @@
 // The lab of the lwip-dpdk tests: namespace `lw` holds the veth ends DPDK drives (no kernel address on them, so
 // the kernel there ignores their IP traffic), namespace `srv` the kernel peers at 10.77.N.1/24; lwIP instances
 // take 10.77.N.2/24. One EpollExecutor runs everything (lwIP stacks, kernel stacks, the peers' sessions).
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ public:
 
   // A veth pair lw:<dev> <-> srv (10.77.<n>.1/24); returns the lw-side device name. n = 0, 1, ...
   std::string add_path(int n);
+  // The srv-side end of the veth whose lw-side end is `dev`.
+  const std::string& peer_of(const std::string& dev) const { return peers_.at(dev); }
   // An lwip-dpdk instance on path n's device: `vdev` driver net_af_packet<n>, address 10.77.<n>.2/24.
   Result<std::unique_ptr<Stack>> lwip_stack(int n, const std::string& device,
                                            const std::map<std::string, std::string>& extra = {});
@@ -41,6 +44,7 @@ private:
   std::unique_ptr<kernel::EpollExecutor> executor_;
   std::unique_ptr<kernel::HostWorld> world_;
   StackRegistry registry_;
+  std::map<std::string, std::string> peers_;
 };
 
 Endpoint endpoint(const std::string& address, std::uint16_t port);

@@ -55,13 +55,6 @@ Status BenchLab::link(const std::string& a, const std::string& a_dev, const std:
   return {};
 }
 
-Status BenchLab::checksums_in_software(const std::string& ns, const std::string& dev) {
-  auto outcome = run_process({"ethtool", "-K", dev, "tx", "off"}, {}, path_of(ns), std::chrono::seconds(10));
-  if (!outcome) return outcome.error();
-  if (outcome->exit_code != 0) return make_error(EIO, "ethtool -K " + dev + " tx off failed in " + ns);
-  return {};
-}
-
 Status BenchLab::sysctl(const std::string& ns, const std::string& key, const std::string& value) {
   const std::vector<std::string> argv{"sysctl", "-qw", key + "=" + value};
   auto outcome = run_process(argv, {}, path_of(ns), std::chrono::seconds(10));

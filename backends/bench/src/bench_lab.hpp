@@ -24,9 +24,6 @@ public:
   // end only if given: a user-space stack owns its end without one.
   Status link(const std::string& a, const std::string& a_dev, const std::string& a_address, const std::string& b,
               const std::string& b_dev, const std::string& b_address);
-  // A veth end that a user-space stack reads through af_packet needs its peer to fill in checksums itself (a veth
-  // otherwise hands frames over with them still to be computed, and lwIP drops them): `ethtool -K DEV tx off`.
-  Status checksums_in_software(const std::string& ns, const std::string& dev);
   // sysctl -w KEY=VALUE inside namespace `ns` (net.* keys are per namespace).
   Status sysctl(const std::string& ns, const std::string& key, const std::string& value);
 

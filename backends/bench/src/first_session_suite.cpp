@@ -25,7 +25,6 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   // k0: the kernel path; u0: an lwIP instance inside each program; u1: an lwIP instance dmm-stackd runs.
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  if (Status s = lab.checksums_in_software(*srv, "u0"); !s) return s.error();
   // Started here rather than on demand, so that every round meets a running daemon (as every program but the
   // first one does on a host).
   auto stackd = start_stackd_instance(lab, *srv, options, "first-service");

@@ -32,7 +32,6 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   if (!srv) return srv.error();
   if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
   if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  if (Status s = lab.checksums_in_software(*srv, "u0"); !s) return s.error();
   // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
   // The same kind of instance run by dmm-stackd for every program: the program's fd is its end of a session the
   // daemon pumps (the cost of the shared path: one more copy each way, through an AF_UNIX socket).

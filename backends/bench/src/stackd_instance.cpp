@@ -7,7 +7,6 @@ Result<StackdInstance> start_stackd_instance(BenchLab& lab, const std::string& s
   auto daemon_ns = lab.add_namespace("stackd");
   if (!daemon_ns) return daemon_ns.error();
   if (Status s = lab.link(*daemon_ns, "u1", "", srv, "u1", std::string(kStackdPeer) + "/24"); !s) return s.error();
-  if (Status s = lab.checksums_in_software(srv, "u1"); !s) return s.error();
   const std::filesystem::path socket = options.work_dir / ("stackd-" + name + ".sock");
   auto config = write_config(options, name + ".yaml",
                              "stacks:\n  - {name: user1, kind: lwip-dpdk, vdev: 'net_af_packet1,iface=u1', "

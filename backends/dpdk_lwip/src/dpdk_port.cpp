@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -116,20 +117,16 @@ DpdkPort::~DpdkPort() {
   rte_mempool_free(pool_);
 }
 
-bool DpdkPort::link_up() const {
-  rte_eth_link link{};
-  return rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
-}
-
-std::uint16_t DpdkPort::receive(rte_mbuf** frames, std::uint16_t max) {
-  const std::uint16_t n = rte_eth_rx_burst(port_, 0, frames, max);
+std::size_t DpdkPort::receive(std::size_t max, const FrameSink& sink) {
+  rte_mbuf* frames[kBurst];
+  const std::uint16_t n = rte_eth_rx_burst(port_, 0, frames, static_cast<std::uint16_t>(std::min<std::size_t>(max, kBurst)));
+  for (std::uint16_t i = 0; i < n; ++i) {
+    sink({rte_pktmbuf_mtod(frames[i], std::uint8_t*), rte_pktmbuf_data_len(frames[i])});
+    rte_pktmbuf_free(frames[i]);
+  }
   counters_.rx_frames += n;
   return n;
 }
-
-void DpdkPort::free_frame(rte_mbuf* frame) { rte_pktmbuf_free(frame); }
-const std::uint8_t* DpdkPort::frame_data(const rte_mbuf* frame) { return rte_pktmbuf_mtod(frame, const std::uint8_t*); }
-std::size_t DpdkPort::frame_length(const rte_mbuf* frame) { return rte_pktmbuf_data_len(frame); }
 
 std::uint8_t* DpdkPort::begin_frame(std::size_t length) {
   if (queued_.size() >= kBurst && flush() >= kBurst) {

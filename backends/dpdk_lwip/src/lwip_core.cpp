@@ -1,7 +1,9 @@
 #include "lwip_core.hpp"
 
 #include <lwip/init.h>
+#include <lwip/priv/tcp_priv.h>
 #include <lwip/timeouts.h>
+#include <sys/random.h>
 
 #include <chrono>
 #include <mutex>
@@ -9,7 +11,8 @@
 namespace dmm::lwip_dpdk {
 namespace {
 
-// lwIP's timers need no finer step: TCP's run every 250 ms, ARP's every second.
+// lwIP's own timers are 50 ms and coarser (lwipopts.h). Each tick also sends the delayed ACKs that are due
+// (tcp_fasttmr): a lone segment is acknowledged within ~10 ms, far inside any peer's retransmission timeout.
 constexpr auto kTick = std::chrono::milliseconds(10);
 
 std::int64_t executor_ms(const Executor& executor) {
@@ -53,13 +56,20 @@ std::uint32_t LwipCore::now_ms() const {
 
 void LwipCore::tick() {
   sys_check_timeouts();
+  tcp_fasttmr();
   timer_ = executor_->schedule(kTick, [this] { tick(); });
 }
 
 }  // namespace dmm::lwip_dpdk
 
-// lwIP's clock. The library has its own (CLOCK_MONOTONIC); this definition takes precedence (the program, or a
-// plug-in loaded before liblwip in the lookup order, defines it first), so lwIP's time is the executor's.
-extern "C" __attribute__((visibility("default"))) std::uint32_t sys_now(void) {
-  return dmm::lwip_dpdk::LwipCore::instance().now_ms();
+// lwIP's clock (NO_SYS: the port provides it): the executor's.
+extern "C" std::uint32_t sys_now(void) { return dmm::lwip_dpdk::LwipCore::instance().now_ms(); }
+
+// LWIP_RAND (lwip_port/arch/cc.h): ephemeral port starts, MLD delays. The kernel's generator, so two processes
+// (or two runs) do not start at the same port.
+extern "C" std::uint32_t dmm_lwip_random(void) {
+  std::uint32_t value = 0;
+  while (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+  }
+  return value;
 }

@@ -2,8 +2,7 @@
 
 #include <lwip/priv/tcp_priv.h>
 
-#include "dpdk_environment.hpp"
-#include "dpdk_port.hpp"
+#include "frame_port.hpp"
 #include "interface_claim.hpp"
 #include "lwip_tcp_listener.hpp"
 #include "lwip_datagram_socket.hpp"
@@ -13,8 +12,6 @@ namespace dmm::lwip_dpdk {
 
 Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfig& config, StackWorld& world) {
   auto named = [&](const Error& e) { return make_error(e.code, "stack '" + config.name + "': " + e.message); };
-  auto environment = DpdkEnvironment::get();
-  if (!environment) return named(environment.error());
   auto core = LwipCore::attach(world.executor());
   if (!core) return named(core.error());
   StackInfo info{config.name, "lwip-dpdk",
@@ -26,7 +23,7 @@ Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfi
   auto claim = InterfaceClaim::claim(config.vdev, netns_path);  // before DPDK touches the interface
   if (!claim) return named(claim.error());
   self->claim_ = std::make_unique<InterfaceClaim>(std::move(*claim));
-  auto port = DpdkPort::open(config.vdev, netns_path);
+  auto port = open_frame_port(config.vdev, netns_path);
   if (!port) return named(port.error());
   auto interface =
       LwipInterface::create(std::move(*port), config.address, config.prefix_length, config.gateway, world.executor());

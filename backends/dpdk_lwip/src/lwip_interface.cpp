@@ -15,7 +15,7 @@
 
 namespace dmm::lwip_dpdk {
 
-Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
+Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<FramePort> port, const IpAddress& address,
                                                              std::uint8_t prefix_length,
                                                              const std::optional<IpAddress>& gateway,
                                                              Executor& executor) {
@@ -34,7 +34,7 @@ Result<std::unique_ptr<LwipInterface>> LwipInterface::create(std::unique_ptr<Dpd
   return self;
 }
 
-LwipInterface::LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
+LwipInterface::LwipInterface(std::unique_ptr<FramePort> port, const IpAddress& address, std::uint8_t prefix_length,
                              const std::optional<IpAddress>& gateway, Executor& executor)
     : port_(std::move(port)), address_(address), prefix_length_(prefix_length), gateway_(gateway),
       executor_(executor) {}
@@ -167,23 +167,19 @@ std::uint64_t LwipInterface::tcp_data_segments(std::uint16_t local_port, const I
 }
 
 bool LwipInterface::poll() {
-  rte_mbuf* frames[DpdkPort::kBurst];
-  const std::uint16_t n = port_->receive(frames, DpdkPort::kBurst);
-  for (std::uint16_t i = 0; i < n; ++i) {
-    const std::size_t length = DpdkPort::frame_length(frames[i]);
-    (void)let_syn_reuse_time_wait(DpdkPort::frame_data(frames[i]), length);
-    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(length), PBUF_RAM);
+  const std::size_t n = port_->receive(FramePort::kBurst, [this](std::span<std::uint8_t> frame) {
+    (void)let_syn_reuse_time_wait(frame.data(), frame.size());
+    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
     if (!p) {
       ++counters_.rx_dropped;
-    } else {
-      pbuf_take(p, DpdkPort::frame_data(frames[i]), static_cast<u16_t>(length));
-      if (netif_.input(p, &netif_) != ERR_OK) {
-        pbuf_free(p);
-        ++counters_.rx_dropped;
-      }
+      return;
     }
-    DpdkPort::free_frame(frames[i]);
-  }
+    pbuf_take(p, frame.data(), static_cast<u16_t>(frame.size()));
+    if (netif_.input(p, &netif_) != ERR_OK) {
+      pbuf_free(p);
+      ++counters_.rx_dropped;
+    }
+  });
   const bool had_output = port_->has_queued();
   port_->flush();
   return n > 0 || had_output;

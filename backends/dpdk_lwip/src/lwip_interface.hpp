@@ -1,8 +1,7 @@
 #pragma once
-// One lwip-dpdk instance's network interface: an lwIP netif (Ethernet, ARP, IPv4) whose frames travel through a
-// DpdkPort. poll() moves one RX burst into lwIP and flushes the frames lwIP sent meanwhile as one TX burst.
-// Received frames are copied into PBUF_RAM buffers: Debian's lwIP builds PBUF_POOL buffers too small for full
-// frames (MACHINE-FACTS.md).
+// One lwip-dpdk instance's network interface: an lwIP netif (Ethernet, ARP, IPv4, IPv6) whose frames travel
+// through a FramePort. poll() moves one RX burst into lwIP and flushes the frames lwIP sent meanwhile as one TX
+// burst. Received frames are copied into PBUF_RAM buffers of their exact size (a TCP super-frame is up to 64 KiB).
 #include <lwip/netif.h>
 
 #include <cstdint>
@@ -13,7 +12,7 @@
 
 #include "dmm/address.hpp"
 #include "dmm/executor.hpp"
-#include "dpdk_port.hpp"
+#include "frame_port.hpp"
 
 namespace dmm::lwip_dpdk {
 
@@ -24,7 +23,7 @@ struct InterfaceCounters {
 class LwipInterface {
 public:
   // lwIP must be attached (LwipCore). `address`/`prefix_length` and `gateway` are IPv4.
-  static Result<std::unique_ptr<LwipInterface>> create(std::unique_ptr<DpdkPort> port, const IpAddress& address,
+  static Result<std::unique_ptr<LwipInterface>> create(std::unique_ptr<FramePort> port, const IpAddress& address,
                                                        std::uint8_t prefix_length,
                                                        const std::optional<IpAddress>& gateway, Executor& executor);
   ~LwipInterface();  // removes the netif (connections on it must be closed first)
@@ -32,7 +31,7 @@ public:
   LwipInterface& operator=(const LwipInterface&) = delete;
 
   netif* raw() { return &netif_; }
-  const DpdkPort& port() const { return *port_; }
+  const FramePort& port() const { return *port_; }
   const IpAddress& address() const { return address_; }
   // An IPv6 address next to the IPv4 one (static: no duplicate address detection), with a link-local address
   // for neighbour discovery. EIO if lwIP has no room for it.
@@ -67,13 +66,13 @@ public:
   std::uint64_t tcp_data_segments(std::uint16_t local_port, const IpAddress& remote, std::uint16_t remote_port) const;
 
 private:
-  LwipInterface(std::unique_ptr<DpdkPort> port, const IpAddress& address, std::uint8_t prefix_length,
+  LwipInterface(std::unique_ptr<FramePort> port, const IpAddress& address, std::uint8_t prefix_length,
                 const std::optional<IpAddress>& gateway, Executor& executor);
   static err_t init(netif* n);
   static err_t link_output(netif* n, pbuf* p);
   void count_tcp_data_segment(const std::uint8_t* frame, std::size_t length);
 
-  std::unique_ptr<DpdkPort> port_;
+  std::unique_ptr<FramePort> port_;
   IpAddress address_;
   std::uint8_t prefix_length_;
   std::optional<IpAddress> gateway_;

@@ -1,0 +1,238 @@
+#include "packet_ring_port.hpp"
+
+#include <endian.h>
+#include <linux/if_packet.h>
+#include <arpa/inet.h>
+#include <net/ethernet.h>
+#include <net/if_arp.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "dmm/kernel/netns_socket_factory.hpp"
+#include "offload_frames.hpp"
+
+namespace dmm::lwip_dpdk {
+namespace {
+
+// struct virtio_net_hdr (linux/virtio_net.h, a stable ABI; that header does not compile as C++): little-endian
+// fields on the hosts this runs on, which is how the kernel writes them for packet sockets.
+struct VirtioNetHeader {
+  std::uint8_t flags;
+  std::uint8_t gso_type;
+  std::uint16_t hdr_len;
+  std::uint16_t gso_size;
+  std::uint16_t csum_start;
+  std::uint16_t csum_offset;
+};
+static_assert(sizeof(VirtioNetHeader) == 10);
+constexpr std::uint8_t kGsoNone = 0;
+constexpr std::size_t kVnetHeader = sizeof(VirtioNetHeader);
+// Where a TX slot's data starts (TPACKET_V2 without PACKET_TX_HAS_OFF): right after the aligned slot header.
+constexpr std::size_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket2_hdr));
+constexpr std::size_t kRxFrames = 1024;
+constexpr std::size_t kTxFrames = 512;
+constexpr std::size_t kMaxRingBytes = 8u << 20;
+constexpr std::size_t kBlockSize = 64u << 10;
+// Super-frames the kernel also queues whole on the socket (PACKET_COPY_THRESH) need room there: a few 64 KiB
+// frames with their overhead.
+constexpr int kReceiveBuffer = 4 << 20;
+
+Error os_error(const std::string& iface, const std::string& what, int code) {
+  return make_error(code, "interface '" + iface + "': " + what + ": " + std::strerror(code));
+}
+
+// A slot big enough for a full frame of the interface's MTU with the slot header, the virtio header and a VLAN
+// tag; a power of two from 2 KiB to 64 KiB, so slots tile the 64 KiB blocks. Larger frames take the copy path.
+std::size_t slot_size(std::uint16_t mtu) {
+  std::size_t size = 2048;
+  while (size < std::size_t(mtu) + 128 && size < kBlockSize) size *= 2;
+  return size;
+}
+
+template <typename T>
+int set_option(int fd, int level, int name, T value) {
+  return ::setsockopt(fd, level, name, &value, sizeof value);
+}
+
+std::uint32_t load_status(const std::uint8_t* slot) {
+  return __atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(slot)->tp_status, __ATOMIC_ACQUIRE);
+}
+void store_status(std::uint8_t* slot, std::uint32_t status) {
+  __atomic_store_n(&reinterpret_cast<tpacket2_hdr*>(slot)->tp_status, status, __ATOMIC_RELEASE);
+}
+
+OffloadMarks read_marks(const std::uint8_t* at) {
+  VirtioNetHeader h;
+  std::memcpy(&h, at, sizeof h);
+  return OffloadMarks{.flags = h.flags,
+                      .gso_type = h.gso_type,
+                      .hdr_len = le16toh(h.hdr_len),
+                      .gso_size = le16toh(h.gso_size),
+                      .csum_start = le16toh(h.csum_start),
+                      .csum_offset = le16toh(h.csum_offset)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PacketRingPort>> PacketRingPort::open(const std::string& iface, const std::string& netns_path) {
+  if (iface.empty() || iface.size() >= IFNAMSIZ) return make_error(EINVAL, "interface name '" + iface + "' is not valid");
+  std::unique_ptr<PacketRingPort> self(new PacketRingPort());
+  self->name_ = iface;
+  const int type = SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK;
+  if (netns_path.empty()) {
+    self->fd_ = kernel::UniqueFd(::socket(AF_PACKET, type, 0));  // protocol 0: nothing arrives before bind
+    if (!self->fd_) return os_error(iface, "AF_PACKET socket (needs CAP_NET_RAW)", errno);
+  } else {
+    auto factory = kernel::NetnsSocketFactory::open_path(netns_path, netns_path);
+    if (!factory) return factory.error();
+    auto fd = factory->socket(AF_PACKET, type, 0);
+    if (!fd) return fd.error();
+    self->fd_ = std::move(*fd);
+  }
+  const int fd = self->fd_.get();
+
+  // The interface as the socket's namespace knows it.
+  ifreq request{};
+  std::memcpy(request.ifr_name, iface.c_str(), iface.size());
+  if (::ioctl(fd, SIOCGIFINDEX, &request) != 0)
+    return os_error(iface, "no such interface" + (netns_path.empty() ? std::string() : " in " + netns_path), errno);
+  const int ifindex = request.ifr_ifindex;
+  if (::ioctl(fd, SIOCGIFHWADDR, &request) != 0) return os_error(iface, "its MAC address", errno);
+  if (request.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+    return make_error(EINVAL, "interface '" + iface + "' is not an Ethernet interface");
+  std::memcpy(self->mac_.data(), request.ifr_hwaddr.sa_data, 6);
+  if (::ioctl(fd, SIOCGIFMTU, &request) == 0 && request.ifr_mtu >= 576)
+    self->mtu_ = static_cast<std::uint16_t>(std::min(request.ifr_mtu, 65535));
+
+  if (set_option(fd, SOL_PACKET, PACKET_VERSION, int{TPACKET_V2}) != 0) return os_error(iface, "TPACKET_V2", errno);
+  if (set_option(fd, SOL_PACKET, PACKET_VNET_HDR, 1) != 0) return os_error(iface, "PACKET_VNET_HDR", errno);
+  // Our own frames are not input; a malformed TX frame is skipped rather than stopping the ring.
+  (void)set_option(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
+  if (set_option(fd, SOL_PACKET, PACKET_LOSS, 1) != 0) return os_error(iface, "PACKET_LOSS", errno);
+  if (set_option(fd, SOL_PACKET, PACKET_COPY_THRESH, 1) != 0) return os_error(iface, "PACKET_COPY_THRESH", errno);
+  if (set_option(fd, SOL_SOCKET, SO_RCVBUFFORCE, kReceiveBuffer) != 0)
+    (void)set_option(fd, SOL_SOCKET, SO_RCVBUF, kReceiveBuffer);  // without CAP_NET_ADMIN: up to rmem_max
+
+  const std::size_t frame_size = slot_size(self->mtu_);
+  auto request_ring = [&](int option, Ring& ring, std::size_t frames) -> Status {
+    frames = std::min(frames, kMaxRingBytes / frame_size);
+    const std::size_t block_size = std::max(kBlockSize, frame_size);
+    const std::size_t per_block = block_size / frame_size;
+    tpacket_req req{};
+    req.tp_block_size = static_cast<unsigned>(block_size);
+    req.tp_block_nr = static_cast<unsigned>((frames + per_block - 1) / per_block);
+    req.tp_frame_size = static_cast<unsigned>(frame_size);
+    req.tp_frame_nr = static_cast<unsigned>(req.tp_block_nr * per_block);
+    if (::setsockopt(fd, SOL_PACKET, option, &req, sizeof req) != 0)
+      return os_error(iface, option == PACKET_RX_RING ? "RX ring" : "TX ring", errno);
+    ring.frame_size = frame_size;
+    ring.frames = req.tp_frame_nr;
+    return {};
+  };
+  if (Status s = request_ring(PACKET_RX_RING, self->rx_, kRxFrames); !s) return s.error();
+  if (Status s = request_ring(PACKET_TX_RING, self->tx_, kTxFrames); !s) return s.error();
+  self->map_size_ = (self->rx_.frames + self->tx_.frames) * frame_size;
+  void* map = ::mmap(nullptr, self->map_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  if (map == MAP_FAILED) return os_error(iface, "mapping its rings", errno);
+  self->map_ = map;
+  self->rx_.base = static_cast<std::uint8_t*>(map);
+  self->tx_.base = self->rx_.base + self->rx_.frames * frame_size;
+
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons(ETH_P_ALL);
+  address.sll_ifindex = ifindex;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    return os_error(iface, "binding its AF_PACKET socket", errno);
+  return self;
+}
+
+PacketRingPort::~PacketRingPort() {
+  if (map_) ::munmap(map_, map_size_);
+}
+
+std::size_t PacketRingPort::receive(std::size_t max, const FrameSink& sink) {
+  std::size_t n = 0;
+  for (; n < max; ++n) {
+    std::uint8_t* slot = rx_.slot(rx_.next);
+    if (!(load_status(slot) & TP_STATUS_USER)) break;
+    deliver(slot, sink);
+    store_status(slot, TP_STATUS_KERNEL);
+    rx_.next = (rx_.next + 1) % rx_.frames;
+  }
+  counters_.rx_frames += n;
+  return n;
+}
+
+void PacketRingPort::deliver(std::uint8_t* slot, const FrameSink& sink) {
+  const auto* header = reinterpret_cast<const tpacket2_hdr*>(slot);
+  const std::uint32_t status = header->tp_status;
+  if (status & TP_STATUS_COPY) return deliver_copied(sink);  // too big for a slot: read it whole
+  // A tagged frame is not for an untagged interface (lwIP has no VLANs); a frame the ring cut short is lost.
+  if (((status & TP_STATUS_VLAN_VALID) && header->tp_vlan_tci != 0) || header->tp_snaplen < header->tp_len ||
+      header->tp_mac < kVnetHeader) {
+    ++counters_.rx_dropped;
+    return;
+  }
+  const OffloadMarks marks = read_marks(slot + header->tp_mac - kVnetHeader);
+  std::span<std::uint8_t> frame(slot + header->tp_mac, header->tp_snaplen);
+  count(finish_offloads(frame, marks, sink), marks);
+}
+
+void PacketRingPort::count(OffloadResult result, const OffloadMarks& marks) {
+  if (result == OffloadResult::malformed) ++counters_.rx_dropped;
+  else if (marks.gso_type != kGsoNone) ++counters_.rx_gso_frames;
+  else if (result == OffloadResult::completed) ++counters_.rx_checksums_completed;
+}
+
+void PacketRingPort::deliver_copied(const FrameSink& sink) {
+  if (big_frame_.empty()) big_frame_.resize(kVnetHeader + 0x10000 + 64);
+  const ssize_t n = ::recv(fd_.get(), big_frame_.data(), big_frame_.size(), MSG_DONTWAIT | MSG_TRUNC);
+  if (n < static_cast<ssize_t>(kVnetHeader) || static_cast<std::size_t>(n) > big_frame_.size()) {
+    ++counters_.rx_dropped;
+    return;
+  }
+  const OffloadMarks marks = read_marks(big_frame_.data());
+  std::span<std::uint8_t> frame(big_frame_.data() + kVnetHeader, static_cast<std::size_t>(n) - kVnetHeader);
+  count(finish_offloads(frame, marks, sink), marks);
+}
+
+std::uint8_t* PacketRingPort::begin_frame(std::size_t length) {
+  if (kTxDataOffset + kVnetHeader + length > tx_.frame_size) {
+    ++counters_.tx_dropped;
+    return nullptr;
+  }
+  std::uint8_t* slot = tx_.slot(tx_.next);
+  if (load_status(slot) != TP_STATUS_AVAILABLE) {
+    flush();  // the kernel may still hold frames queued since the last send: let it take them
+    if (load_status(slot) != TP_STATUS_AVAILABLE) {
+      ++counters_.tx_dropped;  // the ring is full: dropped as a full NIC queue would (TCP resends)
+      return nullptr;
+    }
+  }
+  auto* header = reinterpret_cast<tpacket2_hdr*>(slot);
+  header->tp_len = static_cast<std::uint32_t>(kVnetHeader + length);
+  std::uint8_t* data = slot + kTxDataOffset;
+  std::memset(data, 0, kVnetHeader);  // no offload asked: lwIP fills in every checksum
+  store_status(slot, TP_STATUS_SEND_REQUEST);  // sent at the next flush(): this thread alone calls send()
+  tx_.next = (tx_.next + 1) % tx_.frames;
+  ++queued_;
+  return data + kVnetHeader;
+}
+
+std::size_t PacketRingPort::flush() {
+  if (queued_ == 0) return 0;
+  // The kernel sends every slot marked SEND_REQUEST, in ring order. A failure (the interface is down) leaves
+  // them marked: they go with the next send, or their slots are found busy and later frames are dropped.
+  if (::send(fd_.get(), nullptr, 0, MSG_DONTWAIT) >= 0) counters_.tx_frames += queued_;
+  queued_ = 0;
+  return 0;
+}
+
+}  // namespace dmm::lwip_dpdk
