@@ -25,6 +25,7 @@ struct PortCounters {
   std::uint64_t rx_dropped = 0;
   std::uint64_t rx_checksums_completed = 0;  // frames from the local kernel whose checksum was left to offload
   std::uint64_t rx_gso_frames = 0;           // GSO frames from the local kernel (one TCP segment, or UDP split)
+  std::uint64_t tx_super_frames = 0;         // runs of TCP segments sent as one GSO super-frame (tx_frames counts segments)
 };
 
 class FramePort {

@@ -33,15 +33,18 @@ struct VirtioNetHeader {
 static_assert(sizeof(VirtioNetHeader) == 10);
 constexpr std::uint8_t kGsoNone = 0;
 constexpr std::size_t kVnetHeader = sizeof(VirtioNetHeader);
-// Where a TX slot's data starts (TPACKET_V2 without PACKET_TX_HAS_OFF): right after the aligned slot header.
-constexpr std::size_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket2_hdr));
 constexpr std::size_t kRxFrames = 1024;
-constexpr std::size_t kTxFrames = 512;
+// Staged TX bytes before a burst is sent anyway: lwIP's send buffer (512 KiB) fits, so a window's worth of
+// segments written in one turn goes out as super-frames.
+constexpr std::size_t kTxStage = 1u << 20;
+constexpr std::size_t kMaxFrame = 0xffff;
 constexpr std::size_t kMaxRingBytes = 8u << 20;
 constexpr std::size_t kBlockSize = 64u << 10;
 // Super-frames the kernel also queues whole on the socket (PACKET_COPY_THRESH) need room there: a few 64 KiB
 // frames with their overhead.
 constexpr int kReceiveBuffer = 4 << 20;
+// Each sendmmsg() burst is charged to the socket until the peer's veth has taken it: room for a staged burst.
+constexpr int kSendBuffer = 4 << 20;
 
 Error os_error(const std::string& iface, const std::string& what, int code) {
   return make_error(code, "interface '" + iface + "': " + what + ": " + std::strerror(code));
@@ -114,10 +117,11 @@ Result<std::unique_ptr<PacketRingPort>> PacketRingPort::open(const std::string& 
   if (set_option(fd, SOL_PACKET, PACKET_VNET_HDR, 1) != 0) return os_error(iface, "PACKET_VNET_HDR", errno);
   // Our own frames are not input; a malformed TX frame is skipped rather than stopping the ring.
   (void)set_option(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
-  if (set_option(fd, SOL_PACKET, PACKET_LOSS, 1) != 0) return os_error(iface, "PACKET_LOSS", errno);
   if (set_option(fd, SOL_PACKET, PACKET_COPY_THRESH, 1) != 0) return os_error(iface, "PACKET_COPY_THRESH", errno);
   if (set_option(fd, SOL_SOCKET, SO_RCVBUFFORCE, kReceiveBuffer) != 0)
     (void)set_option(fd, SOL_SOCKET, SO_RCVBUF, kReceiveBuffer);  // without CAP_NET_ADMIN: up to rmem_max
+  if (set_option(fd, SOL_SOCKET, SO_SNDBUFFORCE, kSendBuffer) != 0)
+    (void)set_option(fd, SOL_SOCKET, SO_SNDBUF, kSendBuffer);
 
   const std::size_t frame_size = slot_size(self->mtu_);
   auto request_ring = [&](int option, Ring& ring, std::size_t frames) -> Status {
@@ -136,13 +140,12 @@ Result<std::unique_ptr<PacketRingPort>> PacketRingPort::open(const std::string& 
     return {};
   };
   if (Status s = request_ring(PACKET_RX_RING, self->rx_, kRxFrames); !s) return s.error();
-  if (Status s = request_ring(PACKET_TX_RING, self->tx_, kTxFrames); !s) return s.error();
-  self->map_size_ = (self->rx_.frames + self->tx_.frames) * frame_size;
+  self->map_size_ = self->rx_.frames * frame_size;
   void* map = ::mmap(nullptr, self->map_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (map == MAP_FAILED) return os_error(iface, "mapping its rings", errno);
   self->map_ = map;
   self->rx_.base = static_cast<std::uint8_t*>(map);
-  self->tx_.base = self->rx_.base + self->rx_.frames * frame_size;
+  self->tx_bytes_.reserve(kTxStage + kMaxFrame);
 
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
@@ -204,34 +207,60 @@ void PacketRingPort::deliver_copied(const FrameSink& sink) {
 }
 
 std::uint8_t* PacketRingPort::begin_frame(std::size_t length) {
-  if (kTxDataOffset + kVnetHeader + length > tx_.frame_size) {
+  if (length > kMaxFrame) {
     ++counters_.tx_dropped;
     return nullptr;
   }
-  std::uint8_t* slot = tx_.slot(tx_.next);
-  if (load_status(slot) != TP_STATUS_AVAILABLE) {
-    flush();  // the kernel may still hold frames queued since the last send: let it take them
-    if (load_status(slot) != TP_STATUS_AVAILABLE) {
-      ++counters_.tx_dropped;  // the ring is full: dropped as a full NIC queue would (TCP resends)
-      return nullptr;
-    }
-  }
-  auto* header = reinterpret_cast<tpacket2_hdr*>(slot);
-  header->tp_len = static_cast<std::uint32_t>(kVnetHeader + length);
-  std::uint8_t* data = slot + kTxDataOffset;
-  std::memset(data, 0, kVnetHeader);  // no offload asked: lwIP fills in every checksum
-  store_status(slot, TP_STATUS_SEND_REQUEST);  // sent at the next flush(): this thread alone calls send()
-  tx_.next = (tx_.next + 1) % tx_.frames;
-  ++queued_;
-  return data + kVnetHeader;
+  if (tx_bytes_.size() + length > kTxStage) flush();
+  const std::size_t at = tx_bytes_.size();
+  tx_bytes_.resize(at + length);  // within the reserved capacity: earlier frames stay where they are
+  staged_.push_back({tx_bytes_.data() + at, length});
+  return tx_bytes_.data() + at;
 }
 
 std::size_t PacketRingPort::flush() {
-  if (queued_ == 0) return 0;
-  // The kernel sends every slot marked SEND_REQUEST, in ring order. A failure (the interface is down) leaves
-  // them marked: they go with the next send, or their slots are found busy and later frames are dropped.
-  if (::send(fd_.get(), nullptr, 0, MSG_DONTWAIT) >= 0) counters_.tx_frames += queued_;
-  queued_ = 0;
+  if (staged_.empty()) return 0;
+  coalescer_.plan(staged_);
+  const auto& messages = coalescer_.messages();
+  const auto& pieces = coalescer_.pieces();
+  auto& headers = tx_vnet_;
+  auto& iov = tx_iov_;
+  auto& out = tx_messages_;
+  headers.resize(messages.size());  // sized before any pointer into them is taken
+  iov.clear();
+  iov.reserve(messages.size() + pieces.size());
+  out.resize(messages.size());
+  for (std::size_t m = 0; m < messages.size(); ++m) {
+    const OffloadMarks& k = messages[m].marks;
+    const VirtioNetHeader vnet{k.flags, k.gso_type, htole16(k.hdr_len), htole16(k.gso_size), htole16(k.csum_start),
+                               htole16(k.csum_offset)};
+    std::memcpy(headers[m].data(), &vnet, kVnetHeader);
+    const std::size_t first = iov.size();
+    iov.push_back({headers[m].data(), kVnetHeader});
+    for (std::size_t p = 0; p < messages[m].pieces; ++p) {
+      const auto& piece = pieces[messages[m].first_piece + p];
+      iov.push_back({const_cast<std::uint8_t*>(piece.data), piece.length});
+    }
+    out[m] = mmsghdr{};
+    out[m].msg_hdr.msg_iov = iov.data() + first;
+    out[m].msg_hdr.msg_iovlen = iov.size() - first;
+  }
+  // Whatever the kernel refuses (its send buffer is full, the interface is down) is dropped, as a NIC's full
+  // queue would drop it: TCP resends.
+  std::size_t sent = 0;
+  while (sent < out.size()) {
+    const int n = ::sendmmsg(fd_.get(), out.data() + sent, static_cast<unsigned>(std::min<std::size_t>(out.size() - sent, 1024)),
+                             MSG_DONTWAIT);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  for (std::size_t m = 0; m < messages.size(); ++m) {
+    const std::size_t segments = messages[m].pieces == 1 ? 1 : messages[m].pieces - 1;
+    (m < sent ? counters_.tx_frames : counters_.tx_dropped) += segments;
+    if (m < sent && segments > 1) ++counters_.tx_super_frames;
+  }
+  staged_.clear();
+  tx_bytes_.clear();
   return 0;
 }
 
