@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <thread>
@@ -243,6 +244,53 @@ TEST(EpollExecutorPollers, AnIdlePollerIsStillCalledEveryIdleWakeup) {
     return false;  // nothing to do: the loop blocks, but only for idle_wakeup at a time
   });
   // Without the idle wake-up the loop would sleep until the 20 s deadline and see 2 calls.
+  EXPECT_TRUE((*ex)->run_until([&] { return calls >= 20; }, std::chrono::seconds(20)));
+}
+
+TEST(EpollExecutorPollers, PollersWithWakeFdsSleepUntilTheFdIsReadableInsteadOfWakingOnATimer) {
+  auto ex = EpollExecutor::create();
+  ASSERT_TRUE(ex.ok());
+  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_TRUE(wake);
+  int calls = 0;
+  bool saw_data = false;
+  const auto id = (*ex)->add_poller(
+      [&] {
+        ++calls;
+        std::uint64_t value;
+        if (::read(wake.get(), &value, sizeof value) != sizeof value) return false;
+        saw_data = true;
+        return true;
+      },
+      wake.get());
+  // Idle for 200 ms: a timer-woken loop would call the poller ~200 times (idle_wakeup 1 ms); this one sleeps.
+  (*ex)->run_until([] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_LE(calls, 5);
+  // Readiness of the fd wakes it: from another thread, while the loop sleeps.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::uint64_t one = 1;
+    (void)::write(wake.get(), &one, sizeof one);
+  });
+  EXPECT_TRUE((*ex)->run_until([&] { return saw_data; }, std::chrono::seconds(20)));
+  writer.join();
+  // Once removed, its fd no longer wakes the loop, and the fd may be closed.
+  (*ex)->remove_poller(id);
+  EXPECT_FALSE((*ex)->watching(wake.get()));
+}
+
+TEST(EpollExecutorPollers, OnePollerWithoutAWakeFdKeepsTheTimedIdleWakeups) {
+  auto ex = EpollExecutor::create();
+  ASSERT_TRUE(ex.ok());
+  (*ex)->set_poll_policy({.busy_for = std::chrono::milliseconds(0), .idle_wakeup = std::chrono::milliseconds(1)});
+  UniqueFd wake(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_TRUE(wake);
+  (*ex)->add_poller([] { return false; }, wake.get());
+  int calls = 0;
+  (*ex)->add_poller([&] {
+    ++calls;
+    return false;  // a DPDK queue: nothing wakes the loop for it
+  });
   EXPECT_TRUE((*ex)->run_until([&] { return calls >= 20; }, std::chrono::seconds(20)));
 }
 

@@ -48,6 +48,8 @@ public:
   virtual bool has_queued() const = 0;
 
   virtual const PortCounters& counters() const = 0;
+  // A descriptor that is readable when frames wait (-1: none; DPDK queues raise no event).
+  virtual int wake_fd() const { return -1; }
 };
 
 // Opens the port a vdev string names, in the namespace file `netns_path` ("" = here): `net_af_packet*` with

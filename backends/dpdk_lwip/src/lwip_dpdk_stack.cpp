@@ -31,7 +31,8 @@ Result<std::unique_ptr<LwipDpdkStack>> LwipDpdkStack::create(const LwipDpdkConfi
   self->interface_ = std::move(*interface);
   if (config.address6)
     if (Status s = self->interface_->add_ipv6(*config.address6, config.prefix_length6); !s) return s.error();
-  auto poller = world.add_poller([stack = self.get()] { return stack->interface_->poll(); });
+  auto poller = world.add_poller([stack = self.get()] { return stack->interface_->poll(); },
+                                 self->interface_->port().wake_fd());
   if (!poller) return named(poller.error());
   self->poller_ = *poller;
   return self;

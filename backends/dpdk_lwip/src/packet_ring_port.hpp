@@ -42,6 +42,7 @@ public:
   std::size_t flush() override;
   bool has_queued() const override { return !staged_.empty(); }
   const PortCounters& counters() const override { return counters_; }
+  int wake_fd() const override { return fd_.get(); }  // the ring has a frame, or a super-frame waits whole
 
 private:
   struct Ring {

@@ -170,19 +170,28 @@ int EpollExecutor::wait_timeout_ms() const {
   const bool due_now = !timers_.empty() && timers_.begin()->first.first <= now();
   if (due_now) return 0;
   if (pollers_.empty()) return -1;
-  if (last_poll_work_ >= TimePoint::zero() && now() - last_poll_work_ < poll_policy_.busy_for) return 0;
+  const bool wakeable = poller_wake_fds_.size() == pollers_.size();
+  const Duration busy_for = wakeable ? poll_policy_.wakeable_busy_for : poll_policy_.busy_for;
+  if (last_poll_work_ >= TimePoint::zero() && now() - last_poll_work_ < busy_for) return 0;
+  if (wakeable) return -1;
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(poll_policy_.idle_wakeup).count();
   return static_cast<int>(std::max<std::int64_t>(ms, 0));
 }
 
-EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller) {
+EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller, int wake_fd) {
   const PollerId id = next_poller_++;
   pollers_.emplace_back(id, std::make_shared<Poller>(std::move(poller)));
+  // Level-triggered and with no callback of its own: readiness only ends epoll_wait, and the pollers run after.
+  if (wake_fd >= 0 && watch(wake_fd, EPOLLIN, [](std::uint32_t) {})) poller_wake_fds_[id] = wake_fd;
   return id;
 }
 
 void EpollExecutor::remove_poller(PollerId id) {
   std::erase_if(pollers_, [id](const auto& entry) { return entry.first == id; });
+  if (auto it = poller_wake_fds_.find(id); it != poller_wake_fds_.end()) {
+    unwatch(it->second);
+    poller_wake_fds_.erase(it);
+  }
 }
 
 bool EpollExecutor::run_pollers() {

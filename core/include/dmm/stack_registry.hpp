@@ -31,10 +31,13 @@ public:
   // Another instance of the same world, for kinds that wrap or relay through a stack (nullptr when unknown).
   virtual Stack* find_stack(const StackId& id) = 0;
   // Poll-mode kinds (DPDK queues raise no event) need `poll` called on every turn of the world's loop; it returns
-  // whether it found work. A world without such a loop (simulation) refuses with ENOTSUP.
+  // whether it found work. `wake_fd`, if the device has one (an AF_PACKET socket's ring), becomes readable when
+  // there is work: a loop whose every poller has one can then sleep until then instead of spinning or waking
+  // on a timer. A world without such a loop (simulation) refuses with ENOTSUP.
   using PollerId = std::uint64_t;
-  virtual Result<PollerId> add_poller(std::function<bool()> poll) {
+  virtual Result<PollerId> add_poller(std::function<bool()> poll, int wake_fd = -1) {
     (void)poll;
+    (void)wake_fd;
     return make_error(ENOTSUP, "this world has no polling loop");
   }
   virtual void remove_poller(PollerId id) { (void)id; }

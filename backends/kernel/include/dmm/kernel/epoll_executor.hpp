@@ -36,9 +36,13 @@ public:
   // (busy polling) while pollers find work and for `busy_for` after the last work; after that it blocks as it
   // would without pollers, but at most `idle_wakeup` at a time, so an idle device is still looked at. The cost
   // is a spinning core while busy and up to `idle_wakeup` of added latency for the first packet after a pause.
+  // When every poller has a wake fd, the loop polls for `wakeable_busy_for` after work and then sleeps until an
+  // fd, a timer or a post wakes it, as a loop without pollers does: no spinning core, no idle wake-ups, a few
+  // microseconds of wake-up per burst (measured in issue 15: ping-pong CPU and latency).
   struct PollPolicy {
     Duration busy_for = std::chrono::milliseconds(2);
     Duration idle_wakeup = std::chrono::milliseconds(1);
+    Duration wakeable_busy_for = std::chrono::microseconds(50);
   };
 
   // Fails only when the kernel refuses an epoll, timerfd or eventfd (fd limit, memory).
@@ -81,8 +85,9 @@ public:
   std::size_t pending_timers() const { return due_.size(); }
 
   // Loop thread: adds a poller (called on every turn from the next one on) / removes it (no call after this
-  // returns, also when removed from inside a poller).
-  PollerId add_poller(Poller poller);
+  // returns, also when removed from inside a poller). `wake_fd` (-1: none) is watched for EPOLLIN while the poller
+  // lives (the poller reads it; the watch only wakes the loop); the caller keeps it open until remove_poller.
+  PollerId add_poller(Poller poller, int wake_fd = -1);
   void remove_poller(PollerId id);
   void set_poll_policy(PollPolicy policy) { poll_policy_ = policy; }
 
@@ -121,6 +126,8 @@ private:
   std::uint64_t next_token_ = 2;                                       // 0: wake_, 1: timer_
 
   std::vector<std::pair<PollerId, std::shared_ptr<Poller>>> pollers_;
+  std::unordered_map<PollerId, int> poller_wake_fds_;  // the pollers that have one
+
   std::vector<std::pair<PollerId, std::shared_ptr<Poller>>> poll_batch_;  // run_pollers' scratch
   PollerId next_poller_ = 1;
   PollPolicy poll_policy_;

@@ -15,7 +15,9 @@ public:
 
   Executor& executor() override { return executor_; }
   Stack* find_stack(const StackId& id) override;
-  Result<PollerId> add_poller(std::function<bool()> poll) override { return executor_.add_poller(std::move(poll)); }
+  Result<PollerId> add_poller(std::function<bool()> poll, int wake_fd = -1) override {
+    return executor_.add_poller(std::move(poll), wake_fd);
+  }
   void remove_poller(PollerId id) override { executor_.remove_poller(id); }
 
   // Makes `stack` findable by later factories (the world does not own it).
