@@ -1,10 +1,10 @@
 #include "ab_suite.hpp"
 
-#include <fstream>
 #include <regex>
 
 #include "bench_lab.hpp"
 #include "bench_process.hpp"
+#include "nginx_server.hpp"
 #include "nobody_variant.hpp"
 
 namespace dmm::bench {
@@ -28,30 +28,6 @@ Result<nlohmann::json> parse_ab(const std::string& out) {
   return nlohmann::json{{"requests_per_s", *rate}, {"us_per_request", 1e6 / *rate}, {"complete", *complete}};
 }
 
-// nginx in the server namespace: one process, a 100-byte file, no logs.
-Result<BackgroundProcess> start_nginx(const BenchOptions& options, const std::string& srv) {
-  const std::filesystem::path root = options.work_dir / "www";
-  std::error_code ec;
-  std::filesystem::create_directories(root, ec);
-  std::ofstream(root / "index.html") << std::string(99, 'x') << "\n";
-  std::filesystem::permissions(root, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                                         std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
-                                         std::filesystem::perms::others_exec,
-                               ec);
-  const std::string d = options.work_dir.string();
-  auto conf = write_config(options, "nginx.conf",
-                           "daemon off;\nmaster_process off;\npid " + d + "/nginx.pid;\nerror_log stderr error;\n"
-                           "events { worker_connections 1024; }\n"
-                           "http {\n  access_log off;\n"
-                           "  client_body_temp_path " + d + "/body; proxy_temp_path " + d + "/proxy;\n"
-                           "  fastcgi_temp_path " + d + "/fcgi; uwsgi_temp_path " + d + "/uwsgi; scgi_temp_path " + d +
-                               "/scgi;\n"
-                           "  server { listen " + std::string(kServerAddress) + ":80 backlog=4096; root " +
-                               root.string() + "; }\n}\n");
-  if (!conf) return conf.error();
-  return BackgroundProcess::start({"nginx", "-e", "stderr", "-p", d, "-c", conf->string()}, BenchLab::path_of(srv));
-}
-
 }  // namespace
 
 Result<BenchReport> run_ab_suite(const BenchOptions& options) {
@@ -61,7 +37,7 @@ Result<BenchReport> run_ab_suite(const BenchOptions& options) {
   const std::string& cli = made->cli;
   const std::string& blue = made->blue;
   const std::string& srv = made->srv;
-  auto nginx = start_nginx(options, srv);
+  auto nginx = start_nginx(options, srv, std::string(kServerAddress) + ":80");
   if (!nginx) return nginx.error();
   auto root_config = write_config(options, "shim-netns.yaml",
                                   "stacks:\n  - {name: blue, kind: kernel, netns: " + blue + "}\n"

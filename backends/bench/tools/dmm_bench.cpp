@@ -22,6 +22,7 @@
 #include "core_client.hpp"
 #include "dmm/units.hpp"
 #include "ab_suite.hpp"
+#include "apps_suite.hpp"
 #include "kernel_suite.hpp"
 #include "first_session_suite.hpp"
 #include "udp_suite.hpp"
@@ -50,6 +51,8 @@ const std::map<std::string, std::pair<Suite, std::string>>& suites() {
                               "instance vs lwip-dpdk inside the program vs lwip-dpdk run by dmm-stackd"}},
       {"udp-tx", {run_udp_tx_suite, "UDP transmit rate: lwip-dpdk on net_null vs a kernel socket into a veth "
                                     "whose peer drops (64-byte frames)"}},
+      {"apps", {run_apps_suite, "redis-benchmark against redis-server and wrk against nginx, over a kernel veth vs "
+                                "under dmm-run over lwip-dpdk (inside the program, and run by dmm-stackd)"}},
       {"ab", {run_ab_suite, "ApacheBench (a new connection per request) against nginx: plain vs under dmm-run "
                             "placing every connection on a netns instance, as root and as nobody (dmm-stackd)"}},
   };
