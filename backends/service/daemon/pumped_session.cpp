@@ -15,10 +15,6 @@ namespace {
 
 using kernel::UniqueFd;
 
-// Bytes moved per system call and per step: a large chunk keeps the number of wake-ups per megabyte low; a
-// session never holds more than one chunk each way (the rest waits in the program's socket or in the stack).
-constexpr std::size_t kChunk = 64 * 1024;
-
 }  // namespace
 
 PumpedSession::PumpedSession(std::uint64_t id, kernel::EpollExecutor& executor, Done done)
@@ -159,7 +155,7 @@ void PumpedSession::pump_up() {
   if (done_reported_ || state_ != SessionState::established) return;
   for (;;) {
     if (up_off_ < up_.size()) {
-      auto took = connection_->send(std::span<const std::byte>(up_).subspan(up_off_));
+      auto took = connection_->send(up_.filled().subspan(up_off_));
       if (!took) {
         fail(took.error().code, took.error().message);
         return;
@@ -170,10 +166,10 @@ void PumpedSession::pump_up() {
     up_.clear();
     up_off_ = 0;
     if (program_ended_) break;
-    up_.resize(kChunk);
-    const ssize_t n = ::recv(ours_.get(), up_.data(), up_.size(), MSG_DONTWAIT);
+    const std::span<std::byte> room = up_.room();
+    const ssize_t n = ::recv(ours_.get(), room.data(), room.size(), MSG_DONTWAIT);
     if (n > 0) {
-      up_.resize(static_cast<std::size_t>(n));
+      up_.fill(static_cast<std::size_t>(n));
       continue;
     }
     up_.clear();
@@ -197,7 +193,7 @@ void PumpedSession::pump_down() {
   if (done_reported_ || state_ != SessionState::established) return;
   while (!program_gone_) {
     if (down_off_ < down_.size()) {
-      const ssize_t n = ::send(ours_.get(), down_.data() + down_off_, down_.size() - down_off_,
+      const ssize_t n = ::send(ours_.get(), down_.filled().data() + down_off_, down_.size() - down_off_,
                                MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;  // EPOLLOUT brings us back
@@ -216,15 +212,14 @@ void PumpedSession::pump_down() {
       }
       break;
     }
-    down_.resize(kChunk);
-    auto got = connection_->receive(down_);
+    auto got = connection_->receive(down_.room());
     if (!got) {
       down_.clear();
       if (got.error().code == EAGAIN || got.error().code == EWOULDBLOCK) break;
       fail(got.error().code, got.error().message);
       return;
     }
-    down_.resize(*got);
+    down_.fill(*got);
     if (*got == 0) peer_ended_ = true;
   }
   update_interest();
