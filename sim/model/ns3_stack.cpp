@@ -7,6 +7,7 @@
 #include "model/ns3_connection.hpp"
 #include "model/ns3_socket_util.hpp"
 #include "model/ns3_tcp_listener.hpp"
+#include "model/ns3_tcp_profile.hpp"
 #include "model/ns3_tcp_variant.hpp"
 #include "model/ns3_udp_listener.hpp"
 #include "ns3/inet-socket-address.h"
@@ -55,8 +56,10 @@ Result<ns3::Ptr<ns3::Socket>> Ns3Stack::open_socket(L4Proto proto, std::uint16_t
   if (params_.device) socket->BindToNetDevice(params_.device);
   if (proto == L4Proto::tcp) {
     // Before connect/listen: ns-3 gives the socket its node-wide default first; accepted sockets fork this one.
-    apply_tcp_variant(*ns3::DynamicCast<ns3::TcpSocketBase>(socket), params_.tcp_variant,
+    auto& tcp = *ns3::DynamicCast<ns3::TcpSocketBase>(socket);
+    apply_tcp_variant(tcp, params_.tcp_variant,
                       params_.next_rng_stream ? std::optional(params_.next_rng_stream()) : std::nullopt);
+    apply_tcp_profile(tcp, params_.info.kind);
   }
   return socket;
 }

@@ -18,7 +18,9 @@
 #include "model/ns3_stack.hpp"
 #include "model/ns3_tcp_access.hpp"
 #include "model/ns3_tcp_variant.hpp"
+#include "ns3/boolean.h"
 #include "ns3/internet-stack-helper.h"
+#include "ns3/uinteger.h"
 #include "ns3/node.h"
 #include "ns3/rng-seed-manager.h"
 #include "ns3/simulator.h"
@@ -194,9 +196,11 @@ protected:
   }
 
   std::unique_ptr<Ns3Stack> client_stack(const std::string& name, const Ns3Link& link,
-                                         std::string variant = "cubic", Duration processing = 0ns) {
+                                         std::string variant = "cubic", Duration processing = 0ns,
+                                         const std::string& kind = "ns3") {
     const ns3::Ipv4Address server_side = link.address_b();
     Ns3StackParams p = stack_params(name, client_node_);
+    p.info.kind = kind;
     p.device = link.device_a();
     p.local = link.address_a();
     p.resolve = [server_side](const IpAddress& dst) -> std::optional<ns3::Ipv4Address> {
@@ -545,6 +549,58 @@ TEST_F(Ns3StackTest, TcpVariantIsAppliedPerSocket) {
     EXPECT_TRUE(apply_tcp_variant(*tcp, name)) << name;
     EXPECT_FALSE(congestion_control_name(*tcp).empty()) << name;
   }
+}
+
+TEST_F(Ns3StackTest, AnLwipDpdkStackHasLwipsTcpOptionsAndItsSendBufferCapsALongPath) {
+  auto lwip = client_stack("user0", *link2_, "newreno", 0ns, "lwip-dpdk");
+  auto kernel = client_stack("kernel0", *link2_, "newreno", 0ns, "kernel");
+  Server& sink = serve(*server_stack_, 5001, L4Proto::tcp, false);
+  // 10 MB over 100 Mbit/s with a 100 ms RTT: a 4 MiB send buffer lets the window outgrow the path (1.25 MB in
+  // flight) and its queue; lwIP's 512 KiB lets at most ~42 Mbit/s through, never more than the path takes.
+  Client& k = open(*kernel, 5001, L4Proto::tcp, 10 * kMegabyte);
+  auto* kc = dynamic_cast<Ns3Connection*>(k.connection.get());
+  ASSERT_NE(kc, nullptr);
+  auto ktcp = ns3::DynamicCast<ns3::TcpSocketBase>(kc->socket());
+  ns3::UintegerValue buffer;
+  ktcp->GetAttribute("SndBufSize", buffer);
+  EXPECT_EQ(buffer.Get(), 4u << 20);  // a kernel stack keeps the Linux-like defaults
+  const TimePoint start_k = now();
+  run_until(30s);
+  ASSERT_EQ(sink.sessions.size(), 1u);
+  ASSERT_TRUE(sink.sessions[0]->eof_at);
+  const Duration kernel_took = *sink.sessions[0]->eof_at - start_k;
+
+  Client& l = open(*lwip, 5001, L4Proto::tcp, 10 * kMegabyte);
+  auto* lc = dynamic_cast<Ns3Connection*>(l.connection.get());
+  ASSERT_NE(lc, nullptr);
+  auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(lc->socket());
+  ns3::BooleanValue sack, timestamps;
+  ns3::TimeValue min_rto, delayed_ack;
+  ns3::UintegerValue initial_window, receive_buffer;
+  tcp->GetAttribute("SndBufSize", buffer);
+  tcp->GetAttribute("RcvBufSize", receive_buffer);
+  tcp->GetAttribute("Sack", sack);
+  tcp->GetAttribute("Timestamp", timestamps);
+  tcp->GetAttribute("MinRto", min_rto);
+  tcp->GetAttribute("DelAckTimeout", delayed_ack);
+  tcp->GetAttribute("InitialCwnd", initial_window);
+  EXPECT_EQ(buffer.Get(), 512u << 10);
+  EXPECT_EQ(receive_buffer.Get(), 2u << 20);
+  EXPECT_FALSE(sack.Get());
+  EXPECT_FALSE(timestamps.Get());
+  EXPECT_EQ(min_rto.Get(), ns3::MilliSeconds(300));
+  EXPECT_EQ(delayed_ack.Get(), ns3::MilliSeconds(10));
+  EXPECT_EQ(initial_window.Get(), 3u);
+  const TimePoint start_l = now();
+  run_until(90s);
+  ASSERT_EQ(sink.sessions.size(), 2u);
+  ASSERT_TRUE(sink.sessions[1]->eof_at);
+  EXPECT_EQ(sink.sessions[1]->received, 10 * kMegabyte);
+  const Duration lwip_took = *sink.sessions[1]->eof_at - start_l;
+  EXPECT_GE(lwip_took, Duration(1900ms)) << "10 MB at <= 512 KiB per 100 ms";
+  // The kernel's window outgrows the path and its queue (losses, resends); lwIP's never reaches it.
+  EXPECT_GT(k.connection->metrics().retransmits, 0u) << "kernel took " << kernel_took.count() << " ns";
+  EXPECT_EQ(l.connection->metrics().retransmits, 0u);
 }
 
 TEST_F(Ns3StackTest, ProcessingDelayDelaysSendAndReceive) {
