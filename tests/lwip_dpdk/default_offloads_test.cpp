@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <cstring>
 #include <string>
 
@@ -199,6 +200,44 @@ TEST(LwipDefaultOffloads, ALinuxServerNeverResendsALoneResponseSegmentToLwip) {
   ASSERT_EQ(server.sessions.size(), 1u);
   EXPECT_EQ(server.sessions[0]->connection().metrics().retransmits, 0u)
       << "the Linux server resent a response lwIP had received but not yet acknowledged";
+}
+
+}  // namespace
+}  // namespace dmm::test
+
+namespace dmm::test {
+namespace {
+
+double process_cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// The instance's own interface set down (dmm-emu's stack failure, an operator) makes its packet socket report
+// ENETDOWN: the idle loop must not spin on that error, and frames must flow again once the interface is up.
+TEST(LwipPacketPort, AnInterfaceSetDownNeitherSpinsTheLoopNorStopsTrafficAfterItComesBackUp) {
+  LwipLab lab;
+  const std::string dev = lab.add_path(0);
+  auto user = lab.lwip_stack(0, dev);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  ASSERT_TRUE(run_command("ip -n " + lab.lw() + " link set " + dev + " down").ok());
+  const double before = process_cpu_seconds();
+  lab.executor().run_until([] { return false; }, std::chrono::milliseconds(500));
+  EXPECT_LT(process_cpu_seconds() - before, 0.2) << "the loop spun while the interface was down";
+  ASSERT_TRUE(run_command("ip -n " + lab.lw() + " link set " + dev + " up").ok());
+
+  auto server_stack = lab.server_stack();
+  EchoServer server;
+  auto listener = server_stack->listen(endpoint("10.77.0.1", 7103), L4Proto::tcp, server);
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  EchoClient client(make_payload(1024 * 1024));
+  auto connection = (*user)->connect(endpoint("10.77.0.1", 7103), L4Proto::tcp, client);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  client.attach(std::move(*connection));
+  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, std::chrono::seconds(60)));
+  ASSERT_FALSE(client.error) << client.error->message;
+  EXPECT_TRUE(client.received == client.payload());
 }
 
 }  // namespace

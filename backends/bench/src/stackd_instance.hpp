@@ -1,8 +1,7 @@
 #pragma once
 // The lwip-dpdk instance that dmm-stackd runs in the lwip, first-session and udp suites: the instance 10.79.5.2 on
-// veth u1, whose peer end is `srv`'s 10.79.5.1/24. The instance's end is in a namespace of its own: DPDK's
-// af_packet ports join a PACKET_FANOUT group numbered (pid ^ ifindex) & 0xffff per namespace, so two DPDK processes
-// in one namespace (the daemon and an in-program client) with nearly equal pids collide (EINVAL).
+// veth u1, whose peer end is `srv`'s 10.79.5.1/24. The instance's end is in a namespace of its own, apart from the
+// in-program instances' (u0): what the daemon owns stays out of the client's namespace.
 #include <filesystem>
 #include <string>
 

@@ -1,6 +1,8 @@
 #include "dmm/kernel/epoll_executor.hpp"
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,8 +183,16 @@ int EpollExecutor::wait_timeout_ms() const {
 EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller, int wake_fd) {
   const PollerId id = next_poller_++;
   pollers_.emplace_back(id, std::make_shared<Poller>(std::move(poller)));
-  // Level-triggered and with no callback of its own: readiness only ends epoll_wait, and the pollers run after.
-  if (wake_fd >= 0 && watch(wake_fd, EPOLLIN, [](std::uint32_t) {})) poller_wake_fds_[id] = wake_fd;
+  // Level-triggered: readiness only ends epoll_wait, and the pollers run after. An error a socket reports (a
+  // packet socket's interface set down: ENETDOWN) is read here, which clears it; left pending, it would end every
+  // epoll_wait at once and spin the loop. The poller sees the interface's state its own way.
+  auto on_ready = [wake_fd](std::uint32_t events) {
+    if (!(events & EPOLLERR)) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    (void)::getsockopt(wake_fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  };
+  if (wake_fd >= 0 && watch(wake_fd, EPOLLIN, on_ready)) poller_wake_fds_[id] = wake_fd;
   return id;
 }
 
