@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -238,6 +239,53 @@ TEST(LwipPacketPort, AnInterfaceSetDownNeitherSpinsTheLoopNorStopsTrafficAfterIt
   ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, std::chrono::seconds(60)));
   ASSERT_FALSE(client.error) << client.error->message;
   EXPECT_TRUE(client.received == client.payload());
+}
+
+}  // namespace
+}  // namespace dmm::test
+
+namespace dmm::test {
+namespace {
+
+// Datagrams larger than the MTU travel as IPv4 fragments: lwIP reassembles what the kernel sends (DPDK's
+// af_packet had the kernel reassemble them into frames its 2 KiB buffers cut short), and fragments what it sends.
+TEST(LwipPacketPort, DatagramsOfManyFragmentsArriveWholeBothWays) {
+  LwipLab lab;
+  const std::string dev = lab.add_path(0);
+  auto user = lab.lwip_stack(0, dev);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  EventRecorder events;
+  auto socket = (*user)->open_datagram(DatagramOptions{.local = endpoint("10.77.0.2", 9100)}, events);
+  ASSERT_TRUE(socket.ok()) << socket.error().message;
+  auto peer = lab.server_socket(SOCK_DGRAM, 9101);
+  ASSERT_TRUE(peer.ok()) << peer.error().message;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(9100);
+  to.sin_addr.s_addr = htonl(0x0a4d0002);  // 10.77.0.2
+  for (std::size_t size : {3000u, 30000u, 60000u}) {
+    const auto payload = make_payload(size);
+    ASSERT_EQ(::sendto(peer->get(), payload.data(), size, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(size));
+    std::vector<std::byte> buffer(65536);
+    Result<DatagramSocket::Received> got = make_error(EAGAIN, "");
+    // (run_until asks once more at the end: the condition must not consume a second datagram)
+    ASSERT_TRUE(lab.executor().run_until(
+        [&] { return got.ok() || (got = (*socket)->receive_from(buffer)).ok(); }, kDeadline))
+        << size << " bytes to lwIP";
+    ASSERT_EQ(got->size, size);
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), buffer.begin())) << size << " bytes to lwIP";
+    EXPECT_EQ(got->from.to_string(), "10.77.0.1:9101");
+
+    ASSERT_TRUE((*socket)->send_to(endpoint("10.77.0.1", 9101), payload).ok());
+    ssize_t n = -1;
+    ASSERT_TRUE(lab.executor().run_until(
+        [&] { return n >= 0 || (n = ::recv(peer->get(), buffer.data(), buffer.size(), MSG_DONTWAIT)) >= 0; },
+        kDeadline))
+        << size << " bytes from lwIP";
+    ASSERT_EQ(n, static_cast<ssize_t>(size));
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), buffer.begin())) << size << " bytes from lwIP";
+  }
 }
 
 }  // namespace
