@@ -115,7 +115,8 @@ Result<std::unique_ptr<PacketRingPort>> PacketRingPort::open(const std::string& 
 
   if (set_option(fd, SOL_PACKET, PACKET_VERSION, int{TPACKET_V2}) != 0) return os_error(iface, "TPACKET_V2", errno);
   if (set_option(fd, SOL_PACKET, PACKET_VNET_HDR, 1) != 0) return os_error(iface, "PACKET_VNET_HDR", errno);
-  // Our own frames are not input; a malformed TX frame is skipped rather than stopping the ring.
+  // Our own frames are not input (kernels before 4.20 lack the option: they do not loop a socket's own frames
+  // back to it anyway).
   (void)set_option(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1);
   if (set_option(fd, SOL_PACKET, PACKET_COPY_THRESH, 1) != 0) return os_error(iface, "PACKET_COPY_THRESH", errno);
   if (set_option(fd, SOL_SOCKET, SO_RCVBUFFORCE, kReceiveBuffer) != 0)
@@ -124,28 +125,24 @@ Result<std::unique_ptr<PacketRingPort>> PacketRingPort::open(const std::string& 
     (void)set_option(fd, SOL_SOCKET, SO_SNDBUF, kSendBuffer);
 
   const std::size_t frame_size = slot_size(self->mtu_);
-  auto request_ring = [&](int option, Ring& ring, std::size_t frames) -> Status {
-    frames = std::min(frames, kMaxRingBytes / frame_size);
-    const std::size_t block_size = std::max(kBlockSize, frame_size);
-    const std::size_t per_block = block_size / frame_size;
-    tpacket_req req{};
-    req.tp_block_size = static_cast<unsigned>(block_size);
-    req.tp_block_nr = static_cast<unsigned>((frames + per_block - 1) / per_block);
-    req.tp_frame_size = static_cast<unsigned>(frame_size);
-    req.tp_frame_nr = static_cast<unsigned>(req.tp_block_nr * per_block);
-    if (::setsockopt(fd, SOL_PACKET, option, &req, sizeof req) != 0)
-      return os_error(iface, option == PACKET_RX_RING ? "RX ring" : "TX ring", errno);
-    ring.frame_size = frame_size;
-    ring.frames = req.tp_frame_nr;
-    return {};
-  };
-  if (Status s = request_ring(PACKET_RX_RING, self->rx_, kRxFrames); !s) return s.error();
+  const std::size_t frames = std::min(kRxFrames, kMaxRingBytes / frame_size);
+  const std::size_t block_size = std::max(kBlockSize, frame_size);
+  const std::size_t per_block = block_size / frame_size;
+  tpacket_req req{};
+  req.tp_block_size = static_cast<unsigned>(block_size);
+  req.tp_block_nr = static_cast<unsigned>((frames + per_block - 1) / per_block);
+  req.tp_frame_size = static_cast<unsigned>(frame_size);
+  req.tp_frame_nr = static_cast<unsigned>(req.tp_block_nr * per_block);
+  if (::setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0) return os_error(iface, "RX ring", errno);
+  self->rx_.frame_size = frame_size;
+  self->rx_.frames = req.tp_frame_nr;
   self->map_size_ = self->rx_.frames * frame_size;
   void* map = ::mmap(nullptr, self->map_size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-  if (map == MAP_FAILED) return os_error(iface, "mapping its rings", errno);
+  if (map == MAP_FAILED) return os_error(iface, "mapping its RX ring", errno);
   self->map_ = map;
   self->rx_.base = static_cast<std::uint8_t*>(map);
-  self->tx_bytes_.reserve(kTxStage + kMaxFrame);
+  // Never zeroed: lwIP writes every byte of a frame it asks for.
+  self->tx_bytes_ = std::make_unique_for_overwrite<std::uint8_t[]>(kTxStage + kMaxFrame);
 
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
@@ -211,11 +208,11 @@ std::uint8_t* PacketRingPort::begin_frame(std::size_t length) {
     ++counters_.tx_dropped;
     return nullptr;
   }
-  if (tx_bytes_.size() + length > kTxStage) flush();
-  const std::size_t at = tx_bytes_.size();
-  tx_bytes_.resize(at + length);  // within the reserved capacity: earlier frames stay where they are
-  staged_.push_back({tx_bytes_.data() + at, length});
-  return tx_bytes_.data() + at;
+  if (tx_used_ + length > kTxStage) flush();  // then it fits: tx_bytes_ holds kTxStage plus one largest frame
+  std::uint8_t* frame = tx_bytes_.get() + tx_used_;
+  tx_used_ += length;
+  staged_.push_back({frame, length});
+  return frame;
 }
 
 std::size_t PacketRingPort::flush() {
@@ -260,7 +257,7 @@ std::size_t PacketRingPort::flush() {
     if (m < sent && segments > 1) ++counters_.tx_super_frames;
   }
   staged_.clear();
-  tx_bytes_.clear();
+  tx_used_ = 0;
   return 0;
 }
 

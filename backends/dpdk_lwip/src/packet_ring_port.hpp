@@ -62,7 +62,8 @@ private:
   void* map_ = nullptr;
   std::size_t map_size_ = 0;
   Ring rx_;
-  std::vector<std::uint8_t> tx_bytes_;         // staged frames, back to back (capacity reserved: never moves)
+  std::unique_ptr<std::uint8_t[]> tx_bytes_;  // staged frames, back to back
+  std::size_t tx_used_ = 0;
   std::vector<TcpCoalescer::Piece> staged_;    // where each staged frame is
   TcpCoalescer coalescer_;
   // A burst's sendmmsg() arguments, kept between bursts so that sending allocates nothing.
