@@ -237,6 +237,10 @@ void EpollExecutor::run_due_timers() {
 void EpollExecutor::arm_timer() {
   const TimePoint earliest = timers_.empty() ? TimePoint{-1} : timers_.begin()->first.first;
   if (earliest == armed_for_) return;
+  // A timer already due runs in this turn, and epoll_wait does not block meanwhile (wait_timeout_ms): arming the
+  // timerfd for it, and back for the next one afterwards, would cost two system calls per zero-delay timer (a
+  // stack's deferred flush, once per burst). The timerfd keeps what it was armed for.
+  if (earliest >= TimePoint::zero() && earliest <= now()) return;
   itimerspec spec{};
   // Absolute CLOCK_MONOTONIC time; a zero it_value disarms. A time already past fires at once.
   if (earliest >= TimePoint::zero()) {
