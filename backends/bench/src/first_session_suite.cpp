@@ -47,7 +47,8 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   const std::vector<ClientVariant> variants{
       {"shim-kernel", "a new process under dmm-run, its first session on a kernel instance (baseline)", *cli,
        *kernel_config, {}, {}, "10.79.1.1"},
-      {"shim-lwip", "the same, on an lwip-dpdk instance inside the program (DPDK's EAL starts in every process)",
+      {"shim-lwip", "the same, on an lwip-dpdk instance inside the program (lwIP and its AF_PACKET port start in "
+                    "every process; the plug-in loads DPDK's libraries)",
        *cli, *program_config, {}, {}, "10.79.2.1"},
       {"stackd-lwip", "the same, on an lwip-dpdk instance that dmm-stackd runs", *cli, stackd->config, {}, {},
        kStackdPeer},
