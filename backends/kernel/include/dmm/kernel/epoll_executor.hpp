@@ -36,13 +36,16 @@ public:
   // (busy polling) while pollers find work and for `busy_for` after the last work; after that it blocks as it
   // would without pollers, but at most `idle_wakeup` at a time, so an idle device is still looked at. The cost
   // is a spinning core while busy and up to `idle_wakeup` of added latency for the first packet after a pause.
-  // When every poller has a wake fd, the loop polls for `wakeable_busy_for` after work and then sleeps until an
-  // fd, a timer or a post wakes it, as a loop without pollers does: no spinning core, no idle wake-ups, a few
-  // microseconds of wake-up per burst (measured in issue 15: ping-pong CPU and latency).
+  // When every poller has a wake fd, the loop polls for `wakeable_busy_for` after work (none by default) and then
+  // sleeps until an fd, a timer or a post wakes it, as a loop without pollers does. Measured (issue 15, dmm-bench
+  // lwip/apps on 2 cores): polling 50 us after work halved the core-API ping-pong latency (26 vs 49 us; the
+  // kernel's 52) but cost 1.1x -> 2.7x the kernel's CPU per round trip through the shim, and 10-20 % of
+  // redis-benchmark's and wrk's rate where client, server and stack share the cores; without it the CPU is 1.0x
+  // (core API), 1.7-1.9x (shim, dmm-stackd).
   struct PollPolicy {
     Duration busy_for = std::chrono::milliseconds(2);
     Duration idle_wakeup = std::chrono::milliseconds(1);
-    Duration wakeable_busy_for = std::chrono::microseconds(50);
+    Duration wakeable_busy_for = Duration::zero();
   };
 
   // Fails only when the kernel refuses an epoll, timerfd or eventfd (fd limit, memory).
