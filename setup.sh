@@ -47,22 +47,34 @@ fi
 
 # lwIP 2.1.3 from Debian's source package (the build options of Debian's liblwip are compiled in: see
 # backends/dpdk_lwip/lwip_port/lwipopts.h). apt-get source checks the package against the archive's signed index.
+# The Debian revision the project was built and measured with; bookworm's archive keeps only its current revision,
+# so a later one (a security update of the same upstream 2.1.3) is taken if this one is gone, and said.
 LWIP_SOURCE_VERSION=2.1.3+dfsg1-2
 LWIP_SOURCE_DIR=third_party/lwip-2.1.3+dfsg1
-if [ ! -f "$LWIP_SOURCE_DIR/.dmm-source-version" ] || \
-   [ "$(cat "$LWIP_SOURCE_DIR/.dmm-source-version")" != "$LWIP_SOURCE_VERSION" ]; then
-  if ! apt-cache showsrc lwip 2>/dev/null | grep -q "^Version: $LWIP_SOURCE_VERSION\$"; then
+if [ ! -f "$LWIP_SOURCE_DIR/.dmm-source-version" ]; then
+  if ! apt-cache showsrc lwip 2>/dev/null | grep -q '^Version: 2\.1\.3+dfsg1-'; then
     # No deb-src entry for bookworm yet: add one for the archive the machine already uses, signed by the same
     # key as its deb entry when that names one (apt refuses two entries for one archive with different keys).
-    signed_by=$(grep -h -m1 '^Signed-By:' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 || true)
+    signed_by=$(awk 'BEGIN { RS = "" } /URIs:[^\n]*deb\.debian\.org\/debian([ \n]|$)/ {
+                       if (match($0, /Signed-By:[^\n]*/)) { print substr($0, RSTART, RLENGTH); exit } }' \
+                  /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
     printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n%s\n' \
       "$signed_by" >/etc/apt/sources.list.d/dmm-lwip-source.sources
     apt-get update
   fi
+  wanted="lwip=$LWIP_SOURCE_VERSION"
+  if ! apt-cache showsrc lwip 2>/dev/null | grep -q "^Version: $LWIP_SOURCE_VERSION\$"; then
+    wanted=lwip
+    echo "setup.sh: lwip $LWIP_SOURCE_VERSION is no longer in the archive; fetching its current bookworm revision" >&2
+  fi
   rm -rf "$LWIP_SOURCE_DIR"
   mkdir -p third_party
-  (cd third_party && apt-get source --only-source "lwip=$LWIP_SOURCE_VERSION")
-  echo "$LWIP_SOURCE_VERSION" >"$LWIP_SOURCE_DIR/.dmm-source-version"
+  (cd third_party && apt-get source --only-source "$wanted")
+  if [ ! -f "$LWIP_SOURCE_DIR/src/core/tcp.c" ]; then
+    echo "setup.sh: apt-get source lwip did not unpack $LWIP_SOURCE_DIR (a new upstream version?)" >&2
+    exit 1
+  fi
+  (cd third_party && ls lwip_*.dsc) >"$LWIP_SOURCE_DIR/.dmm-source-version"
 fi
 
 # pybind11's CMake would otherwise pick a pyenv python3 from PATH (see shared/MACHINE-FACTS.md).
