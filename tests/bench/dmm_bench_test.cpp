@@ -63,6 +63,24 @@ TEST(DmmBench, LwipAndUdpTxSuitesRunEndToEnd) {
   std::filesystem::remove_all(out);
 }
 
+// redis-benchmark and wrk against the same servers over the kernel and over lwIP (in-program and dmm-stackd): each
+// program's report is parsed into every figure for every variant (a run with errors fails the suite).
+TEST(DmmBench, AppsSuiteRunsRedisBenchmarkAndWrkOverEveryPath) {
+  const std::string out = std::filesystem::temp_directory_path() / ("dmm-bench-apps-" + std::to_string(getpid()));
+  const Outcome o = run({kBench, "apps", "--quick", "--out", out}, std::chrono::seconds(120));
+  ASSERT_TRUE(o.finished && o.exit_code == 0) << o.out << o.err;
+  std::ifstream in(out + "/apps.json");
+  ASSERT_TRUE(in);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  ASSERT_EQ(j["figures"].size(), 4u);
+  for (const auto& figure : j["figures"])
+    for (const std::string variant : {"kernel", "shim-lwip", "stackd-lwip"}) {
+      ASSERT_TRUE(figure["by_variant"].contains(variant)) << figure.dump();
+      EXPECT_GT(figure["by_variant"][variant]["median"].get<double>(), 0) << figure["key"] << " " << variant;
+    }
+  std::filesystem::remove_all(out);
+}
+
 // UDP from one unconnected socket to 4 servers, on a kernel instance and on an lwip-dpdk instance dmm-stackd runs:
 // every reply came back from the server asked (the client fails the run otherwise).
 TEST(DmmBench, UdpSuiteRunsEndToEndOverDmmStackd) {

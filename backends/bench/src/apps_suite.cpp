@@ -64,27 +64,24 @@ Status wait_until_serving(const BenchOptions& options, const std::string& netns,
 
 Result<BenchReport> run_apps_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
-  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
-  if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
-  auto stackd = start_stackd_instance(lab, *srv, options, "apps-lwip");
-  if (!stackd) return stackd.error();
+  auto paths = make_lwip_paths(lab, options, "apps-lwip");
+  if (!paths) return paths.error();
+  const std::string& cli = paths->cli;
+  const std::string& srv = paths->srv;
+  const StackdInstance& stackd = paths->stackd;
 
   auto redis = BackgroundProcess::start({"redis-server", "--port", kRedisPort, "--bind", "0.0.0.0", "--save", "",
                                          "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
                                          "--loglevel", "warning"},
-                                        BenchLab::path_of(*srv));
+                                        BenchLab::path_of(srv));
   if (!redis) return redis.error();
-  auto nginx = start_nginx(options, *srv, kHttpPort);
+  auto nginx = start_nginx(options, srv, kHttpPort);
   if (!nginx) return nginx.error();
-  if (Status s = wait_until_serving(options, *cli, {"redis-cli", "-h", "10.79.1.1", "-p", kRedisPort, "ping"}, *redis,
+  if (Status s = wait_until_serving(options, cli, {"redis-cli", "-h", "10.79.1.1", "-p", kRedisPort, "ping"}, *redis,
                                     "redis-server");
       !s)
     return s.error();
-  if (Status s = wait_until_serving(options, *cli, {"curl", "-sf", "-o", "/dev/null", "http://10.79.1.1:8080/"},
+  if (Status s = wait_until_serving(options, cli, {"curl", "-sf", "-o", "/dev/null", "http://10.79.1.1:8080/"},
                                     *nginx, "nginx");
       !s)
     return s.error();
@@ -104,11 +101,11 @@ Result<BenchReport> run_apps_suite(const BenchOptions& options) {
        {"http_per_s", "http_p50_us"}, parse_wrk},
   };
   const std::vector<ClientVariant> variants{
-      {"kernel", "plain programs over a kernel veth k0 (baseline)", *cli, std::nullopt, {}, {}, "10.79.1.1"},
-      {"shim-lwip", "under dmm-run, sessions on an lwip-dpdk instance inside the client (veth u0)", *cli,
+      {"kernel", "plain programs over a kernel veth k0 (baseline)", cli, std::nullopt, {}, {}, "10.79.1.1"},
+      {"shim-lwip", "under dmm-run, sessions on an lwip-dpdk instance inside the client (veth u0)", cli,
        *shim_config, {}, {}, "10.79.2.1"},
-      {"stackd-lwip", "under dmm-run, sessions on an lwip-dpdk instance dmm-stackd runs (veth u1)", *cli,
-       stackd->config, {}, {}, kStackdPeer},
+      {"stackd-lwip", "under dmm-run, sessions on an lwip-dpdk instance dmm-stackd runs (veth u1)", cli,
+       stackd.config, {}, {}, kStackdPeer},
   };
   BenchReport report("apps", "kernel");
   // >= 0.7x the kernel's rate: a slowdown of at most 1/0.7.

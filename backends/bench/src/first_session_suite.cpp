@@ -18,18 +18,15 @@ constexpr std::uint16_t kEchoPort = 5201;
 
 Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
   // k0: the kernel path; u0: an lwIP instance inside each program; u1: an lwIP instance dmm-stackd runs.
-  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
-  if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
   // Started here rather than on demand, so that every round meets a running daemon (as every program but the
   // first one does on a host).
-  auto stackd = start_stackd_instance(lab, *srv, options, "first-service");
-  if (!stackd) return stackd.error();
-  auto server = BenchServer::start(ServerKind::echo, BenchLab::path_of(*srv), "0.0.0.0", kEchoPort);
+  auto paths = make_lwip_paths(lab, options, "first-service");
+  if (!paths) return paths.error();
+  const std::string& cli = paths->cli;
+  const std::string& srv = paths->srv;
+  const StackdInstance& stackd = paths->stackd;
+  auto server = BenchServer::start(ServerKind::echo, BenchLab::path_of(srv), "0.0.0.0", kEchoPort);
   if (!server) return server.error();
 
   const std::string kernel_stack = "  - {name: host, kind: kernel}\n";
@@ -45,12 +42,12 @@ Result<BenchReport> run_first_session_suite(const BenchOptions& options) {
       {"first", {"--workload", "first", "--to", "{host}:" + std::to_string(kEchoPort)}, {"first_session_ms"}},
   };
   const std::vector<ClientVariant> variants{
-      {"shim-kernel", "a new process under dmm-run, its first session on a kernel instance (baseline)", *cli,
+      {"shim-kernel", "a new process under dmm-run, its first session on a kernel instance (baseline)", cli,
        *kernel_config, {}, {}, "10.79.1.1"},
       {"shim-lwip", "the same, on an lwip-dpdk instance inside the program (lwIP and its AF_PACKET port start in "
                     "every process; the plug-in loads DPDK's libraries)",
-       *cli, *program_config, {}, {}, "10.79.2.1"},
-      {"stackd-lwip", "the same, on an lwip-dpdk instance that dmm-stackd runs", *cli, stackd->config, {}, {},
+       cli, *program_config, {}, {}, "10.79.2.1"},
+      {"stackd-lwip", "the same, on an lwip-dpdk instance that dmm-stackd runs", cli, stackd.config, {}, {},
        kStackdPeer},
   };
   BenchReport report("first-session", "shim-kernel");

@@ -26,21 +26,18 @@ std::vector<std::string> core_args(const std::string& kind, const std::vector<st
 
 Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
-  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
-  if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
   // A second lwIP instance on its own veth for sessions that dmm-stackd runs: never two lwIPs on one interface.
   // The same kind of instance run by dmm-stackd for every program: the program's fd is its end of a session the
   // daemon pumps (the cost of the shared path: one more copy each way, through an AF_UNIX socket).
-  auto stackd = start_stackd_instance(lab, *srv, options, "service-lwip");
-  if (!stackd) return stackd.error();
+  auto paths = make_lwip_paths(lab, options, "service-lwip");
+  if (!paths) return paths.error();
+  const std::string& cli = paths->cli;
+  const std::string& srv = paths->srv;
+  const StackdInstance& stackd = paths->stackd;
 
   std::vector<std::unique_ptr<BenchServer>> servers;
   for (auto [kind, port] : {std::pair{ServerKind::echo, kEchoPort}, std::pair{ServerKind::sink, kSinkPort}}) {
-    auto server = BenchServer::start(kind, BenchLab::path_of(*srv), "0.0.0.0", port);
+    auto server = BenchServer::start(kind, BenchLab::path_of(srv), "0.0.0.0", port);
     if (!server) return server.error();
     servers.push_back(std::move(*server));
   }
@@ -62,14 +59,14 @@ Result<BenchReport> run_lwip_suite(const BenchOptions& options) {
                                   "policy:\n  - {match: {}, use: [user0]}\n");
   if (!shim_config) return shim_config.error();
   const std::vector<ClientVariant> variants{
-      {"kernel", "core API over a kernel instance, veth k0 (baseline)", *cli, std::nullopt, {},
+      {"kernel", "core API over a kernel instance, veth k0 (baseline)", cli, std::nullopt, {},
        core_args("kernel", {}), "10.79.1.1"},
-      {"lwip", "core API over lwip-dpdk on net_af_packet, veth u0", *cli, std::nullopt, {},
+      {"lwip", "core API over lwip-dpdk on net_af_packet, veth u0", cli, std::nullopt, {},
        core_args("lwip-dpdk", {"vdev=net_af_packet0,iface=u0", "address=10.79.2.2/24"}), "10.79.2.1"},
-      {"shim-lwip", "POSIX client under dmm-run, session on the same lwip-dpdk instance", *cli, *shim_config, {}, {},
+      {"shim-lwip", "POSIX client under dmm-run, session on the same lwip-dpdk instance", cli, *shim_config, {}, {},
        "10.79.2.1"},
       {"stackd-lwip", "POSIX client under dmm-run, session on an lwip-dpdk instance that dmm-stackd runs (CPU: "
-       "client + daemon)", *cli, stackd->config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->daemon.pid())}, {},
+       "client + daemon)", cli, stackd.config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd.daemon.pid())}, {},
        kStackdPeer},
   };
   BenchReport report("lwip", "kernel");
@@ -108,7 +105,7 @@ Result<BenchReport> run_udp_tx_suite(const BenchOptions& options) {
       {"kernel-veth", "core API over a kernel UDP socket into a veth whose peer drops (baseline)", *cli, std::nullopt,
        {},
        core_args("kernel", {}), "10.79.3.1"},
-      // The subnet's broadcast address: net_null answers no ARP, and lwIP (Debian's build) has no static entries.
+      // The subnet's broadcast address: net_null answers no ARP, and lwIP (built without static entries) has none.
       {"lwip-null", "core API over lwip-dpdk on net_null", *cli, std::nullopt, {},
        core_args("lwip-dpdk", {"vdev=net_null0", "address=10.79.4.2/24"}), "10.79.4.255"},
   };

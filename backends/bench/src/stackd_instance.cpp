@@ -19,4 +19,18 @@ Result<StackdInstance> start_stackd_instance(BenchLab& lab, const std::string& s
   return StackdInstance{*config, std::move(*daemon)};
 }
 
+Result<LwipPaths> make_lwip_paths(BenchLab& lab, const BenchOptions& options, const std::string& stackd_name,
+                                  bool with_in_program) {
+  auto cli = lab.add_namespace("cli");
+  if (!cli) return cli.error();
+  auto srv = lab.add_namespace("srv");
+  if (!srv) return srv.error();
+  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
+  if (with_in_program)
+    if (Status s = lab.link(*cli, "u0", "", *srv, "u0", "10.79.2.1/24"); !s) return s.error();
+  auto stackd = start_stackd_instance(lab, *srv, options, stackd_name);
+  if (!stackd) return stackd.error();
+  return LwipPaths{*cli, *srv, std::move(*stackd)};
+}
+
 }  // namespace dmm::bench

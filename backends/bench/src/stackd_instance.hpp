@@ -22,4 +22,15 @@ struct StackdInstance {
 Result<StackdInstance> start_stackd_instance(BenchLab& lab, const std::string& srv, const BenchOptions& options,
                                              const std::string& name);
 
+// The paths the lwIP suites compare, from client namespace `cli` to servers in `srv`: k0, the kernel's
+// (10.79.1.2 -> 10.79.1.1); u0, for an lwIP instance inside the client process (no kernel address on the client's
+// end; servers at 10.79.2.1; only if `with_in_program`); and u1, the instance dmm-stackd runs (`stackd`, servers
+// at kStackdPeer), its config written as `stackd_name`.yaml.
+struct LwipPaths {
+  std::string cli, srv;
+  StackdInstance stackd;
+};
+Result<LwipPaths> make_lwip_paths(BenchLab& lab, const BenchOptions& options, const std::string& stackd_name,
+                                  bool with_in_program = true);
+
 }  // namespace dmm::bench

@@ -17,17 +17,15 @@ constexpr int kPeers = 4;
 
 Result<BenchReport> run_udp_suite(const BenchOptions& options) {
   BenchLab lab;
-  auto cli = lab.add_namespace("cli");
-  if (!cli) return cli.error();
-  auto srv = lab.add_namespace("srv");
-  if (!srv) return srv.error();
   // k0: the kernel path; u1: the lwIP instance dmm-stackd runs.
-  if (Status s = lab.link(*cli, "k0", "10.79.1.2/24", *srv, "k0", "10.79.1.1/24"); !s) return s.error();
-  auto stackd = start_stackd_instance(lab, *srv, options, "udp-service");
-  if (!stackd) return stackd.error();
+  auto paths = make_lwip_paths(lab, options, "udp-service", /*with_in_program=*/false);
+  if (!paths) return paths.error();
+  const std::string& cli = paths->cli;
+  const std::string& srv = paths->srv;
+  const StackdInstance& stackd = paths->stackd;
   std::vector<std::unique_ptr<UdpEchoServer>> servers;
   for (int i = 0; i < kPeers; ++i) {
-    auto server = UdpEchoServer::start(BenchLab::path_of(*srv), "0.0.0.0", static_cast<std::uint16_t>(kFirstEchoPort + i));
+    auto server = UdpEchoServer::start(BenchLab::path_of(srv), "0.0.0.0", static_cast<std::uint16_t>(kFirstEchoPort + i));
     if (!server) return server.error();
     servers.push_back(std::move(*server));
   }
@@ -44,10 +42,10 @@ Result<BenchReport> run_udp_suite(const BenchOptions& options) {
        {"p50_us", "p99_us", "cpu_us_per_rt", "lost"}},
   };
   const std::vector<ClientVariant> variants{
-      {"shim-kernel", "POSIX client under dmm-run, its socket on a kernel instance, veth k0 (baseline)", *cli,
+      {"shim-kernel", "POSIX client under dmm-run, its socket on a kernel instance, veth k0 (baseline)", cli,
        *kernel_config, {}, {}, "10.79.1.1"},
       {"stackd-lwip", "POSIX client under dmm-run, its socket on an lwip-dpdk instance that dmm-stackd runs (CPU: "
-       "client + daemon)", *cli, stackd->config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd->daemon.pid())}, {},
+       "client + daemon)", cli, stackd.config, {"DMM_BENCH_ADD_CPU_OF=" + std::to_string(stackd.daemon.pid())}, {},
        kStackdPeer},
   };
   BenchReport report("udp", "shim-kernel");
