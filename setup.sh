@@ -52,22 +52,25 @@ fi
 LWIP_SOURCE_VERSION=2.1.3+dfsg1-2
 LWIP_SOURCE_DIR=third_party/lwip-2.1.3+dfsg1
 if [ ! -f "$LWIP_SOURCE_DIR/.dmm-source-version" ]; then
-  if ! apt-cache showsrc lwip 2>/dev/null | grep -q '^Version: 2\.1\.3+dfsg1-'; then
+  # (grep without -q: with pipefail, grep -q quitting early could fail apt-cache with SIGPIPE)
+  if ! apt-cache showsrc lwip 2>/dev/null | grep '^Version: 2\.1\.3+dfsg1-' >/dev/null; then
     # No deb-src entry for bookworm yet: add one for the archive the machine already uses, signed by the same
     # key as its deb entry when that names one (apt refuses two entries for one archive with different keys).
-    signed_by=$(awk 'BEGIN { RS = "" } /URIs:[^\n]*deb\.debian\.org\/debian([ \n]|$)/ {
-                       if (match($0, /Signed-By:[^\n]*/)) { print substr($0, RSTART, RLENGTH); exit } }' \
+    # (field names are case-insensitive in deb822; a key given inline rather than as a path is not copied)
+    signed_by=$(awk 'BEGIN { RS = "" } { p = tolower($0) }
+                     p ~ /uris:[^\n]*deb\.debian\.org\/debian([ \n]|$)/ && match(p, /signed-by:[^\n]*/) {
+                       print "Signed-By:" substr($0, RSTART + 10, RLENGTH - 10); exit }' \
                   /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
     printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\n%s\n' \
       "$signed_by" >/etc/apt/sources.list.d/dmm-lwip-source.sources
     apt-get update
   fi
   wanted="lwip=$LWIP_SOURCE_VERSION"
-  if ! apt-cache showsrc lwip 2>/dev/null | grep -q "^Version: $LWIP_SOURCE_VERSION\$"; then
+  if ! apt-cache showsrc lwip 2>/dev/null | grep "^Version: $LWIP_SOURCE_VERSION\$" >/dev/null; then
     wanted=lwip
     echo "setup.sh: lwip $LWIP_SOURCE_VERSION is no longer in the archive; fetching its current bookworm revision" >&2
   fi
-  rm -rf "$LWIP_SOURCE_DIR"
+  rm -rf "$LWIP_SOURCE_DIR" third_party/lwip_*
   mkdir -p third_party
   (cd third_party && apt-get source --only-source "$wanted")
   if [ ! -f "$LWIP_SOURCE_DIR/src/core/tcp.c" ]; then

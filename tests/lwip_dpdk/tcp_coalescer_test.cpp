@@ -129,5 +129,21 @@ TEST(TcpCoalescer, ASuperFrameStaysBelowSixtyFourKilobytes) {
   EXPECT_EQ(p.frames.size(), 3u);  // 44 + 44 + 12 segments
 }
 
+TEST(TcpCoalescer, ARunOfTinySegmentsStopsAtSixtyFourFramesAndEachMessageNamesItsFrames) {
+  std::vector<Bytes> frames;
+  for (std::uint32_t i = 0; i < 150; ++i) frames.push_back(segment(i * 10, 10));  // 10-byte segments
+  TcpCoalescer c;
+  Planned p = plan(c, frames);
+  ASSERT_EQ(p.frames.size(), 3u);  // 64 + 64 + 22: far below the kernel's 1024 iovecs per message
+  std::size_t next = 0;
+  for (const auto& m : c.messages()) {
+    EXPECT_EQ(m.first_frame, next);
+    EXPECT_LE(m.frames, TcpCoalescer::kMaxRunFrames);
+    EXPECT_EQ(m.pieces, m.frames + 1);  // the rewritten headers, then each frame's payload
+    next += m.frames;
+  }
+  EXPECT_EQ(next, 150u);
+}
+
 }  // namespace
 }  // namespace dmm::lwip_dpdk

@@ -5,8 +5,10 @@
 #include <lwip/timeouts.h>
 #include <sys/random.h>
 
+#include <cerrno>
 #include <chrono>
 #include <mutex>
+#include <random>
 
 namespace dmm::lwip_dpdk {
 namespace {
@@ -69,7 +71,8 @@ extern "C" std::uint32_t sys_now(void) { return dmm::lwip_dpdk::LwipCore::instan
 // (or two runs) do not start at the same port.
 extern "C" std::uint32_t dmm_lwip_random(void) {
   std::uint32_t value = 0;
-  while (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) {
+  for (;;) {
+    if (::getrandom(&value, sizeof value, 0) == static_cast<ssize_t>(sizeof value)) return value;
+    if (errno != EINTR) return std::random_device{}();  // no getrandom (a seccomp filter): the C++ library's
   }
-  return value;
 }

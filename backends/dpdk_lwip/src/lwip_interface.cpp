@@ -7,6 +7,7 @@
 #include <netif/ethernet.h>
 #include <lwip/ethip6.h>
 #include <lwip/priv/nd6_priv.h>
+#include <lwip/priv/tcp_priv.h>
 
 #include <cstring>
 
@@ -120,6 +121,9 @@ err_t LwipInterface::link_output(netif* n, pbuf* p) {
   if (!frame) return ERR_OK;  // dropped (counted by the port), as a full NIC queue would: TCP resends
   pbuf_copy_partial(p, frame, p->tot_len, 0);
   if (!self->tcp_data_segments_.empty()) self->count_tcp_data_segment(frame, p->tot_len);
+  // Whatever sent it (a poll, a timer: delayed ACKs, retransmissions; an application's call), it leaves before the
+  // loop sleeps: a loop woken only by its port's fd would otherwise keep a timer's frames until the next wake-up.
+  self->request_flush();
   return ERR_OK;
 }
 
@@ -167,6 +171,7 @@ std::uint64_t LwipInterface::tcp_data_segments(std::uint16_t local_port, const I
 }
 
 bool LwipInterface::poll() {
+  const std::uint64_t super_frames_before = port_->counters().rx_gso_frames;
   const std::size_t n = port_->receive(FramePort::kBurst, [this](std::span<std::uint8_t> frame) {
     (void)let_syn_reuse_time_wait(frame.data(), frame.size());
     pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
@@ -180,6 +185,10 @@ bool LwipInterface::poll() {
       ++counters_.rx_dropped;
     }
   });
+  // A super-frame is many segments' worth that lwIP counts as one, and lwIP acknowledges every second segment:
+  // alone, it would only delay its ACK (up to a tick), where Linux acknowledges at once when more than one full
+  // segment is unacknowledged. Send the delayed ACKs now.
+  if (port_->counters().rx_gso_frames != super_frames_before) tcp_fasttmr();
   const bool had_output = port_->has_queued();
   port_->flush();
   return n > 0 || had_output;

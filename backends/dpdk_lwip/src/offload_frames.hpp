@@ -4,8 +4,10 @@
 //
 // A veth peer with its default offloads (tx-checksumming, TSO) sends frames from the local kernel whose TCP/UDP
 // checksum holds only the pseudo-header sum (VIRTIO_NET_HDR_F_NEEDS_CSUM: "fill in from csum_start, store at
-// csum_offset"), and TCP/UDP "super-frames" of up to 64 KiB (gso_type, gso_size). Only frames from the local
-// kernel carry these marks; a frame from a wire never does, and its checksums are checked by lwIP as always.
+// csum_offset"), and TCP/UDP "super-frames" of up to 64 KiB (gso_type, gso_size). Only frames whose checksums the
+// kernel computed itself (a local sender) or verified (segments GRO merged) carry NEEDS_CSUM; any other frame,
+// one from a wire included, is handed on untouched and lwIP checks its checksums as always. GSO frames without
+// NEEDS_CSUM (fraglist GRO, off by default) are dropped and counted.
 #include <cstddef>
 #include <cstdint>
 #include <functional>

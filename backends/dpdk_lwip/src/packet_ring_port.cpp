@@ -173,10 +173,11 @@ std::size_t PacketRingPort::receive(std::size_t max, const FrameSink& sink) {
 void PacketRingPort::deliver(std::uint8_t* slot, const FrameSink& sink) {
   const auto* header = reinterpret_cast<const tpacket2_hdr*>(slot);
   const std::uint32_t status = header->tp_status;
-  if (status & TP_STATUS_COPY) return deliver_copied(sink);  // too big for a slot: read it whole
-  // A tagged frame is not for an untagged interface (lwIP has no VLANs); a frame the ring cut short is lost.
-  if (((status & TP_STATUS_VLAN_VALID) && header->tp_vlan_tci != 0) || header->tp_snaplen < header->tp_len ||
-      header->tp_mac < kVnetHeader) {
+  // A frame of a VLAN is not for an untagged interface (lwIP has no VLANs; priority tags, VLAN 0, are fine).
+  const bool other_vlan = (status & TP_STATUS_VLAN_VALID) && (header->tp_vlan_tci & 0x0fff) != 0;
+  if (status & TP_STATUS_COPY) return deliver_copied(sink, other_vlan);  // too big for a slot: read it whole
+  // A frame the ring cut short is lost.
+  if (other_vlan || header->tp_snaplen < header->tp_len || header->tp_mac < kVnetHeader) {
     ++counters_.rx_dropped;
     return;
   }
@@ -191,10 +192,11 @@ void PacketRingPort::count(OffloadResult result, const OffloadMarks& marks) {
   else if (result == OffloadResult::completed) ++counters_.rx_checksums_completed;
 }
 
-void PacketRingPort::deliver_copied(const FrameSink& sink) {
+void PacketRingPort::deliver_copied(const FrameSink& sink, bool drop) {
   if (big_frame_.empty()) big_frame_.resize(kVnetHeader + 0x10000 + 64);
+  // Read even when it is to be dropped: each copied slot is paired, in order, with one frame queued on the socket.
   const ssize_t n = ::recv(fd_.get(), big_frame_.data(), big_frame_.size(), MSG_DONTWAIT | MSG_TRUNC);
-  if (n < static_cast<ssize_t>(kVnetHeader) || static_cast<std::size_t>(n) > big_frame_.size()) {
+  if (drop || n < static_cast<ssize_t>(kVnetHeader) || static_cast<std::size_t>(n) > big_frame_.size()) {
     ++counters_.rx_dropped;
     return;
   }
@@ -242,23 +244,40 @@ std::size_t PacketRingPort::flush() {
     out[m].msg_hdr.msg_iov = iov.data() + first;
     out[m].msg_hdr.msg_iovlen = iov.size() - first;
   }
-  // Whatever the kernel refuses (its send buffer is full, the interface is down) is dropped, as a NIC's full
-  // queue would drop it: TCP resends.
-  std::size_t sent = 0;
-  while (sent < out.size()) {
-    const int n = ::sendmmsg(fd_.get(), out.data() + sent, static_cast<unsigned>(std::min<std::size_t>(out.size() - sent, 1024)),
+  // What the kernel cannot take now (its send buffer is full, the interface is down) is dropped, as a NIC's full
+  // queue would drop it: TCP resends. A message it refuses as such (a super-frame its virtio checks reject) is
+  // sent again as the frames lwIP made, which are still staged whole, and the burst goes on.
+  std::size_t m = 0;
+  while (m < out.size()) {
+    const int n = ::sendmmsg(fd_.get(), out.data() + m, static_cast<unsigned>(std::min<std::size_t>(out.size() - m, 1024)),
                              MSG_DONTWAIT);
-    if (n <= 0) break;
-    sent += static_cast<std::size_t>(n);
-  }
-  for (std::size_t m = 0; m < messages.size(); ++m) {
-    const std::size_t segments = messages[m].pieces == 1 ? 1 : messages[m].pieces - 1;
-    (m < sent ? counters_.tx_frames : counters_.tx_dropped) += segments;
-    if (m < sent && segments > 1) ++counters_.tx_super_frames;
+    for (int i = 0; i < n; ++i, ++m) {
+      counters_.tx_frames += messages[m].frames;
+      if (messages[m].frames > 1) ++counters_.tx_super_frames;
+    }
+    if (n > 0) continue;
+    if (n < 0 && (errno == EINVAL || errno == EMSGSIZE)) {  // this message, not the socket: the rest may go
+      if (messages[m].frames > 1) send_one_by_one(messages[m]);
+      else ++counters_.tx_dropped;
+      ++m;
+      continue;
+    }
+    for (; m < out.size(); ++m) counters_.tx_dropped += messages[m].frames;
   }
   staged_.clear();
   tx_used_ = 0;
   return 0;
+}
+
+void PacketRingPort::send_one_by_one(const TcpCoalescer::Message& message) {
+  VirtioNetHeader none{};
+  for (std::size_t f = message.first_frame; f < message.first_frame + message.frames; ++f) {
+    iovec parts[2] = {{&none, kVnetHeader}, {const_cast<std::uint8_t*>(staged_[f].data), staged_[f].length}};
+    msghdr one{};
+    one.msg_iov = parts;
+    one.msg_iovlen = 2;
+    (::sendmsg(fd_.get(), &one, MSG_DONTWAIT) >= 0 ? counters_.tx_frames : counters_.tx_dropped) += 1;
+  }
 }
 
 }  // namespace dmm::lwip_dpdk

@@ -54,7 +54,8 @@ private:
   };
   PacketRingPort() = default;
   void deliver(std::uint8_t* slot, const FrameSink& sink);
-  void deliver_copied(const FrameSink& sink);
+  void deliver_copied(const FrameSink& sink, bool drop);
+  void send_one_by_one(const TcpCoalescer::Message& message);
   void count(OffloadResult result, const OffloadMarks& marks);
 
   std::string name_;

@@ -49,6 +49,7 @@ std::optional<Segment> data_segment(const TcpCoalescer::Piece& f) {
     return std::nullopt;
   }
   if (kEthernet + ip_length != f.length) return std::nullopt;  // padding or a short frame: leave it alone
+  if (ip_length < s.ip_header + 20) return std::nullopt;         // no room for a TCP header
   const std::uint8_t* tcp = ip + s.ip_header;
   s.tcp_header = std::size_t(tcp[12] >> 4) * 4;
   if (s.tcp_header < 20 || s.ip_header + s.tcp_header >= ip_length) return std::nullopt;  // no payload
@@ -61,11 +62,13 @@ std::optional<Segment> data_segment(const TcpCoalescer::Piece& f) {
 
 // `next` continues the run that ends with `last` (whose first segment is `first`).
 bool continues(const TcpCoalescer::Piece& first_frame, const Segment& first, const Segment& last,
-               const TcpCoalescer::Piece& next_frame, const Segment& next, std::size_t run_bytes) {
+               const TcpCoalescer::Piece& next_frame, const Segment& next, std::size_t run_bytes,
+               std::size_t run_frames) {
   if (next.v4 != first.v4 || next.tcp_header != first.tcp_header) return false;
   if ((last.flags & kPsh) || last.payload != first.payload || next.payload > first.payload) return false;
   if (next.seq != last.seq + static_cast<std::uint32_t>(last.payload)) return false;
   if (run_bytes + next.payload > TcpCoalescer::kMaxSuperFrame) return false;
+  if (run_frames >= TcpCoalescer::kMaxRunFrames) return false;
   const std::uint8_t* a = first_frame.data;
   const std::uint8_t* b = next_frame.data;
   if (std::memcmp(a, b, 14) != 0) return false;  // MAC addresses and type
@@ -90,6 +93,7 @@ void TcpCoalescer::plan(std::span<const Piece> frames) {
   messages_.clear();
   pieces_.clear();
   headers_.clear();
+  frames_planned_ = 0;
   headers_.reserve(frames.size());  // at most one rewritten header per frame: no reallocation below
   pieces_.reserve(2 * frames.size());
   std::size_t i = 0;
@@ -101,7 +105,7 @@ void TcpCoalescer::plan(std::span<const Piece> frames) {
       std::size_t bytes = first->payload;
       for (; end < frames.size(); ++end) {
         const auto next = data_segment(frames[end]);
-        if (!next || !continues(frames[i], *first, last, frames[end], *next, bytes)) break;
+        if (!next || !continues(frames[i], *first, last, frames[end], *next, bytes, end - i)) break;
         bytes += next->payload;
         last = *next;
       }
@@ -114,6 +118,9 @@ void TcpCoalescer::plan(std::span<const Piece> frames) {
 void TcpCoalescer::add_run(std::span<const Piece> run) {
   Message message;
   message.first_piece = pieces_.size();
+  message.first_frame = frames_planned_;
+  message.frames = run.size();
+  frames_planned_ += run.size();
   if (run.size() == 1) {  // as it came, with no offload asked
     pieces_.push_back(run[0]);
     message.pieces = 1;

@@ -33,8 +33,13 @@ public:
     OffloadMarks marks;
     std::size_t first_piece = 0;
     std::size_t pieces = 0;
+    std::size_t first_frame = 0;  // the frames of plan()'s input it carries: [first_frame, first_frame + frames)
+    std::size_t frames = 0;
   };
   static constexpr std::size_t kMaxSuperFrame = 65000;  // IP length stays below 64 KiB with room to spare
+  // Segments per super-frame: a message's pieces stay far below the kernel's 1024 iovecs (UIO_MAXIOV) whatever
+  // the segment size; 64 full segments are already more than 64 KiB.
+  static constexpr std::size_t kMaxRunFrames = 64;
 
   // Plans the messages for `frames` (whole Ethernet frames, in sending order). The result stays valid until the
   // next call; pieces point into `frames` and into this object.
@@ -49,6 +54,7 @@ private:
   std::vector<Message> messages_;
   std::vector<Piece> pieces_;
   std::vector<std::array<std::uint8_t, kMaxHeaders>> headers_;  // reserved up front: pieces point into it
+  std::size_t frames_planned_ = 0;
 };
 
 }  // namespace dmm::lwip_dpdk
