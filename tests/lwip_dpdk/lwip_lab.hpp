@@ -1,5 +1,5 @@
 #pragma once
-// The lab of the lwip-dpdk tests: namespace `lw` holds the veth ends DPDK drives (no kernel address on them, so
+// The lab of the lwip-dpdk tests: namespace `lw` holds the veth ends lwIP drives (no kernel address on them, so
 // the kernel there ignores their IP traffic), namespace `srv` the kernel peers at 10.77.N.1/24; lwIP instances
 // take 10.77.N.2/24. One EpollExecutor runs everything (lwIP stacks, kernel stacks, the peers' sessions).
 #include <map>

@@ -1,5 +1,5 @@
 #pragma once
-// The process's lwIP. Debian's lwIP is one stack per process (its state is global), so this is the backend's
+// The process's lwIP. lwIP is one stack per process (its state is global), so this is the backend's
 // second singleton (with DpdkEnvironment): every lwip-dpdk instance is a netif of this one stack, pinned to it
 // with tcp_bind_netif/udp_bind_netif. lwIP's clock (sys_now) and its timers come from the executor of the stacks
 // attached to it, so lwIP reads time only through an Executor; all lwIP calls are made on that executor's thread

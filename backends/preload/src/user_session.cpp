@@ -543,12 +543,13 @@ void UserSession::pull_locked() {
   if (!connection_) return;
   bool arrived = false;  // new data this time: one more readiness edge (set_readable)
   if (proto_ == L4Proto::udp) {
-    std::vector<std::byte> buffer(65536);
+    if (!datagram_buffer_) datagram_buffer_ = std::make_unique_for_overwrite<std::byte[]>(65536);
+    const std::span<std::byte> buffer(datagram_buffer_.get(), 65536);
     for (;;) {
       auto n = connection_->receive(buffer);
       if (!n) break;
       if (datagrams_.size() < 1024) {  // beyond it dropped, as a full socket buffer drops datagrams
-        datagrams_.emplace_back(buffer.begin(), buffer.begin() + *n);
+        datagrams_.emplace_back(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
         arrived = true;
       }
     }

@@ -143,6 +143,8 @@ private:
   ByteRing rx_{kBufferBytes};
   ByteRing tx_{kBufferBytes};
   std::vector<std::vector<std::byte>> datagrams_;  // UDP: whole datagrams, in order (rx_ unused)
+  // UDP: where a datagram is received before it is kept at its size; allocated once and never zeroed.
+  std::unique_ptr<std::byte[]> datagram_buffer_;
   std::map<std::pair<int, int>, std::vector<std::byte>> options_;
 };
 

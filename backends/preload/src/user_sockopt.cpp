@@ -32,7 +32,7 @@ int put_tcp_info(UserSession& session, void* value, socklen_t* length) {
   const ConnectionMetrics m = session.metrics();
   const auto rtt_us = std::chrono::duration_cast<std::chrono::microseconds>(m.rtt).count();
   info.tcpi_rtt = static_cast<std::uint32_t>(rtt_us);
-  info.tcpi_snd_mss = 1460;  // Debian's lwIP: TCP_MSS
+  info.tcpi_snd_mss = 1460;  // lwIP's TCP_MSS (lwip_port/lwipopts.h)
   info.tcpi_rcv_mss = 1460;
   info.tcpi_total_retrans = static_cast<std::uint32_t>(m.retransmits);
   info.tcpi_bytes_acked = m.bytes_acked;

@@ -1,7 +1,8 @@
 #pragma once
-// The `lwip-dpdk` stack kind: a user-space TCP/IP stack instance, Debian's lwIP 2.1 driven by DPDK 22.11 ethdev
-// bursts on a virtual device (`net_af_packet` or `net_pcap` on a veth for real peers, `net_null` for TX
-// benchmarks). Parameters (DESIGN.md §2.5): `vdev` (a DPDK --vdev argument), `address` (IPv4 ADDRESS/LENGTH),
+// The `lwip-dpdk` stack kind: a user-space TCP/IP stack instance, lwIP 2.1.3 (built from Debian's source package
+// with DMM's options) driven by frame bursts from a port made from a vdev: `net_af_packet` on a veth for real peers
+// (DMM's own AF_PACKET port), `net_af_xdp`/`net_pcap` (DPDK 22.11 ethdev), `net_null` for TX benchmarks.
+// Parameters (DESIGN.md §2.5): `vdev` (DPDK's --vdev syntax), `address` (IPv4 ADDRESS/LENGTH),
 // `gateway` (optional), `netns` (optional: the namespace the vdev's interface is in; default the program's),
 // `user_timeout` (optional duration, default 30s: sent data unacknowledged this long fails the connection).
 //
