@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer target for a bounded time; fails (non-zero) on any crash, leak, timeout or OOM.
 #   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET]
-# TARGET: `scenario` (default; the scenario loader), `nrd` (dmm-nrd's message decoder) or `service` (dmm-stackd's).
+# TARGET: `scenario` (default; the scenario loader), `nrd` (dmm-nrd's message decoder), `service` (dmm-stackd's)
+# or `frames` (the AF_PACKET port's offload finishing and TCP coalescing; seeds in tests/fuzz/frames-seeds/).
 # BUILD_DIR is configured with clang on first use. Seeds of `scenario`: scenarios/, tests/bad-scenarios/ and
 # tests/fuzz/seeds/ (the latter start with `%set KEY=VALUE` lines, which the target turns into --set overrides);
 # of `nrd`: tests/fuzz/nrd-seeds/ (one frame stream or one body per message type; the first byte picks the mode,
@@ -10,7 +11,7 @@
 # BUILD_DIR/fuzz-artifacts/.
 set -euo pipefail
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  echo "usage: $0 BUILD_DIR SECONDS [scenario|nrd|service]" >&2
+  echo "usage: $0 BUILD_DIR SECONDS [scenario|nrd|service|frames]" >&2
   exit 2
 fi
 build=$1
@@ -43,8 +44,15 @@ case "$target" in
     corpus="$build/service-fuzz-corpus"
     seeds+=("$src/tests/fuzz/service-seeds")
     ;;
+  frames)
+    binary=dmm_frames_fuzz
+    dict=""
+    max_len=70000  # a virtio_net_hdr and one frame of up to 64 KiB
+    corpus="$build/frames-fuzz-corpus"
+    seeds+=("$src/tests/fuzz/frames-seeds")
+    ;;
   *)
-    echo "$0: unknown target '$target' (scenario, nrd, service)" >&2
+    echo "$0: unknown target '$target' (scenario, nrd, service, frames)" >&2
     exit 2
     ;;
 esac
@@ -60,6 +68,7 @@ artifacts="$build/fuzz-artifacts"
 mkdir -p "$corpus" "$artifacts"
 
 # -timeout: one input taking 5 s is a hang; -rss_limit_mb: the code's own limits keep it far below this.
-exec "$build/bin/$binary" "$corpus" "${seeds[@]}" \
-  -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=5 -max_len="$max_len" \
-  -dict="$dict" -artifact_prefix="$artifacts/$target-" -print_final_stats=1
+options=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=5 -max_len="$max_len"
+  -artifact_prefix="$artifacts/$target-" -print_final_stats=1)
+[ -n "$dict" ] && options+=(-dict="$dict")
+exec "$build/bin/$binary" "$corpus" "${seeds[@]}" "${options[@]}"

@@ -59,10 +59,19 @@ OffloadResult split_udp(std::span<std::uint8_t> frame, const OffloadMarks& marks
                         const std::function<void(std::span<std::uint8_t>)>& sink) {
   const std::size_t udp = marks.csum_start;
   const std::uint16_t ether_type = read16(frame.data() + 12);
-  const std::size_t min_ip = ether_type == 0x0800 ? 20 : 40;
-  if ((ether_type != 0x0800 && ether_type != 0x86DD) || udp < kEthernet + min_ip || udp + kUdpHeader > frame.size() ||
-      marks.csum_offset != 6 || marks.gso_size == 0)
+  if (frame.size() < kEthernet + 20 + kUdpHeader || udp + kUdpHeader > frame.size() || marks.csum_offset != 6 ||
+      marks.gso_size == 0)
     return OffloadResult::malformed;
+  if (ether_type == 0x0800) {
+    // IPv4: the UDP header right after the IP header (whose length the header itself gives).
+    const std::uint8_t version_length = frame[kEthernet];
+    if ((version_length >> 4) != 4 || (version_length & 0x0f) < 5 || udp != kEthernet + std::size_t(version_length & 0x0f) * 4)
+      return OffloadResult::malformed;
+  } else if (ether_type == 0x86DD) {
+    if ((frame[kEthernet] >> 4) != 6 || udp < kEthernet + 40) return OffloadResult::malformed;  // extension headers may follow
+  } else {
+    return OffloadResult::malformed;
+  }
   const auto headers = frame.first(udp + kUdpHeader);
   const auto payload = frame.subspan(udp + kUdpHeader);
   std::vector<std::uint8_t> segment;
