@@ -174,7 +174,9 @@ bool LwipInterface::poll() {
   const std::uint64_t super_frames_before = port_->counters().rx_gso_frames;
   const std::size_t n = port_->receive(FramePort::kBurst, [this](std::span<std::uint8_t> frame) {
     (void)let_syn_reuse_time_wait(frame.data(), frame.size());
-    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM);
+    // lwIP counts a buffer's bytes in 16 bits: a larger frame (a 65,535-byte MTU's, with its Ethernet header)
+    // cannot be taken whole.
+    pbuf* p = frame.size() <= 0xffff ? pbuf_alloc(PBUF_RAW, static_cast<u16_t>(frame.size()), PBUF_RAM) : nullptr;
     if (!p) {
       ++counters_.rx_dropped;
       return;
