@@ -69,6 +69,7 @@ TEST(LwipDefaultOffloads, AKernelPeersPartialChecksumsAndSuperFramesArriveWholeA
   const auto& counters = port_counters(**user);
   EXPECT_GT(counters.rx_checksums_completed, 0u);  // e.g. the SYN-ACK and ACKs
   EXPECT_GT(counters.rx_gso_frames, 0u);           // super-frames, each taken as one segment
+  EXPECT_GT(counters.tx_super_frames, 0u);         // and lwIP's own segments left joined
   EXPECT_EQ(counters.rx_dropped, 0u);
 }
 
@@ -204,6 +205,31 @@ TEST(LwipDefaultOffloads, ALinuxServerNeverResendsALoneResponseSegmentToLwip) {
       << "the Linux server resent a response lwIP had received but not yet acknowledged";
 }
 
+
+// The same over IPv6: TSO super-frames from the kernel (TCPV6) taken whole, lwIP's segments joined into TCPV6
+// super-frames on the way out, every byte in order.
+TEST(LwipDefaultOffloads, IPv6SuperFramesTravelBothWaysWhole) {
+  LwipLab lab;
+  const std::string dev = lab.add_path(0);
+  ASSERT_TRUE(run_command("ip -n " + lab.srv() + " addr add fd00:77::1/64 dev " + lab.peer_of(dev) + " nodad").ok());
+  auto user = lab.lwip_stack(0, dev, {{"address6", "fd00:77::2/64"}});
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  auto server_stack = lab.server_stack();
+  EchoServer server;
+  auto listener = server_stack->listen(endpoint("fd00:77::1", 7104), L4Proto::tcp, server);
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  EchoClient client(make_payload(8 * 1024 * 1024));
+  auto connection = (*user)->connect(endpoint("fd00:77::1", 7104), L4Proto::tcp, client);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  client.attach(std::move(*connection));
+  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, kDeadline));
+  ASSERT_FALSE(client.error) << client.error->message;
+  EXPECT_TRUE(client.received == client.payload());
+  const auto& counters = port_counters(**user);
+  EXPECT_GT(counters.rx_gso_frames, 0u);
+  EXPECT_GT(counters.tx_super_frames, 0u);
+  EXPECT_EQ(counters.rx_dropped, 0u);
+}
 
 double process_cpu_seconds() {
   timespec t{};
