@@ -1,6 +1,8 @@
 #include "netns_lab.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/sockios.h>
 #include <sched.h>
 #include <sys/ioctl.h>
@@ -37,7 +39,28 @@ NetnsLab::~NetnsLab() {
   }
 }
 
+namespace {
+
+// Deletes `dmmt-<pid>-<n>` namespaces whose process no longer exists (it aborted or was killed mid-test).
+void remove_namespaces_of_dead_tests() {
+  DIR* dir = ::opendir("/run/netns");
+  if (!dir) return;
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(dir)) {
+    int pid = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(entry->d_name, "dmmt-%d-%d%c", &pid, &n, &tail) == 2 && pid > 0 && ::kill(pid, 0) != 0 &&
+        errno == ESRCH)
+      stale.emplace_back(entry->d_name);
+  }
+  ::closedir(dir);
+  for (const std::string& name : stale) (void)run_command("ip netns del " + name);
+}
+
+}  // namespace
+
 Result<std::string> NetnsLab::add_namespace() {
+  if (next_namespace_ == 0) remove_namespaces_of_dead_tests();
   std::string name = "dmmt-" + std::to_string(::getpid()) + "-" + std::to_string(next_namespace_++);
   if (Status s = run_command("ip netns add " + name); !s) return s.error();
   namespaces_.push_back(name);

@@ -1,7 +1,9 @@
 #pragma once
 // Test-only: network namespaces and veth pairs made for one test and always removed afterwards (RAII, also when
 // the test fails). Names are `dmmt-<pid>-<n>`: ctest runs each test in its own process, so concurrent runs never
-// collide. Test traffic stays inside these namespaces: the machine's own namespace routes off the machine.
+// collide. A test process that died without its destructors (an abort, a kill) leaves its namespaces behind: the
+// next lab removes those whose process is gone. Test traffic stays inside these namespaces: the machine's own
+// namespace routes off the machine.
 #include <functional>
 #include <string>
 #include <vector>
