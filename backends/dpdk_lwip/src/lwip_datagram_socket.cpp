@@ -98,7 +98,7 @@ Status LwipDatagramSocket::send_to(const Endpoint& to, std::span<const std::byte
     return make_error(ENETUNREACH, "the instance has no IPv6 address (address6:)");
   if (!interface_.can_reach(to.address))
     return make_error(ENETUNREACH, "no route to " + to.address.to_string() + " on this lwip-dpdk instance");
-  if (Status s = send_datagram(pcb_, data, &to, interface_); !s) return s;
+  if (Status s = send_datagram(pcb_, data, &to); !s) return s;
   metrics_.bytes_sent += data.size();
   metrics_.bytes_acked = metrics_.bytes_sent;
   ++metrics_.segments_sent;

@@ -49,11 +49,11 @@ public:
 
   // One RX burst into lwIP, then the TX burst. True if any frame moved.
   bool poll();
-  // Sends what lwIP queued now (a connection after writing: latency first).
+  // Sends what lwIP queued now (a connection after writing: latency first). Without it, every frame still leaves
+  // once the current executor callback is done (link_output requests a flush), together with whatever else that
+  // callback queues (a stream of datagrams, window updates of many reads): bursts first, never later than the
+  // loop's next turn.
   void flush() { port_->flush(); }
-  // Sends it once the current executor callback is done, together with whatever else it queues (a stream of
-  // datagrams, window updates of many reads): bursts first, and never later than the loop's next turn.
-  void request_flush();
 
   const InterfaceCounters& counters() const { return counters_; }
 
@@ -70,6 +70,7 @@ private:
                 const std::optional<IpAddress>& gateway, Executor& executor);
   static err_t init(netif* n);
   static err_t link_output(netif* n, pbuf* p);
+  void request_flush();
   void count_tcp_data_segment(const std::uint8_t* frame, std::size_t length);
 
   std::unique_ptr<FramePort> port_;

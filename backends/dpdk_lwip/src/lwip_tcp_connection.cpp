@@ -261,10 +261,7 @@ Result<std::size_t> LwipTcpConnection::receive(std::span<std::byte> buffer) {
   const std::size_t n = pbuf_copy_partial(received_, buffer.data(),
                                           static_cast<u16_t>(std::min<std::size_t>(buffer.size(), kMaxChunk)), 0);
   received_ = pbuf_free_header(received_, static_cast<u16_t>(n));
-  if (pcb_) {
-    tcp_recved(pcb_, static_cast<u16_t>(n));  // opens the window by what the application took
-    interface_.request_flush();
-  }
+  if (pcb_) tcp_recved(pcb_, static_cast<u16_t>(n));  // opens the window by what the application took
   return n;
 }
 

@@ -36,7 +36,7 @@ Result<std::size_t> DatagramQueue::pop(std::span<std::byte> buffer, Endpoint* fr
   return n;
 }
 
-Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoint* to, LwipInterface& interface) {
+Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoint* to) {
   if (data.size() > kMaxDatagram) return make_error(EMSGSIZE, "datagram of " + std::to_string(data.size()) + " bytes");
   pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(data.size()), PBUF_RAM);
   if (!p) return make_error(ENOBUFS, "lwIP has no memory for a datagram");
@@ -49,7 +49,6 @@ Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoi
     err = udp_send(pcb, p);
   }
   pbuf_free(p);
-  interface.request_flush();
   if (err != ERR_OK) return lwip_error(err, "send");
   return {};
 }
@@ -92,7 +91,7 @@ void LwipUdpConnection::on_recv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t*, 
 Result<std::size_t> LwipUdpConnection::send(std::span<const std::byte> data) {
   if (!pcb_) return make_error(EBADF, "send on a closed connection");
   if (write_shut_) return make_error(EPIPE, "send after shutdown_write");
-  if (Status s = send_datagram(pcb_, data, nullptr, interface_); !s) return s.error();
+  if (Status s = send_datagram(pcb_, data, nullptr); !s) return s.error();
   metrics_.bytes_sent += data.size();
   metrics_.bytes_acked = metrics_.bytes_sent;
   ++metrics_.segments_sent;
@@ -138,7 +137,7 @@ Result<std::size_t> LwipUdpPeerConnection::send(std::span<const std::byte> data)
   if (closed_) return make_error(EBADF, "send on a closed connection");
   if (write_shut_) return make_error(EPIPE, "send after shutdown_write");
   if (!share_->pcb) return make_error(EBADF, "the listener of this UDP session is closed");
-  if (Status s = send_datagram(share_->pcb, data, &peer_, interface_); !s) return s.error();
+  if (Status s = send_datagram(share_->pcb, data, &peer_); !s) return s.error();
   metrics_.bytes_sent += data.size();
   metrics_.bytes_acked = metrics_.bytes_sent;
   ++metrics_.segments_sent;

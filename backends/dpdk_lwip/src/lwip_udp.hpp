@@ -38,7 +38,7 @@ private:
 };
 
 // One datagram of `data` to `to` (nullptr: the pcb's connected peer). The pbuf is made and freed here.
-Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoint* to, LwipInterface& interface);
+Status send_datagram(udp_pcb* pcb, std::span<const std::byte> data, const Endpoint* to);
 
 class LwipUdpConnection final : public Connection {
 public:
