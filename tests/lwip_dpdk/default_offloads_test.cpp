@@ -46,6 +46,22 @@ std::string peer_offloads(const LwipLab& lab, const std::string& dev) {
   return out;
 }
 
+// `size` bytes from lwIP instance `user` to a kernel echo server at `server`:`port` in the lab's server namespace
+// and back; every byte must return, in order.
+void expect_echo(LwipLab& lab, Stack& user, const std::string& server, std::uint16_t port, std::size_t size) {
+  auto server_stack = lab.server_stack();
+  EchoServer echo;
+  auto listener = server_stack->listen(endpoint(server, port), L4Proto::tcp, echo);
+  ASSERT_TRUE(listener.ok()) << listener.error().message;
+  EchoClient client(make_payload(size));
+  auto connection = user.connect(endpoint(server, port), L4Proto::tcp, client);
+  ASSERT_TRUE(connection.ok()) << connection.error().message;
+  client.attach(std::move(*connection));
+  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, kDeadline));
+  ASSERT_FALSE(client.error) << client.error->message;
+  EXPECT_TRUE(client.received == client.payload());
+}
+
 TEST(LwipDefaultOffloads, AKernelPeersPartialChecksumsAndSuperFramesArriveWholeAndAreCounted) {
   LwipLab lab;
   const std::string dev = lab.add_path(0);
@@ -54,18 +70,7 @@ TEST(LwipDefaultOffloads, AKernelPeersPartialChecksumsAndSuperFramesArriveWholeA
   ASSERT_NE(offloads.find("tcp-segmentation-offload: on"), std::string::npos) << offloads;
   auto user = lab.lwip_stack(0, dev);
   ASSERT_TRUE(user.ok()) << user.error().message;
-  auto server_stack = lab.server_stack();
-  EchoServer server;
-  auto listener = server_stack->listen(endpoint("10.77.0.1", 7101), L4Proto::tcp, server);
-  ASSERT_TRUE(listener.ok()) << listener.error().message;
-
-  EchoClient client(make_payload(8 * 1024 * 1024));  // the kernel's echo comes back in TSO super-frames
-  auto connection = (*user)->connect(endpoint("10.77.0.1", 7101), L4Proto::tcp, client);
-  ASSERT_TRUE(connection.ok()) << connection.error().message;
-  client.attach(std::move(*connection));
-  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, kDeadline));
-  ASSERT_FALSE(client.error) << client.error->message;
-  EXPECT_TRUE(client.received == client.payload());
+  expect_echo(lab, **user, "10.77.0.1", 7101, 8 * 1024 * 1024);  // the kernel's echo comes in TSO super-frames
   const auto& counters = port_counters(**user);
   EXPECT_GT(counters.rx_checksums_completed, 0u);  // e.g. the SYN-ACK and ACKs
   EXPECT_GT(counters.rx_gso_frames, 0u);           // super-frames, each taken as one segment
@@ -214,17 +219,7 @@ TEST(LwipDefaultOffloads, IPv6SuperFramesTravelBothWaysWhole) {
   ASSERT_TRUE(run_command("ip -n " + lab.srv() + " addr add fd00:77::1/64 dev " + lab.peer_of(dev) + " nodad").ok());
   auto user = lab.lwip_stack(0, dev, {{"address6", "fd00:77::2/64"}});
   ASSERT_TRUE(user.ok()) << user.error().message;
-  auto server_stack = lab.server_stack();
-  EchoServer server;
-  auto listener = server_stack->listen(endpoint("fd00:77::1", 7104), L4Proto::tcp, server);
-  ASSERT_TRUE(listener.ok()) << listener.error().message;
-  EchoClient client(make_payload(8 * 1024 * 1024));
-  auto connection = (*user)->connect(endpoint("fd00:77::1", 7104), L4Proto::tcp, client);
-  ASSERT_TRUE(connection.ok()) << connection.error().message;
-  client.attach(std::move(*connection));
-  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, kDeadline));
-  ASSERT_FALSE(client.error) << client.error->message;
-  EXPECT_TRUE(client.received == client.payload());
+  expect_echo(lab, **user, "fd00:77::1", 7104, 8 * 1024 * 1024);
   const auto& counters = port_counters(**user);
   EXPECT_GT(counters.rx_gso_frames, 0u);
   EXPECT_GT(counters.tx_super_frames, 0u);
@@ -249,20 +244,8 @@ TEST(LwipPacketPort, AnInterfaceSetDownNeitherSpinsTheLoopNorStopsTrafficAfterIt
   lab.executor().run_until([] { return false; }, std::chrono::milliseconds(500));
   EXPECT_LT(process_cpu_seconds() - before, 0.2) << "the loop spun while the interface was down";
   ASSERT_TRUE(run_command("ip -n " + lab.lw() + " link set " + dev + " up").ok());
-
-  auto server_stack = lab.server_stack();
-  EchoServer server;
-  auto listener = server_stack->listen(endpoint("10.77.0.1", 7103), L4Proto::tcp, server);
-  ASSERT_TRUE(listener.ok()) << listener.error().message;
-  EchoClient client(make_payload(1024 * 1024));
-  auto connection = (*user)->connect(endpoint("10.77.0.1", 7103), L4Proto::tcp, client);
-  ASSERT_TRUE(connection.ok()) << connection.error().message;
-  client.attach(std::move(*connection));
-  ASSERT_TRUE(lab.executor().run_until([&] { return client.done(); }, std::chrono::seconds(60)));
-  ASSERT_FALSE(client.error) << client.error->message;
-  EXPECT_TRUE(client.received == client.payload());
+  expect_echo(lab, **user, "10.77.0.1", 7103, 1024 * 1024);
 }
-
 
 // Datagrams larger than the MTU travel as IPv4 fragments: lwIP reassembles what the kernel sends (DPDK's
 // af_packet had the kernel reassemble them into frames its 2 KiB buffers cut short), and fragments what it sends.
