@@ -175,6 +175,43 @@ TEST_P(ShimUserSpace, PythonSendfileAndTimeoutsOnAnLwipSession) {
   EXPECT_GE(occurrences(read_text(log_), "\"stack\":\"user0\""), 2) << read_text(log_);
 }
 
+TEST_P(ShimUserSpace, ThreadsBlockedOnTheirOwnSessionsAllGetTheirBytes) {
+  // In the program, one blocked thread at a time takes the stack's frames itself (drive_until) while the others
+  // wait on their fds: every thread must still be woken with its own bytes, also when the driver's session is
+  // quiet and the others' are busy.
+  const std::string script = std::string("import socket, threading, os, random\n") +
+                             "ok = []\n"
+                             "def echo(seed):\n"
+                             "    r = random.Random(seed)\n"
+                             "    s = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "    for i in range(120):\n"
+                             "        data = os.urandom(r.choice([1, 64, 1460, 9000, 70000]))\n"
+                             "        s.sendall(data)\n"
+                             "        got = b''\n"
+                             "        while len(got) < len(data):\n"
+                             "            got += s.recv(len(data) - len(got))\n"
+                             "        if got != data: return\n"
+                             "    s.close()\n"
+                             "    ok.append(seed)\n"
+                             "def quiet():\n"
+                             "    s = socket.create_connection(('" + kUserServer0 + "', 7000))\n"
+                             "    s.settimeout(1.5)\n"
+                             "    try:\n"
+                             "        s.recv(1)\n"
+                             "    except socket.timeout:\n"
+                             "        ok.append('quiet')\n"
+                             "q = threading.Thread(target=quiet)\n"
+                             "q.start()\n"
+                             "ts = [threading.Thread(target=echo, args=(n,)) for n in range(4)]\n"
+                             "for t in ts: t.start()\n"
+                             "for t in ts + [q]: t.join()\n"
+                             "print('ok=%d' % len(ok))\n";
+  const Outcome o = run_dmm(config_, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0)) << o.err;
+  EXPECT_EQ(facts(o.out).at("ok"), "5");
+  EXPECT_EQ(occurrences(read_text(log_), "\"stack\":\"user0\""), 5) << read_text(log_);
+}
+
 TEST_P(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
   const std::string served = write_random_file(*dir_, "file.bin", 4 << 20);
   Child http = start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080");

@@ -1,5 +1,6 @@
 #include "dmm/kernel/epoll_executor.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <cerrno>
 
 #include "dmm/kernel/sys_error.hpp"
@@ -110,6 +112,10 @@ void EpollExecutor::post(std::function<void()> fn) {
     const std::lock_guard lock(posted_mutex_);
     posted_.push_back(std::move(fn));
   }
+  wake_loop();
+}
+
+void EpollExecutor::wake_loop() {
   const std::uint64_t one = 1;
   // Cannot fail short of an eventfd counter overflow (2^64 - 2 unread posts); a lost wake-up there is harmless
   // because the counter is then non-zero anyway.
@@ -118,17 +124,25 @@ void EpollExecutor::post(std::function<void()> fn) {
 
 void EpollExecutor::stop() {
   stop_.store(true, std::memory_order_release);
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  wake_loop();
 }
 
+namespace {
+// The loop lock of a shared loop, held for as long as the loop runs (turn() lets go around epoll_wait).
+std::unique_lock<std::mutex> hold_if(bool shared, std::mutex& m) {
+  return shared ? std::unique_lock<std::mutex>(m) : std::unique_lock<std::mutex>();
+}
+}  // namespace
+
 Status EpollExecutor::run() {
+  const auto hold = hold_if(shared_, loop_mutex_);
   while (!stop_.exchange(false, std::memory_order_acq_rel))
     if (Status s = turn(); !s) return s;
   return {};
 }
 
 bool EpollExecutor::run_until(const std::function<bool()>& done, Duration timeout) {
+  const auto hold = hold_if(shared_, loop_mutex_);
   bool timed_out = false;
   const TimerId deadline = schedule(timeout, [&timed_out] { timed_out = true; });
   while (!done() && !timed_out && !stop_.exchange(false, std::memory_order_acq_rel))
@@ -142,7 +156,7 @@ Status EpollExecutor::turn() {
   // Block only when no timer is due: a zero-delay timer scheduled by a callback must not wait for I/O, but it
   // must not keep the loop from looking at I/O either (the poll below still happens, without blocking).
   std::array<epoll_event, 64> events;
-  const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), wait_timeout_ms());
+  const int n = wait_for_events(events.data(), static_cast<int>(events.size()), wait_timeout_ms());
   if (n < 0 && errno != EINTR) return last_sys_error("epoll_wait");
   for (int i = 0; i < n; ++i) {
     const std::uint64_t token = events[static_cast<std::size_t>(i)].data.u64;
@@ -166,6 +180,102 @@ Status EpollExecutor::turn() {
   // Last, so that run_until sees a timer's effect (its own deadline included) before it would block again.
   run_due_timers();
   return {};
+}
+
+int EpollExecutor::wait_for_events(epoll_event* events, int capacity, int timeout_ms) {
+  if (!shared_) return ::epoll_wait(epoll_.get(), events, capacity, timeout_ms);
+  // Other threads may run loop work while this one waits. Whatever they leave due wakes us (finish_borrowed_turn);
+  // a timer they schedule for later re-arms the timerfd, which is in this epoll set.
+  loop_mutex_.unlock();
+  const int n = ::epoll_wait(epoll_.get(), events, capacity, timeout_ms);
+  const int saved = errno;
+  loop_mutex_.lock();
+  errno = saved;
+  return n;
+}
+
+void EpollExecutor::finish_borrowed_turn() {
+  // A few passes: a flush scheduled by a deferred event runs too. Bounded like the loop's own turn, so that a
+  // callback that keeps scheduling zero-delay work cannot hold this thread; the loop thread takes over the rest.
+  constexpr int kPasses = 4;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const bool due = !timers_.empty() && timers_.begin()->first.first <= now();
+    if (!due) break;
+    run_due_timers();
+  }
+  arm_timer();
+  if (!timers_.empty() && timers_.begin()->first.first <= now()) wake_loop();
+}
+
+std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::function<bool()>& done, int fd,
+                                                                short events, Duration timeout) {
+  if (!shared_) return std::nullopt;
+  enter_as_guest();
+  if (driving_ || pollers_.empty() || poller_wake_fds_.size() != pollers_.size()) {
+    leave_as_guest();
+    return std::nullopt;
+  }
+  driving_ = true;
+  set_wake_fds_watched(false);
+  std::vector<pollfd> fds;
+  std::vector<std::uint64_t> wake_tokens;
+  for (const auto& [id, wake_fd] : poller_wake_fds_) {
+    fds.push_back(pollfd{wake_fd, POLLIN, 0});
+    wake_tokens.push_back(tokens_.at(wake_fd));
+  }
+  fds.push_back(pollfd{fd, events, 0});
+  const bool limited = timeout > Duration::zero();
+  const TimePoint deadline = limited ? now() + timeout : TimePoint{-1};
+  Driven result = Driven::done;
+  for (;;) {
+    if (done()) break;
+    if (limited && now() >= deadline) {
+      result = Driven::timed_out;
+      break;
+    }
+    leave_as_guest();
+    timespec remaining{};
+    if (limited) remaining = to_timespec(std::max(Duration::zero(), deadline - now()));
+    const int n = ::ppoll(fds.data(), fds.size(), limited ? &remaining : nullptr, nullptr);
+    enter_as_guest();
+    if (n < 0) continue;  // EINTR: a signal handler ran; look again, as a restarted call would
+    const short revents = fds.back().revents;
+    if (revents & POLLNVAL) {
+      result = Driven::fd_closed;
+      break;
+    }
+    if (revents) {
+      result = Driven::fd_ready;
+      break;
+    }
+    // A socket error (a packet socket's interface set down) is read by the wake fd's watch, as in the loop's
+    // own turn; left pending, every ppoll would return at once.
+    for (std::size_t i = 0; i + 1 < fds.size(); ++i)
+      if (fds[i].revents & POLLERR) dispatch(wake_tokens[i], EPOLLERR);
+    for (int pass = 0; pass < kPollPassesPerTurn && run_pollers(); ++pass) {
+    }
+    for (int pass = 0; pass < 4 && !timers_.empty() && timers_.begin()->first.first <= now(); ++pass)
+      run_due_timers();
+  }
+  set_wake_fds_watched(true);
+  driving_ = false;
+  finish_borrowed_turn();
+  leave_as_guest();
+  return result;
+}
+
+void EpollExecutor::set_wake_fds_watched(bool watched) {
+  for (const auto& [id, wake_fd] : poller_wake_fds_) {
+    if (!watched) {
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, wake_fd, nullptr);
+      continue;
+    }
+    // Frames that came meanwhile and were not taken make the fd ready again here, which wakes the loop thread.
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tokens_.at(wake_fd);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_fd, &ev);
+  }
 }
 
 int EpollExecutor::wait_timeout_ms() const {

@@ -38,6 +38,7 @@ ReadinessMirror::ReadinessMirror(ReadinessMirror&& other) noexcept
     : app_(std::exchange(other.app_, -1)),
       control_(std::exchange(other.control_, -1)),
       readable_(other.readable_),
+      markers_(other.markers_),
       writable_(other.writable_),
       shut_(other.shut_) {}
 
@@ -65,9 +66,12 @@ void ReadinessMirror::set_readable(bool readable) {
 }
 
 void ReadinessMirror::consume_marker_from(int app_fd) {
+  // One read takes them all: at most kMaxMarkers are ever unread, and none is sent meanwhile (the session's
+  // mutex serialises both sides). Nothing to read, nothing to do: no call that would only answer EAGAIN.
+  if (markers_ == 0) return;
   char markers[kMaxMarkers];
   ssize_t n;
-  while ((n = real().recv(app_fd, markers, sizeof markers, MSG_DONTWAIT)) > 0 || (n < 0 && errno == EINTR)) {
+  while ((n = real().recv(app_fd, markers, sizeof markers, MSG_DONTWAIT)) < 0 && errno == EINTR) {
   }
   markers_ = 0;
 }

@@ -132,6 +132,16 @@ Wait wait_for(int fd, short events, Duration timeout) {
   return Wait::ready;
 }
 
+// The same wait, where this thread may take the stack's frames itself while it waits (no wake-up of the stack
+// thread, then of this one): until `news()`, the fd's events, or the timeout.
+Wait wait_for_news(UserStacks& stacks, int fd, short events, Duration timeout, const std::function<bool()>& news) {
+  using Driven = kernel::EpollExecutor::Driven;
+  const std::optional<Driven> driven = stacks.drive_until(news, fd, events, timeout);
+  if (!driven) return wait_for(fd, events, timeout);
+  if (*driven == Driven::fd_closed) return Wait::closed;
+  return *driven == Driven::timed_out ? Wait::timed_out : Wait::ready;
+}
+
 std::size_t total_length(const iovec* iov, int iovcnt) {
   std::size_t total = 0;
   for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
@@ -200,7 +210,10 @@ int UserSession::wait_connected(int fd) {
       }
       timeout = send_timeout_;
     }
-    const Wait w = wait_for(fd, POLLOUT, timeout);
+    const Wait w = wait_for_news(stacks_, fd, POLLOUT, timeout, [this] {
+      const std::lock_guard lock(mutex_);
+      return phase_ != Phase::connecting;
+    });
     if (w == Wait::closed) {
       errno = EBADF;
       return -1;
@@ -317,7 +330,10 @@ ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
       }
       timeout = receive_timeout_;
     }
-    const Wait w = wait_for(fd, POLLIN, timeout);
+    const Wait w = wait_for_news(stacks_, fd, POLLIN, timeout, [this] {
+      const std::lock_guard lock(mutex_);
+      return !rx_.empty() || !datagrams_.empty() || peer_ended_ || phase_ == Phase::failed;
+    });
     if (w != Wait::ready) {
       if (got > 0) return static_cast<ssize_t>(got);
       errno = w == Wait::closed ? EBADF : EAGAIN;  // SO_RCVTIMEO expired: EAGAIN, as the kernel says
@@ -334,7 +350,7 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
   const std::size_t total = total_length(iov, iovcnt);
   std::size_t sent = 0;
   for (;;) {
-    enum class Next { wait, barrier } next = Next::wait;
+    enum class Next { wait, push, send_datagram, done } next = Next::wait;
     int pipe_error = 0;  // decided under the lock; SIGPIPE is raised after it is released (a handler may call us)
     Duration timeout{0};
     {
@@ -347,27 +363,7 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
           errno = EMSGSIZE;  // the largest UDP payload of an IPv4 datagram
           return -1;
         }
-        if (udp_in_flight_ < kMaxDatagramsInFlight) {
-          ++udp_in_flight_;
-          std::vector<std::byte> datagram(total);
-          std::size_t at = 0;
-          for (int i = 0; i < iovcnt; ++i) {
-            std::memcpy(datagram.data() + at, iov[i].iov_base, iov[i].iov_len);
-            at += iov[i].iov_len;
-          }
-          stacks_.post([self = shared_from_this(), d = std::move(datagram)] {
-            const std::lock_guard l(self->mutex_);
-            --self->udp_in_flight_;
-            if (self->connection_) (void)self->connection_->send(d);
-          });
-          return static_cast<ssize_t>(total);
-        }
-        // The stack thread has not caught up: as a full socket buffer would, refuse or wait for it.
-        if (nonblocking(fd, flags)) {
-          errno = EAGAIN;
-          return -1;
-        }
-        next = Next::barrier;
+        next = Next::send_datagram;
       } else if (phase_ == Phase::established) {
         const bool was_empty = tx_.empty();
         std::size_t offset = 0;  // of iov[i] in the whole request
@@ -376,16 +372,10 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
           const std::size_t at = sent - offset;
           sent += tx_.put(static_cast<const std::byte*>(iov[i].iov_base) + at, iov[i].iov_len - at);
         }
-        if (was_empty && !tx_.empty() && !push_posted_) {
-          push_posted_ = true;
-          stacks_.post([self = shared_from_this()] {
-            const std::lock_guard l(self->mutex_);
-            self->push_posted_ = false;
-            self->push_locked();
-          });
-        }
+        // Bytes behind others already waiting go when the stack makes room (on_writable pushes them).
+        if (was_empty && !tx_.empty()) next = Next::push;
         if (tx_.full()) mirror_.make_unwritable(fd);
-        if (sent == total) return static_cast<ssize_t>(sent);
+        if (sent == total && next != Next::push) return static_cast<ssize_t>(sent);
       }
       if (pipe_error == 0 && next == Next::wait && nonblocking(fd, flags)) {
         if (sent > 0) return static_cast<ssize_t>(sent);
@@ -400,17 +390,67 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
       errno = pipe_error;
       return -1;
     }
-    if (next == Next::barrier) {
-      stacks_.call([] { return 0; });  // every datagram posted before this one has reached the stack
-      continue;
+    if (next == Next::send_datagram) {
+      send_datagram(iov, iovcnt, total);
+      return static_cast<ssize_t>(total);
     }
-    const Wait w = wait_for(fd, POLLOUT, timeout);
+    if (next == Next::push && nonblocking(fd, flags)) {
+      post_push();
+      return static_cast<ssize_t>(sent);
+    }
+    if (next == Next::push) {
+      // This thread pushes into the stack itself (the loop lock, then ours): the bytes leave now, without waking
+      // the stack thread.
+      stacks_.call([this] {
+        const std::lock_guard l(mutex_);
+        push_locked();
+      });
+      if (sent == total) return static_cast<ssize_t>(sent);
+      continue;  // the buffer was full: what the push made room for
+    }
+    const Wait w = wait_for_news(stacks_, fd, POLLOUT, timeout, [this] {
+      const std::lock_guard lock(mutex_);
+      return !tx_.full() || phase_ == Phase::failed || write_shut_;
+    });
     if (w != Wait::ready) {
       if (sent > 0) return static_cast<ssize_t>(sent);
       errno = w == Wait::closed ? EBADF : EAGAIN;  // SO_SNDTIMEO expired: EAGAIN, as the kernel says
       return -1;
     }
   }
+}
+
+void UserSession::post_push() {
+  const std::lock_guard lock(mutex_);
+  if (push_posted_) return;
+  push_posted_ = true;
+  stacks_.post([self = shared_from_this()] {
+    const std::lock_guard l(self->mutex_);
+    self->push_posted_ = false;
+    self->push_locked();
+  });
+}
+
+void UserSession::send_datagram(const iovec* iov, int iovcnt, std::size_t total) {
+  std::span<const std::byte> datagram;
+  std::vector<std::byte> gathered;
+  if (iovcnt == 1) {
+    datagram = {static_cast<const std::byte*>(iov[0].iov_base), total};
+  } else {
+    gathered.resize(total);
+    std::size_t at = 0;
+    for (int i = 0; i < iovcnt; ++i) {
+      std::memcpy(gathered.data() + at, iov[i].iov_base, iov[i].iov_len);
+      at += iov[i].iov_len;
+    }
+    datagram = gathered;
+  }
+  // Sent by this thread (as the kernel sends a datagram inside sendto): a datagram the stack cannot take is
+  // dropped, as a full device queue drops one, and the call still succeeds.
+  stacks_.call([this, datagram] {
+    const std::lock_guard l(mutex_);
+    if (connection_) (void)connection_->send(datagram);
+  });
 }
 
 int UserSession::shutdown(int how) {

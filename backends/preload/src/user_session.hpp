@@ -110,7 +110,9 @@ private:
   static bool nonblocking(int fd, int flags);
   int wait_connected(int fd);
   void pull_locked();  // connection -> rx ring (stack thread)
-  void push_locked();  // tx ring -> connection (stack thread)
+  void push_locked();  // tx ring -> connection (stack work)
+  void send_datagram(const iovec* iov, int iovcnt, std::size_t total);
+  void post_push();
   Status watch_control();
   void on_app_gone();
   void finish_if_done_locked();
@@ -126,7 +128,7 @@ private:
   ino_t app_ino_ = 0;
 
   std::mutex mutex_;  // everything below
-  std::unique_ptr<Connection> connection_;  // created, used and destroyed on the stack thread only
+  std::unique_ptr<Connection> connection_;  // created, used and destroyed as stack work only (loop lock)
   enum class Phase { connecting, established, failed } phase_ = Phase::connecting;
   std::optional<int> error_;      // the failure's errno, until SO_ERROR reads it (the session stays failed)
   int failure_errno_ = 0;
@@ -136,8 +138,6 @@ private:
   Duration receive_timeout_{0};   // SO_RCVTIMEO (zero: none)
   Duration send_timeout_{0};      // SO_SNDTIMEO
   bool push_posted_ = false;
-  static constexpr int kMaxDatagramsInFlight = 256;  // UDP datagrams posted to the stack thread, not sent yet
-  int udp_in_flight_ = 0;
   bool pull_posted_ = false;
   bool stack_wants_pull_ = false;  // the rx ring was full: the stack thread waits for room
   ByteRing rx_{kBufferBytes};

@@ -37,6 +37,9 @@ std::unique_ptr<UserStacks> UserStacks::start(const std::vector<StackConfig>& co
     return nullptr;
   }
   self->executor_ = std::move(*executor);
+  self->executor_->share_loop();
+  // A program's thread doing stack work (its port's socket calls) is inside the shim for that stretch only.
+  self->executor_->set_guest_hooks({[] { ++t_inside_shim; }, [] { --t_inside_shim; }});
   const Status loaded = load_kinds ? load_kinds(self->registry_, *self->executor_)
                                    : self->registry_.load_plugin(plugin_path());
   if (!loaded) {
@@ -79,14 +82,15 @@ void UserStacks::run(const std::vector<StackConfig>& configs, std::promise<void>
       stacks_[config.name] = std::move(*stack);
     }
   }
-  ready.set_value();
-  // Every second, each live session's progress for nRD (sessions report once more when they end).
+  // Every second, each live session's progress for nRD (sessions report once more when they end). Scheduled
+  // before the program's threads may enter the loop (ready), as everything this thread does outside run().
   std::function<void()> sample = [this, &sample] {
     const TimePoint now = executor_->now();
     for (const auto& session : sessions_->all()) session->report_progress_now(now);
     executor_->schedule(std::chrono::seconds(1), sample);
   };
   executor_->schedule(std::chrono::seconds(1), sample);
+  ready.set_value();
   InsideShim guard;  // for good: nothing this thread does is the program's
   (void)executor_->run();
 }

@@ -1,8 +1,9 @@
 #pragma once
 // The user-space stack instances (lwip-dpdk) of a program under the shim: their plug-in (libdmm_lwip_dpdk.so,
 // loaded only when the host config names such an instance), and the one thread that runs them — an EpollExecutor
-// whose pollers move the instances' frames. lwIP and DPDK live on that thread alone; application threads reach
-// them only through UserSession buffers and call()/post().
+// whose pollers move the instances' frames. The loop is shared (EpollExecutor::share_loop): an application thread
+// runs stack work itself under the loop lock (call()), so lwIP and DPDK see one thread at a time; the stack
+// thread does what nobody asked for (frames that arrive, timers) and what is post()ed.
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -40,17 +41,20 @@ public:
   Stack* stack(const std::string& name) const;
   kernel::EpollExecutor& executor() { return *executor_; }
 
-  // Runs `fn` on the stack thread and returns its result; from any other thread of the owning process.
+  // Runs `fn` as stack work on this thread (under the loop lock; no hand-off, no wake-up) and returns its result;
+  // from any thread of the owning process that holds no session's mutex (the lock order is loop, then session)
+  // and is not running stack work already.
   template <typename Fn>
   auto call(Fn&& fn) -> decltype(fn()) {
-    using R = decltype(fn());
-    std::packaged_task<R()> task(std::forward<Fn>(fn));
-    std::future<R> result = task.get_future();
-    auto shared = std::make_shared<std::packaged_task<R()>>(std::move(task));
-    executor_->post([shared] { (*shared)(); });
-    return result.get();
+    return executor_->run_here(std::forward<Fn>(fn));
   }
   void post(std::function<void()> fn) { executor_->post(std::move(fn)); }
+  // A blocking call's wait: this thread takes the stack's frames itself until `news()` (EpollExecutor::
+  // drive_until); nullopt if another thread does already (then wait on the fd as usual). Same rules as call().
+  std::optional<kernel::EpollExecutor::Driven> drive_until(const std::function<bool()>& news, int fd, short events,
+                                                          Duration timeout) {
+    return executor_->drive_until(news, fd, events, timeout);
+  }
 
   // At the program's exit: closes every session still open (as the kernel closes a dying process's sockets) and
   // waits, at most `timeout`, until the stacks have delivered what was written and the FINs. Owner process only.

@@ -6,6 +6,7 @@
 // Threads: the loop is an actor. run()/run_until(), schedule(), cancel(), watch(), modify() and unwatch() belong
 // to the thread that runs the loop (or to any one thread while it is not running); every callback runs on it.
 // post() and stop() may be called from any thread: they are how other threads get work onto the loop.
+// A shared loop (share_loop()) also lets other threads run loop work themselves, under the loop lock (run_here).
 #include <sys/epoll.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -75,6 +77,51 @@ public:
 
   // Any thread: runs `fn` on the loop, in posting order, after the callback that is running now (if any).
   void post(std::function<void()> fn);
+
+  // ---- A shared loop (opt-in, before run()) ----
+  // The loop thread then holds the loop lock whenever it is not waiting in epoll_wait, and any other thread may
+  // take it (run_here) to run loop work itself: call the loop-thread methods, run stack code. This is lwIP's
+  // "core locking" rather than its message passing: a program's thread that writes to a user-space connection
+  // pushes the bytes into the stack and out of the port itself, where a post() would cost a wake-up of the loop
+  // thread and a context switch for every write (issue 15: the shim's round trip cost 2.0x the kernel's CPU with
+  // a hand-off per write). Callbacks then run on whichever thread holds the lock, so they must not depend on
+  // running on the loop thread (thread-locals, signal masks).
+  void share_loop() { shared_ = true; }
+
+  // A shared loop's other threads may also wait for the pollers' frames themselves. A thread that would sleep
+  // until a connection has news (a blocking read) drives the loop instead: it waits on the pollers' wake fds and
+  // on `fd`, while the loop thread stops watching those wake fds (it keeps its timers, posts and other fds), and
+  // runs the pollers and what they make due until `done()` holds (checked under the loop lock), `fd` shows one of
+  // `events`, or `timeout` passes (zero: no limit). Why: otherwise a reply wakes the loop thread, which wakes the
+  // reader — two wake-ups and two context switches per round trip where the kernel's own sockets need one
+  // (issue 15: ping-pong through the shim at 1.8-2.0x the kernel's CPU). nullopt when this thread cannot drive:
+  // the loop is not shared, another thread drives, or a poller has no wake fd; the caller waits its usual way.
+  enum class Driven { done, fd_ready, fd_closed, timed_out };
+  std::optional<Driven> drive_until(const std::function<bool()>& done, int fd, short events, Duration timeout);
+  bool shared() const { return shared_; }
+  // Any thread but one already holding the loop lock (a callback), while the loop is shared: runs `fn` under the
+  // loop lock on this thread, then what it made due (zero-delay timers: a port's flush, deferred connection
+  // events), re-arms the timer for the rest and wakes the loop thread if work is still due. Returns fn's result.
+  template <typename Fn>
+  auto run_here(Fn&& fn) -> decltype(fn()) {
+    struct Turn {
+      EpollExecutor& loop;
+      explicit Turn(EpollExecutor& l) : loop(l) { loop.enter_as_guest(); }
+      ~Turn() {
+        loop.finish_borrowed_turn();
+        loop.leave_as_guest();
+      }
+    } turn(*this);
+    return fn();
+  }
+  // Called on a thread other than the loop's right after it takes the loop lock and right before it lets go of it
+  // (run_here, drive_until; not while drive_until waits): a host marks such stretches as its own work (the preload
+  // shim: the stack's socket calls are not the program's, but a signal handler that runs while a driver waits is).
+  struct GuestHooks {
+    void (*enter)() = nullptr;
+    void (*leave)() = nullptr;
+  };
+  void set_guest_hooks(GuestHooks hooks) { guest_hooks_ = hooks; }
   // Any thread: makes the current run() return once the batch of callbacks it is in has finished (so that no
   // fetched edge-triggered event is lost), or the next run() return at once.
   void stop();
@@ -110,6 +157,18 @@ private:
   // epoll_wait's timeout in ms for this turn: 0 when a timer is due or pollers are busy, else -1 or idle_wakeup.
   int wait_timeout_ms() const;
   bool run_pollers();  // one pass over every poller; whether any found work
+  int wait_for_events(epoll_event* events, int capacity, int timeout_ms);  // epoll_wait, without the loop lock
+  void finish_borrowed_turn();  // run_here's end (loop lock held)
+  void enter_as_guest() {
+    loop_mutex_.lock();
+    if (guest_hooks_.enter) guest_hooks_.enter();
+  }
+  void leave_as_guest() {
+    if (guest_hooks_.leave) guest_hooks_.leave();
+    loop_mutex_.unlock();
+  }
+  void set_wake_fds_watched(bool watched);  // drive_until: the pollers' wake fds in or out of the loop's epoll
+  void wake_loop();             // the eventfd: the loop thread ends its epoll_wait
 
   UniqueFd epoll_;
   UniqueFd timer_;  // CLOCK_MONOTONIC, absolute, armed for the earliest timer
@@ -135,6 +194,11 @@ private:
   PollerId next_poller_ = 1;
   PollPolicy poll_policy_;
   TimePoint last_poll_work_{-1};
+
+  bool shared_ = false;
+  GuestHooks guest_hooks_;
+  bool driving_ = false;   // a thread other than the loop's waits for the pollers' frames (drive_until)
+  std::mutex loop_mutex_;  // shared loop: held by whoever runs loop work (the loop thread outside epoll_wait)
 
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_
