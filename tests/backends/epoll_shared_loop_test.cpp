@@ -86,9 +86,9 @@ volatile sig_atomic_t g_depth_in_handler = -1;
 void record_depth(int) { g_depth_in_handler = t_guest_depth; }
 
 TEST(EpollSharedLoop, GuestHooksMarkLoopWorkOnOtherThreadsButNotADriversWait) {
-  SharedLoop s;
-  s.loop->set_guest_hooks({[] { ++t_guest_depth; }, [] { --t_guest_depth; }});
   UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
+  s.loop->set_guest_hooks({[] { ++t_guest_depth; }, [] { --t_guest_depth; }});
   int seen_while_waiting = -1;
   s.loop->add_poller(
       [&] {
@@ -152,8 +152,8 @@ TEST(EpollSharedLoop, LoopWorkAndRunHereNeverOverlap) {
 }
 
 TEST(EpollSharedLoop, ADriverTakesThePollersFramesInsteadOfTheLoopThread) {
-  SharedLoop s;
   UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
   ASSERT_TRUE(frames);
   std::atomic<int> taken{0};
   std::thread::id taken_on;
@@ -184,8 +184,8 @@ TEST(EpollSharedLoop, ADriverTakesThePollersFramesInsteadOfTheLoopThread) {
 }
 
 TEST(EpollSharedLoop, ADriverStopsAtItsFdOrItsTimeout) {
-  SharedLoop s;
   UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
   s.loop->add_poller([] { return false; }, frames.get());
   s.start();
   UniqueFd own(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -199,8 +199,8 @@ TEST(EpollSharedLoop, ADriverStopsAtItsFdOrItsTimeout) {
 }
 
 TEST(EpollSharedLoop, OneDriverAtATimeAndNoneWithoutASharedLoopOrWakeFds) {
-  SharedLoop s;
   UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
   s.loop->add_poller(
       [&] {
         std::uint64_t value;
