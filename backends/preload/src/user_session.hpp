@@ -1,10 +1,12 @@
 #pragma once
 // One TCP or UDP session of a user-space stack, as the application sees it: a kernel fd (ReadinessMirror's
-// application end) plus buffers that the application's threads and the stack thread share. The stack thread
-// moves bytes between the buffers and the Connection; application threads only ever touch the buffers (under
-// the session's mutex), so lwIP stays single-threaded. Blocking calls wait in poll() on the application's own fd,
-// whose readiness mirrors the buffers: a blocking and a non-blocking program see what a kernel socket shows
-// (EAGAIN, EINPROGRESS, SO_ERROR, end of stream, reset).
+// application end) plus buffers that the application's threads and the stack share. Stack work (moving bytes
+// between the buffers and the Connection) runs under the shared loop's lock — on the stack thread, or on an
+// application thread that pushes its own write or takes the frames while it waits (UserStacks::call and
+// drive_until) — so lwIP sees one thread at a time; the buffers are guarded by the session's mutex, taken after
+// the loop lock, never before it. Blocking calls wait on the application's own fd, whose readiness mirrors the
+// buffers: a blocking and a non-blocking program see what a kernel socket shows (EAGAIN, EINPROGRESS, SO_ERROR,
+// end of stream, reset).
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -86,7 +88,7 @@ public:
   void remember_option(int level, int name, const void* value, socklen_t length);
   bool recall_option(int level, int name, void* value, socklen_t* length);
 
-  // ---- the stack thread: ConnectionEvents ----
+  // ---- stack work (under the loop lock): ConnectionEvents ----
   void on_connected() override;
   void on_failed(const Error& error) override;
   void on_readable() override;

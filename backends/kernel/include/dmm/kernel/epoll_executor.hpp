@@ -114,7 +114,7 @@ public:
     } turn(*this);
     return fn();
   }
-  // Called on a thread other than the loop's right after it takes the loop lock and right before it lets go of it
+  // Called on a thread other than the loop's right before it takes the loop lock and right after it lets go of it
   // (run_here, drive_until; not while drive_until waits): a host marks such stretches as its own work (the preload
   // shim: the stack's socket calls are not the program's, but a signal handler that runs while a driver waits is).
   struct GuestHooks {
@@ -159,13 +159,15 @@ private:
   bool run_pollers();  // one pass over every poller; whether any found work
   int wait_for_events(epoll_event* events, int capacity, int timeout_ms);  // epoll_wait, without the loop lock
   void finish_borrowed_turn();  // run_here's end (loop lock held)
+  // The hooks bracket the lock, so that a signal handler never runs on a thread that holds the loop lock without
+  // the host knowing (the shim would otherwise serve the handler's socket calls with stack work: a self-deadlock).
   void enter_as_guest() {
-    loop_mutex_.lock();
     if (guest_hooks_.enter) guest_hooks_.enter();
+    loop_mutex_.lock();
   }
   void leave_as_guest() {
-    if (guest_hooks_.leave) guest_hooks_.leave();
     loop_mutex_.unlock();
+    if (guest_hooks_.leave) guest_hooks_.leave();
   }
   void set_wake_fds_watched(bool watched);  // drive_until: the pollers' wake fds in or out of the loop's epoll
   void wake_loop();             // the eventfd: the loop thread ends its epoll_wait
