@@ -55,6 +55,16 @@ bool eventually(const std::function<bool()>& done) {
   return true;
 }
 
+// A port's poller: takes what its wake fd (an eventfd standing in for a packet socket) holds.
+void add_frame_poller(EpollExecutor& loop, int frames) {
+  loop.add_poller(
+      [frames] {
+        std::uint64_t value;
+        return ::read(frames, &value, sizeof value) == sizeof value;
+      },
+      frames);
+}
+
 void signal(int eventfd) {
   const std::uint64_t one = 1;
   ASSERT_EQ(::write(eventfd, &one, sizeof one), static_cast<ssize_t>(sizeof one));
@@ -90,12 +100,7 @@ TEST(EpollSharedLoop, GuestHooksMarkLoopWorkOnOtherThreadsButNotADriversWait) {
   SharedLoop s;  // after the fds its pollers read: stopped before they close
   s.loop->set_guest_hooks({[] { ++t_guest_depth; }, [] { --t_guest_depth; }});
   int seen_while_waiting = -1;
-  s.loop->add_poller(
-      [&] {
-        std::uint64_t value;
-        return ::read(frames.get(), &value, sizeof value) == sizeof value;
-      },
-      frames.get());
+  add_frame_poller(*s.loop, frames.get());
   s.start();
   EXPECT_EQ(s.loop->run_here([] { return t_guest_depth; }), 1);
   EXPECT_EQ(t_guest_depth, 0);
@@ -201,12 +206,7 @@ TEST(EpollSharedLoop, ADriverStopsAtItsFdOrItsTimeout) {
 TEST(EpollSharedLoop, OneDriverAtATimeAndNoneWithoutASharedLoopOrWakeFds) {
   UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   SharedLoop s;  // after the fds its pollers read: stopped before they close
-  s.loop->add_poller(
-      [&] {
-        std::uint64_t value;
-        return ::read(frames.get(), &value, sizeof value) == sizeof value;
-      },
-      frames.get());
+  add_frame_poller(*s.loop, frames.get());
   s.start();
   UniqueFd own(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   std::atomic<bool> driving{false};

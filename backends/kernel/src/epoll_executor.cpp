@@ -226,7 +226,7 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
   fds.push_back(pollfd{fd, events, 0});
   const bool limited = timeout > Duration::zero();
   const TimePoint deadline = limited ? now() + timeout : TimePoint{-1};
-  Driven result = Driven::done;
+  std::optional<Driven> result = Driven::done;
   for (;;) {
     if (done()) break;
     if (limited && now() >= deadline) {
@@ -237,8 +237,13 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
     timespec remaining{};
     if (limited) remaining = to_timespec(std::max(Duration::zero(), deadline - now()));
     const int n = ::ppoll(fds.data(), fds.size(), limited ? &remaining : nullptr, nullptr);
+    const int error = errno;
     enter_as_guest();
-    if (n < 0) continue;  // EINTR: a signal handler ran; look again, as a restarted call would
+    if (n < 0 && error == EINTR) continue;  // a signal handler ran; look again, as a restarted call would
+    if (n < 0) {
+      result = std::nullopt;  // ppoll itself failed (memory): the caller waits its usual way instead
+      break;
+    }
     const short revents = fds.back().revents;
     if (revents & POLLNVAL) {
       result = Driven::fd_closed;

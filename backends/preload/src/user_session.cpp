@@ -350,7 +350,7 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
   const std::size_t total = total_length(iov, iovcnt);
   std::size_t sent = 0;
   for (;;) {
-    enum class Next { wait, push, send_datagram, done } next = Next::wait;
+    enum class Next { wait, push, send_datagram } next = Next::wait;
     int pipe_error = 0;  // decided under the lock; SIGPIPE is raised after it is released (a handler may call us)
     Duration timeout{0};
     {

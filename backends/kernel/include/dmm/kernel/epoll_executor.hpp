@@ -95,10 +95,10 @@ public:
   // `events`, or `timeout` passes (zero: no limit). Why: otherwise a reply wakes the loop thread, which wakes the
   // reader — two wake-ups and two context switches per round trip where the kernel's own sockets need one
   // (issue 15: ping-pong through the shim at 1.8-2.0x the kernel's CPU). nullopt when this thread cannot drive:
-  // the loop is not shared, another thread drives, or a poller has no wake fd; the caller waits its usual way.
+  // the loop is not shared, another thread drives, a poller has no wake fd, or ppoll itself failed; the caller then
+  // waits its usual way.
   enum class Driven { done, fd_ready, fd_closed, timed_out };
   std::optional<Driven> drive_until(const std::function<bool()>& done, int fd, short events, Duration timeout);
-  bool shared() const { return shared_; }
   // Any thread but one already holding the loop lock (a callback), while the loop is shared: runs `fn` under the
   // loop lock on this thread, then what it made due (zero-delay timers: a port's flush, deferred connection
   // events), re-arms the timer for the rest and wakes the loop thread if work is still due. Returns fn's result.
