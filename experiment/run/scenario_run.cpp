@@ -1,6 +1,7 @@
 #include "run/scenario_run.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace dmm::sim {
@@ -104,16 +105,46 @@ Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stac
   return {};
 }
 
+namespace {
+
+std::string describe(const ServeSpec& spec, L4Proto proto) {
+  const std::string transport = proto == L4Proto::udp ? "UDP " : "TCP ";
+  if (spec.kind == ServeKind::request_response)
+    return transport + "request-response (" + std::to_string(spec.request) + " B requests, " +
+           std::to_string(spec.response) + " B responses)";
+  return transport + "sink";
+}
+
+bool same_behaviour(const ServeSpec& a, const ServeSpec& b) {
+  return a.kind == b.kind && a.request == b.request && a.response == b.response;
+}
+
+}  // namespace
+
 Status ScenarioRun::build_workloads(const std::function<Stack*(int node)>& server_stack, CommandWorkloads commands) {
-  std::set<std::tuple<std::string, std::uint16_t, L4Proto>> listening;
+  // Workloads that send to the same port of the same node share one server there, as the clients of a real server
+  // do (fifty clients of one web server): the server answers every connection alike, so they must expect the same
+  // of it. A program's server (`serve:` of a command workload that runs elsewhere) takes its port for itself.
+  struct PortServer {
+    ServeSpec spec;
+    std::string first_workload;
+  };
+  std::map<std::tuple<std::string, std::uint16_t, L4Proto>, PortServer> built_in;
+  std::set<std::tuple<std::string, std::uint16_t, L4Proto>> programs;
+  auto in_use = [&](const scenario::WorkloadSpec& w, const std::string& by) {
+    return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': port " + std::to_string(w.port) +
+                                  " on '" + w.to + "' is already in use" + by);
+  };
   for (std::size_t i = 0; i < sc_.workloads.size(); ++i) {
     const auto& written = sc_.workloads[i];
     if (written.kind == scenario::WorkloadKind::command && commands == CommandWorkloads::run_elsewhere) {
-      // The program's server (`serve:`) takes its port: no built-in server may.
-      if (written.port != 0 &&
-          (!listening.insert({written.to, written.port, L4Proto::tcp}).second || written.port == kEchoPort))
-        return make_error(EINVAL, where(sc_, written.mark) + "workload '" + written.name + "': port " +
-                                      std::to_string(written.port) + " on '" + written.to + "' is already in use");
+      if (written.port != 0) {
+        const auto key = std::make_tuple(written.to, written.port, L4Proto::tcp);
+        if (written.port == kEchoPort) return in_use(written, " (nRD's probe echo server)");
+        if (auto it = built_in.find(key); it != built_in.end())
+          return in_use(written, " (workload '" + it->second.first_workload + "')");
+        if (!programs.insert(key).second) return in_use(written, " (another program's server)");
+      }
       continue;
     }
     if (written.kind == scenario::WorkloadKind::command && !written.simulate_as) {
@@ -128,18 +159,26 @@ Status ScenarioRun::build_workloads(const std::function<Stack*(int node)>& serve
       return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': node '" + w.from +
                                     "' has no stacks to open sessions with");
     }
-    if (!listening.insert({w.to, w.port, w.proto}).second || w.port == kEchoPort) {
-      return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': port " + std::to_string(w.port) +
-                                    " on '" + w.to + "' is already in use");
-    }
     ServeSpec serve{ServeKind::sink, 0, 0};
     if (w.kind == scenario::WorkloadKind::request_response) serve = {ServeKind::request_response, w.request, w.response};
     if (w.proto == L4Proto::udp) serve.datagram_ledger = &ledger_;  // UDP is measured where it arrives
-    auto server = std::make_unique<WorkloadServer>(clock_, serve);
-    if (auto st = server->listen(*server_stack(to), {IpAddress{}, w.port}, w.proto); !st) {
-      return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': " + st.error().message);
+    const auto key = std::make_tuple(w.to, w.port, w.proto);
+    if (w.port == kEchoPort) return in_use(w, " (nRD's probe echo server)");
+    if (programs.contains(key)) return in_use(w, " (a program's server)");
+    if (auto it = built_in.find(key); it != built_in.end()) {
+      if (!same_behaviour(it->second.spec, serve))
+        return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': port " + std::to_string(w.port) +
+                                      " on '" + w.to + "' is served for workload '" + it->second.first_workload +
+                                      "' as a " + describe(it->second.spec, w.proto) + "; this workload needs a " +
+                                      describe(serve, w.proto) + ": give it another port");
+    } else {
+      auto server = std::make_unique<WorkloadServer>(clock_, serve);
+      if (auto st = server->listen(*server_stack(to), {IpAddress{}, w.port}, w.proto); !st) {
+        return make_error(EINVAL, where(sc_, w.mark) + "workload '" + w.name + "': " + st.error().message);
+      }
+      servers_.push_back(std::move(server));
+      built_in.emplace(key, PortServer{serve, w.name});
     }
-    servers_.push_back(std::move(server));
     WorkloadContext ctx{clock_, *nsocket, scenario::node_address(to), next_session_id_,
                         [this](scenario::SessionRecord r) { recorder_.session(std::move(r)); },
                         workload_seed(sc_.seed, i)};

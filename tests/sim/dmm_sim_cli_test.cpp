@@ -193,8 +193,6 @@ TEST(DmmSimCli, ResultsDirectoryFollowsTheContract) {
   EXPECT_EQ(pcaps, 4u);  // two links, two ends each
 }
 
-double number(const std::string& cell) { return cell.empty() ? -1 : std::stod(cell); }
-
 TEST(DmmSimCli, UdpSessionsAreMeasuredWhereTheyArrive) {
   // 8 Mbit/s of UDP into a 1 Mbit/s path that loses half its packets; 1 Mbit/s into a path that loses all.
   const auto out = fresh_dir("udp");

@@ -72,6 +72,9 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
+// A CSV cell as a number; an empty cell (no figure) as -1.
+inline double number(const std::string& cell) { return cell.empty() ? -1 : std::stod(cell); }
+
 inline std::string scenario_path(const std::string& rel) { return std::string(DMM_SOURCE_DIR) + "/" + rel; }
 
 }  // namespace dmm::test
