@@ -3,43 +3,189 @@
 #include <algorithm>
 
 namespace dmm {
+namespace {
 
-// One echo exchange on one stack: connect, send `payload` bytes, read them back, report the exchange time.
-class ActiveProber::Probe final : public ConnectionEvents {
+std::vector<std::byte> payload_of(std::size_t n) { return std::vector<std::byte>(n, std::byte{0x5a}); }
+
+// A sample of an exchange that succeeded. The exchange's own segments are loss evidence too: without them a path
+// that sessions left after a bad spell would keep its loss estimate from that spell (only sessions reported loss).
+// An echo probe moves a data segment or two (counted since `before`); a connect probe none (handshakes are not
+// counted), so it refreshes RTT only.
+PathSample exchange_sample(const StackId& stack, TimePoint at, Duration rtt, const ConnectionMetrics& now,
+                           const ConnectionMetrics& before) {
+  PathSample sample{.stack = stack, .at = at, .rtt = rtt};
+  sample.segments_sent = now.segments_sent - before.segments_sent;
+  sample.retransmits = now.retransmits - before.retransmits;
+  return sample;
+}
+
+PathSample failure_sample(const StackId& stack, TimePoint at) {
+  return PathSample{.stack = stack, .at = at, .failure = true};
+}
+
+}  // namespace
+
+// One echo target's kept connection: connected once, reused each round for `payload` bytes there and back.
+class ActiveProber::KeptProbe final : public ConnectionEvents {
 public:
-  Probe(ActiveProber& owner, const ProbeTarget& target) : owner_(owner), target_(target) {}
-  ~Probe() override {
+  KeptProbe(ActiveProber& owner, const ProbeTarget& target) : owner_(owner), target_(target) {}
+  ~KeptProbe() override {
+    owner_.executor_.cancel(timeout_);
+    if (connection_) connection_->close();  // not from inside its callbacks: the prober is going
+  }
+
+  bool waiting() const { return waiting_; }
+
+  void probe() {
+    waiting_ = true;
+    ++owner_.sent_;
+    timeout_ = owner_.executor_.schedule(owner_.config_.timeout, [this] {
+      timeout_ = 0;
+      fail();
+    });
+    if (connection_ && connected_) {
+      send_payload();
+      return;
+    }
+    auto c = target_.stack->connect(target_.echo, L4Proto::tcp, *this);
+    if (!c) {
+      fail();
+      return;
+    }
+    ++owner_.connections_opened_;
+    connection_ = std::move(*c);
+    baseline_ = ConnectionMetrics{};
+  }
+
+  // The prober stops: no sample for what is in flight, and no connection kept.
+  void abandon() {
+    end_probe();
+    drop_connection();
+  }
+
+private:
+  void on_connected() override {
+    connected_ = true;
+    (void)connection_->set_nodelay(true);  // a few bytes every interval must not wait for Nagle
+    if (waiting_) send_payload();
+  }
+  void on_failed(const Error&) override {
+    if (waiting_) {
+      fail();
+      return;
+    }
+    drop_connection();  // between probes: the next round reconnects (and reports if that fails)
+  }
+  void on_peer_closed() override {
+    on_readable();
+    if (waiting_) {
+      fail();
+      return;
+    }
+    drop_connection();
+  }
+  void on_readable() override {
+    if (!connection_) return;
+    std::byte buf[512];
+    while (true) {
+      auto n = connection_->receive(buf);
+      if (!n || *n == 0) break;
+      received_ += *n;
+    }
+    if (!waiting_ || received_ < owner_.config_.payload) return;
+    const ConnectionMetrics m = connection_->metrics();
+    const PathSample sample =
+        exchange_sample(target_.stack->info().id, owner_.executor_.now(), owner_.executor_.now() - sent_at_, m,
+                        baseline_);
+    baseline_ = m;
+    end_probe();
+    owner_.sink_.on_sample(sample);
+  }
+
+  void send_payload() {
+    sent_at_ = owner_.executor_.now();
+    received_ = 0;
+    const std::vector<std::byte> payload = payload_of(owner_.config_.payload);
+    auto n = connection_->send(payload);
+    if (!n || *n != payload.size()) fail();
+  }
+
+  void fail() {
+    end_probe();
+    // A connection that lost a probe (no answer in time, refused, reset) is not trusted with the next one: its
+    // retransmission back-off would hide a path that has recovered.
+    drop_connection();
+    owner_.sink_.on_sample(failure_sample(target_.stack->info().id, owner_.executor_.now()));
+  }
+
+  void end_probe() {
+    waiting_ = false;
+    owner_.executor_.cancel(timeout_);
+    timeout_ = 0;
+  }
+
+  // Possibly inside the connection's own callback: closed now, destroyed on the next turn.
+  void drop_connection() {
+    connected_ = false;
+    received_ = 0;
+    if (!connection_) return;
+    connection_->close();
+    owner_.dropped_.bury(std::move(connection_));
+  }
+
+  ActiveProber& owner_;
+  ProbeTarget target_;
+  std::unique_ptr<Connection> connection_;
+  bool connected_ = false;
+  bool waiting_ = false;  // a probe is in flight on this connection
+  TimerId timeout_ = 0;
+  TimePoint sent_at_{0};
+  std::size_t received_ = 0;
+  ConnectionMetrics baseline_;  // the connection's metrics at its last sample
+};
+
+// One exchange on a connection of its own: connect (a connect probe ends here), send `payload` bytes, read them
+// back, report the exchange time, close.
+class ActiveProber::OneShotProbe final : public ConnectionEvents {
+public:
+  OneShotProbe(ActiveProber& owner, const ProbeTarget& target) : owner_(owner), target_(target) {}
+  ~OneShotProbe() override {
     owner_.executor_.cancel(timeout_);
     if (connection_) connection_->close();
   }
 
   void begin() {
+    ++owner_.sent_;
     started_at_ = owner_.executor_.now();
     timeout_ = owner_.executor_.schedule(owner_.config_.timeout, [this] {
       timeout_ = 0;
-      done(true, std::nullopt);
+      done(std::nullopt);
     });
     auto c = target_.stack->connect(target_.echo, L4Proto::tcp, *this);
     if (!c) {
-      done(true, std::nullopt);
+      done(std::nullopt);
       return;
     }
+    ++owner_.connections_opened_;
     connection_ = std::move(*c);
   }
 
 private:
   void on_connected() override {
     if (target_.kind == ProbeKind::connect) {
-      done(false, owner_.executor_.now() - started_at_);
+      done(owner_.executor_.now() - started_at_);
       return;
     }
     sent_at_ = owner_.executor_.now();
-    const std::vector<std::byte> payload(owner_.config_.payload, std::byte{0x5a});
+    const std::vector<std::byte> payload = payload_of(owner_.config_.payload);
     auto n = connection_->send(payload);
-    if (!n || *n != payload.size()) done(true, std::nullopt);
+    if (!n || *n != payload.size()) done(std::nullopt);
   }
-  void on_failed(const Error&) override { done(true, std::nullopt); }
-  void on_peer_closed() override { on_readable(); }
+  void on_failed(const Error&) override { done(std::nullopt); }
+  void on_peer_closed() override {
+    on_readable();
+    done(std::nullopt);  // no-op if the echo was complete
+  }
   void on_readable() override {
     std::byte buf[512];
     while (true) {
@@ -47,23 +193,17 @@ private:
       if (!n || *n == 0) break;
       received_ += *n;
     }
-    if (received_ >= owner_.config_.payload) done(false, owner_.executor_.now() - sent_at_);
+    if (received_ >= owner_.config_.payload) done(owner_.executor_.now() - sent_at_);
   }
 
-  void done(bool failure, std::optional<Duration> rtt) {
+  // `rtt` set: the exchange succeeded.
+  void done(std::optional<Duration> rtt) {
     if (finished_) return;
     finished_ = true;
-    PathSample sample{.stack = target_.stack->info().id, .at = owner_.executor_.now(), .rtt = rtt,
-                      .failure = failure};
-    // The exchange's own segments are loss evidence too: without them a path that sessions left after a bad
-    // spell would keep its loss estimate from that spell (only sessions reported loss). An echo probe moves a
-    // data segment or two; a connect probe none (handshakes are not counted), so it refreshes RTT only.
-    if (!failure && connection_) {
-      const ConnectionMetrics m = connection_->metrics();
-      sample.segments_sent = m.segments_sent;
-      sample.retransmits = m.retransmits;
-    }
-    owner_.sink_.on_sample(sample);
+    const StackId& stack = target_.stack->info().id;
+    const TimePoint now = owner_.executor_.now();
+    owner_.sink_.on_sample(rtt && connection_ ? exchange_sample(stack, now, *rtt, connection_->metrics(), {})
+                                              : failure_sample(stack, now));
     owner_.finish(this);  // destroys *this later, never inside its own callback
   }
 
@@ -79,9 +219,16 @@ private:
 
 ActiveProber::ActiveProber(Executor& executor, std::vector<ProbeTarget> targets, PathSampleSink& sink,
                            ProberConfig config)
-    : executor_(executor), targets_(std::move(targets)), sink_(sink), config_(config), graveyard_(executor) {}
+    : executor_(executor), targets_(std::move(targets)), sink_(sink), config_(config), dropped_(executor),
+      finished_(executor) {
+  for (const ProbeTarget& t : targets_)
+    kept_.push_back(t.kind == ProbeKind::echo ? std::make_unique<KeptProbe>(*this, t) : nullptr);
+}
 
-ActiveProber::~ActiveProber() { stop(); }
+ActiveProber::~ActiveProber() {
+  stop();
+  kept_.clear();
+}
 
 void ActiveProber::start() {
   if (running_) return;
@@ -92,26 +239,33 @@ void ActiveProber::start() {
 void ActiveProber::stop() {
   running_ = false;
   executor_.cancel(timer_);
+  timer_ = 0;
   in_flight_.clear();
+  for (auto& k : kept_)
+    if (k) k->abandon();
 }
 
 void ActiveProber::round() {
-  for (const auto& t : targets_) {
-    auto probe = std::make_unique<Probe>(*this, t);
-    Probe* p = probe.get();
+  for (std::size_t i = 0; i < targets_.size(); ++i) {
+    KeptProbe* kept = kept_[i].get();
+    if (kept && !kept->waiting()) {
+      kept->probe();
+      continue;
+    }
+    auto probe = std::make_unique<OneShotProbe>(*this, targets_[i]);
+    OneShotProbe* p = probe.get();
     in_flight_.push_back(std::move(probe));
-    ++sent_;
     p->begin();
   }
   timer_ = executor_.schedule(config_.interval, [this] { round(); });
 }
 
-void ActiveProber::finish(Probe* probe) {
+void ActiveProber::finish(OneShotProbe* probe) {
   auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](auto& p) { return p.get() == probe; });
   if (it == in_flight_.end()) return;
-  std::unique_ptr<Probe> dead = std::move(*it);
+  std::unique_ptr<OneShotProbe> dead = std::move(*it);
   in_flight_.erase(it);
-  graveyard_.bury(std::move(dead));
+  finished_.bury(std::move(dead));
 }
 
 }  // namespace dmm

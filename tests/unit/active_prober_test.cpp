@@ -91,4 +91,60 @@ TEST(ActiveProber, RefusedConnectIsAFailureAtOnce) {
   EXPECT_EQ(sink.samples[0].at, 0ms);
 }
 
+// Issue 16: state per target, not per probe. An echo target keeps one connection from round to round (no
+// handshake and no TIME_WAIT connection left behind every interval), and each sample counts only its own segments.
+TEST(ActiveProber, EchoProbesReuseOneConnectionAcrossRounds) {
+  EventQueueExecutor ex;
+  test::FakeStack stack(ex, "a");
+  stack.echo_after = 10ms;
+  Collect sink;
+  ActiveProber prober(ex, {{&stack, kTarget, ProbeKind::echo}}, sink, {.interval = 100ms, .timeout = 50ms});
+  prober.start();
+  ex.run_until(950ms);
+  ASSERT_EQ(sink.samples.size(), 10u);  // at 0 (after the handshake), 100, ..., 900 ms
+  for (const auto& s : sink.samples) {
+    EXPECT_FALSE(s.failure);
+    EXPECT_EQ(s.rtt, Duration(10ms));
+    EXPECT_EQ(s.segments_sent, 1u);  // this probe's, not the connection's total
+  }
+  EXPECT_EQ(stack.connects, 1);
+  EXPECT_EQ(prober.connections_opened(), 1u);
+  EXPECT_EQ(stack.closes, 0);
+  prober.stop();  // stopping lets the kept connection go
+  ex.run_until(1s);
+  EXPECT_EQ(stack.closes, 1);
+}
+
+TEST(ActiveProber, ALinkThatWentDownIsKnownAtTheNextRoundNotAtTheKeptProbesTimeout) {
+  EventQueueExecutor ex;
+  test::FakeStack stack(ex, "a");  // connects, never echoes: the kept connection's probe hangs
+  Collect sink;
+  ActiveProber prober(ex, {{&stack, kTarget, ProbeKind::echo}}, sink, {.interval = 100ms, .timeout = 1s});
+  ex.schedule(150ms, [&] { stack.outcome = test::ConnectOutcome::refuse_now; });  // the link goes down
+  prober.start();
+  ex.run_until(450ms);
+  prober.stop();
+  // The kept probe (sent at 0) is still waiting; the rounds at 100 ms (a fresh connection, still connecting...
+  // it never echoes: pending), 200, 300 and 400 ms ask on fresh connections, refused at once from 150 ms on.
+  ASSERT_EQ(sink.samples.size(), 3u);
+  EXPECT_EQ(sink.samples[0].at, 200ms);
+  EXPECT_EQ(sink.samples[1].at, 300ms);
+  EXPECT_EQ(sink.samples[2].at, 400ms);
+  for (const auto& s : sink.samples) EXPECT_TRUE(s.failure);
+}
+
+TEST(ActiveProber, AConnectionThatLostAProbeIsReplaced) {
+  EventQueueExecutor ex;
+  test::FakeStack stack(ex, "a");  // connects, never echoes
+  Collect sink;
+  ActiveProber prober(ex, {{&stack, kTarget, ProbeKind::echo}}, sink, {.interval = 1s, .timeout = 250ms});
+  prober.start();
+  ex.run_until(2100ms);
+  prober.stop();
+  ASSERT_EQ(sink.samples.size(), 2u);  // the kept probes of 0, 1 and 2 s: failed at 250 ms, 1.25 s; 2 s pending
+  EXPECT_EQ(sink.samples[0].at, 250ms);
+  EXPECT_EQ(sink.samples[1].at, 1250ms);
+  EXPECT_EQ(stack.connects, 3);  // a new connection each time
+}
+
 }  // namespace
