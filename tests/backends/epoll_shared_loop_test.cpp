@@ -238,5 +238,64 @@ TEST(EpollSharedLoop, OneDriverAtATimeAndNoneWithoutASharedLoopOrWakeFds) {
   EXPECT_FALSE(without_wake_fd.loop->drive_until([] { return true; }, own.get(), POLLIN, 10ms).has_value());
 }
 
+TEST(EpollSharedLoop, ATimerADriverSchedulesReachesTheSleepingLoopThread) {
+  UniqueFd frames(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  UniqueFd own(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
+  std::thread::id fired_on;
+  s.loop->add_poller(
+      [&] {
+        std::uint64_t value;
+        if (::read(frames.get(), &value, sizeof value) != sizeof value) return false;
+        // A frame that starts a timer (a retransmission, a delayed ACK); the timer's work makes the driver's fd
+        // ready, as a session's news makes its reader's fd readable.
+        s.loop->schedule(20ms, [&] {
+          fired_on = std::this_thread::get_id();
+          signal(own.get());
+        });
+        return true;
+      },
+      frames.get());
+  s.start();
+  std::thread peer([&] {
+    std::this_thread::sleep_for(20ms);
+    signal(frames.get());  // taken by the driver, which schedules the timer on its pass
+  });
+  // The loop thread sleeps without a timer: the driver must arm it for the one its pass scheduled (else nothing
+  // runs it until the drive times out).
+  const auto driven = s.loop->drive_until([] { return false; }, own.get(), POLLIN, kDeadline);
+  peer.join();
+  ASSERT_TRUE(driven.has_value());
+  EXPECT_EQ(*driven, Driven::fd_ready);
+  EXPECT_EQ(fired_on, s.loop_id);
+}
+
+TEST(EpollSharedLoop, ADriveEndsWhenThePollersChangeUnderIt) {
+  UniqueFd a(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), b(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  SharedLoop s;  // after the fds its pollers read: stopped before they close
+  add_frame_poller(*s.loop, b.get());
+  const auto id_a = s.loop->run_here([&] {
+    return s.loop->add_poller(
+        [&] {
+          std::uint64_t value;
+          return ::read(a.get(), &value, sizeof value) == sizeof value;
+        },
+        a.get());
+  });
+  s.start();
+  std::thread peer([&] {
+    std::this_thread::sleep_for(20ms);
+    // An interface goes away while a thread drives: its poller is removed and its fd closed (the number may be
+    // reused); a driver still polling it would meet POLLNVAL at once, for ever.
+    s.loop->run_here([&] { s.loop->remove_poller(id_a); });
+    a.reset();
+    signal(b.get());
+  });
+  UniqueFd own(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  const auto driven = s.loop->drive_until([] { return false; }, own.get(), POLLIN, kDeadline);
+  peer.join();
+  EXPECT_FALSE(driven.has_value());  // handed back: the caller waits its usual way
+}
+
 }  // namespace
 }  // namespace dmm::kernel

@@ -212,6 +212,32 @@ TEST_P(ShimUserSpace, ThreadsBlockedOnTheirOwnSessionsAllGetTheirBytes) {
   EXPECT_EQ(occurrences(read_text(log_), "\"stack\":\"user0\""), 5) << read_text(log_);
 }
 
+TEST_P(ShimUserSpaceInProgram, ABlockingSendDuringTheHandshakeWaitsWithoutSpinning) {
+  // A non-blocking connect to a host that never answers, then the socket made blocking and written to (with a
+  // 1 s SO_SNDTIMEO): the send must sleep until the handshake ends or the timeout, not turn the CPU.
+  const std::string script = std::string("import socket, struct, time\n") +
+                             "s = socket.socket()\n"
+                             "s.setblocking(False)\n"
+                             "s.connect_ex(('10.232.3.77', 7000))\n"
+                             "s.setblocking(True)\n"
+                             "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 1, 0))\n"
+                             "c0, w0 = time.process_time(), time.monotonic()\n"
+                             "try:\n"
+                             "    s.send(b'x')\n"
+                             "    print('result=sent')\n"
+                             "except OSError as e:\n"
+                             "    print('result=%s' % type(e).__name__)\n"
+                             "print('cpu_ms=%d' % ((time.process_time() - c0) * 1000))\n"
+                             "print('wall_ms=%d' % ((time.monotonic() - w0) * 1000))\n";
+  const Outcome o = run_dmm(config_, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0)) << o.err;
+  const auto f = facts(o.out);
+  EXPECT_EQ(f.at("result"), "BlockingIOError");  // SO_SNDTIMEO expired while connecting: EAGAIN
+  EXPECT_GE(std::stoi(f.at("wall_ms")), 900);
+  // Asleep: a spinning wait burns about as much CPU as wall time.
+  EXPECT_LT(std::stoi(f.at("cpu_ms")), std::stoi(f.at("wall_ms")) / 4) << o.out;
+}
+
 TEST_P(ShimUserSpace, UnmodifiedCurlFetchesAFileOverAnLwipInstance) {
   const std::string served = write_random_file(*dir_, "file.bin", 4 << 20);
   Child http = start_http_server(*topo_, topo_->srv(), kUserServer0, dir_->path(), "8080");

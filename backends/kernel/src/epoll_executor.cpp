@@ -203,6 +203,10 @@ void EpollExecutor::finish_borrowed_turn() {
     if (!due) break;
     run_due_timers();
   }
+  hand_timers_to_loop();
+}
+
+void EpollExecutor::hand_timers_to_loop() {
   arm_timer();
   if (!timers_.empty() && timers_.begin()->first.first <= now()) wake_loop();
 }
@@ -216,6 +220,7 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
     return std::nullopt;
   }
   driving_ = true;
+  const std::uint64_t pollers_at_start = pollers_changed_;
   set_wake_fds_watched(false);
   std::vector<pollfd> fds;
   std::vector<std::uint64_t> wake_tokens;
@@ -233,6 +238,12 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
       result = Driven::timed_out;
       break;
     }
+    if (pollers_changed_ != pollers_at_start) {  // changed by this drive's own pass: its wake fds are stale
+      result = std::nullopt;
+      break;
+    }
+    // The loop thread sleeps until its timerfd or a wake-up: whatever this pass scheduled must reach it.
+    hand_timers_to_loop();
     leave_as_guest();
     timespec remaining{};
     if (limited) remaining = to_timespec(std::max(Duration::zero(), deadline - now()));
@@ -240,8 +251,10 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
     const int error = errno;
     enter_as_guest();
     if (n < 0 && error == EINTR) continue;  // a signal handler ran; look again, as a restarted call would
-    if (n < 0) {
-      result = std::nullopt;  // ppoll itself failed (memory): the caller waits its usual way instead
+    // ppoll itself failed (memory), or the pollers changed meanwhile (a wake fd this drive waits on may be closed,
+    // its number reused): the caller waits its usual way instead.
+    if (n < 0 || pollers_changed_ != pollers_at_start) {
+      result = std::nullopt;
       break;
     }
     const short revents = fds.back().revents;
@@ -296,6 +309,7 @@ int EpollExecutor::wait_timeout_ms() const {
 }
 
 EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller, int wake_fd) {
+  ++pollers_changed_;
   const PollerId id = next_poller_++;
   pollers_.emplace_back(id, std::make_shared<Poller>(std::move(poller)));
   // Level-triggered: readiness only ends epoll_wait, and the pollers run after. An error a socket reports (a
@@ -312,6 +326,7 @@ EpollExecutor::PollerId EpollExecutor::add_poller(Poller poller, int wake_fd) {
 }
 
 void EpollExecutor::remove_poller(PollerId id) {
+  ++pollers_changed_;
   std::erase_if(pollers_, [id](const auto& entry) { return entry.first == id; });
   if (auto it = poller_wake_fds_.find(id); it != poller_wake_fds_.end()) {
     unwatch(it->second);

@@ -410,7 +410,8 @@ ssize_t UserSession::send(int fd, const iovec* iov, int iovcnt, int flags) {
     }
     const Wait w = wait_for_news(stacks_, fd, POLLOUT, timeout, [this] {
       const std::lock_guard lock(mutex_);
-      return !tx_.full() || phase_ == Phase::failed || write_shut_;
+      // Still connecting is no news, even with room in the buffer: a blocking send waits for the handshake.
+      return phase_ == Phase::failed || write_shut_ || (phase_ == Phase::established && !tx_.full());
     });
     if (w != Wait::ready) {
       if (sent > 0) return static_cast<ssize_t>(sent);

@@ -84,12 +84,13 @@ void UserStacks::run(const std::vector<StackConfig>& configs, std::promise<void>
   }
   // Every second, each live session's progress for nRD (sessions report once more when they end). Scheduled
   // before the program's threads may enter the loop (ready), as everything this thread does outside run().
-  std::function<void()> sample = [this, &sample] {
+  // A member, not a local of this function: with a shared loop a program's thread may run the timer too.
+  sample_ = [this] {
     const TimePoint now = executor_->now();
     for (const auto& session : sessions_->all()) session->report_progress_now(now);
-    executor_->schedule(std::chrono::seconds(1), sample);
+    executor_->schedule(std::chrono::seconds(1), sample_);
   };
-  executor_->schedule(std::chrono::seconds(1), sample);
+  executor_->schedule(std::chrono::seconds(1), sample_);
   ready.set_value();
   InsideShim guard;  // for good: nothing this thread does is the program's
   (void)executor_->run();

@@ -76,6 +76,7 @@ private:
   StackRegistry registry_;
   std::map<std::string, std::unique_ptr<Stack>> stacks_;
   std::map<std::string, std::string> failed_;
+  std::function<void()> sample_;  // every second: the live sessions' progress for nRD
   pthread_t thread_{};
   bool thread_started_ = false;
   const std::vector<StackConfig>* pending_configs_ = nullptr;  // start() -> the thread, until it is ready

@@ -170,6 +170,7 @@ private:
     if (guest_hooks_.leave) guest_hooks_.leave();
   }
   void set_wake_fds_watched(bool watched);  // drive_until: the pollers' wake fds in or out of the loop's epoll
+  void hand_timers_to_loop();  // another thread's turn ends: the timerfd armed for what it left, woken if due
   void wake_loop();             // the eventfd: the loop thread ends its epoll_wait
 
   UniqueFd epoll_;
@@ -200,6 +201,7 @@ private:
   bool shared_ = false;
   GuestHooks guest_hooks_;
   bool driving_ = false;   // a thread other than the loop's waits for the pollers' frames (drive_until)
+  std::uint64_t pollers_changed_ = 0;  // add_poller/remove_poller calls: a drive ends when its wake fds change
   std::mutex loop_mutex_;  // shared loop: held by whoever runs loop work (the loop thread outside epoll_wait)
 
   std::mutex posted_mutex_;
