@@ -5,7 +5,23 @@
 namespace dmm {
 namespace {
 
-std::vector<std::byte> payload_of(std::size_t n) { return std::vector<std::byte>(n, std::byte{0x5a}); }
+// Sends the probe's `n` bytes; false if the connection did not take them all.
+bool send_probe_bytes(Connection& connection, std::size_t n) {
+  const std::vector<std::byte> payload(n, std::byte{0x5a});
+  auto sent = connection.send(payload);
+  return sent && *sent == payload.size();
+}
+
+// Reads whatever has arrived; how many bytes that was.
+std::size_t drain(Connection& connection) {
+  std::byte buf[512];
+  std::size_t total = 0;
+  while (true) {
+    auto n = connection.receive(buf);
+    if (!n || *n == 0) return total;
+    total += *n;
+  }
+}
 
 // A sample of an exchange that succeeded. The exchange's own segments are loss evidence too: without them a path
 // that sessions left after a bad spell would keep its loss estimate from that spell (only sessions reported loss).
@@ -86,12 +102,7 @@ private:
   }
   void on_readable() override {
     if (!connection_) return;
-    std::byte buf[512];
-    while (true) {
-      auto n = connection_->receive(buf);
-      if (!n || *n == 0) break;
-      received_ += *n;
-    }
+    received_ += drain(*connection_);
     if (!waiting_ || received_ < owner_.config_.payload) return;
     const ConnectionMetrics m = connection_->metrics();
     const PathSample sample =
@@ -105,9 +116,7 @@ private:
   void send_payload() {
     sent_at_ = owner_.executor_.now();
     received_ = 0;
-    const std::vector<std::byte> payload = payload_of(owner_.config_.payload);
-    auto n = connection_->send(payload);
-    if (!n || *n != payload.size()) fail();
+    if (!send_probe_bytes(*connection_, owner_.config_.payload)) fail();
   }
 
   void fail() {
@@ -177,9 +186,7 @@ private:
       return;
     }
     sent_at_ = owner_.executor_.now();
-    const std::vector<std::byte> payload = payload_of(owner_.config_.payload);
-    auto n = connection_->send(payload);
-    if (!n || *n != payload.size()) done(std::nullopt);
+    if (!send_probe_bytes(*connection_, owner_.config_.payload)) done(std::nullopt);
   }
   void on_failed(const Error&) override { done(std::nullopt); }
   void on_peer_closed() override {
@@ -187,12 +194,7 @@ private:
     done(std::nullopt);  // no-op if the echo was complete
   }
   void on_readable() override {
-    std::byte buf[512];
-    while (true) {
-      auto n = connection_->receive(buf);
-      if (!n || *n == 0) break;
-      received_ += *n;
-    }
+    received_ += drain(*connection_);
     if (received_ >= owner_.config_.payload) done(owner_.executor_.now() - sent_at_);
   }
 

@@ -194,21 +194,23 @@ int EpollExecutor::wait_for_events(epoll_event* events, int capacity, int timeou
   return n;
 }
 
-void EpollExecutor::finish_borrowed_turn() {
+bool EpollExecutor::timer_due() const { return !timers_.empty() && timers_.begin()->first.first <= now(); }
+
+void EpollExecutor::run_due_timers_a_few_times() {
   // A few passes: a flush scheduled by a deferred event runs too. Bounded like the loop's own turn, so that a
   // callback that keeps scheduling zero-delay work cannot hold this thread; the loop thread takes over the rest.
   constexpr int kPasses = 4;
-  for (int pass = 0; pass < kPasses; ++pass) {
-    const bool due = !timers_.empty() && timers_.begin()->first.first <= now();
-    if (!due) break;
-    run_due_timers();
-  }
+  for (int pass = 0; pass < kPasses && timer_due(); ++pass) run_due_timers();
+}
+
+void EpollExecutor::finish_borrowed_turn() {
+  run_due_timers_a_few_times();
   hand_timers_to_loop();
 }
 
 void EpollExecutor::hand_timers_to_loop() {
   arm_timer();
-  if (!timers_.empty() && timers_.begin()->first.first <= now()) wake_loop();
+  if (timer_due()) wake_loop();
 }
 
 std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::function<bool()>& done, int fd,
@@ -272,8 +274,7 @@ std::optional<EpollExecutor::Driven> EpollExecutor::drive_until(const std::funct
       if (fds[i].revents & POLLERR) dispatch(wake_tokens[i], EPOLLERR);
     for (int pass = 0; pass < kPollPassesPerTurn && run_pollers(); ++pass) {
     }
-    for (int pass = 0; pass < 4 && !timers_.empty() && timers_.begin()->first.first <= now(); ++pass)
-      run_due_timers();
+    run_due_timers_a_few_times();
   }
   set_wake_fds_watched(true);
   driving_ = false;
@@ -297,8 +298,7 @@ void EpollExecutor::set_wake_fds_watched(bool watched) {
 }
 
 int EpollExecutor::wait_timeout_ms() const {
-  const bool due_now = !timers_.empty() && timers_.begin()->first.first <= now();
-  if (due_now) return 0;
+  if (timer_due()) return 0;
   if (pollers_.empty()) return -1;
   const bool wakeable = poller_wake_fds_.size() == pollers_.size();
   const Duration busy_for = wakeable ? poll_policy_.wakeable_busy_for : poll_policy_.busy_for;

@@ -158,6 +158,8 @@ private:
   int wait_timeout_ms() const;
   bool run_pollers();  // one pass over every poller; whether any found work
   int wait_for_events(epoll_event* events, int capacity, int timeout_ms);  // epoll_wait, without the loop lock
+  bool timer_due() const;       // the earliest timer's time has come
+  void run_due_timers_a_few_times();  // another thread's share of the due timers (bounded)
   void finish_borrowed_turn();  // run_here's end (loop lock held)
   // The hooks bracket the lock, so that a signal handler never runs on a thread that holds the loop lock without
   // the host knowing (the shim would otherwise serve the handler's socket calls with stack work: a self-deadlock).
