@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, 16> kTcpVariants{"newreno", "cubic",    "
                                                         "highspeed", "hybla", "scalable", "veno", "bic", "yeah",
                                                         "illinois", "ledbat", "lp",     "dctcp"};
 
-const std::vector<std::string> kCommonKeys{"name", "node", "kind", "link", "tcp", "processing_delay"};
+const std::vector<std::string> kCommonKeys{"name", "node", "kind", "link", "tcp", "processing_delay", "time_wait"};
 
 std::vector<std::string> known_kinds(const StackRegistry* registry) {
   std::vector<std::string> names = registry ? registry->names() : std::vector<std::string>{};
@@ -74,6 +74,7 @@ void load_stack(const Field& f, LoadContext& ctx) {
               join_names(std::vector<std::string>(kTcpVariants.begin(), kTcpVariants.end())) + ")");
   }
   if (auto d = m.get("processing_delay")) spec.processing_delay = read_duration(*d);
+  if (auto d = m.get("time_wait")) spec.time_wait = read_duration(*d);
   for (const auto& key : params) {
     // The common keys are typed above; only a kind's own parameters travel as text.
     if (std::find(kCommonKeys.begin(), kCommonKeys.end(), key) != kCommonKeys.end()) continue;

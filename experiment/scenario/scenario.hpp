@@ -44,6 +44,9 @@ struct StackSpec {
   std::string link;        // the link (path) this instance uses
   std::string tcp = "cubic";  // ns-3 TCP variant: newreno, cubic, bbr, vegas, westwood, htcp, ...
   Duration processing_delay{0};  // per-packet cost that may distinguish kernel from user-space stacks
+  // How long a TCP connection this instance closed first stays in TIME_WAIT, holding its local port: Linux's
+  // TCP_TIMEWAIT_LEN by default. Shorter lets one client open more connections a second to one server port.
+  Duration time_wait{std::chrono::seconds(60)};
   std::map<std::string, std::string> params;  // a plug-in kind's own parameters
   Mark mark;
 };

@@ -6,10 +6,12 @@
 
 #include "model/ns3_connection.hpp"
 #include "model/ns3_socket_util.hpp"
+#include "model/ns3_tcp_l4.hpp"
 #include "model/ns3_tcp_listener.hpp"
 #include "model/ns3_tcp_profile.hpp"
 #include "model/ns3_tcp_variant.hpp"
 #include "model/ns3_udp_listener.hpp"
+#include "ns3/double.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/ipv4.h"
 #include "ns3/tcp-socket-base.h"
@@ -32,6 +34,9 @@ Result<std::unique_ptr<Ns3Stack>> Ns3Stack::create(Ns3StackParams params) {
   if (!params.node->GetObject<ns3::Ipv4>()) {
     return make_error(EINVAL, "stack " + params.info.id + ": node has no Internet stack installed");
   }
+  if (!time_wait_tcp(params.node)) {
+    return make_error(EINVAL, "stack " + params.info.id + ": node's TCP is ns-3's own (use install_internet_stack)");
+  }
   if (!is_known_tcp_variant(params.tcp_variant)) {
     return make_error(EINVAL, "stack " + params.info.id + ": unknown TCP variant `" + params.tcp_variant + "`");
   }
@@ -48,18 +53,32 @@ Result<ns3::Ptr<ns3::Socket>> Ns3Stack::open_socket(L4Proto proto, std::uint16_t
   const ns3::TypeId factory =
       proto == L4Proto::tcp ? ns3::TcpSocketFactory::GetTypeId() : ns3::UdpSocketFactory::GetTypeId();
   ns3::Ptr<ns3::Socket> socket = ns3::Socket::CreateSocket(params_.node, factory);
-  if (socket->Bind(ns3::InetSocketAddress(params_.local, port)) != 0) {
+  const ns3::Ptr<ns3::TcpSocketBase> tcp = ns3::DynamicCast<ns3::TcpSocketBase>(socket);
+  const ns3::Ptr<TimeWaitTcpL4Protocol> l4 = time_wait_tcp(params_.node);
+  if (tcp && port == 0) {
+    if (!l4->bind_ephemeral(*tcp, params_.local)) {
+      Error error = socket->GetErrno() == ns3::Socket::ERROR_ADDRINUSE || socket->GetErrno() == ns3::Socket::ERROR_NOTERROR
+                        ? make_error(EADDRNOTAVAIL, "stack " + params_.info.id + ": no free local port (" +
+                                                        std::to_string(l4->connections_in_time_wait()) +
+                                                        " connections in TIME_WAIT)")
+                        : socket_error(*socket, "bind");
+      socket->Close();
+      return error;
+    }
+  } else if (socket->Bind(ns3::InetSocketAddress(params_.local, port)) != 0) {
     Error error = socket_error(*socket, "bind");
     socket->Close();
     return error;
   }
   if (params_.device) socket->BindToNetDevice(params_.device);
-  if (proto == L4Proto::tcp) {
+  if (tcp) {
     // Before connect/listen: ns-3 gives the socket its node-wide default first; accepted sockets fork this one.
-    auto& tcp = *ns3::DynamicCast<ns3::TcpSocketBase>(socket);
-    apply_tcp_variant(tcp, params_.tcp_variant,
+    apply_tcp_variant(*tcp, params_.tcp_variant,
                       params_.next_rng_stream ? std::optional(params_.next_rng_stream()) : std::nullopt);
-    apply_tcp_profile(tcp, params_.info.kind);
+    apply_tcp_profile(*tcp, params_.info.kind);
+    // ns-3 keeps a connection in TIME_WAIT for twice the maximum segment lifetime.
+    tcp->SetAttribute("MaxSegLifetime", ns3::DoubleValue(std::chrono::duration<double>(params_.time_wait).count() / 2));
+    l4->watch(tcp);
   }
   return socket;
 }

@@ -4,6 +4,7 @@
 
 #include "model/ns3_socket_util.hpp"
 #include "model/ns3_tcp_access.hpp"
+#include "model/ns3_tcp_l4.hpp"
 #include "ns3/callback.h"
 #include "ns3/simulator.h"
 #include "ns3/tcp-socket-base.h"
@@ -60,6 +61,10 @@ void Ns3TcpListener::on_accepted(ns3::Ptr<ns3::Socket> accepted) {
   if (!socket_ || options_.stack->failed()) {
     reset(accepted);
     return;
+  }
+  // Forks do not inherit the listener's trace connections: the accepted connection's TIME_WAIT is watched anew.
+  if (auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(accepted)) {
+    if (auto l4 = time_wait_tcp(accepted->GetNode())) l4->watch(tcp);
   }
   events_.on_accept(std::make_unique<Ns3Connection>(accepted, options_, nullptr, /*established=*/true));
 }

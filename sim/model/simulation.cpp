@@ -11,6 +11,7 @@
 #include "model/ns3_executor.hpp"
 #include "model/ns3_link.hpp"
 #include "model/ns3_stack.hpp"
+#include "model/ns3_tcp_l4.hpp"
 #include "run/scenario_run.hpp"
 #include "ns3/core-module.h"
 #include "ns3/internet-module.h"
@@ -36,7 +37,7 @@ bool RunReport::all_passed() const {
 }
 
 const std::vector<std::string>& sim_stack_params() {
-  static const std::vector<std::string> params{"node", "link", "tcp", "processing_delay"};
+  static const std::vector<std::string> params{"node", "link", "tcp", "processing_delay", "time_wait"};
   return params;
 }
 
@@ -116,9 +117,8 @@ Status Simulation::World::build(const std::optional<std::filesystem::path>& pcap
   ns3::RngSeedManager::SetSeed(1);
   ns3::RngSeedManager::SetRun(sc_.seed);
   ns3_nodes_.Create(static_cast<std::uint32_t>(sc_.nodes.size()));
-  ns3::InternetStackHelper internet;
-  internet.Install(ns3_nodes_);
-  internet.AssignStreams(ns3_nodes_, kInternetRngStreamBase);
+  install_internet_stack(ns3_nodes_);
+  ns3::InternetStackHelper().AssignStreams(ns3_nodes_, kInternetRngStreamBase);
   nodes_.resize(sc_.nodes.size());
   run_ = std::make_unique<ScenarioRun>(sc_, executor_, recorder_);
 
@@ -185,6 +185,7 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
   p.next_rng_stream = [this] { return kSocketRngStreamBase + next_socket_stream_++; };
   auto delay = parse_duration(config.params.at("processing_delay"));
   p.processing_delay = delay ? *delay : Duration::zero();
+  if (auto time_wait = parse_duration(config.params.at("time_wait"))) p.time_wait = *time_wait;
   auto stack = Ns3Stack::create(std::move(p));
   if (!stack) return stack.error();
   ns3_instances_.emplace(config.name, stack->get());
@@ -201,6 +202,7 @@ Status Simulation::World::build_stacks() {
       config.params["link"] = s.link;
       config.params["tcp"] = s.tcp;
       config.params["processing_delay"] = std::to_string(s.processing_delay.count()) + "ns";
+      config.params["time_wait"] = std::to_string(s.time_wait.count()) + "ns";
     }
     building_ = sc_.node_index(s.node);
     auto stack = registry_.create(config, *this);

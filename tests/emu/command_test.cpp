@@ -285,5 +285,22 @@ TEST(EmuPlan, APlugInKindHasNoNamespaceLinkOrFailureOfItsOwn) {
       << failing.error().message;
 }
 
+TEST(EmuPlan, SimulationOnlyStackSettingsAreNotedAsIgnored) {
+  // Linux fixes TIME_WAIT at 60 s and has no per-packet cost knob: the run says so instead of pretending.
+  const auto sc = load("  - {name: s1, node: a, kind: kernel, link: l1, time_wait: 5s, processing_delay: 1ms}\n",
+                       "  - {name: w, kind: bulk, from: a, to: b, port: 80, size: 1MB}\n");
+  auto plan = plan_emulation(sc, "dmmeX-");
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const auto noted = [&](const std::string& text) {
+    return std::any_of(plan->notes.begin(), plan->notes.end(),
+                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(noted("stack 's1': time_wait cannot be set on Linux (fixed at 60 s; ignored)"));
+  EXPECT_TRUE(noted("stack 's1': processing_delay has no meaning on a real stack (ignored)"));
+  const auto plain = load("  - {name: s1, node: a, kind: kernel, link: l1, time_wait: 60s}\n",
+                          "  - {name: w, kind: bulk, from: a, to: b, port: 80, size: 1MB}\n");
+  EXPECT_TRUE(plan_emulation(plain, "dmmeX-")->notes.empty());
+}
+
 }  // namespace
 }  // namespace dmm::emu

@@ -29,7 +29,7 @@ topology:
     - {name: wan-c, between: [backup, server], rate: 1Gbps, delay: 500us}
 stacks:
   - {name: fast, node: client, kind: kernel,    link: wan-a, tcp: cubic}
-  - {name: slow, node: client, kind: lwip-dpdk, link: wan-b, tcp: newreno, processing_delay: 20us}
+  - {name: slow, node: client, kind: lwip-dpdk, link: wan-b, tcp: newreno, processing_delay: 20us, time_wait: 5s}
   - {name: any, node: [client, server], kind: ns3, link: wan-a, tcp: bbr}
   - {name: edge, node: backup, kind: ns3, link: wan-c}
 nrd:
@@ -130,9 +130,11 @@ TEST(ScenarioLoader, ParsesStacksAndExpandsNodeLists) {
   EXPECT_EQ(s.stacks[0].link, "wan-a");
   EXPECT_EQ(s.stacks[0].tcp, "cubic");
   EXPECT_EQ(s.stacks[0].processing_delay, 0ns);
+  EXPECT_EQ(s.stacks[0].time_wait, 60s);  // Linux's TCP_TIMEWAIT_LEN
   EXPECT_EQ(s.stacks[1].kind, "lwip-dpdk");
   EXPECT_EQ(s.stacks[1].tcp, "newreno");
   EXPECT_EQ(s.stacks[1].processing_delay, 20us);
+  EXPECT_EQ(s.stacks[1].time_wait, 5s);
   // `node: [client, server]` is one instance per node, same name.
   EXPECT_EQ(s.stacks[2].name, "any");
   EXPECT_EQ(s.stacks[2].node, "client");
@@ -422,7 +424,7 @@ TEST(ScenarioLoader, PluginKindsComeFromTheRegistry) {
   options.overrides = {"stacks.r.colour=red"};
   EXPECT_EQ(load_error(kRelayStack, options)
                 .rfind("--set stacks.r.colour: stacks.r: unknown key 'colour' for a stack of kind 'relay' "
-                       "(allowed: name, node, kind, link, tcp, processing_delay, via, buffer)",
+                       "(allowed: name, node, kind, link, tcp, processing_delay, time_wait, via, buffer)",
                        0),
             0u);
   // Built-in kinds have no extra keys.

@@ -8,6 +8,7 @@
 #include "model/ns3_defaults.hpp"
 #include "model/ns3_link.hpp"
 #include "model/ns3_stack.hpp"
+#include "model/ns3_tcp_l4.hpp"
 #include "ns3/internet-stack-helper.h"
 #include "ns3/node.h"
 #include "ns3/rng-seed-manager.h"
@@ -34,9 +35,7 @@ public:
     ns3::RngSeedManager::SetRun(1);
     client_ = ns3::CreateObject<ns3::Node>();
     server_ = ns3::CreateObject<ns3::Node>();
-    ns3::InternetStackHelper internet;
-    internet.Install(client_);
-    internet.Install(server_);
+    sim::install_internet_stack(ns3::NodeContainer(client_, server_));
     sim::Ns3LinkParams link;
     link.subnet_index = 1;
     link.rate = BitsPerSecond{20e6};

@@ -38,7 +38,7 @@ enum Exit { kOk = 0, kExpectationsFailed = 1, kBadInput = 2, kRuntimeFailure = 3
 // (emu_run.cpp), and refuses the kinds it has no real backend for when it plans the run.
 void register_scenario_kinds(StackRegistry& registry) {
   for (const char* kind : {"kernel", "lwip-dpdk", "ns3"})
-    (void)registry.add({kind, {"node", "link", "tcp", "processing_delay"}, [](const StackConfig& c, StackWorld&) {
+    (void)registry.add({kind, {"node", "link", "tcp", "processing_delay", "time_wait"}, [](const StackConfig& c, StackWorld&) {
                           return Result<std::unique_ptr<Stack>>(
                               make_error(EINVAL, "kind '" + c.kind + "' is built by dmm-emu's run, not the registry"));
                         }});

@@ -1,0 +1,89 @@
+#pragma once
+// ns-3's TCP with TIME_WAIT connections kept in a hash table instead of its endpoint list.
+//
+// Why: ns-3 3.37 demultiplexes every arriving segment, and picks every ephemeral port, by scanning one list of
+// all endpoints of the node (Ipv4EndPointDemux), and a closed connection stays in that list for its whole
+// TIME_WAIT (60 s, Linux's). A client making 500 connections a second holds 30,000 of them: every packet then
+// scans 30,000 entries and the run slows down quadratically with the number of sessions. Linux keeps such
+// connections as small records in a hash table; this class does the same for the simulated stacks.
+//
+// How, through ns-3's public extension points only (so it survives a Debian ns-3 upgrade as long as these stay):
+// - the class is a TcpL4Protocol installed with InternetStackHelper::SetTcp (install_internet_stack);
+// - watch() follows a socket's public "State" trace; when the socket enters TIME_WAIT, its endpoint is released
+//   (TcpSocketBase's protected CloseAndNotify, reached the way ns3_tcp_access.cpp reaches SendRST) and the
+//   connection is held in a TimeWaitTable until its TIME_WAIT timer would have fired;
+// - Receive() (IpL4Protocol's virtual entry point) swallows segments of held connections before ns-3's
+//   demultiplexer sees them, which is what ns-3's TIME_WAIT state does with them (TcpSocketBase::DoForwardUp:
+//   "Do nothing"); every other segment goes to ns-3's own Receive unchanged;
+// - bind_ephemeral() picks ephemeral ports as ns-3 does (counting up, the whole node sharing one counter, a port
+//   in use on any address skipped; but from Linux's range) and itself: ns-3's choice cannot skip ports held by
+//   connections in TIME_WAIT, which it no longer sees, and its check for an explicit port (Bind with a port) looks
+//   only at endpoints bound to the same interface — which a socket is not yet when it binds. So the protocol
+//   remembers which watched socket has which local port.
+// Every TCP socket of the node must be watched (Ns3Stack and Ns3TcpListener do it): an unwatched socket keeps
+// ns-3's own TIME_WAIT, and its port is unknown to bind_ephemeral.
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "model/time_wait_table.hpp"
+#include "ns3/ipv4-address.h"
+#include "ns3/node-container.h"
+#include "ns3/tcp-l4-protocol.h"
+
+namespace ns3 {
+class TcpSocketBase;
+}
+
+namespace dmm::sim {
+
+class TimeWaitTcpL4Protocol final : public ns3::TcpL4Protocol {
+public:
+  static ns3::TypeId GetTypeId();
+
+  // Binds `socket` to `local` and a free ephemeral port. false when every port of the range is taken (by live
+  // connections or connections in TIME_WAIT): the node has run out of ports, as Linux's connect() would
+  // (EADDRNOTAVAIL).
+  bool bind_ephemeral(ns3::TcpSocketBase& socket, ns3::Ipv4Address local);
+  // Call once `socket` is bound: its local port counts as taken while it has an endpoint, and from now on its
+  // TIME_WAIT is held in the table (see above).
+  void watch(const ns3::Ptr<ns3::TcpSocketBase>& socket);
+  // The range bind_ephemeral hands out, both ends included (Linux's ip_local_port_range); restarts the counter.
+  void set_ephemeral_ports(std::uint16_t first, std::uint16_t last);
+  // Connections of this node in TIME_WAIT now (for tests and reports).
+  std::size_t connections_in_time_wait();
+
+  ns3::IpL4Protocol::RxStatus Receive(ns3::Ptr<ns3::Packet> packet, const ns3::Ipv4Header& header,
+                                      ns3::Ptr<ns3::Ipv4Interface> interface) override;
+  using ns3::TcpL4Protocol::Receive;  // the IPv6 overload stays ns-3's
+
+  // Linux's net.ipv4.ip_local_port_range (ns-3's own is 49152-65535): how many connections a client can have
+  // open or in TIME_WAIT towards one server port is the kernel's.
+  static constexpr std::uint16_t kFirstEphemeralPort = 32768;
+  static constexpr std::uint16_t kLastEphemeralPort = 60999;
+
+private:
+  void take_over_time_wait(ns3::TcpSocketBase& socket);
+  // Whether a watched socket still has an endpoint on local `port`; forgets those that do not.
+  bool port_in_use(std::uint16_t port);
+  // Forgets every watched socket without an endpoint, so that closed sockets are not kept alive for long.
+  void forget_closed_sockets();
+
+  TimeWaitTable time_wait_;
+  // Watched sockets by the local port they were bound to. Sockets hold their endpoint (and port) until ns-3
+  // releases it on any of several paths (close, reset, retries exhausted) that are not all observable, so an
+  // entry is checked when its port is looked at and all of them now and then (forget_closed_sockets).
+  std::unordered_map<std::uint16_t, std::vector<ns3::Ptr<ns3::TcpSocketBase>>> sockets_by_port_;
+  std::size_t watched_ = 0;                  // entries in sockets_by_port_
+  std::size_t forget_when_watched_ = 1024;   // next forget_closed_sockets: twice what was left after the last
+  std::uint16_t first_port_ = kFirstEphemeralPort;
+  std::uint16_t last_port_ = kLastEphemeralPort;
+  std::uint16_t last_ephemeral_port_ = kLastEphemeralPort;  // the first handed out is the first of the range
+};
+
+// InternetStackHelper::Install with TimeWaitTcpL4Protocol as the nodes' TCP.
+void install_internet_stack(const ns3::NodeContainer& nodes);
+// The node's TimeWaitTcpL4Protocol; null when its TCP is ns-3's own.
+ns3::Ptr<TimeWaitTcpL4Protocol> time_wait_tcp(const ns3::Ptr<ns3::Node>& node);
+
+}  // namespace dmm::sim
