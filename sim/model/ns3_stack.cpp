@@ -104,6 +104,7 @@ Result<std::unique_ptr<Connection>> Ns3Stack::connect(const Endpoint& to, L4Prot
   auto connection = std::make_unique<Ns3Connection>(
       *socket, Ns3ConnectionOptions{proto, params_.processing_delay, state_}, &events, /*established=*/false);
   if (Status started = connection->connect(ns3::InetSocketAddress(*peer, to.port)); !started) return started.error();
+  if (auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(*socket)) time_wait_tcp(params_.node)->index_connection(tcp);
   return std::unique_ptr<Connection>(std::move(connection));
 }
 

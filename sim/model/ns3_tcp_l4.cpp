@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "model/ns3_route_cache.hpp"
 #include "ns3/inet-socket-address.h"
 #include "ns3/internet-stack-helper.h"
 #include "ns3/ipv4-end-point.h"
@@ -12,6 +13,7 @@
 #include "ns3/node.h"
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
+#include "ns3/tcp-header.h"
 #include "ns3/tcp-socket-base.h"
 
 namespace dmm::sim {
@@ -26,6 +28,12 @@ struct TimeWaitAccess : ns3::TcpSocketBase {
 };
 
 TimePoint now() { return TimePoint(ns3::Simulator::Now().GetNanoSeconds()); }
+
+// ns-3's getters are not const.
+TcpConnectionKey key_of(ns3::Ipv4EndPoint& endpoint) {
+  return {endpoint.GetLocalAddress().Get(), endpoint.GetLocalPort(), endpoint.GetPeerAddress().Get(),
+          endpoint.GetPeerPort()};
+}
 
 }  // namespace
 
@@ -58,9 +66,9 @@ bool TimeWaitTcpL4Protocol::port_in_use(std::uint16_t port) {
   auto it = sockets_by_port_.find(port);
   if (it == sockets_by_port_.end()) return false;
   std::erase_if(it->second, [&](const ns3::Ptr<ns3::TcpSocketBase>& s) {
-    const ns3::Ipv4EndPoint* endpoint = (*s).*TimeWaitAccess::endpoint;
-    const bool closed = endpoint == nullptr || const_cast<ns3::Ipv4EndPoint*>(endpoint)->GetLocalPort() != port;
-    watched_ -= closed;
+    ns3::Ipv4EndPoint* endpoint = (*s).*TimeWaitAccess::endpoint;
+    const bool closed = endpoint == nullptr || endpoint->GetLocalPort() != port;
+    remembered_ -= closed;
     return closed;
   });
   if (!it->second.empty()) return true;
@@ -68,18 +76,51 @@ bool TimeWaitTcpL4Protocol::port_in_use(std::uint16_t port) {
   return false;
 }
 
+ns3::Ipv4EndPoint* TimeWaitTcpL4Protocol::indexed_endpoint(const TcpConnectionKey& key,
+                                                           const ns3::Ipv4Interface& interface) {
+  auto it = connections_.find(key);
+  if (it == connections_.end()) return nullptr;
+  ns3::Ipv4EndPoint* endpoint = (*it->second).*TimeWaitAccess::endpoint;
+  if (endpoint == nullptr || key_of(*endpoint) != key) {
+    connections_.erase(it);
+    --remembered_;
+    return nullptr;
+  }
+  // ns-3's own conditions for this endpoint (Ipv4EndPointDemux::Lookup); when they fail, its scan decides.
+  if (!endpoint->IsRxEnabled()) return nullptr;
+  if (endpoint->GetBoundNetDevice() && endpoint->GetBoundNetDevice() != interface.GetDevice()) return nullptr;
+  return endpoint;
+}
+
 void TimeWaitTcpL4Protocol::forget_closed_sockets() {
   std::vector<std::uint16_t> ports;
   ports.reserve(sockets_by_port_.size());
   for (const auto& [port, sockets] : sockets_by_port_) ports.push_back(port);
   for (std::uint16_t port : ports) port_in_use(port);
-  forget_when_watched_ = std::max<std::size_t>(1024, 2 * watched_);
+  std::erase_if(connections_, [&](const auto& entry) {
+    ns3::Ipv4EndPoint* endpoint = (*entry.second).*TimeWaitAccess::endpoint;
+    const bool closed = endpoint == nullptr || key_of(*endpoint) != entry.first;
+    remembered_ -= closed;
+    return closed;
+  });
+  forget_when_remembered_ = std::max<std::size_t>(1024, 2 * remembered_);
+}
+
+void TimeWaitTcpL4Protocol::remembered_one_more() {
+  if (++remembered_ >= forget_when_remembered_) forget_closed_sockets();
+}
+
+void TimeWaitTcpL4Protocol::index_connection(const ns3::Ptr<ns3::TcpSocketBase>& socket) {
+  ns3::Ipv4EndPoint* endpoint = (*socket).*TimeWaitAccess::endpoint;
+  if (endpoint == nullptr || endpoint->GetPeerPort() == 0) return;  // not (or no longer) connected
+  auto [it, added] = connections_.insert_or_assign(key_of(*endpoint), socket);
+  if (added) remembered_one_more();
 }
 
 void TimeWaitTcpL4Protocol::watch(const ns3::Ptr<ns3::TcpSocketBase>& socket) {
   if (ns3::Ipv4EndPoint* endpoint = (*socket).*TimeWaitAccess::endpoint) {
     sockets_by_port_[endpoint->GetLocalPort()].push_back(socket);
-    if (++watched_ >= forget_when_watched_) forget_closed_sockets();
+    remembered_one_more();
   }
   // Raw pointers: the trace belongs to the socket, so it fires only while the socket lives, and the protocol
   // lives as long as the node.
@@ -98,11 +139,10 @@ void TimeWaitTcpL4Protocol::watch(const ns3::Ptr<ns3::TcpSocketBase>& socket) {
 
 void TimeWaitTcpL4Protocol::take_over_time_wait(ns3::TcpSocketBase& socket) {
   if ((socket.*TimeWaitAccess::state).Get() != ns3::TcpSocket::TIME_WAIT) return;
-  ns3::Ipv4EndPoint* endpoint = socket.*TimeWaitAccess::endpoint;  // ns-3's getters are not const
+  ns3::Ipv4EndPoint* endpoint = socket.*TimeWaitAccess::endpoint;
   const ns3::EventId& timer = socket.*TimeWaitAccess::time_wait_timer;
   if (endpoint == nullptr || !timer.IsRunning()) return;
-  const TimeWaitTable::Connection connection{endpoint->GetLocalAddress().Get(), endpoint->GetLocalPort(),
-                                             endpoint->GetPeerAddress().Get(), endpoint->GetPeerPort()};
+  const TcpConnectionKey connection = key_of(*endpoint);
   const TimePoint until = now() + Duration(ns3::Simulator::GetDelayLeft(timer).GetNanoSeconds());
   time_wait_.hold(connection, ns3::PeekPointer(endpoint->GetBoundNetDevice()), until);
   // What ns-3 would do when the timer fires, now: the socket closes (its close was already notified on entering
@@ -121,14 +161,20 @@ std::size_t TimeWaitTcpL4Protocol::connections_in_time_wait() { return time_wait
 ns3::IpL4Protocol::RxStatus TimeWaitTcpL4Protocol::Receive(ns3::Ptr<ns3::Packet> packet,
                                                            const ns3::Ipv4Header& header,
                                                            ns3::Ptr<ns3::Ipv4Interface> interface) {
-  if (!time_wait_.empty()) {
-    std::array<std::uint8_t, 4> ports{};  // the TCP header's source and destination ports
-    if (packet->CopyData(ports.data(), ports.size()) == ports.size()) {
-      const TimeWaitTable::Connection connection{
-          header.GetDestination().Get(), static_cast<std::uint16_t>(ports[2] << 8 | ports[3]),
-          header.GetSource().Get(), static_cast<std::uint16_t>(ports[0] << 8 | ports[1])};
-      if (time_wait_.holds(connection, ns3::PeekPointer(interface->GetDevice()), now())) return RX_OK;
-    }
+  std::array<std::uint8_t, 4> ports{};  // the TCP header's source and destination ports
+  if (packet->CopyData(ports.data(), ports.size()) != ports.size()) return ns3::TcpL4Protocol::Receive(packet, header, interface);
+  const TcpConnectionKey connection{header.GetDestination().Get(), static_cast<std::uint16_t>(ports[2] << 8 | ports[3]),
+                                    header.GetSource().Get(), static_cast<std::uint16_t>(ports[0] << 8 | ports[1])};
+  if (!time_wait_.empty() && time_wait_.holds(connection, ns3::PeekPointer(interface->GetDevice()), now())) {
+    return RX_OK;
+  }
+  if (ns3::Ipv4EndPoint* endpoint = indexed_endpoint(connection, *interface)) {
+    // What ns-3's Receive does with the one endpoint its scan found.
+    ns3::TcpHeader tcp;
+    const RxStatus checked = PacketReceived(packet, tcp, header.GetSource(), header.GetDestination());
+    if (checked != RX_OK) return checked;
+    endpoint->ForwardUp(packet, header, tcp.GetSourcePort(), interface);
+    return RX_OK;
   }
   return ns3::TcpL4Protocol::Receive(packet, header, interface);
 }
@@ -140,6 +186,7 @@ ns3::Ptr<TimeWaitTcpL4Protocol> time_wait_tcp(const ns3::Ptr<ns3::Node>& node) {
 void install_internet_stack(const ns3::NodeContainer& nodes) {
   ns3::InternetStackHelper internet;
   internet.SetTcp(TimeWaitTcpL4Protocol::GetTypeId().GetName());
+  internet.SetRoutingHelper(CachedRoutingHelper());
   internet.Install(nodes);
 }
 

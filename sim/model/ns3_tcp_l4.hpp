@@ -1,5 +1,6 @@
 #pragma once
-// ns-3's TCP with TIME_WAIT connections kept in a hash table instead of its endpoint list.
+// ns-3's TCP with TIME_WAIT connections kept in a hash table instead of its endpoint list, and live connections
+// found through one.
 //
 // Why: ns-3 3.37 demultiplexes every arriving segment, and picks every ephemeral port, by scanning one list of
 // all endpoints of the node (Ipv4EndPointDemux), and a closed connection stays in that list for its whole
@@ -14,7 +15,11 @@
 //   connection is held in a TimeWaitTable until its TIME_WAIT timer would have fired;
 // - Receive() (IpL4Protocol's virtual entry point) swallows segments of held connections before ns-3's
 //   demultiplexer sees them, which is what ns-3's TIME_WAIT state does with them (TcpSocketBase::DoForwardUp:
-//   "Do nothing"); every other segment goes to ns-3's own Receive unchanged;
+//   "Do nothing");
+// - Receive() also hands a segment of an indexed live connection (index_connection) straight to its endpoint, as
+//   ns-3's Receive does once its scan has found exactly that endpoint (an endpoint matching all four addresses
+//   and ports is the only one ns-3 would pick); a server with hundreds of connections no longer scans them all for
+//   every segment. Every other segment (handshakes, unknown connections, RSTs to send) goes to ns-3's own Receive;
 // - bind_ephemeral() picks ephemeral ports as ns-3 does (counting up, the whole node sharing one counter, a port
 //   in use on any address skipped; but from Linux's range) and itself: ns-3's choice cannot skip ports held by
 //   connections in TIME_WAIT, which it no longer sees, and its check for an explicit port (Bind with a port) looks
@@ -50,6 +55,8 @@ public:
   void watch(const ns3::Ptr<ns3::TcpSocketBase>& socket);
   // The range bind_ephemeral hands out, both ends included (Linux's ip_local_port_range); restarts the counter.
   void set_ephemeral_ports(std::uint16_t first, std::uint16_t last);
+  // Call once `socket` is connected (after Connect, or when accepted): its segments then skip ns-3's scan.
+  void index_connection(const ns3::Ptr<ns3::TcpSocketBase>& socket);
   // Connections of this node in TIME_WAIT now (for tests and reports).
   std::size_t connections_in_time_wait();
 
@@ -66,22 +73,28 @@ private:
   void take_over_time_wait(ns3::TcpSocketBase& socket);
   // Whether a watched socket still has an endpoint on local `port`; forgets those that do not.
   bool port_in_use(std::uint16_t port);
-  // Forgets every watched socket without an endpoint, so that closed sockets are not kept alive for long.
+  // The endpoint of the indexed connection `key`, if it would take a segment that arrived on `interface`;
+  // forgets the entry when its socket no longer has that connection.
+  ns3::Ipv4EndPoint* indexed_endpoint(const TcpConnectionKey& key, const ns3::Ipv4Interface& interface);
+  // Forgets every remembered socket without its endpoint, so that closed sockets are not kept alive for long.
   void forget_closed_sockets();
+  void remembered_one_more();
 
   TimeWaitTable time_wait_;
   // Watched sockets by the local port they were bound to. Sockets hold their endpoint (and port) until ns-3
   // releases it on any of several paths (close, reset, retries exhausted) that are not all observable, so an
   // entry is checked when its port is looked at and all of them now and then (forget_closed_sockets).
   std::unordered_map<std::uint16_t, std::vector<ns3::Ptr<ns3::TcpSocketBase>>> sockets_by_port_;
-  std::size_t watched_ = 0;                  // entries in sockets_by_port_
-  std::size_t forget_when_watched_ = 1024;   // next forget_closed_sockets: twice what was left after the last
+  std::unordered_map<TcpConnectionKey, ns3::Ptr<ns3::TcpSocketBase>, TcpConnectionKeyHash> connections_;
+  std::size_t remembered_ = 0;                 // entries in sockets_by_port_ and connections_
+  std::size_t forget_when_remembered_ = 1024;  // next forget_closed_sockets: twice what was left after the last
   std::uint16_t first_port_ = kFirstEphemeralPort;
   std::uint16_t last_port_ = kLastEphemeralPort;
   std::uint16_t last_ephemeral_port_ = kLastEphemeralPort;  // the first handed out is the first of the range
 };
 
-// InternetStackHelper::Install with TimeWaitTcpL4Protocol as the nodes' TCP.
+// InternetStackHelper::Install with TimeWaitTcpL4Protocol as the nodes' TCP and ns-3's default routing behind a
+// CachedRouting (ns3_route_cache.hpp).
 void install_internet_stack(const ns3::NodeContainer& nodes);
 // The node's TimeWaitTcpL4Protocol; null when its TCP is ns-3's own.
 ns3::Ptr<TimeWaitTcpL4Protocol> time_wait_tcp(const ns3::Ptr<ns3::Node>& node);

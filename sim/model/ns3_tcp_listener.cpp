@@ -62,9 +62,13 @@ void Ns3TcpListener::on_accepted(ns3::Ptr<ns3::Socket> accepted) {
     reset(accepted);
     return;
   }
-  // Forks do not inherit the listener's trace connections: the accepted connection's TIME_WAIT is watched anew.
+  // Forks do not inherit the listener's trace connections: the accepted connection's TIME_WAIT is watched anew
+  // (and the connection indexed).
   if (auto tcp = ns3::DynamicCast<ns3::TcpSocketBase>(accepted)) {
-    if (auto l4 = time_wait_tcp(accepted->GetNode())) l4->watch(tcp);
+    if (auto l4 = time_wait_tcp(accepted->GetNode())) {
+      l4->watch(tcp);
+      l4->index_connection(tcp);
+    }
   }
   events_.on_accept(std::make_unique<Ns3Connection>(accepted, options_, nullptr, /*established=*/true));
 }

@@ -2,7 +2,7 @@
 
 namespace dmm::sim {
 
-std::size_t TimeWaitTable::Hash::operator()(const Connection& c) const noexcept {
+std::size_t TcpConnectionKeyHash::operator()(const TcpConnectionKey& c) const noexcept {
   // The peer's port varies most between connections of one node; mix every field anyway.
   std::uint64_t h = (std::uint64_t{c.local_address} << 32) | c.peer_address;
   h ^= (std::uint64_t{c.local_port} << 16 | c.peer_port) * 0x9E3779B97F4A7C15ull;

@@ -14,15 +14,22 @@
 
 namespace dmm::sim {
 
+// A TCP connection as a node's demultiplexer sees it: this end's address and port, the peer's.
+struct TcpConnectionKey {
+  std::uint32_t local_address = 0;
+  std::uint16_t local_port = 0;
+  std::uint32_t peer_address = 0;
+  std::uint16_t peer_port = 0;
+  friend bool operator==(const TcpConnectionKey&, const TcpConnectionKey&) = default;
+};
+
+struct TcpConnectionKeyHash {
+  std::size_t operator()(const TcpConnectionKey& c) const noexcept;
+};
+
 class TimeWaitTable {
 public:
-  struct Connection {
-    std::uint32_t local_address = 0;
-    std::uint16_t local_port = 0;
-    std::uint32_t peer_address = 0;
-    std::uint16_t peer_port = 0;
-    friend bool operator==(const Connection&, const Connection&) = default;
-  };
+  using Connection = TcpConnectionKey;
 
   // `device` is the interface the connection was bound to (null: any); only compared, never used.
   void hold(const Connection& c, const void* device, TimePoint until);
@@ -39,9 +46,6 @@ public:
   bool empty() const { return entries_.empty(); }
 
 private:
-  struct Hash {
-    std::size_t operator()(const Connection& c) const noexcept;
-  };
   struct Entry {
     const void* device = nullptr;
     TimePoint until{0};
@@ -53,7 +57,7 @@ private:
   };
   void expire(TimePoint now);
 
-  std::unordered_map<Connection, Entry, Hash> entries_;
+  std::unordered_map<Connection, Entry, TcpConnectionKeyHash> entries_;
   std::unordered_map<std::uint16_t, std::uint32_t> ports_;  // local port -> connections using it
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
 };

@@ -36,7 +36,7 @@ using namespace std::chrono_literals;
 
 constexpr ByteCount kMegabyte = 1'000'000;
 
-IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+[[maybe_unused]] IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
   IpAddress out;
   out.bytes = {a, b, c, d};
   return out;
@@ -44,7 +44,7 @@ IpAddress ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
 // The server's identity address; each client stack resolves it to the server's end of its own link.
 const IpAddress kServer = ipv4(192, 0, 2, 1);
 
-Ns3LinkParams link_params(std::uint32_t subnet, double bits_per_second, Duration delay, double loss = 0) {
+[[maybe_unused]] Ns3LinkParams link_params(std::uint32_t subnet, double bits_per_second, Duration delay, double loss = 0) {
   Ns3LinkParams p;
   p.subnet_index = subnet;
   p.rate = BitsPerSecond{bits_per_second};
@@ -53,7 +53,7 @@ Ns3LinkParams link_params(std::uint32_t subnet, double bits_per_second, Duration
   return p;
 }
 
-Ns3StackParams stack_params(const std::string& name, ns3::Ptr<ns3::Node> node) {
+[[maybe_unused]] Ns3StackParams stack_params(const std::string& name, ns3::Ptr<ns3::Node> node) {
   Ns3StackParams p;
   p.info.id = name;
   p.info.kind = "ns3";
@@ -61,14 +61,14 @@ Ns3StackParams stack_params(const std::string& name, ns3::Ptr<ns3::Node> node) {
   return p;
 }
 
-TimePoint now() { return TimePoint(ns3::Simulator::Now().GetNanoSeconds()); }
+[[maybe_unused]] TimePoint now() { return TimePoint(ns3::Simulator::Now().GetNanoSeconds()); }
 
-void run_until(Duration t) {
+[[maybe_unused]] void run_until(Duration t) {
   ns3::Simulator::Stop(ns3::NanoSeconds(t.count()) - ns3::Simulator::Now());
   ns3::Simulator::Run();
 }
 
-void at(Duration t, std::function<void()> fn) {
+[[maybe_unused]] void at(Duration t, std::function<void()> fn) {
   ns3::Simulator::Schedule(ns3::NanoSeconds(t.count()) - ns3::Simulator::Now(), std::move(fn));
 }
 

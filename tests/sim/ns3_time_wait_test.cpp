@@ -146,5 +146,21 @@ TEST_F(Ns3TimeWaitTest, EphemeralPortsSkipPortsInUseAndInTimeWaitAndRunOutAsOnLi
   EXPECT_EQ(server.sessions.at(0)->received, 2000u);
 }
 
+TEST_F(Ns3TimeWaitTest, AConnectionReusingTheAddressesOfAnEndedOneGetsItsOwnSegments) {
+  // One port and a short TIME_WAIT: the second connection has exactly the first one's addresses and ports, and
+  // the index entry of the first (whose socket is closed) must not take its segments.
+  client_tcp().set_ephemeral_ports(40000, 40000);
+  auto stack = stack_with_time_wait(1s);
+  Server& server = serve(*server_stack_, 80, L4Proto::tcp, false);
+  one_session(*stack, server, 1s);
+  run_until(3s);
+  ASSERT_EQ(client_tcp().connections_in_time_wait(), 0u);
+  Client& second = open(*stack, 80, L4Proto::tcp, 5000, /*half_close=*/false);
+  run_until(4s);
+  ASSERT_TRUE(second.connected);
+  ASSERT_EQ(server.sessions.size(), 2u);
+  EXPECT_EQ(server.sessions[1]->received, 5000u);
+}
+
 }  // namespace
 }  // namespace dmm::sim

@@ -1,0 +1,45 @@
+// CachedRouting (the simulated nodes' routing): answers are remembered, and forgotten when an interface changes,
+// so a link that goes down is seen by the next connect as before.
+#include "model/ns3_route_cache.hpp"
+#include "ns3/ipv4.h"
+#include "ns3_stack_fixture.hpp"
+
+namespace dmm::sim {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Ns3RouteCacheTest : public Ns3StackTest {
+protected:
+  static CachedRouting& routing(const ns3::Ptr<ns3::Node>& node) {
+    auto cached = ns3::DynamicCast<CachedRouting>(node->GetObject<ns3::Ipv4>()->GetRoutingProtocol());
+    EXPECT_TRUE(cached);
+    return *cached;
+  }
+};
+
+TEST_F(Ns3RouteCacheTest, ALinkThatGoesDownAfterUseIsSeenByTheNextConnect) {
+  Server& sink = serve(*server_stack_, 5001, L4Proto::tcp, false);
+  Client& first = open(*stack1_, 5001, L4Proto::tcp, 1000);
+  run_until(1s);
+  ASSERT_TRUE(first.connected);
+  EXPECT_GT(routing(client_node_).remembered(), 0u);
+  EXPECT_GT(routing(server_node_).remembered(), 0u);  // the server's replies were routed too
+
+  link1_->set_up(false);
+  EXPECT_EQ(routing(client_node_).remembered(), 0u);
+  Client refused;
+  auto connection = stack1_->connect({kServer, 5001}, L4Proto::tcp, refused);
+  ASSERT_FALSE(connection.ok());
+  EXPECT_EQ(connection.error().code, ENETUNREACH);
+
+  link1_->set_up(true);
+  Client& again = open(*stack1_, 5001, L4Proto::tcp, 1000);
+  run_until(2s);
+  EXPECT_TRUE(again.connected);
+  ASSERT_EQ(sink.sessions.size(), 2u);
+  for (const auto& s : sink.sessions) EXPECT_EQ(s->received, 1000u);
+}
+
+}  // namespace
+}  // namespace dmm::sim
