@@ -87,7 +87,7 @@ private:
   std::unordered_map<std::uint16_t, std::vector<ns3::Ptr<ns3::TcpSocketBase>>> sockets_by_port_;
   std::unordered_map<TcpConnectionKey, ns3::Ptr<ns3::TcpSocketBase>, TcpConnectionKeyHash> connections_;
   std::size_t remembered_ = 0;                 // entries in sockets_by_port_ and connections_
-  std::size_t forget_when_remembered_ = 1024;  // next forget_closed_sockets: twice what was left after the last
+  std::size_t forget_when_remembered_ = 64;  // next forget_closed_sockets (see there)
   std::uint16_t first_port_ = kFirstEphemeralPort;
   std::uint16_t last_port_ = kLastEphemeralPort;
   std::uint16_t last_ephemeral_port_ = kLastEphemeralPort;  // the first handed out is the first of the range
