@@ -57,6 +57,8 @@ public:
   void set_ephemeral_ports(std::uint16_t first, std::uint16_t last);
   // Call once `socket` is connected (after Connect, or when accepted): its segments then skip ns-3's scan.
   void index_connection(const ns3::Ptr<ns3::TcpSocketBase>& socket);
+  // Sockets the protocol still holds a reference to (live ones, and closed ones not yet forgotten).
+  std::size_t sockets_remembered() const { return remembered_; }
   // Connections of this node in TIME_WAIT now (for tests and reports).
   std::size_t connections_in_time_wait();
 

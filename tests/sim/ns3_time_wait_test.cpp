@@ -162,5 +162,24 @@ TEST_F(Ns3TimeWaitTest, AConnectionReusingTheAddressesOfAnEndedOneGetsItsOwnSegm
   EXPECT_EQ(server.sessions[1]->received, 5000u);
 }
 
+TEST_F(Ns3TimeWaitTest, ClosedSocketsAreForgottenSoNodesDoNotHoldEverySessionsSocket) {
+  // Ten rounds of 100 sessions: at most 100 live at a time (two entries each: port and connection). A node must
+  // not keep the sockets of all 1,000 alive (600 s of a 200-client site once held 964 MB that way).
+  Server& server = serve(*server_stack_, 80, L4Proto::tcp, false);
+  for (int round = 0; round < 10; ++round) {
+    at(std::chrono::seconds(round), [this] {
+      for (int i = 0; i < 100; ++i) open(*stack1_, 80, L4Proto::tcp, 1000);
+    });
+    at(std::chrono::seconds(round) + 500ms, [&server] {
+      for (auto& s : server.sessions) s->connection->close();
+    });
+  }
+  run_until(11s);
+  ASSERT_EQ(server.sessions.size(), 1000u);
+  EXPECT_EQ(client_tcp().connections_in_time_wait(), 1000u);
+  EXPECT_LE(client_tcp().sockets_remembered(), 2u * 200u + 64u);
+  EXPECT_LE(server_tcp().sockets_remembered(), 2u * 200u + 64u + 1u);  // + the listener
+}
+
 }  // namespace
 }  // namespace dmm::sim
