@@ -106,6 +106,15 @@ TEST(Decisions, LinkDownFailoverScenarioPasses) {
   EXPECT_EQ(run.exit_code, 0) << run.output;
 }
 
+TEST(Decisions, TheSiteScaleReferenceAnswersItsQuestion) {
+  // 100 clients, 12,000 sessions, probes on: every expectation of scenarios/site.yaml holds.
+  const auto out = fresh_dir("site");
+  auto run = run_sim({scenario_path("scenarios/site.yaml"), "--out", out.string(), "--quiet"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const auto sessions = read_csv(out / "sessions.csv");
+  EXPECT_GE(sessions.size(), 10000u);
+}
+
 TEST(Decisions, PluginStackKindCarriesSessions) {
   const auto out = fresh_dir("plugin");
   auto run = run_sim({scenario_path("tests/scenarios/plugin.yaml"), "--out", out.string(), "--set",
@@ -223,7 +232,9 @@ TEST(Decisions, CapacityIsEstimatedFromBackloggedSendersOnly) {
     ++fast_rows_with_capacity;
     const double capacity = std::stod(row["capacity_estimate_mbps"]);
     highest = std::max(highest, capacity);
-    if (!row["goodput_estimate_mbps"].empty()) EXPECT_GE(capacity, std::stod(row["goodput_estimate_mbps"]) * 0.98);
+    if (!row["goodput_estimate_mbps"].empty()) {
+      EXPECT_GE(capacity, std::stod(row["goodput_estimate_mbps"]) * 0.98);
+    }
   }
   EXPECT_GT(fast_rows_with_capacity, 8);
   EXPECT_GT(highest, 17.0);   // TCP payload over a 20 Mbit/s link

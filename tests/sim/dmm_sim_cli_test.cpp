@@ -309,6 +309,36 @@ TEST(DmmSimCli, VersionOnEveryTool) {
   }
 }
 
+TEST(DmmSimBench, ComparesWithPlainNs3OrPrintsItsOwnFiguresOnly) {
+  const auto dir = fresh_dir("sim-bench");
+  // A --json path that cannot be written is refused before the runs, not found missing after them.
+  auto unwritable = run_tool(DMM_SIM_BENCH_BIN, {scenario_path("tests/scenarios/switch.yaml"), "--json",
+                                                 (dir / "with.json").string()});
+  EXPECT_EQ(unwritable.exit_code, 2) << unwritable.output;
+  EXPECT_NE(unwritable.output.find("cannot write --json " + (dir / "with.json").string()), std::string::npos)
+      << unwritable.output;
+  std::filesystem::create_directories(dir);
+  auto with = run_tool(DMM_SIM_BENCH_BIN, {scenario_path("tests/scenarios/switch.yaml"), "--json",
+                                           (dir / "with.json").string()});
+  ASSERT_EQ(with.exit_code, 0) << with.output;
+  EXPECT_NE(with.output.find("plain ns-3 apps"), std::string::npos) << with.output;
+  const auto a = nlohmann::json::parse(read_file(dir / "with.json"));
+  EXPECT_GT(a["sessions"].get<int>(), 300);
+  EXPECT_GT(a["dmm"]["events"].get<double>(), 0);
+  EXPECT_GT(a["plain_ns3"]["events"].get<double>(), 0);
+  EXPECT_GT(a["overhead_ratio"].get<double>(), 0);
+
+  auto without = run_tool(DMM_SIM_BENCH_BIN, {scenario_path("tests/scenarios/switch.yaml"), "--no-baseline", "--json",
+                                              (dir / "without.json").string()});
+  ASSERT_EQ(without.exit_code, 0) << without.output;
+  EXPECT_EQ(without.output.find("plain ns-3 apps"), std::string::npos) << without.output;
+  EXPECT_NE(without.output.find("no baseline (--no-baseline)"), std::string::npos) << without.output;
+  const auto b = nlohmann::json::parse(read_file(dir / "without.json"));
+  EXPECT_EQ(b["dmm"]["events"], a["dmm"]["events"]);  // the same DMM run: deterministic
+  EXPECT_TRUE(b["plain_ns3"].is_null());
+  EXPECT_TRUE(b["overhead_ratio"].is_null());
+}
+
 TEST(DmmSimCli, PlotFindsTheAnalysisScriptsBesideTheExecutable) {
   // An installation's layout (<prefix>/bin/dmm-sim, <prefix>/share/dmm/analysis/) anywhere: --plot uses the
   // scripts beside the executable, not the source tree it was built from. A stand-in plot_run.py says so.

@@ -21,8 +21,9 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-inline SimRun run_sim(const std::vector<std::string>& args) {
-  std::string cmd = shell_quote(DMM_SIM_BIN);
+// Runs `bin` with `args`; stdout and stderr together.
+inline SimRun run_tool(const std::string& bin, const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(bin);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>&1";
   SimRun run;
@@ -34,6 +35,8 @@ inline SimRun run_sim(const std::vector<std::string>& args) {
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
 }
+
+inline SimRun run_sim(const std::vector<std::string>& args) { return run_tool(DMM_SIM_BIN, args); }
 
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream f(p, std::ios::binary);
