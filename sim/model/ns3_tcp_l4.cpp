@@ -159,6 +159,13 @@ void TimeWaitTcpL4Protocol::set_ephemeral_ports(std::uint16_t first, std::uint16
   last_ephemeral_port_ = last_port_;
 }
 
+void TimeWaitTcpL4Protocol::DoDispose() {
+  sockets_by_port_.clear();
+  connections_.clear();
+  remembered_ = 0;
+  ns3::TcpL4Protocol::DoDispose();
+}
+
 std::size_t TimeWaitTcpL4Protocol::connections_in_time_wait() { return time_wait_.size(now()); }
 
 ns3::IpL4Protocol::RxStatus TimeWaitTcpL4Protocol::Receive(ns3::Ptr<ns3::Packet> packet,

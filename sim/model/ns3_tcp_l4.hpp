@@ -71,6 +71,11 @@ public:
   static constexpr std::uint16_t kFirstEphemeralPort = 32768;
   static constexpr std::uint16_t kLastEphemeralPort = 60999;
 
+protected:
+  // Drops the sockets it remembers: each holds the protocol (its m_tcp), so keeping them would make cycles that
+  // outlive the simulation.
+  void DoDispose() override;
+
 private:
   void take_over_time_wait(ns3::TcpSocketBase& socket);
   // Whether a watched socket still has an endpoint on local `port`; forgets those that do not.
