@@ -84,7 +84,7 @@ class Scenario:
     nodes = property(lambda self: self._view.nodes, doc="Node names; node i is 10.255.0.(i+1) to policies.")
     links = property(lambda self: self._view.links, doc="Links as dicts: name, between, rate_mbps, delay_ms, loss, queue_packets.")
     stacks = property(lambda self: self._view.stacks,
-                      doc="Stack instances as dicts: name, node, kind, link, tcp, processing_delay_ms, time_wait_ms, params.")
+                      doc="Stack instances as dicts: name, node, kind, link, tcp, processing_delay_ms, time_wait_ms (None: the kind's own), params.")
     nrd = property(lambda self: self._view.nrd,
                    doc="nRD settings (algorithm, params, period_s, sync_delay_s, probe_interval_s), None without nRD.")
     policy = property(lambda self: self._view.policy, doc="The initial policy (version 1) as a dmm.Policy.")

@@ -44,7 +44,8 @@ py::tuple stacks(const scenario::Scenario& s) {
   for (const auto& st : s.stacks) {
     out.append(py::dict("name"_a = st.name, "node"_a = st.node, "kind"_a = st.kind, "link"_a = st.link,
                         "tcp"_a = st.tcp, "processing_delay_ms"_a = to_millis(st.processing_delay),
-                        "time_wait_ms"_a = to_millis(st.time_wait), "params"_a = st.params));
+                        "time_wait_ms"_a = st.time_wait ? py::object(py::float_(to_millis(*st.time_wait))) : py::none(),
+                        "params"_a = st.params));
   }
   return py::tuple(out);
 }

@@ -44,9 +44,10 @@ struct StackSpec {
   std::string link;        // the link (path) this instance uses
   std::string tcp = "cubic";  // ns-3 TCP variant: newreno, cubic, bbr, vegas, westwood, htcp, ...
   Duration processing_delay{0};  // per-packet cost that may distinguish kernel from user-space stacks
-  // How long a TCP connection this instance closed first stays in TIME_WAIT, holding its local port: Linux's
-  // TCP_TIMEWAIT_LEN by default. Shorter lets one client open more connections a second to one server port.
-  Duration time_wait{std::chrono::seconds(60)};
+  // How long a TCP connection this instance closed first stays in TIME_WAIT, holding its local port; absent: the
+  // kind's own (60 s, Linux's TCP_TIMEWAIT_LEN; lwip-dpdk 120 s, lwIP's 2 x TCP_MSL). Shorter lets one client open
+  // more connections a second to one server port. Simulation only.
+  std::optional<Duration> time_wait;
   std::map<std::string, std::string> params;  // a plug-in kind's own parameters
   Mark mark;
 };

@@ -76,8 +76,11 @@ Result<ns3::Ptr<ns3::Socket>> Ns3Stack::open_socket(L4Proto proto, std::uint16_t
     apply_tcp_variant(*tcp, params_.tcp_variant,
                       params_.next_rng_stream ? std::optional(params_.next_rng_stream()) : std::nullopt);
     apply_tcp_profile(*tcp, params_.info.kind);
-    // ns-3 keeps a connection in TIME_WAIT for twice the maximum segment lifetime.
-    tcp->SetAttribute("MaxSegLifetime", ns3::DoubleValue(std::chrono::duration<double>(params_.time_wait).count() / 2));
+    if (params_.time_wait) {
+      // ns-3 keeps a connection in TIME_WAIT for twice the maximum segment lifetime.
+      tcp->SetAttribute("MaxSegLifetime",
+                        ns3::DoubleValue(std::chrono::duration<double>(*params_.time_wait).count() / 2));
+    }
     l4->watch(tcp);
   }
   return socket;

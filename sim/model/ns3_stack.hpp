@@ -29,7 +29,8 @@ struct Ns3StackParams {
   // automatic numbering, which depends on what ran before in the process.
   std::function<std::int64_t()> next_rng_stream;
   Duration processing_delay{0};       // see Ns3ConnectionOptions
-  Duration time_wait{std::chrono::seconds(60)};  // of connections this stack closes first (Linux's length)
+  // TIME_WAIT of the connections this stack closes first; nullopt: the kind's (apply_tcp_profile).
+  std::optional<Duration> time_wait;
 };
 
 class Ns3Stack final : public Stack {

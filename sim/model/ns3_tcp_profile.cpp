@@ -1,6 +1,7 @@
 #include "model/ns3_tcp_profile.hpp"
 
 #include "ns3/boolean.h"
+#include "ns3/double.h"
 #include "ns3/nstime.h"
 #include "ns3/tcp-socket-base.h"
 #include "ns3/uinteger.h"
@@ -20,6 +21,7 @@ void apply_tcp_profile(ns3::TcpSocketBase& socket, std::string_view stack_kind) 
   socket.SetAttribute("MinRto", ns3::TimeValue(ns3::MilliSeconds(300)));
   socket.SetAttribute("ConnTimeout", ns3::TimeValue(ns3::Seconds(3)));
   socket.SetAttribute("ConnCount", ns3::UintegerValue(6));
+  socket.SetAttribute("MaxSegLifetime", ns3::DoubleValue(60));  // lwIP's TCP_MSL: TIME_WAIT lasts 120 s
 }
 
 }  // namespace dmm::sim

@@ -185,7 +185,11 @@ Result<std::unique_ptr<Stack>> Simulation::World::make_ns3_stack(const StackConf
   p.next_rng_stream = [this] { return kSocketRngStreamBase + next_socket_stream_++; };
   auto delay = parse_duration(config.params.at("processing_delay"));
   p.processing_delay = delay ? *delay : Duration::zero();
-  if (auto time_wait = parse_duration(config.params.at("time_wait"))) p.time_wait = *time_wait;
+  if (const std::string& text = config.params.at("time_wait"); !text.empty()) {
+    auto time_wait = parse_duration(text);
+    if (!time_wait) return make_error(EINVAL, "time_wait: " + time_wait.error().message);
+    p.time_wait = *time_wait;
+  }
   auto stack = Ns3Stack::create(std::move(p));
   if (!stack) return stack.error();
   ns3_instances_.emplace(config.name, stack->get());
@@ -202,7 +206,7 @@ Status Simulation::World::build_stacks() {
       config.params["link"] = s.link;
       config.params["tcp"] = s.tcp;
       config.params["processing_delay"] = std::to_string(s.processing_delay.count()) + "ns";
-      config.params["time_wait"] = std::to_string(s.time_wait.count()) + "ns";
+      config.params["time_wait"] = s.time_wait ? std::to_string(s.time_wait->count()) + "ns" : "";
     }
     building_ = sc_.node_index(s.node);
     auto stack = registry_.create(config, *this);

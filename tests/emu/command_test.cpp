@@ -295,9 +295,10 @@ TEST(EmuPlan, SimulationOnlyStackSettingsAreNotedAsIgnored) {
     return std::any_of(plan->notes.begin(), plan->notes.end(),
                        [&](const std::string& n) { return n.find(text) != std::string::npos; });
   };
-  EXPECT_TRUE(noted("stack 's1': time_wait cannot be set on Linux (fixed at 60 s; ignored)"));
+  EXPECT_TRUE(noted("stack 's1': time_wait is a simulation setting; a real stack keeps its own (Linux 60 s, lwIP "
+                    "120 s; ignored)"));
   EXPECT_TRUE(noted("stack 's1': processing_delay has no meaning on a real stack (ignored)"));
-  const auto plain = load("  - {name: s1, node: a, kind: kernel, link: l1, time_wait: 60s}\n",
+  const auto plain = load("  - {name: s1, node: a, kind: kernel, link: l1}\n",
                           "  - {name: w, kind: bulk, from: a, to: b, port: 80, size: 1MB}\n");
   EXPECT_TRUE(plan_emulation(plain, "dmmeX-")->notes.empty());
 }

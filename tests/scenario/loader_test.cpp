@@ -130,11 +130,11 @@ TEST(ScenarioLoader, ParsesStacksAndExpandsNodeLists) {
   EXPECT_EQ(s.stacks[0].link, "wan-a");
   EXPECT_EQ(s.stacks[0].tcp, "cubic");
   EXPECT_EQ(s.stacks[0].processing_delay, 0ns);
-  EXPECT_EQ(s.stacks[0].time_wait, 60s);  // Linux's TCP_TIMEWAIT_LEN
+  EXPECT_FALSE(s.stacks[0].time_wait);  // the kind's own
   EXPECT_EQ(s.stacks[1].kind, "lwip-dpdk");
   EXPECT_EQ(s.stacks[1].tcp, "newreno");
   EXPECT_EQ(s.stacks[1].processing_delay, 20us);
-  EXPECT_EQ(s.stacks[1].time_wait, 5s);
+  EXPECT_EQ(s.stacks[1].time_wait, std::optional<Duration>(5s));
   // `node: [client, server]` is one instance per node, same name.
   EXPECT_EQ(s.stacks[2].name, "any");
   EXPECT_EQ(s.stacks[2].node, "client");

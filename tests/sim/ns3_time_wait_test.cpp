@@ -91,6 +91,18 @@ TEST_F(Ns3TimeWaitTest, TheTimeWaitLengthIsTheStacksSetting) {
   EXPECT_EQ(client_tcp().connections_in_time_wait(), 0u);
 }
 
+TEST_F(Ns3TimeWaitTest, AnLwipDpdkStackKeepsLwipsTimeWaitOfTwoMinutes) {
+  auto lwip = client_stack("lwip", *link1_, "newreno", 0ns, "lwip-dpdk");
+  Server& server = serve(*server_stack_, 80, L4Proto::tcp, false);
+  one_session(*lwip, server, 1s);
+  run_until(62s);
+  EXPECT_EQ(client_tcp().connections_in_time_wait(), 1u);  // a kernel stack's would have ended at ~61 s
+  run_until(121s);
+  EXPECT_EQ(client_tcp().connections_in_time_wait(), 1u);
+  run_until(122s);
+  EXPECT_EQ(client_tcp().connections_in_time_wait(), 0u);
+}
+
 TEST_F(Ns3TimeWaitTest, AnAcceptedConnectionTheServerClosesFirstIsHeldOnTheServer) {
   Server& server = serve(*server_stack_, 80, L4Proto::tcp, false);
   Client& client = open(*stack1_, 80, L4Proto::tcp, 1000, /*half_close=*/false);

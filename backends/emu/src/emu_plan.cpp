@@ -138,8 +138,9 @@ Result<EmuPlan> plan_emulation(const scenario::Scenario& sc, const std::string& 
     if (!p.tcp_note.empty()) plan.notes.push_back(p.tcp_note);
     if (s.processing_delay.count() > 0)
       plan.notes.push_back("stack '" + s.name + "': processing_delay has no meaning on a real stack (ignored)");
-    if (s.time_wait != std::chrono::seconds(60))
-      plan.notes.push_back("stack '" + s.name + "': time_wait cannot be set on Linux (fixed at 60 s; ignored)");
+    if (s.time_wait)
+      plan.notes.push_back("stack '" + s.name + "': time_wait is a simulation setting; a real stack keeps its own "
+                           "(Linux 60 s, lwIP 120 s; ignored)");
     plan.namespaces.push_back(ns);
   }
   // Links: a veth pair per side into the emulator's namespace; the emulator's routes.
