@@ -28,10 +28,7 @@ TEST_F(Ns3RouteCacheTest, ALinkThatGoesDownAfterUseIsSeenByTheNextConnect) {
 
   link1_->set_up(false);
   EXPECT_EQ(routing(client_node_).remembered(), 0u);
-  Client refused;
-  auto connection = stack1_->connect({kServer, 5001}, L4Proto::tcp, refused);
-  ASSERT_FALSE(connection.ok());
-  EXPECT_EQ(connection.error().code, ENETUNREACH);
+  expect_unreachable_now(*stack1_, 5001);
 
   link1_->set_up(true);
   Client& again = open(*stack1_, 5001, L4Proto::tcp, 1000);

@@ -234,6 +234,15 @@ protected:
     return client;
   }
 
+  // A connect through `stack` that fails at once with ENETUNREACH, as Linux's connect() does without a route.
+  static void expect_unreachable_now(Ns3Stack& stack, std::uint16_t port) {
+    Client refused;
+    auto connection = stack.connect({kServer, port}, L4Proto::tcp, refused);
+    ASSERT_FALSE(connection.ok());
+    EXPECT_EQ(connection.error().code, ENETUNREACH);
+    EXPECT_EQ(refused.failures, 0);  // no event later either
+  }
+
   ns3::Ptr<ns3::Node> client_node_, server_node_;
   std::unique_ptr<Ns3Link> link1_, link2_;
   std::unique_ptr<Ns3Stack> server_stack_, stack1_, stack2_;
