@@ -13,6 +13,9 @@ algorithms in Python that the simulator runs in place of the C++ ones.
 
     scenario.run(overrides={"nrd.algorithm": "python:PreferSlow"})
     dmm.sweep(scenario, {"nrd.algorithm": ["min-rtt", "python:PreferSlow"], "seed": range(3)}, processes=2)
+    campaign = dmm.Campaign("results/study", scenario="scenarios/quickstart.yaml",   # stored, resumable, on Dask
+                            grid={"nrd.algorithm": ["min-rtt", "python:PreferSlow"]}, seeds=range(5))
+    campaign.run()                                                 # only the runs not stored yet
 
 Policies for unit experiments: `dmm.Policy`, `dmm.Rule`, `dmm.Match`, `dmm.Orchestrator(...).select(...)`,
 `dmm.StackEstimate`, `dmm.BuiltinAlgorithm("min-rtt").decide(...)`; `dmm.examples` has Python ports of min-rtt
@@ -27,6 +30,7 @@ from ._dmm import (BuiltinAlgorithm, Choice, Match, Orchestrator, Policy, Rule, 
 from ._dmm import __version__  # noqa: F401  the project's version; build_info() adds the git commit and ns-3's
 from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # noqa: F401
                           unregister_algorithm)
+from ._campaign import Campaign, CampaignError  # noqa: F401
 from ._compare import compare  # noqa: F401
 from ._results import Results  # noqa: F401
 from ._scenario import Scenario, load_scenario, run_emulation, run_scenario  # noqa: F401

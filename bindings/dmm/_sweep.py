@@ -140,20 +140,26 @@ _RUN_COLUMNS = ["sessions", "completed", "failed", "unfinished", "policy_version
                 "unfinished_share", "failed_share", "goodput_mbps", "delivered_mbps", "results"]
 
 
+def run_figures(run: Results) -> dict[str, Any]:
+    """One run's summary figures, as a sweep row or a campaign row has them (without the `results` object)."""
+    counts = run.summary.get("sessions", {})
+    stats = completion.completion_stats(run.sessions, run.duration_s)
+    stacks = run.summary.get("stacks", [])
+    delivered = float(sum(s.get("delivered_mbps", s.get("goodput_mbps", 0.0)) for s in stacks))
+    row = dict(sessions=counts.get("total"), completed=counts.get("completed"), failed=counts.get("failed"),
+               unfinished=counts.get("unfinished"), policy_versions=run.summary.get("policy_versions"),
+               passed=run.passed, median_completion_s=stats.median_s, unfinished_share=stats.unfinished_share,
+               failed_share=stats.failed_share, goodput_mbps=delivered, delivered_mbps=delivered)
+    for s in stacks:
+        row[f"share:{s['stack']}"] = s.get("share")
+    return row
+
+
 def _frame(keys, points, results) -> pd.DataFrame:
     rows = []
     for point, run in zip(points, results):
-        counts = run.summary.get("sessions", {})
-        stats = completion.completion_stats(run.sessions, run.duration_s)
-        stacks = run.summary.get("stacks", [])
-        delivered = float(sum(s.get("delivered_mbps", s.get("goodput_mbps", 0.0)) for s in stacks))
         row = dict(point)
-        row.update(sessions=counts.get("total"), completed=counts.get("completed"), failed=counts.get("failed"),
-                   unfinished=counts.get("unfinished"), policy_versions=run.summary.get("policy_versions"),
-                   passed=run.passed, median_completion_s=stats.median_s, unfinished_share=stats.unfinished_share,
-                   failed_share=stats.failed_share, goodput_mbps=delivered, delivered_mbps=delivered)
-        for s in stacks:
-            row[f"share:{s['stack']}"] = s.get("share")
+        row.update(run_figures(run))
         row["results"] = run
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -171,4 +177,4 @@ def _slug(point: Mapping[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.=,-]+", "_", ",".join(f"{k}={yaml_value(v)}" for k, v in point.items()))[:120]
 
 
-__all__ = ["sweep", "sweep_sessions", "WorkerTraceback", "override_strings"]
+__all__ = ["sweep", "sweep_sessions", "run_figures", "WorkerTraceback", "override_strings"]

@@ -1,0 +1,279 @@
+"""Campaigns: every run of a study (grid points x seeds of one scenario), run on Dask, stored once in a
+directory and found again.
+
+    campaign = dmm.Campaign("results/period-study", scenario="scenarios/quickstart.yaml",
+                            grid={"nrd.period": ["250ms", "1s"]}, seeds=range(5))
+    campaign.missing()          # the runs not stored yet
+    frame = campaign.run()      # runs only those (a LocalCluster of this machine, or client=a distributed.Client)
+    campaign.results()          # one row per stored run: grid columns, seed, status, the run's figures
+
+The directory:
+    campaign.json     what the campaign is: the scenario (its file, its --set edits, the SHA-256 of both), the
+                      project's version; reopening with another scenario or version is refused, not mixed in
+    index.sqlite      one row per finished run (SQLite, Python's own module): run id, grid point, seed, status,
+                      error, wall time, version, the run's figures; read without loading any run's files
+    runs/<id>/        params.json (grid point, seed), out/ (the results directory of DESIGN.md 2.2), meta.json
+                      (status, error, wall time, version, worker)
+
+A run's id is a hash of its grid point and seed, so a new grid point adds runs and a reopened campaign finds every
+run it has. Runs execute on Dask workers; the index is written only here, by the process that called run(), as
+results come back. Workers on other machines need the campaign directory at the same path (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+import json
+import os
+import pathlib
+import platform
+import socket
+import sqlite3
+import sys
+import time
+import traceback
+from typing import Any, Iterable, Mapping, Optional, Union
+
+import pandas as pd
+
+from . import _algorithms
+from ._dmm import __version__
+from ._scenario import Scenario, check_seed, load_scenario, yaml_value
+from ._sweep import run_figures
+from .errors import Error, ScenarioError
+
+FORMAT = 1
+_MODES = ("sim",)
+
+
+class CampaignError(Error):
+    """The campaign directory belongs to another study (scenario text, project version) or is unreadable."""
+
+
+class Campaign:
+    """Many runs of one scenario — every grid point with every seed — stored in `directory`.
+
+    scenario: a path (or a `dmm.Scenario`); grid: `{"--set key": [values...]}`, runs are the Cartesian product
+    of the grid with `seeds`; mode: "sim" (dmm-sim's simulator). Every run is checked before anything runs: a bad
+    key or value raises `dmm.ScenarioError` naming it.
+    """
+
+    def __init__(self, directory: Union[str, os.PathLike], scenario: Union[str, os.PathLike, Scenario],
+                 grid: Optional[Mapping[str, Iterable[Any]]] = None, seeds: Iterable[int] = (1,),
+                 mode: str = "sim"):
+        if mode not in _MODES:
+            raise ValueError(f"mode {mode!r}: campaigns run {', '.join(map(repr, _MODES))} "
+                             "(dmm-emu runs are not supported by campaigns yet)")
+        self.directory = pathlib.Path(directory)
+        self.mode = mode
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.grid = _check_grid(grid or {})
+        self.seeds = [check_seed(s) for s in seeds]
+        if not self.seeds:
+            raise ValueError("seeds is empty: give at least one seed")
+        keys = list(self.grid)
+        self._runs = []
+        for values in itertools.product(*self.grid.values()):
+            point = dict(zip(keys, values))
+            try:
+                self.scenario.with_overrides(point)
+            except ScenarioError as err:
+                err.add_note(f"in the campaign's grid point {_describe(point)}")
+                raise
+            for seed in self.seeds:
+                self._runs.append((_run_id(point, seed), point, seed))
+        self._open_store()
+
+    # --- what there is --------------------------------------------------------------------------------
+
+    def missing(self) -> pd.DataFrame:
+        """The runs of this grid and seeds that have no stored result (a failed run counts as stored)."""
+        done = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
+        rows = [{**point, "seed": seed, "run_id": run_id} for run_id, point, seed in self._runs if run_id not in done]
+        return pd.DataFrame(rows, columns=[*self.grid, "seed", "run_id"])
+
+    def results(self) -> pd.DataFrame:
+        """One row per stored run of this campaign directory (also runs of grid points not in this object's
+        grid): grid columns, `seed`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the run's
+        figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`)."""
+        rows = []
+        for run_id, point, seed, status, error, wall_s, figures in self._db.execute(
+                "SELECT run_id, point, seed, status, error, wall_s, figures FROM runs ORDER BY rowid"):
+            row = {**json.loads(point), "seed": seed, "status": status, "error": error, "wall_s": wall_s,
+                   "run_id": run_id}
+            row.update(json.loads(figures) if figures else {})
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame.attrs["grid"] = list(self.grid)
+        return frame
+
+    def sessions(self) -> pd.DataFrame:
+        """Every successful run's sessions.csv in one frame, with the run's grid values and seed first."""
+        parts = []
+        for run_id, point, seed in self._db.execute("SELECT run_id, point, seed FROM runs WHERE status = 'ok'"):
+            sessions = pd.read_csv(self._run_dir(run_id) / "out" / "sessions.csv")
+            for position, (key, value) in enumerate({**json.loads(point), "seed": seed}.items()):
+                sessions.insert(position, key, [value] * len(sessions))
+            parts.append(sessions)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    # --- running --------------------------------------------------------------------------------------
+
+    def run(self, client=None, retries: int = 0, progress: bool = True) -> pd.DataFrame:
+        """Runs the missing runs on Dask and returns `results()`.
+
+        client: a `distributed.Client` (any scheduler: several machines with `dask-scheduler` and `dask-worker`s);
+        None starts a LocalCluster of one single-threaded worker process per CPU for this call. retries: how many
+        times Dask retries a run whose worker died. A run that fails (a dmm error, or its worker lost for good) is
+        stored as failed with its error and does not stop the others. progress: a line on stderr as runs finish.
+        """
+        missing = set(self.missing()["run_id"])
+        todo = [(run_id, point, seed) for run_id, point, seed in self._runs if run_id in missing]
+        if todo:
+            own = client is None
+            cluster = None
+            if own:
+                from distributed import Client, LocalCluster
+                cluster = LocalCluster(n_workers=min(os.cpu_count() or 1, len(todo)), threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+                client = Client(cluster)
+            try:
+                self._run_on(client, todo, retries, progress)
+            finally:
+                if own:
+                    client.close()
+                    cluster.close()
+        return self.results()
+
+    def _run_on(self, client, todo, retries: int, progress: bool) -> None:
+        from distributed import as_completed
+        algorithms = _algorithms_used(self.scenario, [point for _, point, _ in todo])
+        futures = {}
+        for run_id, point, seed in todo:
+            directory = self._run_dir(run_id)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "params.json").write_text(json.dumps({"point": point, "seed": seed}, indent=2) + "\n")
+            future = client.submit(_run_one, self.scenario, point, seed, str(directory), algorithms,
+                                   key=f"dmm-run-{run_id}", retries=retries, pure=False)
+            futures[future] = (run_id, point, seed)
+        finished = failed = 0
+        for future in as_completed(futures):
+            run_id, point, seed = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as err:  # the worker died (KilledWorker) or Dask could not run the task
+                outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "wall_s": None,
+                           "figures": None, "version": None}
+                _write_meta(self._run_dir(run_id), outcome)
+            self._store(run_id, point, seed, outcome)
+            finished += 1
+            failed += outcome["status"] != "ok"
+            if progress:
+                print(f"\rcampaign {self.directory.name}: {finished}/{len(futures)} runs done, {failed} failed",
+                      end="" if finished < len(futures) else "\n", file=sys.stderr, flush=True)
+
+    # --- the store ------------------------------------------------------------------------------------
+
+    def _run_dir(self, run_id: str) -> pathlib.Path:
+        return self.directory / "runs" / run_id
+
+    def _open_store(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # The scenario is its text and the --set edits it carries (the grid's come on top, per run).
+        what = "\n".join([self.scenario.yaml, *self.scenario.overrides])
+        identity = {"format": FORMAT, "mode": self.mode, "scenario_file": self.scenario.file,
+                    "scenario_overrides": list(self.scenario.overrides),
+                    "scenario_sha256": hashlib.sha256(what.encode("utf-8")).hexdigest(), "dmm_version": __version__}
+        marker = self.directory / "campaign.json"
+        if marker.exists():
+            try:
+                stored = json.loads(marker.read_text())
+            except (OSError, ValueError) as err:
+                raise CampaignError(f"{marker}: unreadable ({err})") from err
+            for key in ("format", "mode", "scenario_sha256", "dmm_version"):
+                if stored.get(key) != identity[key]:
+                    raise CampaignError(
+                        f"{self.directory} holds a campaign with another {key} ({stored.get(key)!r}, this one is "
+                        f"{identity[key]!r}): its runs would not be comparable. Use another directory.")
+        else:
+            marker.write_text(json.dumps(identity, indent=2) + "\n")
+            (self.directory / "scenario.yaml").write_text(self.scenario.yaml)
+        self._db = sqlite3.connect(self.directory / "index.sqlite", isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
+                         "seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, wall_s REAL, version TEXT, "
+                         "finished_utc TEXT, figures TEXT)")
+
+    def _store(self, run_id: str, point: Mapping[str, Any], seed: int, outcome: Mapping[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, json.dumps(point, sort_keys=True), seed, outcome["status"], outcome.get("error"),
+                          outcome.get("wall_s"), outcome.get("version"),
+                          datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                          json.dumps(outcome["figures"]) if outcome.get("figures") is not None else None))
+
+    def __repr__(self) -> str:
+        return (f"dmm.Campaign({str(self.directory)!r}, {len(self._runs)} runs of {self.scenario.file!r}, "
+                f"{len(self.missing())} missing)")
+
+
+# --- on the workers ---------------------------------------------------------------------------------------
+
+def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, directory: str,
+             algorithms: Mapping[str, type]) -> dict:
+    # Python algorithms the runs name, defined in the caller's process (a notebook too): cloudpickle brought the
+    # classes; register those this worker does not have.
+    for name, cls in algorithms.items():
+        if name not in _algorithms._registry:
+            _algorithms.register_algorithm(cls, name.removeprefix("python:"))
+    started = time.perf_counter()
+    outcome = {"version": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    try:
+        results = scenario.run(seed=seed, overrides=dict(point), out=os.path.join(directory, "out"))
+        outcome.update(status="ok", error=None, figures=run_figures(results))
+    except Error as err:
+        cause = err.__cause__
+        detail = "".join(traceback.format_exception(cause)) if cause is not None else ""
+        outcome.update(status="failed", error=f"{type(err).__name__}: {err}", figures=None, traceback=detail)
+    outcome["wall_s"] = time.perf_counter() - started
+    _write_meta(pathlib.Path(directory), outcome)
+    return outcome
+
+
+def _write_meta(directory: pathlib.Path, outcome: Mapping[str, Any]) -> None:
+    meta = {k: v for k, v in outcome.items() if k != "figures"}
+    meta["python"] = platform.python_version()
+    (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def _check_grid(grid: Mapping[str, Iterable[Any]]) -> dict[str, list]:
+    checked = {}
+    for key, items in grid.items():
+        if key == "seed":
+            raise ValueError("grid['seed']: give seeds with seeds=..., not in the grid")
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            raise TypeError(f"grid[{key!r}] must be a list of values, not {items!r}")
+        items = list(items)
+        if not items:
+            raise ValueError(f"grid[{key!r}] has no values")
+        checked[key] = items
+    return checked
+
+
+def _run_id(point: Mapping[str, Any], seed: int) -> str:
+    text = json.dumps({"point": {k: yaml_value(v) for k, v in sorted(point.items())}, "seed": seed}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _algorithms_used(scenario: Scenario, points: Iterable[Mapping[str, Any]]) -> dict[str, type]:
+    texts = [scenario.yaml] + [yaml_value(v) for point in points for v in point.values()]
+    return {name: cls for name, cls in _algorithms._registry.items() if any(name in text for text in texts)}
+
+
+def _describe(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={yaml_value(value)}" for key, value in point.items()) or "(no grid keys)"
+
+
+__all__ = ["Campaign", "CampaignError"]
