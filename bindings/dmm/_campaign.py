@@ -86,6 +86,36 @@ class Campaign:
                 self._runs.append((_run_id(point, seed), point, seed))
         self._open_store()
 
+    @classmethod
+    def open(cls, directory: Union[str, os.PathLike]) -> "Campaign":
+        """The campaign stored in `directory`, with every run planned there so far (its grid points and seeds)."""
+        directory = pathlib.Path(directory)
+        try:
+            identity = json.loads((directory / "campaign.json").read_text())
+            scenario = Scenario.from_yaml((directory / "scenario.yaml").read_text(), file=identity["scenario_file"])
+            with sqlite3.connect(directory / "index.sqlite") as db:
+                planned = db.execute("SELECT point, seed FROM planned ORDER BY rowid").fetchall()
+        except (OSError, ValueError, KeyError, sqlite3.Error) as err:
+            raise CampaignError(f"{directory}: not a campaign directory ({err})") from err
+        scenario = scenario.with_overrides(list(identity.get("scenario_overrides", [])))
+        campaign = cls.__new__(cls)
+        campaign.directory, campaign.mode, campaign.scenario = directory, identity.get("mode", "sim"), scenario
+        points = [json.loads(point) for point, _ in planned]
+        keys = list(dict.fromkeys(key for point in points for key in point))
+        campaign.grid = {key: list(dict.fromkeys(point.get(key) for point in points)) for key in keys}
+        campaign.seeds = sorted({seed for _, seed in planned})
+        campaign._runs = [(_run_id(point, seed), point, seed) for point, (_, seed) in zip(points, planned)]
+        campaign._open_store()
+        return campaign
+
+    def status(self) -> dict[str, int]:
+        """How many runs this campaign directory has planned, finished well, failed, and still misses."""
+        planned = self._db.execute("SELECT COUNT(*) FROM planned").fetchone()[0]
+        ok = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+        failed = self._db.execute("SELECT COUNT(*) FROM runs WHERE status != 'ok'").fetchone()[0]
+        missing = self._db.execute("SELECT COUNT(*) FROM planned WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone()[0]
+        return {"planned": planned, "ok": ok, "failed": failed, "missing": missing}
+
     # --- what there is --------------------------------------------------------------------------------
 
     def missing(self) -> pd.DataFrame:
@@ -118,6 +148,66 @@ class Campaign:
                 sessions.insert(position, key, [value] * len(sessions))
             parts.append(sessions)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def summary(self, by: Optional[Iterable[str]] = None, figures: Optional[Iterable[str]] = None) -> pd.DataFrame:
+        """Mean of each figure over the seeds of each group, with a 95 % confidence interval (Student's t; needs two
+        runs or more in a group, else the interval is NaN). by: grid keys to group by (default: every grid key);
+        figures: which (default: every numeric figure). Failed runs are left out and counted in `failed_runs`.
+        One row per group and figure: the `by` columns, figure, n, mean, std, ci95_low, ci95_high, failed_runs."""
+        from scipy import stats
+        frame = self.results()
+        if frame.empty:
+            return pd.DataFrame()
+        by = list(self.grid) if by is None else list(by)
+        for key in by:
+            if key not in frame.columns:
+                raise KeyError(f"summary(by=...): {key!r} is not a column of the results ({', '.join(frame.columns)})")
+        ok = frame[frame["status"] == "ok"]
+        numeric = [c for c in ok.columns if c not in (*by, "seed", "run_id", "wall_s")
+                   and pd.api.types.is_numeric_dtype(ok[c]) and not pd.api.types.is_bool_dtype(ok[c])]
+        figures = numeric if figures is None else list(figures)
+        rows = []
+        # One key is given as itself: pandas 1.5 warns that a one-item list will yield 1-tuples one day.
+        groups = ok.groupby(by if len(by) > 1 else by[0], sort=True, dropna=False) if by else [((), ok)]
+        for key, group in groups:
+            key = key if isinstance(key, tuple) else (key,)
+            everyone = frame  # the group's runs, failed ones too
+            for column, value in zip(by, key):
+                everyone = everyone[everyone[column] == value]
+            for figure in figures:
+                values = pd.to_numeric(group[figure], errors="coerce").dropna()
+                n = len(values)
+                mean = values.mean() if n else float("nan")
+                std = values.std(ddof=1) if n > 1 else float("nan")
+                half = stats.t.ppf(0.975, n - 1) * std / n ** 0.5 if n > 1 else float("nan")
+                rows.append({**dict(zip(by, key)), "figure": figure, "n": n, "mean": mean, "std": std,
+                             "ci95_low": mean - half, "ci95_high": mean + half,
+                             "failed_runs": int((everyone["status"] != "ok").sum())})
+        return pd.DataFrame(rows)
+
+    def to_xarray(self, figure: str):
+        """One figure of every successful run as an xarray.DataArray over the grid keys and the seed."""
+        frame = self.results()
+        ok = frame[frame["status"] == "ok"]
+        if figure not in ok.columns:
+            raise KeyError(f"to_xarray: no figure {figure!r} ({', '.join(ok.columns)})")
+        return ok.set_index([*self.grid, "seed"])[figure].to_xarray()
+
+    def plot(self, figure: str, x: str, hue: Optional[str] = None, ax=None):
+        """`figure` against grid key `x` (one line per value of `hue`), mean over seeds with 95 % intervals."""
+        import matplotlib.pyplot as plt
+        summary = self.summary(by=[k for k in (x, hue) if k], figures=[figure])
+        if ax is None:
+            _, ax = plt.subplots()
+        for label, part in (summary.groupby(hue) if hue else [(None, summary)]):
+            ax.errorbar(part[x].astype(str), part["mean"], capsize=3, marker="o",
+                        yerr=[part["mean"] - part["ci95_low"], part["ci95_high"] - part["mean"]],
+                        label=f"{hue}={label}" if hue else None)
+        ax.set_xlabel(x)
+        ax.set_ylabel(f"{figure} (mean, 95 % CI over seeds)")
+        if hue:
+            ax.legend()
+        return ax
 
     # --- running --------------------------------------------------------------------------------------
 
@@ -204,6 +294,11 @@ class Campaign:
         self._db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
                          "seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, wall_s REAL, version TEXT, "
                          "finished_utc TEXT, figures TEXT)")
+        # Every run any Campaign object over this directory asked for: what `dmm-campaign status` counts.
+        self._db.execute("CREATE TABLE IF NOT EXISTS planned (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
+                         "seed INTEGER NOT NULL)")
+        self._db.executemany("INSERT OR IGNORE INTO planned VALUES (?, ?, ?)",
+                             [(run_id, json.dumps(point, sort_keys=True), seed) for run_id, point, seed in self._runs])
 
     def _store(self, run_id: str, point: Mapping[str, Any], seed: int, outcome: Mapping[str, Any]) -> None:
         self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

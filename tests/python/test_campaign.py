@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
+import pandas as pd
 import pytest
 
 import dmm
@@ -106,3 +108,107 @@ def test_another_scenario_in_the_same_directory_is_refused(tmp_path):
     changed = dmm.Scenario.from_yaml(open(QUICKSTART).read().replace("seed: 1", "seed: 7"), file=QUICKSTART)
     with pytest.raises(dmm.CampaignError, match="scenario_sha256"):
         dmm.Campaign(tmp_path / "c", scenario=changed.with_overrides(SHORT))
+
+
+def test_summary_gives_means_with_confidence_intervals_across_seeds(tmp_path, client):
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]},
+                            seeds=[1, 2, 3])
+    frame = campaign.run(client=client, progress=False)
+    summary = campaign.summary(figures=["sessions", "delivered_mbps"])
+    assert len(summary) == 4 and set(summary["n"]) == {3}
+    row = summary[(summary["nrd.period"] == "1s") & (summary["figure"] == "sessions")].iloc[0]
+    runs = frame[frame["nrd.period"] == "1s"]["sessions"]
+    assert row["mean"] == pytest.approx(runs.mean())
+    half = 4.302652729911275 * runs.std(ddof=1) / 3 ** 0.5  # Student's t, 2 degrees of freedom, 97.5 %
+    assert row["ci95_high"] - row["mean"] == pytest.approx(half)
+    array = campaign.to_xarray("sessions")
+    assert dict(array.sizes) == {"nrd.period": 2, "seed": 3}
+    assert float(array.sel({"nrd.period": "1s", "seed": 2})) == float(frame[(frame["nrd.period"] == "1s")
+                                                                             & (frame["seed"] == 2)]["sessions"].iloc[0])
+    ax = campaign.plot("delivered_mbps", x="nrd.period")
+    assert ax.get_xlabel() == "nrd.period"
+    with pytest.raises(KeyError, match="colour"):
+        campaign.summary(by=["colour"])
+
+
+def test_a_campaign_reopens_from_its_directory_alone(tmp_path, client):
+    dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]}, seeds=[1])
+    reopened = dmm.Campaign.open(tmp_path / "c")
+    assert reopened.status() == {"planned": 2, "ok": 0, "failed": 0, "missing": 2}
+    assert reopened.grid == {"nrd.period": ["250ms", "1s"]} and reopened.seeds == [1]
+    reopened.run(client=client, progress=False)
+    assert dmm.Campaign.open(tmp_path / "c").status() == {"planned": 2, "ok": 2, "failed": 0, "missing": 0}
+    with pytest.raises(dmm.CampaignError, match="not a campaign directory"):
+        dmm.Campaign.open(tmp_path / "nowhere")
+
+
+GRID_SHORT = [f"--grid={key}={value}" for key, value in
+              {"duration": "2s", "workloads.rpc.stop": "2s", "workloads.bulk.size": "200KB", "events": "[]",
+               "expect": "[]"}.items()]
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A dask-scheduler and two dask-worker processes on loopback, started apart from the test process."""
+    import os
+    import subprocess
+    import time
+    file = tmp_path / "scheduler.json"
+    env = dict(os.environ)
+    procs = [subprocess.Popen(["/usr/bin/dask-scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(file)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert file.exists(), "dask-scheduler did not start"
+        for _ in range(2):
+            procs.append(subprocess.Popen(["/usr/bin/dask-worker", "--scheduler-file", str(file), "--nthreads", "1",
+                                           "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        address = json.loads(file.read_text())["address"]
+        from distributed import Client
+        with Client(address, timeout=30) as probe:
+            probe.wait_for_workers(2, timeout=60)
+        yield address, procs
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_the_command_line_on_a_separate_scheduler_gives_the_local_clusters_results(tmp_path, client, scheduler):
+    import subprocess
+    from conftest import ROOT
+    tool = os.path.join(ROOT, "build", "bin", "dmm-campaign") if "DMM_CAMPAIGN" not in os.environ \
+        else os.environ["DMM_CAMPAIGN"]
+    address, _ = scheduler
+    remote = tmp_path / "remote"
+    done = subprocess.run([tool, "run", str(remote), "--scenario", QUICKSTART, *GRID_SHORT,
+                           "--grid=nrd.period=250ms,1s", "--seeds", "2", "--scheduler", address, "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "4 ok, 0 failed, 0 missing of 4 planned" in done.stdout
+    status = subprocess.run([tool, "status", str(remote)], capture_output=True, text=True, timeout=60)
+    assert status.stdout.strip() == "planned=4 ok=4 failed=0 missing=0"
+
+    local = dmm.Campaign(tmp_path / "local", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]},
+                         seeds=[1, 2]).run(client=client, progress=False)
+    there = dmm.Campaign.open(remote).results()
+    figures = ["sessions", "completed", "failed", "delivered_mbps", "policy_versions"]
+    mine = local.sort_values(["nrd.period", "seed"])[figures].reset_index(drop=True)
+    theirs = there.sort_values(["nrd.period", "seed"])[figures].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, theirs)
+
+    csv = subprocess.run([tool, "results", str(remote), "--summary", "nrd.period"], capture_output=True, text=True,
+                         timeout=60)
+    assert csv.returncode == 0, csv.stderr
+    assert csv.stdout.splitlines()[0].startswith("nrd.period,figure,n,mean,std,ci95_low,ci95_high")
+    bad = subprocess.run([tool, "run", str(tmp_path / "bad"), "--scenario", QUICKSTART, "--grid=nrd.colour=red"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "nrd.colour" in bad.stderr

@@ -1,0 +1,113 @@
+"""dmm-campaign: campaigns (dmm.Campaign) from a shell, with the same store.
+
+    dmm-campaign run DIR --scenario PATH [--grid KEY=V1,V2 ...] [--seeds 5 | 1,2,7 | 3-9]
+                 [--scheduler tcp://HOST:8786] [--retries N] [--quiet]
+    dmm-campaign status DIR
+    dmm-campaign results DIR [--csv FILE] [--summary KEY[,KEY...]]
+
+`run` plans the grid's runs (every KEY=value combination, each with every seed) in DIR and runs the ones not
+stored yet: on this machine (a Dask LocalCluster) or on the Dask scheduler given. Without --scenario, DIR must be
+a campaign already: its planned runs are run. Exit codes: 0 ok, 1 some runs failed (stored as failed), 2 bad
+input (grid key or value, not a campaign directory, another scenario in DIR), 3 the run could not proceed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from ._campaign import Campaign, CampaignError
+from .errors import Error, ScenarioError
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        if "," in text:
+            return [int(s) for s in text.split(",")]
+        if "-" in text:
+            first, last = (int(s) for s in text.split("-", 1))
+            return list(range(first, last + 1))
+        return list(range(1, int(text) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give a count (5), a list (1,2,7) or a range (3-9)")
+
+
+def _grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise argparse.ArgumentTypeError(f"--grid {item!r}: expected KEY=VALUE[,VALUE...]")
+        grid.setdefault(key, []).extend(values.split(","))
+    return grid
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dmm-campaign", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="plan and run the missing runs")
+    run.add_argument("directory")
+    run.add_argument("--scenario", help="the scenario file (required for a new campaign)")
+    run.add_argument("--grid", action="append", default=[], help="KEY=V1,V2: a --set key and its values")
+    run.add_argument("--seeds", type=_seeds, default=None, help="5 (= 1..5), 1,2,7 or 3-9 (default: 1)")
+    run.add_argument("--scheduler", help="a Dask scheduler's address (default: a LocalCluster of this machine)")
+    run.add_argument("--retries", type=int, default=0, help="retries of a run whose worker died")
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    status = sub.add_parser("status", help="planned, finished, failed and missing runs")
+    status.add_argument("directory")
+    results = sub.add_parser("results", help="one row per stored run (CSV), or means with 95 %% intervals")
+    results.add_argument("directory")
+    results.add_argument("--csv", help="write to this file instead of standard output")
+    results.add_argument("--summary", help="KEY[,KEY...]: group by these grid keys, mean and 95 %% CI over seeds")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return 0 if exit_.code == 0 else 2
+    try:
+        if args.command == "run":
+            if args.scenario:
+                campaign = Campaign(args.directory, scenario=args.scenario, grid=_grid(args.grid),
+                                    seeds=args.seeds or [1])
+            else:
+                if args.grid or args.seeds:
+                    parser.error("--grid and --seeds need --scenario (the campaign's scenario file)")
+                campaign = Campaign.open(args.directory)
+            client = None
+            if args.scheduler:
+                from distributed import Client
+                client = Client(args.scheduler)
+            try:
+                frame = campaign.run(client=client, retries=args.retries, progress=not args.quiet)
+            finally:
+                if client is not None:
+                    client.close()
+            status = campaign.status()
+            print(f"{args.directory}: {status['ok']} ok, {status['failed']} failed, {status['missing']} missing "
+                  f"of {status['planned']} planned")
+            return 1 if (frame["status"] != "ok").any() else 0
+        campaign = Campaign.open(args.directory)
+        if args.command == "status":
+            status = campaign.status()
+            print(" ".join(f"{key}={value}" for key, value in status.items()))
+            return 0
+        frame = campaign.summary(by=args.summary.split(",")) if args.summary else campaign.results()
+        if args.csv:
+            frame.to_csv(args.csv, index=False)
+        else:
+            with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+                print(frame.to_csv(index=False), end="")
+        return 0
+    except (ScenarioError, CampaignError, ValueError, TypeError, KeyError, argparse.ArgumentTypeError) as err:
+        print(f"dmm-campaign: {err}", file=sys.stderr)
+        return 2
+    except (Error, OSError) as err:
+        print(f"dmm-campaign: {err}", file=sys.stderr)
+        return 3
