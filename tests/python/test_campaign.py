@@ -149,7 +149,8 @@ GRID_SHORT = [f"--grid={key}={value}" for key, value in
 
 @pytest.fixture
 def scheduler(tmp_path):
-    """A dask-scheduler and two dask-worker processes on loopback, started apart from the test process."""
+    """A dask-scheduler and two dask-worker processes on loopback, started apart from the test process (no nanny:
+    killing a worker's process kills the worker)."""
     import os
     import subprocess
     import time
@@ -165,7 +166,7 @@ def scheduler(tmp_path):
         assert file.exists(), "dask-scheduler did not start"
         for _ in range(2):
             procs.append(subprocess.Popen(["/usr/bin/dask-worker", "--scheduler-file", str(file), "--nthreads", "1",
-                                           "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                           "--nworkers", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
                                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         address = json.loads(file.read_text())["address"]
         from distributed import Client
@@ -212,3 +213,28 @@ def test_the_command_line_on_a_separate_scheduler_gives_the_local_clusters_resul
     bad = subprocess.run([tool, "run", str(tmp_path / "bad"), "--scenario", QUICKSTART, "--grid=nrd.colour=red"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "nrd.colour" in bad.stderr
+
+
+def test_a_worker_killed_mid_campaign_loses_no_run(tmp_path, scheduler):
+    import signal
+    import subprocess
+    import time
+    from conftest import ROOT
+    tool = os.environ.get("DMM_CAMPAIGN") or os.path.join(ROOT, "build", "bin", "dmm-campaign")
+    address, procs = scheduler
+    directory = tmp_path / "killed"
+    # Eight runs of ~0.5 s each on two workers; one worker is killed (SIGKILL: no goodbye) while they run.
+    campaign = subprocess.Popen([tool, "run", str(directory), "--scenario", QUICKSTART,
+                                 "--grid=duration=6s", "--grid=workloads.rpc.stop=6s", "--grid=events=[]",
+                                 "--grid=expect=[]", "--seeds", "8", "--scheduler", address, "--quiet"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(directory.glob("runs/*/meta.json")):
+        time.sleep(0.05)
+    procs[1].send_signal(signal.SIGKILL)
+    out, err = campaign.communicate(timeout=600)
+    assert campaign.returncode in (0, 1), err
+    status = dmm.Campaign.open(directory).status()
+    assert status["planned"] == 8 and status["missing"] == 0, status
+    assert status["ok"] + status["failed"] == 8
+    assert status["ok"] >= 7, status  # Dask reruns a lost worker's runs elsewhere
