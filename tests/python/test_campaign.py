@@ -12,7 +12,8 @@ import pytest
 import dmm
 from conftest import QUICKSTART
 
-pytestmark = pytest.mark.full_scenario
+# Tests that run scenarios are marked full_scenario (left out under the sanitizers, where they take minutes); the
+# checks before anything runs are not.
 
 # quickstart cut to 2 s: a campaign needs runs, not their story
 SHORT = {"duration": "2s", "workloads.rpc.stop": "2s", "workloads.bulk.size": "200KB", "events": [], "expect": []}
@@ -31,6 +32,7 @@ def client():
     cluster.close()
 
 
+@pytest.mark.full_scenario
 def test_runs_are_stored_once_and_a_reopened_campaign_runs_nothing(tmp_path, client):
     grid = {"nrd.period": ["250ms", "1s"]}
     campaign = dmm.Campaign(tmp_path / "study", scenario=short_scenario(), grid=grid, seeds=[1, 2])
@@ -64,6 +66,7 @@ def test_runs_are_stored_once_and_a_reopened_campaign_runs_nothing(tmp_path, cli
     assert len(wider.run(client=client, progress=False)) == 6
 
 
+@pytest.mark.full_scenario
 def test_a_run_on_a_worker_matches_the_same_run_here(tmp_path, client):
     campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["500ms"]}, seeds=[3])
     row = campaign.run(client=client, progress=False).iloc[0]
@@ -75,6 +78,7 @@ def test_a_run_on_a_worker_matches_the_same_run_here(tmp_path, client):
     assert list(ran["stack"]) == list(here.sessions["stack"])
 
 
+@pytest.mark.full_scenario
 def test_a_failing_run_is_stored_as_failed_and_the_others_complete(tmp_path, client):
     class Broken(dmm.PolicyAlgorithm):  # travels to the workers by cloudpickle
         def decide(self, estimates, current):
@@ -110,6 +114,7 @@ def test_another_scenario_in_the_same_directory_is_refused(tmp_path):
         dmm.Campaign(tmp_path / "c", scenario=changed.with_overrides(SHORT))
 
 
+@pytest.mark.full_scenario
 def test_summary_gives_means_with_confidence_intervals_across_seeds(tmp_path, client):
     campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]},
                             seeds=[1, 2, 3])
@@ -131,6 +136,7 @@ def test_summary_gives_means_with_confidence_intervals_across_seeds(tmp_path, cl
         campaign.summary(by=["colour"])
 
 
+@pytest.mark.full_scenario
 def test_a_campaign_reopens_from_its_directory_alone(tmp_path, client):
     dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]}, seeds=[1])
     reopened = dmm.Campaign.open(tmp_path / "c")
@@ -183,6 +189,7 @@ def scheduler(tmp_path):
                 proc.kill()
 
 
+@pytest.mark.full_scenario
 def test_the_command_line_on_a_separate_scheduler_gives_the_local_clusters_results(tmp_path, client, scheduler):
     import subprocess
     from conftest import ROOT
@@ -215,6 +222,7 @@ def test_the_command_line_on_a_separate_scheduler_gives_the_local_clusters_resul
     assert bad.returncode == 2 and "nrd.colour" in bad.stderr
 
 
+@pytest.mark.full_scenario
 def test_a_worker_killed_mid_campaign_loses_no_run(tmp_path, scheduler):
     import signal
     import subprocess
