@@ -19,7 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def campaign_run(scenario, seeds, workers, directory):
     from distributed import Client, LocalCluster
     started = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = Client(cluster)
     ready = time.perf_counter()
     frame = dmm.Campaign(directory, scenario=scenario, seeds=seeds).run(client=client, progress=False)

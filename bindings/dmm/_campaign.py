@@ -45,7 +45,10 @@ from ._sweep import run_figures
 from .errors import Error, ScenarioError
 
 FORMAT = 1
-_MODES = ("sim",)
+_MODES = ("sim", "emu")
+# Dask worker resource an emulation takes: a worker offering one (dask-worker --resources emulation=1, one such
+# worker per machine) runs one emulation at a time; simulations need none and fill every worker.
+EMULATION_RESOURCE = "emulation"
 
 
 class CampaignError(Error):
@@ -56,16 +59,17 @@ class Campaign:
     """Many runs of one scenario — every grid point with every seed — stored in `directory`.
 
     scenario: a path (or a `dmm.Scenario`); grid: `{"--set key": [values...]}`, runs are the Cartesian product
-    of the grid with `seeds`; mode: "sim" (dmm-sim's simulator). Every run is checked before anything runs: a bad
-    key or value raises `dmm.ScenarioError` naming it.
+    of the grid with `seeds`; mode: "sim" (dmm-sim's simulator) or "emu" (dmm-emu on this machine's real stacks:
+    root, the scenario's duration in wall time, one emulation per machine). One directory may hold both modes' runs
+    of the same scenario (two Campaign objects over it), for dmm-compare. Every run is checked before anything
+    runs: a bad key or value raises `dmm.ScenarioError` naming it.
     """
 
     def __init__(self, directory: Union[str, os.PathLike], scenario: Union[str, os.PathLike, Scenario],
                  grid: Optional[Mapping[str, Iterable[Any]]] = None, seeds: Iterable[int] = (1,),
                  mode: str = "sim"):
         if mode not in _MODES:
-            raise ValueError(f"mode {mode!r}: campaigns run {', '.join(map(repr, _MODES))} "
-                             "(dmm-emu runs are not supported by campaigns yet)")
+            raise ValueError(f"mode {mode!r}: campaigns run {' or '.join(map(repr, _MODES))}")
         self.directory = pathlib.Path(directory)
         self.mode = mode
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -83,7 +87,7 @@ class Campaign:
                 err.add_note(f"in the campaign's grid point {_describe(point)}")
                 raise
             for seed in self.seeds:
-                self._runs.append((_run_id(point, seed), point, seed))
+                self._runs.append((_run_id(point, seed, mode), point, seed, mode))
         self._open_store()
 
     @classmethod
@@ -94,17 +98,20 @@ class Campaign:
             identity = json.loads((directory / "campaign.json").read_text())
             scenario = Scenario.from_yaml((directory / "scenario.yaml").read_text(), file=identity["scenario_file"])
             with sqlite3.connect(directory / "index.sqlite") as db:
-                planned = db.execute("SELECT point, seed FROM planned ORDER BY rowid").fetchall()
+                planned = db.execute("SELECT point, seed, mode FROM planned ORDER BY rowid").fetchall()
         except (OSError, ValueError, KeyError, sqlite3.Error) as err:
             raise CampaignError(f"{directory}: not a campaign directory ({err})") from err
         scenario = scenario.with_overrides(list(identity.get("scenario_overrides", [])))
         campaign = cls.__new__(cls)
-        campaign.directory, campaign.mode, campaign.scenario = directory, identity.get("mode", "sim"), scenario
-        points = [json.loads(point) for point, _ in planned]
+        modes = list(dict.fromkeys(mode for _, _, mode in planned))
+        campaign.directory, campaign.scenario = directory, scenario
+        campaign.mode = modes[0] if len(modes) == 1 else "mixed"
+        points = [json.loads(point) for point, _, _ in planned]
         keys = list(dict.fromkeys(key for point in points for key in point))
         campaign.grid = {key: list(dict.fromkeys(point.get(key) for point in points)) for key in keys}
-        campaign.seeds = sorted({seed for _, seed in planned})
-        campaign._runs = [(_run_id(point, seed), point, seed) for point, (_, seed) in zip(points, planned)]
+        campaign.seeds = sorted({seed for _, seed, _ in planned})
+        campaign._runs = [(_run_id(point, seed, mode), point, seed, mode)
+                          for point, (_, seed, mode) in zip(points, planned)]
         campaign._open_store()
         return campaign
 
@@ -121,18 +128,19 @@ class Campaign:
     def missing(self) -> pd.DataFrame:
         """The runs of this grid and seeds that have no stored result (a failed run counts as stored)."""
         done = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
-        rows = [{**point, "seed": seed, "run_id": run_id} for run_id, point, seed in self._runs if run_id not in done]
-        return pd.DataFrame(rows, columns=[*self.grid, "seed", "run_id"])
+        rows = [{**point, "seed": seed, "mode": mode, "run_id": run_id}
+                for run_id, point, seed, mode in self._runs if run_id not in done]
+        return pd.DataFrame(rows, columns=[*self.grid, "seed", "mode", "run_id"])
 
     def results(self) -> pd.DataFrame:
         """One row per stored run of this campaign directory (also runs of grid points not in this object's
-        grid): grid columns, `seed`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the run's
-        figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`)."""
+        grid): grid columns, `seed`, `mode`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the
+        run's figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`)."""
         rows = []
-        for run_id, point, seed, status, error, wall_s, figures in self._db.execute(
-                "SELECT run_id, point, seed, status, error, wall_s, figures FROM runs ORDER BY rowid"):
-            row = {**json.loads(point), "seed": seed, "status": status, "error": error, "wall_s": wall_s,
-                   "run_id": run_id}
+        for run_id, point, seed, mode, status, error, wall_s, figures in self._db.execute(
+                "SELECT run_id, point, seed, mode, status, error, wall_s, figures FROM runs ORDER BY rowid"):
+            row = {**json.loads(point), "seed": seed, "mode": mode, "status": status, "error": error,
+                   "wall_s": wall_s, "run_id": run_id}
             row.update(json.loads(figures) if figures else {})
             rows.append(row)
         frame = pd.DataFrame(rows)
@@ -142,28 +150,33 @@ class Campaign:
     def sessions(self) -> pd.DataFrame:
         """Every successful run's sessions.csv in one frame, with the run's grid values and seed first."""
         parts = []
-        for run_id, point, seed in self._db.execute("SELECT run_id, point, seed FROM runs WHERE status = 'ok'"):
+        for run_id, point, seed, mode in self._db.execute(
+                "SELECT run_id, point, seed, mode FROM runs WHERE status = 'ok'"):
             sessions = pd.read_csv(self._run_dir(run_id) / "out" / "sessions.csv")
-            for position, (key, value) in enumerate({**json.loads(point), "seed": seed}.items()):
+            for position, (key, value) in enumerate({**json.loads(point), "seed": seed, "mode": mode}.items()):
                 sessions.insert(position, key, [value] * len(sessions))
             parts.append(sessions)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def summary(self, by: Optional[Iterable[str]] = None, figures: Optional[Iterable[str]] = None) -> pd.DataFrame:
         """Mean of each figure over the seeds of each group, with a 95 % confidence interval (Student's t; needs two
-        runs or more in a group, else the interval is NaN). by: grid keys to group by (default: every grid key);
+        runs or more in a group, else the interval is NaN). by: grid keys to group by (default: every grid key, and
+        `mode` when both modes are stored);
         figures: which (default: every numeric figure). Failed runs are left out and counted in `failed_runs`.
         One row per group and figure: the `by` columns, figure, n, mean, std, ci95_low, ci95_high, failed_runs."""
         from scipy import stats
         frame = self.results()
         if frame.empty:
             return pd.DataFrame()
-        by = list(self.grid) if by is None else list(by)
+        if by is None:
+            by = list(self.grid) + (["mode"] if frame["mode"].nunique() > 1 else [])
+        else:
+            by = list(by)
         for key in by:
             if key not in frame.columns:
                 raise KeyError(f"summary(by=...): {key!r} is not a column of the results ({', '.join(frame.columns)})")
         ok = frame[frame["status"] == "ok"]
-        numeric = [c for c in ok.columns if c not in (*by, "seed", "run_id", "wall_s")
+        numeric = [c for c in ok.columns if c not in (*by, "seed", "mode", "run_id", "wall_s")
                    and pd.api.types.is_numeric_dtype(ok[c]) and not pd.api.types.is_bool_dtype(ok[c])]
         figures = numeric if figures is None else list(figures)
         rows = []
@@ -186,12 +199,14 @@ class Campaign:
         return pd.DataFrame(rows)
 
     def to_xarray(self, figure: str):
-        """One figure of every successful run as an xarray.DataArray over the grid keys and the seed."""
+        """One figure of every successful run as an xarray.DataArray over the grid keys and the seed (and the mode,
+        when both are stored)."""
         frame = self.results()
         ok = frame[frame["status"] == "ok"]
         if figure not in ok.columns:
             raise KeyError(f"to_xarray: no figure {figure!r} ({', '.join(ok.columns)})")
-        return ok.set_index([*self.grid, "seed"])[figure].to_xarray()
+        dims = [*self.grid, "seed"] + (["mode"] if ok["mode"].nunique() > 1 else [])
+        return ok.set_index(dims)[figure].to_xarray()
 
     def plot(self, figure: str, x: str, hue: Optional[str] = None, ax=None):
         """`figure` against grid key `x` (one line per value of `hue`), mean over seeds with 95 % intervals."""
@@ -215,19 +230,22 @@ class Campaign:
         """Runs the missing runs on Dask and returns `results()`.
 
         client: a `distributed.Client` (any scheduler: several machines with `dask-scheduler` and `dask-worker`s);
-        None starts a LocalCluster of one single-threaded worker process per CPU for this call. retries: how many
+        None starts a LocalCluster for this call: one single-threaded worker process per CPU for simulations, one
+        worker offering the "emulation" resource for emulations. retries: how many
         times Dask retries a run whose worker died. A run that fails (a dmm error, or its worker lost for good) is
         stored as failed with its error and does not stop the others. progress: a line on stderr as runs finish.
         """
         missing = set(self.missing()["run_id"])
-        todo = [(run_id, point, seed) for run_id, point, seed in self._runs if run_id in missing]
+        todo = [run for run in self._runs if run[0] in missing]
         if todo:
             own = client is None
             cluster = None
             if own:
                 from distributed import Client, LocalCluster
-                cluster = LocalCluster(n_workers=min(os.cpu_count() or 1, len(todo)), threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                emulating = any(mode == "emu" for *_, mode in todo)
+                workers = 1 if emulating else min(os.cpu_count() or 1, len(todo))
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                       resources={EMULATION_RESOURCE: 1} if emulating else None)  # ":0": any free port
                 client = Client(cluster)
             try:
                 self._run_on(client, todo, retries, progress)
@@ -239,25 +257,34 @@ class Campaign:
 
     def _run_on(self, client, todo, retries: int, progress: bool) -> None:
         from distributed import as_completed
-        algorithms = _algorithms_used(self.scenario, [point for _, point, _ in todo])
+        algorithms = _algorithms_used(self.scenario, [point for _, point, _, _ in todo])
+        if any(mode == "emu" for *_, mode in todo):
+            offering = [w for w in client.scheduler_info()["workers"].values()
+                        if w.get("resources", {}).get(EMULATION_RESOURCE, 0) >= 1]
+            if not offering:
+                raise CampaignError(f"no Dask worker offers the resource {EMULATION_RESOURCE!r} that emulations take: "
+                                    f"start one worker per machine with `dask-worker ... --resources "
+                                    f"{EMULATION_RESOURCE}=1` (as root: dmm-emu makes namespaces)")
         futures = {}
-        for run_id, point, seed in todo:
+        for run_id, point, seed, mode in todo:
             directory = self._run_dir(run_id)
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / "params.json").write_text(json.dumps({"point": point, "seed": seed}, indent=2) + "\n")
-            future = client.submit(_run_one, self.scenario, point, seed, str(directory), algorithms,
-                                   key=f"dmm-run-{run_id}", retries=retries, pure=False)
-            futures[future] = (run_id, point, seed)
+            (directory / "params.json").write_text(
+                json.dumps({"point": point, "seed": seed, "mode": mode}, indent=2) + "\n")
+            future = client.submit(_run_one, self.scenario, point, seed, mode, str(directory), algorithms,
+                                   key=f"dmm-run-{run_id}", retries=retries, pure=False,
+                                   resources={EMULATION_RESOURCE: 1} if mode == "emu" else None)
+            futures[future] = (run_id, point, seed, mode)
         finished = failed = 0
         for future in as_completed(futures):
-            run_id, point, seed = futures[future]
+            run_id, point, seed, mode = futures[future]
             try:
                 outcome = future.result()
             except Exception as err:  # the worker died (KilledWorker) or Dask could not run the task
                 outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "wall_s": None,
                            "figures": None, "version": None}
                 _write_meta(self._run_dir(run_id), outcome)
-            self._store(run_id, point, seed, outcome)
+            self._store(run_id, point, seed, mode, outcome)
             finished += 1
             failed += outcome["status"] != "ok"
             if progress:
@@ -273,7 +300,7 @@ class Campaign:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The scenario is its text and the --set edits it carries (the grid's come on top, per run).
         what = "\n".join([self.scenario.yaml, *self.scenario.overrides])
-        identity = {"format": FORMAT, "mode": self.mode, "scenario_file": self.scenario.file,
+        identity = {"format": FORMAT, "scenario_file": self.scenario.file,
                     "scenario_overrides": list(self.scenario.overrides),
                     "scenario_sha256": hashlib.sha256(what.encode("utf-8")).hexdigest(), "dmm_version": __version__}
         marker = self.directory / "campaign.json"
@@ -282,7 +309,7 @@ class Campaign:
                 stored = json.loads(marker.read_text())
             except (OSError, ValueError) as err:
                 raise CampaignError(f"{marker}: unreadable ({err})") from err
-            for key in ("format", "mode", "scenario_sha256", "dmm_version"):
+            for key in ("format", "scenario_sha256", "dmm_version"):
                 if stored.get(key) != identity[key]:
                     raise CampaignError(
                         f"{self.directory} holds a campaign with another {key} ({stored.get(key)!r}, this one is "
@@ -292,17 +319,19 @@ class Campaign:
             (self.directory / "scenario.yaml").write_text(self.scenario.yaml)
         self._db = sqlite3.connect(self.directory / "index.sqlite", isolation_level=None)
         self._db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
-                         "seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, wall_s REAL, version TEXT, "
-                         "finished_utc TEXT, figures TEXT)")
+                         "seed INTEGER NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL, error TEXT, wall_s REAL, "
+                         "version TEXT, finished_utc TEXT, figures TEXT)")
         # Every run any Campaign object over this directory asked for: what `dmm-campaign status` counts.
         self._db.execute("CREATE TABLE IF NOT EXISTS planned (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
-                         "seed INTEGER NOT NULL)")
-        self._db.executemany("INSERT OR IGNORE INTO planned VALUES (?, ?, ?)",
-                             [(run_id, json.dumps(point, sort_keys=True), seed) for run_id, point, seed in self._runs])
+                         "seed INTEGER NOT NULL, mode TEXT NOT NULL)")
+        self._db.executemany("INSERT OR IGNORE INTO planned VALUES (?, ?, ?, ?)",
+                             [(run_id, json.dumps(point, sort_keys=True), seed, mode)
+                              for run_id, point, seed, mode in self._runs])
 
-    def _store(self, run_id: str, point: Mapping[str, Any], seed: int, outcome: Mapping[str, Any]) -> None:
-        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, json.dumps(point, sort_keys=True), seed, outcome["status"], outcome.get("error"),
+    def _store(self, run_id: str, point: Mapping[str, Any], seed: int, mode: str,
+               outcome: Mapping[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (run_id, json.dumps(point, sort_keys=True), seed, mode, outcome["status"], outcome.get("error"),
                           outcome.get("wall_s"), outcome.get("version"),
                           datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                           json.dumps(outcome["figures"]) if outcome.get("figures") is not None else None))
@@ -314,7 +343,7 @@ class Campaign:
 
 # --- on the workers ---------------------------------------------------------------------------------------
 
-def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, directory: str,
+def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, mode: str, directory: str,
              algorithms: Mapping[str, type]) -> dict:
     # Python algorithms the runs name, defined in the caller's process (a notebook too): cloudpickle brought the
     # classes; register those this worker does not have.
@@ -324,7 +353,8 @@ def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, directory:
     started = time.perf_counter()
     outcome = {"version": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        results = scenario.run(seed=seed, overrides=dict(point), out=os.path.join(directory, "out"))
+        run = scenario.emulate if mode == "emu" else scenario.run
+        results = run(seed=seed, overrides=dict(point), out=os.path.join(directory, "out"))
         outcome.update(status="ok", error=None, figures=run_figures(results))
     except Error as err:
         cause = err.__cause__
@@ -357,8 +387,9 @@ def _check_grid(grid: Mapping[str, Iterable[Any]]) -> dict[str, list]:
     return checked
 
 
-def _run_id(point: Mapping[str, Any], seed: int) -> str:
-    text = json.dumps({"point": {k: yaml_value(v) for k, v in sorted(point.items())}, "seed": seed}, sort_keys=True)
+def _run_id(point: Mapping[str, Any], seed: int, mode: str) -> str:
+    text = json.dumps({"point": {k: yaml_value(v) for k, v in sorted(point.items())}, "seed": seed, "mode": mode},
+                      sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

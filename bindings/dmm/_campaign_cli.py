@@ -1,6 +1,6 @@
 """dmm-campaign: campaigns (dmm.Campaign) from a shell, with the same store.
 
-    dmm-campaign run DIR --scenario PATH [--grid KEY=V1,V2 ...] [--seeds 5 | 1,2,7 | 3-9]
+    dmm-campaign run DIR --scenario PATH [--grid KEY=V1,V2 ...] [--seeds 5 | 1,2,7 | 3-9] [--mode sim|emu]
                  [--scheduler tcp://HOST:8786] [--retries N] [--quiet]
     dmm-campaign status DIR
     dmm-campaign results DIR [--csv FILE] [--summary KEY[,KEY...]]
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", help="the scenario file (required for a new campaign)")
     run.add_argument("--grid", action="append", default=[], help="KEY=V1,V2: a --set key and its values")
     run.add_argument("--seeds", type=_seeds, default=None, help="5 (= 1..5), 1,2,7 or 3-9 (default: 1)")
+    run.add_argument("--mode", choices=["sim", "emu"], default="sim",
+                     help="sim: dmm-sim; emu: dmm-emu on real stacks (root; workers with --resources emulation=1)")
     run.add_argument("--scheduler", help="a Dask scheduler's address (default: a LocalCluster of this machine)")
     run.add_argument("--retries", type=int, default=0, help="retries of a run whose worker died")
     run.add_argument("--quiet", action="store_true", help="no progress line")
@@ -75,10 +77,10 @@ def main(argv: list[str]) -> int:
         if args.command == "run":
             if args.scenario:
                 campaign = Campaign(args.directory, scenario=args.scenario, grid=_grid(args.grid),
-                                    seeds=args.seeds or [1])
+                                    seeds=args.seeds or [1], mode=args.mode)
             else:
-                if args.grid or args.seeds:
-                    parser.error("--grid and --seeds need --scenario (the campaign's scenario file)")
+                if args.grid or args.seeds or args.mode != "sim":
+                    parser.error("--grid, --seeds and --mode need --scenario (the campaign's scenario file)")
                 campaign = Campaign.open(args.directory)
             client = None
             if args.scheduler:

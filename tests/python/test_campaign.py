@@ -26,7 +26,7 @@ def short_scenario() -> dmm.Scenario:
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -246,3 +246,29 @@ def test_a_worker_killed_mid_campaign_loses_no_run(tmp_path, scheduler):
     assert status["planned"] == 8 and status["missing"] == 0, status
     assert status["ok"] + status["failed"] == 8
     assert status["ok"] >= 7, status  # Dask reruns a lost worker's runs elsewhere
+
+
+def test_emulations_need_a_worker_offering_the_emulation_resource(tmp_path, client):
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), mode="emu")
+    with pytest.raises(dmm.CampaignError, match="--resources emulation=1"):
+        campaign.run(client=client, progress=False)  # the module's LocalCluster offers none
+    assert campaign.status()["missing"] == 1  # nothing ran, nothing stored
+    with pytest.raises(ValueError, match="'sim' or 'emu'"):
+        dmm.Campaign(tmp_path / "c", scenario=short_scenario(), mode="ns3")
+
+
+@pytest.mark.full_scenario
+@pytest.mark.skipif(os.geteuid() != 0, reason="emulation makes network namespaces: root only")
+def test_one_directory_holds_a_scenarios_simulations_and_emulations(tmp_path):
+    scenario = dmm.load_scenario(QUICKSTART).with_overrides(
+        {"duration": "3s", "workloads.rpc.stop": "3s", "workloads.bulk.size": "1MB",
+         "topology.links.wan-a.rate": "25Mbps", "events": [], "expect": []})
+    grid = {"nrd.period": ["500ms"]}
+    sim = dmm.Campaign(tmp_path / "c", scenario=scenario, grid=grid, seeds=[1]).run(progress=False)
+    both = dmm.Campaign(tmp_path / "c", scenario=scenario, grid=grid, seeds=[1], mode="emu").run(progress=False)
+    assert len(sim) == 1 and len(both) == 2
+    assert sorted(both["mode"]) == ["emu", "sim"] and set(both["status"]) == {"ok"}, both[["mode", "error"]]
+    emu_run = both[both["mode"] == "emu"].iloc[0]
+    assert (tmp_path / "c" / "runs" / emu_run["run_id"] / "out" / "emu.json").exists()
+    assert emu_run["sessions"] > 0
+    assert "mode" in dmm.Campaign.open(tmp_path / "c").summary().columns
