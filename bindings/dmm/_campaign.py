@@ -120,7 +120,8 @@ class Campaign:
         planned = self._db.execute("SELECT COUNT(*) FROM planned").fetchone()[0]
         ok = self._db.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0]
         failed = self._db.execute("SELECT COUNT(*) FROM runs WHERE status != 'ok'").fetchone()[0]
-        missing = self._db.execute("SELECT COUNT(*) FROM planned WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone()[0]
+        missing = self._db.execute(
+            "SELECT COUNT(*) FROM planned WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone()[0]
         return {"planned": planned, "ok": ok, "failed": failed, "missing": missing}
 
     # --- what there is --------------------------------------------------------------------------------
@@ -331,7 +332,8 @@ class Campaign:
     def _store(self, run_id: str, point: Mapping[str, Any], seed: int, mode: str,
                outcome: Mapping[str, Any]) -> None:
         self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, json.dumps(point, sort_keys=True), seed, mode, outcome["status"], outcome.get("error"),
+                         (run_id, json.dumps(point, sort_keys=True), seed, mode, outcome["status"],
+                          outcome.get("error"),
                           outcome.get("wall_s"), outcome.get("version"),
                           datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                           json.dumps(outcome["figures"]) if outcome.get("figures") is not None else None))

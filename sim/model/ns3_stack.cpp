@@ -57,7 +57,9 @@ Result<ns3::Ptr<ns3::Socket>> Ns3Stack::open_socket(L4Proto proto, std::uint16_t
   const ns3::Ptr<TimeWaitTcpL4Protocol> l4 = time_wait_tcp(params_.node);
   if (tcp && port == 0) {
     if (!l4->bind_ephemeral(*tcp, params_.local)) {
-      Error error = socket->GetErrno() == ns3::Socket::ERROR_ADDRINUSE || socket->GetErrno() == ns3::Socket::ERROR_NOTERROR
+      const bool out_of_ports =
+          socket->GetErrno() == ns3::Socket::ERROR_ADDRINUSE || socket->GetErrno() == ns3::Socket::ERROR_NOTERROR;
+      Error error = out_of_ports
                         ? make_error(EADDRNOTAVAIL, "stack " + params_.info.id + ": no free local port (" +
                                                         std::to_string(l4->connections_in_time_wait()) +
                                                         " connections in TIME_WAIT)")

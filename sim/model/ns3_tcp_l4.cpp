@@ -172,7 +172,9 @@ ns3::IpL4Protocol::RxStatus TimeWaitTcpL4Protocol::Receive(ns3::Ptr<ns3::Packet>
                                                            const ns3::Ipv4Header& header,
                                                            ns3::Ptr<ns3::Ipv4Interface> interface) {
   std::array<std::uint8_t, 4> ports{};  // the TCP header's source and destination ports
-  if (packet->CopyData(ports.data(), ports.size()) != ports.size()) return ns3::TcpL4Protocol::Receive(packet, header, interface);
+  if (packet->CopyData(ports.data(), ports.size()) != ports.size()) {
+    return ns3::TcpL4Protocol::Receive(packet, header, interface);
+  }
   const TcpConnectionKey connection{header.GetDestination().Get(), static_cast<std::uint16_t>(ports[2] << 8 | ports[3]),
                                     header.GetSource().Get(), static_cast<std::uint16_t>(ports[0] << 8 | ports[1])};
   if (!time_wait_.empty() && time_wait_.holds(connection, ns3::PeekPointer(interface->GetDevice()), now())) {

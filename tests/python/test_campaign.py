@@ -128,8 +128,8 @@ def test_summary_gives_means_with_confidence_intervals_across_seeds(tmp_path, cl
     assert row["ci95_high"] - row["mean"] == pytest.approx(half)
     array = campaign.to_xarray("sessions")
     assert dict(array.sizes) == {"nrd.period": 2, "seed": 3}
-    assert float(array.sel({"nrd.period": "1s", "seed": 2})) == float(frame[(frame["nrd.period"] == "1s")
-                                                                             & (frame["seed"] == 2)]["sessions"].iloc[0])
+    one = frame[(frame["nrd.period"] == "1s") & (frame["seed"] == 2)]["sessions"].iloc[0]
+    assert float(array.sel({"nrd.period": "1s", "seed": 2})) == float(one)
     ax = campaign.plot("delivered_mbps", x="nrd.period")
     assert ax.get_xlabel() == "nrd.period"
     with pytest.raises(KeyError, match="colour"):

@@ -62,7 +62,8 @@ protected:
   std::uint64_t client_frames_sent() const { return frames_sent_; }
   void count_client_frames() {
     link1_->device_a()->TraceConnectWithoutContext(
-        "MacTx", ns3::Callback<void, ns3::Ptr<const ns3::Packet>>([this](ns3::Ptr<const ns3::Packet>) { ++frames_sent_; }));
+        "MacTx",
+        ns3::Callback<void, ns3::Ptr<const ns3::Packet>>([this](ns3::Ptr<const ns3::Packet>) { ++frames_sent_; }));
   }
 
   std::uint64_t frames_sent_ = 0;
