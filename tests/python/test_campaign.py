@@ -248,6 +248,7 @@ def test_a_worker_killed_mid_campaign_loses_no_run(tmp_path, scheduler):
     assert status["ok"] >= 7, status  # Dask reruns a lost worker's runs elsewhere
 
 
+@pytest.mark.full_scenario  # no scenario runs, but it needs the Dask cluster, which the sanitizer builds leave out
 def test_emulations_need_a_worker_offering_the_emulation_resource(tmp_path, client):
     campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), mode="emu")
     with pytest.raises(dmm.CampaignError, match="--resources emulation=1"):
