@@ -40,6 +40,7 @@ import pandas as pd
 
 from . import _algorithms
 from ._dmm import __version__
+from ._results import Results
 from ._scenario import Scenario, check_seed, load_scenario, yaml_value
 from ._sweep import run_figures
 from .errors import Error, ScenarioError
@@ -133,10 +134,13 @@ class Campaign:
                 for run_id, point, seed, mode in self._runs if run_id not in done]
         return pd.DataFrame(rows, columns=[*self.grid, "seed", "mode", "run_id"])
 
-    def results(self) -> pd.DataFrame:
+    def results(self, load: bool = False) -> pd.DataFrame:
         """One row per stored run of this campaign directory (also runs of grid points not in this object's
         grid): grid columns, `seed`, `mode`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the
-        run's figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`)."""
+        run's figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`).
+        load: also a last column `results`, each run's `dmm.Results` (None for a failed run), read from its
+        folder — every run's sessions and metrics in memory, so only for campaigns of modest size;
+        `dmm.analysis.compare_runs.from_sweep` takes such a frame."""
         rows = []
         for run_id, point, seed, mode, status, error, wall_s, figures in self._db.execute(
                 "SELECT run_id, point, seed, mode, status, error, wall_s, figures FROM runs ORDER BY rowid"):
@@ -145,8 +149,15 @@ class Campaign:
             row.update(json.loads(figures) if figures else {})
             rows.append(row)
         frame = pd.DataFrame(rows)
+        if load and not frame.empty:
+            frame["results"] = [self.load(run_id) if status == "ok" else None
+                                for run_id, status in zip(frame["run_id"], frame["status"])]
         frame.attrs["grid"] = list(self.grid)
         return frame
+
+    def load(self, run_id: str) -> Results:
+        """One stored run's `dmm.Results` (its sessions, metrics, policies, summary), by its `run_id`."""
+        return Results.read(str(self._run_dir(run_id) / "out"))
 
     def sessions(self) -> pd.DataFrame:
         """Every successful run's sessions.csv in one frame, with the run's grid values and seed first."""
@@ -348,10 +359,10 @@ class Campaign:
 def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, mode: str, directory: str,
              algorithms: Mapping[str, type]) -> dict:
     # Python algorithms the runs name, defined in the caller's process (a notebook too): cloudpickle brought the
-    # classes; register those this worker does not have.
+    # classes, complete. They replace whatever this worker has under the name: a spawned worker may have re-run
+    # the caller's script (`__mp_main__`), and the caller's class is the one asked for.
     for name, cls in algorithms.items():
-        if name not in _algorithms._registry:
-            _algorithms.register_algorithm(cls, name.removeprefix("python:"))
+        _algorithms._registry[name] = cls
     started = time.perf_counter()
     outcome = {"version": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:

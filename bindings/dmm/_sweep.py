@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import traceback
+import warnings
 from typing import Any, Iterable, Mapping, Optional
 
 import pandas as pd
@@ -51,11 +52,16 @@ def sweep(scenario: Scenario, grid: Mapping[str, Iterable[Any]], processes: Opti
     `delivered_mbps`, `share:<stack>` per stack, and `results` (that run's dmm.Results: sessions, metrics,
     policies, events, plots). `dmm.sweep_sessions(frame)` gives every run's sessions in one frame.
 
+    Deprecated: `dmm.Campaign` does this and more — runs stored once and found again, resumable, on Dask (one
+    machine or a cluster), failed runs stored instead of stopping the others, means with confidence intervals.
+
     `median_completion_s` counts every session (dmm.analysis.completion): unfinished ones are censored at their
     age, failed ones never complete (Kaplan–Meier); it is inf when half the sessions never completed — so an
     algorithm cannot look fast by leaving its slow sessions unfinished. Read it with `unfinished_share` and
     `failed_share` beside it. `delivered_mbps` (and its older name `goodput_mbps`) is bytes delivered / duration.
     """
+    warnings.warn("dmm.sweep is deprecated: dmm.Campaign stores each run once, resumes, and runs on Dask "
+                  "(see help(dmm.Campaign))", DeprecationWarning, stacklevel=2)
     keys = list(grid)
     if not keys:
         raise ValueError("the sweep grid is empty: give at least one key with values")

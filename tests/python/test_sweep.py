@@ -90,3 +90,9 @@ def test_bad_grids_are_refused(quickstart):
         dmm.sweep(quickstart, {"nrd.period": "250ms"})
     with pytest.raises(ValueError, match="no values"):
         dmm.sweep(quickstart, {"seed": []})
+
+
+def test_sweep_says_it_is_deprecated_in_favour_of_campaigns(quickstart):
+    with pytest.deprecated_call(match="dmm.Campaign"):
+        with pytest.raises(ValueError, match="empty"):
+            dmm.sweep(quickstart, {})
