@@ -76,6 +76,9 @@ def test_a_run_on_a_worker_matches_the_same_run_here(tmp_path, client):
     ran = campaign.sessions()
     assert len(ran) == len(here.sessions)
     assert list(ran["stack"]) == list(here.sessions["stack"])
+    assert list(ran.columns[:3]) == ["nrd.period", "seed", "mode"]
+    metrics = campaign.metrics()
+    assert len(metrics) == len(here.metrics) and set(metrics["seed"]) == {3}
 
 
 @pytest.mark.full_scenario
