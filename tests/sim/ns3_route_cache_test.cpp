@@ -18,24 +18,20 @@ protected:
   }
 };
 
-TEST_F(Ns3RouteCacheTest, ALinkThatGoesDownAfterUseIsSeenByTheNextConnect) {
-  Server& sink = serve(*server_stack_, 5001, L4Proto::tcp, false);
+TEST_F(Ns3RouteCacheTest, AnswersAreRememberedUntilAnInterfaceChanges) {
+  // (That a link going down after use is seen by the next connect: Ns3StackTest.LinkDownFailsNewConnects...)
+  serve(*server_stack_, 5001, L4Proto::tcp, false);
   Client& first = open(*stack1_, 5001, L4Proto::tcp, 1000);
   run_until(1s);
   ASSERT_TRUE(first.connected);
   EXPECT_GT(routing(client_node_).remembered(), 0u);
   EXPECT_GT(routing(server_node_).remembered(), 0u);  // the server's replies were routed too
-
   link1_->set_up(false);
   EXPECT_EQ(routing(client_node_).remembered(), 0u);
-  expect_unreachable_now(*stack1_, 5001);
-
   link1_->set_up(true);
-  Client& again = open(*stack1_, 5001, L4Proto::tcp, 1000);
+  open(*stack1_, 5001, L4Proto::tcp, 1000);
   run_until(2s);
-  EXPECT_TRUE(again.connected);
-  ASSERT_EQ(sink.sessions.size(), 2u);
-  for (const auto& s : sink.sessions) EXPECT_EQ(s->received, 1000u);
+  EXPECT_GT(routing(client_node_).remembered(), 0u);
 }
 
 }  // namespace
