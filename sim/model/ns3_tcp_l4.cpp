@@ -25,6 +25,7 @@ struct TimeWaitAccess : ns3::TcpSocketBase {
   static constexpr auto endpoint = &TimeWaitAccess::m_endPoint;
   static constexpr auto time_wait_timer = &TimeWaitAccess::m_timewaitEvent;
   static constexpr auto close_and_notify = &TimeWaitAccess::CloseAndNotify;
+  static constexpr auto tcb = &TimeWaitAccess::m_tcb;
 };
 
 TimePoint now() { return TimePoint(ns3::Simulator::Now().GetNanoSeconds()); }
@@ -50,7 +51,8 @@ ns3::TypeId TimeWaitTcpL4Protocol::GetTypeId() {
 bool TimeWaitTcpL4Protocol::bind_ephemeral(ns3::TcpSocketBase& socket, ns3::Ipv4Address local) {
   const TimePoint at = now();
   const int range = last_port_ - first_port_ + 1;
-  if (time_wait_.ports_held(at) >= static_cast<std::size_t>(range)) return false;  // out of ports: say so at once
+  // Every port of the range held in TIME_WAIT: out of ports, said at once instead of after trying them all.
+  if (time_wait_.ports_held_in_range(at) >= static_cast<std::size_t>(range)) return false;
   for (int left = range; left > 0; --left) {
     last_ephemeral_port_ = last_ephemeral_port_ >= last_port_ || last_ephemeral_port_ < first_port_
                                ? first_port_
@@ -145,6 +147,9 @@ void TimeWaitTcpL4Protocol::take_over_time_wait(ns3::TcpSocketBase& socket) {
   ns3::Ipv4EndPoint* endpoint = socket.*TimeWaitAccess::endpoint;
   const ns3::EventId& timer = socket.*TimeWaitAccess::time_wait_timer;
   if (endpoint == nullptr || !timer.IsRunning()) return;
+  // Bytes the application has not read yet: its Close() will answer with a RST and free the endpoint at once
+  // (TcpSocketBase::Close). That needs the endpoint, so such a connection keeps ns-3's own TIME_WAIT.
+  if ((socket.*TimeWaitAccess::tcb)->m_rxBuffer->Size() != 0) return;
   const TcpConnectionKey connection = key_of(*endpoint);
   const TimePoint until = now() + Duration(ns3::Simulator::GetDelayLeft(timer).GetNanoSeconds());
   time_wait_.hold(connection, ns3::PeekPointer(endpoint->GetBoundNetDevice()), until);
@@ -157,6 +162,7 @@ void TimeWaitTcpL4Protocol::set_ephemeral_ports(std::uint16_t first, std::uint16
   first_port_ = std::min(first, last);
   last_port_ = std::max(first, last);
   last_ephemeral_port_ = last_port_;
+  time_wait_.count_ports_between(first_port_, last_port_);
 }
 
 void TimeWaitTcpL4Protocol::DoDispose() {

@@ -25,6 +25,11 @@
 //   connections in TIME_WAIT, which it no longer sees, and its check for an explicit port (Bind with a port) looks
 //   only at endpoints bound to the same interface — which a socket is not yet when it binds. So the protocol
 //   remembers which watched socket has which local port.
+// A connection whose application has not read everything yet keeps ns-3's own TIME_WAIT: closing it then resets
+// it (TcpSocketBase::Close sends a RST and frees the endpoint), which needs the endpoint. One difference remains:
+// aborting a taken-over connection (abort_with_reset, when its stack fails while the application still holds a
+// half-closed connection in TIME_WAIT) sends no RST and its port stays held until the TIME_WAIT ends; ns-3 would
+// send the RST and free the port. The application sees the same callbacks.
 // Every TCP socket of the node must be watched (Ns3Stack and Ns3TcpListener do it): an unwatched socket keeps
 // ns-3's own TIME_WAIT, and its port is unknown to bind_ephemeral.
 #include <cstdint>
@@ -87,7 +92,7 @@ private:
   void forget_closed_sockets();
   void remembered_one_more();
 
-  TimeWaitTable time_wait_;
+  TimeWaitTable time_wait_{kFirstEphemeralPort, kLastEphemeralPort};
   // Watched sockets by the local port they were bound to. Sockets hold their endpoint (and port) until ns-3
   // releases it on any of several paths (close, reset, retries exhausted) that are not all observable, so an
   // entry is checked when its port is looked at and all of them now and then (forget_closed_sockets).

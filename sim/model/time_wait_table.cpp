@@ -13,7 +13,7 @@ std::size_t TcpConnectionKeyHash::operator()(const TcpConnectionKey& c) const no
 void TimeWaitTable::hold(const Connection& c, const void* device, TimePoint until) {
   auto [it, added] = entries_.try_emplace(c, Entry{device, until});
   if (added) {
-    ++ports_[c.local_port];
+    if (++ports_[c.local_port] == 1 && in_range(c.local_port)) ++ports_in_range_;
   } else {
     it->second = Entry{device, until};  // the older record's expiry entry finds a later `until` and is skipped
   }
@@ -42,6 +42,18 @@ std::size_t TimeWaitTable::ports_held(TimePoint now) {
   return ports_.size();
 }
 
+std::size_t TimeWaitTable::ports_held_in_range(TimePoint now) {
+  expire(now);
+  return ports_in_range_;
+}
+
+void TimeWaitTable::count_ports_between(std::uint16_t first, std::uint16_t last) {
+  range_first_ = first;
+  range_last_ = last;
+  ports_in_range_ = 0;
+  for (const auto& [port, connections] : ports_) ports_in_range_ += in_range(port);
+}
+
 void TimeWaitTable::expire(TimePoint now) {
   // A connection leaves TIME_WAIT at `until`: ns-3's timer fires then and a segment at that instant would
   // already find the endpoint gone.
@@ -52,7 +64,10 @@ void TimeWaitTable::expire(TimePoint now) {
     if (it == entries_.end() || it->second.until != e.until) continue;  // held again later: a newer expiry
     entries_.erase(it);
     auto port = ports_.find(e.connection.local_port);
-    if (--port->second == 0) ports_.erase(port);
+    if (--port->second == 0) {
+      if (in_range(port->first)) --ports_in_range_;
+      ports_.erase(port);
+    }
   }
 }
 

@@ -31,6 +31,10 @@ class TimeWaitTable {
 public:
   using Connection = TcpConnectionKey;
 
+  // `first`..`last`: the ephemeral port range whose held ports ports_held_in_range counts.
+  TimeWaitTable(std::uint16_t first = 0, std::uint16_t last = 65535) { count_ports_between(first, last); }
+  void count_ports_between(std::uint16_t first, std::uint16_t last);
+
   // `device` is the interface the connection was bound to (null: any); only compared, never used.
   void hold(const Connection& c, const void* device, TimePoint until);
   // Whether a segment of `c` that arrived on `arrived_on` at `now` meets a connection in TIME_WAIT. A
@@ -42,6 +46,7 @@ public:
   // Connections still in TIME_WAIT at `now`, and the distinct local ports they hold.
   std::size_t size(TimePoint now);
   std::size_t ports_held(TimePoint now);
+  std::size_t ports_held_in_range(TimePoint now);
   // Cheap, for the per-packet path: true when nothing is held (expired records may still count as held).
   bool empty() const { return entries_.empty(); }
 
@@ -56,9 +61,12 @@ private:
     bool operator>(const Expiry& o) const { return until > o.until; }
   };
   void expire(TimePoint now);
+  bool in_range(std::uint16_t port) const { return port >= range_first_ && port <= range_last_; }
 
   std::unordered_map<Connection, Entry, TcpConnectionKeyHash> entries_;
   std::unordered_map<std::uint16_t, std::uint32_t> ports_;  // local port -> connections using it
+  std::uint16_t range_first_ = 0, range_last_ = 65535;
+  std::size_t ports_in_range_ = 0;  // keys of ports_ within [range_first_, range_last_]
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
 };
 

@@ -120,6 +120,7 @@ struct Client final : ConnectionEvents {
   std::unique_ptr<Connection> connection;
   ByteCount to_send = 0;
   bool half_close = true;
+  bool reads = true;  // false: leaves what arrives unread
   ByteCount sent = 0;
   ByteCount received = 0;
   bool connected = false;
@@ -135,6 +136,7 @@ struct Client final : ConnectionEvents {
   }
   void on_writable() override { pump(); }
   void on_readable() override {
+    if (!reads) return;
     std::vector<std::byte> buffer(64 * 1024);
     while (true) {
       auto n = connection->receive(buffer);

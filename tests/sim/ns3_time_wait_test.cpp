@@ -194,5 +194,25 @@ TEST_F(Ns3TimeWaitTest, ClosedSocketsAreForgottenSoNodesDoNotHoldEverySessionsSo
   EXPECT_LE(server_tcp().sockets_remembered(), 2u * 200u + 64u + 1u);  // + the listener
 }
 
+TEST_F(Ns3TimeWaitTest, AConnectionClosedWithUnreadDataResetsAndFreesItsPortAsInNs3) {
+  // ns-3 answers Close() with unread bytes by a RST that frees the endpoint at once, in TIME_WAIT too: such a
+  // connection keeps ns-3's own TIME_WAIT (a taken-over one has no endpoint left to reset).
+  client_tcp().set_ephemeral_ports(40000, 40000);
+  Server& server = serve(*server_stack_, 80, L4Proto::tcp, /*echo=*/true);
+  Client& client = open(*stack1_, 80, L4Proto::tcp, 1000);  // half-closes after its 1000 bytes
+  client.reads = false;
+  at(1s, [&server] { server.sessions.at(0)->connection->close(); });
+  run_until(2s);
+  ASSERT_TRUE(client.peer_closed);
+  EXPECT_EQ(client_tcp().connections_in_time_wait(), 0u);  // in ns-3's TIME_WAIT, not the table
+  count_client_frames();
+  client.connection->close();
+  run_until(2100ms);
+  EXPECT_EQ(client_frames_sent(), 1u);  // the RST
+  Client& next = open(*stack1_, 80, L4Proto::tcp, 1000);  // the one port is free again
+  run_until(3s);
+  EXPECT_TRUE(next.connected);
+}
+
 }  // namespace
 }  // namespace dmm::sim

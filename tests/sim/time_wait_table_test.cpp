@@ -57,6 +57,17 @@ TEST(TimeWaitTable, APortStaysTakenUntilTheLastConnectionOnItEnds) {
   EXPECT_EQ(table.ports_held(20s), 0u);
 }
 
+TEST(TimeWaitTable, OnlyPortsOfTheEphemeralRangeCountAsHeldInIt) {
+  TimeWaitTable table(40000, 40001);
+  table.hold(connection(40000), nullptr, 10s);
+  table.hold({kServer, 80, kClient, 40000}, nullptr, 10s);  // a server's port: not an ephemeral one
+  EXPECT_EQ(table.ports_held(1s), 2u);
+  EXPECT_EQ(table.ports_held_in_range(1s), 1u);
+  table.count_ports_between(80, 80);
+  EXPECT_EQ(table.ports_held_in_range(1s), 1u);
+  EXPECT_EQ(table.ports_held_in_range(10s), 0u);
+}
+
 TEST(TimeWaitTable, HoldingAConnectionAgainRestartsItsTimeWait) {
   TimeWaitTable table;
   table.hold(connection(40000), nullptr, 10s);
