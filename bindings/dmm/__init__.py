@@ -30,7 +30,7 @@ from ._dmm import (BuiltinAlgorithm, Choice, Match, Orchestrator, Policy, Rule, 
 from ._dmm import __version__  # noqa: F401  the project's version; build_info() adds the git commit and ns-3's
 from ._algorithms import (PolicyAlgorithm, algorithms, register_algorithm,  # noqa: F401
                           unregister_algorithm)
-from ._campaign import Campaign, CampaignError  # noqa: F401
+from ._campaign import Campaign, CampaignError, CampaignRunError  # noqa: F401
 from ._compare import compare  # noqa: F401
 from ._results import Results  # noqa: F401
 from ._scenario import Scenario, load_scenario, run_emulation, run_scenario  # noqa: F401

@@ -53,7 +53,12 @@ EMULATION_RESOURCE = "emulation"
 
 
 class CampaignError(Error):
-    """The campaign directory belongs to another study (scenario text, project version) or is unreadable."""
+    """The campaign directory belongs to another study (scenario text, project version) or is unreadable, or
+    another process is running it."""
+
+
+class CampaignRunError(CampaignError):
+    """Some runs could not be carried out by Dask (their worker lost, the scheduler gone): they stay missing."""
 
 
 class Campaign:
@@ -75,11 +80,12 @@ class Campaign:
         self.mode = mode
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.grid = _check_grid(grid or {})
-        self.seeds = [check_seed(s) for s in seeds]
+        self.seeds = list(dict.fromkeys(check_seed(s) for s in seeds))  # a seed given twice is one run
         if not self.seeds:
             raise ValueError("seeds is empty: give at least one seed")
         keys = list(self.grid)
         self._runs = []
+        seen = set()
         for values in itertools.product(*self.grid.values()):
             point = dict(zip(keys, values))
             try:
@@ -88,8 +94,11 @@ class Campaign:
                 err.add_note(f"in the campaign's grid point {_describe(point)}")
                 raise
             for seed in self.seeds:
-                self._runs.append((_run_id(point, seed, mode), point, seed, mode))
-        self._open_store()
+                run_id = _run_id(point, seed, mode)
+                if run_id not in seen:  # a value given twice is one run
+                    seen.add(run_id)
+                    self._runs.append((run_id, point, seed, mode))
+        self._open_store(check_version=True)
 
     @classmethod
     def open(cls, directory: Union[str, os.PathLike]) -> "Campaign":
@@ -97,24 +106,44 @@ class Campaign:
         directory = pathlib.Path(directory)
         try:
             identity = json.loads((directory / "campaign.json").read_text())
-            scenario = Scenario.from_yaml((directory / "scenario.yaml").read_text(), file=identity["scenario_file"])
+            text = (directory / "scenario.yaml").read_text()
             with sqlite3.connect(directory / "index.sqlite") as db:
-                planned = db.execute("SELECT point, seed, mode FROM planned ORDER BY rowid").fetchall()
+                planned = db.execute("SELECT run_id, point, seed, mode FROM planned ORDER BY rowid").fetchall()
+            file = identity["scenario_file"]
         except (OSError, ValueError, KeyError, sqlite3.Error) as err:
             raise CampaignError(f"{directory}: not a campaign directory ({err})") from err
-        scenario = scenario.with_overrides(list(identity.get("scenario_overrides", [])))
         campaign = cls.__new__(cls)
-        modes = list(dict.fromkeys(mode for _, _, mode in planned))
-        campaign.directory, campaign.scenario = directory, scenario
+        campaign.directory = directory
+        # The scenario is loaded when a run needs it: reading results must not need its Python algorithms.
+        campaign._scenario_source = (text, file, tuple(identity.get("scenario_overrides", [])))
+        modes = list(dict.fromkeys(mode for _, _, _, mode in planned))
         campaign.mode = modes[0] if len(modes) == 1 else "mixed"
-        points = [json.loads(point) for point, _, _ in planned]
+        points = [json.loads(point) for _, point, _, _ in planned]
         keys = list(dict.fromkeys(key for point in points for key in point))
-        campaign.grid = {key: list(dict.fromkeys(point.get(key) for point in points)) for key in keys}
-        campaign.seeds = sorted({seed for _, seed, _ in planned})
-        campaign._runs = [(_run_id(point, seed, mode), point, seed, mode)
-                          for point, (_, seed, mode) in zip(points, planned)]
-        campaign._open_store()
+        campaign.grid = {}
+        for key in keys:
+            values = {}
+            for point in points:
+                if key in point:
+                    values.setdefault(yaml_value(point[key]), point[key])
+            campaign.grid[key] = list(values.values())
+        campaign.seeds = sorted({seed for _, _, seed, _ in planned})
+        # The ids as stored: recomputing them from the JSON would differ for dicts whose keys it sorted.
+        campaign._runs = [(run_id, point, seed, mode) for (run_id, _, seed, mode), point in zip(planned, points)]
+        campaign._open_store(check_version=False)
         return campaign
+
+    @property
+    def scenario(self) -> Scenario:
+        if self.__dict__.get("_scenario") is None:
+            text, file, overrides = self._scenario_source
+            self._scenario = Scenario.from_yaml(text, file=file).with_overrides(list(overrides))
+        return self._scenario
+
+    @scenario.setter
+    def scenario(self, value: Scenario) -> None:
+        self._scenario = value
+        self._scenario_source = (value.yaml, value.file, tuple(value.overrides))
 
     def status(self) -> dict[str, int]:
         """How many runs this campaign directory has planned, finished well, failed, and still misses."""
@@ -149,10 +178,13 @@ class Campaign:
             row.update(json.loads(figures) if figures else {})
             rows.append(row)
         frame = pd.DataFrame(rows)
+        point_keys = list(dict.fromkeys(k for row in rows for k in row if k not in ("seed", "mode", "status", "error",
+                                                                                 "wall_s", "run_id")))
         if load and not frame.empty:
             frame["results"] = [self.load(run_id) if status == "ok" else None
                                 for run_id, status in zip(frame["run_id"], frame["status"])]
         frame.attrs["grid"] = list(self.grid)
+        frame.attrs["point_keys"] = [k for k in point_keys if k in _keys_of_points(self._db)]
         return frame
 
     def load(self, run_id: str) -> Results:
@@ -181,10 +213,14 @@ class Campaign:
         """Mean of each figure over the seeds of each group, with a 95 % confidence interval (Student's t; needs two
         runs or more in a group, else the interval is NaN). by: grid keys to group by (default: every grid key, and
         `mode` when both modes are stored);
-        figures: which (default: every numeric figure). Failed runs are left out and counted in `failed_runs`.
-        One row per group and figure: the `by` columns, figure, n, mean, std, ci95_low, ci95_high, failed_runs."""
+        figures: which (default: every numeric figure). Only this object's runs count (other Campaign objects over
+        the directory may have stored runs of other grid points). Failed runs are left out of the statistics and
+        counted in `failed_runs`; a group whose runs all failed has a row with n = 0. A figure that is inf in
+        some run (`median_completion_s` when half of its sessions never completed) has an inf mean and NaN
+        interval: read it with `unfinished_share`. One row per group and figure: the `by` columns, figure, n, mean,
+        std, ci95_low, ci95_high, failed_runs. List and dict grid values are shown as their YAML text."""
         from scipy import stats
-        frame = self.results()
+        frame = self._own_results()
         if frame.empty:
             return pd.DataFrame()
         if by is None:
@@ -194,20 +230,22 @@ class Campaign:
         for key in by:
             if key not in frame.columns:
                 raise KeyError(f"summary(by=...): {key!r} is not a column of the results ({', '.join(frame.columns)})")
+        for key in by:
+            frame[key] = frame[key].map(_hashable)
         ok = frame[frame["status"] == "ok"]
-        numeric = [c for c in ok.columns if c not in (*by, "seed", "mode", "run_id", "wall_s")
+        settings = {*frame.attrs.get("point_keys", ()), *by, "seed", "mode", "run_id", "wall_s"}
+        numeric = [c for c in ok.columns if c not in settings
                    and pd.api.types.is_numeric_dtype(ok[c]) and not pd.api.types.is_bool_dtype(ok[c])]
         figures = numeric if figures is None else list(figures)
         rows = []
-        # One key is given as itself: pandas 1.5 warns that a one-item list will yield 1-tuples one day.
-        groups = ok.groupby(by if len(by) > 1 else by[0], sort=True, dropna=False) if by else [((), ok)]
-        for key, group in groups:
+        # Groups over every run, failed ones too, so that a setting whose runs all failed still has its row. One
+        # key is given as itself: pandas 1.5 warns that a one-item list will yield 1-tuples one day.
+        groups = frame.groupby(by if len(by) > 1 else by[0], sort=True, dropna=False) if by else [((), frame)]
+        for key, everyone in groups:
             key = key if isinstance(key, tuple) else (key,)
-            everyone = frame  # the group's runs, failed ones too
-            for column, value in zip(by, key):
-                everyone = everyone[everyone[column] == value]
+            group = everyone[everyone["status"] == "ok"]
             for figure in figures:
-                values = pd.to_numeric(group[figure], errors="coerce").dropna()
+                values = pd.to_numeric(group[figure], errors="coerce").dropna() if figure in group else pd.Series([])
                 n = len(values)
                 mean = values.mean() if n else float("nan")
                 std = values.std(ddof=1) if n > 1 else float("nan")
@@ -220,12 +258,25 @@ class Campaign:
     def to_xarray(self, figure: str):
         """One figure of every successful run as an xarray.DataArray over the grid keys and the seed (and the mode,
         when both are stored)."""
-        frame = self.results()
-        ok = frame[frame["status"] == "ok"]
+        frame = self._own_results()
+        ok = frame[frame["status"] == "ok"].copy()
         if figure not in ok.columns:
             raise KeyError(f"to_xarray: no figure {figure!r} ({', '.join(ok.columns)})")
         dims = [*self.grid, "seed"] + (["mode"] if ok["mode"].nunique() > 1 else [])
+        for key in self.grid:
+            ok[key] = ok[key].map(_hashable)
         return ok.set_index(dims)[figure].to_xarray()
+
+    def _own_results(self) -> pd.DataFrame:
+        """results() restricted to this object's runs, with the keys of every stored grid point in attrs."""
+        frame = self.results()
+        if frame.empty:
+            return frame
+        keys = frame.attrs.get("point_keys", [])
+        own = {run_id for run_id, *_ in self._runs}
+        frame = frame[frame["run_id"].isin(own)].copy()
+        frame.attrs["point_keys"] = keys
+        return frame
 
     def plot(self, figure: str, x: str, hue: Optional[str] = None, ax=None):
         """`figure` against grid key `x` (one line per value of `hue`), mean over seeds with 95 % intervals."""
@@ -239,24 +290,35 @@ class Campaign:
                         label=f"{hue}={label}" if hue else None)
         ax.set_xlabel(x)
         ax.set_ylabel(f"{figure} (mean, 95 % CI over seeds)")
+        hidden = int((~pd.Series(summary["mean"]).apply(lambda v: pd.notna(v) and abs(v) != float("inf"))).sum())
+        if hidden:
+            ax.set_title(f"{hidden} point(s) not drawn: every run failed, or the figure is infinite", fontsize=9)
         if hue:
             ax.legend()
         return ax
 
     # --- running --------------------------------------------------------------------------------------
 
-    def run(self, client=None, retries: int = 0, progress: bool = True) -> pd.DataFrame:
+    def run(self, client=None, retries: int = 0, progress: bool = True, rerun_failed: bool = False) -> pd.DataFrame:
         """Runs the missing runs on Dask and returns `results()`.
 
         client: a `distributed.Client` (any scheduler: several machines with `dask-scheduler` and `dask-worker`s);
         None starts a LocalCluster for this call: one single-threaded worker process per CPU for simulations, one
-        worker offering the "emulation" resource for emulations. retries: how many
-        times Dask retries a run whose worker died. A run that fails (a dmm error, or its worker lost for good) is
-        stored as failed with its error and does not stop the others. progress: a line on stderr as runs finish.
+        worker offering the "emulation" resource for emulations. retries: how many times Dask retries a run whose
+        worker died. A run that fails (its algorithm raised, the scenario failed) is stored as failed with its
+        error and does not stop the others; rerun_failed=True runs such runs again. A run Dask could not carry out
+        (its worker lost for good, the scheduler gone, a worker that cannot import dmm) is not stored: it stays
+        missing, and run() raises CampaignError after storing every other run. progress: a line on stderr.
+        One process at a time runs a campaign directory: another one's run() raises CampaignError.
         """
-        missing = set(self.missing()["run_id"])
-        todo = [run for run in self._runs if run[0] in missing]
+        if self._stored_version != __version__:
+            raise CampaignError(f"{self.directory} was made by dmm {self._stored_version}; this is {__version__}: "
+                                "its results can be read, but new runs would not be comparable")
+        done = dict(self._db.execute("SELECT run_id, status FROM runs"))
+        todo = [run for run in self._runs
+                if run[0] not in done or (rerun_failed and done[run[0]] != "ok")]
         if todo:
+            lock = _lock(self.directory)
             own = client is None
             cluster = None
             if own:
@@ -272,6 +334,7 @@ class Campaign:
                 if own:
                     client.close()
                     cluster.close()
+                lock.close()
         return self.results()
 
     def _run_on(self, client, todo, retries: int, progress: bool) -> None:
@@ -289,38 +352,42 @@ class Campaign:
             directory = self._run_dir(run_id)
             directory.mkdir(parents=True, exist_ok=True)
             (directory / "params.json").write_text(
-                json.dumps({"point": point, "seed": seed, "mode": mode}, indent=2) + "\n")
-            future = client.submit(_run_one, self.scenario, point, seed, mode, str(directory), algorithms,
+                json.dumps({"point": json.loads(_point_json(point)), "seed": seed, "mode": mode}, indent=2) + "\n")
+            future = client.submit(_run_one, self._scenario_source, point, seed, mode, str(directory), algorithms,
                                    key=f"dmm-run-{run_id}", retries=retries, pure=False,
                                    resources={EMULATION_RESOURCE: 1} if mode == "emu" else None)
             futures[future] = (run_id, point, seed, mode)
         finished = failed = 0
+        not_run = []
         for future in as_completed(futures):
             run_id, point, seed, mode = futures[future]
             try:
                 outcome = future.result()
-            except Exception as err:  # the worker died (KilledWorker) or Dask could not run the task
-                outcome = {"status": "failed", "error": f"{type(err).__name__}: {err}", "wall_s": None,
-                           "figures": None, "version": None}
-                _write_meta(self._run_dir(run_id), outcome)
+            except Exception as err:  # Dask could not carry the run out (KilledWorker, CancelledError, ...)
+                not_run.append(f"{_describe(point)}, seed {seed}: {type(err).__name__}: {err}")
+                continue
             self._store(run_id, point, seed, mode, outcome)
             finished += 1
             failed += outcome["status"] != "ok"
             if progress:
                 print(f"\rcampaign {self.directory.name}: {finished}/{len(futures)} runs done, {failed} failed",
-                      end="" if finished < len(futures) else "\n", file=sys.stderr, flush=True)
+                      end="" if finished + len(not_run) < len(futures) else "\n", file=sys.stderr, flush=True)
+        if not_run:
+            raise CampaignRunError(f"{len(not_run)} of {len(futures)} runs could not be carried out and stay missing "
+                                f"(run() again once the cluster is right); first: {not_run[0]}")
 
     # --- the store ------------------------------------------------------------------------------------
 
     def _run_dir(self, run_id: str) -> pathlib.Path:
         return self.directory / "runs" / run_id
 
-    def _open_store(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def _open_store(self, check_version: bool) -> None:
+        # Points as JSON first: a value the index cannot hold fails here, before the directory exists.
+        planned = [(run_id, _point_json(point), seed, mode) for run_id, point, seed, mode in self._runs]
+        text, file, overrides = self._scenario_source
         # The scenario is its text and the --set edits it carries (the grid's come on top, per run).
-        what = "\n".join([self.scenario.yaml, *self.scenario.overrides])
-        identity = {"format": FORMAT, "scenario_file": self.scenario.file,
-                    "scenario_overrides": list(self.scenario.overrides),
+        what = "\n".join([text, *overrides])
+        identity = {"format": FORMAT, "scenario_file": file, "scenario_overrides": list(overrides),
                     "scenario_sha256": hashlib.sha256(what.encode("utf-8")).hexdigest(), "dmm_version": __version__}
         marker = self.directory / "campaign.json"
         if marker.exists():
@@ -328,14 +395,18 @@ class Campaign:
                 stored = json.loads(marker.read_text())
             except (OSError, ValueError) as err:
                 raise CampaignError(f"{marker}: unreadable ({err})") from err
-            for key in ("format", "scenario_sha256", "dmm_version"):
+            # Reading a campaign made by another version is fine; adding runs of this version to it is not.
+            self._stored_version = stored.get("dmm_version")
+            for key in ("format", "scenario_sha256", "dmm_version") if check_version else ("format",):
                 if stored.get(key) != identity[key]:
                     raise CampaignError(
                         f"{self.directory} holds a campaign with another {key} ({stored.get(key)!r}, this one is "
                         f"{identity[key]!r}): its runs would not be comparable. Use another directory.")
         else:
+            self.directory.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps(identity, indent=2) + "\n")
-            (self.directory / "scenario.yaml").write_text(self.scenario.yaml)
+            (self.directory / "scenario.yaml").write_text(text)
+            self._stored_version = __version__
         self._db = sqlite3.connect(self.directory / "index.sqlite", isolation_level=None)
         self._db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, point TEXT NOT NULL, "
                          "seed INTEGER NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL, error TEXT, wall_s REAL, "
@@ -345,15 +416,13 @@ class Campaign:
                          "seed INTEGER NOT NULL, mode TEXT NOT NULL)")
         # One transaction: each statement on its own would be one disk sync, and 100,000 runs took 97 s to plan.
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR IGNORE INTO planned VALUES (?, ?, ?, ?)",
-                             [(run_id, json.dumps(point, sort_keys=True), seed, mode)
-                              for run_id, point, seed, mode in self._runs])
+        self._db.executemany("INSERT OR IGNORE INTO planned VALUES (?, ?, ?, ?)", planned)
         self._db.execute("COMMIT")
 
     def _store(self, run_id: str, point: Mapping[str, Any], seed: int, mode: str,
                outcome: Mapping[str, Any]) -> None:
         self._db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (run_id, json.dumps(point, sort_keys=True), seed, mode, outcome["status"],
+                         (run_id, _point_json(point), seed, mode, outcome["status"],
                           outcome.get("error"),
                           outcome.get("wall_s"), outcome.get("version"),
                           datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -366,7 +435,7 @@ class Campaign:
 
 # --- on the workers ---------------------------------------------------------------------------------------
 
-def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, mode: str, directory: str,
+def _run_one(scenario_source: tuple, point: Mapping[str, Any], seed: int, mode: str, directory: str,
              algorithms: Mapping[str, type]) -> dict:
     # Python algorithms the runs name, defined in the caller's process (a notebook too): cloudpickle brought the
     # classes, complete. They replace whatever this worker has under the name: a spawned worker may have re-run
@@ -376,6 +445,9 @@ def _run_one(scenario: Scenario, point: Mapping[str, Any], seed: int, mode: str,
     started = time.perf_counter()
     outcome = {"version": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
+        # Loaded here, not sent as a Scenario: loading checks the algorithm it names, registered just above.
+        text, file, overrides = scenario_source
+        scenario = Scenario.from_yaml(text, file=file).with_overrides(list(overrides))
         run = scenario.emulate if mode == "emu" else scenario.run
         results = run(seed=seed, overrides=dict(point), out=os.path.join(directory, "out"))
         outcome.update(status="ok", error=None, figures=run_figures(results))
@@ -410,6 +482,59 @@ def _check_grid(grid: Mapping[str, Iterable[Any]]) -> dict[str, list]:
     return checked
 
 
+def _lock(directory: pathlib.Path):
+    """Holds the campaign directory for this process' run() (an exclusive flock on run.lock), or raises."""
+    import fcntl
+    handle = open(directory / "run.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise CampaignError(f"{directory}: another process is running this campaign; wait for it, or use "
+                            "status()/results() to watch it") from None
+    return handle
+
+
+def _point_json(point: Mapping[str, Any]) -> str:
+    """A grid point as the index stores it. numpy numbers become Python's; anything else JSON cannot hold is
+    refused, naming the key."""
+    def plain(value):
+        if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+            try:
+                return value.item()  # numpy scalars
+            except (TypeError, ValueError):
+                pass
+        return value
+    converted = {key: plain(value) for key, value in point.items()}
+    try:
+        return json.dumps(converted, sort_keys=True)
+    except (TypeError, ValueError) as err:
+        key = next((k for k, v in converted.items() if not _json_ok(v)), "?")
+        raise TypeError(f"grid[{key!r}]: {converted.get(key)!r} cannot be stored in the campaign's index ({err}); "
+                        "give numbers, strings, lists or dicts") from None
+
+
+def _json_ok(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _keys_of_points(db: sqlite3.Connection) -> set[str]:
+    """Every grid key of any run stored in the index: settings, not figures."""
+    keys: set[str] = set()
+    for (point,) in db.execute("SELECT DISTINCT point FROM runs"):
+        keys.update(json.loads(point))
+    return keys
+
+
+def _hashable(value):
+    """A grid value to group or index by: itself, or its YAML text when it is a list or a dict."""
+    return yaml_value(value) if isinstance(value, (list, dict)) else value
+
+
 def _run_id(point: Mapping[str, Any], seed: int, mode: str) -> str:
     text = json.dumps({"point": {k: yaml_value(v) for k, v in sorted(point.items())}, "seed": seed, "mode": mode},
                       sort_keys=True)
@@ -417,7 +542,7 @@ def _run_id(point: Mapping[str, Any], seed: int, mode: str) -> str:
 
 
 def _algorithms_used(scenario: Scenario, points: Iterable[Mapping[str, Any]]) -> dict[str, type]:
-    texts = [scenario.yaml] + [yaml_value(v) for point in points for v in point.values()]
+    texts = [scenario.yaml, *scenario.overrides] + [yaml_value(v) for point in points for v in point.values()]
     return {name: cls for name, cls in _algorithms._registry.items() if any(name in text for text in texts)}
 
 
@@ -425,4 +550,4 @@ def _describe(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={yaml_value(value)}" for key, value in point.items()) or "(no grid keys)"
 
 
-__all__ = ["Campaign", "CampaignError"]
+__all__ = ["Campaign", "CampaignError", "CampaignRunError"]

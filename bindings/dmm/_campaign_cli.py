@@ -18,20 +18,24 @@ import sys
 
 import pandas as pd
 
-from ._campaign import Campaign, CampaignError
+from ._campaign import Campaign, CampaignError, CampaignRunError
 from .errors import Error, ScenarioError
 
 
 def _seeds(text: str) -> list[int]:
     try:
         if "," in text:
-            return [int(s) for s in text.split(",")]
-        if "-" in text:
+            seeds = [int(s) for s in text.split(",")]
+        elif "-" in text:
             first, last = (int(s) for s in text.split("-", 1))
-            return list(range(first, last + 1))
-        return list(range(1, int(text) + 1))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = list(range(1, int(text) + 1))
+        if seeds:
+            return seeds
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds {text!r}: give a count (5), a list (1,2,7) or a range (3-9)")
+    raise argparse.ArgumentTypeError(f"--seeds {text!r} names no seed")
 
 
 def _grid(items: list[str]) -> dict[str, list[str]]:
@@ -57,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="sim: dmm-sim; emu: dmm-emu on real stacks (root; workers with --resources emulation=1)")
     run.add_argument("--scheduler", help="a Dask scheduler's address (default: a LocalCluster of this machine)")
     run.add_argument("--retries", type=int, default=0, help="retries of a run whose worker died")
+    run.add_argument("--rerun-failed", action="store_true", help="run the runs stored as failed again")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     status = sub.add_parser("status", help="planned, finished, failed and missing runs")
     status.add_argument("directory")
@@ -79,7 +84,7 @@ def main(argv: list[str]) -> int:
                 campaign = Campaign(args.directory, scenario=args.scenario, grid=_grid(args.grid),
                                     seeds=args.seeds or [1], mode=args.mode)
             else:
-                if args.grid or args.seeds or args.mode != "sim":
+                if args.grid or args.seeds is not None or args.mode != "sim":
                     parser.error("--grid, --seeds and --mode need --scenario (the campaign's scenario file)")
                 campaign = Campaign.open(args.directory)
             client = None
@@ -87,14 +92,15 @@ def main(argv: list[str]) -> int:
                 from distributed import Client
                 client = Client(args.scheduler)
             try:
-                frame = campaign.run(client=client, retries=args.retries, progress=not args.quiet)
+                frame = campaign.run(client=client, retries=args.retries, progress=not args.quiet,
+                                     rerun_failed=args.rerun_failed)
             finally:
                 if client is not None:
                     client.close()
             status = campaign.status()
             print(f"{args.directory}: {status['ok']} ok, {status['failed']} failed, {status['missing']} missing "
                   f"of {status['planned']} planned")
-            return 1 if (frame["status"] != "ok").any() else 0
+            return 1 if not frame.empty and (frame["status"] != "ok").any() else 0
         campaign = Campaign.open(args.directory)
         if args.command == "status":
             status = campaign.status()
@@ -107,6 +113,9 @@ def main(argv: list[str]) -> int:
             with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
                 print(frame.to_csv(index=False), end="")
         return 0
+    except CampaignRunError as err:
+        print(f"dmm-campaign: {err}", file=sys.stderr)
+        return 3
     except (ScenarioError, CampaignError, ValueError, TypeError, KeyError, argparse.ArgumentTypeError) as err:
         print(f"dmm-campaign: {err}", file=sys.stderr)
         return 2

@@ -294,3 +294,88 @@ def test_one_directory_holds_a_scenarios_simulations_and_emulations(tmp_path):
     assert (tmp_path / "c" / "runs" / emu_run["run_id"] / "out" / "emu.json").exists()
     assert emu_run["sessions"] > 0
     assert "mode" in dmm.Campaign.open(tmp_path / "c").summary().columns
+
+
+@pytest.mark.full_scenario
+def test_a_scenario_that_names_a_python_algorithm_itself_runs_on_the_workers(tmp_path, client):
+    class SlowFirst(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            return current.reorder(lambda stack: stack != "slow")
+
+    scenario = short_scenario().with_overrides({"nrd.algorithm": "python:SlowFirst", "nrd.params": {}})
+    frame = dmm.Campaign(tmp_path / "c", scenario=scenario, seeds=[1, 2]).run(client=client, progress=False)
+    assert set(frame["status"]) == {"ok"}, frame["error"].tolist()
+    assert (frame["share:slow"] > 0.5).all()
+
+
+@pytest.mark.full_scenario
+def test_dict_and_numpy_grid_values_are_stored_reopened_and_summarised(tmp_path, client):
+    import numpy as np
+    grid = {"nrd.params": [{"hysteresis": 0.1}, {"hysteresis": 0.3}], "nrd.algorithm": ["min-rtt"],
+            "nrd.sync_delay": ["5ms"], "topology.links.wan-a.queue": [np.int64(50)]}
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid=grid, seeds=[1, 2])
+    campaign.run(client=client, progress=False)
+    reopened = dmm.Campaign.open(tmp_path / "c")
+    assert reopened.status() == {"planned": 4, "ok": 4, "failed": 0, "missing": 0}
+    assert reopened.missing().empty  # the stored ids, not ids recomputed from sorted JSON
+    summary = reopened.summary(by=["nrd.params"], figures=["sessions"])
+    assert len(summary) == 2 and set(summary["n"]) == {2}
+    assert "topology.links.wan-a.queue" not in set(reopened.summary(by=["nrd.params"])["figure"])  # a setting, not a figure
+    assert dict(reopened.to_xarray("sessions").sizes)["seed"] == 2
+
+
+@pytest.mark.full_scenario
+def test_summary_keeps_failed_settings_and_only_this_objects_runs(tmp_path, client):
+    class Broken(dmm.PolicyAlgorithm):
+        def decide(self, estimates, current):
+            raise RuntimeError("broken on purpose")
+
+    grid = {"nrd.algorithm": ["min-rtt", "python:Broken"], "nrd.params": [{}]}
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid=grid, seeds=[1, 2])
+    campaign.run(client=client, progress=False)
+    other = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["2s"]}, seeds=[1])
+    other.run(client=client, progress=False)
+    summary = campaign.summary(by=["nrd.algorithm"], figures=["sessions"]).set_index("nrd.algorithm")
+    assert summary.loc["python:Broken", "n"] == 0 and summary.loc["python:Broken", "failed_runs"] == 2
+    assert summary.loc["min-rtt", "n"] == 2  # not the other object's nrd.period run
+    # A failed run is stored; rerun_failed runs it again.
+    before = campaign.results().set_index("run_id")["status"]
+    again = campaign.run(client=client, progress=False, rerun_failed=True).set_index("run_id")
+    assert (again.loc[before.index, "status"] == before).all()
+
+
+def test_reading_needs_neither_the_version_nor_the_algorithms_running_does(tmp_path):
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario())
+    marker = tmp_path / "c" / "campaign.json"
+    identity = json.loads(marker.read_text())
+    identity["dmm_version"] = "0.0.1"
+    marker.write_text(json.dumps(identity))
+    old = dmm.Campaign.open(tmp_path / "c")
+    assert old.status()["planned"] == 1 and old.results().empty
+    with pytest.raises(dmm.CampaignError, match="made by dmm 0.0.1"):
+        old.run(progress=False)
+    with pytest.raises(dmm.CampaignError, match="dmm_version"):
+        dmm.Campaign(tmp_path / "c", scenario=short_scenario())
+    del campaign
+
+
+def test_one_process_at_a_time_runs_a_directory(tmp_path):
+    from dmm import _campaign
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario())
+    held = _campaign._lock(tmp_path / "c")
+    try:
+        with pytest.raises(dmm.CampaignError, match="another process is running"):
+            campaign.run(progress=False)
+    finally:
+        held.close()
+
+
+def test_the_command_line_refuses_an_empty_seed_range(tmp_path):
+    import subprocess
+    from conftest import ROOT
+    tool = os.environ.get("DMM_CAMPAIGN") or os.path.join(ROOT, "build", "bin", "dmm-campaign")
+    for seeds in ("5-3", "0", "x"):
+        done = subprocess.run([tool, "run", str(tmp_path / "c"), "--scenario", QUICKSTART, "--seeds", seeds],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "--seeds" in done.stderr, (seeds, done.stderr)
+    assert not (tmp_path / "c").exists()
