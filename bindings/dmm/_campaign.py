@@ -171,20 +171,21 @@ class Campaign:
         folder — every run's sessions and metrics in memory, so only for campaigns of modest size;
         `dmm.analysis.compare_runs.from_sweep` takes such a frame."""
         rows = []
+        point_keys: dict[str, None] = {}  # every grid key of a stored run: settings, not figures
         for run_id, point, seed, mode, status, error, wall_s, figures in self._db.execute(
                 "SELECT run_id, point, seed, mode, status, error, wall_s, figures FROM runs ORDER BY rowid"):
-            row = {**json.loads(point), "seed": seed, "mode": mode, "status": status, "error": error,
-                   "wall_s": wall_s, "run_id": run_id}
+            settings = json.loads(point)
+            point_keys.update(dict.fromkeys(settings))
+            row = {**settings, "seed": seed, "mode": mode, "status": status, "error": error, "wall_s": wall_s,
+                   "run_id": run_id}
             row.update(json.loads(figures) if figures else {})
             rows.append(row)
         frame = pd.DataFrame(rows)
-        point_keys = list(dict.fromkeys(k for row in rows for k in row if k not in ("seed", "mode", "status", "error",
-                                                                                 "wall_s", "run_id")))
         if load and not frame.empty:
             frame["results"] = [self.load(run_id) if status == "ok" else None
                                 for run_id, status in zip(frame["run_id"], frame["status"])]
         frame.attrs["grid"] = list(self.grid)
-        frame.attrs["point_keys"] = [k for k in point_keys if k in _keys_of_points(self._db)]
+        frame.attrs["point_keys"] = list(point_keys)
         return frame
 
     def load(self, run_id: str) -> Results:
@@ -520,14 +521,6 @@ def _json_ok(value) -> bool:
         return True
     except (TypeError, ValueError):
         return False
-
-
-def _keys_of_points(db: sqlite3.Connection) -> set[str]:
-    """Every grid key of any run stored in the index: settings, not figures."""
-    keys: set[str] = set()
-    for (point,) in db.execute("SELECT DISTINCT point FROM runs"):
-        keys.update(json.loads(point))
-    return keys
 
 
 def _hashable(value):

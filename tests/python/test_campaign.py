@@ -25,7 +25,7 @@ def short_scenario() -> dmm.Scenario:
 
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed")
+    import distributed  # setup.sh installs it: missing, the tests fail rather than skip
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     with distributed.Client(cluster) as c:
         yield c
