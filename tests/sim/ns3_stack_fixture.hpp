@@ -199,7 +199,8 @@ protected:
 
   std::unique_ptr<Ns3Stack> client_stack(const std::string& name, const Ns3Link& link,
                                          std::string variant = "cubic", Duration processing = 0ns,
-                                         const std::string& kind = "ns3") {
+                                         const std::string& kind = "ns3",
+                                         std::optional<Duration> time_wait = std::nullopt) {
     const ns3::Ipv4Address server_side = link.address_b();
     Ns3StackParams p = stack_params(name, client_node_);
     p.info.kind = kind;
@@ -211,6 +212,7 @@ protected:
     };
     p.tcp_variant = std::move(variant);
     p.processing_delay = processing;
+    p.time_wait = time_wait;
     return make_stack(std::move(p));
   }
 

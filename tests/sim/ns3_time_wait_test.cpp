@@ -20,16 +20,7 @@ protected:
 
   // A stack on link 1 whose connections stay `time_wait` in TIME_WAIT.
   std::unique_ptr<Ns3Stack> stack_with_time_wait(Duration time_wait) {
-    const ns3::Ipv4Address server_side = link1_->address_b();
-    Ns3StackParams p = stack_params("tw", client_node_);
-    p.device = link1_->device_a();
-    p.local = link1_->address_a();
-    p.resolve = [server_side](const IpAddress& dst) -> std::optional<ns3::Ipv4Address> {
-      if (dst == kServer) return server_side;
-      return std::nullopt;
-    };
-    p.time_wait = time_wait;
-    return make_stack(std::move(p));
+    return client_stack("tw", *link1_, "cubic", 0ns, "ns3", time_wait);
   }
 
   // One request of 1000 bytes; the client half-closes after it and the server closes at `server_closes_at`, so
