@@ -19,7 +19,7 @@ PACKAGES=(
   # Python bindings and analysis
   pybind11-dev python3-pybind11 python3-matplotlib python3-numpy python3-pandas
   # campaigns: Dask's distributed scheduler (LocalCluster, dask-scheduler, dask-worker) and xarray
-  python3-distributed python3-xarray python3-scipy
+  python3-distributed python3-xarray python3-scipy python3-tqdm
   # their tests: pytest, and Jupyter to execute the notebook headless (nbconvert + the python3 kernel)
   python3-pytest jupyter-core jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel
   # real hosts: namespaces, shaping, test peers

@@ -55,7 +55,7 @@ class PolicyAlgorithm:
         # A class whose module is `types` is a skeleton cloudpickle is rebuilding on a Dask worker (types.new_class
         # runs the class statement's machinery before the body arrives): registering it would replace the real
         # class with one without decide(), and cloudpickle may then keep the real class and drop the skeleton. The
-        # campaign registers the rebuilt class itself (dmm._campaign._run_one).
+        # campaign registers the rebuilt class itself (dmm._campaign_worker.run_one).
         if register and cls.__module__ != "types":
             register_algorithm(cls)
 

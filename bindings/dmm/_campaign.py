@@ -28,21 +28,17 @@ import itertools
 import json
 import os
 import pathlib
-import platform
-import socket
 import sqlite3
 import sys
-import time
-import traceback
 from typing import Any, Iterable, Mapping, Optional, Union
 
 import pandas as pd
 
 from . import _algorithms
+from ._campaign_worker import STDERR_FILE, STDOUT_FILE, run_one
 from ._dmm import __version__
 from ._results import Results
 from ._scenario import Scenario, check_seed, load_scenario, yaml_value
-from ._sweep import run_figures
 from .errors import Error, ScenarioError
 
 FORMAT = 1
@@ -192,6 +188,15 @@ class Campaign:
         """One stored run's `dmm.Results` (its sessions, metrics, policies, summary), by its `run_id`."""
         return Results.read(str(self._run_dir(run_id) / "out"))
 
+    def output(self, run_id: str) -> dict[str, str]:
+        """What a stored run wrote while it ran — the simulator's or dmm-emu's messages, a Python algorithm's
+        print()s — as {"stdout": text, "stderr": text} (kept in runs/<id>/stdout.txt and stderr.txt)."""
+        folder = self._run_dir(run_id)
+        if not (folder / "meta.json").exists():
+            raise KeyError(f"output({run_id!r}): no stored run has this id in {self.directory}")
+        return {name: (folder / file).read_text(errors="replace") if (folder / file).exists() else ""
+                for name, file in (("stdout", STDOUT_FILE), ("stderr", STDERR_FILE))}
+
     def sessions(self) -> pd.DataFrame:
         """Every successful run's sessions.csv in one frame, with the run's grid values, seed and mode first."""
         return self._across_runs("sessions.csv")
@@ -298,6 +303,36 @@ class Campaign:
             ax.legend()
         return ax
 
+    def compare(self, tolerances=None) -> pd.DataFrame:
+        """Each simulation against the emulation of the same grid point and seed, as `dmm-compare SIM_DIR EMU_DIR`
+        judges them — for every pair of runs of this directory that both finished well (the two modes' runs come
+        from two Campaign objects over it, or `dmm-campaign run --mode`). One row per pair: the grid columns,
+        `seed`, `verdict` ("agree", "diverge", "invalid emulation"), `agrees`, `judged` (figures compared),
+        `diverging` (the labels of those that part, "; "-joined), `sim_run`, `emu_run`, and `comparison`: the
+        `dmm.analysis.compare.Comparison` (its report(), table(), plot(dir)). tolerances: as `dmm.compare`'s.
+        Raises CampaignError when no grid point and seed has both."""
+        from .analysis import compare as comparing
+        ok: dict[tuple, dict[str, str]] = {}
+        points: dict[str, dict] = {}
+        for run_id, point, seed, mode in self._db.execute(
+                "SELECT run_id, point, seed, mode FROM runs WHERE status = 'ok' ORDER BY rowid"):
+            ok.setdefault((point, seed), {})[mode] = run_id
+            points[point] = json.loads(point)
+        pairs = [(key, runs) for key, runs in ok.items() if "sim" in runs and "emu" in runs]
+        if not pairs:
+            counts = {mode: sum(mode in runs for runs in ok.values()) for mode in _MODES}
+            raise CampaignError(f"{self.directory}: no grid point and seed has both a simulation and an emulation "
+                                f"that finished well ({counts['sim']} simulations, {counts['emu']} emulations): "
+                                "run the same grid and seeds with mode='emu' (dmm-campaign run --mode emu)")
+        rows = []
+        for (point, seed), runs in pairs:
+            result = comparing.compare(str(self._run_dir(runs["sim"]) / "out"),
+                                       [str(self._run_dir(runs["emu"]) / "out")], tolerances)
+            rows.append({**points[point], "seed": seed, "verdict": result.verdict, "agrees": result.agrees,
+                         "judged": len(result.figures), "diverging": "; ".join(f.label for f in result.diverging),
+                         "sim_run": runs["sim"], "emu_run": runs["emu"], "comparison": result})
+        return pd.DataFrame(rows)
+
     # --- running --------------------------------------------------------------------------------------
 
     def run(self, client=None, retries: int = 0, progress: bool = True, rerun_failed: bool = False) -> pd.DataFrame:
@@ -309,7 +344,8 @@ class Campaign:
         worker died. A run that fails (its algorithm raised, the scenario failed) is stored as failed with its
         error and does not stop the others; rerun_failed=True runs such runs again. A run Dask could not carry out
         (its worker lost for good, the scheduler gone, a worker that cannot import dmm) is not stored: it stays
-        missing, and run() raises CampaignError after storing every other run. progress: a line on stderr.
+        missing, and run() raises CampaignError after storing every other run. progress: a bar on stderr (tqdm; in
+        Jupyter too), runs done and failed. Each run's output is in its folder (`output(run_id)`).
         One process at a time runs a campaign directory: another one's run() raises CampaignError.
         """
         if self._stored_version != __version__:
@@ -354,25 +390,30 @@ class Campaign:
             directory.mkdir(parents=True, exist_ok=True)
             (directory / "params.json").write_text(
                 json.dumps({"point": json.loads(_point_json(point)), "seed": seed, "mode": mode}, indent=2) + "\n")
-            future = client.submit(_run_one, self._scenario_source, point, seed, mode, str(directory), algorithms,
+            future = client.submit(run_one, self._scenario_source, point, seed, mode, str(directory), algorithms,
                                    key=f"dmm-run-{run_id}", retries=retries, pure=False,
                                    resources={EMULATION_RESOURCE: 1} if mode == "emu" else None)
             futures[future] = (run_id, point, seed, mode)
-        finished = failed = 0
+        bar = _progress_bar(len(futures), self.directory.name) if progress else None
+        failed = 0
         not_run = []
-        for future in as_completed(futures):
-            run_id, point, seed, mode = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as err:  # Dask could not carry the run out (KilledWorker, CancelledError, ...)
-                not_run.append(f"{_describe(point)}, seed {seed}: {type(err).__name__}: {err}")
-                continue
-            self._store(run_id, point, seed, mode, outcome)
-            finished += 1
-            failed += outcome["status"] != "ok"
-            if progress:
-                print(f"\rcampaign {self.directory.name}: {finished}/{len(futures)} runs done, {failed} failed",
-                      end="" if finished + len(not_run) < len(futures) else "\n", file=sys.stderr, flush=True)
+        try:
+            for future in as_completed(futures):
+                run_id, point, seed, mode = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as err:  # Dask could not carry the run out (KilledWorker, CancelledError, ...)
+                    not_run.append(f"{_describe(point)}, seed {seed}: {type(err).__name__}: {err}")
+                else:
+                    self._store(run_id, point, seed, mode, outcome)
+                    failed += outcome["status"] != "ok"
+                if bar is not None:
+                    bar.set_postfix_str(f"{failed} failed" + (f", {len(not_run)} not run" if not_run else ""),
+                                        refresh=False)
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
         if not_run:
             raise CampaignRunError(f"{len(not_run)} of {len(futures)} runs could not be carried out and stay missing "
                                 f"(run() again once the cluster is right); first: {not_run[0]}")
@@ -432,39 +473,6 @@ class Campaign:
     def __repr__(self) -> str:
         return (f"dmm.Campaign({str(self.directory)!r}, {len(self._runs)} runs of {self.scenario.file!r}, "
                 f"{len(self.missing())} missing)")
-
-
-# --- on the workers ---------------------------------------------------------------------------------------
-
-def _run_one(scenario_source: tuple, point: Mapping[str, Any], seed: int, mode: str, directory: str,
-             algorithms: Mapping[str, type]) -> dict:
-    # Python algorithms the runs name, defined in the caller's process (a notebook too): cloudpickle brought the
-    # classes, complete. They replace whatever this worker has under the name: a spawned worker may have re-run
-    # the caller's script (`__mp_main__`), and the caller's class is the one asked for.
-    for name, cls in algorithms.items():
-        _algorithms._registry[name] = cls
-    started = time.perf_counter()
-    outcome = {"version": __version__, "worker": f"{socket.gethostname()}:{os.getpid()}"}
-    try:
-        # Loaded here, not sent as a Scenario: loading checks the algorithm it names, registered just above.
-        text, file, overrides = scenario_source
-        scenario = Scenario.from_yaml(text, file=file).with_overrides(list(overrides))
-        run = scenario.emulate if mode == "emu" else scenario.run
-        results = run(seed=seed, overrides=dict(point), out=os.path.join(directory, "out"))
-        outcome.update(status="ok", error=None, figures=run_figures(results))
-    except Error as err:
-        cause = err.__cause__
-        detail = "".join(traceback.format_exception(cause)) if cause is not None else ""
-        outcome.update(status="failed", error=f"{type(err).__name__}: {err}", figures=None, traceback=detail)
-    outcome["wall_s"] = time.perf_counter() - started
-    _write_meta(pathlib.Path(directory), outcome)
-    return outcome
-
-
-def _write_meta(directory: pathlib.Path, outcome: Mapping[str, Any]) -> None:
-    meta = {k: v for k, v in outcome.items() if k != "figures"}
-    meta["python"] = platform.python_version()
-    (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -537,6 +545,15 @@ def _run_id(point: Mapping[str, Any], seed: int, mode: str) -> str:
 def _algorithms_used(scenario: Scenario, points: Iterable[Mapping[str, Any]]) -> dict[str, type]:
     texts = [scenario.yaml, *scenario.overrides] + [yaml_value(v) for point in points for v in point.values()]
     return {name: cls for name, cls in _algorithms._registry.items() if any(name in text for text in texts)}
+
+
+def _progress_bar(total: int, name: str):
+    """tqdm's bar on stderr: redrawn in place on a terminal and in Jupyter (whose output shows carriage returns
+    the same way); elsewhere (a CI log, a file) a line every 30 s and the last one, not one per run."""
+    from tqdm import tqdm
+    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    return tqdm(total=total, desc=f"campaign {name}", unit="run", file=sys.stderr,
+                mininterval=0.2 if interactive else 30.0, dynamic_ncols=interactive)
 
 
 def _describe(point: Mapping[str, Any]) -> str:

@@ -4,11 +4,15 @@
                  [--scheduler tcp://HOST:8786] [--retries N] [--quiet]
     dmm-campaign status DIR
     dmm-campaign results DIR [--csv FILE] [--summary KEY[,KEY...]]
+    dmm-campaign compare DIR [--tolerance KEY=VALUE ...] [--csv FILE]
 
 `run` plans the grid's runs (every KEY=value combination, each with every seed) in DIR and runs the ones not
 stored yet: on this machine (a Dask LocalCluster) or on the Dask scheduler given. Without --scenario, DIR must be
 a campaign already: its planned runs are run. Exit codes: 0 ok, 1 some runs failed (stored as failed), 2 bad
 input (grid key or value, not a campaign directory, another scenario in DIR), 3 the run could not proceed.
+`status` lists the failed runs with the file that holds what each wrote. `compare` judges each simulation against
+the emulation of the same grid point and seed, as dmm-compare does: exit 0 when every pair agrees, 1 when some
+pair diverges (or its emulation is invalid), 2 when there is nothing to compare or a tolerance is bad.
 """
 
 from __future__ import annotations
@@ -69,7 +73,36 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("directory")
     results.add_argument("--csv", help="write to this file instead of standard output")
     results.add_argument("--summary", help="KEY[,KEY...]: group by these grid keys, mean and 95 %% CI over seeds")
+    compare = sub.add_parser("compare", help="each simulation against the emulation of the same grid point and seed")
+    compare.add_argument("directory")
+    compare.add_argument("--tolerance", action="append", default=[],
+                         help="KEY=VALUE as dmm-compare takes it (goodput=15%%, share=0.2, switch_time=2period)")
+    compare.add_argument("--csv", help="write the table to this file instead of standard output")
     return p
+
+
+def _status(campaign: Campaign, directory: str) -> None:
+    status = campaign.status()
+    print(" ".join(f"{key}={value}" for key, value in status.items()))
+    frame = campaign.results()
+    failed = frame[frame["status"] != "ok"] if not frame.empty else frame
+    shown = 10
+    for _, row in failed.head(shown).iterrows():
+        point = ", ".join(f"{key}={row[key]}" for key in frame.attrs.get("point_keys", []) if pd.notna(row[key]))
+        print(f"failed: {point or '(no grid keys)'}, seed {row['seed']}, {row['mode']}: {row['error']} "
+              f"(output: {directory}/runs/{row['run_id']}/stderr.txt)")
+    if len(failed) > shown:
+        print(f"... and {len(failed) - shown} more failed runs (dmm-campaign results {directory})")
+
+
+def _compare(campaign: Campaign, args) -> int:
+    frame = campaign.compare(tolerances=args.tolerance or None)
+    table = frame.drop(columns=["comparison"])
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    else:
+        print(table.to_csv(index=False), end="")
+    return 0 if frame["agrees"].all() else 1
 
 
 def main(argv: list[str]) -> int:
@@ -103,9 +136,10 @@ def main(argv: list[str]) -> int:
             return 1 if not frame.empty and (frame["status"] != "ok").any() else 0
         campaign = Campaign.open(args.directory)
         if args.command == "status":
-            status = campaign.status()
-            print(" ".join(f"{key}={value}" for key, value in status.items()))
+            _status(campaign, args.directory)
             return 0
+        if args.command == "compare":
+            return _compare(campaign, args)
         frame = campaign.summary(by=args.summary.split(",")) if args.summary else campaign.results()
         if args.csv:
             frame.to_csv(args.csv, index=False)

@@ -86,7 +86,7 @@ public:
   explicit OneRunAtATime(const ErrorTypes& errors) {
     if (running().exchange(true)) {
       raise(errors.run_error, "another scenario is running in this process (one run at a time per process); "
-                              "use dmm.sweep(..., processes=N) to run several at once");
+                              "run several at once in separate processes: dmm.Campaign");
     }
   }
   ~OneRunAtATime() { running() = false; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 
 import pandas as pd
 import pytest
@@ -112,6 +113,77 @@ def test_a_failing_run_is_stored_as_failed_and_the_others_complete(tmp_path, cli
     assert frame.loc["python:Broken", "status"] == "failed"
     assert "RuntimeError: broken on purpose" in frame.loc["python:Broken", "error"]
     assert campaign.missing().empty  # a failed run is stored, not retried on reopen
+    # Its folder says why, in what the run wrote.
+    broken = frame.loc["python:Broken", "run_id"]
+    assert "broken on purpose" in campaign.output(broken)["stderr"]
+    import subprocess
+    from conftest import ROOT
+    tool = os.environ.get("DMM_CAMPAIGN") or os.path.join(ROOT, "build", "bin", "dmm-campaign")
+    status = subprocess.run([tool, "status", str(tmp_path / "c")], capture_output=True, text=True, timeout=60)
+    lines = status.stdout.splitlines()
+    assert lines[0] == "planned=2 ok=1 failed=1 missing=0" and len(lines) == 2, status.stdout
+    assert lines[1].startswith("failed: nrd.algorithm=python:Broken, seed 1, sim: AlgorithmError")
+    assert lines[1].endswith(f"(output: {tmp_path / 'c'}/runs/{broken}/stderr.txt)")
+
+
+@pytest.mark.full_scenario
+def test_what_a_run_writes_is_kept_in_its_folder_not_on_the_workers_output(tmp_path, client):
+    class Chatty(dmm.PolicyAlgorithm):  # travels to the workers by cloudpickle
+        def decide(self, estimates, current):
+            if not getattr(self, "said", False):
+                print("chatty: to sys.stdout")
+                print("chatty: to sys.stderr", file=sys.stderr)
+                os.write(1, b"chatty: to descriptor 1\n")  # as the simulator's C++ code and dmm-emu's programs do
+                os.write(2, b"chatty: to descriptor 2\n")
+                self.said = True
+            return current
+
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(),
+                            grid={"nrd.algorithm": ["python:Chatty", "min-rtt"]}, seeds=[1, 2])
+    frame = campaign.run(client=client, progress=False)
+    assert set(frame["status"]) == {"ok"}, frame["error"].dropna().tolist()
+    for _, row in frame.iterrows():
+        output = campaign.output(row["run_id"])
+        if row["nrd.algorithm"] == "python:Chatty":
+            assert output["stdout"].splitlines() == ["chatty: to sys.stdout", "chatty: to descriptor 1"], output
+            assert output["stderr"].splitlines() == ["chatty: to sys.stderr", "chatty: to descriptor 2"], output
+        else:
+            assert "chatty" not in output["stdout"] + output["stderr"]  # one run's output never lands in another's
+    with pytest.raises(KeyError, match="no stored run"):
+        campaign.output("0123456789abcdef")
+
+
+@pytest.mark.full_scenario
+def test_a_worker_with_several_threads_runs_its_runs_one_after_another(tmp_path):
+    # dask-worker's default is a thread per core; the simulator runs one scenario per process at a time, so such
+    # a worker once failed every run that came while another ran ("another scenario is running").
+    import distributed
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as threaded:
+        campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]},
+                                seeds=[1, 2])
+        frame = campaign.run(client=threaded, progress=False)
+    assert set(frame["status"]) == {"ok"}, frame["error"].dropna().tolist()
+
+
+@pytest.mark.full_scenario
+def test_progress_is_a_bar_on_stderr_counting_runs_and_failures(tmp_path, client, capsys):
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario(), grid={"nrd.period": ["250ms", "1s"]},
+                            seeds=[1])
+    campaign.run(client=client)
+    err = capsys.readouterr().err
+    assert f"campaign c" in err and "2/2" in err and "0 failed" in err, err
+
+
+def test_comparing_needs_both_modes_of_a_grid_point_and_seed(tmp_path):
+    campaign = dmm.Campaign(tmp_path / "c", scenario=short_scenario())
+    with pytest.raises(dmm.CampaignError, match=r"no grid point and seed has both .* \(0 simulations, 0 emulations\)"):
+        campaign.compare()
+    import subprocess
+    from conftest import ROOT
+    tool = os.environ.get("DMM_CAMPAIGN") or os.path.join(ROOT, "build", "bin", "dmm-campaign")
+    cli = subprocess.run([tool, "compare", str(tmp_path / "c")], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and "mode='emu'" in cli.stderr, cli
 
 
 def test_bad_grids_fail_before_anything_runs_naming_the_key(tmp_path):
@@ -294,6 +366,20 @@ def test_one_directory_holds_a_scenarios_simulations_and_emulations(tmp_path):
     assert (tmp_path / "c" / "runs" / emu_run["run_id"] / "out" / "emu.json").exists()
     assert emu_run["sessions"] > 0
     assert "mode" in dmm.Campaign.open(tmp_path / "c").summary().columns
+
+    # The pair is judged as dmm-compare judges it; the command line says the same.
+    pairs = dmm.Campaign.open(tmp_path / "c").compare()
+    assert len(pairs) == 1 and pairs.iloc[0]["nrd.period"] == "500ms" and pairs.iloc[0]["seed"] == 1
+    judged = pairs.iloc[0]
+    assert judged["judged"] > 0 and judged["verdict"] == judged["comparison"].verdict
+    assert judged["sim_run"] == sim.iloc[0]["run_id"] and judged["emu_run"] == emu_run["run_id"]
+    import subprocess
+    from conftest import ROOT
+    tool = os.environ.get("DMM_CAMPAIGN") or os.path.join(ROOT, "build", "bin", "dmm-campaign")
+    cli = subprocess.run([tool, "compare", str(tmp_path / "c")], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == (0 if judged["agrees"] else 1), cli.stderr
+    assert cli.stdout.splitlines()[0].startswith("nrd.period,seed,verdict,agrees,judged,diverging")
+    assert judged["verdict"] in cli.stdout.splitlines()[1]
 
 
 @pytest.mark.full_scenario
