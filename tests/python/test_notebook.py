@@ -42,6 +42,9 @@ def test_notebook_executes(tmp_path):
     assert len(images) >= 3 and all(len(image) > 10_000 for image in images)
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "python:RttBudget" in text
+    # The campaign's progress bar, as Jupyter shows it (its carriage returns redraw the line in place).
+    bar = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.get("name") == "stderr")
+    assert re.search(r"campaign \S+: 100%.*\b(\d+)/\1 ", bar), bar[-500:]
     assert "RttBudget 500 ms   RPCs after 11 s on slow: 0%" in text
     assert "min-rtt            RPCs after 11 s on slow: 9" in text
     # What the narrative says, counted with every RPC (unfinished ones censored): RttBudget's RPCs after the
