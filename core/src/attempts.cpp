@@ -1,6 +1,7 @@
 // sessions.csv's `attempts` column: which stacks nSocket considered for a session and why each one was or was
 // not the one (see Attempt in nsocket.hpp). Tokens, not messages: a column people filter and count by.
 #include <cctype>
+#include <cmath>
 #include <cstring>
 
 #include "dmm/nsocket.hpp"
@@ -24,6 +25,18 @@ std::string attempt_outcome(const Error& error) {
   return token;
 }
 
+namespace {
+
+// `250ms`, `262.5ms`, `1000ms`: milliseconds to a tenth, the resolution a reader of a race wants.
+std::string format_start(Duration since_open) {
+  const auto tenths = static_cast<long long>(std::llround(to_millis(since_open) * 10.0));
+  std::string text = std::to_string(tenths / 10);
+  if (tenths % 10 != 0) text += "." + std::to_string(tenths % 10);
+  return text + "ms";
+}
+
+}  // namespace
+
 std::string format_attempts(const std::vector<Attempt>& trail) {
   std::string out;
   for (const Attempt& a : trail) {
@@ -31,6 +44,8 @@ std::string format_attempts(const std::vector<Attempt>& trail) {
     out += a.stack;
     out += ':';
     out += a.outcome;
+    // The first attempt starts as the session opens; a later one says when it started.
+    if (a.started && std::llround(to_millis(*a.started) * 10.0) > 0) out += "@" + format_start(*a.started);
   }
   return out;
 }

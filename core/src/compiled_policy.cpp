@@ -105,6 +105,10 @@ CompiledPolicy::CompiledPolicy(const Policy& policy, const std::vector<StackId>&
   for (const Rule& rule : policy.rules) {
     RuleStacks s;
     s.count = static_cast<std::uint8_t>(rule.use.size());
+    s.race = static_cast<std::uint8_t>(rule.race) & 3u;
+    if (rule.attempt_delay)
+      s.attempt_delay_ms = static_cast<std::uint16_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(*rule.attempt_delay).count());
     if (s.count <= RuleStacks::kInline) {
       for (std::size_t k = 0; k < rule.use.size(); ++k) s.inline_stacks[k] = index_of(rule.use[k]);
     } else {
@@ -115,7 +119,8 @@ CompiledPolicy::CompiledPolicy(const Policy& policy, const std::vector<StackId>&
   }
   for (const StackId& id : policy.down) down_[index_of(id)] = 1;
   for (std::size_t r = 0; r < rule_stacks_.size(); ++r)
-    for (StackIndex st : stacks_of(static_cast<std::uint32_t>(r))) rule_stacks_[r].any_down |= down_[st];
+    for (StackIndex st : stacks_of(static_cast<std::uint32_t>(r)))
+      if (down_[st]) rule_stacks_[r].any_down = 1;
 }
 
 void CompiledPolicy::build_any_dst(const Policy& policy, const std::vector<Home>& homes) {

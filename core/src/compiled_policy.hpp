@@ -40,7 +40,7 @@ public:
   std::uint32_t first_match(const SessionRequest& r) const;
   // Stack entries readable at stacks_of(rule).data(), even past its size(): lets a caller scan a fixed
   // number of them without a data-dependent loop exit.
-  static constexpr std::size_t kReadableStacks = 5;
+  static constexpr std::size_t kReadableStacks = 4;
   // The ranked stacks of rule `rule`.
   std::span<const StackIndex> stacks_of(std::uint32_t rule) const {
     const RuleStacks& s = rule_stacks_[rule];
@@ -48,6 +48,11 @@ public:
     return {stack_pool_.data() + s.pool_offset, s.count};
   }
   bool down(StackIndex s) const { return down_[s] != 0; }
+  RaceMode race_of(std::uint32_t rule) const { return static_cast<RaceMode>(rule_stacks_[rule].race); }
+  AttemptDelay attempt_delay_of(std::uint32_t rule) const {
+    const std::uint16_t ms = rule_stacks_[rule].attempt_delay_ms;
+    return ms == 0 ? AttemptDelay{} : AttemptDelay{std::chrono::milliseconds(ms)};
+  }
   // Whether the policy lists any stack of rule `rule` as down.
   bool any_stack_down(std::uint32_t rule) const { return rule_stacks_[rule].any_down != 0; }
 
@@ -70,13 +75,15 @@ private:
     StepKind kind;
     std::uint32_t group;
   };
-  // A rule's ranked stacks. Most rules rank a few, kept inline so that a decision costs one cache miss
-  // here, not two, in a large policy.
+  // A rule's ranked stacks and how to race them. Most rules rank a few, kept inline so that a decision costs
+  // one cache miss here, not two, in a large policy.
   struct RuleStacks {
-    static constexpr std::size_t kInline = 5;
+    static constexpr std::size_t kInline = 4;
     std::uint32_t pool_offset = 0;  // into stack_pool_ when count > kInline
     std::uint8_t count = 0;
-    std::uint8_t any_down = 0;      // some stack of the rule is in policy.down
+    std::uint8_t any_down : 1 = 0;  // some stack of the rule is in policy.down
+    std::uint8_t race : 2 = 0;      // a RaceMode
+    std::uint16_t attempt_delay_ms = 0;  // 0: auto (fixed delays are whole milliseconds, validate() checks)
     std::array<StackIndex, kInline> inline_stacks{};
   };
   static_assert(sizeof(RuleStacks) == 16);

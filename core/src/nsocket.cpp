@@ -14,37 +14,118 @@ Session::~Session() {
   owner_.executor_.cancel(failure_timer_);
 }
 
-void Session::try_next() {
-  Orchestrator& orch = owner_.orchestrator_;
+std::size_t Session::attempts_in_flight() const {
+  std::size_t n = 0;
+  for (const auto& t : tries_) n += t->connection != nullptr;
+  return n;
+}
+
+void Session::start_attempts() {
+  if (closed_ || established_) return;
   while (next_rank_ < choice_.ranked_count) {
-    const StackIndex idx = choice_.ranked[next_rank_++];
-    stack_ = idx;
-    ++decision_.attempts;
-    decision_.stack = orch.stack_name(idx);
-    Stack* stack = idx < owner_.stacks_.size() ? owner_.stacks_[idx] : nullptr;
-    if (!stack) {
-      // Not a failure of the stack: this node simply has no such instance.
-      last_error_ = make_error(ENETUNREACH, "stack '" + decision_.stack + "' is not present here");
-      decision_.trail.push_back({decision_.stack, "absent"});
-      continue;
-    }
-    attempt_started_ = owner_.executor_.now();
-    auto connection = stack->connect(request_.dst, request_.proto, *this);
-    if (!connection) {
-      last_error_ = connection.error();
-      decision_.trail.push_back({decision_.stack, attempt_outcome(last_error_)});
-      owner_.report({.stack = decision_.stack, .at = attempt_started_, .failure = true});
-      owner_.note_setup_result(idx, &last_error_);
-      continue;
-    }
-    connection_ = std::move(*connection);
-    connect_timer_ = owner_.executor_.schedule(owner_.config_.connect_timeout, [this] {
-      connect_timer_ = 0;
-      fail_attempt(make_error(ETIMEDOUT, "connect timed out on '" + decision_.stack + "'"), "connect-timeout");
-    });
+    // Stacks marked down come after the healthy ones and are tried one at a time, only once nothing else runs.
+    const bool healthy = next_rank_ < choice_.healthy_count;
+    if (attempts_in_flight() > 0 && (!healthy || choice_.race == RaceMode::failover)) return;
+    if (!start_one()) continue;  // absent or failed at once: the next one now
+    if (choice_.race == RaceMode::simultaneous && next_rank_ < choice_.healthy_count) continue;
+    if (choice_.race == RaceMode::staggered && next_rank_ < choice_.healthy_count) arm_stagger(*tries_.back());
     return;
   }
-  give_up(last_error_);
+  if (attempts_in_flight() == 0) give_up(last_error_);
+}
+
+bool Session::start_one() {
+  Orchestrator& orch = owner_.orchestrator_;
+  const StackIndex idx = choice_.ranked[next_rank_++];
+  const TimePoint now = owner_.executor_.now();
+  stack_ = idx;
+  ++decision_.attempts;
+  decision_.stack = orch.stack_name(idx);
+  decision_.trail.push_back({decision_.stack, "connecting", now - opened_at_});
+  Stack* stack = idx < owner_.stacks_.size() ? owner_.stacks_[idx] : nullptr;
+  if (!stack) {
+    // Not a failure of the stack: this node simply has no such instance.
+    last_error_ = make_error(ENETUNREACH, "stack '" + decision_.stack + "' is not present here");
+    decision_.trail.back().outcome = "absent";
+    return false;
+  }
+  auto attempt = std::make_unique<Try>(*this, idx, decision_.trail.size() - 1);
+  attempt->started = now;
+  auto connection = stack->connect(request_.dst, request_.proto, *attempt);
+  if (!connection) {
+    last_error_ = connection.error();
+    decision_.trail.back().outcome = attempt_outcome(last_error_);
+    owner_.report({.stack = decision_.stack, .at = now, .failure = true});
+    owner_.note_setup_result(idx, &last_error_);
+    return false;
+  }
+  attempt->connection = std::move(*connection);
+  Try& t = *attempt;
+  attempt->timeout = owner_.executor_.schedule(owner_.config_.connect_timeout, [this, &t] {
+    t.timeout = 0;
+    attempt_failed(t, make_error(ETIMEDOUT, "connect timed out on '" + owner_.orchestrator_.stack_name(t.stack) + "'"),
+                   "connect-timeout");
+  });
+  tries_.push_back(std::move(attempt));
+  return true;
+}
+
+void Session::arm_stagger(const Try& waited_on) {
+  owner_.executor_.cancel(stagger_timer_);
+  const Duration delay = owner_.attempt_delay(waited_on.stack, choice_.attempt_delay);
+  stagger_timer_ = owner_.executor_.schedule(delay, [this] {
+    stagger_timer_ = 0;
+    start_attempts();
+  });
+}
+
+void Session::end_attempt(Try& attempt, std::string outcome) {
+  owner_.executor_.cancel(attempt.timeout);
+  attempt.timeout = 0;
+  decision_.trail[attempt.trail_index].outcome = std::move(outcome);
+  if (attempt.connection) {
+    attempt.connection->close();
+    owner_.retire(std::move(attempt.connection));
+  }
+}
+
+void Session::attempt_failed(Try& attempt, const Error& error, std::string outcome) {
+  if (closed_ || !attempt.connection) return;
+  last_error_ = error;
+  end_attempt(attempt, std::move(outcome));
+  const StackId& name = owner_.orchestrator_.stack_name(attempt.stack);
+  owner_.report({.stack = name, .at = owner_.executor_.now(), .failure = true});
+  owner_.note_setup_result(attempt.stack, &last_error_);
+  // RFC 8305: a failed attempt does not wait out the delay, the next one starts now.
+  owner_.executor_.cancel(stagger_timer_);
+  stagger_timer_ = 0;
+  start_attempts();
+}
+
+void Session::attempt_connected(Try& winner) {
+  if (closed_ || established_ || !winner.connection) return;
+  owner_.executor_.cancel(winner.timeout);
+  winner.timeout = 0;
+  owner_.executor_.cancel(stagger_timer_);
+  stagger_timer_ = 0;
+  // The others lose: closed at once (no half-open connection left at a server), and no sample, since their stacks
+  // did not fail — they were slower, or started later.
+  for (auto& other : tries_)
+    if (other.get() != &winner && other->connection) end_attempt(*other, "lost");
+  established_ = true;
+  stack_ = winner.stack;
+  decision_.stack = owner_.orchestrator_.stack_name(winner.stack);
+  decision_.trail[winner.trail_index].outcome = "ok";
+  connection_ = std::move(winner.connection);
+  connection_->set_events(*this);
+  const TimePoint now = owner_.executor_.now();
+  last_report_ = now;
+  // A TCP handshake is one round trip: a free RTT sample for nRD.
+  std::optional<Duration> rtt;
+  if (request_.proto == L4Proto::tcp) rtt = now - winner.started;
+  owner_.report({.stack = decision_.stack, .at = now, .rtt = rtt});
+  owner_.note_setup_result(stack_, nullptr);
+  events_.on_established(decision_);
 }
 
 void Session::give_up(const Error& error) {
@@ -57,41 +138,8 @@ void Session::give_up(const Error& error) {
   });
 }
 
-void Session::fail_attempt(const Error& error, std::string outcome) {
-  owner_.executor_.cancel(connect_timer_);
-  connect_timer_ = 0;
-  last_error_ = error;
-  decision_.trail.push_back({decision_.stack, std::move(outcome)});
-  owner_.report({.stack = decision_.stack, .at = owner_.executor_.now(), .failure = true});
-  owner_.note_setup_result(stack_, &last_error_);
-  if (connection_) {
-    connection_->close();
-    owner_.retire(std::move(connection_));
-  }
-  try_next();
-}
-
-void Session::on_connected() {
-  owner_.executor_.cancel(connect_timer_);
-  connect_timer_ = 0;
-  established_ = true;
-  const TimePoint now = owner_.executor_.now();
-  last_report_ = now;
-  // A TCP handshake is one round trip: a free RTT sample for nRD.
-  std::optional<Duration> rtt;
-  if (request_.proto == L4Proto::tcp) rtt = now - attempt_started_;
-  decision_.trail.push_back({decision_.stack, "ok"});
-  owner_.report({.stack = decision_.stack, .at = now, .rtt = rtt});
-  owner_.note_setup_result(stack_, nullptr);
-  events_.on_established(decision_);
-}
-
 void Session::on_failed(const Error& error) {
-  if (closed_) return;
-  if (!established_) {
-    fail_attempt(error, attempt_outcome(error));
-    return;
-  }
+  if (closed_ || !established_) return;
   // Died after data may have moved: no silent retry on another stack, the application must know.
   report_progress(true);
   owner_.report({.stack = decision_.stack, .at = owner_.executor_.now(), .failure = true});
@@ -123,11 +171,19 @@ void Session::shutdown_write() {
 ConnectionMetrics Session::metrics() const { return connection_ ? connection_->metrics() : final_metrics_; }
 
 void Session::close() {
-  owner_.executor_.cancel(connect_timer_);
-  connect_timer_ = 0;
+  owner_.executor_.cancel(stagger_timer_);
+  stagger_timer_ = 0;
   if (closed_) return;
   closed_ = true;
   if (established_) report_progress(true);
+  // Attempts still connecting are abandoned by the application, not failed by their stacks: no sample.
+  for (auto& attempt : tries_)
+    if (attempt->connection) {
+      owner_.executor_.cancel(attempt->timeout);
+      attempt->timeout = 0;
+      attempt->connection->close();
+      owner_.retire(std::move(attempt->connection));
+    }
   if (connection_) {
     final_metrics_ = connection_->metrics();
     connection_->close();
@@ -174,6 +230,7 @@ Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, Se
   session->choice_ = *choice;
   session->decision_.rule = choice->rule;
   session->decision_.policy_version = choice->version;
+  session->decision_.race = choice->race;
   // Stacks the orchestrator moved behind the healthy ones were passed over: say so, and whose mark it was.
   for (std::uint8_t i = choice->healthy_count; i < choice->ranked_count; ++i) {
     const StackIndex idx = choice->ranked[i];
@@ -185,8 +242,16 @@ Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, Se
     sampling_ = true;
     sample_timer_ = executor_.schedule(config_.sample_interval, [this] { sample_live(); });
   }
-  session->try_next();
+  session->start_attempts();
   return session;
+}
+
+Duration NSocket::attempt_delay(StackIndex waited_on, const AttemptDelay& delay) const {
+  std::optional<Duration> rtt;
+  if (auto estimate = orchestrator_.rtt_estimate(waited_on);
+      estimate && executor_.now() - estimate->at <= config_.rtt_estimate_max_age)
+    rtt = estimate->rtt;
+  return resolve_attempt_delay(delay, rtt);
 }
 
 void NSocket::report(const PathSample& sample) {

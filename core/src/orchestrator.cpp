@@ -42,8 +42,15 @@ std::vector<StackId> checked_stacks(std::vector<StackId> stacks) {
 }  // namespace
 
 Orchestrator::Orchestrator(std::vector<StackId> stacks, const Policy& initial)
-    : stacks_(checked_stacks(std::move(stacks))), local_healthy_(new std::atomic<bool>[stacks_.size()]) {
-  for (std::size_t i = 0; i < stacks_.size(); ++i) local_healthy_[i].store(true);
+    : stacks_(checked_stacks(std::move(stacks))),
+      local_healthy_(new std::atomic<bool>[stacks_.size()]),
+      rtt_ns_(new std::atomic<std::int64_t>[stacks_.size()]),
+      rtt_at_ns_(new std::atomic<std::int64_t>[stacks_.size()]) {
+  for (std::size_t i = 0; i < stacks_.size(); ++i) {
+    local_healthy_[i].store(true);
+    rtt_ns_[i].store(0);
+    rtt_at_ns_[i].store(0);
+  }
   // The loaders validate configs and report where the error is; reaching here with an invalid policy is a bug.
   if (auto s = validate(initial, stacks_); !s) throw std::invalid_argument("initial policy: " + s.error().message);
   policy_ = std::make_shared<const Policy>(initial);
@@ -104,6 +111,8 @@ Result<Choice> Orchestrator::select(const SessionRequest& request) const {
         if (!(healthy & (1u << i))) choice.ranked[n++] = ranked[i];
     }
   }
+  choice.race = table->race_of(rule);
+  choice.attempt_delay = table->attempt_delay_of(rule);
   release(slot);  // `ranked` points into the table: nothing of it is read past here
   choice.ranked_count = static_cast<std::uint8_t>(count);
   choice.healthy_count = static_cast<std::uint8_t>(std::popcount(healthy));
@@ -183,6 +192,19 @@ std::optional<StackIndex> Orchestrator::index_of(const StackId& id) const {
 OrchestratorCounters Orchestrator::counters() const {
   std::lock_guard lock(writer_);
   return counters_;
+}
+
+void Orchestrator::set_rtt_estimate(StackIndex stack, std::optional<Duration> rtt, TimePoint at) {
+  if (stack >= stacks_.size()) return;
+  rtt_at_ns_[stack].store(at.count(), std::memory_order_relaxed);
+  rtt_ns_[stack].store(rtt && rtt->count() > 0 ? rtt->count() : 0, std::memory_order_relaxed);
+}
+
+std::optional<RttEstimate> Orchestrator::rtt_estimate(StackIndex stack) const {
+  if (stack >= stacks_.size()) return std::nullopt;
+  const std::int64_t rtt = rtt_ns_[stack].load(std::memory_order_relaxed);
+  if (rtt <= 0) return std::nullopt;
+  return RttEstimate{Duration(rtt), TimePoint(rtt_at_ns_[stack].load(std::memory_order_relaxed))};
 }
 
 }  // namespace dmm

@@ -53,7 +53,56 @@ Status validate_match(std::size_t index, const Match& m) {
   return {};
 }
 
+Status validate_race(std::size_t index, const Rule& rule) {
+  if (static_cast<unsigned>(rule.race) > static_cast<unsigned>(RaceMode::simultaneous))
+    return rule_error(index, "unknown race value");
+  if (rule.attempt_delay &&
+      (*rule.attempt_delay < kFixedAttemptDelayMin || *rule.attempt_delay > kFixedAttemptDelayMax))
+    return rule_error(index, "attempt_delay " + format_duration(*rule.attempt_delay) + " is outside " +
+                                 format_duration(kFixedAttemptDelayMin) + ".." + format_duration(kFixedAttemptDelayMax));
+  if (rule.attempt_delay && *rule.attempt_delay % std::chrono::milliseconds(1) != Duration::zero())
+    return rule_error(index, "attempt_delay " + format_duration(*rule.attempt_delay) + " is not whole milliseconds");
+  return {};
+}
+
 }  // namespace
+
+std::string_view to_string(RaceMode mode) {
+  switch (mode) {
+    case RaceMode::staggered: return "staggered";
+    case RaceMode::failover: return "failover";
+    case RaceMode::simultaneous: return "simultaneous";
+  }
+  return "?";
+}
+
+std::optional<RaceMode> parse_race_mode(std::string_view text) {
+  for (RaceMode m : {RaceMode::staggered, RaceMode::failover, RaceMode::simultaneous})
+    if (text == to_string(m)) return m;
+  return std::nullopt;
+}
+
+std::string format_attempt_delay(const AttemptDelay& delay) { return delay ? format_duration(*delay) : "auto"; }
+
+Result<AttemptDelay> parse_attempt_delay(std::string_view text) {
+  if (text == "auto") return AttemptDelay{};
+  auto d = parse_duration(text);
+  if (!d)
+    return make_error(EINVAL, "attempt_delay '" + std::string(text) + "': expected `auto` or a duration such as 250ms");
+  if (*d < kFixedAttemptDelayMin || *d > kFixedAttemptDelayMax)
+    return make_error(EINVAL, "attempt_delay " + std::string(text) + " is outside " +
+                                  format_duration(kFixedAttemptDelayMin) + ".." +
+                                  format_duration(kFixedAttemptDelayMax) + " (RFC 8305: at least 10ms)");
+  if (*d % std::chrono::milliseconds(1) != Duration::zero())
+    return make_error(EINVAL, "attempt_delay " + std::string(text) + ": give whole milliseconds");
+  return AttemptDelay{*d};
+}
+
+Duration resolve_attempt_delay(const AttemptDelay& delay, std::optional<Duration> rtt) {
+  if (delay) return *delay;
+  if (!rtt || rtt->count() <= 0) return kFallbackAttemptDelay;
+  return std::clamp<Duration>(*rtt * kAutoDelayRtts, kMinAttemptDelay, kMaxAttemptDelay);
+}
 
 Result<PortRange> PortRange::parse(std::string_view text) {
   const auto dash = text.find('-');
@@ -95,6 +144,7 @@ Status validate(const Policy& policy, const std::vector<StackId>& known) {
   for (std::size_t i = 0; i < policy.rules.size(); ++i) {
     const Rule& rule = policy.rules[i];
     if (auto s = validate_match(i, rule.match); !s) return s;
+    if (auto s = validate_race(i, rule); !s) return s;
     if (rule.use.empty()) return rule_error(i, "'use' names no stack");
     if (rule.use.size() > kMaxRankedStacks)
       return rule_error(i, "'use' names " + std::to_string(rule.use.size()) + " stacks, at most " +

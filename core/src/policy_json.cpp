@@ -56,11 +56,23 @@ Policy policy_at(const Value& v, const PolicyJsonLimits& limits) {
   p.rules.reserve(rules.size());
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const ObjectReader rule(rules[i], "rules[" + std::to_string(i) + "]");
-    rule.only({"match", "use"});
+    rule.only({"match", "use", "race", "attempt_delay"});
     Rule r;
     if (const Value* match = rule.get("match")) r.match = match_at(*match, rule.path_of("match"));
     r.use = json::read_names(rule.require("use"), rule.path_of("use"), kMaxRankedStacks, limits.max_name_bytes);
     if (r.use.empty()) json::fail(rule.path_of("use"), "a rule must name at least one stack");
+    // Absent in policies from before racing existed: the defaults (staggered, auto), as for a scenario's rules.
+    if (const Value* race = rule.get("race")) {
+      const std::string text = json::read_text(*race, rule.path_of("race"), 16);
+      const auto mode = parse_race_mode(text);
+      if (!mode) json::fail(rule.path_of("race"), "unknown race '" + text + "' (staggered, failover, simultaneous)");
+      r.race = *mode;
+    }
+    if (const Value* delay = rule.get("attempt_delay")) {
+      auto parsed = parse_attempt_delay(json::read_text(*delay, rule.path_of("attempt_delay"), 32));
+      if (!parsed) json::fail(rule.path_of("attempt_delay"), parsed.error().message);
+      r.attempt_delay = *parsed;
+    }
     p.rules.push_back(std::move(r));
   }
   // A down-list longer than any orchestrator's stack table is nonsense; the rule limit bounds it generously.
@@ -80,7 +92,10 @@ nlohmann::ordered_json policy_to_json(const Policy& policy) {
     if (m.ports) match["port"] = m.ports->to_string();
     if (m.proto) match["proto"] = std::string(to_string(*m.proto));
     if (m.intent) match["intent"] = std::string(to_string(*m.intent));
-    rules.push_back(Ordered{{"match", std::move(match)}, {"use", rule.use}});
+    rules.push_back(Ordered{{"match", std::move(match)},
+                            {"use", rule.use},
+                            {"race", std::string(to_string(rule.race))},
+                            {"attempt_delay", format_attempt_delay(rule.attempt_delay)}});
   }
   return Ordered{{"version", policy.version},
                  {"time_s", to_seconds(policy.time)},

@@ -63,9 +63,7 @@ public:
       const Decision& d = session_->decision();
       rec_.rule = d.rule;
       rec_.policy_version = d.policy_version;
-      std::vector<Attempt> trail = d.trail;
-      if (error == scenario::kUnfinished && !d.stack.empty()) trail.push_back({d.stack, "connecting"});
-      rec_.attempts = format_attempts(trail);
+      rec_.attempts = format_attempts(d.trail);  // attempts under way say `connecting`
     }
     if (session_) {
       session_->close();

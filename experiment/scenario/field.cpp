@@ -175,6 +175,20 @@ double read_per_second(const Field& f) {
   return value_or_fail(f, parse_per_second(f->text));
 }
 
+void read_race(const MapReader& m, Rule& rule) {
+  if (auto r = m.get("race")) {
+    const std::string text = read_text(*r);
+    const auto mode = parse_race_mode(text);
+    if (!mode) r->fail("unknown race '" + text + "' (staggered, failover, simultaneous)");
+    rule.race = *mode;
+  }
+  if (auto d = m.get("attempt_delay")) {
+    auto delay = parse_attempt_delay(read_text(*d));
+    if (!delay) d->fail(delay.error().message);
+    rule.attempt_delay = *delay;
+  }
+}
+
 PortRange read_ports(const Field& f) {
   auto range = PortRange::parse(read_text(f));
   if (!range) f.fail(range.error().message);

@@ -66,5 +66,8 @@ ByteCount read_size(const Field& f);     // unit required (a bare 0 is fine)
 double read_probability(const Field& f);
 double read_per_second(const Field& f);  // `50/s`
 PortRange read_ports(const Field& f);     // `80` or `8000-8100` (1..65535, lower first)
+// A policy rule's `race` (staggered, failover, simultaneous) and `attempt_delay` (auto or 10ms..10s), read into
+// `rule` when present: the same keys and checks in a scenario's policy and a host config's.
+void read_race(const MapReader& m, Rule& rule);
 
 }  // namespace dmm::scenario

@@ -62,11 +62,12 @@ void load_policy(const MapReader& top, LoadContext& ctx) {
   if (items.empty()) policy.fail("the policy needs at least one rule, e.g. {match: {}, use: [STACK]}");
   for (const Field& item : items) {
     const MapReader m(item, "a policy rule ({match: {...}, use: [...]})");
-    m.allow({"match", "use"});
+    m.allow({"match", "use", "race", "attempt_delay"});
     RuleSpec spec;
     spec.mark = Mark{item->where.line, item->where.column};
     spec.rule.match = read_match(m.require("match"), ctx, spec);
     spec.rule.use = read_use(m.require("use"), ctx);
+    read_race(m, spec.rule);
     ctx.scenario.policy.push_back(std::move(spec));
   }
 }

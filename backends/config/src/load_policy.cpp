@@ -63,10 +63,11 @@ void load_policy(const MapReader& top, LoadContext& ctx) {
   config.policy.reason = "host config " + config.file;
   for (const Field& item : items) {
     const MapReader m(item, "a policy rule ({match: {...}, use: [...]})");
-    m.allow({"match", "use"});
+    m.allow({"match", "use", "race", "attempt_delay"});
     Rule rule;
     rule.match = read_match(m.require("match"));
     rule.use = read_use(m.require("use"), ctx);
+    scenario::read_race(m, rule);
     config.policy.rules.push_back(std::move(rule));
     config.rule_marks.push_back(mark_of(item));
   }

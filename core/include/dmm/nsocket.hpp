@@ -1,10 +1,14 @@
 #pragma once
-// nSocket: the session layer. `open` asks the orchestrator which stack carries a session, drives that stack,
-// falls back to the next ranked stack when set-up fails (nothing was sent yet, so nothing is lost), records the
-// decision and reports path samples (set-up failures, live progress, finished sessions) to nRD.
+// nSocket: the session layer. `open` asks the orchestrator which stack carries a session and tries the rule's
+// ranked stacks as the rule says (`race`): staggered (the next one starts when the previous attempt has not
+// connected after the attempt delay, or failed), failover (only after a failure) or simultaneous. The first
+// attempt to connect carries the session; the others are closed at once (nothing was sent on them, so nothing is
+// lost). It records the decision and reports path samples (set-up failures, live progress, finished sessions) to
+// nRD — an attempt closed because another won is not a failure of its stack, and gives no sample.
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,32 +34,40 @@ struct NSocketConfig {
   std::uint32_t local_failure_threshold = 2;
   // ... and gets another chance after this long.
   Duration local_retry_after = std::chrono::seconds(5);
+  // `attempt_delay: auto` trusts nRD's RTT estimate of a stack for this long after nRD made it (nRD may be gone,
+  // leaving its last estimates behind); older, the delay falls back to kFallbackAttemptDelay.
+  Duration rtt_estimate_max_age = std::chrono::seconds(10);
 };
 
 // One stack nSocket considered for a session, and what became of it (`outcome`, a short token):
-// `ok` (set up); a set-up failure: `connect-timeout` (no answer within connect_timeout), `refused`,
-// `unreachable`, `timeout`, `reset` or the errno name in lower case (`eacces`); `absent` (no instance of that
-// stack on this node); or passed over without a try because it was marked down: `local-down` (this node's
-// circuit breaker, after set-up failures) or `down` (nRD's policy lists it down). Passed-over stacks come first,
-// then the tries in order; a passed-over stack is still tried last when every other one fails. (The simulator's
-// records add `connecting` for the stack a session was still setting up on when the run ended.)
+// `ok` (set up: the winner); `lost` (still connecting when another attempt won: closed, not a failure);
+// a set-up failure: `connect-timeout` (no answer within connect_timeout), `refused`, `unreachable`, `timeout`,
+// `reset` or the errno name in lower case (`eacces`); `absent` (no instance of that stack on this node); or
+// passed over without a try because it was marked down: `local-down` (this node's circuit breaker, after set-up
+// failures) or `down` (nRD's policy lists it down); `connecting` while the attempt is under way. Passed-over
+// stacks come first, then the tries in the order they started; a passed-over stack is still tried last when
+// every other one fails.
 struct Attempt {
   StackId stack;
   std::string outcome;
+  // When the attempt started, counted from the session's opening; nullopt for a stack passed over.
+  std::optional<Duration> started;
   friend bool operator==(const Attempt&, const Attempt&) = default;
 };
 
 // Why a session ended up where it is: goes into sessions.csv and the decision log.
 struct Decision {
-  StackId stack;
+  StackId stack;  // the winner (while connecting: the attempt started last)
   std::int32_t rule = -1;
   PolicyVersion policy_version = 0;
+  RaceMode race = RaceMode::staggered;  // the rule's
   std::uint32_t attempts = 0;  // stacks tried (1 = first choice worked)
   std::vector<Attempt> trail;  // every stack considered, in order (see Attempt)
 };
 
-// `fast:connect-timeout;slow:ok`: a Decision's trail in sessions.csv's `attempts` column (empty when no stack
-// was considered). Stack names and outcomes hold no ':', ';' or ','.
+// `fast:lost;slow:ok@250ms`: a Decision's trail in sessions.csv's `attempts` column (empty when no stack was
+// considered). An attempt that started after the session opened carries `@` and its start (`@1000ms`,
+// `@262.5ms`). Stack names and outcomes hold no ':', ';', ',' or '@'.
 std::string format_attempts(const std::vector<Attempt>& trail);
 // The outcome token of a set-up failure (see Attempt).
 std::string attempt_outcome(const Error& error);
@@ -90,13 +102,38 @@ public:
 
 private:
   friend class NSocket;
+  // One connection attempt on one stack. Kept until the session goes (attempts never outnumber the rule's
+  // stacks), so that a callback of an attempt never runs on a destroyed object.
+  struct Try final : ConnectionEvents {
+    Try(Session& s, StackIndex st, std::size_t trail) : session(s), stack(st), trail_index(trail) {}
+    Session& session;
+    StackIndex stack;
+    std::size_t trail_index;  // its entry in decision_.trail
+    std::unique_ptr<Connection> connection;  // null once the attempt ended
+    TimePoint started{0};
+    TimerId timeout = 0;
+    void on_connected() override { session.attempt_connected(*this); }
+    void on_failed(const Error& error) override { session.attempt_failed(*this, error, attempt_outcome(error)); }
+    // Only the winner's events reach the application, and the winner is handed to the session itself.
+    void on_readable() override {}
+    void on_writable() override {}
+    void on_peer_closed() override {}
+  };
+
   Session(NSocket& owner, SessionId id, const SessionRequest& request, SessionEvents& events);
-  void try_next();
-  void fail_attempt(const Error& error, std::string outcome);
+  // Starts attempts on the next ranked stacks as the race mode allows; gives up when none is left and none runs.
+  void start_attempts();
+  // Starts one attempt on choice_.ranked[next_rank_++]; true if it is now connecting.
+  bool start_one();
+  void attempt_connected(Try& winner);
+  void attempt_failed(Try& attempt, const Error& error, std::string outcome);
+  void end_attempt(Try& attempt, std::string outcome);
+  std::size_t attempts_in_flight() const;
+  void arm_stagger(const Try& waited_on);
   void give_up(const Error& error);
   void report_progress(bool final);
 
-  void on_connected() override;
+  void on_connected() override {}
   void on_failed(const Error& error) override;
   void on_readable() override;
   void on_writable() override;
@@ -110,14 +147,14 @@ private:
   std::uint8_t next_rank_ = 0;
   Decision decision_;
   StackIndex stack_ = 0;
-  std::unique_ptr<Connection> connection_;
-  TimerId connect_timer_ = 0;
+  std::vector<std::unique_ptr<Try>> tries_;
+  std::unique_ptr<Connection> connection_;  // the winner's
+  TimerId stagger_timer_ = 0;  // starts the next attempt of a staggered race
   TimerId failure_timer_ = 0;  // delivers on_failed asynchronously (never from inside open())
   Error last_error_{ENETUNREACH, "no stack to try"};
   bool established_ = false;
   bool closed_ = false;
   TimePoint opened_at_{0};
-  TimePoint attempt_started_{0};
   TimePoint last_report_{0};
   ConnectionMetrics reported_;  // what earlier samples already covered
   ConnectionMetrics final_metrics_;  // the connection's last metrics, kept after close()
@@ -142,6 +179,8 @@ private:
   friend class Session;
   void report(const PathSample& sample);
   void sample_live();
+  // How long a staggered race waits on an attempt on `waited_on` before it starts the next one.
+  Duration attempt_delay(StackIndex waited_on, const AttemptDelay& delay) const;
   // Feeds the local circuit breaker; `error` is the failure (nullptr on success), named in the health change.
   void note_setup_result(StackIndex stack, const Error* error);
   // A connection that failed inside its own callback is destroyed later, never under its own feet.

@@ -29,6 +29,15 @@ struct Choice {
   // ranked[0, healthy_count) are healthy; the rest were marked down (by the policy or locally) and moved to the
   // back: nSocket records them as passed over, since that is a decision the policy alone does not show.
   std::uint8_t healthy_count = 0;
+  RaceMode race = RaceMode::staggered;  // the rule's: how nSocket tries the ranked stacks
+  AttemptDelay attempt_delay;           // the rule's (nullopt: auto)
+};
+
+// nRD's RTT estimate of a stack, as an orchestrator last heard it, and when nRD made it (its age decides
+// whether `attempt_delay: auto` still trusts it).
+struct RttEstimate {
+  Duration rtt{0};
+  TimePoint at{0};
 };
 
 struct OrchestratorCounters {
@@ -64,6 +73,11 @@ public:
   using LocalHealthObserver = std::function<void(StackIndex stack, bool healthy, std::string_view why)>;
   void set_local_health_observer(LocalHealthObserver observer) { local_health_observer_ = std::move(observer); }
 
+  // nRD's RTT estimates, for `attempt_delay: auto`: nRD in process (simulation) or dmm-nrd (hosts) hands them
+  // over; nullopt `rtt` clears a stack's. Any thread; readers never lock.
+  void set_rtt_estimate(StackIndex stack, std::optional<Duration> rtt, TimePoint at);
+  std::optional<RttEstimate> rtt_estimate(StackIndex stack) const;
+
   PolicyVersion version() const;
   std::shared_ptr<const Policy> policy() const;  // the policy in force (writer side; takes a mutex)
   const std::vector<StackId>& stacks() const { return stacks_; }
@@ -87,6 +101,10 @@ private:
   std::atomic<std::uint32_t> local_down_{0};
   void mark_local_health(StackIndex stack, bool healthy, std::string_view why);
   LocalHealthObserver local_health_observer_;
+  // Per stack: nRD's RTT estimate in ns (0: none) and when it was made. Two stores, not one: a reader that sees
+  // a new value with the old time (or the reverse) only misjudges the estimate's age by one nRD period.
+  std::unique_ptr<std::atomic<std::int64_t>[]> rtt_ns_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> rtt_at_ns_;
 
   mutable std::mutex writer_;  // serializes apply(); never taken by select()
   std::shared_ptr<const Policy> policy_;

@@ -38,9 +38,44 @@ struct Match {
   friend bool operator==(const Match&, const Match&) = default;
 };
 
+// How nSocket tries a rule's ranked stacks when a session is set up (RFC 8305's and RFC 9623's racing modes,
+// across stack instances). The first attempt to connect wins; the others are cancelled and closed at once.
+enum class RaceMode : std::uint8_t {
+  staggered,     // start the next ranked stack when the previous attempt has not connected after the attempt
+                 // delay, or at once when it failed
+  failover,      // the next ranked stack only after the previous attempt failed or timed out
+  simultaneous,  // every ranked healthy stack at once
+};
+std::string_view to_string(RaceMode mode);
+std::optional<RaceMode> parse_race_mode(std::string_view text);
+
+// RFC 8305's bounds on a connection attempt delay; `auto` clamps into them.
+inline constexpr Duration kMinAttemptDelay = std::chrono::milliseconds(100);
+inline constexpr Duration kMaxAttemptDelay = std::chrono::seconds(2);
+// RFC 8305's recommended delay: what `auto` uses while there is no RTT estimate of the stack waited on.
+inline constexpr Duration kFallbackAttemptDelay = std::chrono::milliseconds(250);
+// `auto`: this many round-trip times of the stack waited on. A handshake is one RTT; an attempt that has taken
+// twice the smoothed RTT is late enough that starting another costs less than waiting on.
+inline constexpr int kAutoDelayRtts = 2;
+
+// The attempt delay of a staggered race: fixed, or `auto` (nullopt) — from nRD's RTT estimate of the stack being
+// waited on, kAutoDelayRtts x RTT clamped to [kMinAttemptDelay, kMaxAttemptDelay], kFallbackAttemptDelay without
+// an estimate.
+using AttemptDelay = std::optional<Duration>;
+std::string format_attempt_delay(const AttemptDelay& delay);  // `auto`, `250ms`
+// Fixed delays allowed: RFC 8305's floor (10 ms) up to 10 s (above its 2 s ceiling, for studies of slow paths).
+inline constexpr Duration kFixedAttemptDelayMin = std::chrono::milliseconds(10);
+inline constexpr Duration kFixedAttemptDelayMax = std::chrono::seconds(10);
+// `auto` or a duration in [kFixedAttemptDelayMin, kFixedAttemptDelayMax]; EINVAL saying what is wrong.
+Result<AttemptDelay> parse_attempt_delay(std::string_view text);
+// The delay an attempt on a stack with RTT estimate `rtt` (nullopt: none) waits before the next one starts.
+Duration resolve_attempt_delay(const AttemptDelay& delay, std::optional<Duration> rtt);
+
 struct Rule {
   Match match;
   std::vector<StackId> use;  // ranked: first healthy wins
+  RaceMode race = RaceMode::staggered;
+  AttemptDelay attempt_delay;  // nullopt: auto
   friend bool operator==(const Rule&, const Rule&) = default;
 };
 
@@ -62,7 +97,8 @@ bool same_decisions(const Policy& a, const Policy& b);
 // port ranges ordered, prefixes in range. `known` is every stack instance name the receiver can use.
 Status validate(const Policy& policy, const std::vector<StackId>& known);
 
-// One line of policy.jsonl: {"version","time_s","reason","rules":[{"match":{...},"use":[...]}],"down":[...]}.
+// One line of policy.jsonl: {"version","time_s","reason","rules":[{"match":{...},"use":[...],"race":"staggered",
+// "attempt_delay":"auto"}],"down":[...]}.
 std::string to_json_line(const Policy& policy);
 std::string describe(const Match& match);  // `dst=10.0.0.0/8 port=80 proto=tcp intent=latency`, `*` if empty
 
