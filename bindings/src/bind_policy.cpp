@@ -55,7 +55,20 @@ Match make_match(const std::optional<std::string>& dst, const py::object& port, 
 }
 
 std::string rule_repr(const Rule& r) {
-  return "Rule(" + describe(r.match) + " -> [" + py_bindings::joined(r.use) + "])";
+  return "Rule(" + describe(r.match) + " -> [" + py_bindings::joined(r.use) + "], race=" + std::string(to_string(r.race)) +
+         ", attempt_delay=" + format_attempt_delay(r.attempt_delay) + ")";
+}
+
+RaceMode race_from(const std::string& text) {
+  auto mode = parse_race_mode(text);
+  if (!mode) throw std::invalid_argument("unknown race '" + text + "' (staggered, failover, simultaneous)");
+  return *mode;
+}
+
+AttemptDelay attempt_delay_from(const std::string& text) {
+  auto delay = parse_attempt_delay(text);
+  if (!delay) throw std::invalid_argument("attempt_delay " + delay.error().message);
+  return *delay;
 }
 
 bool same_policy(const Policy& a, const Policy& b) {
@@ -169,22 +182,35 @@ simulations node `i` is known as 10.255.0.(i+1)); `port` an int or a (first, las
 
   py::class_<Rule>(m, "Rule", R"doc(
 One policy rule: a Match and the ranked stack instances (`use`) that may carry the sessions it matches; the
-first healthy one wins. `Rule(Match(intent="latency"), ["fast", "slow"])`; `rule.replace(use=[...])` makes a
-changed copy.
+first healthy one wins. How nSocket tries them: `race` "staggered" (the default: the next stack starts when the
+previous attempt has not connected after `attempt_delay`; the first to connect wins), "failover" (only after a
+failure) or "simultaneous"; `attempt_delay` "auto" (the default: twice nRD's RTT estimate of the stack waited on,
+within 100ms..2s; 250ms without one) or a duration such as "250ms" (10ms..10s).
+`Rule(Match(intent="latency"), ["fast", "slow"], race="failover")`; `rule.replace(use=[...])` makes a changed copy.
 )doc")
-      .def(py::init([](std::optional<Match> match, std::vector<std::string> use) {
-             return Rule{match.value_or(Match{}), std::move(use)};
+      .def(py::init([](std::optional<Match> match, std::vector<std::string> use, const std::string& race,
+                       const std::string& attempt_delay) {
+             Rule rule{match.value_or(Match{}), std::move(use)};
+             rule.race = race_from(race);
+             rule.attempt_delay = attempt_delay_from(attempt_delay);
+             return rule;
            }),
-           "match"_a, "use"_a)
+           "match"_a, "use"_a, py::kw_only(), "race"_a = "staggered", "attempt_delay"_a = "auto")
       .def_property_readonly("match", [](const Rule& r) { return r.match; })
       .def_property_readonly("use", [](const Rule& r) { return to_tuple(r.use); })
-      .def("replace", [](const Rule& r, std::optional<Match> match, std::optional<std::vector<std::string>> use) {
+      .def_property_readonly("race", [](const Rule& r) { return std::string(to_string(r.race)); })
+      .def_property_readonly("attempt_delay", [](const Rule& r) { return format_attempt_delay(r.attempt_delay); })
+      .def("replace", [](const Rule& r, std::optional<Match> match, std::optional<std::vector<std::string>> use,
+                         std::optional<std::string> race, std::optional<std::string> attempt_delay) {
              Rule out = r;
              if (match) out.match = *match;
              if (use) out.use = std::move(*use);
+             if (race) out.race = race_from(*race);
+             if (attempt_delay) out.attempt_delay = attempt_delay_from(*attempt_delay);
              return out;
            },
-           py::kw_only(), "match"_a = py::none(), "use"_a = py::none(), "A copy with the given fields changed.")
+           py::kw_only(), "match"_a = py::none(), "use"_a = py::none(), "race"_a = py::none(),
+           "attempt_delay"_a = py::none(), "A copy with the given fields changed.")
       .def("__eq__", [](const Rule& a, const Rule& b) { return a == b; }, py::is_operator())
       .def("__repr__", &rule_repr);
 }

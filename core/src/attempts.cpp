@@ -50,4 +50,15 @@ std::string format_attempts(const std::vector<Attempt>& trail) {
   return out;
 }
 
+AttemptCounts count_attempts(const std::vector<Attempt>& trail) {
+  AttemptCounts counts;
+  for (const Attempt& a : trail) {
+    if (!a.started || a.outcome == "absent") continue;
+    ++counts.started;
+    if (a.outcome == "lost") ++counts.lost;
+    if (a.outcome == "ok" && counts.started > 1) counts.won_by_later_attempt = true;
+  }
+  return counts;
+}
+
 }  // namespace dmm

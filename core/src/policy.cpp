@@ -88,13 +88,13 @@ Result<AttemptDelay> parse_attempt_delay(std::string_view text) {
   if (text == "auto") return AttemptDelay{};
   auto d = parse_duration(text);
   if (!d)
-    return make_error(EINVAL, "attempt_delay '" + std::string(text) + "': expected `auto` or a duration such as 250ms");
+    return make_error(EINVAL, "'" + std::string(text) + "': expected `auto` or a duration such as 250ms");
   if (*d < kFixedAttemptDelayMin || *d > kFixedAttemptDelayMax)
-    return make_error(EINVAL, "attempt_delay " + std::string(text) + " is outside " +
+    return make_error(EINVAL, "'" + std::string(text) + "' is outside " +
                                   format_duration(kFixedAttemptDelayMin) + ".." +
                                   format_duration(kFixedAttemptDelayMax) + " (RFC 8305: at least 10ms)");
   if (*d % std::chrono::milliseconds(1) != Duration::zero())
-    return make_error(EINVAL, "attempt_delay " + std::string(text) + ": give whole milliseconds");
+    return make_error(EINVAL, "'" + std::string(text) + "': give whole milliseconds (RFC 8305's granularity)");
   return AttemptDelay{*d};
 }
 

@@ -160,6 +160,21 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
                       unfinished;
   summary["sessions"] = {
       {"total", sessions_.size()}, {"completed", completed}, {"failed", failed}, {"unfinished", unfinished}};
+  // How much racing cost: with a healthy first stack, `extra` stays 0 (no second attempt ever started).
+  std::uint64_t started = 0, extra = 0, lost = 0, with_extra = 0, won_later = 0;
+  for (const auto& s : sessions_) {
+    const AttemptCounts& c = s.attempt_counts;
+    started += c.started;
+    extra += c.started > 1 ? c.started - 1 : 0;
+    with_extra += c.started > 1;
+    lost += c.lost;
+    won_later += c.won_by_later_attempt;
+  }
+  summary["attempts"] = {{"started", started},
+                         {"extra", extra},
+                         {"sessions_with_extra", with_extra},
+                         {"lost", lost},
+                         {"won_by_later_attempt", won_later}};
   summary["stacks"] = nlohmann::ordered_json::array();
   for (const auto& t : stack_totals()) {
     // goodput_mbps: the first format's name, now the delivered rate (it was offered bytes); delivered_mbps is

@@ -69,7 +69,10 @@ Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stac
     static_cast<EstimatorConfig&>(cfg) = sc_.nrd.estimates;
     cfg.period = sc_.nrd.period;
     nrd_ = std::make_unique<Nrd>(clock_, stack_names_, std::move(algorithm).value(), cfg, *publish_to, initial);
-    nrd_->on_period = [this](TimePoint t, const StackEstimates& e) { recorder_.metrics(t, e); };
+    nrd_->on_period = [this](TimePoint t, const StackEstimates& e) {
+      recorder_.metrics(t, e);
+      share_rtt_estimates(t, e);
+    };
     nrd_->on_publish = [this](const Policy& p) { recorder_.policy(p); };
   }
   nodes_.resize(sc_.nodes.size());
@@ -103,6 +106,17 @@ Status ScenarioRun::build_control_plane(const std::vector<std::map<StackId, Stac
     prober_ = std::make_unique<ActiveProber>(clock_, std::move(probes), *nrd_, pc);
   }
   return {};
+}
+
+void ScenarioRun::share_rtt_estimates(TimePoint at, const StackEstimates& estimates) {
+  // nRD's estimates are in its stack order, which is stack_names_, the orchestrators' order too. Handed over at
+  // once (a host's dmm-nrd sends them with its policies; the channel's sync_delay is not modelled for them).
+  for (Node& node : nodes_) {
+    if (!node.orchestrator) continue;
+    for (std::size_t i = 0; i < estimates.size(); ++i)
+      node.orchestrator->set_rtt_estimate(static_cast<StackIndex>(i),
+                                          estimates[i].has_rtt ? std::optional(estimates[i].rtt) : std::nullopt, at);
+  }
 }
 
 namespace {

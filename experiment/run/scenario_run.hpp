@@ -73,6 +73,8 @@ public:
   void finish();
 
 private:
+  // Gives every node's orchestrator nRD's RTT estimates, for `attempt_delay: auto`.
+  void share_rtt_estimates(TimePoint at, const StackEstimates& estimates);
 
   const scenario::Scenario& sc_;
   Executor& clock_;

@@ -63,7 +63,7 @@ public:
       const Decision& d = session_->decision();
       rec_.rule = d.rule;
       rec_.policy_version = d.policy_version;
-      rec_.attempts = format_attempts(d.trail);  // attempts under way say `connecting`
+      set_attempts(d);  // attempts under way say `connecting`
     }
     if (session_) {
       session_->close();
@@ -83,11 +83,15 @@ public:
   std::uint64_t id() const { return rec_.session; }
 
 private:
+  void set_attempts(const Decision& d) {
+    rec_.attempts = format_attempts(d.trail);
+    rec_.attempt_counts = count_attempts(d.trail);
+  }
   void on_established(const Decision& d) override {
     rec_.stack = d.stack;
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
-    rec_.attempts = format_attempts(d.trail);
+    set_attempts(d);
     if (owner_.spec_.kind == scenario::WorkloadKind::on_off) {
       on_until_ = owner_.ctx_.executor.now() + owner_.spec_.on;
       tick();
@@ -98,7 +102,7 @@ private:
   void on_failed(const Error& e, const Decision& d) override {
     rec_.rule = d.rule;
     rec_.policy_version = d.policy_version;
-    rec_.attempts = format_attempts(d.trail);
+    set_attempts(d);
     // A session that never got a stack has none in the record; one that died on its stack keeps it.
     end(false, e.message);
   }

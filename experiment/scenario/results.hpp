@@ -43,7 +43,8 @@ struct SessionRecord {
 
   // Still open when the run ended: not failed, not finished either; `end` is not an end (written empty).
   bool unfinished() const;
-  std::string attempts;  // the stacks nSocket considered, `fast:connect-timeout;slow:ok` (format_attempts)
+  std::string attempts;  // the stacks nSocket considered, `fast:lost;slow:ok@250ms` (format_attempts)
+  AttemptCounts attempt_counts;  // the same trail counted, for summary.json's `attempts`
 };
 
 // The `error` of a session still open when the run ended: not a failure, just unfinished.

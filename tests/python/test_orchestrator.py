@@ -113,3 +113,24 @@ def test_validate_and_json():
     line = json.loads(p.to_json())
     assert line["version"] == 1 and line["rules"][1]["match"] == {"port": "5000-5999", "proto": "tcp"}
     assert line["rules"][0]["use"] == ["fast", "slow"]
+
+
+def test_rules_say_how_their_stacks_are_raced():
+    default = dmm.Rule(None, ["fast", "slow"])
+    assert (default.race, default.attempt_delay) == ("staggered", "auto")
+    rule = dmm.Rule(None, ["fast", "slow"], race="failover", attempt_delay="300ms")
+    assert (rule.race, rule.attempt_delay) == ("failover", "300ms")
+    assert rule != default and rule.replace(race="staggered", attempt_delay="auto") == default
+    assert "race=failover" in repr(rule) and "attempt_delay=300ms" in repr(rule)
+    with pytest.raises(ValueError, match="unknown race 'eager'"):
+        dmm.Rule(None, ["fast"], race="eager")
+    for bad in ["5ms", "20s", "soon"]:
+        with pytest.raises(ValueError, match="attempt_delay"):
+            dmm.Rule(None, ["fast"], attempt_delay=bad)
+    # In the policy's JSON (policy.jsonl, dmm-nrd's messages), and read back the same.
+    policy = dmm.Policy([rule, default])
+    line = json.loads(policy.to_json())
+    assert line["rules"][0]["race"] == "failover" and line["rules"][0]["attempt_delay"] == "300ms"
+    assert line["rules"][1]["race"] == "staggered" and line["rules"][1]["attempt_delay"] == "auto"
+    orch = dmm.Orchestrator(["fast", "slow"], policy)
+    assert orch.policy.rules[0] == rule

@@ -69,6 +69,14 @@ struct Decision {
 // considered). An attempt that started after the session opened carries `@` and its start (`@1000ms`,
 // `@262.5ms`). Stack names and outcomes hold no ':', ';', ',' or '@'.
 std::string format_attempts(const std::vector<Attempt>& trail);
+// What a trail adds up to, for run summaries: connection attempts started (a stack absent here is not one),
+// those closed because another won, and whether a later attempt than the first carried the session.
+struct AttemptCounts {
+  std::uint32_t started = 0;
+  std::uint32_t lost = 0;
+  bool won_by_later_attempt = false;
+};
+AttemptCounts count_attempts(const std::vector<Attempt>& trail);
 // The outcome token of a set-up failure (see Attempt).
 std::string attempt_outcome(const Error& error);
 
