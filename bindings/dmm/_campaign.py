@@ -161,7 +161,8 @@ class Campaign:
 
     def results(self, load: bool = False) -> pd.DataFrame:
         """One row per stored run of this campaign directory (also runs of grid points not in this object's
-        grid): grid columns, `seed`, `mode`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the
+        grid), in the order the runs were planned (grid points in order, each with every seed) — not the order
+        they happened to finish in: grid columns, `seed`, `mode`, `status` ("ok" or "failed"), `error`, `wall_s`, `run_id`, then the
         run's figures (as `dmm.sweep` has them: sessions, completed, failed, ..., `share:<stack>`).
         load: also a last column `results`, each run's `dmm.Results` (None for a failed run), read from its
         folder — every run's sessions and metrics in memory, so only for campaigns of modest size;
@@ -169,7 +170,8 @@ class Campaign:
         rows = []
         point_keys: dict[str, None] = {}  # every grid key of a stored run: settings, not figures
         for run_id, point, seed, mode, status, error, wall_s, figures in self._db.execute(
-                "SELECT run_id, point, seed, mode, status, error, wall_s, figures FROM runs ORDER BY rowid"):
+                "SELECT r.run_id, r.point, r.seed, r.mode, r.status, r.error, r.wall_s, r.figures FROM runs r "
+                "LEFT JOIN planned p ON p.run_id = r.run_id ORDER BY p.rowid, r.rowid"):
             settings = json.loads(point)
             point_keys.update(dict.fromkeys(settings))
             row = {**settings, "seed": seed, "mode": mode, "status": status, "error": error, "wall_s": wall_s,
@@ -208,7 +210,8 @@ class Campaign:
     def _across_runs(self, file: str) -> pd.DataFrame:
         parts = []
         for run_id, point, seed, mode in self._db.execute(
-                "SELECT run_id, point, seed, mode FROM runs WHERE status = 'ok' ORDER BY rowid"):
+                "SELECT r.run_id, r.point, r.seed, r.mode FROM runs r LEFT JOIN planned p ON p.run_id = r.run_id "
+                "WHERE r.status = 'ok' ORDER BY p.rowid, r.rowid"):
             table = pd.read_csv(self._run_dir(run_id) / "out" / file)
             for position, (key, value) in enumerate({**json.loads(point), "seed": seed, "mode": mode}.items()):
                 table.insert(position, key, [value] * len(table))

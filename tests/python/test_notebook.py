@@ -45,14 +45,21 @@ def test_notebook_executes(tmp_path):
     # The campaign's progress bar, as Jupyter shows it (its carriage returns redraw the line in place).
     bar = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.get("name") == "stderr")
     assert re.search(r"campaign \S+: 100%.*\b(\d+)/\1 ", bar), bar[-500:]
-    assert "RttBudget 500 ms   RPCs after 11 s on slow: 0%" in text
-    assert "min-rtt            RPCs after 11 s on slow: 9" in text
+    # RttBudget keeps the RPCs on `fast`, except the few that race over to `slow` while nRD's RTT estimate of
+    # `fast` still lags its new 400 ms (attempt_delay auto: twice that estimate); min-rtt moves them all.
+    assert on_slow(text, "RttBudget 500 ms") <= 10, text
+    assert on_slow(text, "min-rtt") >= 90, text
     # What the narrative says, counted with every RPC (unfinished ones censored): RttBudget's RPCs after the
     # change take longer than min-rtt's, and it leaves more of them unfinished.
     late = {label: line for line in text.splitlines() for label in ["min-rtt ", "RttBudget 500 ms"]
             if line.startswith(label)}
     assert seconds(late["RttBudget 500 ms"]) > 2 * seconds(late["min-rtt "]), late
     assert unfinished(late["RttBudget 500 ms"]) > 2 * unfinished(late["min-rtt "]), late
+
+
+def on_slow(text: str, label: str) -> int:
+    """The percentage of late RPCs on `slow` that the notebook printed for `label`."""
+    return int(re.search(re.escape(label) + r" +RPCs after 11 s on slow: (\d+)%", text).group(1))
 
 
 def seconds(line: str) -> float:

@@ -119,15 +119,18 @@ TEST(ToJsonLine, ExactShape) {
   Rule r1{Match{prefix("10.0.0.0/8"), PortRange{80, 80}, L4Proto::tcp, Intent::latency}, {"a", "b"}};
   Rule r2{Match{}, {"b"}};
   r2.match.ports = PortRange{8000, 8100};
+  r2.race = RaceMode::failover;
+  r2.attempt_delay = 300ms;
   Rule r3{Match{}, {"c"}};
   r3.match.dst = prefix("2001:db8::/32");
   p.rules = {r1, r2, r3};
   p.down = {"a"};
   EXPECT_EQ(to_json_line(p),
             R"({"version":3,"time_s":1.5,"reason":"min-rtt: a faster","rules":[)"
-            R"({"match":{"dst":"10.0.0.0/8","port":"80","proto":"tcp","intent":"latency"},"use":["a","b"]},)"
-            R"({"match":{"port":"8000-8100"},"use":["b"]},)"
-            R"({"match":{"dst":"2001:db8::/32"},"use":["c"]}],"down":["a"]})");
+            R"({"match":{"dst":"10.0.0.0/8","port":"80","proto":"tcp","intent":"latency"},"use":["a","b"],)"
+            R"("race":"staggered","attempt_delay":"auto"},)"
+            R"({"match":{"port":"8000-8100"},"use":["b"],"race":"failover","attempt_delay":"300ms"},)"
+            R"({"match":{"dst":"2001:db8::/32"},"use":["c"],"race":"staggered","attempt_delay":"auto"}],"down":["a"]})");
 }
 
 TEST(ToJsonLine, EmptyPolicyAndOddText) {

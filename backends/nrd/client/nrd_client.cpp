@@ -27,11 +27,23 @@ void NrdClient::start() {
 void NrdClient::stop() {
   if (!running_) return;
   running_ = false;
+  if (orchestrator_) share_rtt_estimates({});
   welcomed_ = false;
   connection_.reset();
   for (TimerId* t : {&reconnect_timer_, &heartbeat_timer_, &flush_timer_}) {
     executor_.cancel(*t);
     *t = 0;
+  }
+}
+
+void NrdClient::share_rtt_estimates(const std::vector<std::pair<StackId, Duration>>& rtt) {
+  const TimePoint now = executor_.now();
+  const auto& stacks = orchestrator_->stacks();
+  for (std::size_t i = 0; i < stacks.size(); ++i) {
+    std::optional<Duration> estimate;
+    for (const auto& [stack, d] : rtt)
+      if (stack == stacks[i]) estimate = d;
+    orchestrator_->set_rtt_estimate(static_cast<StackIndex>(i), estimate, now);
   }
 }
 
@@ -85,6 +97,8 @@ void NrdClient::schedule_reconnect() {
 
 void NrdClient::lost(const std::string& why) {
   last_problem_ = why;
+  // Estimates age with the link: without a daemon there is no fresh one, and `auto` falls back to its default.
+  if (orchestrator_) share_rtt_estimates({});
   const bool was_welcomed = welcomed_;
   welcomed_ = false;
   connection_.reset();
@@ -198,6 +212,7 @@ void NrdClient::handle(Message& message) {
   }
   if (auto* hb = std::get_if<Heartbeat>(&message)) {
     daemon_version_ = std::max(daemon_version_, hb->version);
+    if (orchestrator_) share_rtt_estimates(hb->rtt);
     return;
   }
   if (auto* decision = std::get_if<DecisionMessage>(&message)) {

@@ -287,7 +287,12 @@ void NrdDaemon::reject(Peer& peer, const std::string& reason, const std::string&
 void NrdDaemon::heartbeat() {
   heartbeat_timer_ = executor_.schedule(config_.limits.heartbeat, [this] { heartbeat(); });
   const TimePoint now = executor_.now();
-  const std::string frame = encode(Heartbeat{nrd_->current().version, 0, 0});
+  // nRD's RTT estimates ride on the heartbeat: orchestrators' `attempt_delay: auto` reads them (at most one
+  // heartbeat old; a stack whose estimate expired is left out, so the orchestrator forgets it too).
+  Heartbeat beat{nrd_->current().version, 0, 0, {}};
+  for (const StackEstimate& e : nrd_->estimates())
+    if (e.has_rtt) beat.rtt.emplace_back(e.stack, e.rtt);
+  const std::string frame = encode(beat);
   std::vector<std::pair<PeerId, std::string>> gone;
   for (auto& [id, peer] : peers_) {
     if (now - peer->last_heard > config_.limits.peer_timeout) {

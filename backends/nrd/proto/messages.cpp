@@ -91,12 +91,23 @@ Samples read_samples(const Value& v, const MessageLimits& limits) {
   return out;
 }
 
-Heartbeat read_heartbeat(const Value& v) {
+Heartbeat read_heartbeat(const Value& v, const MessageLimits& limits) {
   const ObjectReader m(v, "heartbeat");
   Heartbeat h;
   if (const Value* ver = m.get("version")) h.version = json::read_uint(*ver, m.path_of("version"), UINT64_MAX);
   if (const Value* a = m.get("applied")) h.applied = json::read_uint(*a, m.path_of("applied"), kMaxCount);
   if (const Value* r = m.get("rejected")) h.rejected = json::read_uint(*r, m.path_of("rejected"), kMaxCount);
+  if (const Value* rtt = m.get("rtt_us")) {
+    const std::string path = m.path_of("rtt_us");
+    if (!rtt->is_object()) json::fail(path, "expected an object of stack names and microseconds, got " + json::type_name(*rtt));
+    if (rtt->size() > limits.max_stacks) json::fail(path, "more than " + std::to_string(limits.max_stacks) + " stacks");
+    for (const auto& [name, us] : rtt->items()) {
+      if (name.empty() || name.size() > limits.max_name_bytes) json::fail(path, "a stack name of 1 to " + std::to_string(limits.max_name_bytes) + " bytes");
+      // An hour bounds any RTT; microseconds keep the frame short.
+      const std::uint64_t value = json::read_uint(us, path + "." + name, 3'600'000'000ULL);
+      h.rtt.emplace_back(name, std::chrono::microseconds(value));
+    }
+  }
   return h;
 }
 
@@ -129,7 +140,7 @@ Message read_body(MessageType type, const Value& v, const MessageLimits& limits)
     case MessageType::welcome: return read_welcome(v, limits);
     case MessageType::policy: return PolicyMessage{read_policy(v, "policy")};
     case MessageType::samples: return read_samples(v, limits);
-    case MessageType::heartbeat: return read_heartbeat(v);
+    case MessageType::heartbeat: return read_heartbeat(v, limits);
     case MessageType::error: return read_error(v, limits);
     case MessageType::status_request: ObjectReader(v, "status_request"); return StatusRequest{};
     case MessageType::status: ObjectReader(v, "status"); return StatusMessage{v};
@@ -170,7 +181,14 @@ std::string body_of(const Message& message) {
           for (const auto& s : m.samples) list.push_back(sample_json(s));
           return dump(Ordered{{"samples", std::move(list)}});
         } else if constexpr (std::is_same_v<T, Heartbeat>) {
-          return dump(Ordered{{"version", m.version}, {"applied", m.applied}, {"rejected", m.rejected}});
+          Ordered body{{"version", m.version}, {"applied", m.applied}, {"rejected", m.rejected}};
+          if (!m.rtt.empty()) {
+            Ordered rtt = Ordered::object();
+            for (const auto& [stack, d] : m.rtt)
+              rtt[stack] = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+            body["rtt_us"] = std::move(rtt);
+          }
+          return dump(body);
         } else if constexpr (std::is_same_v<T, ErrorMessage>) {
           return dump(Ordered{{"reason", m.reason}, {"message", m.message}});
         } else if constexpr (std::is_same_v<T, StatusRequest>) {

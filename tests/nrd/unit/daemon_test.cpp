@@ -114,6 +114,22 @@ TEST(Daemon, SamplesFromOrchestratorsMoveTheEstimates) {
   EXPECT_EQ(d.counters().samples_unknown_stack, 1u);
 }
 
+TEST(Daemon, SubscribersHearItsRttEstimatesForAttemptDelayAuto) {
+  DaemonHarness h;
+  NrdDaemon& d = h.start();
+  auto sub = h.subscriber("sub");
+  ASSERT_TRUE(h.spin([&] { return sub.client->welcomed(); }));
+  sub.client->on_sample({.stack = "b", .rtt = 7ms});
+  ASSERT_TRUE(h.spin([&] { return d.nrd().estimates()[1].has_rtt; }));
+  // The next heartbeat (every second) carries it to the subscriber's orchestrator; `a` has none.
+  ASSERT_TRUE(h.spin([&] { return sub.orchestrator->rtt_estimate(1).has_value(); }, 3s));
+  EXPECT_EQ(sub.orchestrator->rtt_estimate(1)->rtt, 7ms);
+  EXPECT_FALSE(sub.orchestrator->rtt_estimate(0));
+  // Without the daemon there is no fresh estimate: the orchestrator forgets them (auto falls back to 250 ms).
+  sub.client->stop();
+  EXPECT_FALSE(sub.orchestrator->rtt_estimate(1));
+}
+
 struct Hostile {
   const char* name;
   std::function<void(RawPeer&)> act;

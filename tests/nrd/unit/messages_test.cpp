@@ -95,6 +95,20 @@ TEST(Messages, TheRestRoundTrip) {
   EXPECT_EQ(d.body["period"], 4);
 }
 
+TEST(Messages, TheDaemonsHeartbeatCarriesItsRttEstimates) {
+  Heartbeat beat{4, 0, 0, {{"fast", std::chrono::microseconds(20'150)}, {"slow", std::chrono::milliseconds(80)}}};
+  auto back = std::get<Heartbeat>(round_trip(beat));
+  ASSERT_EQ(back.rtt.size(), 2u);
+  EXPECT_EQ(back.rtt[0], (std::pair<StackId, Duration>{"fast", std::chrono::microseconds(20'150)}));
+  EXPECT_EQ(back.rtt[1].second, std::chrono::milliseconds(80));
+  // An orchestrator's heartbeat has none, and says nothing of them.
+  EXPECT_EQ(encode(Heartbeat{4, 1, 0}).find("rtt_us"), std::string::npos);
+  EXPECT_NE(decode_error_of(MessageType::heartbeat, R"({"version":1,"rtt_us":[1]})").message.find("heartbeat.rtt_us: expected an object"),
+            std::string::npos);
+  EXPECT_NE(decode_error_of(MessageType::heartbeat, R"({"version":1,"rtt_us":{"a":-5}})").message.find("heartbeat.rtt_us.a"),
+            std::string::npos);
+}
+
 TEST(Messages, UnknownKeysAreIgnoredForLaterRevisions) {
   auto m = decode(MessageType::heartbeat, R"({"version":3,"load":0.5})");
   ASSERT_TRUE(m.ok()) << m.error().message;

@@ -9,7 +9,9 @@
 //   policy         a policy object: {"version","time_s","reason","rules":[...],"down":[...]} (dmm/policy_json.hpp)
 //   samples        {"samples":[{"stack":S,"rtt_us":N?,"delivered":N,"interval_us":N,"segments":N,
 //                   "retransmits":N,"failure":B}...]}
-//   heartbeat      {"version":N,"applied":N,"rejected":N}   applied/rejected: the sender orchestrator's counters
+//   heartbeat      {"version":N,"applied":N,"rejected":N,"rtt_us":{S:N...}?}   applied/rejected: the sender
+//                  orchestrator's counters; rtt_us (from the daemon): nRD's RTT estimate of each stack that has
+//                  one, for `attempt_delay: auto` (a stack left out has none)
 //   error          {"reason":S,"message":S}
 //   status_request {}
 //   status         an object (dmm-ctl prints it; see status_json in the daemon)
@@ -67,6 +69,7 @@ struct Heartbeat {
   PolicyVersion version = 0;
   std::uint64_t applied = 0;
   std::uint64_t rejected = 0;
+  std::vector<std::pair<StackId, Duration>> rtt;  // the daemon's RTT estimates (empty from orchestrators)
 };
 
 struct ErrorMessage {

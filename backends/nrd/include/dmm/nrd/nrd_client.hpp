@@ -105,6 +105,8 @@ private:
 
   kernel::EpollExecutor& executor_;
   NrdClientConfig config_;
+  // Hands the daemon's RTT estimates (empty: none, e.g. the link is gone) to the orchestrator, stamped now.
+  void share_rtt_estimates(const std::vector<std::pair<StackId, Duration>>& rtt);
   Orchestrator* orchestrator_;
   std::unique_ptr<FramedConnection> connection_;
   bool running_ = false;
