@@ -128,6 +128,8 @@ void DecisionLog::write(const DecisionLine& l) {
   if (l.predicted) put(",\"predicted\":true");
   if (l.epoll_refused > 0) put(",\"epoll_refused\":%d", l.epoll_refused);
   if (l.epoll_dropped) put(",\"epoll_dropped\":true");
+  if (!l.race.empty()) put_string("race", l.race);
+  if (!l.attempts.empty()) put_string("attempts", l.attempts);
   if (out > end) out = const_cast<char*>(end);
   *out++ = '}';
   *out++ = '\n';

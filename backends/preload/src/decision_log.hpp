@@ -13,7 +13,7 @@ namespace dmm::preload {
 
 struct DecisionLine {
   int fd = -1;
-  std::string_view event;     // connect | sendto | sendmsg | sendmmsg | listen | bind
+  std::string_view event;     // connect | sendto | sendmsg | sendmmsg | listen | bind | race (how a race ended)
   std::string_view dst;       // `10.0.0.1:80`, `[fd00::1]:80`
   std::string_view proto;     // tcp | udp
   std::string_view intent;
@@ -28,6 +28,8 @@ struct DecisionLine {
   bool predicted = false;          // socket() had already made the socket on this stack (Shim::predicted_stack)
   int epoll_refused = 0;           // epoll registrations the kernel would not make again for the new socket
   bool epoll_dropped = false;      // registered in more epoll sets than the shim records: not all followed
+  std::string_view race;           // event "race": the rule's race mode
+  std::string_view attempts;       // event "race": every attempt and its outcome, as sessions.csv's column
 };
 
 class DecisionLog {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "connect_race.hpp"
 #include "epoll_interest.hpp"
 #include "export.hpp"
 #include "fd_table.hpp"
@@ -13,14 +14,24 @@
 
 using namespace dmm::preload;
 
+namespace {
+
+// A pending socket's registrations follow it to its stack; so do those of a placed socket whose connect is being
+// raced (connect_race.hpp: the winner may replace it). Placed sockets are looked at only while some race runs.
+bool records_epoll(FdState state) {
+  return state == FdState::pending || (state == FdState::placed && races_running() > 0);
+}
+
+}  // namespace
+
 DMM_INTERPOSE int epoll_ctl(int epfd, int op, int fd, epoll_event* event) __THROW {
   FdSlot* slot = active_shim() && !inside_shim() ? fd_table().find(fd) : nullptr;
-  if (!slot || slot->state.load(std::memory_order_acquire) != FdState::pending)
-    return real().epoll_ctl(epfd, op, fd, event);
+  if (!slot || !records_epoll(slot->state.load(std::memory_order_acquire))) return real().epoll_ctl(epfd, op, fd, event);
   // Under the slot lock, so that a decision on another thread sees either none of this call or all of it (the
   // kernel's registration and our record of it), never a registration on the placeholder it does not know of.
   SlotLock lock(*slot);
-  if (lock.reentered() || slot->state.load(std::memory_order_relaxed) != FdState::pending)
+  const FdState state = slot->state.load(std::memory_order_relaxed);
+  if (lock.reentered() || !(state == FdState::pending || (state == FdState::placed && slot->record.racing)))
     return real().epoll_ctl(epfd, op, fd, event);
   const int result = real().epoll_ctl(epfd, op, fd, event);
   if (result == 0) {

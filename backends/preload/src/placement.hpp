@@ -63,7 +63,12 @@ void report_no_stack_left(int fd, const Placement& placement, int err) noexcept;
 // or it could not be moved (errno is then unchanged).
 bool move_predicted_placeholder_home(int fd) noexcept;
 
-// connect/sendto/sendmsg/listen/bind share this: decide if due, then call, then fall back on path errors.
+// Defined in connect_race.hpp (which needs Placement): whether a TCP connect races, and the race.
+bool wants_race(const Placement& p);
+int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
+
+// connect/sendto/sendmsg/listen/bind share this: decide if due, then call (a TCP connect may race the ranked
+// stacks: connect_race.hpp), then fall back on path errors.
 // `call` performs the real libc call and returns its result (-1/errno on failure); `user_call(session)` is the
 // same call on a user-space session, when a user-space stack took the socket; `service_call()` the same call once
 // the fd is the program's end of a dmm-stackd session (the destination is the session's: no address is passed).
@@ -85,7 +90,10 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
     // A session of dmm-stackd's that failed for want of a path (its host does not answer ARP) before the program
     // saw anything of it (a blocking connect) moves down the ranked list like a kernel socket.
-    const R result = placement.service_session ? static_cast<R>(service_call()) : call();
+    const R result = placement.service_session ? static_cast<R>(service_call())
+                     : trigger == Trigger::connect && wants_race(placement)
+                         ? static_cast<R>(race_connect(fd, *slot, placement, dst, dst_length))
+                         : call();
     if (result >= 0) return result;
     const int err = errno;
     if (!placement.can_fall_back) {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 
+#include "connect_race.hpp"
 #include "fd_table.hpp"
 #include "nrd_subscription.hpp"
 #include "real_calls.hpp"
@@ -63,6 +64,7 @@ void after_fork_in_child() {
   set_table_owner_pid();
   fd_table().reset_after_fork();
   nrd_subscription_after_fork_in_child();
+  races_after_fork_in_child();
   if (Shim* shim = active_shim()) shim->after_fork_in_child();
   g_forks.store(0);
   if (g_phase.load() == kStarting) {

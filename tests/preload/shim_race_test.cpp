@@ -1,0 +1,120 @@
+// The shim races a connect across kernel instances (connect_race.hpp): blue's path goes silent (the server's
+// answers to blue's client address are dropped: no error ever comes back), red reaches the same server. Unmodified
+// clients under dmm-run — curl, Python with a blocking connect, select, poll, epoll registered after the connect,
+// asyncio — get their connection over red within about the attempt delay; with `race: failover` they wait on the
+// silent path (the control); with blue healthy nothing races.
+#include <chrono>
+
+#include "preload_fixture.hpp"
+
+namespace dmm::test {
+namespace {
+
+constexpr const char* kPort = "7090";
+
+class ShimRace : public PreloadTest {
+protected:
+  void SetUp() override {
+    PreloadTest::SetUp();
+    files_ = std::make_unique<TempDir>();
+    files_->write("hello.txt", "hello over the winner\n");
+    server_ = std::make_unique<Child>(start_http_server(*topo_, topo_->srv(), kBlueServer, files_->path(), kPort));
+  }
+  void TearDown() override {
+    server_.reset();
+    files_.reset();
+  }
+
+  // blue's path goes silent: the server's SYN-ACKs to blue's client address are dropped in srv, nothing comes
+  // back (not an ICMP error, not a reset).
+  void silence_blue() {
+    const Outcome o = run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kBlueClient) + "/32"}));
+    ASSERT_TRUE(exited_with(o, 0));
+  }
+  std::string config(const std::string& race) {
+    return write_config("  - {match: {}, use: [blue, red], race: " + race + ", attempt_delay: 200ms}\n");
+  }
+  std::vector<std::string> client(const std::string& mode) const {
+    return {"/usr/bin/python3", test_program("race_client.py"), mode, kBlueServer, kPort, "/hello.txt"};
+  }
+  std::vector<nlohmann::json> races() const {
+    std::vector<nlohmann::json> out;
+    for (auto& line : json_lines(read_text(log_)))
+      if (line["event"] == "race") out.push_back(line);
+    return out;
+  }
+
+  std::unique_ptr<TempDir> files_;
+  std::unique_ptr<Child> server_;
+};
+
+double seconds_of(const std::string& text) { return text.empty() ? -1 : std::stod(text); }
+
+TEST_F(ShimRace, CurlGetsItsAnswerOverTheNextInstanceWithinTheAttemptDelay) {
+  silence_blue();
+  const auto started = std::chrono::steady_clock::now();
+  const Outcome o = run_dmm(config("staggered"), {"curl", "-sS", "--max-time", "10", "-o", "-", "-w",
+                                                  "\nconnect_s=%{time_connect}\n",
+                                                  std::string("http://") + kBlueServer + ":" + kPort + "/hello.txt"});
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_NE(o.out.find("hello over the winner"), std::string::npos) << o.out;
+  EXPECT_LT(seconds_of(facts(o.out)["connect_s"]), 1.0) << o.out;
+  EXPECT_LT(wall, 5.0);
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 1u) << read_text(log_);
+  EXPECT_EQ(lines[0]["stack"], "red");
+  EXPECT_EQ(lines[0]["race"], "staggered");
+  const std::string attempts = lines[0]["attempts"];
+  EXPECT_EQ(attempts.rfind("blue:lost;red:ok@2", 0), 0u) << attempts;  // red started ~200 ms in
+}
+
+TEST_F(ShimRace, FailoverStillWaitsOnTheSilentPath) {
+  silence_blue();
+  const Outcome o = run_dmm(config("failover"), {"curl", "-sS", "--connect-timeout", "2", "-o", "/dev/null",
+                                                 std::string("http://") + kBlueServer + ":" + kPort + "/hello.txt"});
+  EXPECT_EQ(o.exit_code, 28) << o.out << o.err;  // curl: connect timed out — the wait racing removes
+  EXPECT_TRUE(races().empty());
+}
+
+TEST_F(ShimRace, EveryWayAPythonProgramConnectsGetsTheWinner) {
+  silence_blue();
+  const std::string cfg = config("staggered");
+  for (const char* mode : {"blocking", "select", "poll", "epoll", "asyncio"}) {
+    SCOPED_TRACE(mode);
+    const Outcome o = run_dmm(cfg, client(mode));
+    ASSERT_TRUE(exited_with(o, 0));
+    auto f = facts(o.out);
+    EXPECT_EQ(f["http_status"], "200");
+    const double connect = seconds_of(f["connect_s"]);
+    EXPECT_GT(connect, 0.15);  // it did wait the attempt delay on blue first
+    EXPECT_LT(connect, 1.0);
+  }
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 5u) << read_text(log_);
+  for (const auto& line : lines) EXPECT_EQ(line["stack"], "red") << line.dump();
+}
+
+TEST_F(ShimRace, AHealthyFirstInstanceNeverStartsASecondAttempt) {
+  const std::string cfg = config("staggered");
+  for (const char* mode : {"blocking", "select", "asyncio"}) {
+    const Outcome o = run_dmm(cfg, client(mode));
+    ASSERT_TRUE(exited_with(o, 0)) << mode;
+  }
+  EXPECT_TRUE(races().empty()) << read_text(log_);
+  for (auto& line : json_lines(read_text(log_))) EXPECT_EQ(line["stack"], "blue") << line.dump();
+}
+
+TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
+  silence_blue();
+  // red silent too: its answers to red's client address are dropped as well. The blocking connect races both and
+  // returns when the kernel gives up on them; a bounded client (curl) gives up first, with its own timeout.
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole",
+                                                       std::string(kRedClient) + "/32"})), 0));
+  const Outcome o = run_dmm(config("staggered"), {"curl", "-sS", "--connect-timeout", "1", "-o", "/dev/null",
+                                                  std::string("http://") + kBlueServer + ":" + kPort + "/hello.txt"});
+  EXPECT_EQ(o.exit_code, 28) << o.out << o.err;
+}
+
+}  // namespace
+}  // namespace dmm::test
