@@ -114,6 +114,22 @@ TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   const Outcome o = run_dmm(config("staggered"), {"curl", "-sS", "--connect-timeout", "1", "-o", "/dev/null",
                                                   std::string("http://") + kBlueServer + ":" + kPort + "/hello.txt"});
   EXPECT_EQ(o.exit_code, 28) << o.out << o.err;
+
+  // A blocking connect bounded by SO_SNDTIMEO answers EINPROGRESS when it runs out, as the kernel's would.
+  const std::string script =
+      "import socket, struct, time\n"
+      "s = socket.socket()\n"
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n"
+      "t = time.monotonic()\n"
+      "err = s.connect_ex(('" + std::string(kBlueServer) + "', " + kPort + "))\n"
+      "print(f'errno={err}')\n"
+      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+  const Outcome bounded = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(bounded, 0));
+  auto f = facts(bounded.out);
+  EXPECT_EQ(f["errno"], "115");  // EINPROGRESS
+  EXPECT_GT(seconds_of(f["waited_s"]), 0.4);
+  EXPECT_LT(seconds_of(f["waited_s"]), 1.5);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -84,11 +85,11 @@ public:
   bool won() const { return winner_ >= 0; }
   int error() const { return last_error_; }
   int last_rank() const { return attempts_.back().rank; }
-  // The program closed its fd: nothing to put behind it any more.
-  void abandon() {
+  // The program closed its fd (or a blocking connect's SO_SNDTIMEO ran out): the private attempts go.
+  void abandon(const std::string& why) {
     if (finished_) return;
     end_all("lost");
-    finish(-1, "the program closed the socket");
+    finish(-1, why);
   }
 
 private:
@@ -365,10 +366,12 @@ public:
       auto race = std::make_unique<ConnectRace>(*loop_, std::move(setup), first_fd, /*first_own=*/true);
       ConnectRace* raw = race.get();
       if (auto old = races_.find(fd); old != races_.end()) retire(old);
-      raw->on_finished = [this, fd, raw] {
-        if (auto it = races_.find(fd); it != races_.end() && it->second.get() == raw) retire(it);
+      // By serial, not by pointer: a later race for the same fd number may sit at the same address.
+      const std::uint64_t serial = ++serial_;
+      raw->on_finished = [this, fd, serial] {
+        if (auto it = races_.find(fd); it != races_.end() && it->second.serial == serial) retire(it);
       };
-      races_[fd] = std::move(race);
+      races_[fd] = Entry{std::move(race), serial};
       raw->start();
     });
   }
@@ -377,8 +380,8 @@ public:
     loop_->post([this, fd] {
       auto it = races_.find(fd);
       if (it == races_.end()) return;
-      it->second->on_finished = nullptr;
-      it->second->abandon();
+      it->second.race->on_finished = nullptr;
+      it->second.race->abandon("the program closed the socket");
       retire(it);
     });
   }
@@ -391,7 +394,12 @@ private:
     return nullptr;
   }
 
-  void retire(std::map<int, std::unique_ptr<ConnectRace>>::iterator it) {
+  struct Entry {
+    std::unique_ptr<ConnectRace> race;
+    std::uint64_t serial = 0;
+  };
+
+  void retire(std::map<int, Entry>::iterator it) {
     FdSlot* slot = fd_table().find(it->first);
     if (slot) {
       SlotLock lock(*slot);
@@ -402,7 +410,8 @@ private:
   }
 
   std::unique_ptr<kernel::EpollExecutor> loop_;
-  std::map<int, std::unique_ptr<ConnectRace>> races_;  // by the program's fd; the loop thread's
+  std::map<int, Entry> races_;  // by the program's fd; the loop thread's
+  std::uint64_t serial_ = 0;
   static std::atomic<Racer*> g_racer;
   static std::mutex g_start;
 };
@@ -451,11 +460,25 @@ int race_blocking(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     errno = err;
     return result;
   }
+  // SO_SNDTIMEO bounds a blocking connect (the kernel then answers EINPROGRESS and goes on connecting): so it
+  // bounds the race, after which the first attempt goes on alone, as the kernel's would.
+  timeval limit{};
+  socklen_t limit_length = sizeof limit;
+  Duration bound = std::chrono::hours(1);
+  if (real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) == 0 && (limit.tv_sec > 0 || limit.tv_usec > 0))
+    bound = std::chrono::seconds(limit.tv_sec) + std::chrono::microseconds(limit.tv_usec);
   ConnectRace race(**loop, setup_for(fd, slot, p, address, length, state), fd, /*first_own=*/false);
   race.start();
+  bool done = false;
   {
     InsideShim guard;
-    (void)(*loop)->run_until([&] { return race.finished(); }, std::chrono::hours(1));
+    done = (*loop)->run_until([&] { return race.finished(); }, bound);
+  }
+  if (!done) {
+    race.abandon("SO_SNDTIMEO ran out; the first attempt goes on alone");  // as the kernel's connect would
+    real().fcntl(fd, F_SETFL, state.status_flags);
+    errno = EINPROGRESS;
+    return -1;
   }
   const bool won = race.won();
   const int race_error = race.error();
