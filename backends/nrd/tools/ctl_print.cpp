@@ -52,7 +52,13 @@ void print_rules(std::ostream& out, const Json& policy) {
     const Json& u = at(rules[i], "use");
     if (u.is_array())
       for (const auto& s : u) use += (use.empty() ? "" : ", ") + text(s);
-    out << "  " << i << ": " << (match.empty() ? "*" : match) << " -> [" << use << "]\n";
+    out << "  " << i << ": " << (match.empty() ? "*" : match) << " -> [" << use << "]";
+    // How the stacks are raced, when the rule says (a policy from before racing has no such keys).
+    const Json& race = at(rules[i], "race");
+    const Json& delay = at(rules[i], "attempt_delay");
+    if (race.is_string()) out << " race=" << text(race);
+    if (delay.is_string()) out << " attempt_delay=" << text(delay);
+    out << "\n";
   }
 }
 

@@ -89,13 +89,21 @@ TEST_F(Cli, PushValidatesAndSigtermStopsCleanly) {
   const Outcome refused = ctl({"push", dir_.write("q.json", R"({"rules": [{"use": ["a", "zz"]}]})")});
   ASSERT_TRUE(exited_with(refused, 2));
   EXPECT_NE(refused.err.find("refused the policy: rule 0: unknown stack 'zz'"), std::string::npos) << refused.err;
-  ASSERT_TRUE(exited_with(ctl({"push", dir_.write("r.json", R"({"rules": [{"use": ["b", "a"]}]})")}), 0));
+  const Outcome bad_race = ctl({"push", dir_.write("s.json", R"({"rules": [{"use": ["b", "a"], "race": "eager"}]})")});
+  ASSERT_TRUE(exited_with(bad_race, 2));
+  EXPECT_NE(bad_race.err.find("rules[0].race: unknown race 'eager'"), std::string::npos) << bad_race.err;
+  ASSERT_TRUE(exited_with(ctl({"push", dir_.write("r.json", R"({"rules": [{"use": ["b", "a"], "race": "failover",
+                                                                  "attempt_delay": "300ms"}]})")}),
+                          0));
   const Outcome policy = ctl({"policy"});
   ASSERT_TRUE(exited_with(policy, 0));
   EXPECT_NE(policy.out.find("\"version\":2"), std::string::npos) << policy.out;
+  EXPECT_NE(policy.out.find("\"race\":\"failover\""), std::string::npos) << policy.out;
+  EXPECT_NE(policy.out.find("\"attempt_delay\":\"300ms\""), std::string::npos) << policy.out;
   const Outcome table = ctl({"status"});
   ASSERT_TRUE(exited_with(table, 0));
   EXPECT_NE(table.out.find("policy version 2 (pushed by dmm-ctl"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("-> [b, a] race=failover attempt_delay=300ms"), std::string::npos) << table.out;
   const Outcome watch = ctl({"watch", "--count", "2"});
   ASSERT_TRUE(exited_with(watch, 0));
   EXPECT_NE(watch.out.find("version 2 | a rtt=-ms | b rtt=-ms"), std::string::npos) << watch.out;
