@@ -95,6 +95,36 @@ TEST_F(ShimRace, EveryWayAPythonProgramConnectsGetsTheWinner) {
   for (const auto& line : lines) EXPECT_EQ(line["stack"], "red") << line.dump();
 }
 
+TEST_F(ShimRace, OptionsSetWhileTheRaceRunsFollowTheWinner) {
+  silence_blue();
+  const Outcome o = run_dmm(config("staggered"), client("nodelay"));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["nodelay"], "1");  // set on blue's socket while it waited, read back on red's
+  ASSERT_EQ(races().size(), 1u) << read_text(log_);
+  EXPECT_EQ(races()[0]["stack"], "red");
+}
+
+TEST_F(ShimRace, ARefusedConnectionIsReportedAsRefused) {
+  // Nothing listens on port 7091 (on either path): blue refuses at once. A non-blocking program reads the refusal
+  // of its own first attempt (the racer never takes its SO_ERROR); a blocking one gets the race's last error, red's
+  // refusal.
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", test_program("race_client.py"), "refused",
+                                                  kBlueServer, "7091", "-"});
+  ASSERT_TRUE(exited_with(o, 0));
+  auto f = facts(o.out);
+  EXPECT_EQ(f["nonblocking_errno"], "111");
+  EXPECT_EQ(f["blocking_errno"], "111");
+}
+
+TEST_F(ShimRace, SimultaneousAttemptsOnTwoHealthyInstancesNeverLoseARequest) {
+  // Both handshakes finish within microseconds of each other: whichever ends up behind the fd, the request the
+  // program sends at once must reach the server and be answered.
+  const std::string cfg = write_config("  - {match: {}, use: [blue, red], race: simultaneous}\n");
+  const Outcome o = run_dmm(cfg, client("many"));
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["ok"], "20");
+}
+
 TEST_F(ShimRace, AHealthyFirstInstanceNeverStartsASecondAttempt) {
   const std::string cfg = config("staggered");
   for (const char* mode : {"blocking", "select", "asyncio"}) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dmm/event_queue_executor.hpp"
+#include "dmm/path_sample.hpp"
 #include "dmm/stack.hpp"
 
 namespace dmm::test {
@@ -94,6 +95,17 @@ public:
 private:
   EventQueueExecutor& ex_;
   StackInfo info_;
+};
+
+// Every path sample nSocket reported, for tests that count what nRD would hear.
+struct RecordedSamples final : PathSampleSink {
+  void on_sample(const PathSample& s) override { all.push_back(s); }
+  int failures(const StackId& id) const {
+    int n = 0;
+    for (auto& s : all) n += s.stack == id && s.failure;
+    return n;
+  }
+  std::vector<PathSample> all;
 };
 
 }  // namespace dmm::test

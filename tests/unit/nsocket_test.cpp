@@ -8,18 +8,9 @@ using namespace std::chrono_literals;
 using namespace dmm;
 using dmm::test::ConnectOutcome;
 using dmm::test::FakeStack;
+using Samples = dmm::test::RecordedSamples;
 
 namespace {
-
-struct Samples final : PathSampleSink {
-  void on_sample(const PathSample& s) override { all.push_back(s); }
-  int failures(const StackId& id) const {
-    int n = 0;
-    for (auto& s : all) n += s.stack == id && s.failure;
-    return n;
-  }
-  std::vector<PathSample> all;
-};
 
 struct Events final : SessionEvents {
   void on_established(const Decision& d) override {

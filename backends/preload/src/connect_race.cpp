@@ -1,18 +1,24 @@
 #include "connect_race.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "dmm/kernel/epoll_executor.hpp"
@@ -27,15 +33,76 @@ namespace dmm::preload {
 namespace {
 
 std::atomic<int> g_races{0};
+std::atomic<std::uint32_t> g_next_serial{0};
+// Counted in the parent at every fork: a race that began before a fork shares its first socket with the child,
+// and must not shut it down.
+std::atomic<std::uint64_t> g_forks{0};
+
+// Every fd the racer owns (private attempts, copies of programs' sockets, a blocking race's wake-up fd), so that
+// a forked child, which inherits them but not the racer, closes them (a connection the child cannot use must not
+// stay open through it). Lock-free: registered from the racer and program threads, closed in the atfork handler.
+constexpr std::size_t kOwnedSlots = 256;
+std::array<std::atomic<int>, kOwnedSlots> g_owned{};  // 0 = free; else fd + 1
+
+void own(int fd) {
+  for (auto& slot : g_owned) {
+    int expected = 0;
+    if (slot.compare_exchange_strong(expected, fd + 1, std::memory_order_relaxed)) return;
+  }
+  // Full (256 racing sockets at once): this one is simply not closed in a forked child.
+}
+
+void close_owned(int fd) {
+  if (fd < 0) return;
+  for (auto& slot : g_owned) {
+    int expected = fd + 1;
+    if (slot.compare_exchange_strong(expected, 0, std::memory_order_relaxed)) break;
+  }
+  real().close(fd);
+}
+
+// A number out of the program's way for a descriptor of the racer's; the original is closed. -1 if none.
+int moved_high(int fd) {
+  if (fd < 0) return -1;
+  const int high = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
+  if (high >= 0) {
+    real().close(fd);
+    fd = high;
+  }
+  own(fd);
+  return fd;
+}
 
 // A stack a private attempt can be made on: a usable kernel instance (its sockets are plain kernel sockets).
 bool raceable(const ShimStack& stack) { return stack.usable && stack.sockets && !stack.user_space && !stack.served; }
+
+bool established(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return real().getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_ESTABLISHED;
+}
+
+// How a blocking connect's race ended, for the program's thread waiting in connect(); `done` is an eventfd the
+// racer signals. `detached`: the program stopped waiting (a signal, SO_SNDTIMEO) and now sees its socket as a
+// non-blocking program would.
+struct BlockingWait {
+  explicit BlockingWait(int fd) : done(fd) {}
+  ~BlockingWait() { close_owned(done); }
+  BlockingWait(const BlockingWait&) = delete;
+  BlockingWait& operator=(const BlockingWait&) = delete;
+  const int done;
+  std::atomic<bool> detached{false};
+  std::atomic<int> result{0};  // 0 running, 1 won, 2 failed
+  std::atomic<int> error{0};
+  std::atomic<int> last_rank{0};
+};
 
 // What a race needs to know, taken from the decision while the caller still runs in connect().
 struct RaceSetup {
   int fd = -1;
   FdSlot* slot = nullptr;
-  dev_t dev = 0;  // the program's socket (the first attempt)
+  std::uint32_t serial = 0;  // the record's race_serial while this race may replace its socket
+  dev_t dev = 0;             // the program's socket (the first attempt)
   ino_t ino = 0;
   int domain = 0;
   int protocol = 0;
@@ -43,8 +110,9 @@ struct RaceSetup {
   socklen_t length = 0;
   Choice choice;
   int first_rank = 0;
-  bool blocking = false;
-  FileState program_state;  // the program's flags and FD_CLOEXEC, for the socket that ends up behind fd
+  FileState program_state;  // the program's flags and FD_CLOEXEC at the connect
+  std::uint64_t forks_at_start = 0;
+  std::shared_ptr<BlockingWait> wait;  // set for a blocking connect
   std::string dst;
   std::string intent;
 };
@@ -52,40 +120,45 @@ struct RaceSetup {
 struct RaceAttempt {
   int rank = 0;
   int stack = 0;
-  int fd = -1;        // what the race watches: a private socket, or (attempt 0) the program's fd or a dup of it
-  bool own = false;   // fd is the race's to close
+  int fd = -1;  // a private socket, or (attempt 0) the racer's copy of the program's socket; the race closes it
   bool running = true;
   Duration started{0};
   std::string outcome = "connecting";
 };
 
+// One race on the racer's loop (an actor: every method runs on the loop thread).
 class ConnectRace {
 public:
-  ConnectRace(kernel::EpollExecutor& loop, RaceSetup setup, int first_fd, bool first_own)
+  ConnectRace(kernel::EpollExecutor& loop, RaceSetup setup, int first_copy)
       : loop_(loop), setup_(std::move(setup)), opened_(loop.now()) {
     attempts_.push_back({setup_.first_rank, setup_.choice.ranked[static_cast<std::size_t>(setup_.first_rank)],
-                         first_fd, first_own, true, Duration::zero(), "connecting"});
+                         first_copy, true, Duration::zero(), "connecting"});
     next_rank_ = setup_.first_rank + 1;
   }
-  ~ConnectRace() { end_all("lost"); }
+  ~ConnectRace() {
+    loop_.cancel(stagger_);
+    loop_.cancel(check_);
+    end_all("lost");
+  }
   ConnectRace(const ConnectRace&) = delete;
   ConnectRace& operator=(const ConnectRace&) = delete;
 
+  // Called (from the loop, after the callback that ended the race) once the race is over.
+  std::function<void()> on_finished;
+
   void start() {
-    watch(0);
-    if (setup_.choice.race == RaceMode::simultaneous) {
-      while (!finished_ && has_candidate()) start_next();
-    } else {
-      arm_stagger();
-    }
+    guarded([&] {
+      watch(0);
+      if (finished_) return;
+      if (setup_.choice.race == RaceMode::simultaneous) {
+        while (!finished_ && has_candidate()) start_next();
+      } else {
+        arm_stagger();
+      }
+      arm_check();
+    });
   }
   bool finished() const { return finished_; }
-  // Called (from the loop, after the callback that finished the race) once the race is over.
-  std::function<void()> on_finished;
-  bool won() const { return winner_ >= 0; }
-  int error() const { return last_error_; }
-  int last_rank() const { return attempts_.back().rank; }
-  // The program closed its fd (or a blocking connect's SO_SNDTIMEO ran out): the private attempts go.
   void abandon(const std::string& why) {
     if (finished_) return;
     end_all("lost");
@@ -93,6 +166,18 @@ public:
   }
 
 private:
+  // A program's socket must not be lost to an allocation failure on the racer's thread: the race ends instead.
+  template <typename Fn>
+  void guarded(Fn&& fn) {
+    try {
+      fn();
+    } catch (...) {
+      abandon("out of memory while racing");
+    }
+  }
+
+  bool blocking_attached() const { return setup_.wait && !setup_.wait->detached.load(std::memory_order_acquire); }
+
   bool has_candidate() const {
     for (int r = next_rank_; r < setup_.choice.healthy_count; ++r)
       if (raceable(active_shim()->stack(setup_.choice.ranked[static_cast<std::size_t>(r)]))) return true;
@@ -101,7 +186,7 @@ private:
 
   void watch(std::size_t i) {
     const Status watched = loop_.watch(attempts_[i].fd, EPOLLOUT | EPOLLERR | EPOLLHUP,
-                                       [this, i](std::uint32_t events) { on_ready(i, events); });
+                                       [this, i](std::uint32_t events) { guarded([&] { on_ready(i, events); }); });
     if (!watched) attempt_failed(i, watched.error().code != 0 ? watched.error().code : EIO);
   }
 
@@ -115,9 +200,34 @@ private:
       rtt = estimate->rtt;
     stagger_ = loop_.schedule(resolve_attempt_delay(setup_.choice.attempt_delay, rtt), [this] {
       stagger_ = 0;
-      start_next();
-      if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
+      guarded([&] {
+        start_next();
+        if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
+      });
     });
+  }
+
+  // Every 100 ms: is the program's fd still the socket this race may replace? A close, a dup or the number taken
+  // by another socket ends the race (close() itself tells no one: it may run in a signal handler or a vfork child).
+  void arm_check() {
+    check_ = loop_.schedule(std::chrono::milliseconds(100), [this] {
+      check_ = 0;
+      if (finished_) return;
+      if (!still_ours()) {
+        abandon("the program closed or duplicated its socket");
+        return;
+      }
+      arm_check();
+    });
+  }
+
+  bool still_ours() {
+    FdSlot& slot = *setup_.slot;
+    SlotLock lock(slot, SlotLock::TryOnly{});
+    if (!lock.held()) return true;  // the program is busy with it: look again next time
+    const FdRecord& rec = slot.record;
+    return slot.state.load(std::memory_order_relaxed) == FdState::placed && rec.race_serial == setup_.serial &&
+           rec.dev == setup_.dev && rec.ino == setup_.ino;
   }
 
   // Starts a private attempt on the next raceable ranked stack (skipping ones that cannot be tried).
@@ -127,16 +237,14 @@ private:
       const int rank = next_rank_++;
       const int stack = setup_.choice.ranked[static_cast<std::size_t>(rank)];
       if (!raceable(shim.stack(stack))) continue;
-      RaceAttempt a{rank, stack, -1, true, true, loop_.now() - opened_, "connecting"};
-      const int made = make_attempt_socket(shim.stack(stack), a.outcome);
+      attempts_.push_back({rank, stack, -1, true, loop_.now() - opened_, "connecting"});
+      const std::size_t i = attempts_.size() - 1;
+      const int made = make_attempt_socket(shim.stack(stack), attempts_[i].outcome);
       if (made < 0) {
-        a.running = false;
-        attempts_.push_back(std::move(a));
+        attempts_[i].running = false;
         continue;
       }
-      a.fd = made;
-      attempts_.push_back(std::move(a));
-      const std::size_t i = attempts_.size() - 1;
+      attempts_[i].fd = made;
       if (real().connect(made, reinterpret_cast<const sockaddr*>(&setup_.address), setup_.length) == 0) {
         win(i);
         return;
@@ -167,19 +275,26 @@ private:
       outcome = attempt_outcome(made.error());
       return -1;
     }
-    int fd = *made;
-    const int high = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
-    if (high >= 0) {
-      real().close(fd);
-      fd = high;
-    }
-    SlotLock lock(*setup_.slot);
-    if (!lock.reentered()) (void)replay_options(setup_.slot->record, setup_.fd, fd);
+    const int fd = moved_high(*made);
+    FdSlot& slot = *setup_.slot;
+    SlotLock lock(slot);
+    if (!lock.reentered() && slot.record.race_serial == setup_.serial) (void)replay_options(slot.record, setup_.fd, fd);
     return fd;
   }
 
   void on_ready(std::size_t i, std::uint32_t events) {
     if (finished_ || !attempts_[i].running) return;
+    // The first attempt is the program's own socket: reading its SO_ERROR would take the error from the program
+    // (a non-blocking program reads it itself). Its events say enough; only a blocking connect, whose program waits
+    // for this race's word, has its error read here, to return it.
+    if (i == 0 && !blocking_attached()) {
+      if (events & (EPOLLERR | EPOLLHUP)) {
+        attempt_failed(0, 0);
+      } else if (events & EPOLLOUT) {
+        win(0);
+      }
+      return;
+    }
     int err = 0;
     socklen_t len = sizeof err;
     if (real().getsockopt(attempts_[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -190,14 +305,15 @@ private:
     attempt_failed(i, err != 0 ? err : ECONNRESET);
   }
 
+  // `err` 0: failed, the error left for the program to read.
   void attempt_failed(std::size_t i, int err) {
     RaceAttempt& a = attempts_[i];
     a.running = false;
-    a.outcome = attempt_outcome(make_error(err, ""));
-    last_error_ = err;
+    a.outcome = err != 0 ? attempt_outcome(make_error(err, "")) : "failed";
+    if (err != 0) last_error_ = err;
     close_attempt(i);
     // What a non-blocking program waits on is its own socket: it reads that error itself, the race is over.
-    if (i == 0 && !setup_.blocking) {
+    if (i == 0 && !blocking_attached()) {
       end_all("lost");
       finish(-1, "the first attempt failed and the program sees it");
       return;
@@ -211,54 +327,66 @@ private:
   }
 
   void win(std::size_t i) {
-    RaceAttempt& a = attempts_[i];
     loop_.cancel(stagger_);
     stagger_ = 0;
-    if (i != 0 && !install(i)) {
-      end_all("lost");
-      finish(-1, "the program's socket changed meanwhile");
-      return;
+    if (i != 0) {
+      switch (install(i)) {
+        case Installed::yes: break;
+        case Installed::first_connected: i = 0; break;  // the program may already be using it: it stays
+        case Installed::no:
+          end_all("lost");
+          finish(-1, "the program's socket changed meanwhile");
+          return;
+      }
     }
+    RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = "ok";
     if (i != 0) {
-      loop_.unwatch(a.fd);
-      real().close(a.fd);  // fd is the winner now
-      a.fd = -1;
       // A poll() or select() of the program sleeps on the first attempt's socket, which nothing else would wake
-      // before its own SYNs time out: shut down, it wakes them, and they look at the fd again — the winner.
-      if (!setup_.blocking && attempts_[0].running && attempts_[0].fd >= 0)
+      // before its own SYNs time out: shut down, it wakes them, and they look at the fd again — the winner. Not
+      // when a fork happened meanwhile: a child may share that socket.
+      if (attempts_[0].running && attempts_[0].fd >= 0 && g_forks.load() == setup_.forks_at_start)
         real().shutdown(attempts_[0].fd, SHUT_RDWR);
+      close_attempt(i);  // the program's fd is the winner now
     }
     end_all("lost");
     finish(static_cast<int>(i), {});
   }
 
-  // Puts private attempt i behind the program's fd, if that still is the program's first socket.
-  bool install(std::size_t i) {
+  enum class Installed { yes, no, first_connected };
+
+  // Puts private attempt i behind the program's fd, if that still is the program's first socket and that one has
+  // not connected meanwhile.
+  Installed install(std::size_t i) {
     FdSlot& slot = *setup_.slot;
     SlotLock lock(slot);
-    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return Installed::no;
     FdRecord& rec = slot.record;
-    if (rec.dev != setup_.dev || rec.ino != setup_.ino || !still_same_socket(setup_.fd, rec)) return false;
+    if (rec.race_serial != setup_.serial || rec.dev != setup_.dev || rec.ino != setup_.ino ||
+        !still_same_socket(setup_.fd, rec))
+      return Installed::no;
+    if (established(attempts_[0].fd)) return Installed::first_connected;
     struct stat st {};
-    if (::fstat(attempts_[i].fd, &st) != 0) return false;
-    // The program's flags as it set them (a blocking race had made its socket non-blocking for the race).
+    if (::fstat(attempts_[i].fd, &st) != 0) return Installed::no;
+    // The program's flags as it set them: a blocking connect made its socket non-blocking for the race only.
     FileState state = setup_.program_state;
-    if (!setup_.blocking) {
+    if (!blocking_attached()) {
       std::string ignored;
-      if (read_file_state(setup_.fd, state, ignored) != 0) return false;
+      if (read_file_state(setup_.fd, state, ignored) != 0) return Installed::no;
     }
+    // Options the program set while the race ran (TCP_NODELAY right after connect(): libuv, Node).
+    (void)replay_options(rec, setup_.fd, attempts_[i].fd);
     std::string why;
     int epoll_refused = 0;
-    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) return false;
+    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) return Installed::no;
     rec.dev = st.st_dev;
     rec.ino = st.st_ino;
     rec.stack = attempts_[i].stack;
     rec.original = false;
     rec.placeholder_stack = kNoStack;
-    rec.racing = false;
-    return true;
+    rec.race_serial = 0;
+    return Installed::yes;
   }
 
   std::size_t running() const {
@@ -271,8 +399,8 @@ private:
     RaceAttempt& a = attempts_[i];
     if (a.fd < 0) return;
     loop_.unwatch(a.fd);
-    if (a.own) real().close(a.fd);
-    a.fd = a.own ? -1 : a.fd;
+    close_owned(a.fd);
+    a.fd = -1;
   }
 
   void end_all(const char* outcome) {
@@ -292,12 +420,29 @@ private:
     winner_ = winner;
     loop_.cancel(stagger_);
     stagger_ = 0;
+    loop_.cancel(check_);
+    check_ = 0;
+    release_record();
+    if (setup_.wait) {
+      setup_.wait->error.store(last_error_);
+      setup_.wait->last_rank.store(attempts_.back().rank);
+      setup_.wait->result.store(winner >= 0 ? 1 : 2, std::memory_order_release);
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = ::write(setup_.wait->done, &one, sizeof one);
+    }
     log(why);
     if (on_finished) loop_.schedule(Duration::zero(), on_finished);
   }
 
-  // One line per race that tried more than the first stack (a first attempt that simply connects is the
-  // connect line's story alone).
+  // The record stops recording epoll registrations for this race (unless another race took the number since).
+  void release_record() {
+    FdSlot& slot = *setup_.slot;
+    SlotLock lock(slot);
+    if (!lock.reentered() && slot.record.race_serial == setup_.serial) slot.record.race_serial = 0;
+  }
+
+  // One line per race that tried more than the first stack (a first attempt that simply connects is the connect
+  // line's story alone).
   void log(const std::string& why) {
     Shim& shim = *active_shim();
     if (!shim.log().enabled() || attempts_.size() < 2) return;
@@ -325,27 +470,75 @@ private:
   std::vector<RaceAttempt> attempts_;
   int next_rank_ = 0;
   TimerId stagger_ = 0;
+  TimerId check_ = 0;
   bool finished_ = false;
   int winner_ = -1;
   int last_error_ = ETIMEDOUT;
 };
 
-// --- the racer thread: non-blocking connects ------------------------------------------------------------------
+// --- the racer thread ----------------------------------------------------------------------------------------
 
 class Racer {
 public:
+  // The process's racer, started on first use; nullptr if its loop or thread cannot be made.
   static Racer* get() {
-    Racer* r = g_racer.load(std::memory_order_acquire);
-    if (r) return r;
-    std::lock_guard lock(g_start);
-    r = g_racer.load(std::memory_order_relaxed);
-    if (r) return r;
-    auto loop = kernel::EpollExecutor::create();
+    for (;;) {
+      if (Racer* r = g_racer.load(std::memory_order_acquire)) return r;
+      int expected = kNone;
+      if (g_state.compare_exchange_strong(expected, kStarting)) break;
+      if (expected == kFailed) return nullptr;
+      sched_yield();  // another thread is starting it
+    }
+    Racer* r = start();
+    g_state.store(r ? kStarted : kFailed);
+    return r;
+  }
+  static void forget_after_fork() {
+    g_racer.store(nullptr, std::memory_order_relaxed);
+    g_state.store(kNone, std::memory_order_relaxed);
+  }
+
+  void add(std::function<void()> job) { loop_->post(std::move(job)); }
+
+  std::function<void()> job_for(RaceSetup setup, int first_copy) {
+    return [this, setup = std::move(setup), first_copy]() mutable {
+      try {
+        const int fd = setup.fd;
+        if (auto old = races_.find(fd); old != races_.end()) {
+          old->second.race->on_finished = nullptr;
+          old->second.race->abandon("another connect took the fd number");
+          retire(old);
+        }
+        auto race = std::make_unique<ConnectRace>(*loop_, std::move(setup), first_copy);
+        ConnectRace* raw = race.get();
+        // By serial, not by pointer: a later race for the same fd number may sit at the same address.
+        const std::uint64_t serial = ++serial_;
+        raw->on_finished = [this, fd, serial] {
+          if (auto it = races_.find(fd); it != races_.end() && it->second.serial == serial) retire(it);
+        };
+        races_[fd] = Entry{std::move(race), serial};
+        raw->start();
+      } catch (...) {
+        close_owned(first_copy);  // out of memory: no race; the program's socket connects on its own
+      }
+    };
+  }
+
+private:
+  static constexpr int kNone = 0, kStarting = 1, kStarted = 2, kFailed = 3;
+
+  static Racer* start() {
+    auto loop = [] {
+      InsideShim guard;
+      return kernel::EpollExecutor::create();
+    }();
     if (!loop) return nullptr;
-    r = new Racer(std::move(*loop));
+    Racer* r = new (std::nothrow) Racer(std::move(*loop));
+    if (!r) return nullptr;
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
+    // pthread_create rather than std::thread, as for the shim's other threads (nrd_subscription.cpp says why).
     pthread_t thread;
     const int created = ::pthread_create(&thread, nullptr, &Racer::main, r);
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
@@ -357,36 +550,7 @@ public:
     g_racer.store(r, std::memory_order_release);
     return r;
   }
-  static void forget_after_fork() { g_racer.store(nullptr, std::memory_order_relaxed); }
 
-  void add(RaceSetup setup, int first_fd) {
-    g_races.fetch_add(1, std::memory_order_relaxed);
-    loop_->post([this, setup = std::move(setup), first_fd]() mutable {
-      const int fd = setup.fd;
-      auto race = std::make_unique<ConnectRace>(*loop_, std::move(setup), first_fd, /*first_own=*/true);
-      ConnectRace* raw = race.get();
-      if (auto old = races_.find(fd); old != races_.end()) retire(old);
-      // By serial, not by pointer: a later race for the same fd number may sit at the same address.
-      const std::uint64_t serial = ++serial_;
-      raw->on_finished = [this, fd, serial] {
-        if (auto it = races_.find(fd); it != races_.end() && it->second.serial == serial) retire(it);
-      };
-      races_[fd] = Entry{std::move(race), serial};
-      raw->start();
-    });
-  }
-
-  void closing(int fd) {
-    loop_->post([this, fd] {
-      auto it = races_.find(fd);
-      if (it == races_.end()) return;
-      it->second.race->on_finished = nullptr;
-      it->second.race->abandon("the program closed the socket");
-      retire(it);
-    });
-  }
-
-private:
   explicit Racer(std::unique_ptr<kernel::EpollExecutor> loop) : loop_(std::move(loop)) {}
   static void* main(void* self) {
     InsideShim guard;  // the racer's own socket calls are the shim's, never the program's
@@ -400,11 +564,6 @@ private:
   };
 
   void retire(std::map<int, Entry>::iterator it) {
-    FdSlot* slot = fd_table().find(it->first);
-    if (slot) {
-      SlotLock lock(*slot);
-      if (!lock.reentered()) slot->record.racing = false;
-    }
     races_.erase(it);
     g_races.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -413,83 +572,142 @@ private:
   std::map<int, Entry> races_;  // by the program's fd; the loop thread's
   std::uint64_t serial_ = 0;
   static std::atomic<Racer*> g_racer;
-  static std::mutex g_start;
+  static std::atomic<int> g_state;
 };
 
 std::atomic<Racer*> Racer::g_racer{nullptr};
-std::mutex Racer::g_start;
+std::atomic<int> Racer::g_state{Racer::kNone};
 
-RaceSetup setup_for(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, socklen_t length,
-                    const FileState& state) {
-  RaceSetup s;
-  s.fd = fd;
-  s.slot = &slot;
+// Marks the record as raced (serial) and fills the setup; false if the record is not the socket being connected.
+bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, socklen_t length,
+             const FileState& state, RaceSetup& s) {
   {
     SlotLock lock(slot);
     FdRecord& rec = slot.record;
-    if (!identity_known(rec)) (void)take_identity(fd, rec);
+    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+    if (!identity_known(rec) && !take_identity(fd, rec)) return false;
+    s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (s.serial == 0) s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
+    rec.race_serial = s.serial;  // from now on epoll_ctl and setsockopt on fd are recorded
     s.dev = rec.dev;
     s.ino = rec.ino;
     s.domain = rec.domain;
     s.protocol = rec.protocol;
   }
+  s.fd = fd;
+  s.slot = &slot;
   std::memcpy(&s.address, address, std::min<std::size_t>(length, sizeof s.address));
   s.length = length;
   s.choice = p.choice;
   s.first_rank = p.rank;
-  s.blocking = (state.status_flags & O_NONBLOCK) == 0;
   s.program_state = state;
+  s.forks_at_start = g_forks.load();
   s.dst = p.request.dst.to_string();
   s.intent = std::string(to_string(p.request.intent));
-  return s;
+  return true;
 }
 
-int race_blocking(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length,
-                  const FileState& state) {
-  auto loop = [] {
-    InsideShim guard;
-    return kernel::EpollExecutor::create();
-  }();
-  if (!loop) return real().connect(fd, address, length);  // no loop: connect as without racing
-  // The program is blocked in this call: its socket is non-blocking only for the race, and gets its flags back.
-  real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
-  const int result = real().connect(fd, address, length);
-  const int err = errno;
-  if (result == 0 || err != EINPROGRESS) {
-    real().fcntl(fd, F_SETFL, state.status_flags);
-    errno = err;
-    return result;
-  }
-  // SO_SNDTIMEO bounds a blocking connect (the kernel then answers EINPROGRESS and goes on connecting): so it
-  // bounds the race, after which the first attempt goes on alone, as the kernel's would.
+void unmark(FdSlot& slot, std::uint32_t serial) {
+  SlotLock lock(slot);
+  if (!lock.reentered() && slot.record.race_serial == serial) slot.record.race_serial = 0;
+}
+
+// A blocking connect's wait for its race: on the race's word (0 or its error), or until SO_SNDTIMEO (EINPROGRESS)
+// or a signal (EINTR) — then, as after the kernel's own connect, the connection goes on without the caller.
+int wait_for_race(int fd, Placement& p, const FileState& state, BlockingWait& wait) {
   timeval limit{};
   socklen_t limit_length = sizeof limit;
-  Duration bound = std::chrono::hours(1);
+  int timeout_ms = -1;
   if (real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) == 0 && (limit.tv_sec > 0 || limit.tv_usec > 0))
-    bound = std::chrono::seconds(limit.tv_sec) + std::chrono::microseconds(limit.tv_usec);
-  ConnectRace race(**loop, setup_for(fd, slot, p, address, length, state), fd, /*first_own=*/false);
-  race.start();
-  bool done = false;
-  {
-    InsideShim guard;
-    done = (*loop)->run_until([&] { return race.finished(); }, bound);
+    timeout_ms = static_cast<int>(limit.tv_sec * 1000 + (limit.tv_usec + 999) / 1000);
+  pollfd done{wait.done, POLLIN, 0};
+  const int ready = ::poll(&done, 1, timeout_ms);
+  const int poll_errno = errno;
+  if (ready <= 0 || wait.result.load(std::memory_order_acquire) == 0) {
+    wait.detached.store(true, std::memory_order_release);
+    // The race may have ended in the meantime: then its word counts after all.
+    if (wait.result.load(std::memory_order_acquire) == 0) {
+      real().fcntl(fd, F_SETFL, state.status_flags);
+      errno = ready < 0 ? poll_errno : EINPROGRESS;
+      return -1;
+    }
   }
-  if (!done) {
-    race.abandon("SO_SNDTIMEO ran out; the first attempt goes on alone");  // as the kernel's connect would
-    real().fcntl(fd, F_SETFL, state.status_flags);
-    errno = EINPROGRESS;
-    return -1;
-  }
-  const bool won = race.won();
-  const int race_error = race.error();
-  p.rank = race.last_rank();
-  p.can_fall_back = p.rank + 1 < p.choice.ranked_count;
   // Whatever is behind fd now — the first attempt, or the winner with the program's flags already — is blocking
   // again as the program made it.
   real().fcntl(fd, F_SETFL, state.status_flags);
-  if (won) return 0;
-  errno = race_error;
+  p.rank = wait.last_rank.load();
+  p.can_fall_back = p.rank + 1 < p.choice.ranked_count;
+  if (wait.result.load() == 1) return 0;
+  errno = wait.error.load();
   return -1;
+}
+
+int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
+  FileState state;
+  std::string why;
+  if (read_file_state(fd, state, why) != 0) return real().connect(fd, address, length);
+  const bool blocking = (state.status_flags & O_NONBLOCK) == 0;
+  // Everything that can fail or allocate happens before the connect: after it, the race must start.
+  Racer* racer = Racer::get();
+  if (!racer) return real().connect(fd, address, length);
+  RaceSetup setup;
+  if (!prepare(fd, slot, p, address, length, state, setup)) return real().connect(fd, address, length);
+  const std::uint32_t serial = setup.serial;
+  const int copy = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
+  if (copy >= 0) own(copy);
+  std::shared_ptr<BlockingWait> wait;
+  std::function<void()> job;
+  try {
+    if (blocking) {
+      const int done = moved_high(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+      if (done < 0) throw std::bad_alloc();
+      wait = std::make_shared<BlockingWait>(done);
+      setup.wait = wait;
+    }
+    if (copy < 0) throw std::bad_alloc();
+    job = racer->job_for(std::move(setup), copy);
+  } catch (...) {
+    close_owned(copy);
+    unmark(slot, serial);
+    return real().connect(fd, address, length);
+  }
+  if (blocking) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
+  const int result = real().connect(fd, address, length);
+  const int err = errno;
+  if (result == 0 || err != EINPROGRESS) {
+    if (blocking) real().fcntl(fd, F_SETFL, state.status_flags);
+    close_owned(copy);
+    unmark(slot, serial);
+    errno = err;
+    return result;
+  }
+  g_races.fetch_add(1, std::memory_order_relaxed);
+  try {
+    racer->add(std::move(job));
+  } catch (...) {
+    // The racer never heard of it: no race. The first attempt connects on its own, as without racing.
+    g_races.fetch_sub(1, std::memory_order_relaxed);
+    close_owned(copy);
+    unmark(slot, serial);
+    if (!blocking) {
+      errno = EINPROGRESS;
+      return -1;
+    }
+    real().fcntl(fd, F_SETFL, state.status_flags);
+    pollfd out{fd, POLLOUT, 0};
+    while (::poll(&out, 1, -1) < 0 && errno == EINTR) {
+    }
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    errno = so_error;
+    return so_error == 0 ? 0 : -1;
+  }
+  if (!blocking) {
+    errno = EINPROGRESS;
+    return -1;
+  }
+  return wait_for_race(fd, p, state, *wait);
 }
 
 }  // namespace
@@ -506,44 +724,27 @@ bool wants_race(const Placement& p) {
 }
 
 int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
-  FileState state;
-  std::string why;
-  if (read_file_state(fd, state, why) != 0) return real().connect(fd, address, length);
-  if ((state.status_flags & O_NONBLOCK) == 0) return race_blocking(fd, slot, p, address, length, state);
-  const int result = real().connect(fd, address, length);
-  if (result == 0 || errno != EINPROGRESS) return result;
-  // The racer watches the first attempt through a copy of the fd (the program may close its number meanwhile).
-  const int copy = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
-  Racer* racer = copy >= 0 ? Racer::get() : nullptr;
-  if (!racer) {
-    if (copy >= 0) real().close(copy);
-    errno = EINPROGRESS;
-    return -1;
+  try {
+    return race_or_throw(fd, slot, p, address, length);
+  } catch (...) {
+    // Nothing after the connect throws (race_or_throw catches there): the connect has not been made yet.
+    return real().connect(fd, address, length);
   }
-  RaceSetup setup = setup_for(fd, slot, p, address, length, state);
-  {
-    SlotLock lock(slot);
-    if (!lock.reentered()) slot.record.racing = true;  // epoll_ctl records registrations made from now on
-  }
-  racer->add(std::move(setup), copy);
-  errno = EINPROGRESS;
-  return -1;
 }
 
 int races_running() noexcept { return g_races.load(std::memory_order_relaxed); }
 
-void race_fd_closing(int fd) noexcept {
-  if (races_running() == 0) return;
-  try {
-    if (Racer* racer = Racer::get()) racer->closing(fd);
-  } catch (...) {
-    // Out of memory while telling the racer: its own check of the fd's identity ends the race when it ends.
-  }
-}
+void races_note_fork() noexcept { g_forks.fetch_add(1); }
 
 void races_after_fork_in_child() noexcept {
   Racer::forget_after_fork();
   g_races.store(0, std::memory_order_relaxed);
+  // The racer's sockets are the parent's business: the child closes its copies (a private attempt would otherwise
+  // stay connected through it).
+  for (auto& slot : g_owned) {
+    const int owned = slot.exchange(0, std::memory_order_relaxed);
+    if (owned > 0) real().close(owned - 1);
+  }
 }
 
 }  // namespace dmm::preload

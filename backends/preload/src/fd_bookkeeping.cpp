@@ -33,6 +33,7 @@ void copy_record(FdSlot& to, FdState state, const FdRecord& record) {
     // Epoll registrations belong to an fd number: the copy under a new number is in no set yet.
     to.record.epoll_count = 0;
     to.record.epoll_overflow = false;
+    to.record.race_serial = 0;
   }
   to.state.store(state, std::memory_order_release);
 }

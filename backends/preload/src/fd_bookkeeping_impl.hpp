@@ -36,6 +36,9 @@ int dup_with_record(int from, DupCall&& dup_call) {
       copy_record(*target, state, source->record);
     }
   }
+  // A dup of a socket whose connect is being raced: two fds now share the first attempt, and a winner put behind
+  // one of them would leave the other on a socket shut down. The race ends (its check sees the serial gone).
+  source->record.race_serial = 0;
   errno = saved_errno;
   return fresh;
 }
@@ -60,6 +63,7 @@ int dup_onto_with_record(int from, int to, DupCall&& dup_call) {
     state = source->state.load(std::memory_order_relaxed);  // untracked if the record was stale
   }
   copy_record(*target, state, source->record);
+  source->record.race_serial = 0;  // as for dup(): the race ends
   errno = saved_errno;
   return result;
 }

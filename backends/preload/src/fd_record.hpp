@@ -75,9 +75,10 @@ struct FdRecord {
   bool aliased = false;        // dup'ed while pending: other fds share this placeholder
   bool made_nonblocking = false;  // socket() was asked for SOCK_NONBLOCK (the pool kind its next ones come from)
   bool bound = false;          // bind() succeeded on the placeholder: its address is replayed on a new socket
-  // A non-blocking connect of this placed socket is being raced (connect_race.hpp): the winner may yet replace it,
-  // so epoll registrations are recorded as for a pending socket.
-  bool racing = false;
+  // Non-zero while a connect of this placed socket is being raced (connect_race.hpp): the winner may yet replace
+  // it, so epoll registrations and options are recorded as for a pending socket; the race's serial, so that a race
+  // acts only on the record it started with (a dup clears it: that ends the race).
+  std::uint32_t race_serial = 0;
   bool options_overflow = false;  // more distinct options than fit: the extra ones are not replayed
   std::uint8_t option_count = 0;
   // Registered in more epoll sets than fit: the extra ones do not follow the socket (`epoll_dropped` in the log).

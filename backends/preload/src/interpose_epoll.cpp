@@ -31,7 +31,7 @@ DMM_INTERPOSE int epoll_ctl(int epfd, int op, int fd, epoll_event* event) __THRO
   // kernel's registration and our record of it), never a registration on the placeholder it does not know of.
   SlotLock lock(*slot);
   const FdState state = slot->state.load(std::memory_order_relaxed);
-  if (lock.reentered() || !(state == FdState::pending || (state == FdState::placed && slot->record.racing)))
+  if (lock.reentered() || !(state == FdState::pending || (state == FdState::placed && slot->record.race_serial != 0)))
     return real().epoll_ctl(epfd, op, fd, event);
   const int result = real().epoll_ctl(epfd, op, fd, event);
   if (result == 0) {

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 
-#include "connect_race.hpp"
 #include "export.hpp"
 #include "fd_bookkeeping.hpp"
 #include "nrd_subscription.hpp"
@@ -120,7 +119,6 @@ DMM_INTERPOSE int close(int fd) {
   // fresh record we must not wipe.
   const int saved_errno = errno;
   nrd_session_closing(fd);  // its last TCP_INFO for dmm-nrd, while the fd still is the session
-  race_fd_closing(fd);      // a connect still being raced: its private attempts go
   forget_fd(fd);
   if (Shim* shim = active_shim()) shim->log().forget_fd(fd);
   errno = saved_errno;

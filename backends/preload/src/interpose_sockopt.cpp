@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "connect_race.hpp"
 #include "dmm/dmm_socket.h"
 #include "dmm/session.hpp"
 #include "export.hpp"
@@ -99,10 +100,14 @@ DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, soc
   if (result != 0 && move_predicted_placeholder_home(fd)) result = real().setsockopt(fd, level, name, value, length);
   // Only options the placeholder accepted are remembered: those are the ones in force for the program.
   if (result != 0 || !active_shim() || inside_shim()) return result;
+  // Recorded for a pending socket, and for a placed one whose connect is being raced (the winner gets them).
   FdSlot* slot = fd_table().find(fd);
-  if (!slot || slot->state.load(std::memory_order_acquire) != FdState::pending) return result;
+  if (!slot) return result;
+  const FdState seen = slot->state.load(std::memory_order_acquire);
+  if (seen != FdState::pending && !(seen == FdState::placed && races_running() > 0)) return result;
   SlotLock lock(*slot);
-  if (!lock.reentered() && slot->state.load(std::memory_order_relaxed) == FdState::pending)
+  const FdState state = slot->state.load(std::memory_order_relaxed);
+  if (!lock.reentered() && (state == FdState::pending || (state == FdState::placed && slot->record.race_serial != 0)))
     record_option(slot->record, level, name, value, length);
   return result;
 }

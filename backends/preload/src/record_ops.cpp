@@ -66,7 +66,7 @@ void start_pending(FdRecord& rec, int domain, int type, int protocol, int intent
   rec.aliased = false;
   rec.made_nonblocking = false;
   rec.bound = false;
-  rec.racing = false;
+  rec.race_serial = 0;
   rec.options_overflow = false;
   rec.option_count = 0;
   rec.epoll_overflow = false;

@@ -50,6 +50,7 @@ void wait_while(Busy&& busy) {
 // takes its own fork locks, so the starter can still allocate and load what it needs.
 void before_fork() {
   g_forks.fetch_add(1);
+  races_note_fork();
   wait_while([] { return g_phase.load() == kStarting; });
 }
 

@@ -86,6 +86,12 @@ protected:
       }
     }
     EXPECT_GE(after, 5u);
+    // Sessions that raced over to red before the switch did so because blue did not answer within the attempt
+    // delay: the race says so, and none raced once red came first.
+    for (const auto& r : races()) {
+      EXPECT_LT(r["policy_version"].get<std::uint64_t>(), sw.version) << r.dump();
+      EXPECT_EQ(r["stack"], "red") << r.dump();
+    }
   }
 
   // The program's own lines: a session that started one period after the publication used red, and none that

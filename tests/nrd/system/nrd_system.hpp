@@ -62,9 +62,18 @@ protected:
   // paths) every `interval_ms`, `bytes` echoed each, until stop_sessions().
   void start_sessions(int interval_ms, int bytes = 16);
   Outcome stop_sessions();
-  std::vector<nlohmann::json> decisions() const { return read_json_lines(decision_log_); }
+  // The shim's decisions, one per session (its `race` lines — how a race that tried a second stack ended — are
+  // races(): a session raced over to another instance has both).
+  std::vector<nlohmann::json> decisions() const { return lines_of(false); }
+  std::vector<nlohmann::json> races() const { return lines_of(true); }
   std::vector<nlohmann::json> record() const { return read_json_lines(record_); }
   std::size_t decided_sessions() const;
+  std::vector<nlohmann::json> lines_of(bool race) const {
+    std::vector<nlohmann::json> out;
+    for (auto& line : read_json_lines(decision_log_))
+      if ((line.value("event", "") == "race") == race) out.push_back(line);
+    return out;
+  }
 
   std::string socket_path() const { return dir_->file("nrd.sock"); }
 

@@ -7,6 +7,11 @@ the shim races across stack instances (tests/preload/shim_race_test.cpp).
       poll       the same with poll()
       epoll      non-blocking connect_ex, *then* registered with epoll (EPOLLOUT), as event loops do
       asyncio    asyncio.open_connection
+      nodelay    as select, with TCP_NODELAY set right after connect_ex returned EINPROGRESS (as libuv does);
+                 prints nodelay= as read back once connected
+      refused    (PATH ignored: nothing listens at PORT) a non-blocking and a blocking connect; prints the errno each
+                 got: nonblocking_errno= (SO_ERROR after select), blocking_errno=; exits 0 if both were refused
+      many       (PATH fetched N=20 times) non-blocking connect_ex + epoll, each connection used at once: prints ok=N
 
 Prints key=value facts — connect_s (the connect's wall time), http_status (the answer's status code), error — and exits 0
 when the GET got a 200 answer, 1 otherwise.
@@ -61,13 +66,49 @@ def sync_case(mode, addr, port, path):
         err = s.connect_ex((addr, port))
         if err not in (0, 115):  # EINPROGRESS
             raise OSError(err, "connect_ex")
-        if not wait_writable(s, mode):
+        if mode == "nodelay":
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not wait_writable(s, "select" if mode == "nodelay" else mode):
             raise TimeoutError("not writable within 10 s")
         err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             raise OSError(err, "connect")
     print(f"connect_s={time.monotonic() - started:.3f}")
+    if mode == "nodelay":
+        print(f"nodelay={s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)}")
     return finish_get(s, path)
+
+
+def refused_case(addr, port):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family)
+    s.setblocking(False)
+    err = s.connect_ex((addr, port))
+    if err == 115:
+        select.select([], [s], [], 10)
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    print(f"nonblocking_errno={err}")
+    s.close()
+    b = socket.socket(family)
+    blocking_err = b.connect_ex((addr, port))
+    print(f"blocking_errno={blocking_err}")
+    return err == 111 and blocking_err == 111  # ECONNREFUSED
+
+
+def many_case(addr, port, path, n=20):
+    ok = 0
+    ep = select.epoll()
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+        s.setblocking(False)
+        s.connect_ex((addr, port))
+        ep.register(s.fileno(), select.EPOLLOUT)
+        ep.poll(10)
+        ep.unregister(s.fileno())
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            ok += finish_get(s, path).split(" ")[1:2] == ["200"]
+    print(f"ok={ok}")
+    return ok == n
 
 
 async def asyncio_case(addr, port, path):
@@ -83,6 +124,9 @@ async def asyncio_case(addr, port, path):
 
 def main():
     mode, addr, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    if mode in ("refused", "many"):
+        good = refused_case(addr, port) if mode == "refused" else many_case(addr, port, path)
+        sys.exit(0 if good else 1)
     try:
         status = asyncio.run(asyncio_case(addr, port, path)) if mode == "asyncio" else sync_case(mode, addr, port, path)
     except Exception as err:  # the test reads it
