@@ -56,7 +56,7 @@ AttemptCounts count_attempts(const std::vector<Attempt>& trail) {
     if (!a.started || a.outcome == "absent") continue;
     ++counts.started;
     if (a.outcome == "lost") ++counts.lost;
-    if (a.outcome == "ok" && counts.started > 1) counts.won_by_later_attempt = true;
+    if (a.outcome == "ok" && counts.started > 1) counts.won_by_later_rank = true;
   }
   return counts;
 }

@@ -108,10 +108,22 @@ void Session::attempt_connected(Try& winner) {
   winner.timeout = 0;
   owner_.executor_.cancel(stagger_timer_);
   stagger_timer_ = 0;
-  // The others lose: closed at once (no half-open connection left at a server), and no sample, since their stacks
-  // did not fail — they were slower, or started later.
-  for (auto& other : tries_)
-    if (other.get() != &winner && other->connection) end_attempt(*other, "lost");
+  // The others lose: closed at once (no half-open connection left at a server), and no sample for nRD, since their
+  // stacks did not fail — they were slower, or started later. One that had no answer for longer than its own
+  // attempt delay is a strike for this node's circuit breaker, though: a path that went silent loses every race,
+  // and without the strikes nothing local would ever stop offering it (two in a row mark it down for
+  // local_retry_after, as two failures do).
+  const TimePoint won_at = owner_.executor_.now();
+  for (auto& other : tries_) {
+    if (other.get() == &winner || !other->connection) continue;
+    const bool silent = won_at - other->started >= owner_.attempt_delay(other->stack, choice_.attempt_delay);
+    end_attempt(*other, "lost");
+    if (silent) {
+      const Error unanswered = make_error(ETIMEDOUT, "no answer on '" + owner_.orchestrator_.stack_name(other->stack) +
+                                                         "' within the attempt delay (lost a race)");
+      owner_.note_setup_result(other->stack, &unanswered);
+    }
+  }
   established_ = true;
   stack_ = winner.stack;
   decision_.stack = owner_.orchestrator_.stack_name(winner.stack);
@@ -173,6 +185,9 @@ ConnectionMetrics Session::metrics() const { return connection_ ? connection_->m
 void Session::close() {
   owner_.executor_.cancel(stagger_timer_);
   stagger_timer_ = 0;
+  // "No events follow": also not the failure of a session that gave up before the application closed it.
+  owner_.executor_.cancel(failure_timer_);
+  failure_timer_ = 0;
   if (closed_) return;
   closed_ = true;
   if (established_) report_progress(true);

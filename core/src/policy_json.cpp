@@ -92,10 +92,12 @@ nlohmann::ordered_json policy_to_json(const Policy& policy) {
     if (m.ports) match["port"] = m.ports->to_string();
     if (m.proto) match["proto"] = std::string(to_string(*m.proto));
     if (m.intent) match["intent"] = std::string(to_string(*m.intent));
-    rules.push_back(Ordered{{"match", std::move(match)},
-                            {"use", rule.use},
-                            {"race", std::string(to_string(rule.race))},
-                            {"attempt_delay", format_attempt_delay(rule.attempt_delay)}});
+    Ordered out{{"match", std::move(match)}, {"use", rule.use}};
+    // Only what differs from the defaults (staggered, auto): a rule that races as by default reads exactly as
+    // before racing existed, so subscribers of an older version still accept it.
+    if (rule.race != RaceMode::staggered) out["race"] = std::string(to_string(rule.race));
+    if (rule.attempt_delay) out["attempt_delay"] = format_attempt_delay(rule.attempt_delay);
+    rules.push_back(std::move(out));
   }
   return Ordered{{"version", policy.version},
                  {"time_s", to_seconds(policy.time)},

@@ -168,13 +168,13 @@ Status Recorder::write(const std::filesystem::path& dir, const std::vector<scena
     extra += c.started > 1 ? c.started - 1 : 0;
     with_extra += c.started > 1;
     lost += c.lost;
-    won_later += c.won_by_later_attempt;
+    won_later += c.won_by_later_rank;
   }
   summary["attempts"] = {{"started", started},
                          {"extra", extra},
                          {"sessions_with_extra", with_extra},
                          {"lost", lost},
-                         {"won_by_later_attempt", won_later}};
+                         {"won_by_later_rank", won_later}};
   summary["stacks"] = nlohmann::ordered_json::array();
   for (const auto& t : stack_totals()) {
     // goodput_mbps: the first format's name, now the delivered rate (it was offered bytes); delivered_mbps is

@@ -119,6 +119,13 @@ void ScenarioRun::share_rtt_estimates(TimePoint at, const StackEstimates& estima
   }
 }
 
+void ScenarioRun::forget_rtt_estimates() {
+  for (Node& node : nodes_)
+    if (node.orchestrator)
+      for (std::size_t i = 0; i < stack_names_.size(); ++i)
+        node.orchestrator->set_rtt_estimate(static_cast<StackIndex>(i), std::nullopt, clock_.now());
+}
+
 namespace {
 
 std::string describe(const ServeSpec& spec, L4Proto proto) {
@@ -216,6 +223,7 @@ void ScenarioRun::apply_nrd_event(const scenario::EventSpec& e) {
     } else {
       nrd_->stop();
       if (prober_) prober_->stop();
+      forget_rtt_estimates();  // as a host's orchestrator does when it loses dmm-nrd
     }
   }
   recorder_.event({clock_.now(), "nrd", "nrd", e.as_text});
@@ -224,6 +232,7 @@ void ScenarioRun::apply_nrd_event(const scenario::EventSpec& e) {
 void ScenarioRun::stop_nrd() {
   if (prober_) prober_->stop();
   if (nrd_) nrd_->stop();
+  forget_rtt_estimates();
 }
 
 void ScenarioRun::finish() {

@@ -75,6 +75,8 @@ public:
 private:
   // Gives every node's orchestrator nRD's RTT estimates, for `attempt_delay: auto`.
   void share_rtt_estimates(TimePoint at, const StackEstimates& estimates);
+  // nRD stopped: there is no fresh estimate (a host's orchestrator forgets them with its link to dmm-nrd).
+  void forget_rtt_estimates();
 
   const scenario::Scenario& sc_;
   Executor& clock_;

@@ -79,12 +79,15 @@ TEST(Racing, SessionsAfterASilentFailureCompleteWithinTheAttemptDelayNotTheConne
   std::size_t raced_sessions = 0;
   for (auto& s : staggered.sessions)
     raced_sessions += s.at("attempts") == "primary:lost;backup:ok@100ms";
-  EXPECT_GT(raced_sessions, 10u);
+  EXPECT_GE(raced_sessions, 2u);
 
-  // Losing is not failing: racing never trips this node's circuit breaker (failover's timeouts do), so nRD's
-  // probes alone mark wan-a down.
-  EXPECT_EQ(local_downs(staggered, "primary"), 0u);
+  // Losing is not failing for nRD, but a race lost without an answer within the attempt delay is a strike for the
+  // node's circuit breaker: after two, sessions skip wan-a without paying the delay (as failover's timeouts do).
+  EXPECT_GE(local_downs(staggered, "primary"), 1u);
   EXPECT_GE(local_downs(failover, "primary"), 1u);
+  std::size_t skipped = 0;
+  for (auto& s : staggered.sessions) skipped += s.at("attempts") == "primary:local-down;backup:ok";
+  EXPECT_GT(skipped, 10u);
 
   // summary.json counts what racing cost: one extra attempt per raced session, each a loser.
   const auto& attempts = staggered.summary["attempts"];

@@ -91,6 +91,43 @@ TEST_F(RaceFixture, ASilentFirstStackLosesToTheNextAfterTheAttemptDelay) {
   s->close();
 }
 
+TEST_F(RaceFixture, ASilentStackThatKeepsLosingIsMarkedDownByThisNodeNotByNrd) {
+  use(racing(RaceMode::staggered, 250ms));
+  a.outcome = ConnectOutcome::never_answer;
+  Events e1, e2, e3;
+  auto s1 = open(e1, 500ms);
+  auto s2 = open(e2, 500ms);
+  // Two races lost without an answer within the delay: the circuit breaker's two strikes. nRD heard nothing.
+  EXPECT_EQ(samples.failures("a"), 0);
+  EXPECT_FALSE(orch.locally_healthy(0));
+  auto s3 = open(e3, 500ms);
+  EXPECT_EQ(format_attempts(e3.decision.trail), "a:local-down;b:ok");  // no delay paid any more
+  for (auto* s : {&s1, &s2, &s3}) (*s)->close();
+}
+
+TEST_F(RaceFixture, ALoserThatWasStillWithinItsDelayIsNoStrike) {
+  use(racing(RaceMode::simultaneous));
+  a.outcome = ConnectOutcome::never_answer;
+  Events e1, e2, e3;
+  auto s1 = open(e1, 500ms);
+  auto s2 = open(e2, 500ms);
+  auto s3 = open(e3, 500ms);
+  // Each lost to b after 20 ms, well within its 250 ms delay: slower is not silent.
+  EXPECT_TRUE(orch.locally_healthy(0));
+  EXPECT_EQ(format_attempts(e3.decision.trail), "a:lost;b:ok;c:lost");
+  for (auto* s : {&s1, &s2, &s3}) (*s)->close();
+}
+
+TEST_F(RaceFixture, ClosingASessionThatGaveUpDeliversNothing) {
+  a.outcome = b.outcome = c.outcome = ConnectOutcome::refuse_now;
+  Events ev;
+  auto s = ns.open(web, ev);
+  ASSERT_TRUE(s.ok());
+  (*s)->close();  // before the (asynchronous) failure is delivered
+  ex.run_for(10ms);
+  EXPECT_FALSE(ev.failed);
+}
+
 TEST_F(RaceFixture, ThoseStillConnectingWhenAnotherWinsAreAllClosed) {
   use(racing(RaceMode::staggered, 100ms));
   a.outcome = b.outcome = ConnectOutcome::never_answer;

@@ -127,10 +127,9 @@ TEST(ToJsonLine, ExactShape) {
   p.down = {"a"};
   EXPECT_EQ(to_json_line(p),
             R"({"version":3,"time_s":1.5,"reason":"min-rtt: a faster","rules":[)"
-            R"({"match":{"dst":"10.0.0.0/8","port":"80","proto":"tcp","intent":"latency"},"use":["a","b"],)"
-            R"("race":"staggered","attempt_delay":"auto"},)"
+            R"({"match":{"dst":"10.0.0.0/8","port":"80","proto":"tcp","intent":"latency"},"use":["a","b"]},)"
             R"({"match":{"port":"8000-8100"},"use":["b"],"race":"failover","attempt_delay":"300ms"},)"
-            R"({"match":{"dst":"2001:db8::/32"},"use":["c"],"race":"staggered","attempt_delay":"auto"}],"down":["a"]})");
+            R"({"match":{"dst":"2001:db8::/32"},"use":["c"]}],"down":["a"]})");
 }
 
 TEST(ToJsonLine, EmptyPolicyAndOddText) {

@@ -4,7 +4,8 @@
 // connected after the attempt delay, or failed), failover (only after a failure) or simultaneous. The first
 // attempt to connect carries the session; the others are closed at once (nothing was sent on them, so nothing is
 // lost). It records the decision and reports path samples (set-up failures, live progress, finished sessions) to
-// nRD — an attempt closed because another won is not a failure of its stack, and gives no sample.
+// nRD — an attempt closed because another won is not a failure of its stack, and gives no sample (one that had no
+// answer within its attempt delay still counts for this node's circuit breaker).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -61,7 +62,7 @@ struct Decision {
   std::int32_t rule = -1;
   PolicyVersion policy_version = 0;
   RaceMode race = RaceMode::staggered;  // the rule's
-  std::uint32_t attempts = 0;  // stacks tried (1 = first choice worked)
+  std::uint32_t attempts = 0;  // ranked stacks tried or found absent (a simultaneous race tries them all at once)
   std::vector<Attempt> trail;  // every stack considered, in order (see Attempt)
 };
 
@@ -70,11 +71,11 @@ struct Decision {
 // `@262.5ms`). Stack names and outcomes hold no ':', ';', ',' or '@'.
 std::string format_attempts(const std::vector<Attempt>& trail);
 // What a trail adds up to, for run summaries: connection attempts started (a stack absent here is not one),
-// those closed because another won, and whether a later attempt than the first carried the session.
+// those closed because another won, and whether a stack ranked after the first one tried carried the session.
 struct AttemptCounts {
   std::uint32_t started = 0;
   std::uint32_t lost = 0;
-  bool won_by_later_attempt = false;
+  bool won_by_later_rank = false;
 };
 AttemptCounts count_attempts(const std::vector<Attempt>& trail);
 // The outcome token of a set-up failure (see Attempt).

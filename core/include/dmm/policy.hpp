@@ -97,8 +97,8 @@ bool same_decisions(const Policy& a, const Policy& b);
 // port ranges ordered, prefixes in range. `known` is every stack instance name the receiver can use.
 Status validate(const Policy& policy, const std::vector<StackId>& known);
 
-// One line of policy.jsonl: {"version","time_s","reason","rules":[{"match":{...},"use":[...],"race":"staggered",
-// "attempt_delay":"auto"}],"down":[...]}.
+// One line of policy.jsonl: {"version","time_s","reason","rules":[{"match":{...},"use":[...]}],"down":[...]}; a
+// rule that does not race as by default adds "race" and/or "attempt_delay" ("failover", "300ms").
 std::string to_json_line(const Policy& policy);
 std::string describe(const Match& match);  // `dst=10.0.0.0/8 port=80 proto=tcp intent=latency`, `*` if empty
 
