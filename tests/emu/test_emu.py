@@ -192,6 +192,26 @@ class EmuFailover(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.emus[0], "pcap")))
 
 
+class EmuRacing(unittest.TestCase):
+    """blackhole.yaml on real kernel stacks: wan-a drops everything from 8 s on (no error comes back); nSocket
+    races the ranked stacks, so sessions opened right after it complete over wan-b within about the attempt delay,
+    as in the simulation."""
+
+    def test_sessions_race_off_a_silent_path_as_in_the_simulation(self):
+        sim = tempfile.mkdtemp(dir=SCRATCH)
+        emu = tempfile.mkdtemp(dir=SCRATCH)
+        sim_run = run([SIM, scenario("blackhole.yaml"), "--out", sim, "--quiet"])
+        self.assertEqual(sim_run.returncode, 0, sim_run.stderr)
+        emu_run = run([EMU, scenario("blackhole.yaml"), "--out", emu])
+        code, text = emu_run.returncode, emu_run.stdout + emu_run.stderr
+        self.assertIn("expectations: 4/4 passed", text, text)  # among them: median completion in [8 s, 9 s) <= 0.5 s
+        expect_faithful(self, code, text, emu)
+        attempts = load_json(os.path.join(emu, "summary.json"))["attempts"]
+        self.assertGreater(attempts["lost"], 0, attempts)  # it did race
+        compare = run([COMPARE, sim, emu])
+        self.assertEqual(compare.returncode, 0, compare.stdout + compare.stderr)
+
+
 class EmuStackEvents(unittest.TestCase):
     def test_a_failed_lwip_stack_moves_sessions_as_fast_as_in_the_simulation(self):
         # lwIP reads its veth through a packet socket that never reports the link: dmm-emu tells it, so its
