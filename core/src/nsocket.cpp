@@ -1,5 +1,6 @@
 #include "dmm/nsocket.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace dmm {
@@ -109,14 +110,13 @@ void Session::attempt_connected(Try& winner) {
   owner_.executor_.cancel(stagger_timer_);
   stagger_timer_ = 0;
   // The others lose: closed at once (no half-open connection left at a server), and no sample for nRD, since their
-  // stacks did not fail — they were slower, or started later. One that had no answer for longer than its own
-  // attempt delay is a strike for this node's circuit breaker, though: a path that went silent loses every race,
-  // and without the strikes nothing local would ever stop offering it (two in a row mark it down for
-  // local_retry_after, as two failures do).
+  // stacks did not fail — they were slower, or started later. One that looks silent is a strike for this node's
+  // circuit breaker, though: a path that went silent loses every race, and without the strikes nothing local would
+  // ever stop offering it (two in a row mark it down for local_retry_after, as two failures do).
   const TimePoint won_at = owner_.executor_.now();
   for (auto& other : tries_) {
     if (other.get() == &winner || !other->connection) continue;
-    const bool silent = won_at - other->started >= owner_.attempt_delay(other->stack, choice_.attempt_delay);
+    const bool silent = owner_.looks_silent(other->stack, won_at - other->started, choice_.attempt_delay);
     end_attempt(*other, "lost");
     if (silent) {
       const Error unanswered = make_error(ETIMEDOUT, "no answer on '" + owner_.orchestrator_.stack_name(other->stack) +
@@ -262,11 +262,22 @@ Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, Se
 }
 
 Duration NSocket::attempt_delay(StackIndex waited_on, const AttemptDelay& delay) const {
-  std::optional<Duration> rtt;
-  if (auto estimate = orchestrator_.rtt_estimate(waited_on);
+  return resolve_attempt_delay(delay, fresh_rtt(waited_on));
+}
+
+std::optional<Duration> NSocket::fresh_rtt(StackIndex stack) const {
+  if (auto estimate = orchestrator_.rtt_estimate(stack);
       estimate && executor_.now() - estimate->at <= config_.rtt_estimate_max_age)
-    rtt = estimate->rtt;
-  return resolve_attempt_delay(delay, rtt);
+    return estimate->rtt;
+  return std::nullopt;
+}
+
+bool NSocket::looks_silent(StackIndex stack, Duration unanswered, const AttemptDelay& delay) const {
+  // Four of its round trips without a SYN-ACK (and at least its attempt delay) is not a slow path any more; a path
+  // that merely got slower, with nRD's estimate lagging, answers within that (quickstart's jump from 20 to 400 ms:
+  // estimate 155 ms, answers at 390 ms). Without an estimate there is no yardstick but connect_timeout.
+  if (auto rtt = fresh_rtt(stack)) return unanswered >= std::max(resolve_attempt_delay(delay, rtt), *rtt * 4);
+  return unanswered >= config_.connect_timeout;
 }
 
 void NSocket::report(const PathSample& sample) {

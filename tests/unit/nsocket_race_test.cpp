@@ -93,6 +93,7 @@ TEST_F(RaceFixture, ASilentFirstStackLosesToTheNextAfterTheAttemptDelay) {
 
 TEST_F(RaceFixture, ASilentStackThatKeepsLosingIsMarkedDownByThisNodeNotByNrd) {
   use(racing(RaceMode::staggered, 250ms));
+  orch.set_rtt_estimate(0, 20ms, ex.now());  // a's usual RTT: 270 ms without an answer is far beyond four of them
   a.outcome = ConnectOutcome::never_answer;
   Events e1, e2, e3;
   auto s1 = open(e1, 500ms);
@@ -103,6 +104,29 @@ TEST_F(RaceFixture, ASilentStackThatKeepsLosingIsMarkedDownByThisNodeNotByNrd) {
   auto s3 = open(e3, 500ms);
   EXPECT_EQ(format_attempts(e3.decision.trail), "a:local-down;b:ok");  // no delay paid any more
   for (auto* s : {&s1, &s2, &s3}) (*s)->close();
+}
+
+TEST_F(RaceFixture, ASlowerPathWhoseEstimateLagsIsNoStrike) {
+  // a's RTT jumped to 390 ms, nRD's estimate still says 155: auto waits 310 ms, b wins at 330 ms. a was slower,
+  // not silent (330 ms is not four of its 155 ms round trips): no strike, however often it loses.
+  orch.set_rtt_estimate(0, 155ms, ex.now());
+  a.handshake = 390ms;
+  for (int i = 0; i < 3; ++i) {
+    Events ev;
+    auto s = open(ev, 500ms);
+    EXPECT_EQ(format_attempts(ev.decision.trail), "a:lost;b:ok@310ms");
+    s->close();
+  }
+  EXPECT_TRUE(orch.locally_healthy(0));
+  // Without any estimate the yardstick is connect_timeout (1 s): a silent loser at 270 ms is no strike either.
+  orch.set_rtt_estimate(0, std::nullopt, ex.now());
+  a.outcome = ConnectOutcome::never_answer;
+  for (int i = 0; i < 3; ++i) {
+    Events ev;
+    auto s = open(ev, 500ms);
+    s->close();
+  }
+  EXPECT_TRUE(orch.locally_healthy(0));
 }
 
 TEST_F(RaceFixture, ALoserThatWasStillWithinItsDelayIsNoStrike) {

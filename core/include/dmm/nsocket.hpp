@@ -5,7 +5,7 @@
 // attempt to connect carries the session; the others are closed at once (nothing was sent on them, so nothing is
 // lost). It records the decision and reports path samples (set-up failures, live progress, finished sessions) to
 // nRD — an attempt closed because another won is not a failure of its stack, and gives no sample (one that had no
-// answer within its attempt delay still counts for this node's circuit breaker).
+// answer for four of its round trips still counts for this node's circuit breaker).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -190,6 +190,11 @@ private:
   void sample_live();
   // How long a staggered race waits on an attempt on `waited_on` before it starts the next one.
   Duration attempt_delay(StackIndex waited_on, const AttemptDelay& delay) const;
+  // nRD's RTT estimate of `stack` if there is one young enough to trust (rtt_estimate_max_age).
+  std::optional<Duration> fresh_rtt(StackIndex stack) const;
+  // Whether an attempt on `stack` that lost a race after `unanswered` without an answer looks silent rather than
+  // slower (a strike for the circuit breaker): four of its RTTs and its attempt delay; connect_timeout without an RTT.
+  bool looks_silent(StackIndex stack, Duration unanswered, const AttemptDelay& delay) const;
   // Feeds the local circuit breaker; `error` is the failure (nullptr on success), named in the health change.
   void note_setup_result(StackIndex stack, const Error* error);
   // A connection that failed inside its own callback is destroyed later, never under its own feet.
