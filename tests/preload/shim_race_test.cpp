@@ -164,3 +164,64 @@ TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
 
 }  // namespace
 }  // namespace dmm::test
+
+namespace dmm::test {
+namespace {
+
+// A kernel instance first, a user-space (lwip-dpdk) instance that dmm-stackd runs second: the race's winner can be
+// a session of the daemon's, whose end is put behind the program's fd as a placement would put it.
+class ShimRaceUserSpace : public PreloadTest {
+protected:
+  void SetUp() override {
+    user_stacks_in_ = UserStacksIn::service;
+    PreloadTest::SetUp();
+    config_ = write_user_config("  - {match: {}, use: [blue, user0], attempt_delay: 200ms}\n");
+    stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{config_});
+    // blue reaches user0's server address too (srv's own address on the user path).
+    ASSERT_TRUE(exited_with(run(topo_->in(topo_->blue(), {"ip", "route", "add", "10.232.3.0/24", "via", kBlueServer})), 0));
+    files_ = std::make_unique<TempDir>();
+    files_->write("hello.txt", "hello over the winner\n");
+    server_ = std::make_unique<Child>(start_http_server(*topo_, topo_->srv(), kUserServer0, files_->path(), "7092"));
+  }
+  void TearDown() override {
+    server_.reset();
+    files_.reset();
+    stopper_.reset();
+  }
+  std::vector<nlohmann::json> races() const {
+    std::vector<nlohmann::json> out;
+    for (auto& line : json_lines(read_text(log_)))
+      if (line["event"] == "race") out.push_back(line);
+    return out;
+  }
+
+  std::string config_;
+  std::unique_ptr<StackServicesStopper> stopper_;
+  std::unique_ptr<TempDir> files_;
+  std::unique_ptr<Child> server_;
+};
+
+TEST_F(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kBlueClient) + "/32"})), 0));
+  const std::string url = std::string("http://") + kUserServer0 + ":7092/hello.txt";
+  const Outcome curl = run_dmm(config_, {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\nconnect_s=%{time_connect}\n", url});
+  ASSERT_TRUE(exited_with(curl, 0));
+  EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
+  EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
+  for (const char* mode : {"blocking", "epoll"}) {
+    SCOPED_TRACE(mode);
+    const Outcome o = run_dmm(config_, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",
+                                        "/hello.txt"});
+    ASSERT_TRUE(exited_with(o, 0));
+    EXPECT_EQ(facts(o.out)["http_status"], "200");
+  }
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 3u) << read_text(log_);
+  for (const auto& line : lines) {
+    EXPECT_EQ(line["stack"], "user0") << line.dump();
+    EXPECT_EQ(line["attempts"].get<std::string>().rfind("blue:lost;user0:ok@", 0), 0u) << line.dump();
+  }
+}
+
+}  // namespace
+}  // namespace dmm::test

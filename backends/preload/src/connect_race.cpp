@@ -26,6 +26,7 @@
 #include "dmm/nsocket.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
+#include "service_link.hpp"
 #include "shim_guard.hpp"
 #include "socket_swap.hpp"
 
@@ -73,8 +74,15 @@ int moved_high(int fd) {
   return fd;
 }
 
-// A stack a private attempt can be made on: a usable kernel instance (its sockets are plain kernel sockets).
-bool raceable(const ShimStack& stack) { return stack.usable && stack.sockets && !stack.user_space && !stack.served; }
+// A stack a private attempt can be made on: a usable kernel instance (a plain kernel socket), or a user-space
+// instance that dmm-stackd runs (a session of the daemon's; the host config has `service:`). Not a user-space
+// instance inside the program: its sessions are the program's own ends of the stack thread, not sockets to swap.
+bool kernel_instance(const ShimStack& stack) { return stack.usable && stack.sockets && !stack.user_space && !stack.served; }
+bool served_instance(const ShimStack& stack) {
+  Shim* shim = active_shim();
+  return stack.usable && stack.served && shim && shim->sources().service() != nullptr;
+}
+bool raceable(const ShimStack& stack) { return kernel_instance(stack) || served_instance(stack); }
 
 bool established(int fd) {
   tcp_info info{};
@@ -108,6 +116,7 @@ struct RaceSetup {
   int protocol = 0;
   sockaddr_storage address{};
   socklen_t length = 0;
+  Endpoint destination;
   Choice choice;
   int first_rank = 0;
   FileState program_state;  // the program's flags and FD_CLOEXEC at the connect
@@ -124,6 +133,7 @@ struct RaceAttempt {
   bool running = true;
   Duration started{0};
   std::string outcome = "connecting";
+  std::uint64_t session = 0;  // a dmm-stackd session (fd is its end): how it goes is the daemon's to say
 };
 
 // One race on the racer's loop (an actor: every method runs on the loop thread).
@@ -185,7 +195,9 @@ private:
   }
 
   void watch(std::size_t i) {
-    const Status watched = loop_.watch(attempts_[i].fd, EPOLLOUT | EPOLLERR | EPOLLHUP,
+    // A daemon's session end turns readable when the session failed: that is news too.
+    const std::uint32_t events = EPOLLOUT | EPOLLERR | EPOLLHUP | (attempts_[i].session != 0 ? EPOLLIN : 0u);
+    const Status watched = loop_.watch(attempts_[i].fd, events,
                                        [this, i](std::uint32_t events) { guarded([&] { on_ready(i, events); }); });
     if (!watched) attempt_failed(i, watched.error().code != 0 ? watched.error().code : EIO);
   }
@@ -237,8 +249,13 @@ private:
       const int rank = next_rank_++;
       const int stack = setup_.choice.ranked[static_cast<std::size_t>(rank)];
       if (!raceable(shim.stack(stack))) continue;
-      attempts_.push_back({rank, stack, -1, true, loop_.now() - opened_, "connecting"});
+      attempts_.push_back({rank, stack, -1, true, loop_.now() - opened_, "connecting", 0});
       const std::size_t i = attempts_.size() - 1;
+      if (served_instance(shim.stack(stack))) {
+        if (!open_served(i)) continue;
+        watch(i);
+        return;
+      }
       const int made = make_attempt_socket(shim.stack(stack), attempts_[i].outcome);
       if (made < 0) {
         attempts_[i].running = false;
@@ -261,6 +278,47 @@ private:
       return;
     }
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
+  }
+
+  // A session of dmm-stackd's on served instance attempts_[i].stack, connecting: its end (an AF_UNIX socket the
+  // daemon turns writable once the handshake is over) is what the race watches. False, the attempt failed, if the
+  // daemon cannot open it.
+  bool open_served(std::size_t i) {
+    RaceAttempt& a = attempts_[i];
+    ServiceLink* link = active_shim()->sources().service();
+    ServiceLink::Failure failure = ServiceLink::Failure::none;
+    auto opened = [&] {
+      InsideShim guard;
+      return link->open_session(active_shim()->stack(a.stack).name, L4Proto::tcp, setup_.destination,
+                                /*nonblocking=*/true, failure);
+    }();
+    if (!opened) {
+      a.running = false;
+      a.outcome = attempt_outcome(opened.error());
+      last_error_ = opened.error().code != 0 ? opened.error().code : ENETUNREACH;
+      return false;
+    }
+    a.session = opened->session;
+    a.fd = moved_high(opened->fd.release());
+    return true;
+  }
+
+  // How a served attempt stands, by the daemon's word: 0 connecting, 1 established, -errno failed.
+  int served_state(const RaceAttempt& a) {
+    ServiceLink* link = active_shim()->sources().service();
+    ServiceLink::Failure failure = ServiceLink::Failure::none;
+    auto status = [&] {
+      InsideShim guard;
+      return link->status(a.session, failure);
+    }();
+    if (!status) return -EIO;  // the daemon is gone: its session with it
+    switch (status->state) {
+      case service::SessionState::connecting: return 0;
+      case service::SessionState::established: return 1;
+      case service::SessionState::failed: return -(status->error != 0 ? status->error : EIO);
+      case service::SessionState::closed: return -ECONNRESET;
+    }
+    return 0;
   }
 
   // A socket of `stack` for a private attempt: non-blocking, close-on-exec, the program's options replayed, at a
@@ -294,6 +352,16 @@ private:
         win(0);
       }
       return;
+    }
+    if (attempts_[i].session != 0) {
+      // The daemon made its end writable (established) or readable (failed): it says which.
+      const int state = served_state(attempts_[i]);
+      if (state == 1) {
+        win(i);
+      } else if (state < 0) {
+        attempt_failed(i, -state);
+      }
+      return;  // still connecting: an end written to early; the next event tells
     }
     int err = 0;
     socklen_t len = sizeof err;
@@ -375,8 +443,10 @@ private:
       std::string ignored;
       if (read_file_state(setup_.fd, state, ignored) != 0) return Installed::no;
     }
-    // Options the program set while the race ran (TCP_NODELAY right after connect(): libuv, Node).
-    (void)replay_options(rec, setup_.fd, attempts_[i].fd);
+    const bool served = attempts_[i].session != 0;
+    // Options the program set while the race ran (TCP_NODELAY right after connect(): libuv, Node). A daemon's
+    // session end answers TCP options from the record (service_fd.hpp): nothing to replay there.
+    if (!served) (void)replay_options(rec, setup_.fd, attempts_[i].fd);
     std::string why;
     int epoll_refused = 0;
     if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) return Installed::no;
@@ -386,6 +456,18 @@ private:
     rec.original = false;
     rec.placeholder_stack = kNoStack;
     rec.race_serial = 0;
+    if (served) {
+      // As put_on_service_stack leaves a session's end (placement.cpp): the fd is the program's end of it now.
+      rec.session = attempts_[i].session;
+      rec.peer = setup_.destination;
+      rec.local_known = false;
+      rec.settled = true;
+      rec.session_errno = 0;
+      rec.error_reported = false;
+      rec.service_listener = false;
+      rec.end_checked = false;
+      slot.state.store(FdState::service, std::memory_order_release);
+    }
     return Installed::yes;
   }
 
@@ -598,6 +680,7 @@ bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, 
   s.slot = &slot;
   std::memcpy(&s.address, address, std::min<std::size_t>(length, sizeof s.address));
   s.length = length;
+  s.destination = p.request.dst;
   s.choice = p.choice;
   s.first_rank = p.rank;
   s.program_state = state;
@@ -717,7 +800,9 @@ bool wants_race(const Placement& p) {
   if (!shim || p.trigger != Trigger::connect || p.request.proto != L4Proto::tcp) return false;
   if (p.user_session || p.service_session || p.choice.race == RaceMode::failover || p.bound.bound()) return false;
   if (p.rank >= p.choice.healthy_count) return false;
-  if (!raceable(shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]))) return false;
+  // The first attempt is the program's socket as placed: a kernel instance's (a daemon's session end is connected
+  // by the daemon, and not raced from).
+  if (!kernel_instance(shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]))) return false;
   for (int r = p.rank + 1; r < p.choice.healthy_count; ++r)
     if (raceable(shim->stack(p.choice.ranked[static_cast<std::size_t>(r)]))) return true;
   return false;
