@@ -902,6 +902,50 @@ static int cmd_epoll_fork(char** argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static void on_alarm(int sig) { (void)sig; }
+
+/* A blocking connect while SIGALRM fires every 50 ms, then an HTTP GET of PATH on the socket. `restart`: the
+ * handler has SA_RESTART (the kernel restarts connect; so must a connect that DMM races); `again`: no SA_RESTART, and
+ * the program calls connect() again on EINTR, as many C programs do. Prints connect=0|ERRNO, eintr=N, http=CODE. */
+static int cmd_alarm_connect(char** argv) {
+  struct addr a = make_addr(argv[0], argv[1]);
+  const char* path = argv[2];
+  const int restart = strcmp(argv[3], "restart") == 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sa.sa_flags = restart ? SA_RESTART : 0;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval every = {{0, 50000}, {0, 50000}};
+  setitimer(ITIMER_REAL, &every, NULL);
+  int fd = tcp_socket(&a, 0);
+  CHECK(fd >= 0, "socket");
+  int eintr = 0;
+  int rc;
+  while ((rc = connect(fd, (struct sockaddr*)&a.ss, a.len)) != 0 && errno == EINTR && !restart) ++eintr;
+  const int err = rc == 0 ? 0 : errno;
+  struct itimerval off;
+  memset(&off, 0, sizeof off);
+  setitimer(ITIMER_REAL, &off, NULL);
+  printf("connect=%s\n", rc == 0 ? "0" : errno_name(err));
+  printf("eintr=%d\n", eintr);
+  if (rc != 0) return 1;
+  char request[256];
+  snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: race\r\n\r\n", path);
+  if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) fail_io("write");
+  char reply[64];
+  ssize_t got;
+  do {
+    got = read(fd, reply, sizeof reply - 1);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) fail_io("read");
+  reply[got] = 0;
+  char* code = strchr(reply, ' ');
+  printf("http=%.3s\n", code ? code + 1 : "none");
+  close(fd);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc < 2) {
@@ -935,6 +979,7 @@ int main(int argc, char** argv) {
   if (strcmp(cmd, "attempts") == 0 && n == 3) return cmd_attempts(args);
   if (strcmp(cmd, "stale") == 0 && n == 2) return cmd_stale(args);
   if (strcmp(cmd, "drop-privileges") == 0 && n == 2) return cmd_drop_privileges(args);
+  if (strcmp(cmd, "alarm-connect") == 0 && n == 4) return cmd_alarm_connect(args);
   fprintf(stderr, "unknown command or wrong arguments: %s\n", cmd);
   return 2;
 }

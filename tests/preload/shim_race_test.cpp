@@ -125,6 +125,41 @@ TEST_F(ShimRace, SimultaneousAttemptsOnTwoHealthyInstancesNeverLoseARequest) {
   EXPECT_EQ(facts(o.out)["ok"], "20");
 }
 
+TEST_F(ShimRace, SignalsDuringABlockingRaceActAsOnAKernelConnect) {
+  silence_blue();
+  const std::string cfg = config("staggered");
+  // SA_RESTART: the connect goes on through the signals and returns the winner.
+  const Outcome restarted = run_dmm(cfg, probe({"alarm-connect", kBlueServer, kPort, "/hello.txt", "restart"}));
+  ASSERT_TRUE(exited_with(restarted, 0));
+  EXPECT_EQ(facts(restarted.out)["connect"], "0");
+  EXPECT_EQ(facts(restarted.out)["http"], "200");
+  // No SA_RESTART: EINTR, and connect() again waits for the same race (not the silent first attempt).
+  const Outcome again = run_dmm(cfg, probe({"alarm-connect", kBlueServer, kPort, "/hello.txt", "again"}));
+  ASSERT_TRUE(exited_with(again, 0));
+  EXPECT_EQ(facts(again.out)["connect"], "0");
+  EXPECT_NE(facts(again.out)["eintr"], "0");
+  EXPECT_EQ(facts(again.out)["http"], "200");
+  for (const auto& line : races()) EXPECT_EQ(line["stack"], "red") << line.dump();
+}
+
+TEST_F(ShimRace, ASocketDupedBeforeItsConnectIsNotRaced) {
+  silence_blue();
+  const std::string script =
+      "import os, socket\n"
+      "s = socket.socket()\n"
+      "copy = os.dup(s.fileno())\n"
+      "s.settimeout(1.0)\n"
+      "try:\n"
+      "    s.connect(('" + std::string(kBlueServer) + "', " + kPort + "))\n"
+      "    print('connected=1')\n"
+      "except (TimeoutError, socket.timeout):\n"
+      "    print('connected=0')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["connected"], "0");  // both fds stay on blue, which is silent, as without racing
+  EXPECT_TRUE(races().empty()) << read_text(log_);
+}
+
 TEST_F(ShimRace, AHealthyFirstInstanceNeverStartsASecondAttempt) {
   const std::string cfg = config("staggered");
   for (const char* mode : {"blocking", "select", "asyncio"}) {

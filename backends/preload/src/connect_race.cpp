@@ -8,7 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <vector>
 
@@ -84,26 +85,49 @@ bool served_instance(const ShimStack& stack) {
 }
 bool raceable(const ShimStack& stack) { return kernel_instance(stack) || served_instance(stack); }
 
-bool established(int fd) {
+int tcp_state(int fd) {
   tcp_info info{};
   socklen_t len = sizeof info;
-  return real().getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_ESTABLISHED;
+  return real().getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 ? info.tcpi_state : -1;
 }
 
-// How a blocking connect's race ended, for the program's thread waiting in connect(); `done` is an eventfd the
-// racer signals. `detached`: the program stopped waiting (a signal, SO_SNDTIMEO) and now sees its socket as a
-// non-blocking program would.
+bool established(int fd) { return tcp_state(fd) == TCP_ESTABLISHED; }
+
+// How a blocking connect's race ended, for the program's thread waiting in connect(). The racer writes one byte to
+// `wake_write`; the program waits in read() on `wake_read`, whose SO_RCVTIMEO is the program's SO_SNDTIMEO: the
+// kernel then applies to that wait exactly the rules it applies to a connect — restarted after a signal whose
+// handler has SA_RESTART, EINTR otherwise, never restarted when a timeout is set. `detached`: the program stopped
+// waiting (EINTR, SO_SNDTIMEO) and sees its socket as a non-blocking program would, until it calls connect again.
 struct BlockingWait {
-  explicit BlockingWait(int fd) : done(fd) {}
-  ~BlockingWait() { close_owned(done); }
+  BlockingWait(int read_end, int write_end) : wake_read(read_end), wake_write(write_end) {}
+  ~BlockingWait() {
+    close_owned(wake_read);
+    close_owned(wake_write);
+  }
   BlockingWait(const BlockingWait&) = delete;
   BlockingWait& operator=(const BlockingWait&) = delete;
-  const int done;
+  const int wake_read;
+  const int wake_write;
   std::atomic<bool> detached{false};
   std::atomic<int> result{0};  // 0 running, 1 won, 2 failed
-  std::atomic<int> error{0};
+  std::atomic<int> error{0};   // 0 with result 2: the first attempt's own error decided (in its SO_ERROR)
   std::atomic<int> last_rank{0};
 };
+
+// The blocking races running now, by race serial: a program that calls connect() again on such a fd (after EINTR)
+// waits for the same race.
+std::mutex g_waits_mutex;
+std::map<std::uint32_t, std::weak_ptr<BlockingWait>> g_waits;
+
+std::shared_ptr<BlockingWait> wait_of(std::uint32_t serial) {
+  std::lock_guard lock(g_waits_mutex);
+  auto it = g_waits.find(serial);
+  return it == g_waits.end() ? nullptr : it->second.lock();
+}
+
+// Errors that came from the destination (or its path) say more than a stack's own "no route here": when every
+// attempt failed, the program gets the most telling one.
+bool telling(int err) { return err != 0 && err != ENETUNREACH && err != EIO; }
 
 // What a race needs to know, taken from the decision while the caller still runs in connect().
 struct RaceSetup {
@@ -225,11 +249,13 @@ private:
     check_ = loop_.schedule(std::chrono::milliseconds(100), [this] {
       check_ = 0;
       if (finished_) return;
-      if (!still_ours()) {
-        abandon("the program closed or duplicated its socket");
-        return;
-      }
-      arm_check();
+      guarded([&] {
+        if (!still_ours()) {
+          abandon("the program closed or duplicated its socket");
+          return;
+        }
+        arm_check();
+      });
     });
   }
 
@@ -270,7 +296,7 @@ private:
         const int err = errno;
         attempts_[i].running = false;
         attempts_[i].outcome = attempt_outcome(make_error(err, ""));
-        last_error_ = err;
+        note_error(err);
         close_attempt(i);
         continue;
       }
@@ -293,9 +319,13 @@ private:
                                 /*nonblocking=*/true, failure);
     }();
     if (!opened) {
+      // As a placement says it (placement.cpp): a daemon that cannot be reached, or refuses for its own reasons,
+      // is this stack having no path.
+      const int code = opened.error().code;
+      const bool path = failure != ServiceLink::Failure::refused || code == EOPNOTSUPP || code == ENOENT;
       a.running = false;
       a.outcome = attempt_outcome(opened.error());
-      last_error_ = opened.error().code != 0 ? opened.error().code : ENETUNREACH;
+      note_error(path || code == 0 ? ENETUNREACH : code);
       return false;
     }
     a.session = opened->session;
@@ -329,7 +359,7 @@ private:
       return stack.create_socket(setup_.domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, setup_.protocol);
     }();
     if (!made) {
-      last_error_ = made.error().code != 0 ? made.error().code : EIO;
+      note_error(made.error().code != 0 ? made.error().code : EIO);
       outcome = attempt_outcome(made.error());
       return -1;
     }
@@ -342,11 +372,11 @@ private:
 
   void on_ready(std::size_t i, std::uint32_t events) {
     if (finished_ || !attempts_[i].running) return;
-    // The first attempt is the program's own socket: reading its SO_ERROR would take the error from the program
-    // (a non-blocking program reads it itself). Its events say enough; only a blocking connect, whose program waits
-    // for this race's word, has its error read here, to return it.
-    if (i == 0 && !blocking_attached()) {
-      if (events & (EPOLLERR | EPOLLHUP)) {
+    // The first attempt is the program's own socket: reading its SO_ERROR would take the error from the program,
+    // which reads it itself (a non-blocking one, or a blocking one that stopped waiting; a waiting one reads it when
+    // the race's word comes). Its events and TCP state say enough.
+    if (i == 0) {
+      if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[0].fd) == TCP_CLOSE) {
         attempt_failed(0, 0);
       } else if (events & EPOLLOUT) {
         win(0);
@@ -378,7 +408,7 @@ private:
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = err != 0 ? attempt_outcome(make_error(err, "")) : "failed";
-    if (err != 0) last_error_ = err;
+    note_error(err);
     close_attempt(i);
     // What a non-blocking program waits on is its own socket: it reads that error itself, the race is over.
     if (i == 0 && !blocking_attached()) {
@@ -392,6 +422,15 @@ private:
     start_next();
     if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
+  }
+
+  // The error to return if every attempt fails: the first attempt's own (0: the program reads it from its socket)
+  // and errors from the destination win over a stack's own "no route".
+  void note_error(int err) {
+    if (err == 0 || telling(err) || !telling(last_error_)) {
+      last_error_ = err;
+      first_error_ = err == 0;
+    }
   }
 
   void win(std::size_t i) {
@@ -506,13 +545,19 @@ private:
     check_ = 0;
     release_record();
     if (setup_.wait) {
-      setup_.wait->error.store(last_error_);
+      setup_.wait->error.store(first_error_ ? 0 : last_error_);
       setup_.wait->last_rank.store(attempts_.back().rank);
       setup_.wait->result.store(winner >= 0 ? 1 : 2, std::memory_order_release);
-      const std::uint64_t one = 1;
-      [[maybe_unused]] const ssize_t n = ::write(setup_.wait->done, &one, sizeof one);
+      const char one = 1;
+      [[maybe_unused]] const ssize_t n = real().write(setup_.wait->wake_write, &one, 1);
+      std::lock_guard lock(g_waits_mutex);
+      g_waits.erase(setup_.serial);
     }
-    log(why);
+    try {
+      log(why);
+    } catch (...) {
+      // Out of memory while writing the log line: the race is over all the same.
+    }
     if (on_finished) loop_.schedule(Duration::zero(), on_finished);
   }
 
@@ -556,6 +601,7 @@ private:
   bool finished_ = false;
   int winner_ = -1;
   int last_error_ = ETIMEDOUT;
+  bool first_error_ = false;  // last_error_ is the first attempt's, left in its SO_ERROR for the program
 };
 
 // --- the racer thread ----------------------------------------------------------------------------------------
@@ -584,6 +630,8 @@ public:
 
   std::function<void()> job_for(RaceSetup setup, int first_copy) {
     return [this, setup = std::move(setup), first_copy]() mutable {
+      std::shared_ptr<BlockingWait> wait = setup.wait;
+      bool handed_over = false;  // the race owns first_copy from its construction on
       try {
         const int fd = setup.fd;
         if (auto old = races_.find(fd); old != races_.end()) {
@@ -592,6 +640,7 @@ public:
           retire(old);
         }
         auto race = std::make_unique<ConnectRace>(*loop_, std::move(setup), first_copy);
+        handed_over = true;
         ConnectRace* raw = race.get();
         // By serial, not by pointer: a later race for the same fd number may sit at the same address.
         const std::uint64_t serial = ++serial_;
@@ -601,7 +650,16 @@ public:
         races_[fd] = Entry{std::move(race), serial};
         raw->start();
       } catch (...) {
-        close_owned(first_copy);  // out of memory: no race; the program's socket connects on its own
+        // Out of memory: no race; the program's socket connects on its own. A waiting blocking connect is told.
+        if (!handed_over) close_owned(first_copy);
+        g_races.fetch_sub(1, std::memory_order_relaxed);
+        if (wait && wait->result.load() == 0) {
+          wait->error.store(ENOMEM);
+          wait->detached.store(true);
+          wait->result.store(2, std::memory_order_release);
+          const char one = 1;
+          [[maybe_unused]] const ssize_t n = real().write(wait->wake_write, &one, 1);
+        }
       }
     };
   }
@@ -667,6 +725,9 @@ bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, 
     SlotLock lock(slot);
     FdRecord& rec = slot.record;
     if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+    // A socket dup'ed (or inherited) before its connect has other fds on it: a winner put behind this one would
+    // leave them on a first attempt shut down. Not raced.
+    if (rec.aliased) return false;
     if (!identity_known(rec) && !take_identity(fd, rec)) return false;
     s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     if (s.serial == 0) s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -695,33 +756,43 @@ void unmark(FdSlot& slot, std::uint32_t serial) {
   if (!lock.reentered() && slot.record.race_serial == serial) slot.record.race_serial = 0;
 }
 
-// A blocking connect's wait for its race: on the race's word (0 or its error), or until SO_SNDTIMEO (EINPROGRESS)
-// or a signal (EINTR) — then, as after the kernel's own connect, the connection goes on without the caller.
-int wait_for_race(int fd, Placement& p, const FileState& state, BlockingWait& wait) {
+// A blocking connect's wait for its race (see BlockingWait): 0 or the race's error; EINTR or EINPROGRESS (its
+// SO_SNDTIMEO ran out) when the wait ends first — then, as after the kernel's own connect, the connection goes on
+// without the caller, who may poll the fd or call connect() again (which waits again).
+int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, BlockingWait& wait) {
   timeval limit{};
   socklen_t limit_length = sizeof limit;
-  int timeout_ms = -1;
-  if (real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) == 0 && (limit.tv_sec > 0 || limit.tv_usec > 0))
-    timeout_ms = static_cast<int>(limit.tv_sec * 1000 + (limit.tv_usec + 999) / 1000);
-  pollfd done{wait.done, POLLIN, 0};
-  const int ready = ::poll(&done, 1, timeout_ms);
-  const int poll_errno = errno;
-  if (ready <= 0 || wait.result.load(std::memory_order_acquire) == 0) {
+  if (real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) != 0) limit = timeval{};
+  (void)real().setsockopt(wait.wake_read, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  wait.detached.store(false, std::memory_order_release);
+  char byte = 0;
+  const ssize_t got = real().read(wait.wake_read, &byte, 1);
+  const int read_errno = errno;
+  if (got != 1) {
+    // Detached under the slot lock, and the flags restored there: a winner being installed meanwhile takes the
+    // program's flags either before (then its own are restored below) or after this.
+    SlotLock lock(slot);
     wait.detached.store(true, std::memory_order_release);
-    // The race may have ended in the meantime: then its word counts after all.
+    real().fcntl(fd, F_SETFL, state.status_flags);
     if (wait.result.load(std::memory_order_acquire) == 0) {
-      real().fcntl(fd, F_SETFL, state.status_flags);
-      errno = ready < 0 ? poll_errno : EINPROGRESS;
+      errno = read_errno == EAGAIN || read_errno == EWOULDBLOCK ? EINPROGRESS : read_errno;
       return -1;
     }
   }
   // Whatever is behind fd now — the first attempt, or the winner with the program's flags already — is blocking
   // again as the program made it.
   real().fcntl(fd, F_SETFL, state.status_flags);
-  p.rank = wait.last_rank.load();
-  p.can_fall_back = p.rank + 1 < p.choice.ranked_count;
+  if (p) {
+    p->rank = wait.last_rank.load();
+    p->can_fall_back = p->rank + 1 < p->choice.ranked_count;
+  }
   if (wait.result.load() == 1) return 0;
-  errno = wait.error.load();
+  int err = wait.error.load();
+  if (err == 0) {  // the first attempt's own error decided: it is in that socket's SO_ERROR, still behind fd
+    socklen_t len = sizeof err;
+    if (real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) err = ECONNREFUSED;
+  }
+  errno = err;
   return -1;
 }
 
@@ -742,14 +813,20 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   std::function<void()> job;
   try {
     if (blocking) {
-      const int done = moved_high(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (done < 0) throw std::bad_alloc();
-      wait = std::make_shared<BlockingWait>(done);
+      int pair[2] = {-1, -1};
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) throw std::bad_alloc();
+      wait = std::make_shared<BlockingWait>(moved_high(pair[0]), moved_high(pair[1]));
       setup.wait = wait;
+      std::lock_guard lock(g_waits_mutex);
+      g_waits[serial] = wait;
     }
     if (copy < 0) throw std::bad_alloc();
     job = racer->job_for(std::move(setup), copy);
   } catch (...) {
+    if (wait) {
+      std::lock_guard lock(g_waits_mutex);
+      g_waits.erase(serial);
+    }
     close_owned(copy);
     unmark(slot, serial);
     return real().connect(fd, address, length);
@@ -758,7 +835,11 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   const int result = real().connect(fd, address, length);
   const int err = errno;
   if (result == 0 || err != EINPROGRESS) {
-    if (blocking) real().fcntl(fd, F_SETFL, state.status_flags);
+    if (blocking) {
+      real().fcntl(fd, F_SETFL, state.status_flags);
+      std::lock_guard lock(g_waits_mutex);
+      g_waits.erase(serial);
+    }
     close_owned(copy);
     unmark(slot, serial);
     errno = err;
@@ -770,6 +851,10 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   } catch (...) {
     // The racer never heard of it: no race. The first attempt connects on its own, as without racing.
     g_races.fetch_sub(1, std::memory_order_relaxed);
+    if (blocking) {
+      std::lock_guard lock(g_waits_mutex);
+      g_waits.erase(serial);
+    }
     close_owned(copy);
     unmark(slot, serial);
     if (!blocking) {
@@ -790,7 +875,7 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     errno = EINPROGRESS;
     return -1;
   }
-  return wait_for_race(fd, p, state, *wait);
+  return wait_for_race(fd, slot, &p, state, *wait);
 }
 
 }  // namespace
@@ -814,6 +899,29 @@ int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, so
   } catch (...) {
     // Nothing after the connect throws (race_or_throw catches there): the connect has not been made yet.
     return real().connect(fd, address, length);
+  }
+}
+
+bool race_connect_again(int fd, int& result) noexcept {
+  try {
+    FdSlot* slot = fd_table().find(fd);
+    if (!slot || slot->state.load(std::memory_order_acquire) != FdState::placed) return false;
+    std::uint32_t serial = 0;
+    {
+      SlotLock lock(*slot);
+      if (lock.reentered()) return false;
+      serial = slot->record.race_serial;
+    }
+    if (serial == 0) return false;
+    std::shared_ptr<BlockingWait> wait = wait_of(serial);
+    if (!wait || wait->result.load(std::memory_order_acquire) != 0) return false;  // over: the kernel answers
+    FileState state;
+    std::string why;
+    if (read_file_state(fd, state, why) != 0 || (state.status_flags & O_NONBLOCK)) return false;
+    result = wait_for_race(fd, *slot, nullptr, state, *wait);
+    return true;
+  } catch (...) {
+    return false;
   }
 }
 

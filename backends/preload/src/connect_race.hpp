@@ -8,19 +8,23 @@
 // failure: no sample reaches dmm-nrd for it (the shim reports kernel sessions only when they close, established).
 //
 // The shim's racer thread runs every race. A blocking connect waits in the call for the race's outcome and returns
-// when the winner connected, or fails with the last attempt's error (a signal or SO_SNDTIMEO ends the wait with
-// EINTR/EINPROGRESS as the kernel's connect would; the race goes on as for a non-blocking one). A non-blocking
-// connect returns EINPROGRESS at once, as without racing; a poll()/select() sleeping on the fd is woken when the
-// winner is swapped in (the loser is shut down), an epoll set gets the winner's EPOLLOUT, and what the program sets
-// on its fd while the race runs (epoll registrations, socket options) is recorded and follows the winner. What a
-// non-blocking program can see of the first attempt stays its own: the racer never reads its SO_ERROR, and if it
-// fails with an error before another attempt connected, the program reads that error as without racing and the
-// race ends — racing covers the silent path (no answer within the attempt delay). If the first attempt connects
-// while another's win is being installed, the first one stays. A dup of the fd, or its close, ends the race (both
-// fds keep the first attempt). Stacks the policy marks down are not raced, and not tried after a race.
+// when the winner connected, or fails with the most telling error of its attempts; a signal or SO_SNDTIMEO ends the
+// wait as they end a kernel connect (restarted after an SA_RESTART handler, EINTR otherwise; EINPROGRESS when the
+// timeout runs out), the race goes on, and connect() again waits for it. A non-blocking connect returns EINPROGRESS
+// at once, as without racing; a poll()/select() sleeping on the fd is woken when the winner is swapped in (the loser
+// is shut down), an epoll set gets the winner's EPOLLOUT, and what the program sets on its fd while the race runs
+// (epoll registrations, socket options) is recorded and follows the winner. The first attempt's SO_ERROR is never
+// read by the racer: if it fails with an error before another attempt connected, a non-blocking program (or a
+// blocking one that stopped waiting) reads that error as without racing, and the race ends — racing covers the
+// silent path (no answer within the attempt delay). If the first attempt connects while another's win is being
+// installed, the first one stays. A dup or close of the fd ends the race (the fds keep the first attempt); a socket
+// dup'ed before its connect is not raced.
 //
-// Not raced: user-space instances (lwip-dpdk in process or through dmm-stackd) and a socket the program bound to
-// an address (two attempts cannot hold one local address); they keep today's fall-back on path errors.
+// Later attempts may be kernel instances (a private socket of the shim's) or user-space instances that dmm-stackd
+// runs (a daemon session; its end goes behind the fd as a placement would put it). Not raced: a connect whose first
+// ranked stack is a user-space instance, lwip-dpdk instances inside the program, and a socket the program bound to
+// an address (two attempts cannot hold one local address); they keep the fall-back on path errors, as do stacks the
+// policy marks down.
 #include <sys/socket.h>
 
 #include "fd_table.hpp"
@@ -36,6 +40,10 @@ bool wants_race(const Placement& p);
 // attempt failed, p.rank is the last rank tried, so that a fall-back on a path error goes on after it.
 int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
 
+// connect() again on a blocking fd whose race still runs (the program was interrupted by a signal, or its
+// SO_SNDTIMEO ran out): waits for the same race, as a kernel connect on a connecting socket waits. False (result
+// untouched) when that is not the case: the kernel answers.
+bool race_connect_again(int fd, int& result) noexcept;
 // How many races run now (epoll_ctl and setsockopt look at placed sockets' records only while some do).
 int races_running() noexcept;
 // pthread_atfork, before a fork: a race running now shares its first socket with the child, which the winner's

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "connect_race.hpp"
 #include "export.hpp"
 #include "fd_bookkeeping.hpp"
 #include "placement.hpp"
@@ -62,6 +63,8 @@ DMM_INTERPOSE int connect(int fd, const sockaddr* address, socklen_t length) {
     return u.session->connect_again(fd);
   }
   if (FdSlot* slot = service_slot(fd)) return service_connect_again(fd, *slot);
+  // Again on a blocking socket whose connect is still raced (after EINTR): wait for that race.
+  if (int again = 0; races_running() > 0 && race_connect_again(fd, again)) return again;
   return decide_then_call(fd, address, length, Trigger::connect,
                           [&] { return real().connect(fd, address, length); },
                           [&](UserSession& s) { return s.finish_connect(fd); },
