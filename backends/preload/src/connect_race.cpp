@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <memory>
 #include <vector>
 
@@ -932,6 +933,10 @@ void races_note_fork() noexcept { g_forks.fetch_add(1); }
 void races_after_fork_in_child() noexcept {
   Racer::forget_after_fork();
   g_races.store(0, std::memory_order_relaxed);
+  // Another thread of the parent may have held the waits' lock, or been inside the map, at the fork: the child
+  // starts both afresh (the parent's entries are the parent's races; their memory is left as it is).
+  new (&g_waits_mutex) std::mutex();
+  new (&g_waits) std::map<std::uint32_t, std::weak_ptr<BlockingWait>>();
   // The racer's sockets are the parent's business: the child closes its copies (a private attempt would otherwise
   // stay connected through it).
   for (auto& slot : g_owned) {
