@@ -497,15 +497,9 @@ private:
     rec.placeholder_stack = kNoStack;
     rec.race_serial = 0;
     if (served) {
-      // As put_on_service_stack leaves a session's end (placement.cpp): the fd is the program's end of it now.
-      rec.session = attempts_[i].session;
-      rec.peer = setup_.destination;
-      rec.local_known = false;
-      rec.settled = true;
-      rec.session_errno = 0;
-      rec.error_reported = false;
-      rec.service_listener = false;
-      rec.end_checked = false;
+      // As a placement leaves a session's end, established (the daemon said so): the fd is the program's end now.
+      describe_service_end(rec, {attempts_[i].session, setup_.destination, std::nullopt, /*settled=*/true,
+                                 /*listener=*/false});
       slot.state.store(FdState::service, std::memory_order_release);
     }
     return Installed::yes;

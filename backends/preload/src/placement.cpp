@@ -228,14 +228,7 @@ int put_listener_on_service_stack(int fd, FdSlot& slot, int index, Placement& p,
   rec.stack = index;
   rec.original = false;
   rec.placeholder_stack = kNoStack;
-  rec.session = listening->listener;
-  rec.local = listening->local;
-  rec.local_known = true;
-  rec.settled = true;
-  rec.session_errno = 0;
-  rec.error_reported = false;
-  rec.service_listener = true;
-  rec.end_checked = false;
+  describe_service_end(rec, {listening->listener, Endpoint{}, listening->local, /*settled=*/true, /*listener=*/true});
   if (rec.aliased) move_aliases(fd, old_identity.dev, old_identity.ino, listening->fd.get(), rec, FdState::service);
   slot.state.store(FdState::service, std::memory_order_release);
   p.service_session = listening->listener;
@@ -293,14 +286,9 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
   rec.stack = index;
   rec.original = false;
   rec.placeholder_stack = kNoStack;
-  rec.session = opened->session;
-  rec.peer = unconnected ? Endpoint{} : p.request.dst;
-  rec.local_known = false;
-  rec.settled = p.request.proto == L4Proto::udp;  // a datagram session is usable at once
-  rec.session_errno = 0;
-  rec.error_reported = false;
-  rec.service_listener = false;
-  rec.end_checked = false;
+  // A datagram session is usable at once; a TCP one is settled when the daemon says so.
+  describe_service_end(rec, {opened->session, unconnected ? Endpoint{} : p.request.dst, std::nullopt,
+                             /*settled=*/p.request.proto == L4Proto::udp, /*listener=*/false});
   // A UDP session's end is a real connected UDP socket (addresses, options, errors are the kernel's): the shim
   // stays out of its way entirely, as for a kernel instance's socket.
   const FdState placed = p.request.proto == L4Proto::udp ? FdState::placed : FdState::service;

@@ -146,4 +146,16 @@ int replay_options(const FdRecord& rec, int from, int to) {
   return refused;
 }
 
+void describe_service_end(FdRecord& rec, const ServiceEnd& end) {
+  rec.session = end.session;
+  rec.peer = end.peer;
+  rec.local_known = end.local.has_value();
+  if (end.local) rec.local = *end.local;
+  rec.settled = end.settled;
+  rec.session_errno = 0;
+  rec.error_reported = false;
+  rec.service_listener = end.listener;
+  rec.end_checked = false;
+}
+
 }  // namespace dmm::preload

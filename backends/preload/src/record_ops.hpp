@@ -1,6 +1,8 @@
 #pragma once
 // Operations on one FdRecord (the caller holds its slot lock). No allocation: these run inside socket() and
 // setsockopt(), which POSIX lists as async-signal-safe.
+#include <optional>
+
 #include "fd_record.hpp"
 
 namespace dmm::preload {
@@ -36,5 +38,17 @@ void record_option(FdRecord& rec, int level, int name, const void* value, sockle
 // refuses is skipped: the program's call succeeded once already, and failing a later connect over it would be a
 // surprise of our making. Returns how many were refused. Allocates only to copy a socket filter.
 int replay_options(const FdRecord& rec, int from, int to);
+
+// What a record says of a dmm-stackd session's end once it is behind the fd (FdState::service): the session, its
+// peer (unspecified for a listener or an unconnected UDP socket), its local address when known, whether it is
+// settled (established, failed or listening: the daemon said), no error pending.
+struct ServiceEnd {
+  std::uint64_t session = 0;
+  Endpoint peer;
+  std::optional<Endpoint> local;
+  bool settled = false;
+  bool listener = false;
+};
+void describe_service_end(FdRecord& rec, const ServiceEnd& end);
 
 }  // namespace dmm::preload

@@ -307,15 +307,7 @@ int service_after_accept(int listener, int fd, sockaddr* address, socklen_t* len
       rec.ino = st.st_ino;
       rec.stack = stack;
       rec.original = false;
-      rec.session = decoded->session;
-      rec.peer = decoded->peer;
-      rec.local = decoded->local;
-      rec.local_known = true;
-      rec.settled = true;
-      rec.session_errno = 0;
-      rec.error_reported = false;
-      rec.service_listener = false;
-      rec.end_checked = false;
+      describe_service_end(rec, {decoded->session, decoded->peer, decoded->local, /*settled=*/true, /*listener=*/false});
       slot->state.store(FdState::service, std::memory_order_release);
     }
   }
