@@ -258,5 +258,31 @@ TEST_F(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
   }
 }
 
+TEST_F(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
+  // Now the lwIP instance is ranked first and goes silent (the server's answers to its address are dropped): the
+  // daemon's session is the first attempt, blue's socket wins and replaces its end behind the program's fd.
+  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
+  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kUserClient0) + "/32"})), 0));
+  const std::string url = std::string("http://") + kUserServer0 + ":7092/hello.txt";
+  const Outcome curl = run_dmm(cfg, {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\nconnect_s=%{time_connect}\n", url});
+  ASSERT_TRUE(exited_with(curl, 0));
+  EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
+  EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
+  for (const char* mode : {"blocking", "select"}) {
+    SCOPED_TRACE(mode);
+    const Outcome o = run_dmm(cfg, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",
+                                    "/hello.txt"});
+    ASSERT_TRUE(exited_with(o, 0));
+    EXPECT_EQ(facts(o.out)["http_status"], "200");
+  }
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 3u) << read_text(log_);
+  for (const auto& line : lines) {
+    EXPECT_EQ(line["stack"], "blue") << line.dump();
+    EXPECT_EQ(line["attempts"].get<std::string>().rfind("user0:lost;blue:ok@", 0), 0u) << line.dump();
+  }
+}
+
 }  // namespace
 }  // namespace dmm::test

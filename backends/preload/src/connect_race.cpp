@@ -135,6 +135,7 @@ struct RaceSetup {
   int fd = -1;
   FdSlot* slot = nullptr;
   std::uint32_t serial = 0;  // the record's race_serial while this race may replace its socket
+  std::uint64_t first_session = 0;  // the first attempt is a dmm-stackd session (the fd is its end), else 0
   dev_t dev = 0;             // the program's socket (the first attempt)
   ino_t ino = 0;
   int domain = 0;
@@ -167,7 +168,7 @@ public:
   ConnectRace(kernel::EpollExecutor& loop, RaceSetup setup, int first_copy)
       : loop_(loop), setup_(std::move(setup)), opened_(loop.now()) {
     attempts_.push_back({setup_.first_rank, setup_.choice.ranked[static_cast<std::size_t>(setup_.first_rank)],
-                         first_copy, true, Duration::zero(), "connecting"});
+                         first_copy, true, Duration::zero(), "connecting", setup_.first_session});
     next_rank_ = setup_.first_rank + 1;
   }
   ~ConnectRace() {
@@ -260,12 +261,15 @@ private:
     });
   }
 
+  // The state the program's fd has while its first attempt is behind it.
+  FdState first_state() const { return setup_.first_session != 0 ? FdState::service : FdState::placed; }
+
   bool still_ours() {
     FdSlot& slot = *setup_.slot;
     SlotLock lock(slot, SlotLock::TryOnly{});
     if (!lock.held()) return true;  // the program is busy with it: look again next time
     const FdRecord& rec = slot.record;
-    return slot.state.load(std::memory_order_relaxed) == FdState::placed && rec.race_serial == setup_.serial &&
+    return slot.state.load(std::memory_order_relaxed) == first_state() && rec.race_serial == setup_.serial &&
            rec.dev == setup_.dev && rec.ino == setup_.ino;
   }
 
@@ -376,7 +380,7 @@ private:
     // The first attempt is the program's own socket: reading its SO_ERROR would take the error from the program,
     // which reads it itself (a non-blocking one, or a blocking one that stopped waiting; a waiting one reads it when
     // the race's word comes). Its events and TCP state say enough.
-    if (i == 0) {
+    if (i == 0 && attempts_[0].session == 0) {
       if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[0].fd) == TCP_CLOSE) {
         attempt_failed(0, 0);
       } else if (events & EPOLLOUT) {
@@ -469,12 +473,13 @@ private:
   Installed install(std::size_t i) {
     FdSlot& slot = *setup_.slot;
     SlotLock lock(slot);
-    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return Installed::no;
+    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != first_state()) return Installed::no;
     FdRecord& rec = slot.record;
-    if (rec.race_serial != setup_.serial || rec.dev != setup_.dev || rec.ino != setup_.ino ||
-        !still_same_socket(setup_.fd, rec))
-      return Installed::no;
-    if (established(attempts_[0].fd)) return Installed::first_connected;
+    if (rec.race_serial != setup_.serial || rec.dev != setup_.dev || rec.ino != setup_.ino) return Installed::no;
+    if (setup_.first_session == 0 && !still_same_socket(setup_.fd, rec)) return Installed::no;
+    if (attempts_[0].running &&
+        (setup_.first_session != 0 ? served_state(attempts_[0]) == 1 : established(attempts_[0].fd)))
+      return Installed::first_connected;
     struct stat st {};
     if (::fstat(attempts_[i].fd, &st) != 0) return Installed::no;
     // The program's flags as it set them: a blocking connect made its socket non-blocking for the race only.
@@ -501,6 +506,11 @@ private:
       describe_service_end(rec, {attempts_[i].session, setup_.destination, std::nullopt, /*settled=*/true,
                                  /*listener=*/false});
       slot.state.store(FdState::service, std::memory_order_release);
+    } else if (setup_.first_session != 0) {
+      // A kernel socket in place of a daemon session's end: a placed socket from now on (the daemon ends the
+      // session when its last end closes, which is our copy, below).
+      describe_service_end(rec, {});
+      slot.state.store(FdState::placed, std::memory_order_release);
     }
     return Installed::yes;
   }
@@ -719,11 +729,14 @@ bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, 
   {
     SlotLock lock(slot);
     FdRecord& rec = slot.record;
-    if (lock.reentered() || slot.state.load(std::memory_order_relaxed) != FdState::placed) return false;
+    const FdState state_now = slot.state.load(std::memory_order_relaxed);
+    if (lock.reentered() || (state_now != FdState::placed && state_now != FdState::service)) return false;
     // A socket dup'ed (or inherited) before its connect has other fds on it: a winner put behind this one would
     // leave them on a first attempt shut down. Not raced.
     if (rec.aliased) return false;
     if (!identity_known(rec) && !take_identity(fd, rec)) return false;
+    s.first_session = state_now == FdState::service ? rec.session : 0;
+    if (state_now == FdState::service && s.first_session == 0) return false;
     s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     if (s.serial == 0) s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     rec.race_serial = s.serial;  // from now on epoll_ctl and setsockopt on fd are recorded
@@ -802,6 +815,7 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   RaceSetup setup;
   if (!prepare(fd, slot, p, address, length, state, setup)) return real().connect(fd, address, length);
   const std::uint32_t serial = setup.serial;
+  const std::uint64_t setup_first_session = setup.first_session;
   const int copy = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
   if (copy >= 0) own(copy);
   std::shared_ptr<BlockingWait> wait;
@@ -826,9 +840,12 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     unmark(slot, serial);
     return real().connect(fd, address, length);
   }
-  if (blocking) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
-  const int result = real().connect(fd, address, length);
-  const int err = errno;
+  // A daemon session is connecting already (the daemon connects it): nothing to call. A kernel socket connects
+  // here, non-blocking for a blocking program only for this call.
+  const bool served_first = setup_first_session != 0;
+  if (blocking && !served_first) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
+  const int result = served_first ? -1 : real().connect(fd, address, length);
+  const int err = served_first ? EINPROGRESS : errno;
   if (result == 0 || err != EINPROGRESS) {
     if (blocking) {
       real().fcntl(fd, F_SETFL, state.status_flags);
@@ -878,11 +895,12 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
 bool wants_race(const Placement& p) {
   Shim* shim = active_shim();
   if (!shim || p.trigger != Trigger::connect || p.request.proto != L4Proto::tcp) return false;
-  if (p.user_session || p.service_session || p.choice.race == RaceMode::failover || p.bound.bound()) return false;
+  if (p.user_session || p.choice.race == RaceMode::failover || p.bound.bound()) return false;
   if (p.rank >= p.choice.healthy_count) return false;
-  // The first attempt is the program's socket as placed: a kernel instance's (a daemon's session end is connected
-  // by the daemon, and not raced from).
-  if (!kernel_instance(shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]))) return false;
+  // The first attempt is the program's socket as placed: a kernel instance's, or the end of a session of
+  // dmm-stackd's (the daemon connects it); not an lwip-dpdk session inside the program.
+  const ShimStack& first = shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]);
+  if (!(kernel_instance(first) && !p.service_session) && !(served_instance(first) && p.service_session)) return false;
   for (int r = p.rank + 1; r < p.choice.healthy_count; ++r)
     if (raceable(shim->stack(p.choice.ranked[static_cast<std::size_t>(r)]))) return true;
   return false;
@@ -900,7 +918,8 @@ int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, so
 bool race_connect_again(int fd, int& result) noexcept {
   try {
     FdSlot* slot = fd_table().find(fd);
-    if (!slot || slot->state.load(std::memory_order_acquire) != FdState::placed) return false;
+    const FdState state_now = slot ? slot->state.load(std::memory_order_acquire) : FdState::untracked;
+    if (state_now != FdState::placed && state_now != FdState::service) return false;
     std::uint32_t serial = 0;
     {
       SlotLock lock(*slot);

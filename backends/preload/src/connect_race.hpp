@@ -20,11 +20,11 @@
 // installed, the first one stays. A dup or close of the fd ends the race (the fds keep the first attempt); a socket
 // dup'ed before its connect is not raced.
 //
-// Later attempts may be kernel instances (a private socket of the shim's) or user-space instances that dmm-stackd
-// runs (a daemon session; its end goes behind the fd as a placement would put it). Not raced: a connect whose first
-// ranked stack is a user-space instance, lwip-dpdk instances inside the program, and a socket the program bound to
-// an address (two attempts cannot hold one local address); they keep the fall-back on path errors, as do stacks the
-// policy marks down.
+// Attempts may be on kernel instances (the program's socket first, then private sockets of the shim's) or on
+// user-space instances that dmm-stackd runs (a daemon session, whose end is the program's fd when it is the first
+// attempt and goes behind it when it wins, as a placement would put it). Not raced: lwip-dpdk instances inside the
+// program, and a socket the program bound to an address (two attempts cannot hold one local address); they keep
+// the fall-back on path errors, as do stacks the policy marks down.
 #include <sys/socket.h>
 
 #include "fd_table.hpp"

@@ -62,9 +62,9 @@ DMM_INTERPOSE int connect(int fd, const sockaddr* address, socklen_t length) {
     if (u.session->proto() == dmm::L4Proto::udp) return 0;
     return u.session->connect_again(fd);
   }
-  if (FdSlot* slot = service_slot(fd)) return service_connect_again(fd, *slot);
   // Again on a blocking socket whose connect is still raced (after EINTR): wait for that race.
   if (int again = 0; races_running() > 0 && race_connect_again(fd, again)) return again;
+  if (FdSlot* slot = service_slot(fd)) return service_connect_again(fd, *slot);
   return decide_then_call(fd, address, length, Trigger::connect,
                           [&] { return real().connect(fd, address, length); },
                           [&](UserSession& s) { return s.finish_connect(fd); },

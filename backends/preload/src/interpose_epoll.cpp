@@ -19,7 +19,8 @@ namespace {
 // A pending socket's registrations follow it to its stack; so do those of a placed socket whose connect is being
 // raced (connect_race.hpp: the winner may replace it). Placed sockets are looked at only while some race runs.
 bool records_epoll(FdState state) {
-  return state == FdState::pending || (state == FdState::placed && races_running() > 0);
+  return state == FdState::pending ||
+         ((state == FdState::placed || state == FdState::service) && races_running() > 0);
 }
 
 }  // namespace
@@ -31,7 +32,8 @@ DMM_INTERPOSE int epoll_ctl(int epfd, int op, int fd, epoll_event* event) __THRO
   // kernel's registration and our record of it), never a registration on the placeholder it does not know of.
   SlotLock lock(*slot);
   const FdState state = slot->state.load(std::memory_order_relaxed);
-  if (lock.reentered() || !(state == FdState::pending || (state == FdState::placed && slot->record.race_serial != 0)))
+  const bool raced = (state == FdState::placed || state == FdState::service) && slot->record.race_serial != 0;
+  if (lock.reentered() || !(state == FdState::pending || raced))
     return real().epoll_ctl(epfd, op, fd, event);
   const int result = real().epoll_ctl(epfd, op, fd, event);
   if (result == 0) {

@@ -90,10 +90,10 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
     // A session of dmm-stackd's that failed for want of a path (its host does not answer ARP) before the program
     // saw anything of it (a blocking connect) moves down the ranked list like a kernel socket.
-    const R result = placement.service_session ? static_cast<R>(service_call())
-                     : trigger == Trigger::connect && wants_race(placement)
+    const R result = trigger == Trigger::connect && wants_race(placement)
                          ? static_cast<R>(race_connect(fd, *slot, placement, dst, dst_length))
-                         : call();
+                     : placement.service_session ? static_cast<R>(service_call())
+                                                 : call();
     if (result >= 0) return result;
     const int err = errno;
     if (!placement.can_fall_back) {
