@@ -204,8 +204,10 @@ class EmuRacing(unittest.TestCase):
         self.assertEqual(sim_run.returncode, 0, sim_run.stderr)
         emu_run = run([EMU, scenario("blackhole.yaml"), "--out", emu])
         code, text = emu_run.returncode, emu_run.stdout + emu_run.stderr
-        self.assertIn("expectations: 4/4 passed", text, text)  # among them: median completion in [8 s, 9 s) <= 0.5 s
+        # Faithful first (a sanitizer build skips here when the emulator fell behind real time), then the answer:
+        # among the expectations, the median completion in [8 s, 9 s) <= 0.5 s.
         expect_faithful(self, code, text, emu)
+        self.assertIn("expectations: 4/4 passed", text, text)
         attempts = load_json(os.path.join(emu, "summary.json"))["attempts"]
         self.assertGreater(attempts["lost"], 0, attempts)  # it did race
         compare = run([COMPARE, sim, emu])
