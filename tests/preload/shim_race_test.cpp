@@ -12,6 +12,20 @@ namespace {
 
 constexpr const char* kPort = "7090";
 
+// The path of the instance whose address is `client` goes silent: the server's answers to that address are dropped
+// in srv, nothing comes back (not an ICMP error, not a reset).
+::testing::AssertionResult silence(const Topology& topo, const std::string& client) {
+  return exited_with(run(topo.in(topo.srv(), {"ip", "route", "add", "blackhole", client + "/32"})), 0);
+}
+
+// The decision log's `race` lines: how each race that tried a second stack ended.
+std::vector<nlohmann::json> race_lines(const std::string& log) {
+  std::vector<nlohmann::json> out;
+  for (auto& line : json_lines(read_text(log)))
+    if (line["event"] == "race") out.push_back(line);
+  return out;
+}
+
 class ShimRace : public PreloadTest {
 protected:
   void SetUp() override {
@@ -25,24 +39,14 @@ protected:
     files_.reset();
   }
 
-  // blue's path goes silent: the server's SYN-ACKs to blue's client address are dropped in srv, nothing comes
-  // back (not an ICMP error, not a reset).
-  void silence_blue() {
-    const Outcome o = run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kBlueClient) + "/32"}));
-    ASSERT_TRUE(exited_with(o, 0));
-  }
+  void silence_blue() { ASSERT_TRUE(silence(*topo_, kBlueClient)); }
   std::string config(const std::string& race) {
     return write_config("  - {match: {}, use: [blue, red], race: " + race + ", attempt_delay: 200ms}\n");
   }
   std::vector<std::string> client(const std::string& mode) const {
     return {"/usr/bin/python3", test_program("race_client.py"), mode, kBlueServer, kPort, "/hello.txt"};
   }
-  std::vector<nlohmann::json> races() const {
-    std::vector<nlohmann::json> out;
-    for (auto& line : json_lines(read_text(log_)))
-      if (line["event"] == "race") out.push_back(line);
-    return out;
-  }
+  std::vector<nlohmann::json> races() const { return race_lines(log_); }
 
   std::unique_ptr<TempDir> files_;
   std::unique_ptr<Child> server_;
@@ -174,8 +178,7 @@ TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   silence_blue();
   // red silent too: its answers to red's client address are dropped as well. The blocking connect races both and
   // returns when the kernel gives up on them; a bounded client (curl) gives up first, with its own timeout.
-  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole",
-                                                       std::string(kRedClient) + "/32"})), 0));
+  ASSERT_TRUE(silence(*topo_, kRedClient));
   const Outcome o = run_dmm(config("staggered"), {"curl", "-sS", "--connect-timeout", "1", "-o", "/dev/null",
                                                   std::string("http://") + kBlueServer + ":" + kPort + "/hello.txt"});
   EXPECT_EQ(o.exit_code, 28) << o.out << o.err;
@@ -223,11 +226,30 @@ protected:
     files_.reset();
     stopper_.reset();
   }
-  std::vector<nlohmann::json> races() const {
-    std::vector<nlohmann::json> out;
-    for (auto& line : json_lines(read_text(log_)))
-      if (line["event"] == "race") out.push_back(line);
-    return out;
+  std::vector<nlohmann::json> races() const { return race_lines(log_); }
+
+  // curl and race_client.py in each of `modes` get the file under `cfg`, each in a race `winner` won with a trail
+  // starting `attempts` (the loser's outcome, then the winner's start).
+  void expect_carried_by(const std::string& cfg, const std::vector<const char*>& modes, const std::string& winner,
+                         const std::string& attempts) {
+    const std::string url = std::string("http://") + kUserServer0 + ":7092/hello.txt";
+    const Outcome curl = run_dmm(cfg, {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\nconnect_s=%{time_connect}\n", url});
+    ASSERT_TRUE(exited_with(curl, 0));
+    EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
+    EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
+    for (const char* mode : modes) {
+      SCOPED_TRACE(mode);
+      const Outcome o = run_dmm(cfg, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",
+                                      "/hello.txt"});
+      ASSERT_TRUE(exited_with(o, 0));
+      EXPECT_EQ(facts(o.out)["http_status"], "200");
+    }
+    const auto lines = races();
+    ASSERT_EQ(lines.size(), 1u + modes.size()) << read_text(log_);
+    for (const auto& line : lines) {
+      EXPECT_EQ(line["stack"], winner) << line.dump();
+      EXPECT_EQ(line["attempts"].get<std::string>().rfind(attempts, 0), 0u) << line.dump();
+    }
   }
 
   std::string config_;
@@ -237,25 +259,8 @@ protected:
 };
 
 TEST_F(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
-  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kBlueClient) + "/32"})), 0));
-  const std::string url = std::string("http://") + kUserServer0 + ":7092/hello.txt";
-  const Outcome curl = run_dmm(config_, {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\nconnect_s=%{time_connect}\n", url});
-  ASSERT_TRUE(exited_with(curl, 0));
-  EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
-  EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
-  for (const char* mode : {"blocking", "epoll"}) {
-    SCOPED_TRACE(mode);
-    const Outcome o = run_dmm(config_, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",
-                                        "/hello.txt"});
-    ASSERT_TRUE(exited_with(o, 0));
-    EXPECT_EQ(facts(o.out)["http_status"], "200");
-  }
-  const auto lines = races();
-  ASSERT_EQ(lines.size(), 3u) << read_text(log_);
-  for (const auto& line : lines) {
-    EXPECT_EQ(line["stack"], "user0") << line.dump();
-    EXPECT_EQ(line["attempts"].get<std::string>().rfind("blue:lost;user0:ok@", 0), 0u) << line.dump();
-  }
+  ASSERT_TRUE(silence(*topo_, kBlueClient));
+  expect_carried_by(config_, {"blocking", "epoll"}, "user0", "blue:lost;user0:ok@");
 }
 
 TEST_F(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
@@ -263,25 +268,8 @@ TEST_F(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
   // daemon's session is the first attempt, blue's socket wins and replaces its end behind the program's fd.
   const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
   stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
-  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "blackhole", std::string(kUserClient0) + "/32"})), 0));
-  const std::string url = std::string("http://") + kUserServer0 + ":7092/hello.txt";
-  const Outcome curl = run_dmm(cfg, {"curl", "-sS", "--max-time", "10", "-o", "-", "-w", "\nconnect_s=%{time_connect}\n", url});
-  ASSERT_TRUE(exited_with(curl, 0));
-  EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
-  EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
-  for (const char* mode : {"blocking", "select"}) {
-    SCOPED_TRACE(mode);
-    const Outcome o = run_dmm(cfg, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",
-                                    "/hello.txt"});
-    ASSERT_TRUE(exited_with(o, 0));
-    EXPECT_EQ(facts(o.out)["http_status"], "200");
-  }
-  const auto lines = races();
-  ASSERT_EQ(lines.size(), 3u) << read_text(log_);
-  for (const auto& line : lines) {
-    EXPECT_EQ(line["stack"], "blue") << line.dump();
-    EXPECT_EQ(line["attempts"].get<std::string>().rfind("user0:lost;blue:ok@", 0), 0u) << line.dump();
-  }
+  ASSERT_TRUE(silence(*topo_, kUserClient0));
+  expect_carried_by(cfg, {"blocking", "select"}, "blue", "user0:lost;blue:ok@");
 }
 
 }  // namespace
