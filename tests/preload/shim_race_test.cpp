@@ -206,12 +206,13 @@ TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
 namespace dmm::test {
 namespace {
 
-// A kernel instance first, a user-space (lwip-dpdk) instance that dmm-stackd runs second: the race's winner can be
-// a session of the daemon's, whose end is put behind the program's fd as a placement would put it.
-class ShimRaceUserSpace : public PreloadTest {
+// A kernel instance and a user-space (lwip-dpdk) instance, in either order, the instance inside the program (its
+// session's application end is what the race watches and puts behind the program's fd) or in dmm-stackd (a
+// session of the daemon's, whose end is put there as a placement would put it).
+class ShimRaceUserSpace : public PreloadTest, public ::testing::WithParamInterface<UserStacksIn> {
 protected:
   void SetUp() override {
-    user_stacks_in_ = UserStacksIn::service;
+    user_stacks_in_ = GetParam();
     PreloadTest::SetUp();
     config_ = write_user_config("  - {match: {}, use: [blue, user0], attempt_delay: 200ms}\n");
     stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{config_});
@@ -258,18 +259,76 @@ protected:
   std::unique_ptr<Child> server_;
 };
 
-TEST_F(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
+INSTANTIATE_TEST_SUITE_P(Modes, ShimRaceUserSpace, ::testing::Values(UserStacksIn::program, UserStacksIn::service),
+                         [](const auto& info) { return to_string(info.param); });
+
+TEST_P(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
   ASSERT_TRUE(silence(*topo_, kBlueClient));
-  expect_carried_by(config_, {"blocking", "epoll"}, "user0", "blue:lost;user0:ok@");
+  expect_carried_by(config_, {"blocking", "select", "poll", "epoll", "asyncio"}, "user0", "blue:lost;user0:ok@");
 }
 
-TEST_F(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
-  // Now the lwIP instance is ranked first and goes silent (the server's answers to its address are dropped): the
-  // daemon's session is the first attempt, blue's socket wins and replaces its end behind the program's fd.
+TEST_P(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
+  // Now the lwIP instance is ranked first and goes silent (the server's answers to its address are dropped): its
+  // session is the first attempt, blue's socket wins and replaces the session's end behind the program's fd.
   const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
   stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
   ASSERT_TRUE(silence(*topo_, kUserClient0));
-  expect_carried_by(cfg, {"blocking", "select"}, "blue", "user0:lost;blue:ok@");
+  expect_carried_by(cfg, {"blocking", "select", "poll", "epoll", "asyncio"}, "blue", "user0:lost;blue:ok@");
+}
+
+TEST_P(ShimRaceUserSpace, OptionsSetWhileTheRaceRunsFollowTheWinnerEitherWay) {
+  // TCP_NODELAY set right after connect_ex (as libuv does), while the first attempt waits on its silent path, is
+  // read back on the winner: a user session's option on blue's kernel socket, and a kernel socket's on user0's.
+  const auto nodelay = [&](const std::string& cfg) {
+    const Outcome o = run_dmm(cfg, {"/usr/bin/python3", test_program("race_client.py"), "nodelay", kUserServer0,
+                                    "7092", "/hello.txt"});
+    EXPECT_TRUE(exited_with(o, 0));
+    return facts(o.out)["nodelay"];
+  };
+  ASSERT_TRUE(silence(*topo_, kBlueClient));
+  EXPECT_EQ(nodelay(config_), "1");
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "del", "blackhole", std::string(kBlueClient) + "/32"})), 0));
+  ASSERT_TRUE(silence(*topo_, kUserClient0));
+  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
+  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  EXPECT_EQ(nodelay(cfg), "1");
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 2u) << read_text(log_);
+  EXPECT_EQ(lines[0]["stack"], "user0");
+  EXPECT_EQ(lines[1]["stack"], "blue");
+}
+
+TEST_P(ShimRaceUserSpace, SignalsAndTimeoutsOfABlockingConnectActAsOnAKernelConnect) {
+  // user0 first and silent: connect() interrupted by a signal without SA_RESTART answers EINTR, and connect()
+  // again waits for the same race, which blue wins.
+  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
+  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  ASSERT_TRUE(silence(*topo_, kUserClient0));
+  const Outcome again = run_dmm(cfg, probe({"alarm-connect", kUserServer0, "7092", "/hello.txt", "again"}));
+  ASSERT_TRUE(exited_with(again, 0));
+  EXPECT_EQ(facts(again.out)["connect"], "0");
+  EXPECT_NE(facts(again.out)["eintr"], "0");
+  EXPECT_EQ(facts(again.out)["http"], "200");
+  // Both silent: a blocking connect bounded by SO_SNDTIMEO (set on the user session) answers EINPROGRESS when it
+  // runs out, as the kernel's would.
+  ASSERT_TRUE(silence(*topo_, kBlueClient));
+  const std::string script =
+      "import socket, struct, time\n"
+      "s = socket.socket()\n"
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n"
+      "t = time.monotonic()\n"
+      "err = s.connect_ex(('" + std::string(kUserServer0) + "', 7092))\n"
+      "print(f'errno={err}')\n"
+      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+  const Outcome bounded = run_dmm(cfg, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(bounded, 0)) << read_text(log_);
+  auto f = facts(bounded.out);
+  EXPECT_EQ(f["errno"], "115");  // EINPROGRESS
+  EXPECT_GT(std::stod(f["waited_s"]), 0.4);
+  EXPECT_LT(std::stod(f["waited_s"]), 1.5);
+  const auto lines = races();
+  ASSERT_GE(lines.size(), 1u) << read_text(log_);
+  EXPECT_EQ(lines[0]["stack"], "blue");
 }
 
 }  // namespace

@@ -26,11 +26,13 @@
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/netns_socket_factory.hpp"
 #include "dmm/nsocket.hpp"
+#include "race_user_attempt.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
 #include "service_link.hpp"
 #include "shim_guard.hpp"
 #include "socket_swap.hpp"
+#include "user_stacks.hpp"
 
 namespace dmm::preload {
 namespace {
@@ -76,15 +78,17 @@ int moved_high(int fd) {
   return fd;
 }
 
-// A stack a private attempt can be made on: a usable kernel instance (a plain kernel socket), or a user-space
-// instance that dmm-stackd runs (a session of the daemon's; the host config has `service:`). Not a user-space
-// instance inside the program: its sessions are the program's own ends of the stack thread, not sockets to swap.
+// A stack an attempt can be made on: a usable kernel instance (a plain kernel socket), a user-space instance that
+// dmm-stackd runs (a session of the daemon's; the host config has `service:`), or one that runs inside the program
+// (a UserSession of its stack thread: race_user_attempt.hpp).
 bool kernel_instance(const ShimStack& stack) { return stack.usable && stack.sockets && !stack.user_space && !stack.served; }
 bool served_instance(const ShimStack& stack) {
   Shim* shim = active_shim();
   return stack.usable && stack.served && shim && shim->sources().service() != nullptr;
 }
-bool raceable(const ShimStack& stack) { return kernel_instance(stack) || served_instance(stack); }
+bool raceable(const ShimStack& stack) {
+  return kernel_instance(stack) || served_instance(stack) || in_program_instance(stack);
+}
 
 int tcp_state(int fd) {
   tcp_info info{};
@@ -136,6 +140,7 @@ struct RaceSetup {
   FdSlot* slot = nullptr;
   std::uint32_t serial = 0;  // the record's race_serial while this race may replace its socket
   std::uint64_t first_session = 0;  // the first attempt is a dmm-stackd session (the fd is its end), else 0
+  std::shared_ptr<UserSession> first_user;  // the first attempt is a session of an instance inside the program
   dev_t dev = 0;             // the program's socket (the first attempt)
   ino_t ino = 0;
   int domain = 0;
@@ -160,6 +165,9 @@ struct RaceAttempt {
   Duration started{0};
   std::string outcome = "connecting";
   std::uint64_t session = 0;  // a dmm-stackd session (fd is its end): how it goes is the daemon's to say
+  // A session of a user-space instance inside the program (fd is its application end): how it goes is the
+  // session's to say. Attempt 0's is the program's own; a later one's is the race's until it wins.
+  std::shared_ptr<UserSession> user;
 };
 
 // One race on the racer's loop (an actor: every method runs on the loop thread).
@@ -168,7 +176,7 @@ public:
   ConnectRace(kernel::EpollExecutor& loop, RaceSetup setup, int first_copy)
       : loop_(loop), setup_(std::move(setup)), opened_(loop.now()) {
     attempts_.push_back({setup_.first_rank, setup_.choice.ranked[static_cast<std::size_t>(setup_.first_rank)],
-                         first_copy, true, Duration::zero(), "connecting", setup_.first_session});
+                         first_copy, true, Duration::zero(), "connecting", setup_.first_session, setup_.first_user});
     next_rank_ = setup_.first_rank + 1;
   }
   ~ConnectRace() {
@@ -221,8 +229,10 @@ private:
   }
 
   void watch(std::size_t i) {
-    // A daemon's session end turns readable when the session failed: that is news too.
-    const std::uint32_t events = EPOLLOUT | EPOLLERR | EPOLLHUP | (attempts_[i].session != 0 ? EPOLLIN : 0u);
+    // A daemon's session end, or a user session's application end, turns readable when the session failed: that
+    // is news too.
+    const bool session_end = attempts_[i].session != 0 || attempts_[i].user;
+    const std::uint32_t events = EPOLLOUT | EPOLLERR | EPOLLHUP | (session_end ? EPOLLIN : 0u);
     const Status watched = loop_.watch(attempts_[i].fd, events,
                                        [this, i](std::uint32_t events) { guarded([&] { on_ready(i, events); }); });
     if (!watched) attempt_failed(i, watched.error().code != 0 ? watched.error().code : EIO);
@@ -262,7 +272,9 @@ private:
   }
 
   // The state the program's fd has while its first attempt is behind it.
-  FdState first_state() const { return setup_.first_session != 0 ? FdState::service : FdState::placed; }
+  FdState first_state() const {
+    return setup_.first_session != 0 ? FdState::service : setup_.first_user ? FdState::user : FdState::placed;
+  }
 
   bool still_ours() {
     FdSlot& slot = *setup_.slot;
@@ -284,6 +296,11 @@ private:
       const std::size_t i = attempts_.size() - 1;
       if (served_instance(shim.stack(stack))) {
         if (!open_served(i)) continue;
+        watch(i);
+        return;
+      }
+      if (in_program_instance(shim.stack(stack))) {
+        if (!open_user(i)) continue;
         watch(i);
         return;
       }
@@ -338,6 +355,22 @@ private:
     return true;
   }
 
+  // A session on user-space instance attempts_[i].stack inside the program, connecting: the race holds its
+  // application end. False, the attempt failed, if it cannot be opened (ENETUNREACH: the instance has no route).
+  bool open_user(std::size_t i) {
+    RaceAttempt& a = attempts_[i];
+    Result<UserAttempt> opened = open_user_attempt(active_shim()->stack(a.stack), setup_.destination);
+    if (!opened) {
+      a.running = false;
+      a.outcome = attempt_outcome(opened.error());
+      note_error(opened.error().code != 0 ? opened.error().code : EIO);
+      return false;
+    }
+    a.user = std::move(opened->session);
+    a.fd = moved_high(opened->app_fd);
+    return true;
+  }
+
   // How a served attempt stands, by the daemon's word: 0 connecting, 1 established, -errno failed.
   int served_state(const RaceAttempt& a) {
     ServiceLink* link = active_shim()->sources().service();
@@ -380,6 +413,17 @@ private:
     // The first attempt is the program's own socket: reading its SO_ERROR would take the error from the program,
     // which reads it itself (a non-blocking one, or a blocking one that stopped waiting; a waiting one reads it when
     // the race's word comes). Its events and TCP state say enough.
+    if (attempts_[i].user) {
+      // The session says: established, failed (attempt 0's error stays in it for the program's SO_ERROR), or
+      // still connecting (an event that was not the outcome).
+      const int state = attempts_[i].user->connect_state();
+      if (state == 1) {
+        win(i);
+      } else if (state < 0) {
+        attempt_failed(i, i == 0 ? 0 : -state);
+      }
+      return;
+    }
     if (i == 0 && attempts_[0].session == 0) {
       if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[0].fd) == TCP_CLOSE) {
         attempt_failed(0, 0);
@@ -454,12 +498,16 @@ private:
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = "ok";
+    a.user.reset();  // the program's session now (it was, or the record names it): never the race's to end
     if (i != 0) {
       // A poll() or select() of the program sleeps on the first attempt's socket, which nothing else would wake
       // before its own SYNs time out: shut down, it wakes them, and they look at the fd again — the winner. Not
       // when a fork happened meanwhile: a child may share that socket.
       if (attempts_[0].running && attempts_[0].fd >= 0 && g_forks.load() == setup_.forks_at_start)
         real().shutdown(attempts_[0].fd, SHUT_RDWR);
+      // A first attempt on an instance inside the program is a connection of its stack thread: closed there now
+      // (a child's copy of the fd cannot keep it, nor send a failure for it to nRD later).
+      if (attempts_[0].running && attempts_[0].user) attempts_[0].user->abandon();
       close_attempt(i);  // the program's fd is the winner now
     }
     end_all("lost");
@@ -477,9 +525,7 @@ private:
     FdRecord& rec = slot.record;
     if (rec.race_serial != setup_.serial || rec.dev != setup_.dev || rec.ino != setup_.ino) return Installed::no;
     if (setup_.first_session == 0 && !still_same_socket(setup_.fd, rec)) return Installed::no;
-    if (attempts_[0].running &&
-        (setup_.first_session != 0 ? served_state(attempts_[0]) == 1 : established(attempts_[0].fd)))
-      return Installed::first_connected;
+    if (attempts_[0].running && first_connected()) return Installed::first_connected;
     struct stat st {};
     if (::fstat(attempts_[i].fd, &st) != 0) return Installed::no;
     // The program's flags as it set them: a blocking connect made its socket non-blocking for the race only.
@@ -489,9 +535,15 @@ private:
       if (read_file_state(setup_.fd, state, ignored) != 0) return Installed::no;
     }
     const bool served = attempts_[i].session != 0;
-    // Options the program set while the race ran (TCP_NODELAY right after connect(): libuv, Node). A daemon's
-    // session end answers TCP options from the record (service_fd.hpp): nothing to replay there.
-    if (!served) (void)replay_options(rec, setup_.fd, attempts_[i].fd);
+    const bool user = attempts_[i].user != nullptr;
+    // Options the program set (TCP_NODELAY right after connect(): libuv, Node). A daemon's session end takes the
+    // socket-level ones and answers the others from the record (service_fd.hpp); a user session takes them at
+    // adoption.
+    if (served) {
+      replay_socket_level_options(rec, attempts_[i].fd);
+    } else if (!user) {
+      (void)replay_options(rec, setup_.fd, attempts_[i].fd);
+    }
     std::string why;
     int epoll_refused = 0;
     if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) return Installed::no;
@@ -506,13 +558,26 @@ private:
       describe_service_end(rec, {attempts_[i].session, setup_.destination, std::nullopt, /*settled=*/true,
                                  /*listener=*/false});
       slot.state.store(FdState::service, std::memory_order_release);
-    } else if (setup_.first_session != 0) {
-      // A kernel socket in place of a daemon session's end: a placed socket from now on (the daemon ends the
-      // session when its last end closes, which is our copy, below).
+    } else if (user) {
+      // As put_on_user_stack leaves a session: the program's end behind its fd, the session in the table.
+      if (setup_.first_session != 0) describe_service_end(rec, {});
+      adopt_user_session(rec, attempts_[i].user, st.st_dev, st.st_ino);
+      slot.state.store(FdState::user, std::memory_order_release);
+    } else if (setup_.first_session != 0 || setup_.first_user) {
+      // A kernel socket in place of a daemon session's end, or of a user session's: a placed socket from now on
+      // (the daemon ends its session when the last end closes, which is our copy, below; a user session is ended
+      // by win()).
       describe_service_end(rec, {});
       slot.state.store(FdState::placed, std::memory_order_release);
     }
     return Installed::yes;
+  }
+
+  // Whether the first attempt has connected (checked before a winner replaces it).
+  bool first_connected() {
+    if (attempts_[0].user) return attempts_[0].user->connect_state() == 1;
+    if (setup_.first_session != 0) return served_state(attempts_[0]) == 1;
+    return established(attempts_[0].fd);
   }
 
   std::size_t running() const {
@@ -523,6 +588,12 @@ private:
 
   void close_attempt(std::size_t i) {
     RaceAttempt& a = attempts_[i];
+    // A later attempt's user session is the race's: its connection is closed on the stack thread (no sample for
+    // nRD: a loser is not a failure). Attempt 0's is the program's (win() ends it when another won).
+    if (i != 0 && a.user) {
+      a.user->abandon();
+      a.user.reset();
+    }
     if (a.fd < 0) return;
     loop_.unwatch(a.fd);
     close_owned(a.fd);
@@ -730,13 +801,16 @@ bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, 
     SlotLock lock(slot);
     FdRecord& rec = slot.record;
     const FdState state_now = slot.state.load(std::memory_order_relaxed);
-    if (lock.reentered() || (state_now != FdState::placed && state_now != FdState::service)) return false;
+    if (lock.reentered() || (state_now != FdState::placed && state_now != FdState::service &&
+                             !(state_now == FdState::user && p.user_session)))
+      return false;
     // A socket dup'ed (or inherited) before its connect has other fds on it: a winner put behind this one would
     // leave them on a first attempt shut down. Not raced.
     if (rec.aliased) return false;
     if (!identity_known(rec) && !take_identity(fd, rec)) return false;
     s.first_session = state_now == FdState::service ? rec.session : 0;
     if (state_now == FdState::service && s.first_session == 0) return false;
+    if (state_now == FdState::user) s.first_user = p.user_session;
     s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     if (s.serial == 0) s.serial = g_next_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     rec.race_serial = s.serial;  // from now on epoll_ctl and setsockopt on fd are recorded
@@ -767,10 +841,15 @@ void unmark(FdSlot& slot, std::uint32_t serial) {
 // A blocking connect's wait for its race (see BlockingWait): 0 or the race's error; EINTR or EINPROGRESS (its
 // SO_SNDTIMEO ran out) when the wait ends first — then, as after the kernel's own connect, the connection goes on
 // without the caller, who may poll the fd or call connect() again (which waits again).
-int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, BlockingWait& wait) {
+// `user`: the first attempt's session, if it is one of an instance inside the program; it holds what the program
+// set and the error it met (the fd is only its application end).
+int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, BlockingWait& wait,
+                  const std::shared_ptr<UserSession>& user) {
   timeval limit{};
   socklen_t limit_length = sizeof limit;
-  if (real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) != 0) limit = timeval{};
+  const bool limited = user ? user->recall_option(SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length)
+                            : real().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, &limit_length) == 0;
+  if (!limited || limit_length != sizeof limit) limit = timeval{};
   (void)real().setsockopt(wait.wake_read, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   wait.detached.store(false, std::memory_order_release);
   char byte = 0;
@@ -798,7 +877,12 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
   int err = wait.error.load();
   if (err == 0) {  // the first attempt's own error decided: it is in that socket's SO_ERROR, still behind fd
     socklen_t len = sizeof err;
-    if (real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) err = ECONNREFUSED;
+    if (user) {
+      err = user->socket_error(/*clear=*/true);  // reported here, as connect(2) reports and clears it
+      if (err == 0) err = ECONNREFUSED;
+    } else if (real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) {
+      err = ECONNREFUSED;
+    }
   }
   errno = err;
   return -1;
@@ -815,7 +899,10 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   RaceSetup setup;
   if (!prepare(fd, slot, p, address, length, state, setup)) return real().connect(fd, address, length);
   const std::uint32_t serial = setup.serial;
-  const std::uint64_t setup_first_session = setup.first_session;
+  // A daemon's session, or a user session of an instance inside the program, is connecting already: nothing to
+  // call for the first attempt.
+  const bool connecting_already = setup.first_session != 0 || setup.first_user != nullptr;
+  const std::shared_ptr<UserSession> first_user = setup.first_user;
   const int copy = real().fcntl(fd, F_DUPFD_CLOEXEC, kernel::high_fd_floor());
   if (copy >= 0) own(copy);
   std::shared_ptr<BlockingWait> wait;
@@ -840,12 +927,10 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     unmark(slot, serial);
     return real().connect(fd, address, length);
   }
-  // A daemon session is connecting already (the daemon connects it): nothing to call. A kernel socket connects
-  // here, non-blocking for a blocking program only for this call.
-  const bool served_first = setup_first_session != 0;
-  if (blocking && !served_first) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
-  const int result = served_first ? -1 : real().connect(fd, address, length);
-  const int err = served_first ? EINPROGRESS : errno;
+  // A kernel socket connects here, non-blocking for a blocking program only for this call.
+  if (blocking && !connecting_already) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
+  const int result = connecting_already ? -1 : real().connect(fd, address, length);
+  const int err = connecting_already ? EINPROGRESS : errno;
   if (result == 0 || err != EINPROGRESS) {
     if (blocking) {
       real().fcntl(fd, F_SETFL, state.status_flags);
@@ -887,7 +972,7 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     errno = EINPROGRESS;
     return -1;
   }
-  return wait_for_race(fd, slot, &p, state, *wait);
+  return wait_for_race(fd, slot, &p, state, *wait, first_user);
 }
 
 }  // namespace
@@ -895,12 +980,16 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
 bool wants_race(const Placement& p) {
   Shim* shim = active_shim();
   if (!shim || p.trigger != Trigger::connect || p.request.proto != L4Proto::tcp) return false;
-  if (p.user_session || p.choice.race == RaceMode::failover || p.bound.bound()) return false;
+  if (p.choice.race == RaceMode::failover || p.bound.bound()) return false;
   if (p.rank >= p.choice.healthy_count) return false;
-  // The first attempt is the program's socket as placed: a kernel instance's, or the end of a session of
-  // dmm-stackd's (the daemon connects it); not an lwip-dpdk session inside the program.
+  // The first attempt is the program's socket as placed: a kernel instance's, the end of a session of
+  // dmm-stackd's (the daemon connects it), or the application end of a session of an instance inside the program
+  // (its stack thread connects it).
   const ShimStack& first = shim->stack(p.choice.ranked[static_cast<std::size_t>(p.rank)]);
-  if (!(kernel_instance(first) && !p.service_session) && !(served_instance(first) && p.service_session)) return false;
+  const bool kernel_first = kernel_instance(first) && !p.service_session && !p.user_session;
+  const bool served_first = served_instance(first) && p.service_session;
+  const bool user_first = in_program_instance(first) && p.user_session && p.user_session->proto() == L4Proto::tcp;
+  if (!kernel_first && !served_first && !user_first) return false;
   for (int r = p.rank + 1; r < p.choice.healthy_count; ++r)
     if (raceable(shim->stack(p.choice.ranked[static_cast<std::size_t>(r)]))) return true;
   return false;
@@ -919,12 +1008,14 @@ bool race_connect_again(int fd, int& result) noexcept {
   try {
     FdSlot* slot = fd_table().find(fd);
     const FdState state_now = slot ? slot->state.load(std::memory_order_acquire) : FdState::untracked;
-    if (state_now != FdState::placed && state_now != FdState::service) return false;
+    if (state_now != FdState::placed && state_now != FdState::service && state_now != FdState::user) return false;
     std::uint32_t serial = 0;
+    std::uint64_t user_session = 0;
     {
       SlotLock lock(*slot);
       if (lock.reentered()) return false;
       serial = slot->record.race_serial;
+      if (slot->state.load(std::memory_order_relaxed) == FdState::user) user_session = slot->record.session;
     }
     if (serial == 0) return false;
     std::shared_ptr<BlockingWait> wait = wait_of(serial);
@@ -932,7 +1023,13 @@ bool race_connect_again(int fd, int& result) noexcept {
     FileState state;
     std::string why;
     if (read_file_state(fd, state, why) != 0 || (state.status_flags & O_NONBLOCK)) return false;
-    result = wait_for_race(fd, *slot, nullptr, state, *wait);
+    std::shared_ptr<UserSession> user;
+    if (user_session != 0) {
+      UserStacks* stacks = active_shim()->user_stacks();
+      user = stacks ? stacks->sessions().find(user_session) : nullptr;
+      if (!user) return false;
+    }
+    result = wait_for_race(fd, *slot, nullptr, state, *wait, user);
     return true;
   } catch (...) {
     return false;

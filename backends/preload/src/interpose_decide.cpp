@@ -56,14 +56,15 @@ int refused(UserSession&) { return fail(EOPNOTSUPP); }
 }  // namespace
 
 DMM_INTERPOSE int connect(int fd, const sockaddr* address, socklen_t length) {
+  // Again on a blocking socket whose connect is still raced (after EINTR): wait for that race (a user session's
+  // too: its own connect_again would wait for the first attempt alone).
+  if (int again = 0; races_running() > 0 && race_connect_again(fd, again)) return again;
   if (UserFd u = user_fd(fd)) {
     // Connected already (or connecting): what a kernel socket answers to a second connect.
     if (u.foreign) return fail(foreign_user_fd_error());
     if (u.session->proto() == dmm::L4Proto::udp) return 0;
     return u.session->connect_again(fd);
   }
-  // Again on a blocking socket whose connect is still raced (after EINTR): wait for that race.
-  if (int again = 0; races_running() > 0 && race_connect_again(fd, again)) return again;
   if (FdSlot* slot = service_slot(fd)) return service_connect_again(fd, *slot);
   return decide_then_call(fd, address, length, Trigger::connect,
                           [&] { return real().connect(fd, address, length); },

@@ -18,10 +18,11 @@ namespace {
 
 // A pending socket's registrations follow it to its stack; so do those of a placed socket whose connect is being
 // raced (connect_race.hpp: the winner may replace it). Placed sockets are looked at only while some race runs.
-bool records_epoll(FdState state) {
-  return state == FdState::pending ||
-         ((state == FdState::placed || state == FdState::service) && races_running() > 0);
+bool may_be_raced(FdState state) {
+  return state == FdState::placed || state == FdState::service || state == FdState::user;
 }
+
+bool records_epoll(FdState state) { return state == FdState::pending || (may_be_raced(state) && races_running() > 0); }
 
 }  // namespace
 
@@ -32,7 +33,7 @@ DMM_INTERPOSE int epoll_ctl(int epfd, int op, int fd, epoll_event* event) __THRO
   // kernel's registration and our record of it), never a registration on the placeholder it does not know of.
   SlotLock lock(*slot);
   const FdState state = slot->state.load(std::memory_order_relaxed);
-  const bool raced = (state == FdState::placed || state == FdState::service) && slot->record.race_serial != 0;
+  const bool raced = may_be_raced(state) && slot->record.race_serial != 0;
   if (lock.reentered() || !(state == FdState::pending || raced))
     return real().epoll_ctl(epfd, op, fd, event);
   const int result = real().epoll_ctl(epfd, op, fd, event);

@@ -80,15 +80,35 @@ int get_dmm_option(int fd, FdSlot& slot, int name, void* value, socklen_t* lengt
   return 0;
 }
 
+// An option the program set on a socket whose connect is being raced (connect_race.hpp) is recorded: the winner
+// gets it, whatever stack the first attempt and the winner are on. Placed, service and user sockets are looked at
+// only while some race runs.
+void record_if_raced(int fd, int level, int name, const void* value, socklen_t length) {
+  if (races_running() == 0 || !active_shim() || inside_shim()) return;
+  FdSlot* slot = fd_table().find(fd);
+  if (!slot) return;
+  const FdState seen = slot->state.load(std::memory_order_acquire);
+  if (seen != FdState::placed && seen != FdState::service && seen != FdState::user) return;
+  SlotLock lock(*slot);
+  if (!lock.reentered() && slot->state.load(std::memory_order_relaxed) == seen && slot->record.race_serial != 0)
+    record_option(slot->record, level, name, value, length);
+}
+
 }  // namespace
 
 DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, socklen_t length) __THROW {
   if (level != SOL_DMM) {
     if (UserFd u = user_fd(fd)) {
       if (u.foreign) return fail(foreign_user_fd_error());
-      return user_setsockopt(*u.session, level, name, value, length);
+      const int result = user_setsockopt(*u.session, level, name, value, length);
+      if (result == 0) record_if_raced(fd, level, name, value, length);
+      return result;
     }
-    if (FdSlot* slot = service_slot(fd)) return service_setsockopt(fd, *slot, level, name, value, length);
+    if (FdSlot* slot = service_slot(fd)) {
+      const int result = service_setsockopt(fd, *slot, level, name, value, length);
+      if (result == 0 && level == SOL_SOCKET) record_if_raced(fd, level, name, value, length);
+      return result;
+    }
   }
   if (level == SOL_DMM) {
     FdSlot* slot = managed_slot(fd);
@@ -100,14 +120,15 @@ DMM_INTERPOSE int setsockopt(int fd, int level, int name, const void* value, soc
   if (result != 0 && move_predicted_placeholder_home(fd)) result = real().setsockopt(fd, level, name, value, length);
   // Only options the placeholder accepted are remembered: those are the ones in force for the program.
   if (result != 0 || !active_shim() || inside_shim()) return result;
-  // Recorded for a pending socket, and for a placed one whose connect is being raced (the winner gets them).
+  // Recorded for a pending socket (its stack gets them), and for one whose connect is being raced.
   FdSlot* slot = fd_table().find(fd);
   if (!slot) return result;
-  const FdState seen = slot->state.load(std::memory_order_acquire);
-  if (seen != FdState::pending && !(seen == FdState::placed && races_running() > 0)) return result;
+  if (slot->state.load(std::memory_order_acquire) != FdState::pending) {
+    record_if_raced(fd, level, name, value, length);
+    return result;
+  }
   SlotLock lock(*slot);
-  const FdState state = slot->state.load(std::memory_order_relaxed);
-  if (!lock.reentered() && (state == FdState::pending || (state == FdState::placed && slot->record.race_serial != 0)))
+  if (!lock.reentered() && slot->state.load(std::memory_order_relaxed) == FdState::pending)
     record_option(slot->record, level, name, value, length);
   return result;
 }

@@ -270,9 +270,14 @@ int put_on_service_stack(int fd, FdSlot& slot, int index, Placement& p, PutOutco
     return code != 0 ? code : EIO;
   }
   // A UDP session's end is a real UDP socket: the options the program set before the decision (IP_PKTINFO,
-  // SO_RCVBUF, timestamps...) go onto it, as onto a kernel instance's new socket. (A TCP session's AF_UNIX end
-  // answers them from the record: service_fd.hpp.)
-  if (p.request.proto == L4Proto::udp) outcome.options_refused = replay_options(rec, fd, opened->fd.get());
+  // SO_RCVBUF, timestamps...) go onto it, as onto a kernel instance's new socket. A TCP session's AF_UNIX end takes
+  // the socket-level ones (SO_SNDTIMEO bounds a blocking connect, SO_RCVTIMEO a read) and answers the others from
+  // the record (service_fd.hpp).
+  if (p.request.proto == L4Proto::udp) {
+    outcome.options_refused = replay_options(rec, fd, opened->fd.get());
+  } else {
+    replay_socket_level_options(rec, opened->fd.get());
+  }
   struct stat st {};
   if (fstat(opened->fd.get(), &st) != 0) {
     const int err = errno;

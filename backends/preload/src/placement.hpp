@@ -87,7 +87,12 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     return static_cast<R>(-1);
   }
   for (;;) {
-    if (placement.user_session) return static_cast<R>(user_call(*placement.user_session));
+    if (placement.user_session) {
+      // A TCP connect on an instance inside the program may race the later ranked stacks too.
+      if (trigger == Trigger::connect && wants_race(placement))
+        return static_cast<R>(race_connect(fd, *slot, placement, dst, dst_length));
+      return static_cast<R>(user_call(*placement.user_session));
+    }
     // A session of dmm-stackd's that failed for want of a path (its host does not answer ARP) before the program
     // saw anything of it (a blocking connect) moves down the ranked list like a kernel socket.
     const R result = trigger == Trigger::connect && wants_race(placement)

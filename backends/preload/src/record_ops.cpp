@@ -146,6 +146,14 @@ int replay_options(const FdRecord& rec, int from, int to) {
   return refused;
 }
 
+void replay_socket_level_options(const FdRecord& rec, int to) {
+  for (std::uint8_t i = 0; i < rec.option_count; ++i) {
+    const RecordedOption& o = rec.options[i];
+    if (o.level == SOL_SOCKET && !is_socket_filter(o.level, o.name))
+      (void)real().setsockopt(to, o.level, o.name, o.length > 0 ? o.value : nullptr, o.length);
+  }
+}
+
 void describe_service_end(FdRecord& rec, const ServiceEnd& end) {
   rec.session = end.session;
   rec.peer = end.peer;

@@ -38,6 +38,10 @@ void record_option(FdRecord& rec, int level, int name, const void* value, sockle
 // refuses is skipped: the program's call succeeded once already, and failing a later connect over it would be a
 // surprise of our making. Returns how many were refused. Allocates only to copy a socket filter.
 int replay_options(const FdRecord& rec, int from, int to);
+// The recorded socket-level options (timeouts, buffers, keepalive; not a socket filter) on `to`, a dmm-stackd
+// session's AF_UNIX end: the ones such an end takes as its own (service_fd.hpp answers the TCP/IP levels from the
+// record). What it refuses is skipped, as above.
+void replay_socket_level_options(const FdRecord& rec, int to);
 
 // What a record says of a dmm-stackd session's end once it is behind the fd (FdState::service): the session, its
 // peer (unspecified for a listener or an unconnected UDP socket), its local address when known, whether it is

@@ -256,6 +256,16 @@ bool UserSession::connected() {
   return phase_ == Phase::established;
 }
 
+int UserSession::connect_state() {
+  const std::lock_guard lock(mutex_);
+  switch (phase_) {
+    case Phase::connecting: return 0;
+    case Phase::established: return 1;
+    case Phase::failed: return -(failure_errno_ != 0 ? failure_errno_ : EIO);
+  }
+  return 0;
+}
+
 ssize_t UserSession::receive(int fd, const iovec* iov, int iovcnt, int flags) {
   if (flags & (MSG_OOB | MSG_ERRQUEUE)) {
     errno = (flags & MSG_OOB) ? EINVAL : EAGAIN;  // no urgent data, no error queue on a user-space stack

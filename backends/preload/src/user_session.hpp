@@ -77,6 +77,9 @@ public:
   int shutdown(int how);
   int socket_error(bool clear);  // SO_ERROR
   bool connected();
+  // How the connection stands, for a race watching it (connect_race.hpp): 0 connecting, 1 established, -errno
+  // failed (the error stays for the program's SO_ERROR).
+  int connect_state();
   std::size_t readable_bytes();  // FIONREAD
   Endpoint peer() const { return peer_; }
   Endpoint local();
