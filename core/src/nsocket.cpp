@@ -227,15 +227,13 @@ NSocket::NSocket(Executor& executor, Orchestrator& orchestrator, std::vector<Sta
       stacks_(std::move(stacks)),
       samples_(samples),
       config_(config),
-      setup_failures_(orchestrator.stacks().size(), 0),
-      health_timers_(orchestrator.stacks().size(), 0) {
+      breaker_(executor, orchestrator, {config.local_failure_threshold, config.local_retry_after}) {
   stacks_.resize(orchestrator.stacks().size(), nullptr);
 }
 
 NSocket::~NSocket() {
   assert(live_.empty() && "sessions must not outlive their NSocket");
   executor_.cancel(sample_timer_);
-  for (TimerId t : health_timers_) executor_.cancel(t);
 }
 
 Result<std::unique_ptr<Session>> NSocket::open(const SessionRequest& request, SessionEvents& events) {
@@ -273,11 +271,7 @@ std::optional<Duration> NSocket::fresh_rtt(StackIndex stack) const {
 }
 
 bool NSocket::looks_silent(StackIndex stack, Duration unanswered, const AttemptDelay& delay) const {
-  // Four of its round trips without a SYN-ACK (and at least its attempt delay) is not a slow path any more; a path
-  // that merely got slower, with nRD's estimate lagging, answers within that (quickstart's jump from 20 to 400 ms:
-  // estimate 155 ms, answers at 390 ms). Without an estimate there is no yardstick but connect_timeout.
-  if (auto rtt = fresh_rtt(stack)) return unanswered >= std::max(resolve_attempt_delay(delay, rtt), *rtt * 4);
-  return unanswered >= config_.connect_timeout;
+  return dmm::looks_silent(unanswered, delay, fresh_rtt(stack), config_.connect_timeout);
 }
 
 void NSocket::report(const PathSample& sample) {
@@ -296,24 +290,11 @@ void NSocket::sample_live() {
 }
 
 void NSocket::note_setup_result(StackIndex stack, const Error* error) {
-  if (!error) {
-    if (setup_failures_[stack] >= config_.local_failure_threshold) {
-      executor_.cancel(health_timers_[stack]);
-      health_timers_[stack] = 0;
-      orchestrator_.set_local_health(stack, true, "a set-up succeeded");
-    }
-    setup_failures_[stack] = 0;
-    return;
+  if (error) {
+    breaker_.note_failure(stack, *error);
+  } else {
+    breaker_.note_success(stack);
   }
-  if (++setup_failures_[stack] < config_.local_failure_threshold) return;
-  orchestrator_.set_local_health(stack, false, std::to_string(setup_failures_[stack]) +
-                                                   " set-up failures in a row; the last: " + error->message);
-  executor_.cancel(health_timers_[stack]);
-  health_timers_[stack] = executor_.schedule(config_.local_retry_after, [this, stack] {
-    health_timers_[stack] = 0;
-    setup_failures_[stack] = 0;
-    orchestrator_.set_local_health(stack, true, "retry after " + format_duration(config_.local_retry_after));
-  });
 }
 
 void NSocket::retire(std::unique_ptr<Connection> connection) {

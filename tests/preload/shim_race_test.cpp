@@ -174,6 +174,57 @@ TEST_F(ShimRace, AHealthyFirstInstanceNeverStartsASecondAttempt) {
   for (auto& line : json_lines(read_text(log_))) EXPECT_EQ(line["stack"], "blue") << line.dump();
 }
 
+TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilent) {
+  // One process: two GETs while blue is healthy (the racer learns blue's handshake time), then blue goes silent.
+  // The first two connects after that race and are carried by red after the attempt delay; blue, unanswered for
+  // far more than four of its round trips both times, is marked down by the shim's breaker, and the next connects
+  // go straight to red. 5 s later blue gets another chance (the next connect races again).
+  const std::string script =
+      "import socket, subprocess, time\n"
+      "def get():\n"
+      "    t = time.monotonic()\n"
+      "    s = socket.create_connection(('" + std::string(kBlueServer) + "', " + kPort + "))\n"
+      "    took = time.monotonic() - t\n"
+      "    s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n')\n"
+      "    while s.recv(65536): pass\n"
+      "    s.close()\n"
+      "    return took\n"
+      "get(); get()\n"
+      "subprocess.run(['ip', 'netns', 'exec', '" + topo_->srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
+      kBlueClient + "/32'], check=True)\n"
+      "after = [get() for _ in range(6)]\n"
+      "time.sleep(5.3)\n"
+      "retried = get()\n"
+      "print('after=' + ','.join(f'{t:.3f}' for t in after))\n"
+      "print(f'retried={retried:.3f}')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  auto f = facts(o.out);
+  std::vector<double> after;
+  for (std::size_t at = 0; at < f["after"].size();) {
+    const std::size_t comma = f["after"].find(',', at);
+    after.push_back(std::stod(f["after"].substr(at, comma - at)));
+    at = comma == std::string::npos ? f["after"].size() : comma + 1;
+  }
+  ASSERT_EQ(after.size(), 6u) << o.out;
+  EXPECT_GT(after[0], 0.15) << o.out;  // raced: the attempt delay on blue first
+  EXPECT_GT(after[1], 0.15) << o.out;
+  for (std::size_t i = 2; i < after.size(); ++i) EXPECT_LT(after[i], 0.1) << o.out;  // straight to red
+  EXPECT_GT(seconds_of(f["retried"]), 0.15) << o.out;  // blue's mark lifted after 5 s: raced again
+
+  std::vector<nlohmann::json> marks;
+  for (auto& line : json_lines(read_text(log_)))
+    if (line["event"] == "local-health") marks.push_back(line);
+  ASSERT_EQ(marks.size(), 2u) << read_text(log_);
+  EXPECT_EQ(marks[0]["stack"], "blue");
+  EXPECT_EQ(marks[0]["healthy"], false);
+  EXPECT_NE(marks[0]["why"].get<std::string>().find("2 set-up failures in a row; the last: no answer within"),
+            std::string::npos) << marks[0].dump();
+  EXPECT_EQ(marks[1]["healthy"], true);
+  EXPECT_EQ(marks[1]["why"], "retry after 5s");
+  EXPECT_EQ(races().size(), 3u) << read_text(log_);  // the two before the mark, the one after the retry
+}
+
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   silence_blue();
   // red silent too: its answers to red's client address are dropped as well. The blocking connect races both and

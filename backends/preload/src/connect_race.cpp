@@ -26,6 +26,7 @@
 #include "dmm/kernel/epoll_executor.hpp"
 #include "dmm/kernel/netns_socket_factory.hpp"
 #include "dmm/nsocket.hpp"
+#include "race_learning.hpp"
 #include "race_user_attempt.hpp"
 #include "real_calls.hpp"
 #include "record_ops.hpp"
@@ -173,8 +174,8 @@ struct RaceAttempt {
 // One race on the racer's loop (an actor: every method runs on the loop thread).
 class ConnectRace {
 public:
-  ConnectRace(kernel::EpollExecutor& loop, RaceSetup setup, int first_copy)
-      : loop_(loop), setup_(std::move(setup)), opened_(loop.now()) {
+  ConnectRace(kernel::EpollExecutor& loop, RaceLearning& learning, RaceSetup setup, int first_copy)
+      : loop_(loop), learning_(learning), setup_(std::move(setup)), opened_(loop.now()) {
     attempts_.push_back({setup_.first_rank, setup_.choice.ranked[static_cast<std::size_t>(setup_.first_rank)],
                          first_copy, true, Duration::zero(), "connecting", setup_.first_session, setup_.first_user});
     next_rank_ = setup_.first_rank + 1;
@@ -242,10 +243,7 @@ private:
     loop_.cancel(stagger_);
     stagger_ = 0;
     if (finished_ || !has_candidate()) return;
-    const int waited_on = attempts_.back().stack;
-    std::optional<Duration> rtt;
-    if (auto estimate = active_shim()->orchestrator().rtt_estimate(static_cast<StackIndex>(waited_on)))
-      rtt = estimate->rtt;
+    const std::optional<Duration> rtt = learning_.rtt(static_cast<StackIndex>(attempts_.back().stack));
     stagger_ = loop_.schedule(resolve_attempt_delay(setup_.choice.attempt_delay, rtt), [this] {
       stagger_ = 0;
       guarded([&] {
@@ -457,6 +455,7 @@ private:
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = err != 0 ? attempt_outcome(make_error(err, "")) : "failed";
+    learning_.failed(static_cast<StackIndex>(a.stack), err);
     note_error(err);
     close_attempt(i);
     // What a non-blocking program waits on is its own socket: it reads that error itself, the race is over.
@@ -495,6 +494,7 @@ private:
           return;
       }
     }
+    learn_from_win(i);
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = "ok";
@@ -512,6 +512,21 @@ private:
     }
     end_all("lost");
     finish(static_cast<int>(i), {});
+  }
+
+  // The winner's handshake time is its stack's RTT sample; an attempt still running lost, and may have looked
+  // silent (race_learning.hpp).
+  void learn_from_win(std::size_t winner) {
+    const Duration now = loop_.now() - opened_;
+    for (std::size_t j = 0; j < attempts_.size(); ++j) {
+      const RaceAttempt& a = attempts_[j];
+      const auto stack = static_cast<StackIndex>(a.stack);
+      if (j == winner) {
+        learning_.connected(stack, now - a.started);
+      } else if (a.running) {
+        learning_.lost(stack, now - a.started, setup_.choice.attempt_delay);
+      }
+    }
   }
 
   enum class Installed { yes, no, first_connected };
@@ -668,6 +683,7 @@ private:
   }
 
   kernel::EpollExecutor& loop_;
+  RaceLearning& learning_;
   RaceSetup setup_;
   TimePoint opened_;
   std::vector<RaceAttempt> attempts_;
@@ -715,7 +731,7 @@ public:
           old->second.race->abandon("another connect took the fd number");
           retire(old);
         }
-        auto race = std::make_unique<ConnectRace>(*loop_, std::move(setup), first_copy);
+        auto race = std::make_unique<ConnectRace>(*loop_, *learning_, std::move(setup), first_copy);
         handed_over = true;
         ConnectRace* raw = race.get();
         // By serial, not by pointer: a later race for the same fd number may sit at the same address.
@@ -749,8 +765,12 @@ private:
       return kernel::EpollExecutor::create();
     }();
     if (!loop) return nullptr;
-    Racer* r = new (std::nothrow) Racer(std::move(*loop));
-    if (!r) return nullptr;
+    Racer* r = nullptr;
+    try {
+      r = new Racer(std::move(*loop), active_shim()->orchestrator());
+    } catch (...) {
+      return nullptr;
+    }
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
@@ -767,7 +787,8 @@ private:
     return r;
   }
 
-  explicit Racer(std::unique_ptr<kernel::EpollExecutor> loop) : loop_(std::move(loop)) {}
+  Racer(std::unique_ptr<kernel::EpollExecutor> loop, Orchestrator& orchestrator)
+      : loop_(std::move(loop)), learning_(std::make_unique<RaceLearning>(*loop_, orchestrator)) {}
   static void* main(void* self) {
     InsideShim guard;  // the racer's own socket calls are the shim's, never the program's
     (void)static_cast<Racer*>(self)->loop_->run();
@@ -785,6 +806,7 @@ private:
   }
 
   std::unique_ptr<kernel::EpollExecutor> loop_;
+  std::unique_ptr<RaceLearning> learning_;  // the loop thread's
   std::map<int, Entry> races_;  // by the program's fd; the loop thread's
   std::uint64_t serial_ = 0;
   static std::atomic<Racer*> g_racer;
@@ -1042,6 +1064,7 @@ void races_note_fork() noexcept { g_forks.fetch_add(1); }
 
 void races_after_fork_in_child() noexcept {
   Racer::forget_after_fork();
+  if (Shim* shim = active_shim()) lift_local_marks_after_fork(shim->orchestrator());
   g_races.store(0, std::memory_order_relaxed);
   // Another thread of the parent may have held the waits' lock, or been inside the map, at the fork: the child
   // starts both afresh (the parent's entries are the parent's races; their memory is left as it is).

@@ -20,11 +20,13 @@
 // installed, the first one stays. A dup or close of the fd ends the race (the fds keep the first attempt); a socket
 // dup'ed before its connect is not raced.
 //
-// Attempts may be on kernel instances (the program's socket first, then private sockets of the shim's) or on
+// Attempts may be on kernel instances (the program's socket first, then private sockets of the shim's), on
 // user-space instances that dmm-stackd runs (a daemon session, whose end is the program's fd when it is the first
-// attempt and goes behind it when it wins, as a placement would put it). Not raced: lwip-dpdk instances inside the
-// program, and a socket the program bound to an address (two attempts cannot hold one local address); they keep
-// the fall-back on path errors, as do stacks the policy marks down.
+// attempt and goes behind it when it wins, as a placement would put it), or on lwip-dpdk instances inside the
+// program (a UserSession of the stack thread, whose application end is handled the same way: race_user_attempt.hpp).
+// Not raced: a socket the program bound to an address (two attempts cannot hold one local address); it keeps the
+// fall-back on path errors, as do stacks marked down (by the policy, or by this process's circuit breaker, which
+// the races feed: race_learning.hpp).
 #include <sys/socket.h>
 
 #include "fd_table.hpp"
@@ -35,7 +37,7 @@ namespace dmm::preload {
 // Whether the connect of `fd`, just placed by `p`, races (see above).
 bool wants_race(const Placement& p);
 
-// Connects `fd` (placed on p.choice.ranked[p.rank]) racing the later ranked kernel instances; returns what
+// Connects `fd` (placed on p.choice.ranked[p.rank]) racing the later ranked instances; returns what
 // connect() returns (0, or -1 with errno: EINPROGRESS for a non-blocking fd). After a blocking race in which every
 // attempt failed, p.rank is the last rank tried, so that a fall-back on a path error goes on after it.
 int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);

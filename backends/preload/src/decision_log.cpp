@@ -113,9 +113,10 @@ void DecisionLog::write(const DecisionLine& l) {
   put("{\"time\":%lld.%06ld,\"pid\":%d,\"fd\":%d", static_cast<long long>(now.tv_sec), now.tv_nsec / 1000,
       static_cast<int>(getpid()), l.fd);
   put_string("event", l.event);
-  put_string("dst", l.dst);
-  put_string("proto", l.proto);
-  put_string("intent", l.intent);
+  // A line about a session names it; one about a stack (local-health) has none.
+  if (!l.dst.empty()) put_string("dst", l.dst);
+  if (!l.proto.empty()) put_string("proto", l.proto);
+  if (!l.intent.empty()) put_string("intent", l.intent);
   if (l.stack.empty())
     put(",\"stack\":null");
   else
@@ -130,6 +131,8 @@ void DecisionLog::write(const DecisionLine& l) {
   if (l.epoll_dropped) put(",\"epoll_dropped\":true");
   if (!l.race.empty()) put_string("race", l.race);
   if (!l.attempts.empty()) put_string("attempts", l.attempts);
+  if (l.healthy >= 0) put(",\"healthy\":%s", l.healthy ? "true" : "false");
+  if (!l.why.empty()) put_string("why", l.why);
   if (out > end) out = const_cast<char*>(end);
   *out++ = '}';
   *out++ = '\n';

@@ -13,7 +13,9 @@ namespace dmm::preload {
 
 struct DecisionLine {
   int fd = -1;
-  std::string_view event;     // connect | sendto | sendmsg | sendmmsg | listen | bind | race (how a race ended)
+  // connect | sendto | sendmsg | sendmmsg | listen | bind | race (how a race ended) | local-health (the shim's
+  // circuit breaker marked a stack down or up: `stack`, `healthy`, `why`; no session, fd -1)
+  std::string_view event;
   std::string_view dst;       // `10.0.0.1:80`, `[fd00::1]:80`
   std::string_view proto;     // tcp | udp
   std::string_view intent;
@@ -30,6 +32,8 @@ struct DecisionLine {
   bool epoll_dropped = false;      // registered in more epoll sets than the shim records: not all followed
   std::string_view race;           // event "race": the rule's race mode
   std::string_view attempts;       // event "race": every attempt and its outcome, as sessions.csv's column
+  int healthy = -1;                // event "local-health": 0 marked down, 1 up again
+  std::string_view why;            // event "local-health": the reason
 };
 
 class DecisionLog {

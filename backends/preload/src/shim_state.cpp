@@ -134,6 +134,17 @@ Shim* Shim::create_from_environment() {
     }
     std::unique_ptr<Shim> shim(new Shim());
     shim->orchestrator_ = std::make_unique<Orchestrator>(config->stack_names(), config->policy);
+    // The shim's circuit breaker (race_learning.hpp) leaves a line for each mark it makes or lifts. Nothing here
+    // allocates: it also runs in a forked child's atfork handler.
+    Shim* raw = shim.get();
+    shim->orchestrator_->set_local_health_observer([raw](StackIndex stack, bool healthy, std::string_view why) {
+      DecisionLine line;
+      line.event = "local-health";
+      line.stack = raw->orchestrator_->stack_name(stack);
+      line.healthy = healthy ? 1 : 0;
+      line.why = why;
+      raw->log_.write(line);
+    });
     shim->sources_ = std::make_unique<SocketSources>(
         config->service ? std::make_unique<ServiceLink>(config->service->socket) : nullptr);
     std::vector<std::string> problems;

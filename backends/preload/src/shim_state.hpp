@@ -66,6 +66,8 @@ struct ShimStack {
 class Shim {
 public:
   const Orchestrator& orchestrator() const { return *orchestrator_; }
+  // For the shim's own circuit breaker (race_learning.hpp), which marks stacks down locally.
+  Orchestrator& orchestrator() { return *orchestrator_; }
   const ShimStack& stack(int index) const { return stacks_[static_cast<std::size_t>(index)]; }
   int stack_count() const { return static_cast<int>(stacks_.size()); }
   // The kernel instance of the program's own namespace (plain TCP), or kNoStack: what carries sessions no

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dmm/circuit_breaker.hpp"
 #include "dmm/executor.hpp"
 #include "dmm/graveyard.hpp"
 #include "dmm/orchestrator.hpp"
@@ -193,7 +194,7 @@ private:
   // nRD's RTT estimate of `stack` if there is one young enough to trust (rtt_estimate_max_age).
   std::optional<Duration> fresh_rtt(StackIndex stack) const;
   // Whether an attempt on `stack` that lost a race after `unanswered` without an answer looks silent rather than
-  // slower (a strike for the circuit breaker): four of its RTTs and its attempt delay; connect_timeout without an RTT.
+  // slower (a strike for the circuit breaker: dmm::looks_silent with nRD's fresh estimate and connect_timeout).
   bool looks_silent(StackIndex stack, Duration unanswered, const AttemptDelay& delay) const;
   // Feeds the local circuit breaker; `error` is the failure (nullptr on success), named in the health change.
   void note_setup_result(StackIndex stack, const Error* error);
@@ -209,8 +210,7 @@ private:
   std::map<SessionId, Session*> live_;  // the session table (established or connecting sessions)
   TimerId sample_timer_ = 0;
   bool sampling_ = false;
-  std::vector<std::uint32_t> setup_failures_;  // consecutive, per stack index
-  std::vector<TimerId> health_timers_;
+  CircuitBreaker breaker_;
   Graveyard<Connection> graveyard_{executor_};  // last member: dead connections go first
 };
 

@@ -64,14 +64,21 @@ protected:
   Outcome stop_sessions();
   // The shim's decisions, one per session (its `race` lines — how a race that tried a second stack ended — are
   // races(): a session raced over to another instance has both).
-  std::vector<nlohmann::json> decisions() const { return lines_of(false); }
-  std::vector<nlohmann::json> races() const { return lines_of(true); }
+  // The decision log's lines about sessions (a placement each), how races ended, and the shim's circuit breaker's
+  // marks (local-health).
+  std::vector<nlohmann::json> decisions() const { return lines_of(""); }
+  std::vector<nlohmann::json> races() const { return lines_of("race"); }
+  std::vector<nlohmann::json> local_health() const { return lines_of("local-health"); }
   std::vector<nlohmann::json> record() const { return read_json_lines(record_); }
   std::size_t decided_sessions() const;
-  std::vector<nlohmann::json> lines_of(bool race) const {
+  // "": the placements (every event but race and local-health).
+  std::vector<nlohmann::json> lines_of(const std::string& event) const {
     std::vector<nlohmann::json> out;
-    for (auto& line : read_json_lines(decision_log_))
-      if ((line.value("event", "") == "race") == race) out.push_back(line);
+    for (auto& line : read_json_lines(decision_log_)) {
+      const std::string e = line.value("event", "");
+      const bool placement = e != "race" && e != "local-health";
+      if (event.empty() ? placement : e == event) out.push_back(line);
+    }
     return out;
   }
 

@@ -1,0 +1,52 @@
+#include "race_learning.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace dmm::preload {
+
+RaceLearning::RaceLearning(Executor& executor, Orchestrator& orchestrator)
+    : executor_(executor),
+      orchestrator_(orchestrator),
+      breaker_(executor, orchestrator, CircuitBreakerConfig{}),
+      handshakes_(orchestrator.stacks().size()) {}
+
+std::optional<Duration> RaceLearning::rtt(StackIndex stack) const {
+  if (auto estimate = orchestrator_.rtt_estimate(stack)) return estimate->rtt;
+  if (stack >= handshakes_.size()) return std::nullopt;
+  const Handshake& h = handshakes_[stack];
+  if (!h.known || executor_.now() - h.at > kMaxAge) return std::nullopt;
+  return h.smoothed;
+}
+
+void RaceLearning::connected(StackIndex stack, Duration handshake) {
+  if (stack >= handshakes_.size()) return;
+  Handshake& h = handshakes_[stack];
+  const bool fresh = h.known && executor_.now() - h.at <= kMaxAge;
+  // RFC 6298's smoothing (7/8 old, 1/8 new); an old value is replaced, not averaged with.
+  h.smoothed = fresh ? (h.smoothed * 7 + handshake) / 8 : handshake;
+  h.at = executor_.now();
+  h.known = true;
+  breaker_.note_success(stack);
+}
+
+void RaceLearning::failed(StackIndex stack, int err) {
+  // No answer (the kernel gave up on its SYNs), or no path: the stack's fault. A refusal, or an error the program
+  // reads itself (0), says nothing against it.
+  if (err != ETIMEDOUT && err != ENETUNREACH && err != EHOSTUNREACH) return;
+  breaker_.note_failure(stack, make_error(err, std::strerror(err)));
+}
+
+void RaceLearning::lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) {
+  if (!looks_silent(unanswered, delay, rtt(stack), kNoEstimateLimit)) return;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unanswered).count();
+  breaker_.note_failure(stack, make_error(ETIMEDOUT, "no answer within " + std::to_string(ms) + "ms (lost a race)"));
+}
+
+void lift_local_marks_after_fork(Orchestrator& orchestrator) noexcept {
+  for (StackIndex s = 0; s < orchestrator.stacks().size(); ++s)
+    if (!orchestrator.locally_healthy(s)) orchestrator.set_local_health(s, true, "a forked child has its own breaker");
+}
+
+}  // namespace dmm::preload
