@@ -349,6 +349,24 @@ TEST_P(ShimRaceUserSpace, OptionsSetWhileTheRaceRunsFollowTheWinnerEitherWay) {
   EXPECT_EQ(lines[1]["stack"], "blue");
 }
 
+TEST_P(ShimRaceUserSpace, AUserSpaceSocketThatIsNotRacedConnectsAsWithoutRacing) {
+  // A socket dup'ed before its connect is not raced: its connect is the session's own (blocking: it waits for the
+  // handshake), not a kernel connect on the fd (which is a session's end, not an inet socket).
+  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
+  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  const std::string script =
+      "import os, socket\n"
+      "s = socket.socket()\n"
+      "copy = os.dup(s.fileno())\n"
+      "s.connect(('" + std::string(kUserServer0) + "', 7092))\n"
+      "s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n')\n"
+      "print('reply=' + s.recv(100).split(b' ')[1].decode())\n";
+  const Outcome o = run_dmm(cfg, {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["reply"], "200");
+  EXPECT_TRUE(races().empty()) << read_text(log_);
+}
+
 TEST_P(ShimRaceUserSpace, SignalsAndTimeoutsOfABlockingConnectActAsOnAKernelConnect) {
   // user0 first and silent: connect() interrupted by a signal without SA_RESTART answers EINTR, and connect()
   // again waits for the same race, which blue wins.
