@@ -31,14 +31,17 @@ void CircuitBreaker::note_success(StackIndex stack) {
 void CircuitBreaker::note_failure(StackIndex stack, const Error& error) {
   if (stack >= failures_.size()) return;
   if (++failures_[stack] < config_.failure_threshold) return;
-  orchestrator_.set_local_health(stack, false, std::to_string(failures_[stack]) +
-                                                   " set-up failures in a row; the last: " + error.message);
+  // The retry first: a mark must never outlive its timer (if scheduling fails, nothing is marked).
+  const std::string why =
+      std::to_string(failures_[stack]) + " set-up failures in a row; the last: " + error.message;
   executor_.cancel(retry_timers_[stack]);
+  retry_timers_[stack] = 0;
   retry_timers_[stack] = executor_.schedule(config_.retry_after, [this, stack] {
     retry_timers_[stack] = 0;
     failures_[stack] = 0;
     orchestrator_.set_local_health(stack, true, "retry after " + format_duration(config_.retry_after));
   });
+  orchestrator_.set_local_health(stack, false, why);
 }
 
 bool looks_silent(Duration unanswered, const AttemptDelay& delay, std::optional<Duration> rtt,

@@ -4,6 +4,7 @@
 // asyncio — get their connection over red within about the attempt delay; with `race: failover` they wait on the
 // silent path (the control); with blue healthy nothing races.
 #include <chrono>
+#include <iostream>
 
 #include "preload_fixture.hpp"
 
@@ -207,6 +208,7 @@ TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilen
     at = comma == std::string::npos ? f["after"].size() : comma + 1;
   }
   ASSERT_EQ(after.size(), 6u) << o.out;
+  std::cout << "connects after blue went silent (s): " << f["after"] << "; after the retry: " << f["retried"] << "\n";
   EXPECT_GT(after[0], 0.15) << o.out;  // raced: the attempt delay on blue first
   EXPECT_GT(after[1], 0.15) << o.out;
   for (std::size_t i = 2; i < after.size(); ++i) EXPECT_LT(after[i], 0.1) << o.out;  // straight to red
@@ -223,6 +225,39 @@ TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilen
   EXPECT_EQ(marks[1]["healthy"], true);
   EXPECT_EQ(marks[1]["why"], "retry after 5s");
   EXPECT_EQ(races().size(), 3u) << read_text(log_);  // the two before the mark, the one after the retry
+}
+
+TEST_F(ShimRace, ARaceNobodyWonStrikesNoStack) {
+  // A dead destination (10.232.1.77): red's attempts are refused at once by an ICMP unreachable from srv, blue's go
+  // unanswered (its answers are dropped). Nobody wins those races, so nothing is learnt against red: its failures
+  // say nothing about red when the destination itself may be down. The next connect to the live server still races
+  // and is carried by red — had red been marked down, it would sit on silent blue alone.
+  silence_blue();
+  // srv routes (so that its prohibit route answers with an ICMP error rather than a silent drop).
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"sysctl", "-qw", "net.ipv4.ip_forward=1"})), 0));
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "add", "prohibit", "10.232.1.77/32"})), 0));
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->blue(), {"ip", "route", "add", "10.232.1.77/32", "via", kBlueServer})), 0));
+  const std::string script =
+      std::string("import socket, struct, time\n") +
+      "for _ in range(3):\n"
+      "    s = socket.socket()\n"
+      "    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 600000))\n"
+      "    err = s.connect_ex(('10.232.1.77', " + kPort + "))\n"
+      "    print(f'dead_errno={err}')\n"
+      "    s.close()\n"
+      "time.sleep(0.3)\n"  // the closed sockets' races end (the racer looks every 100 ms)
+      "t = time.monotonic()\n"
+      "s = socket.create_connection(('" + std::string(kBlueServer) + "', " + kPort + "), timeout=5)\n"
+      "print(f'live_connect_s={time.monotonic() - t:.3f}')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  const double live = seconds_of(facts(o.out)["live_connect_s"]);
+  EXPECT_GT(live, 0.15) << o.out;  // raced: the attempt delay on blue first
+  EXPECT_LT(live, 1.0) << o.out;
+  for (auto& line : json_lines(read_text(log_))) EXPECT_NE(line["event"], "local-health") << line.dump();
+  const auto lines = races();
+  ASSERT_FALSE(lines.empty()) << read_text(log_);
+  EXPECT_EQ(lines.back()["stack"], "red") << read_text(log_);
 }
 
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
@@ -289,6 +324,7 @@ protected:
     ASSERT_TRUE(exited_with(curl, 0));
     EXPECT_NE(curl.out.find("hello over the winner"), std::string::npos) << curl.out;
     EXPECT_LT(std::stod(facts(curl.out)["connect_s"]), 1.5) << curl.out;
+    std::cout << "curl connected over " << winner << " in " << facts(curl.out)["connect_s"] << " s\n";
     for (const char* mode : modes) {
       SCOPED_TRACE(mode);
       const Outcome o = run_dmm(cfg, {"/usr/bin/python3", test_program("race_client.py"), mode, kUserServer0, "7092",

@@ -153,6 +153,7 @@ struct RaceSetup {
   Choice choice;
   int first_rank = 0;
   FileState program_state;  // the program's flags and FD_CLOEXEC at the connect
+  TimePoint connect_at{0};  // when the program called connect (the racer loop's clock): attempt 0 started then
   std::uint64_t forks_at_start = 0;
   std::shared_ptr<BlockingWait> wait;  // set for a blocking connect
   std::string dst;
@@ -176,7 +177,7 @@ struct RaceAttempt {
 class ConnectRace {
 public:
   ConnectRace(kernel::EpollExecutor& loop, RaceLearning& learning, RaceSetup setup, int first_copy)
-      : loop_(loop), learning_(learning), setup_(std::move(setup)), opened_(loop.now()) {
+      : loop_(loop), learning_(learning), setup_(std::move(setup)), opened_(setup_.connect_at) {
     attempts_.push_back({setup_.first_rank, setup_.choice.ranked[static_cast<std::size_t>(setup_.first_rank)],
                          first_copy, true, Duration::zero(), "connecting", setup_.first_session, setup_.first_user});
     next_rank_ = setup_.first_rank + 1;
@@ -419,7 +420,7 @@ private:
       if (state == 1) {
         win(i);
       } else if (state < 0) {
-        attempt_failed(i, i == 0 ? 0 : -state);
+        attempt_failed(i, i == 0 ? 0 : -state, -state);
       }
       return;
     }
@@ -451,12 +452,12 @@ private:
     attempt_failed(i, err != 0 ? err : ECONNRESET);
   }
 
-  // `err` 0: failed, the error left for the program to read.
-  void attempt_failed(std::size_t i, int err) {
+  // `err` 0: failed, the error left for the program to read (`cause`, if known, says which for the breaker).
+  void attempt_failed(std::size_t i, int err, int cause = 0) {
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = err != 0 ? attempt_outcome(make_error(err, "")) : "failed";
-    learning_.failed(static_cast<StackIndex>(a.stack), err);
+    if (const int known = err != 0 ? err : cause; known != 0) failures_.push_back({a.stack, known});
     note_error(err);
     close_attempt(i);
     // What a non-blocking program waits on is its own socket: it reads that error itself, the race is over.
@@ -485,6 +486,7 @@ private:
   void win(std::size_t i) {
     loop_.cancel(stagger_);
     stagger_ = 0;
+    const std::size_t connected = i;  // stays connected even if the first attempt is kept instead
     if (i != 0) {
       switch (install(i)) {
         case Installed::yes: break;
@@ -495,11 +497,11 @@ private:
           return;
       }
     }
-    learn_from_win(i);
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = "ok";
     a.user.reset();  // the program's session now (it was, or the record names it): never the race's to end
+    learn_from_win(i, connected);
     if (i != 0) {
       // A poll() or select() of the program sleeps on the first attempt's socket, which nothing else would wake
       // before its own SYNs time out: shut down, it wakes them, and they look at the fd again — the winner. Not
@@ -515,19 +517,21 @@ private:
     finish(static_cast<int>(i), {});
   }
 
-  // The winner's handshake time is its stack's RTT sample; an attempt still running lost, and may have looked
-  // silent (race_learning.hpp).
-  void learn_from_win(std::size_t winner) {
+  // A race somebody won (race_learning.hpp): the winner's handshake time is its stack's RTT sample (so is that of
+  // an attempt that connected while the first one was kept); an attempt still running lost, and may have looked
+  // silent; the attempts that failed meanwhile are told now — the destination was reachable.
+  void learn_from_win(std::size_t winner, std::size_t connected) {
     const Duration now = loop_.now() - opened_;
     for (std::size_t j = 0; j < attempts_.size(); ++j) {
       const RaceAttempt& a = attempts_[j];
       const auto stack = static_cast<StackIndex>(a.stack);
-      if (j == winner) {
+      if (j == winner || j == connected) {
         learning_.connected(stack, now - a.started);
       } else if (a.running) {
         learning_.lost(stack, now - a.started, setup_.choice.attempt_delay);
       }
     }
+    for (const auto& [stack, err] : failures_) learning_.failed(static_cast<StackIndex>(stack), err);
   }
 
   enum class Installed { yes, no, first_connected };
@@ -560,9 +564,14 @@ private:
     } else if (!user) {
       (void)replay_options(rec, setup_.fd, attempts_[i].fd);
     }
+    // A user session enters the table before its end goes behind the fd: nothing that can fail comes after.
+    const std::uint64_t user_id = user ? prepare_user_adoption(rec, attempts_[i].user) : 0;
     std::string why;
     int epoll_refused = 0;
-    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) return Installed::no;
+    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) {
+      if (user) active_shim()->user_stacks()->sessions().remove(attempts_[i].user.get());
+      return Installed::no;
+    }
     rec.dev = st.st_dev;
     rec.ino = st.st_ino;
     rec.stack = attempts_[i].stack;
@@ -577,7 +586,8 @@ private:
     } else if (user) {
       // As put_on_user_stack leaves a session: the program's end behind its fd, the session in the table.
       if (setup_.first_session != 0) describe_service_end(rec, {});
-      adopt_user_session(rec, attempts_[i].user, st.st_dev, st.st_ino);
+      attempts_[i].user->set_app_identity(st.st_dev, st.st_ino);
+      rec.session = user_id;
       slot.state.store(FdState::user, std::memory_order_release);
     } else if (setup_.first_session != 0 || setup_.first_user) {
       // A kernel socket in place of a daemon session's end, or of a user session's: a placed socket from now on
@@ -688,6 +698,7 @@ private:
   RaceSetup setup_;
   TimePoint opened_;
   std::vector<RaceAttempt> attempts_;
+  std::vector<std::pair<int, int>> failures_;  // (stack, errno) of attempts that failed, for the breaker at a win
   int next_rank_ = 0;
   TimerId stagger_ = 0;
   TimerId check_ = 0;
@@ -720,6 +731,8 @@ public:
   }
 
   void add(std::function<void()> job) { loop_->post(std::move(job)); }
+  // The racer loop's clock (any thread).
+  TimePoint now() const { return loop_->now(); }
 
   std::function<void()> job_for(RaceSetup setup, int first_copy) {
     return [this, setup = std::move(setup), first_copy]() mutable {
@@ -819,7 +832,7 @@ std::atomic<int> Racer::g_state{Racer::kNone};
 
 // Marks the record as raced (serial) and fills the setup; false if the record is not the socket being connected.
 bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, socklen_t length,
-             const FileState& state, RaceSetup& s) {
+             const FileState& state, TimePoint connect_at, RaceSetup& s) {
   {
     SlotLock lock(slot);
     FdRecord& rec = slot.record;
@@ -851,6 +864,7 @@ bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, 
   s.first_rank = p.rank;
   s.program_state = state;
   s.forks_at_start = g_forks.load();
+  s.connect_at = connect_at;
   s.dst = p.request.dst.to_string();
   s.intent = std::string(to_string(p.request.intent));
   return true;
@@ -928,7 +942,8 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
   Racer* racer = Racer::get();
   if (!racer) return unraced_connect(fd, p, address, length);
   RaceSetup setup;
-  if (!prepare(fd, slot, p, address, length, state, setup)) return unraced_connect(fd, p, address, length);
+  if (!prepare(fd, slot, p, address, length, state, racer->now(), setup))
+    return unraced_connect(fd, p, address, length);
   const std::uint32_t serial = setup.serial;
   // A daemon's session, or a user session of an instance inside the program, is connecting already: nothing to
   // call for the first attempt.
@@ -1074,7 +1089,11 @@ void races_note_fork() noexcept { g_forks.fetch_add(1); }
 
 void races_after_fork_in_child() noexcept {
   Racer::forget_after_fork();
-  if (Shim* shim = active_shim()) lift_local_marks_after_fork(shim->orchestrator());
+  if (Shim* shim = active_shim()) {
+    shim->log_local_health(false);
+    lift_local_marks_after_fork(shim->orchestrator());
+    shim->log_local_health(true);
+  }
   g_races.store(0, std::memory_order_relaxed);
   // Another thread of the parent may have held the waits' lock, or been inside the map, at the fork: the child
   // starts both afresh (the parent's entries are the parent's races; their memory is left as it is).

@@ -12,7 +12,7 @@ RaceLearning::RaceLearning(Executor& executor, Orchestrator& orchestrator)
       breaker_(executor, orchestrator, CircuitBreakerConfig{}),
       handshakes_(orchestrator.stacks().size()) {}
 
-std::optional<Duration> RaceLearning::rtt(StackIndex stack) const {
+std::optional<Duration> RaceLearning::rtt(StackIndex stack) const noexcept {
   if (auto estimate = orchestrator_.rtt_estimate(stack)) return estimate->rtt;
   if (stack >= handshakes_.size()) return std::nullopt;
   const Handshake& h = handshakes_[stack];
@@ -20,7 +20,13 @@ std::optional<Duration> RaceLearning::rtt(StackIndex stack) const {
   return h.smoothed;
 }
 
-void RaceLearning::connected(StackIndex stack, Duration handshake) {
+std::optional<Duration> RaceLearning::yardstick(StackIndex stack) const noexcept {
+  if (auto estimate = orchestrator_.rtt_estimate(stack)) return estimate->rtt;
+  if (stack >= handshakes_.size() || !handshakes_[stack].known) return std::nullopt;
+  return handshakes_[stack].smoothed;
+}
+
+void RaceLearning::connected(StackIndex stack, Duration handshake) noexcept {
   if (stack >= handshakes_.size()) return;
   Handshake& h = handshakes_[stack];
   const bool fresh = h.known && executor_.now() - h.at <= kMaxAge;
@@ -28,20 +34,30 @@ void RaceLearning::connected(StackIndex stack, Duration handshake) {
   h.smoothed = fresh ? (h.smoothed * 7 + handshake) / 8 : handshake;
   h.at = executor_.now();
   h.known = true;
-  breaker_.note_success(stack);
+  try {
+    breaker_.note_success(stack);
+  } catch (...) {
+    // Out of memory while telling of a lifted mark: the mark is lifted all the same.
+  }
 }
 
-void RaceLearning::failed(StackIndex stack, int err) {
-  // No answer (the kernel gave up on its SYNs), or no path: the stack's fault. A refusal, or an error the program
-  // reads itself (0), says nothing against it.
+void RaceLearning::failed(StackIndex stack, int err) noexcept {
   if (err != ETIMEDOUT && err != ENETUNREACH && err != EHOSTUNREACH) return;
-  breaker_.note_failure(stack, make_error(err, std::strerror(err)));
+  try {
+    breaker_.note_failure(stack, make_error(err, std::strerror(err)));
+  } catch (...) {
+    // Out of memory: this strike is not counted.
+  }
 }
 
-void RaceLearning::lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) {
-  if (!looks_silent(unanswered, delay, rtt(stack), kNoEstimateLimit)) return;
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unanswered).count();
-  breaker_.note_failure(stack, make_error(ETIMEDOUT, "no answer within " + std::to_string(ms) + "ms (lost a race)"));
+void RaceLearning::lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) noexcept {
+  if (!looks_silent(unanswered, delay, yardstick(stack), kNoEstimateLimit)) return;
+  try {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unanswered).count();
+    breaker_.note_failure(stack, make_error(ETIMEDOUT, "no answer within " + std::to_string(ms) + "ms (lost a race)"));
+  } catch (...) {
+    // Out of memory: this strike is not counted.
+  }
 }
 
 void lift_local_marks_after_fork(Orchestrator& orchestrator) noexcept {

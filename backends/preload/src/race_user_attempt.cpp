@@ -30,14 +30,13 @@ Result<UserAttempt> open_user_attempt(const ShimStack& stack, const Endpoint& de
   return attempt;
 }
 
-void adopt_user_session(FdRecord& rec, const std::shared_ptr<UserSession>& session, dev_t dev, ino_t ino) {
+std::uint64_t prepare_user_adoption(const FdRecord& rec, const std::shared_ptr<UserSession>& session) {
   for (std::uint8_t i = 0; i < rec.option_count; ++i) {
     const RecordedOption& o = rec.options[i];
     apply_recorded_option(*session, o.level, o.name, o.value, o.length);
     session->remember_option(o.level, o.name, o.value, o.length);
   }
-  session->set_app_identity(dev, ino);
-  rec.session = active_shim()->user_stacks()->sessions().add(session);
+  return active_shim()->user_stacks()->sessions().add(session);
 }
 
 }  // namespace dmm::preload

@@ -26,9 +26,10 @@ struct UserAttempt {
 // A TCP session to `destination` on `stack`, connecting. The error names why not (ENETUNREACH: no route there).
 Result<UserAttempt> open_user_attempt(const ShimStack& stack, const Endpoint& destination);
 
-// The winner's session becomes the program's: its application end (identity dev/ino) is behind the fd `rec`
-// describes now. The options the program set are applied to it, as a placement applies them, and the record
-// names the session (FdState::user is for the caller to set).
-void adopt_user_session(FdRecord& rec, const std::shared_ptr<UserSession>& session, dev_t dev, ino_t ino);
+// The winner's session about to become the program's: the options the program set (`rec`'s) are applied to it,
+// as a placement applies them, and it enters the session table; returns its id. Everything that allocates happens
+// here, before its application end goes behind the program's fd (then: set_app_identity, rec.session = id,
+// FdState::user); if that cannot be done, the caller takes it out again (sessions().remove).
+std::uint64_t prepare_user_adoption(const FdRecord& rec, const std::shared_ptr<UserSession>& session);
 
 }  // namespace dmm::preload

@@ -138,6 +138,7 @@ Shim* Shim::create_from_environment() {
     // allocates: it also runs in a forked child's atfork handler.
     Shim* raw = shim.get();
     shim->orchestrator_->set_local_health_observer([raw](StackIndex stack, bool healthy, std::string_view why) {
+      if (!raw->log_local_health_.load(std::memory_order_relaxed)) return;
       DecisionLine line;
       line.event = "local-health";
       line.stack = raw->orchestrator_->stack_name(stack);

@@ -68,6 +68,9 @@ public:
   const Orchestrator& orchestrator() const { return *orchestrator_; }
   // For the shim's own circuit breaker (race_learning.hpp), which marks stacks down locally.
   Orchestrator& orchestrator() { return *orchestrator_; }
+  // Whether the breaker's marks and lifts go to the decision log (off while a forked child drops its parent's
+  // marks: that is no news about the stacks).
+  void log_local_health(bool on) noexcept { log_local_health_.store(on, std::memory_order_relaxed); }
   const ShimStack& stack(int index) const { return stacks_[static_cast<std::size_t>(index)]; }
   int stack_count() const { return static_cast<int>(stacks_.size()); }
   // The kernel instance of the program's own namespace (plain TCP), or kNoStack: what carries sessions no
@@ -119,6 +122,7 @@ private:
   // Starts the lwip-dpdk instances on their thread and marks which ShimStacks are usable.
   void start_user_stacks_impl(const std::vector<StackConfig>& configs, std::vector<std::string>& problems);
   std::unique_ptr<Orchestrator> orchestrator_;
+  std::atomic<bool> log_local_health_{true};
   std::vector<ShimStack> stacks_;
   int own_stack_ = -1;
   Intent default_intent_ = Intent::default_;

@@ -186,6 +186,14 @@ void UserSession::abandon() {
     self->on_app_gone();  // closes the connection here, on the stack thread, and unwatches the control end
     return 0;
   });
+  // A session still connecting ends here for good: a thread of the program that already waits on it (its fd now
+  // carries another stack's connection, connect_race.hpp) meets the end instead of waiting, or spinning on the
+  // new socket's readiness, for news that never comes.
+  const std::lock_guard lock(mutex_);
+  if (phase_ == Phase::connecting) {
+    phase_ = Phase::failed;
+    failure_errno_ = ECONNABORTED;
+  }
 }
 
 int UserSession::finish_connect(int fd) {

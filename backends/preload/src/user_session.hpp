@@ -57,8 +57,9 @@ public:
   // Starts the connection on the stack thread and waits for its immediate outcome (ENETUNREACH: the ranked list
   // may move on). On success the application end can be handed over.
   Status start_connect(Stack& stack);
-  // The application end never reached the program (a failure after start_connect): the connection is closed on
-  // the stack thread, where it lives.
+  // The application end never reached the program (a failure after start_connect), or is no longer behind its fd
+  // (another attempt of a race won): the connection is closed on the stack thread, where it lives, and a session
+  // still connecting is over (ECONNABORTED; no sample for nRD: it did not fail).
   void abandon();
   ReadinessMirror& mirror() { return mirror_; }
   // Identity of the application end (for stale-record checks).

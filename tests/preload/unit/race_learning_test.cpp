@@ -1,6 +1,7 @@
 // What the shim's racer learns from its races (race_learning.hpp): its own handshake times stand in for dmm-nrd's
 // RTT estimate while there is none, a silent loser or a path failure is a strike, a refusal or a slower loser is
-// none, and a forked child starts without its parent's marks.
+// none, and a forked child starts without its parent's marks. (That only races somebody won teach failures is
+// ConnectRace's part: ShimRace.ARaceNobodyWonStrikesNoStack.)
 #include "race_learning.hpp"
 
 #include <gtest/gtest.h>
@@ -58,6 +59,17 @@ TEST_F(RaceLearningTest, TwoSilentLosersMarkTheStackDownAndAConnectOnItLiftsTheM
   EXPECT_FALSE(orchestrator_.locally_healthy(0));
   learning_.connected(0, 1ms);
   EXPECT_TRUE(orchestrator_.locally_healthy(0));
+}
+
+TEST_F(RaceLearningTest, TheLastHandshakeIsTheSilenceYardstickHoweverOld) {
+  // A stack that went silent is never measured again: a minute later its last handshake no longer sets the
+  // attempt delay, but it still tells a silent loser (else the breaker would stop working 10 s after the fault).
+  learning_.connected(0, 1ms);
+  executor_.run_for(60s);
+  EXPECT_EQ(learning_.rtt(0), std::nullopt);
+  learning_.lost(0, 210ms, automatic_);
+  learning_.lost(0, 210ms, automatic_);
+  EXPECT_FALSE(orchestrator_.locally_healthy(0));
 }
 
 TEST_F(RaceLearningTest, ALoserThatWasMerelySlowerIsNoStrike) {
