@@ -314,6 +314,13 @@ protected:
     stopper_.reset();
   }
   std::vector<nlohmann::json> races() const { return race_lines(log_); }
+  // user0 ranked first, blue second (a daemon started for it is stopped at the end).
+  std::string user_first_config() {
+    const std::string cfg =
+        write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
+    stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+    return cfg;
+  }
 
   // curl and race_client.py in each of `modes` get the file under `cfg`, each in a race `winner` won with a trail
   // starting `attempts` (the loser's outcome, then the winner's start).
@@ -357,8 +364,7 @@ TEST_P(ShimRaceUserSpace, ASilentKernelInstanceLosesToAUserSpaceInstance) {
 TEST_P(ShimRaceUserSpace, ASilentUserSpaceInstanceLosesToAKernelInstance) {
   // Now the lwIP instance is ranked first and goes silent (the server's answers to its address are dropped): its
   // session is the first attempt, blue's socket wins and replaces the session's end behind the program's fd.
-  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
-  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  const std::string cfg = user_first_config();
   ASSERT_TRUE(silence(*topo_, kUserClient0));
   expect_carried_by(cfg, {"blocking", "select", "poll", "epoll", "asyncio"}, "blue", "user0:lost;blue:ok@");
 }
@@ -376,8 +382,7 @@ TEST_P(ShimRaceUserSpace, OptionsSetWhileTheRaceRunsFollowTheWinnerEitherWay) {
   EXPECT_EQ(nodelay(config_), "1");
   ASSERT_TRUE(exited_with(run(topo_->in(topo_->srv(), {"ip", "route", "del", "blackhole", std::string(kBlueClient) + "/32"})), 0));
   ASSERT_TRUE(silence(*topo_, kUserClient0));
-  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
-  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  const std::string cfg = user_first_config();
   EXPECT_EQ(nodelay(cfg), "1");
   const auto lines = races();
   ASSERT_EQ(lines.size(), 2u) << read_text(log_);
@@ -388,8 +393,7 @@ TEST_P(ShimRaceUserSpace, OptionsSetWhileTheRaceRunsFollowTheWinnerEitherWay) {
 TEST_P(ShimRaceUserSpace, AUserSpaceSocketThatIsNotRacedConnectsAsWithoutRacing) {
   // A socket dup'ed before its connect is not raced: its connect is the session's own (blocking: it waits for the
   // handshake), not a kernel connect on the fd (which is a session's end, not an inet socket).
-  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
-  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  const std::string cfg = user_first_config();
   const std::string script =
       "import os, socket\n"
       "s = socket.socket()\n"
@@ -406,8 +410,7 @@ TEST_P(ShimRaceUserSpace, AUserSpaceSocketThatIsNotRacedConnectsAsWithoutRacing)
 TEST_P(ShimRaceUserSpace, SignalsAndTimeoutsOfABlockingConnectActAsOnAKernelConnect) {
   // user0 first and silent: connect() interrupted by a signal without SA_RESTART answers EINTR, and connect()
   // again waits for the same race, which blue wins.
-  const std::string cfg = write_user_config("  - {match: {}, use: [user0, blue], attempt_delay: 200ms}\n", "first.yaml");
-  stopper_ = std::make_unique<StackServicesStopper>(StackServicesStopper{cfg});
+  const std::string cfg = user_first_config();
   ASSERT_TRUE(silence(*topo_, kUserClient0));
   const Outcome again = run_dmm(cfg, probe({"alarm-connect", kUserServer0, "7092", "/hello.txt", "again"}));
   ASSERT_TRUE(exited_with(again, 0));
