@@ -48,6 +48,28 @@ TEST(EpollExecutor, TimersRunInDueOrderAndFifoAmongEqualTimes) {
   EXPECT_EQ(ex->pending_timers(), 0u);
 }
 
+TEST(EpollExecutor, AFloorPutsItsFdsOutOfTheProgramsWayAndTheLoopStillWorks) {
+  // The preload shim's loops take numbers from high_fd_floor() up: a program that closes its small fds
+  // (os.closerange(3, 100)) must not close them. The loop's fds are the only ones it opens: the lowest free number
+  // before and after creating it is the same.
+  const int lowest_before = ::dup(0);
+  ASSERT_GE(lowest_before, 0);
+  ::close(lowest_before);
+  auto ex = EpollExecutor::create(900);
+  ASSERT_TRUE(ex);
+  const int lowest_after = ::dup(0);
+  ::close(lowest_after);
+  EXPECT_EQ(lowest_after, lowest_before);
+  bool ran = false;
+  (*ex)->schedule(std::chrono::milliseconds(1), [&] {
+    ran = true;
+    (*ex)->stop();
+  });
+  (*ex)->post([] {});
+  ASSERT_TRUE((*ex)->run());
+  EXPECT_TRUE(ran);
+}
+
 TEST(EpollExecutor, CancelledTimersNeverRun) {
   auto ex = make_executor();
   std::vector<int> ran;

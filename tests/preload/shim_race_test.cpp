@@ -260,6 +260,28 @@ TEST_F(ShimRace, ARaceNobodyWonStrikesNoStack) {
   EXPECT_EQ(lines.back()["stack"], "red") << read_text(log_);
 }
 
+TEST_F(ShimRace, AProgramThatClosesItsSmallFdsStillConnects) {
+  // The racer's loop (epoll, timerfd, eventfd) sits at high numbers: a program that closes the fds it believes are
+  // its own between two connects (os.closerange, a daemon's close loop) does not stop it. (Its fds at 4-6 made the
+  // second connect hang in the race's wait.)
+  const std::string script =
+      std::string("import os, socket\n") +
+      "def get():\n"
+      "    s = socket.socket()\n"  // blocking: its connect waits for the race's word
+      "    s.connect(('" + kBlueServer + "', " + kPort + "))\n"
+      "    s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n')\n"
+      "    reply = s.recv(100).split(b' ')[1].decode()\n"
+      "    s.close()\n"
+      "    return reply\n"
+      "print('first=' + get())\n"
+      "os.closerange(3, 100)\n"
+      "print('second=' + get())\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  EXPECT_EQ(facts(o.out)["first"], "200");
+  EXPECT_EQ(facts(o.out)["second"], "200");
+}
+
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   silence_blue();
   // red silent too: its answers to red's client address are dropped as well. The blocking connect races both and

@@ -776,7 +776,7 @@ private:
   static Racer* start() {
     auto loop = [] {
       InsideShim guard;
-      return kernel::EpollExecutor::create();
+      return kernel::EpollExecutor::create(kernel::high_fd_floor());
     }();
     if (!loop) return nullptr;
     Racer* r = nullptr;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dmm/kernel/epoll_executor.hpp"
+#include "dmm/kernel/netns_socket_factory.hpp"
 #include "dmm/nrd/nrd_client.hpp"
 #include "real_calls.hpp"
 #include "fd_table.hpp"
@@ -153,7 +154,8 @@ void NrdSubscription::flush_until_written(kernel::EpollExecutor& loop, nrd::NrdC
 
 void NrdSubscription::run() {
   ++t_inside_shim;  // for the thread's whole life: its socket calls are the shim's own, not the program's
-  auto executor = kernel::EpollExecutor::create();
+  // Its fds out of the program's way (a program that closes "its" fds must not close the subscription's loop).
+  auto executor = kernel::EpollExecutor::create(kernel::high_fd_floor());
   if (!executor) {
     answered();  // nothing will come: the start-up wait must not wait for it
     return;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "dmm/kernel/netns_socket_factory.hpp"
 #include "shim_guard.hpp"
 #include "user_session.hpp"
 
@@ -31,7 +32,8 @@ std::unique_ptr<UserStacks> UserStacks::start(const std::vector<StackConfig>& co
   std::unique_ptr<UserStacks> self(new UserStacks());
   self->owner_ = ::getpid();
   self->sessions_ = std::make_unique<UserSessions>();
-  auto executor = kernel::EpollExecutor::create();
+  // Its fds out of the program's way (a program that closes "its" fds must not close the stack's loop).
+  auto executor = kernel::EpollExecutor::create(kernel::high_fd_floor());
   if (!executor) {
     why = executor.error().message;
     return nullptr;

@@ -50,8 +50,10 @@ public:
     Duration wakeable_busy_for = Duration::zero();
   };
 
-  // Fails only when the kernel refuses an epoll, timerfd or eventfd (fd limit, memory).
-  static Result<std::unique_ptr<EpollExecutor>> create();
+  // Fails only when the kernel refuses an epoll, timerfd or eventfd (fd limit, memory). `fd_floor` > 0: the three
+  // fds get numbers from there up (high_fd_floor(): a library inside a program, whose fds the program does not
+  // know of and may close — `os.closerange(3, 100)` — if they sit among its own small numbers).
+  static Result<std::unique_ptr<EpollExecutor>> create(int fd_floor = 0);
   ~EpollExecutor() override = default;
   EpollExecutor(const EpollExecutor&) = delete;
   EpollExecutor& operator=(const EpollExecutor&) = delete;
