@@ -227,6 +227,41 @@ TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilen
   EXPECT_EQ(races().size(), 3u) << read_text(log_);  // the two before the mark, the one after the retry
 }
 
+TEST_F(ShimRace, AForkedChildLearnsFromItsParentsHandshakes) {
+  // The parent fetched over blue (the racer measured blue's handshake), then blue went silent and the parent forked.
+  // The child has no marks of its parent's (their retry timers stayed in the parent), but knows blue's round trip:
+  // its first two connects race and show blue silent, and the next ones go straight to red.
+  const std::string script =
+      std::string("import os, socket, subprocess, time\n") +
+      "def connect():\n"
+      "    t = time.monotonic()\n"
+      "    s = socket.create_connection(('" + kBlueServer + "', " + kPort + "))\n"
+      "    took = time.monotonic() - t\n"
+      "    s.close()\n"
+      "    return took\n"
+      "connect(); connect()\n"
+      "subprocess.run(['ip', 'netns', 'exec', '" + topo_->srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
+      kBlueClient + "/32'], check=True)\n"
+      "pid = os.fork()\n"
+      "if pid == 0:\n"
+      "    print('child=' + ','.join(f'{connect():.3f}' for _ in range(5)), flush=True)\n"
+      "    os._exit(0)\n"
+      "os.waitpid(pid, 0)\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  const std::string child = facts(o.out)["child"];
+  std::vector<double> times;
+  for (std::size_t at = 0; at < child.size();) {
+    const std::size_t comma = child.find(',', at);
+    times.push_back(std::stod(child.substr(at, comma - at)));
+    at = comma == std::string::npos ? child.size() : comma + 1;
+  }
+  ASSERT_EQ(times.size(), 5u) << o.out;
+  EXPECT_GT(times[0], 0.15) << o.out;
+  EXPECT_GT(times[1], 0.15) << o.out;
+  for (std::size_t i = 2; i < times.size(); ++i) EXPECT_LT(times[i], 0.1) << o.out;
+}
+
 TEST_F(ShimRace, ARaceNobodyWonStrikesNoStack) {
   // A dead destination (10.232.1.77): red's attempts are refused at once by an ICMP unreachable from srv, blue's go
   // unanswered (its answers are dropped). Nobody wins those races, so nothing is learnt against red: its failures
@@ -280,6 +315,29 @@ TEST_F(ShimRace, AProgramThatClosesItsSmallFdsStillConnects) {
   ASSERT_TRUE(exited_with(o, 0));
   EXPECT_EQ(facts(o.out)["first"], "200");
   EXPECT_EQ(facts(o.out)["second"], "200");
+}
+
+TEST_F(ShimRace, ARefusalOutweighsTheSilentFirstAttemptsTimeout) {
+  // Blue silent (its SYNs give up after ~3 s: tcp_syn_retries=1 in its namespace), red refused (nothing listens on
+  // 7091): the blocking connect waits for blue, as the kernel would, and then reports the destination's answer —
+  // refused — not blue's timeout; and only once (SO_ERROR is clear afterwards).
+  silence_blue();
+  ASSERT_TRUE(exited_with(run(topo_->in(topo_->blue(), {"sysctl", "-qw", "net.ipv4.tcp_syn_retries=1"})), 0));
+  const std::string script =
+      std::string("import socket, time\n") +
+      "s = socket.socket()\n"
+      "t = time.monotonic()\n"
+      "err = s.connect_ex(('" + kBlueServer + "', 7091))\n"
+      "print(f'errno={err}')\n"
+      "print(f'waited_s={time.monotonic() - t:.3f}')\n"
+      "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  auto f = facts(o.out);
+  EXPECT_EQ(f["errno"], "111") << o.out;  // ECONNREFUSED
+  EXPECT_GT(seconds_of(f["waited_s"]), 1.0) << o.out;
+  EXPECT_LT(seconds_of(f["waited_s"]), 10.0) << o.out;
+  EXPECT_EQ(f["so_error"], "0") << o.out;
 }
 
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {

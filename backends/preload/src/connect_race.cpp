@@ -132,9 +132,14 @@ std::shared_ptr<BlockingWait> wait_of(std::uint32_t serial) {
   return it == g_waits.end() ? nullptr : it->second.lock();
 }
 
-// Errors that came from the destination (or its path) say more than a stack's own "no route here": when every
-// attempt failed, the program gets the most telling one.
-bool telling(int err) { return err != 0 && err != ENETUNREACH && err != EIO; }
+// When every attempt failed, the program gets the most telling error: the destination's refusal (it answered),
+// then what else came from the destination or its path (a timeout, unreachable; 0: the first attempt's own, left
+// in its SO_ERROR), then a stack's own "no route here". Among equals, the latest.
+int weight(int err) {
+  if (err == ECONNREFUSED) return 3;
+  if (err != ENETUNREACH && err != EIO) return 2;
+  return 1;
+}
 
 // What a race needs to know, taken from the decision while the caller still runs in connect().
 struct RaceSetup {
@@ -474,13 +479,13 @@ private:
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
   }
 
-  // The error to return if every attempt fails: the first attempt's own (0: the program reads it from its socket)
-  // and errors from the destination win over a stack's own "no route".
+  // The error to return if every attempt fails (weight(): 0 is the first attempt's own, the program reads it from
+  // its socket).
   void note_error(int err) {
-    if (err == 0 || telling(err) || !telling(last_error_)) {
-      last_error_ = err;
-      first_error_ = err == 0;
-    }
+    if (noted_ && weight(err) < weight(last_error_)) return;
+    noted_ = true;
+    last_error_ = err;
+    first_error_ = err == 0;
   }
 
   void win(std::size_t i) {
@@ -704,7 +709,8 @@ private:
   TimerId check_ = 0;
   bool finished_ = false;
   int winner_ = -1;
-  int last_error_ = ETIMEDOUT;
+  int last_error_ = ETIMEDOUT;  // until an attempt failed
+  bool noted_ = false;
   bool first_error_ = false;  // last_error_ is the first attempt's, left in its SO_ERROR for the program
 };
 
@@ -726,6 +732,8 @@ public:
     return r;
   }
   static void forget_after_fork() {
+    // The parent's learning, as copied into this child by the fork: the child's racer starts from it.
+    if (Racer* parent = g_racer.load(std::memory_order_relaxed)) g_inherited.store(parent->learning_.get());
     g_racer.store(nullptr, std::memory_order_relaxed);
     g_state.store(kNone, std::memory_order_relaxed);
   }
@@ -802,7 +810,9 @@ private:
   }
 
   Racer(std::unique_ptr<kernel::EpollExecutor> loop, Orchestrator& orchestrator)
-      : loop_(std::move(loop)), learning_(std::make_unique<RaceLearning>(*loop_, orchestrator)) {}
+      : loop_(std::move(loop)), learning_(std::make_unique<RaceLearning>(*loop_, orchestrator)) {
+    if (const RaceLearning* parent = g_inherited.exchange(nullptr)) learning_->inherit(*parent);
+  }
   static void* main(void* self) {
     InsideShim guard;  // the racer's own socket calls are the shim's, never the program's
     (void)static_cast<Racer*>(self)->loop_->run();
@@ -825,10 +835,12 @@ private:
   std::uint64_t serial_ = 0;
   static std::atomic<Racer*> g_racer;
   static std::atomic<int> g_state;
+  static std::atomic<const RaceLearning*> g_inherited;  // a forked child's parent's, until its racer starts
 };
 
 std::atomic<Racer*> Racer::g_racer{nullptr};
 std::atomic<int> Racer::g_state{Racer::kNone};
+std::atomic<const RaceLearning*> Racer::g_inherited{nullptr};
 
 // Marks the record as raced (serial) and fills the setup; false if the record is not the socket being connected.
 bool prepare(int fd, FdSlot& slot, const Placement& p, const sockaddr* address, socklen_t length,
@@ -912,6 +924,17 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
   }
   if (wait.result.load() == 1) return 0;
   int err = wait.error.load();
+  if (err != 0) {
+    // Another attempt's error is reported: the first attempt's own, still behind fd, is not reported as well later
+    // (connect(2) reports an error once).
+    if (user) {
+      (void)user->socket_error(/*clear=*/true);
+    } else {
+      int pending = 0;
+      socklen_t len = sizeof pending;
+      (void)real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+    }
+  }
   if (err == 0) {  // the first attempt's own error decided: it is in that socket's SO_ERROR, still behind fd
     socklen_t len = sizeof err;
     if (user) {

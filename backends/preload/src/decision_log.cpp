@@ -121,7 +121,9 @@ void DecisionLog::write(const DecisionLine& l) {
     put(",\"stack\":null");
   else
     put_string("stack", l.stack);
-  put(",\"rule\":%d,\"policy_version\":%llu", l.rule, static_cast<unsigned long long>(l.policy_version));
+  // A line about a stack (local-health) was decided by no rule.
+  if (l.healthy < 0)
+    put(",\"rule\":%d,\"policy_version\":%llu", l.rule, static_cast<unsigned long long>(l.policy_version));
   if (!l.fallback_from.empty()) put_string("fallback_from", l.fallback_from);
   if (!l.error.empty()) put_string("error", l.error);
   if (l.options_refused > 0) put(",\"options_refused\":%d", l.options_refused);

@@ -60,6 +60,15 @@ void RaceLearning::lost(StackIndex stack, Duration unanswered, const AttemptDela
   }
 }
 
+void RaceLearning::inherit(const RaceLearning& parent) noexcept {
+  for (std::size_t s = 0; s < handshakes_.size() && s < parent.handshakes_.size(); ++s) {
+    if (!parent.handshakes_[s].known || handshakes_[s].known) continue;
+    handshakes_[s].smoothed = parent.handshakes_[s].smoothed;
+    handshakes_[s].at = executor_.now() - kMaxAge - std::chrono::seconds(1);  // too old for the delay
+    handshakes_[s].known = true;
+  }
+}
+
 void lift_local_marks_after_fork(Orchestrator& orchestrator) noexcept {
   for (StackIndex s = 0; s < orchestrator.stacks().size(); ++s)
     if (!orchestrator.locally_healthy(s)) orchestrator.set_local_health(s, true, "a forked child has its own breaker");

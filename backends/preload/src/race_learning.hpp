@@ -41,6 +41,10 @@ public:
   // In a race another stack won: an attempt on `stack` lost after `unanswered` without an answer (the rule's
   // `delay`).
   void lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) noexcept;
+  // In a forked child: the parent's handshake times, as of the fork, as yardsticks of silence (not for the delay:
+  // they were measured on the parent's clock). Without them the child could not tell a silent stack it never
+  // reached itself from a slow one, and would pay the attempt delay on every connect there.
+  void inherit(const RaceLearning& parent) noexcept;
 
 private:
   // dmm-nrd's estimate, else the last handshake time of any age.

@@ -72,6 +72,25 @@ TEST_F(DecisionLogTest, EachDecisionIsOneJsonObjectOnItsOwnLine) {
   EXPECT_EQ(b["options_refused"], 2);
 }
 
+TEST_F(DecisionLogTest, ALocalHealthLineNamesTheStackAndWhyAndNoSession) {
+  DecisionLog log;
+  ASSERT_TRUE(log.open(path_));
+  DecisionLine mark;
+  mark.event = "local-health";
+  mark.stack = "blue";
+  mark.healthy = 0;
+  mark.why = "2 set-up failures in a row; the last: no answer within 201ms (lost a race)";
+  log.write(mark);
+  const auto j = nlohmann::json::parse(read_all(path_));
+  EXPECT_EQ(j["event"], "local-health");
+  EXPECT_EQ(j["stack"], "blue");
+  EXPECT_EQ(j["healthy"], false);
+  EXPECT_EQ(j["why"], "2 set-up failures in a row; the last: no answer within 201ms (lost a race)");
+  EXPECT_EQ(j["fd"], -1);
+  for (const char* absent : {"dst", "proto", "intent", "rule", "policy_version"})
+    EXPECT_FALSE(j.contains(absent)) << absent;
+}
+
 TEST_F(DecisionLogTest, NamesFromAConfigAreEscaped) {
   DecisionLog log;
   ASSERT_TRUE(log.open(path_));

@@ -96,6 +96,18 @@ TEST_F(RaceLearningTest, PathFailuresStrikeRefusalsAndUnknownErrorsDoNot) {
   EXPECT_FALSE(orchestrator_.locally_healthy(0));
 }
 
+TEST_F(RaceLearningTest, AForkedChildTellsSilenceByItsParentsHandshakesButSetsNoDelayByThem) {
+  learning_.connected(0, 1ms);
+  EventQueueExecutor child_clock;
+  RaceLearning child(child_clock, orchestrator_);
+  child.inherit(learning_);
+  EXPECT_EQ(child.rtt(0), std::nullopt);  // the parent's clock is not the child's: no delay from it
+  EXPECT_EQ(child.rtt(1), std::nullopt);
+  child.lost(0, 210ms, automatic_);
+  child.lost(0, 210ms, automatic_);
+  EXPECT_FALSE(orchestrator_.locally_healthy(0));  // but 210 ms unanswered is silence for a 1 ms stack
+}
+
 TEST_F(RaceLearningTest, AForkedChildStartsWithoutItsParentsMarks) {
   learning_.failed(1, ENETUNREACH);
   learning_.failed(1, ENETUNREACH);
