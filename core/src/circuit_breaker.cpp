@@ -46,8 +46,12 @@ void CircuitBreaker::note_failure(StackIndex stack, const Error& error) {
 
 bool looks_silent(Duration unanswered, const AttemptDelay& delay, std::optional<Duration> rtt,
                   Duration no_estimate_limit) {
-  if (rtt) return unanswered >= std::max(resolve_attempt_delay(delay, rtt), *rtt * 4);
-  return unanswered >= no_estimate_limit;
+  return unanswered >= silence_threshold(delay, rtt, no_estimate_limit);
+}
+
+Duration silence_threshold(const AttemptDelay& delay, std::optional<Duration> rtt, Duration no_estimate_limit) {
+  if (rtt) return std::max(resolve_attempt_delay(delay, rtt), *rtt * 4);
+  return no_estimate_limit;
 }
 
 }  // namespace dmm

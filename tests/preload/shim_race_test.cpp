@@ -317,12 +317,24 @@ TEST_F(ShimRace, AProgramThatClosesItsSmallFdsStillConnects) {
   EXPECT_EQ(facts(o.out)["second"], "200");
 }
 
-TEST_F(ShimRace, ARefusalOutweighsTheSilentFirstAttemptsTimeout) {
-  // Blue silent (its SYNs give up after ~3 s: tcp_syn_retries=1 in its namespace), red refused (nothing listens on
-  // 7091): the blocking connect waits for blue, as the kernel would, and then reports the destination's answer —
-  // refused — not blue's timeout; and only once (SO_ERROR is clear afterwards).
+TEST_F(ShimRace, AClosedPortBehindASilentFirstStackReadsAsRefusedOnceTheFirstLooksSilent) {
+  // Blue silent (never reached by these programs: no RTT, so silent after 1 s), red refuses (nothing listens on
+  // 7091). Red is asked again once blue has been silent 1 s, and its refusal goes behind the fd: curl fails as
+  // "couldn't connect" (exit 7) within about a second instead of waiting out its connect timeout, and Python reads
+  // ECONNREFUSED — blocking, and non-blocking from SO_ERROR after select.
   silence_blue();
-  ASSERT_TRUE(exited_with(run(topo_->in(topo_->blue(), {"sysctl", "-qw", "net.ipv4.tcp_syn_retries=1"})), 0));
+  const std::string url = std::string("http://") + kBlueServer + ":7091/";
+  const auto started = std::chrono::steady_clock::now();
+  const Outcome curl = run_dmm(config("staggered"), {"curl", "-sS", "--connect-timeout", "8", "-o", "/dev/null", url});
+  const double curl_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(curl.exit_code, 7) << curl.out << curl.err;
+  EXPECT_LT(curl_s, 3.0);
+  const Outcome py = run_dmm(config("staggered"), {"/usr/bin/python3", test_program("race_client.py"), "refused",
+                                                   kBlueServer, "7091", "-"});
+  ASSERT_TRUE(exited_with(py, 0));
+  EXPECT_EQ(facts(py.out)["nonblocking_errno"], "111");
+  EXPECT_EQ(facts(py.out)["blocking_errno"], "111");
+  // A blocking connect reports the refusal once, as connect(2) does: SO_ERROR is clear afterwards.
   const std::string script =
       std::string("import socket, time\n") +
       "s = socket.socket()\n"
@@ -331,13 +343,20 @@ TEST_F(ShimRace, ARefusalOutweighsTheSilentFirstAttemptsTimeout) {
       "print(f'errno={err}')\n"
       "print(f'waited_s={time.monotonic() - t:.3f}')\n"
       "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
-  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
-  ASSERT_TRUE(exited_with(o, 0));
-  auto f = facts(o.out);
-  EXPECT_EQ(f["errno"], "111") << o.out;  // ECONNREFUSED
-  EXPECT_GT(seconds_of(f["waited_s"]), 1.0) << o.out;
-  EXPECT_LT(seconds_of(f["waited_s"]), 10.0) << o.out;
-  EXPECT_EQ(f["so_error"], "0") << o.out;
+  const Outcome once = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(once, 0));
+  auto f = facts(once.out);
+  EXPECT_EQ(f["errno"], "111") << once.out;
+  EXPECT_GT(seconds_of(f["waited_s"]), 0.9) << once.out;  // blue had its second to answer
+  EXPECT_LT(seconds_of(f["waited_s"]), 3.0) << once.out;
+  EXPECT_EQ(f["so_error"], "0") << once.out;
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 4u) << read_text(log_);
+  for (const auto& line : lines) {
+    EXPECT_TRUE(line["stack"].is_null()) << line.dump();
+    EXPECT_NE(line["attempts"].get<std::string>().find("red:refused@"), std::string::npos) << line.dump();
+    EXPECT_NE(line["error"].get<std::string>().find("refused on red"), std::string::npos) << line.dump();
+  }
 }
 
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {

@@ -176,6 +176,9 @@ struct RaceAttempt {
   // A session of a user-space instance inside the program (fd is its application end): how it goes is the
   // session's to say. Attempt 0's is the program's own; a later one's is the race's until it wins.
   std::shared_ptr<UserSession> user;
+  // A second ask of a stack that refused, while the others stay silent: if refused again, this socket goes behind
+  // the program's fd with its refusal unread, for the program to read as from its own (arm_verdict).
+  bool verdict = false;
 };
 
 // One race on the racer's loop (an actor: every method runs on the loop thread).
@@ -190,6 +193,7 @@ public:
   ~ConnectRace() {
     loop_.cancel(stagger_);
     loop_.cancel(check_);
+    loop_.cancel(verdict_);
     end_all("lost");
   }
   ConnectRace(const ConnectRace&) = delete;
@@ -447,6 +451,15 @@ private:
       }
       return;  // still connecting: an end written to early; the next event tells
     }
+    if (attempts_[i].verdict) {
+      // Its error is the program's to read: the state says enough.
+      if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[i].fd) == TCP_CLOSE) {
+        deliver_refusal(i);
+      } else if (events & EPOLLOUT) {
+        win(i);  // the port opened meanwhile
+      }
+      return;
+    }
     int err = 0;
     socklen_t len = sizeof err;
     if (real().getsockopt(attempts_[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -477,6 +490,79 @@ private:
     start_next();
     if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
+    if (!finished_ && err == ECONNREFUSED && i != 0 && a.session == 0 && !a.user && !a.verdict) arm_verdict(a.rank, a.stack);
+  }
+
+  // A later stack refused — the destination answered there — while the attempts still running have not: once they
+  // have been unanswered long enough to look silent (race_learning.hpp), the refusal is the answer. Without this, a
+  // closed port behind a silent first stack would keep the program waiting for that stack's SYNs to time out
+  // (curl: its whole --connect-timeout) and then report a timeout. The refusing stack is asked once more, and its
+  // refused socket goes behind the program's fd, the error unread: the program reads ECONNREFUSED as from its own.
+  void arm_verdict(int rank, int stack) {
+    loop_.cancel(verdict_);
+    Duration due{0};
+    const Duration now = loop_.now() - opened_;
+    for (const RaceAttempt& a : attempts_)
+      if (a.running)
+        due = std::max(due, a.started + learning_.silent_after(static_cast<StackIndex>(a.stack), setup_.choice.attempt_delay));
+    verdict_ = loop_.schedule(std::max(Duration::zero(), due - now), [this, rank, stack] {
+      verdict_ = 0;
+      guarded([&] {
+        if (finished_) return;
+        // Attempts started meanwhile (another stack) get their time too.
+        const Duration later = loop_.now() - opened_;
+        for (const RaceAttempt& a : attempts_)
+          if (a.running &&
+              later - a.started < learning_.silent_after(static_cast<StackIndex>(a.stack), setup_.choice.attempt_delay)) {
+            arm_verdict(rank, stack);
+            return;
+          }
+        start_verdict(rank, stack);
+      });
+    });
+  }
+
+  void start_verdict(int rank, int stack) {
+    attempts_.push_back({rank, stack, -1, true, loop_.now() - opened_, "connecting", 0, nullptr, /*verdict=*/true});
+    const std::size_t i = attempts_.size() - 1;
+    const int made = make_attempt_socket(active_shim()->stack(stack), attempts_[i].outcome);
+    if (made < 0) {
+      attempts_[i].running = false;
+      return;  // the race goes on as it was
+    }
+    attempts_[i].fd = made;
+    if (real().connect(made, reinterpret_cast<const sockaddr*>(&setup_.address), setup_.length) == 0) {
+      win(i);
+      return;
+    }
+    if (errno != EINPROGRESS) {  // answered at once: nothing left to put behind the fd; the race goes on
+      attempts_[i].running = false;
+      attempts_[i].outcome = attempt_outcome(make_error(errno, ""));
+      close_attempt(i);
+      return;
+    }
+    watch(i);
+  }
+
+  // The verdict attempt i was refused again: it goes behind the program's fd, its error unread, and the race ends.
+  void deliver_refusal(std::size_t i) {
+    switch (install(i)) {
+      case Installed::yes: break;
+      case Installed::first_connected: win(0); return;
+      case Installed::no:
+        end_all("lost");
+        finish(-1, "the program's socket changed meanwhile");
+        return;
+    }
+    attempts_[i].running = false;
+    attempts_[i].outcome = "refused";
+    release_first();
+    close_attempt(i);  // the program's fd holds it now
+    end_all("lost");
+    noted_ = true;
+    last_error_ = 0;
+    first_error_ = true;  // the program reads the refusal from its fd
+    finish(-1, "refused on " + active_shim()->stack(attempts_[i].stack).name + "; the others stayed silent");
   }
 
   // The error to return if every attempt fails (weight(): 0 is the first attempt's own, the program reads it from
@@ -508,18 +594,22 @@ private:
     a.user.reset();  // the program's session now (it was, or the record names it): never the race's to end
     learn_from_win(i, connected);
     if (i != 0) {
-      // A poll() or select() of the program sleeps on the first attempt's socket, which nothing else would wake
-      // before its own SYNs time out: shut down, it wakes them, and they look at the fd again — the winner. Not
-      // when a fork happened meanwhile: a child may share that socket.
-      if (attempts_[0].running && attempts_[0].fd >= 0 && g_forks.load() == setup_.forks_at_start)
-        real().shutdown(attempts_[0].fd, SHUT_RDWR);
-      // A first attempt on an instance inside the program is a connection of its stack thread: closed there now
-      // (a child's copy of the fd cannot keep it, nor send a failure for it to nRD later).
-      if (attempts_[0].running && attempts_[0].user) attempts_[0].user->abandon();
+      release_first();
       close_attempt(i);  // the program's fd is the winner now
     }
     end_all("lost");
     finish(static_cast<int>(i), {});
+  }
+
+  // Another attempt replaced the first behind the program's fd. A poll() or select() of the program sleeps on the
+  // first attempt's socket, which nothing else would wake before its own SYNs time out: shut down, it wakes them,
+  // and they look at the fd again. Not when a fork happened meanwhile: a child may share that socket. A first
+  // attempt on an instance inside the program is a connection of its stack thread: closed there now (a child's copy
+  // of the fd cannot keep it, nor send a failure for it to nRD later).
+  void release_first() {
+    if (!attempts_[0].running) return;
+    if (attempts_[0].fd >= 0 && g_forks.load() == setup_.forks_at_start) real().shutdown(attempts_[0].fd, SHUT_RDWR);
+    if (attempts_[0].user) attempts_[0].user->abandon();
   }
 
   // A race somebody won (race_learning.hpp): the winner's handshake time is its stack's RTT sample (so is that of
@@ -650,6 +740,8 @@ private:
     stagger_ = 0;
     loop_.cancel(check_);
     check_ = 0;
+    loop_.cancel(verdict_);
+    verdict_ = 0;
     release_record();
     if (setup_.wait) {
       setup_.wait->error.store(first_error_ ? 0 : last_error_);
@@ -707,6 +799,7 @@ private:
   int next_rank_ = 0;
   TimerId stagger_ = 0;
   TimerId check_ = 0;
+  TimerId verdict_ = 0;
   bool finished_ = false;
   int winner_ = -1;
   int last_error_ = ETIMEDOUT;  // until an attempt failed

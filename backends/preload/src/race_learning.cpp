@@ -50,8 +50,12 @@ void RaceLearning::failed(StackIndex stack, int err) noexcept {
   }
 }
 
+Duration RaceLearning::silent_after(StackIndex stack, const AttemptDelay& delay) const noexcept {
+  return silence_threshold(delay, yardstick(stack), kNoEstimateLimit);
+}
+
 void RaceLearning::lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) noexcept {
-  if (!looks_silent(unanswered, delay, yardstick(stack), kNoEstimateLimit)) return;
+  if (unanswered < silent_after(stack, delay)) return;
   try {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(unanswered).count();
     breaker_.note_failure(stack, make_error(ETIMEDOUT, "no answer within " + std::to_string(ms) + "ms (lost a race)"));

@@ -41,6 +41,8 @@ public:
   // In a race another stack won: an attempt on `stack` lost after `unanswered` without an answer (the rule's
   // `delay`).
   void lost(StackIndex stack, Duration unanswered, const AttemptDelay& delay) noexcept;
+  // After how long unanswered an attempt on `stack` looks silent (what lost() judges by).
+  Duration silent_after(StackIndex stack, const AttemptDelay& delay) const noexcept;
   // In a forked child: the parent's handshake times, as of the fork, as yardsticks of silence (not for the delay:
   // they were measured on the parent's clock). Without them the child could not tell a silent stack it never
   // reached itself from a slow one, and would pay the attempt delay on every connect there.

@@ -48,5 +48,7 @@ private:
 // answers at 390 ms).
 bool looks_silent(Duration unanswered, const AttemptDelay& delay, std::optional<Duration> rtt,
                   Duration no_estimate_limit);
+// How long unanswered that is (looks_silent(u, ...) == u >= silence_threshold(...)).
+Duration silence_threshold(const AttemptDelay& delay, std::optional<Duration> rtt, Duration no_estimate_limit);
 
 }  // namespace dmm
