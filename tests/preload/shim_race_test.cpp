@@ -147,6 +147,29 @@ TEST_F(ShimRace, SignalsDuringABlockingRaceActAsOnAKernelConnect) {
   for (const auto& line : races()) EXPECT_EQ(line["stack"], "red") << line.dump();
 }
 
+TEST_F(ShimRace, ADupDuringABlockingRaceLeavesTheConnectWaitingOnTheFirstAttempt) {
+  // Another thread dups the fd while a blocking connect races: the race ends (two fds now share the first attempt),
+  // and the connect goes on waiting for that first attempt as a kernel connect would — here until its SO_SNDTIMEO
+  // (blue is silent): EINPROGRESS after ~2 s, not an error of the race's own.
+  silence_blue();
+  const std::string script =
+      std::string("import os, socket, struct, threading, time\n") +
+      "s = socket.socket()\n"
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 2, 0))\n"
+      "threading.Timer(0.05, lambda: os.dup(s.fileno())).start()\n"  // before red starts (200 ms)
+      "t = time.monotonic()\n"
+      "err = s.connect_ex(('" + kBlueServer + "', " + kPort + "))\n"
+      "print(f'errno={err}')\n"
+      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  auto f = facts(o.out);
+  EXPECT_EQ(f["errno"], "115") << o.out << read_text(log_);  // EINPROGRESS
+  EXPECT_GT(seconds_of(f["waited_s"]), 1.5) << o.out;
+  EXPECT_LT(seconds_of(f["waited_s"]), 4.0) << o.out;
+  EXPECT_TRUE(races().empty()) << read_text(log_);  // it ended before red's attempt was due: no second attempt
+}
+
 TEST_F(ShimRace, ASocketDupedBeforeItsConnectIsNotRaced) {
   silence_blue();
   const std::string script =

@@ -119,6 +119,14 @@ struct BlockingWait {
   std::atomic<int> result{0};  // 0 running, 1 won, 2 failed
   std::atomic<int> error{0};   // 0 with result 2: the first attempt's own error decided (in its SO_ERROR)
   std::atomic<int> last_rank{0};
+  // The race was given up before an outcome (the fd closed or dup'ed meanwhile, memory): the waiter waits for the
+  // first attempt itself, as the kernel waits for a connect in progress (wait_for_first).
+  std::atomic<bool> abandoned{false};
+  // The first attempt, for that wait: the program's socket (its identity) and the destination.
+  dev_t dev = 0;
+  ino_t ino = 0;
+  sockaddr_storage address{};
+  socklen_t length = 0;
 };
 
 // The blocking races running now, by race serial: a program that calls connect() again on such a fd (after EINTR)
@@ -217,6 +225,7 @@ public:
   bool finished() const { return finished_; }
   void abandon(const std::string& why) {
     if (finished_) return;
+    if (setup_.wait) setup_.wait->abandoned.store(true);
     end_all("lost");
     finish(-1, why);
   }
@@ -980,6 +989,38 @@ void unmark(FdSlot& slot, std::uint32_t serial) {
   if (!lock.reentered() && slot.record.race_serial == serial) slot.record.race_serial = 0;
 }
 
+// A blocking connect whose race was given up (BlockingWait::abandoned): what the program's fd holds — still the
+// first attempt, if it is the same socket — is waited for as connect(2) waits for a connect in progress (SO_SNDTIMEO,
+// signals: the kernel's, or the session's own). A fd closed or taken by another socket meanwhile: EBADF (the
+// kernel would report the first socket's outcome, which no fd names any more).
+int wait_for_first(int fd, FdSlot& slot, const FileState& state, const BlockingWait& wait,
+                   const std::shared_ptr<UserSession>& user) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_dev != wait.dev || st.st_ino != wait.ino) {
+    errno = EBADF;
+    return -1;
+  }
+  real().fcntl(fd, F_SETFL, state.status_flags);
+  if (user) {
+    const int r = user->connect_again(fd);
+    return r != 0 && errno == EISCONN ? 0 : r;
+  }
+  if (service_slot(fd) == &slot) return service_finish_connect(fd);
+  int pending = 0;
+  socklen_t len = sizeof pending;
+  if (real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len) != 0) return -1;
+  if (pending != 0) {
+    errno = pending;
+    return -1;
+  }
+  // The kernel's own wait for a connect in progress; it answers as to a second connect (EISCONN once connected,
+  // EALREADY when SO_SNDTIMEO runs out), which for the program is still its first one (0, EINPROGRESS).
+  const int r = real().connect(fd, reinterpret_cast<const sockaddr*>(&wait.address), wait.length);
+  if (r != 0 && errno == EISCONN) return 0;
+  if (r != 0 && errno == EALREADY) errno = EINPROGRESS;
+  return r;
+}
+
 // A blocking connect's wait for its race (see BlockingWait): 0 or the race's error; EINTR or EINPROGRESS (its
 // SO_SNDTIMEO ran out) when the wait ends first — then, as after the kernel's own connect, the connection goes on
 // without the caller, who may poll the fd or call connect() again (which waits again).
@@ -1002,12 +1043,14 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
     // program's flags either before (then its own are restored below) or after this.
     SlotLock lock(slot);
     wait.detached.store(true, std::memory_order_release);
-    real().fcntl(fd, F_SETFL, state.status_flags);
+    if (!wait.abandoned.load()) real().fcntl(fd, F_SETFL, state.status_flags);
     if (wait.result.load(std::memory_order_acquire) == 0) {
       errno = read_errno == EAGAIN || read_errno == EWOULDBLOCK ? EINPROGRESS : read_errno;
       return -1;
     }
   }
+  // Given up: the fd may not even be the program's socket any more (wait_for_first looks before it touches it).
+  if (wait.result.load() == 2 && wait.abandoned.load()) return wait_for_first(fd, slot, state, wait, user);
   // Whatever is behind fd now — the first attempt, or the winner with the program's flags already — is blocking
   // again as the program made it.
   real().fcntl(fd, F_SETFL, state.status_flags);
@@ -1074,6 +1117,10 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
       int pair[2] = {-1, -1};
       if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) throw std::bad_alloc();
       wait = std::make_shared<BlockingWait>(moved_high(pair[0]), moved_high(pair[1]));
+      wait->dev = setup.dev;
+      wait->ino = setup.ino;
+      std::memcpy(&wait->address, address, std::min<std::size_t>(length, sizeof wait->address));
+      wait->length = length;
       setup.wait = wait;
       std::lock_guard lock(g_waits_mutex);
       g_waits[serial] = wait;
