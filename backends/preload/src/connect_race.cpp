@@ -499,7 +499,8 @@ private:
     start_next();
     if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
-    if (!finished_ && err == ECONNREFUSED && i != 0 && a.session == 0 && !a.user && !a.verdict) arm_verdict(a.rank, a.stack);
+    if (!finished_ && err == ECONNREFUSED && i != 0 && a.session == 0 && !a.user && !a.verdict)
+      arm_verdict(a.rank, a.stack);
   }
 
   // A later stack refused — the destination answered there — while the attempts still running have not: once they
@@ -509,11 +510,10 @@ private:
   // refused socket goes behind the program's fd, the error unread: the program reads ECONNREFUSED as from its own.
   void arm_verdict(int rank, int stack) {
     loop_.cancel(verdict_);
-    Duration due{0};
     const Duration now = loop_.now() - opened_;
+    Duration due{0};
     for (const RaceAttempt& a : attempts_)
-      if (a.running)
-        due = std::max(due, a.started + learning_.silent_after(static_cast<StackIndex>(a.stack), setup_.choice.attempt_delay));
+      if (a.running) due = std::max(due, silent_at(a));
     verdict_ = loop_.schedule(std::max(Duration::zero(), due - now), [this, rank, stack] {
       verdict_ = 0;
       guarded([&] {
@@ -521,14 +521,18 @@ private:
         // Attempts started meanwhile (another stack) get their time too.
         const Duration later = loop_.now() - opened_;
         for (const RaceAttempt& a : attempts_)
-          if (a.running &&
-              later - a.started < learning_.silent_after(static_cast<StackIndex>(a.stack), setup_.choice.attempt_delay)) {
+          if (a.running && later < silent_at(a)) {
             arm_verdict(rank, stack);
             return;
           }
         start_verdict(rank, stack);
       });
     });
+  }
+
+  // When attempt `a`, unanswered until then, looks silent (since the race opened).
+  Duration silent_at(const RaceAttempt& a) const {
+    return a.started + learning_.silent_after(static_cast<StackIndex>(a.stack), setup_.choice.attempt_delay);
   }
 
   void start_verdict(int rank, int stack) {
