@@ -55,6 +55,37 @@ protected:
 
 double seconds_of(const std::string& text) { return text.empty() ? -1 : std::stod(text); }
 
+// `0.201,0.000,...` as numbers.
+std::vector<double> seconds_list(const std::string& text) {
+  std::vector<double> out;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t comma = text.find(',', at);
+    out.push_back(std::stod(text.substr(at, comma - at)));
+    at = comma == std::string::npos ? text.size() : comma + 1;
+  }
+  return out;
+}
+
+// Python: `timed()` connects to blue's server address (a blocking connect) and returns how long that took; with
+// `fetch`, it GETs /hello.txt too before it closes.
+std::string python_timed_connect(bool fetch) {
+  return std::string("def timed():\n") +
+         "    t = time.monotonic()\n"
+         "    s = socket.create_connection(('" + kBlueServer + "', " + kPort + "))\n"
+         "    took = time.monotonic() - t\n" +
+         (fetch ? "    s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n')\n"
+                  "    while s.recv(65536): pass\n"
+                : "") +
+         "    s.close()\n"
+         "    return took\n";
+}
+
+// A line of Python that silences blue from inside the program (as silence() does), mid-run.
+std::string python_silencing_blue(const Topology& topo) {
+  return "subprocess.run(['ip', 'netns', 'exec', '" + topo.srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
+         kBlueClient + "/32'], check=True)\n";
+}
+
 TEST_F(ShimRace, CurlGetsItsAnswerOverTheNextInstanceWithinTheAttemptDelay) {
   silence_blue();
   const auto started = std::chrono::steady_clock::now();
@@ -204,32 +235,17 @@ TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilen
   // far more than four of its round trips both times, is marked down by the shim's breaker, and the next connects
   // go straight to red. 5 s later blue gets another chance (the next connect races again).
   const std::string script =
-      "import socket, subprocess, time\n"
-      "def get():\n"
-      "    t = time.monotonic()\n"
-      "    s = socket.create_connection(('" + std::string(kBlueServer) + "', " + kPort + "))\n"
-      "    took = time.monotonic() - t\n"
-      "    s.sendall(b'GET /hello.txt HTTP/1.0\\r\\n\\r\\n')\n"
-      "    while s.recv(65536): pass\n"
-      "    s.close()\n"
-      "    return took\n"
-      "get(); get()\n"
-      "subprocess.run(['ip', 'netns', 'exec', '" + topo_->srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
-      kBlueClient + "/32'], check=True)\n"
-      "after = [get() for _ in range(6)]\n"
+      "import socket, subprocess, time\n" + python_timed_connect(/*fetch=*/true) +
+      "timed(); timed()\n" + python_silencing_blue(*topo_) +
+      "after = [timed() for _ in range(6)]\n"
       "time.sleep(5.3)\n"
-      "retried = get()\n"
+      "retried = timed()\n"
       "print('after=' + ','.join(f'{t:.3f}' for t in after))\n"
       "print(f'retried={retried:.3f}')\n";
   const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(o, 0));
   auto f = facts(o.out);
-  std::vector<double> after;
-  for (std::size_t at = 0; at < f["after"].size();) {
-    const std::size_t comma = f["after"].find(',', at);
-    after.push_back(std::stod(f["after"].substr(at, comma - at)));
-    at = comma == std::string::npos ? f["after"].size() : comma + 1;
-  }
+  const std::vector<double> after = seconds_list(f["after"]);
   ASSERT_EQ(after.size(), 6u) << o.out;
   std::cout << "connects after blue went silent (s): " << f["after"] << "; after the retry: " << f["retried"] << "\n";
   EXPECT_GT(after[0], 0.15) << o.out;  // raced: the attempt delay on blue first
@@ -255,30 +271,16 @@ TEST_F(ShimRace, AForkedChildLearnsFromItsParentsHandshakes) {
   // The child has no marks of its parent's (their retry timers stayed in the parent), but knows blue's round trip:
   // its first two connects race and show blue silent, and the next ones go straight to red.
   const std::string script =
-      std::string("import os, socket, subprocess, time\n") +
-      "def connect():\n"
-      "    t = time.monotonic()\n"
-      "    s = socket.create_connection(('" + kBlueServer + "', " + kPort + "))\n"
-      "    took = time.monotonic() - t\n"
-      "    s.close()\n"
-      "    return took\n"
-      "connect(); connect()\n"
-      "subprocess.run(['ip', 'netns', 'exec', '" + topo_->srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
-      kBlueClient + "/32'], check=True)\n"
+      "import os, socket, subprocess, time\n" + python_timed_connect(/*fetch=*/false) +
+      "timed(); timed()\n" + python_silencing_blue(*topo_) +
       "pid = os.fork()\n"
       "if pid == 0:\n"
-      "    print('child=' + ','.join(f'{connect():.3f}' for _ in range(5)), flush=True)\n"
+      "    print('child=' + ','.join(f'{timed():.3f}' for _ in range(5)), flush=True)\n"
       "    os._exit(0)\n"
       "os.waitpid(pid, 0)\n";
   const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(o, 0));
-  const std::string child = facts(o.out)["child"];
-  std::vector<double> times;
-  for (std::size_t at = 0; at < child.size();) {
-    const std::size_t comma = child.find(',', at);
-    times.push_back(std::stod(child.substr(at, comma - at)));
-    at = comma == std::string::npos ? child.size() : comma + 1;
-  }
+  const std::vector<double> times = seconds_list(facts(o.out)["child"]);
   ASSERT_EQ(times.size(), 5u) << o.out;
   EXPECT_GT(times[0], 0.15) << o.out;
   EXPECT_GT(times[1], 0.15) << o.out;
