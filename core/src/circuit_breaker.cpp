@@ -34,13 +34,13 @@ void CircuitBreaker::note_failure(StackIndex stack, const Error& error) {
   // The retry first: a mark must never outlive its timer (if scheduling fails, nothing is marked).
   const std::string why =
       std::to_string(failures_[stack]) + " set-up failures in a row; the last: " + error.message;
-  executor_.cancel(retry_timers_[stack]);
-  retry_timers_[stack] = 0;
+  const TimerId previous = retry_timers_[stack];
   retry_timers_[stack] = executor_.schedule(config_.retry_after, [this, stack] {
     retry_timers_[stack] = 0;
     failures_[stack] = 0;
     orchestrator_.set_local_health(stack, true, "retry after " + format_duration(config_.retry_after));
   });
+  executor_.cancel(previous);  // after: if scheduling fails, the mark in force keeps its timer
   orchestrator_.set_local_health(stack, false, why);
 }
 

@@ -384,6 +384,30 @@ TEST_F(ShimRace, AClosedPortBehindASilentFirstStackReadsAsRefusedOnceTheFirstLoo
   }
 }
 
+TEST_F(ShimRace, TheFirstStacksRefusalEndsABlockingRaceOnceTheOthersLookSilent) {
+  // Blue refuses (nothing listens on 7091), red is silent: the blocking connect reports blue's refusal once red has
+  // had its second (no RTT known for it) — not red's timeout two minutes later — and only once.
+  ASSERT_TRUE(silence(*topo_, kRedClient));
+  const std::string script =
+      std::string("import socket, time\n") +
+      "s = socket.socket()\n"
+      "t = time.monotonic()\n"
+      "err = s.connect_ex(('" + kBlueServer + "', 7091))\n"
+      "print(f'errno={err}')\n"
+      "print(f'waited_s={time.monotonic() - t:.3f}')\n"
+      "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
+  const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
+  ASSERT_TRUE(exited_with(o, 0));
+  auto f = facts(o.out);
+  EXPECT_EQ(f["errno"], "111") << o.out << read_text(log_);  // ECONNREFUSED
+  EXPECT_GT(seconds_of(f["waited_s"]), 0.9) << o.out;
+  EXPECT_LT(seconds_of(f["waited_s"]), 3.0) << o.out;
+  EXPECT_EQ(f["so_error"], "0") << o.out;
+  const auto lines = races();
+  ASSERT_EQ(lines.size(), 1u) << read_text(log_);
+  EXPECT_EQ(lines[0]["error"], "refused on blue; the others stayed silent") << lines[0].dump();
+}
+
 TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   silence_blue();
   // red silent too: its answers to red's client address are dropped as well. The blocking connect races both and

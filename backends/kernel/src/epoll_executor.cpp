@@ -73,6 +73,15 @@ EpollExecutor::EpollExecutor(UniqueFd epoll, UniqueFd timer, UniqueFd wake, Time
 
 TimePoint EpollExecutor::now() const { return monotonic_now() - start_; }
 
+void EpollExecutor::close_fds_in_forked_child() noexcept {
+  // release(): the object itself is the parent's, never destroyed in the child; its numbers must not be closed
+  // twice once the child reuses them.
+  for (UniqueFd* fd : {&epoll_, &timer_, &wake_}) {
+    const int number = fd->release();
+    if (number >= 0) ::close(number);
+  }
+}
+
 TimerId EpollExecutor::schedule(Duration delay, std::function<void()> fn) {
   if (delay < Duration::zero()) delay = Duration::zero();
   const TimerId id = next_timer_++;

@@ -122,6 +122,13 @@ struct BlockingWait {
   // The race was given up before an outcome (the fd closed or dup'ed meanwhile, memory): the waiter waits for the
   // first attempt itself, as the kernel waits for a connect in progress (wait_for_first).
   std::atomic<bool> abandoned{false};
+  // The first attempt failed while the waiter was attached, and the racer took its error from its SO_ERROR (under
+  // the slot lock, which the waiter takes to detach): a waiter that detaches after that reports it (the connect
+  // has failed), not EINTR/EINPROGRESS.
+  std::atomic<int> first_attempt_error{0};
+  // The error the program is to read is in the SO_ERROR of the socket now behind its fd (a verdict's), not in the
+  // first attempt's session.
+  std::atomic<bool> error_behind_fd{false};
   // The first attempt, for that wait: the program's socket (its identity) and the destination.
   dev_t dev = 0;
   ino_t ino = 0;
@@ -444,7 +451,7 @@ private:
     }
     if (i == 0 && attempts_[0].session == 0) {
       if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[0].fd) == TCP_CLOSE) {
-        attempt_failed(0, 0);
+        attempt_failed(0, 0, first_attempt_error());
       } else if (events & EPOLLOUT) {
         win(0);
       }
@@ -479,13 +486,33 @@ private:
     attempt_failed(i, err != 0 ? err : ECONNRESET);
   }
 
-  // `err` 0: failed, the error left for the program to read (`cause`, if known, says which for the breaker).
+  // The failed first attempt's error, if a blocking connect still waits for the race: taken from its SO_ERROR under
+  // the slot lock (a waiter detaches under it) and handed to the waiter, which reports it whether the race's word
+  // or its own detaching comes first. 0 (left for the program to read) when nobody waits.
+  int first_attempt_error() {
+    if (!setup_.wait) return 0;
+    SlotLock lock(*setup_.slot);
+    if (lock.reentered() || !blocking_attached()) return 0;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (real().getsockopt(attempts_[0].fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+    if (err != 0) setup_.wait->first_attempt_error.store(err);
+    return err;
+  }
+
+  // `err` 0: failed, the error left for the program to read (`cause`, if known, says which for the breaker and the
+  // error to report).
   void attempt_failed(std::size_t i, int err, int cause = 0) {
     RaceAttempt& a = attempts_[i];
     a.running = false;
     a.outcome = err != 0 ? attempt_outcome(make_error(err, "")) : "failed";
-    if (const int known = err != 0 ? err : cause; known != 0) failures_.push_back({a.stack, known});
-    note_error(err);
+    const int known = err != 0 ? err : cause;
+    if (known != 0) failures_.push_back({a.stack, known});
+    // start_next() below may grow attempts_: what is needed of `a` afterwards is copied now.
+    const int rank = a.rank;
+    const int stack = a.stack;
+    const bool kernel_attempt = a.session == 0 && !a.user && !a.verdict;
+    note_error(known);
     close_attempt(i);
     // What a non-blocking program waits on is its own socket: it reads that error itself, the race is over.
     if (i == 0 && !blocking_attached()) {
@@ -499,8 +526,8 @@ private:
     start_next();
     if (!finished_ && setup_.choice.race == RaceMode::staggered) arm_stagger();
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
-    if (!finished_ && err == ECONNREFUSED && i != 0 && a.session == 0 && !a.user && !a.verdict)
-      arm_verdict(a.rank, a.stack);
+    // A refusal while the others have not answered: the destination's answer, once they look silent.
+    if (!finished_ && known == ECONNREFUSED && (i == 0 || kernel_attempt)) arm_verdict(i == 0 ? -1 : rank, stack);
   }
 
   // A later stack refused — the destination answered there — while the attempts still running have not: once they
@@ -525,6 +552,12 @@ private:
             arm_verdict(rank, stack);
             return;
           }
+        if (rank < 0) {
+          // The first attempt's own refusal, which the waiting connect reports (note_error has it).
+          end_all("lost");
+          finish(-1, "refused on " + active_shim()->stack(stack).name + "; the others stayed silent");
+          return;
+        }
         start_verdict(rank, stack);
       });
     });
@@ -559,14 +592,18 @@ private:
 
   // The verdict attempt i was refused again: it goes behind the program's fd, its error unread, and the race ends.
   void deliver_refusal(std::size_t i) {
+    // An attempt that connected meanwhile (news in the same batch) is the better answer.
+    for (std::size_t j = 0; j < attempts_.size(); ++j)
+      if (j != i && attempts_[j].running && connected_now(j)) {
+        win(j);
+        return;
+      }
     switch (install(i)) {
       case Installed::yes: break;
       case Installed::first_connected: win(0); return;
-      case Installed::no:
-        end_all("lost");
-        finish(-1, "the program's socket changed meanwhile");
-        return;
+      case Installed::no: abandon("the program's socket changed meanwhile"); return;
     }
+    if (setup_.wait) setup_.wait->error_behind_fd.store(true);
     attempts_[i].running = false;
     attempts_[i].outcome = "refused";
     release_first();
@@ -595,10 +632,7 @@ private:
       switch (install(i)) {
         case Installed::yes: break;
         case Installed::first_connected: i = 0; break;  // the program may already be using it: it stays
-        case Installed::no:
-          end_all("lost");
-          finish(-1, "the program's socket changed meanwhile");
-          return;
+        case Installed::no: abandon("the program's socket changed meanwhile"); return;
       }
     }
     RaceAttempt& a = attempts_[i];
@@ -708,10 +742,14 @@ private:
   }
 
   // Whether the first attempt has connected (checked before a winner replaces it).
-  bool first_connected() {
-    if (attempts_[0].user) return attempts_[0].user->connect_state() == 1;
-    if (setup_.first_session != 0) return served_state(attempts_[0]) == 1;
-    return established(attempts_[0].fd);
+  bool first_connected() { return connected_now(0); }
+
+  // Whether attempt j has connected, by its own account (a session's word, or its TCP state).
+  bool connected_now(std::size_t j) {
+    const RaceAttempt& a = attempts_[j];
+    if (a.user) return a.user->connect_state() == 1;
+    if (a.session != 0) return served_state(a) == 1;
+    return a.fd >= 0 && established(a.fd);
   }
 
   std::size_t running() const {
@@ -838,8 +876,12 @@ public:
     return r;
   }
   static void forget_after_fork() {
-    // The parent's learning, as copied into this child by the fork: the child's racer starts from it.
-    if (Racer* parent = g_racer.load(std::memory_order_relaxed)) g_inherited.store(parent->learning_.get());
+    // The parent's learning, as copied into this child by the fork: the child's racer starts from it. The parent's
+    // loop fds are of no use here (its thread is not): closed, or every fork generation would keep three more.
+    if (Racer* parent = g_racer.load(std::memory_order_relaxed)) {
+      g_inherited.store(parent->learning_.get());
+      parent->loop_->close_fds_in_forked_child();
+    }
     g_racer.store(nullptr, std::memory_order_relaxed);
     g_state.store(kNone, std::memory_order_relaxed);
   }
@@ -993,14 +1035,19 @@ void unmark(FdSlot& slot, std::uint32_t serial) {
   if (!lock.reentered() && slot.record.race_serial == serial) slot.record.race_serial = 0;
 }
 
+// Whether `fd` still is the socket the blocking connect began with.
+bool same_socket(int fd, const BlockingWait& wait) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_dev == wait.dev && st.st_ino == wait.ino;
+}
+
 // A blocking connect whose race was given up (BlockingWait::abandoned): what the program's fd holds — still the
 // first attempt, if it is the same socket — is waited for as connect(2) waits for a connect in progress (SO_SNDTIMEO,
 // signals: the kernel's, or the session's own). A fd closed or taken by another socket meanwhile: EBADF (the
 // kernel would report the first socket's outcome, which no fd names any more).
 int wait_for_first(int fd, FdSlot& slot, const FileState& state, const BlockingWait& wait,
                    const std::shared_ptr<UserSession>& user) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_dev != wait.dev || st.st_ino != wait.ino) {
+  if (!same_socket(fd, wait)) {
     errno = EBADF;
     return -1;
   }
@@ -1044,11 +1091,19 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
   const int read_errno = errno;
   if (got != 1) {
     // Detached under the slot lock, and the flags restored there: a winner being installed meanwhile takes the
-    // program's flags either before (then its own are restored below) or after this.
+    // program's flags either before (then its own are restored below) or after this. A race given up meanwhile may
+    // have left the number to another socket: its flags are not ours to touch.
     SlotLock lock(slot);
     wait.detached.store(true, std::memory_order_release);
-    if (!wait.abandoned.load()) real().fcntl(fd, F_SETFL, state.status_flags);
-    if (wait.result.load(std::memory_order_acquire) == 0) {
+    const bool abandoned = wait.abandoned.load();
+    if (!abandoned || same_socket(fd, wait)) real().fcntl(fd, F_SETFL, state.status_flags);
+    if (const int failed = wait.first_attempt_error.load(); failed != 0 && wait.result.load() != 1) {
+      errno = failed;  // the first attempt failed, and the racer took its error for us: the connect failed
+      return -1;
+    }
+    if (wait.result.load(std::memory_order_acquire) == 0 || abandoned) {
+      // Interrupted (or out of time) while the race runs, or after it was given up: as a kernel connect, the
+      // connection goes on without the caller.
       errno = read_errno == EAGAIN || read_errno == EWOULDBLOCK ? EINPROGRESS : read_errno;
       return -1;
     }
@@ -1064,20 +1119,26 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
   }
   if (wait.result.load() == 1) return 0;
   int err = wait.error.load();
+  // Where the error behind fd is: the first attempt's session (user, or a daemon's), or the socket's SO_ERROR (a
+  // kernel first attempt, or a verdict's socket put there).
+  const bool in_user = user && !wait.error_behind_fd.load();
+  FdSlot* served = wait.error_behind_fd.load() ? nullptr : service_slot(fd);
   if (err != 0) {
-    // Another attempt's error is reported: the first attempt's own, still behind fd, is not reported as well later
-    // (connect(2) reports an error once).
-    if (user) {
+    // Another attempt's error is reported: the one behind fd, if any, is not reported as well later (connect(2)
+    // reports an error once).
+    int pending = 0;
+    socklen_t len = sizeof pending;
+    if (in_user) {
       (void)user->socket_error(/*clear=*/true);
+    } else if (served) {
+      (void)service_getsockopt(fd, *served, SOL_SOCKET, SO_ERROR, &pending, &len);
     } else {
-      int pending = 0;
-      socklen_t len = sizeof pending;
       (void)real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
     }
   }
   if (err == 0) {  // the first attempt's own error decided: it is in that socket's SO_ERROR, still behind fd
     socklen_t len = sizeof err;
-    if (user) {
+    if (in_user) {
       err = user->socket_error(/*clear=*/true);  // reported here, as connect(2) reports and clears it
       if (err == 0) err = ECONNREFUSED;
     } else if (real().getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) {

@@ -60,6 +60,9 @@ public:
 
   // Time since construction.
   TimePoint now() const override;
+  // The loop's own fds (epoll, timerfd, eventfd): a forked child, where the loop's thread does not exist, closes
+  // its copies (async-signal-safe: only close(2)).
+  void close_fds_in_forked_child() noexcept;
   // CLOCK_MONOTONIC at construction: now() + this is the machine's monotonic time, which every process of the
   // host shares, so that logs of different processes (dmm-nrd's decision record, a test's client) line up.
   TimePoint monotonic_origin() const { return start_; }
