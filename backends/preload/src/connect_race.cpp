@@ -912,12 +912,12 @@ public:
         races_[fd] = Entry{std::move(race), serial};
         raw->start();
       } catch (...) {
-        // Out of memory: no race; the program's socket connects on its own. A waiting blocking connect is told.
+        // Out of memory: no race; the program's socket connects on its own, and a waiting blocking connect waits
+        // for it as the kernel would (given up: wait_for_first).
         if (!handed_over) close_owned(first_copy);
         g_races.fetch_sub(1, std::memory_order_relaxed);
         if (wait && wait->result.load() == 0) {
-          wait->error.store(ENOMEM);
-          wait->detached.store(true);
+          wait->abandoned.store(true);
           wait->result.store(2, std::memory_order_release);
           const char one = 1;
           [[maybe_unused]] const ssize_t n = real().write(wait->wake_write, &one, 1);
