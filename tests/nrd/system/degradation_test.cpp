@@ -97,11 +97,13 @@ protected:
     }
     for (const auto& m : marks) EXPECT_EQ(m["stack"], "blue") << m.dump();
     EXPECT_GE(after, 5u);
-    // Sessions that raced over to red before the switch did so because blue did not answer within the attempt
-    // delay: the race says so, and none raced once red came first.
+    // Races happened before the switch only, when blue did not answer within the attempt delay; none once red came
+    // first. Either may have won: a rate cut slows blue's handshakes, it does not silence them (a race line
+    // `blue:ok;red:lost@100ms` is blue answering after red had started).
     for (const auto& r : races()) {
       EXPECT_LT(r["policy_version"].get<std::uint64_t>(), sw.version) << r.dump();
-      EXPECT_EQ(r["stack"], "red") << r.dump();
+      EXPECT_TRUE(r["stack"] == "red" || r["stack"] == "blue") << r.dump();
+      EXPECT_EQ(r["attempts"].get<std::string>().rfind("blue:", 0), 0u) << r.dump();  // blue was tried first
     }
   }
 
