@@ -708,12 +708,12 @@ private:
     }
     // A user session enters the table before its end goes behind the fd: nothing that can fail comes after.
     const std::uint64_t user_id = user ? prepare_user_adoption(rec, attempts_[i].user) : 0;
-    std::string why;
-    int epoll_refused = 0;
-    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) {
-      if (user) active_shim()->user_stacks()->sessions().remove(attempts_[i].user.get());
-      return Installed::no;
-    }
+    // The record says what the fd is about to be before the swap, under the slot lock: a thread of the program that
+    // uses the fd the moment the winner is behind it (its epoll saw the winner's EPOLLOUT) finds the winner's state
+    // and waits on this lock for the rest — never a user session's end taken for a kernel socket, its request
+    // written into the readiness mirror. Restored if the swap fails.
+    const FdRecord before = rec;
+    const FdState state_before = slot.state.load(std::memory_order_relaxed);
     rec.dev = st.st_dev;
     rec.ino = st.st_ino;
     rec.stack = attempts_[i].stack;
@@ -737,6 +737,14 @@ private:
       // by win()).
       describe_service_end(rec, {});
       slot.state.store(FdState::placed, std::memory_order_release);
+    }
+    std::string why;
+    int epoll_refused = 0;
+    if (swap_socket(setup_.fd, rec, attempts_[i].fd, state, why, epoll_refused) != 0) {
+      rec = before;
+      slot.state.store(state_before, std::memory_order_release);
+      if (user) active_shim()->user_stacks()->sessions().remove(attempts_[i].user.get());
+      return Installed::no;
     }
     return Installed::yes;
   }
