@@ -1,6 +1,5 @@
 #include "dmm/kernel/epoll_executor.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -44,23 +43,13 @@ Status add_to_epoll(int epoll, int fd, std::uint32_t events, std::uint64_t token
 
 }  // namespace
 
-namespace {
-
-// `fd` at a number >= floor (the original closed), or as it is when floor is 0 or no such number is free.
-UniqueFd at_or_above(UniqueFd fd, int floor) {
-  if (floor <= 0 || !fd || fd.get() >= floor) return fd;
-  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
-  return high >= 0 ? UniqueFd(high) : std::move(fd);
-}
-
-}  // namespace
-
 Result<std::unique_ptr<EpollExecutor>> EpollExecutor::create(int fd_floor) {
-  UniqueFd epoll = at_or_above(UniqueFd(::epoll_create1(EPOLL_CLOEXEC)), fd_floor);
+  UniqueFd epoll = moved_at_or_above(UniqueFd(::epoll_create1(EPOLL_CLOEXEC)), fd_floor);
   if (!epoll) return last_sys_error("epoll_create1");
-  UniqueFd timer = at_or_above(UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)), fd_floor);
+  UniqueFd timer =
+      moved_at_or_above(UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)), fd_floor);
   if (!timer) return last_sys_error("timerfd_create");
-  UniqueFd wake = at_or_above(UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), fd_floor);
+  UniqueFd wake = moved_at_or_above(UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), fd_floor);
   if (!wake) return last_sys_error("eventfd");
   if (Status s = add_to_epoll(epoll.get(), wake.get(), EPOLLIN, kWakeToken); !s) return s.error();
   if (Status s = add_to_epoll(epoll.get(), timer.get(), EPOLLIN, kTimerToken); !s) return s.error();

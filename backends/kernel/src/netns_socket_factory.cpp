@@ -18,12 +18,6 @@
 namespace dmm::kernel {
 namespace {
 
-// `fd` moved to a number >= high_fd_floor(), or kept where it is if there is no room up there.
-UniqueFd moved_high(UniqueFd fd) {
-  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, high_fd_floor());
-  return high >= 0 ? UniqueFd(high) : std::move(fd);
-}
-
 Result<UniqueFd> open_netns_file(const std::string& path, const std::string& label) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
@@ -34,7 +28,7 @@ Result<UniqueFd> open_netns_file(const std::string& path, const std::string& lab
   // much later, on the first socket.
   const int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) return make_error(EINVAL, path + " is not a network namespace");
-  return moved_high(std::move(fd));
+  return moved_at_or_above(std::move(fd), high_fd_floor());
 }
 
 bool same_file(int a, int b) {

@@ -42,13 +42,6 @@ private:
 
 Error service_error(int code, const std::string& what) { return make_error(code, "dmm-stackd: " + what); }
 
-// The connection's fd moved to a number >= high_fd_floor() (or left where it is if there is no room up there), so
-// that programs which dup2 onto small numbers they did not open do not hit it.
-UniqueFd moved_high(UniqueFd fd) {
-  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, kernel::high_fd_floor());
-  return high >= 0 ? UniqueFd(high) : std::move(fd);
-}
-
 Status set_send_timeout(int fd, std::chrono::milliseconds timeout) {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
@@ -175,7 +168,8 @@ Result<StackServiceClient> StackServiceClient::connect(const std::string& socket
 
   auto made = kernel::raw_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (!made) return made.error();
-  UniqueFd fd = moved_high(std::move(*made));
+  // Out of the way of programs which dup2 onto small numbers they did not open.
+  UniqueFd fd = kernel::moved_at_or_above(std::move(*made), kernel::high_fd_floor());
   // Bounds the blocking connect, which waits while the daemon's backlog is full (the hello's send, which waits while
   // its receive queue is, gets what is left).
   if (Status s = set_send_timeout(fd.get(), timeout); !s) return s.error();

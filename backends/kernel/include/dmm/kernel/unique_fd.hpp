@@ -1,5 +1,6 @@
 #pragma once
 // Ownership of one file descriptor: closed exactly once, by whoever holds it last (RAII for every fd).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -32,5 +33,14 @@ public:
 private:
   int fd_ = -1;
 };
+
+// `fd` at a number >= `floor` (the original closed; close-on-exec), or as it is when it is there already, `floor`
+// is 0, or no number up there is free. Libraries that keep fds open inside a program put them out of the program's
+// way with it (floor: high_fd_floor(), netns_socket_factory.hpp).
+inline UniqueFd moved_at_or_above(UniqueFd fd, int floor) {
+  if (floor <= 0 || !fd || fd.get() >= floor) return fd;
+  const int high = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, floor);
+  return high >= 0 ? UniqueFd(high) : std::move(fd);
+}
 
 }  // namespace dmm::kernel
