@@ -100,6 +100,12 @@ int tcp_state(int fd) {
 
 bool established(int fd) { return tcp_state(fd) == TCP_ESTABLISHED; }
 
+// A connecting socket whose error is not ours to read (the program's, or a verdict's) has failed: its events or its
+// TCP state say so.
+bool failed_without_reading(int fd, std::uint32_t events) {
+  return (events & (EPOLLERR | EPOLLHUP)) || tcp_state(fd) == TCP_CLOSE;
+}
+
 // How a blocking connect's race ended, for the program's thread waiting in connect(). The racer writes one byte to
 // `wake_write`; the program waits in read() on `wake_read`, whose SO_RCVTIMEO is the program's SO_SNDTIMEO: the
 // kernel then applies to that wait exactly the rules it applies to a connect — restarted after a signal whose
@@ -329,28 +335,35 @@ private:
         watch(i);
         return;
       }
-      const int made = make_attempt_socket(shim.stack(stack), attempts_[i].outcome);
-      if (made < 0) {
-        attempts_[i].running = false;
-        continue;
-      }
-      attempts_[i].fd = made;
-      if (real().connect(made, reinterpret_cast<const sockaddr*>(&setup_.address), setup_.length) == 0) {
-        win(i);
-        return;
-      }
-      if (errno != EINPROGRESS) {
-        const int err = errno;
-        attempts_[i].running = false;
-        attempts_[i].outcome = attempt_outcome(make_error(err, ""));
-        note_error(err);
-        close_attempt(i);
-        continue;
-      }
-      watch(i);
-      return;
+      const int err = begin_kernel_attempt(i);
+      if (err == EINPROGRESS || err == 0) return;  // connecting (watched), or won at once
+      if (err > 0) note_error(err);
     }
     if (!finished_ && running() == 0) finish(-1, "every attempt failed");
+  }
+
+  // Makes kernel attempt i's socket and connects it: EINPROGRESS (connecting, watched), 0 (connected at once: won),
+  // the errno with which the connect failed at once (the attempt ended), or -1 (no socket: the attempt ended).
+  int begin_kernel_attempt(std::size_t i) {
+    const int made = make_attempt_socket(active_shim()->stack(attempts_[i].stack), attempts_[i].outcome);
+    if (made < 0) {
+      attempts_[i].running = false;
+      return -1;
+    }
+    attempts_[i].fd = made;
+    if (real().connect(made, reinterpret_cast<const sockaddr*>(&setup_.address), setup_.length) == 0) {
+      win(i);
+      return 0;
+    }
+    const int err = errno;
+    if (err == EINPROGRESS) {
+      watch(i);
+      return err;
+    }
+    attempts_[i].running = false;
+    attempts_[i].outcome = attempt_outcome(make_error(err, ""));
+    close_attempt(i);
+    return err;
   }
 
   // A session of dmm-stackd's on served instance attempts_[i].stack, connecting: its end (an AF_UNIX socket the
@@ -450,7 +463,7 @@ private:
       return;
     }
     if (i == 0 && attempts_[0].session == 0) {
-      if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[0].fd) == TCP_CLOSE) {
+      if (failed_without_reading(attempts_[0].fd, events)) {
         attempt_failed(0, 0, first_attempt_error());
       } else if (events & EPOLLOUT) {
         win(0);
@@ -469,7 +482,7 @@ private:
     }
     if (attempts_[i].verdict) {
       // Its error is the program's to read: the state says enough.
-      if ((events & (EPOLLERR | EPOLLHUP)) || tcp_state(attempts_[i].fd) == TCP_CLOSE) {
+      if (failed_without_reading(attempts_[i].fd, events)) {
         deliver_refusal(i);
       } else if (events & EPOLLOUT) {
         win(i);  // the port opened meanwhile
@@ -555,7 +568,7 @@ private:
         if (rank < 0) {
           // The first attempt's own refusal, which the waiting connect reports (note_error has it).
           end_all("lost");
-          finish(-1, "refused on " + active_shim()->stack(stack).name + "; the others stayed silent");
+          finish(-1, refused_on(stack));
           return;
         }
         start_verdict(rank, stack);
@@ -570,24 +583,8 @@ private:
 
   void start_verdict(int rank, int stack) {
     attempts_.push_back({rank, stack, -1, true, loop_.now() - opened_, "connecting", 0, nullptr, /*verdict=*/true});
-    const std::size_t i = attempts_.size() - 1;
-    const int made = make_attempt_socket(active_shim()->stack(stack), attempts_[i].outcome);
-    if (made < 0) {
-      attempts_[i].running = false;
-      return;  // the race goes on as it was
-    }
-    attempts_[i].fd = made;
-    if (real().connect(made, reinterpret_cast<const sockaddr*>(&setup_.address), setup_.length) == 0) {
-      win(i);
-      return;
-    }
-    if (errno != EINPROGRESS) {  // answered at once: nothing left to put behind the fd; the race goes on
-      attempts_[i].running = false;
-      attempts_[i].outcome = attempt_outcome(make_error(errno, ""));
-      close_attempt(i);
-      return;
-    }
-    watch(i);
+    // Not made, or answered at once (nothing left to put behind the fd): the race goes on as it was.
+    (void)begin_kernel_attempt(attempts_.size() - 1);
   }
 
   // The verdict attempt i was refused again: it goes behind the program's fd, its error unread, and the race ends.
@@ -612,7 +609,11 @@ private:
     noted_ = true;
     last_error_ = 0;
     first_error_ = true;  // the program reads the refusal from its fd
-    finish(-1, "refused on " + active_shim()->stack(attempts_[i].stack).name + "; the others stayed silent");
+    finish(-1, refused_on(attempts_[i].stack));
+  }
+
+  static std::string refused_on(int stack) {
+    return "refused on " + active_shim()->stack(stack).name + "; the others stayed silent";
   }
 
   // The error to return if every attempt fails (weight(): 0 is the first attempt's own, the program reads it from
@@ -687,7 +688,7 @@ private:
     FdRecord& rec = slot.record;
     if (rec.race_serial != setup_.serial || rec.dev != setup_.dev || rec.ino != setup_.ino) return Installed::no;
     if (setup_.first_session == 0 && !still_same_socket(setup_.fd, rec)) return Installed::no;
-    if (attempts_[0].running && first_connected()) return Installed::first_connected;
+    if (attempts_[0].running && connected_now(0)) return Installed::first_connected;
     struct stat st {};
     if (::fstat(attempts_[i].fd, &st) != 0) return Installed::no;
     // The program's flags as it set them: a blocking connect made its socket non-blocking for the race only.
@@ -748,9 +749,6 @@ private:
     }
     return Installed::yes;
   }
-
-  // Whether the first attempt has connected (checked before a winner replaces it).
-  bool first_connected() { return connected_now(0); }
 
   // Whether attempt j has connected, by its own account (a session's word, or its TCP state).
   bool connected_now(std::size_t j) {
