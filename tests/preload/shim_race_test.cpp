@@ -80,6 +80,29 @@ std::string python_timed_connect(bool fetch) {
          "    return took\n";
 }
 
+// Python: a blocking connect_ex to address:port, `before` run between socket() and it (options, a timer); prints
+// errno=, waited_s= (the connect's wall time) and so_error= (what SO_ERROR holds afterwards).
+std::string python_blocking_connect(const std::string& address, const std::string& port,
+                                    const std::string& before = "") {
+  return "import os, socket, struct, threading, time\n"
+         "s = socket.socket()\n" +
+         before +
+         "t = time.monotonic()\n"
+         "err = s.connect_ex(('" + address + "', " + port + "))\n"
+         "print(f'errno={err}')\n"
+         "print(f'waited_s={time.monotonic() - t:.3f}')\n"
+         "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
+}
+
+// The times of a process's connects after blue went silent: the first two raced (the attempt delay on blue first),
+// then blue looked silent and the others went straight to red.
+void expect_two_raced_then_straight_to_red(const std::vector<double>& times, const std::string& out) {
+  ASSERT_GE(times.size(), 3u) << out;
+  EXPECT_GT(times[0], 0.15) << out;
+  EXPECT_GT(times[1], 0.15) << out;
+  for (std::size_t i = 2; i < times.size(); ++i) EXPECT_LT(times[i], 0.1) << out;
+}
+
 // A line of Python that silences blue from inside the program (as silence() does), mid-run.
 std::string python_silencing_blue(const Topology& topo) {
   return "subprocess.run(['ip', 'netns', 'exec', '" + topo.srv() + "', 'ip', 'route', 'add', 'blackhole', '" +
@@ -183,15 +206,10 @@ TEST_F(ShimRace, ADupDuringABlockingRaceLeavesTheConnectWaitingOnTheFirstAttempt
   // and the connect goes on waiting for that first attempt as a kernel connect would — here until its SO_SNDTIMEO
   // (blue is silent): EINPROGRESS after ~2 s, not an error of the race's own.
   silence_blue();
-  const std::string script =
-      std::string("import os, socket, struct, threading, time\n") +
-      "s = socket.socket()\n"
+  const std::string script = python_blocking_connect(
+      kBlueServer, kPort,
       "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 2, 0))\n"
-      "threading.Timer(0.05, lambda: os.dup(s.fileno())).start()\n"  // before red starts (200 ms)
-      "t = time.monotonic()\n"
-      "err = s.connect_ex(('" + kBlueServer + "', " + kPort + "))\n"
-      "print(f'errno={err}')\n"
-      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+      "threading.Timer(0.05, lambda: os.dup(s.fileno())).start()\n");  // before red starts (200 ms)
   const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(o, 0));
   auto f = facts(o.out);
@@ -248,9 +266,7 @@ TEST_F(ShimRace, ALongRunningProgramStopsPayingTheAttemptDelayOnceBlueLooksSilen
   const std::vector<double> after = seconds_list(f["after"]);
   ASSERT_EQ(after.size(), 6u) << o.out;
   std::cout << "connects after blue went silent (s): " << f["after"] << "; after the retry: " << f["retried"] << "\n";
-  EXPECT_GT(after[0], 0.15) << o.out;  // raced: the attempt delay on blue first
-  EXPECT_GT(after[1], 0.15) << o.out;
-  for (std::size_t i = 2; i < after.size(); ++i) EXPECT_LT(after[i], 0.1) << o.out;  // straight to red
+  expect_two_raced_then_straight_to_red(after, o.out);
   EXPECT_GT(seconds_of(f["retried"]), 0.15) << o.out;  // blue's mark lifted after 5 s: raced again
 
   std::vector<nlohmann::json> marks;
@@ -282,9 +298,7 @@ TEST_F(ShimRace, AForkedChildLearnsFromItsParentsHandshakes) {
   ASSERT_TRUE(exited_with(o, 0));
   const std::vector<double> times = seconds_list(facts(o.out)["child"]);
   ASSERT_EQ(times.size(), 5u) << o.out;
-  EXPECT_GT(times[0], 0.15) << o.out;
-  EXPECT_GT(times[1], 0.15) << o.out;
-  for (std::size_t i = 2; i < times.size(); ++i) EXPECT_LT(times[i], 0.1) << o.out;
+  expect_two_raced_then_straight_to_red(times, o.out);
 }
 
 TEST_F(ShimRace, ARaceNobodyWonStrikesNoStack) {
@@ -360,14 +374,7 @@ TEST_F(ShimRace, AClosedPortBehindASilentFirstStackReadsAsRefusedOnceTheFirstLoo
   EXPECT_EQ(facts(py.out)["nonblocking_errno"], "111");
   EXPECT_EQ(facts(py.out)["blocking_errno"], "111");
   // A blocking connect reports the refusal once, as connect(2) does: SO_ERROR is clear afterwards.
-  const std::string script =
-      std::string("import socket, time\n") +
-      "s = socket.socket()\n"
-      "t = time.monotonic()\n"
-      "err = s.connect_ex(('" + kBlueServer + "', 7091))\n"
-      "print(f'errno={err}')\n"
-      "print(f'waited_s={time.monotonic() - t:.3f}')\n"
-      "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
+  const std::string script = python_blocking_connect(kBlueServer, "7091");
   const Outcome once = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(once, 0));
   auto f = facts(once.out);
@@ -388,14 +395,7 @@ TEST_F(ShimRace, TheFirstStacksRefusalEndsABlockingRaceOnceTheOthersLookSilent) 
   // Blue refuses (nothing listens on 7091), red is silent: the blocking connect reports blue's refusal once red has
   // had its second (no RTT known for it) — not red's timeout two minutes later — and only once.
   ASSERT_TRUE(silence(*topo_, kRedClient));
-  const std::string script =
-      std::string("import socket, time\n") +
-      "s = socket.socket()\n"
-      "t = time.monotonic()\n"
-      "err = s.connect_ex(('" + kBlueServer + "', 7091))\n"
-      "print(f'errno={err}')\n"
-      "print(f'waited_s={time.monotonic() - t:.3f}')\n"
-      "print(f'so_error={s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}')\n";
+  const std::string script = python_blocking_connect(kBlueServer, "7091");
   const Outcome o = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(o, 0));
   auto f = facts(o.out);
@@ -418,14 +418,8 @@ TEST_F(ShimRace, EveryInstanceSilentFailsTheBlockingConnectWithTheLastError) {
   EXPECT_EQ(o.exit_code, 28) << o.out << o.err;
 
   // A blocking connect bounded by SO_SNDTIMEO answers EINPROGRESS when it runs out, as the kernel's would.
-  const std::string script =
-      "import socket, struct, time\n"
-      "s = socket.socket()\n"
-      "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n"
-      "t = time.monotonic()\n"
-      "err = s.connect_ex(('" + std::string(kBlueServer) + "', " + kPort + "))\n"
-      "print(f'errno={err}')\n"
-      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+  const std::string script = python_blocking_connect(
+      kBlueServer, kPort, "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n");
   const Outcome bounded = run_dmm(config("staggered"), {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(bounded, 0));
   auto f = facts(bounded.out);
@@ -568,14 +562,8 @@ TEST_P(ShimRaceUserSpace, SignalsAndTimeoutsOfABlockingConnectActAsOnAKernelConn
   // Both silent: a blocking connect bounded by SO_SNDTIMEO (set on the user session) answers EINPROGRESS when it
   // runs out, as the kernel's would.
   ASSERT_TRUE(silence(*topo_, kBlueClient));
-  const std::string script =
-      "import socket, struct, time\n"
-      "s = socket.socket()\n"
-      "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n"
-      "t = time.monotonic()\n"
-      "err = s.connect_ex(('" + std::string(kUserServer0) + "', 7092))\n"
-      "print(f'errno={err}')\n"
-      "print(f'waited_s={time.monotonic() - t:.3f}')\n";
+  const std::string script = python_blocking_connect(
+      kUserServer0, "7092", "s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack('ll', 0, 500000))\n");
   const Outcome bounded = run_dmm(cfg, {"/usr/bin/python3", "-c", script});
   ASSERT_TRUE(exited_with(bounded, 0)) << read_text(log_);
   auto f = facts(bounded.out);
