@@ -1155,25 +1155,18 @@ int wait_for_race(int fd, FdSlot& slot, Placement* p, const FileState& state, Bl
   return -1;
 }
 
-// The connect as without racing, for when no race can be set up: a kernel socket's own connect; a daemon's or a
-// user session's is under way already, and is waited for (blocking) or answered EINPROGRESS as a placement does.
-int unraced_connect(int fd, const Placement& p, const sockaddr* address, socklen_t length) {
-  if (p.user_session) return p.user_session->finish_connect(fd);
-  if (p.service_session) return service_finish_connect(fd);
-  return real().connect(fd, address, length);
-}
-
-int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
+// nullopt: no race was set up and nothing was called; the caller connects as without racing.
+std::optional<int> race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
   FileState state;
   std::string why;
-  if (read_file_state(fd, state, why) != 0) return unraced_connect(fd, p, address, length);
+  if (read_file_state(fd, state, why) != 0) return std::nullopt;
   const bool blocking = (state.status_flags & O_NONBLOCK) == 0;
   // Everything that can fail or allocate happens before the connect: after it, the race must start.
   Racer* racer = Racer::get();
-  if (!racer) return unraced_connect(fd, p, address, length);
+  if (!racer) return std::nullopt;
   RaceSetup setup;
   if (!prepare(fd, slot, p, address, length, state, racer->now(), setup))
-    return unraced_connect(fd, p, address, length);
+    return std::nullopt;
   const std::uint32_t serial = setup.serial;
   // A daemon's session, or a user session of an instance inside the program, is connecting already: nothing to
   // call for the first attempt.
@@ -1205,7 +1198,7 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     }
     close_owned(copy);
     unmark(slot, serial);
-    return unraced_connect(fd, p, address, length);
+    return std::nullopt;
   }
   // A kernel socket connects here, non-blocking for a blocking program only for this call.
   if (blocking && !connecting_already) real().fcntl(fd, F_SETFL, state.status_flags | O_NONBLOCK);
@@ -1234,7 +1227,7 @@ int race_or_throw(int fd, FdSlot& slot, Placement& p, const sockaddr* address, s
     }
     close_owned(copy);
     unmark(slot, serial);
-    if (connecting_already) return unraced_connect(fd, p, address, length);
+    if (connecting_already) return std::nullopt;
     if (!blocking) {
       errno = EINPROGRESS;
       return -1;
@@ -1276,12 +1269,12 @@ bool wants_race(const Placement& p) {
   return false;
 }
 
-int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
+std::optional<int> race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length) {
   try {
     return race_or_throw(fd, slot, p, address, length);
   } catch (...) {
     // Nothing after the connect throws (race_or_throw catches there): the connect has not been made yet.
-    return unraced_connect(fd, p, address, length);
+    return std::nullopt;
   }
 }
 

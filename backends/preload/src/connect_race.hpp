@@ -39,8 +39,10 @@ bool wants_race(const Placement& p);
 
 // Connects `fd` (placed on p.choice.ranked[p.rank]) racing the later ranked instances; returns what
 // connect() returns (0, or -1 with errno: EINPROGRESS for a non-blocking fd). After a blocking race in which every
-// attempt failed, p.rank is the last rank tried, so that a fall-back on a path error goes on after it.
-int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
+// attempt failed, p.rank is the last rank tried, so that a fall-back on a path error goes on after it. nullopt: no
+// race could be set up (a socket dup'ed before its connect, no racer) and nothing was called — the caller connects
+// as without racing.
+std::optional<int> race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
 
 // connect() again on a blocking fd whose race still runs (the program was interrupted by a signal, or its
 // SO_SNDTIMEO ran out): waits for the same race, as a kernel connect on a connecting socket waits. False (result

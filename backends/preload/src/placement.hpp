@@ -65,7 +65,7 @@ bool move_predicted_placeholder_home(int fd) noexcept;
 
 // Defined in connect_race.hpp (which needs Placement): whether a TCP connect races, and the race.
 bool wants_race(const Placement& p);
-int race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
+std::optional<int> race_connect(int fd, FdSlot& slot, Placement& p, const sockaddr* address, socklen_t length);
 
 // connect/sendto/sendmsg/listen/bind share this: decide if due, then call (a TCP connect may race the ranked
 // stacks: connect_race.hpp), then fall back on path errors.
@@ -87,16 +87,15 @@ auto decide_then_call(int fd, const sockaddr* dst, socklen_t dst_length, Trigger
     return static_cast<R>(-1);
   }
   for (;;) {
-    if (placement.user_session) {
-      // A TCP connect on an instance inside the program may race the later ranked stacks too.
-      if (trigger == Trigger::connect && wants_race(placement))
-        return static_cast<R>(race_connect(fd, *slot, placement, dst, dst_length));
-      return static_cast<R>(user_call(*placement.user_session));
-    }
+    // A TCP connect may race the later ranked stacks (nullopt: it could not, and is made as without racing).
+    std::optional<int> raced;
+    if (trigger == Trigger::connect && wants_race(placement))
+      raced = race_connect(fd, *slot, placement, dst, dst_length);
+    if (placement.user_session)
+      return raced ? static_cast<R>(*raced) : static_cast<R>(user_call(*placement.user_session));
     // A session of dmm-stackd's that failed for want of a path (its host does not answer ARP) before the program
     // saw anything of it (a blocking connect) moves down the ranked list like a kernel socket.
-    const R result = trigger == Trigger::connect && wants_race(placement)
-                         ? static_cast<R>(race_connect(fd, *slot, placement, dst, dst_length))
+    const R result = raced                       ? static_cast<R>(*raced)
                      : placement.service_session ? static_cast<R>(service_call())
                                                  : call();
     if (result >= 0) return result;
